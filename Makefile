@@ -1,0 +1,29 @@
+# Matinale: the two commands a newcomer needs are `make run` and `make test`.
+.PHONY: install run up test test-fast lint system-deps stack-test bench clean
+
+install: .venv/.installed
+.venv/.installed: pyproject.toml uv.lock scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+	@touch $@
+
+## run the whole nightly pipeline locally on embedded defaults and print where the bundle is
+run: install
+	@.venv/bin/matinale demo
+
+## start the local S3 server and Airflow (standalone) until Ctrl-C
+up: install
+	@.venv/bin/matinale up
+
+## the whole test suite: unit, DAG, end-to-end, browser and stack tests
+test: install system-deps
+	@.venv/bin/python -m pytest
+
+## system packages for browser and stack tests (installs as root; prints the command otherwise)
+system-deps:
+	@scripts/system-deps.sh
+
+lint: install
+	@.venv/bin/ruff check --extend-select AIR plugins dags tests
+
+clean:
+	rm -rf var test-artifacts

@@ -1,0 +1,1 @@
+"""Matinale: overnight content pipeline for political campaigns."""

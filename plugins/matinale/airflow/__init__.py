@@ -1,0 +1,1 @@
+"""The only Airflow-aware library code: connections → clients, task bodies, callbacks."""

@@ -1,0 +1,168 @@
+"""French communes, postal codes, départements and régions, from the tables shipped in ``data/``.
+
+Every code (INSEE commune, département and région codes, postal codes) is text: read as a
+number, ``01001`` would become ``1001`` and Corsica's ``2A004`` would break the column.
+The loaders are cached: each table is read once per process and the same object is
+returned on every call, so treat the results as read-only (``.copy()`` before changing them).
+See ``data/README.md`` for the sources, the licence and the shape of the tables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DENSITY_CLASSES",
+    "communes",
+    "communes_by_insee",
+    "departements",
+    "insee_for_postal",
+    "postal_codes",
+    "regions",
+]
+
+# Thresholds on a commune's average density (inhabitants per km²), highest first. The 1,500
+# and 300 cut-offs are the ones INSEE and Eurostat use in the "grille communale de densité"
+# (degree of urbanisation) for dense urban centres and for urban clusters; INSEE applies
+# them to 1 km² grid cells, we apply them to the whole commune, which is the only level
+# these tables have. Below 300, 50 inhab/km² separates communes that are mostly periurban
+# (small towns and villages in a commuting belt) from the rural rest, close to the median
+# commune (41 inhab/km²): measured on these tables, 57 % of the communes but 11 % of the
+# population are "rural", 36 % of the population lives in "urbain dense" communes.
+DENSITY_CLASSES: tuple[tuple[str, float], ...] = (
+    ("urbain dense", 1500.0),
+    ("urbain", 300.0),
+    ("périurbain", 50.0),
+    ("rural", 0.0),
+)
+
+_COMMUNE_CODES = ("insee_com", "insee_reg", "insee_dep", "code_postal", "insee_parente")
+_COMMUNE_FLOATS = ("lat", "lng", "superficie_km2")
+_COMMUNE_INTS = (
+    "population_2021",
+    "population_2015",
+    "menages_2021",
+    "naissances_2022",
+    "deces_2022",
+    "pop_15_64_totale_2021",
+    "pop_15_64_chomage_2021",
+    "pop_15_64_active_2021",
+)
+_BY_INSEE_COLUMNS = [
+    "commune",
+    "insee_dep",
+    "insee_reg",
+    "lat",
+    "lng",
+    "superficie_km2",
+    "population_2021",
+    "pop_15_64_totale_2021",
+    "pop_15_64_chomage_2021",
+    "pop_15_64_active_2021",
+]
+# Rows that are communes in their own right: COMD (delegated communes) repeat their
+# parent's code, population and postal codes and must not be counted twice.
+_OWN_COMMUNE_TYPES = ("COM", "ARM")
+
+
+def _read_table(name: str, dtypes: dict[str, str]) -> pd.DataFrame:
+    # Only an empty field is missing: a default read would also take "NA" or "null" as
+    # missing values, and an unlisted column could be typed by guesswork.
+    with files("matinale").joinpath("data", name).open("rb") as handle:
+        return pd.read_csv(handle, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def communes() -> pd.DataFrame:
+    """The full commune table: one row per commune (COM, ARM or COMD) and postal code.
+
+    Code columns (``insee_com``, ``insee_reg``, ``insee_dep``, ``code_postal``,
+    ``insee_parente``) and names are text; coordinates and areas are floats; counts are ints.
+    """
+    dtypes = {column: "str" for column in (*_COMMUNE_CODES, "commune", "commune_article", "commune_type")}
+    dtypes |= {column: "float64" for column in _COMMUNE_FLOATS}
+    dtypes |= {column: "int64" for column in _COMMUNE_INTS}
+    return _read_table("communes.csv", dtypes)
+
+
+def _density_class(density: pd.Series) -> pd.Series:
+    labels = [label for label, _ in DENSITY_CLASSES]
+    conditions = [density >= floor for _, floor in DENSITY_CLASSES]
+    classes = np.select(conditions, labels, default="")
+    # Unknown density (no area, no population: Mayotte in this compilation) has no class.
+    return pd.Series(classes, index=density.index, dtype="str").where(density.notna())
+
+
+@lru_cache(maxsize=1)
+def communes_by_insee() -> pd.DataFrame:
+    """One row per commune or arrondissement (COM and ARM rows), indexed by ``insee_com``.
+
+    Columns: commune, insee_dep, insee_reg, lat, lng, superficie_km2, population_2021, the
+    15–64 activity counts, and the derived ``density`` (inhabitants per km²),
+    ``density_class`` (see ``DENSITY_CLASSES``) and ``unemployment_rate`` (unemployed over
+    active 15–64 year olds). Derived values are NaN where the inputs are missing or zero.
+    """
+    table = communes()
+    own = table[table["commune_type"].isin(_OWN_COMMUNE_TYPES)]
+    frame = own.drop_duplicates("insee_com").set_index("insee_com")[_BY_INSEE_COLUMNS].copy()
+    area = frame["superficie_km2"].where(frame["superficie_km2"] > 0)
+    population = frame["population_2021"].astype("float64")
+    frame["density"] = (population / area).where(population > 0)
+    frame["density_class"] = _density_class(frame["density"])
+    active = frame["pop_15_64_active_2021"].astype("float64")
+    frame["unemployment_rate"] = frame["pop_15_64_chomage_2021"] / active.where(active > 0)
+    return frame
+
+
+@lru_cache(maxsize=1)
+def postal_codes() -> dict[str, tuple[str, ...]]:
+    """Postal code → the INSEE codes (sorted) of the communes it serves.
+
+    Several communes can share one postal code, so the value is always a tuple; the caller
+    decides what an ambiguous code means. Delegated communes count as their parent.
+    """
+    table = communes()
+    insee = table["insee_com"].where(table["commune_type"] != "COMD", table["insee_parente"])
+    pairs = pd.DataFrame({"code_postal": table["code_postal"], "insee_com": insee})
+    pairs = pairs.drop_duplicates().sort_values(["code_postal", "insee_com"])
+    return {
+        str(code): tuple(group.tolist())
+        for code, group in pairs.groupby("code_postal", sort=True)["insee_com"]
+    }
+
+
+def insee_for_postal(code: str) -> tuple[str, ...]:
+    """The INSEE codes a postal code serves, ``()`` when it is unknown.
+
+    Surrounding spaces are ignored, and a 4-digit code is read as one that lost its leading
+    zero on the way through a spreadsheet (``"1400"`` → ``"01400"``).
+    """
+    code = code.strip()
+    if code.isdigit() and len(code) == 4:
+        code = code.zfill(5)
+    return postal_codes().get(code, ())
+
+
+@lru_cache(maxsize=1)
+def departements() -> pd.DataFrame:
+    """The 101 départements; codes as text.
+
+    ``insee_com_cheflieu`` uses 75056, 69123 and 13055 for Paris, Lyon and Marseille, which
+    ``communes()`` only has as arrondissements; ``insee_com_centre`` mostly holds a postal code.
+    """
+    codes = ("insee_dep", "insee_reg", "departement", "departement_article", "lambda", "phi",
+             "insee_com_cheflieu", "insee_com_centre")
+    dtypes = {column: "str" for column in codes} | {"lng": "float64", "lat": "float64", "aire": "float64"}
+    return _read_table("departements.csv", dtypes)
+
+
+@lru_cache(maxsize=1)
+def regions() -> pd.DataFrame:
+    """The 18 régions; codes as text."""
+    codes = ("insee_reg", "region", "region_article", "lambda", "phi", "insee_reg_cheflieu", "commune_centre")
+    dtypes = {column: "str" for column in codes} | {"lng": "float64", "lat": "float64", "aire": "float64"}
+    return _read_table("regions.csv", dtypes)

@@ -1,0 +1,176 @@
+"""Run Matinale on one machine: the ``make run`` demo and ``make up``.
+
+Everything lives under the project's ``var/`` folder: the Airflow home (SQLite), the local
+S3 server's data and locally generated keys, the inbox and the work store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from matinale.schedule import edition_for
+from matinale.settings import Settings, load_settings
+
+__all__ = ["airflow_env", "fill_inbox", "run_demo", "run_up", "sample_brief_for"]
+
+DEMO_ROWS = 20_000
+DEMO_SEED = 42
+
+
+def _bin(name: str) -> str:
+    """A console script of this virtualenv (airflow, weed), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Environment for an Airflow home inside the project (SQLite), DAGs and plugins from the repo."""
+    home = settings.var_dir / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.home / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.home / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "MATINALE_HOME": str(settings.home),
+        "MATINALE_VAR": str(settings.var_dir),
+    }
+
+
+def sample_brief_for(settings: Settings, edition: date) -> str:
+    """The sample brief with its edition date set to ``edition``."""
+    import yaml
+
+    text = (settings.templates_dir / "sample_brief.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    old = raw["edition"]
+    return text.replace(f"edition: {old}", f"edition: {edition.isoformat()}", 1)
+
+
+def fill_inbox(settings: Settings, edition: date, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
+    """Generated sample supporters and the sample brief dated for ``edition``."""
+    from matinale.sample import write_sample
+
+    supporters = settings.inbox / "supporters" / f"sample-{rows}-{seed}.csv"
+    if not supporters.exists():
+        write_sample(rows, seed, supporters)
+    brief = settings.inbox / "briefs" / f"{edition.isoformat()}.yaml"
+    brief.parent.mkdir(parents=True, exist_ok=True)
+    brief.write_text(sample_brief_for(settings, edition), encoding="utf-8")
+    return supporters
+
+
+def _start_s3(settings: Settings, *, s3_port: int | None = None) -> Any:
+    from matinale.seaweed import S3Credentials, SeaweedS3
+
+    root = settings.var_dir / "s3"
+    root.mkdir(parents=True, exist_ok=True)
+    credentials = S3Credentials.load_or_create(root / "credentials.json")
+    server = SeaweedS3(root, credentials, s3_port=s3_port)
+    server.start()
+    server.ensure_buckets(settings.bundle_bucket, settings.private_bucket)
+    return server
+
+
+def _run(command: list[str], env: dict[str, str], log: Path) -> None:
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(command)}\n")
+        out.flush()
+        result = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        raise SystemExit(f"{' '.join(command[:3])} failed (exit {result.returncode}); last lines of {log}:\n" + "\n".join(tail))
+
+
+def download_edition(client: Any, bucket: str, pointer: dict[str, Any], target: Path) -> Path:
+    """Copy a published run from S3 to ``target`` (for opening the pages locally)."""
+    prefix = pointer["prefix"]
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = target / item["Key"][len(prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, item["Key"], str(path))
+    return target
+
+
+def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
+    """``make run``: the whole night through Airflow, on embedded defaults."""
+    from matinale.publish import LATEST, read_pointer
+
+    settings = load_settings()
+    edition = edition_for(datetime.now(UTC), settings.clocks)
+    log = settings.var_dir / "logs" / "run.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Matinale demo: edition {edition.isoformat()} (Paris), {rows} sample supporters, log in {log}", flush=True)
+    fill_inbox(settings, edition, rows=rows, seed=seed)
+    server = _start_s3(settings)
+    try:
+        env = {**os.environ, **airflow_env(settings), **server.env()}
+        print("Airflow: preparing the metadata database (SQLite)…", flush=True)
+        _run([_bin("airflow"), "db", "migrate"], env, log)
+        print("Airflow: running matinale_nightly…", flush=True)
+        conf = json.dumps({"edition_date": edition.isoformat()})
+        _run([_bin("airflow"), "dags", "test", "matinale_nightly", "-c", conf], env, log)
+        client = server.client()
+        pointer = read_pointer(client, settings.bundle_bucket, LATEST)
+        if not pointer or pointer["edition"] != edition.isoformat():
+            raise SystemExit(f"the run finished but latest.json does not name edition {edition}; see {log}")
+        local = download_edition(client, settings.bundle_bucket, pointer, settings.var_dir / "editions" / pointer["edition"] / pointer["run"])
+    finally:
+        server.stop()
+    print(f"Bundle: s3://{settings.bundle_bucket}/{pointer['prefix']}")
+    print(f"Page: {(local / 'index.html').resolve()}")
+    return 0
+
+
+def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
+    """``make up``: local S3 and Airflow standalone until Ctrl-C."""
+    settings = load_settings()
+    edition = edition_for(datetime.now(UTC), settings.clocks)
+    fill_inbox(settings, edition)
+    server = _start_s3(settings, s3_port=s3_port)
+    env = {
+        **os.environ,
+        **airflow_env(settings),
+        **server.env(),
+        "AIRFLOW__API__PORT": str(ui_port),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.var_dir / "airflow" / "passwords.json"),
+    }
+    passwords = settings.var_dir / "airflow" / "passwords.json"
+    if not passwords.exists():
+        import secrets
+
+        passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
+        passwords.chmod(0o600)
+    password = json.loads(passwords.read_text())["admin"]
+    standalone = subprocess.Popen([_bin("airflow"), "standalone"], env=env, start_new_session=True)
+    print(f"S3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}")
+    print(f"Airflow UI: http://127.0.0.1:{ui_port}  login: admin / {password}")
+    print("Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.", flush=True)
+    try:
+        while standalone.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if standalone.poll() is None:
+            os.killpg(standalone.pid, signal.SIGINT)  # standalone stops its children on SIGINT
+            try:
+                standalone.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(standalone.pid, signal.SIGKILL)
+        server.stop()
+    return 0

@@ -1,0 +1,268 @@
+"""The night's stages as plain functions over the work store.
+
+Each function is one Airflow task's body: it reads what the previous stage left in the
+work store, writes its own files under the run's prefix, and returns a small summary for
+XCom. Nothing here imports Airflow, so every stage runs and is tested as a function.
+Every stage writes only under ``runs/<edition>/<run>/``: a retry overwrites its own files
+and never touches a promoted edition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from matinale.settings import Settings
+from matinale.store import LocalStore, S3Store, Store
+
+__all__ = [
+    "NightError",
+    "RunContext",
+    "make_store",
+    "plan_batches",
+    "run_bundle",
+    "run_content",
+    "run_ingest",
+    "run_prepare",
+    "run_privacy",
+    "run_publish",
+    "run_segment",
+    "run_visuals",
+]
+
+log = logging.getLogger(__name__)
+
+
+class NightError(RuntimeError):
+    """The night must stop before publishing; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who this run is: passed between tasks through XCom as a small dict."""
+
+    edition: date
+    run: str
+    supporters_file: str
+    brief_file: str
+
+    @property
+    def prefix(self) -> str:
+        return f"runs/{self.edition.isoformat()}/{self.run}"
+
+    @property
+    def bundle(self) -> str:
+        return f"{self.prefix}/bundle"
+
+    def to_xcom(self) -> dict[str, str]:
+        return {"edition": self.edition.isoformat(), "run": self.run, "supporters_file": self.supporters_file, "brief_file": self.brief_file}
+
+    @classmethod
+    def from_xcom(cls, value: dict[str, str]) -> RunContext:
+        return cls(
+            edition=date.fromisoformat(value["edition"]),
+            run=value["run"],
+            supporters_file=value["supporters_file"],
+            brief_file=value["brief_file"],
+        )
+
+
+def make_store(settings: Settings, client: Any = None) -> Store:
+    """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
+    if settings.work_store == "s3":
+        if client is None:
+            raise NightError("MATINALE_WORK_STORE=s3 needs an S3 client (the aws_default connection)")
+        return S3Store(client, settings.private_bucket, "work")
+    return LocalStore(settings.work_dir)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _code_version(home: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(home), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
+    files = [Path(ctx.supporters_file), Path(ctx.brief_file), settings.campaign_file]
+    for folder in (settings.segments_dir, settings.templates_dir):
+        files.extend(p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in {".yaml", ".j2", ".yml"})
+    checksums = {}
+    for path in files:
+        try:
+            name = path.relative_to(settings.home).as_posix()
+        except ValueError:
+            name = f"inbox/{path.parent.name}/{path.name}"
+        checksums[name] = _sha256_file(path)
+    checksums["code_version"] = _code_version(settings.home)
+    return checksums
+
+
+def newest_supporter_file(inbox: Path) -> Path:
+    folder = inbox / "supporters"
+    candidates = [p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".parquet"} and p.is_file()]
+    if not candidates:
+        raise NightError(f"{folder}: no supporter file (*.csv or *.parquet); drop the CRM export there")
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def brief_path(inbox: Path, edition: date) -> Path:
+    return inbox / "briefs" / f"{edition.isoformat()}.yaml"
+
+
+def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) -> dict[str, Any]:
+    """Find the night's inputs and record their checksums: the run's identity card."""
+    from matinale.content import load_brief
+
+    supporters = newest_supporter_file(settings.inbox)
+    brief = brief_path(settings.inbox, edition)
+    load_brief(brief, edition)  # fail early, with the field named
+    ctx = RunContext(edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief))
+    store.put_json(f"{ctx.prefix}/inputs.json", _input_checksums(settings, ctx))
+    log.info("Edition %s, run %s: supporters %s, brief %s", edition, run, supporters.name, brief.name)
+    return ctx.to_xcom()
+
+
+def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    from matinale.ingest import ingest_supporters
+
+    result = ingest_supporters(Path(ctx.supporters_file), reference_date=ctx.edition)
+    store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid)
+    store.put_frame(f"{ctx.prefix}/private/quarantine.parquet", result.quarantine)
+    summary = {**result.counts, "reasons": result.reasons}
+    store.put_json(f"{ctx.prefix}/ingest.json", summary)
+    log.info("Ingest: %s", json.dumps(result.counts))
+    if result.quarantined_share > settings.max_quarantine_share:
+        raise NightError(
+            f"{result.counts['quarantined']} of {result.counts['rows_read']} rows quarantined "
+            f"({result.quarantined_share:.0%} > {settings.max_quarantine_share:.0%}): the export looks broken; "
+            f"run `matinale validate` on it, fix and rerun. Nothing was published."
+        )
+    return result.counts
+
+
+def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    from matinale.privacy import compliance_counts, split_for_segmentation
+
+    valid = store.get_frame(f"{ctx.prefix}/private/valid.parquet")
+    split = split_for_segmentation(valid)
+    store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features)
+    store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts)
+    compliance = {"minors_excluded": split.minors, "adults": len(split.features), **compliance_counts(valid)}
+    store.put_json(f"{ctx.prefix}/compliance.json", compliance)
+    log.info("Privacy: %d adults kept for segmentation, %d minors left out", len(split.features), split.minors)
+    return {"adults": len(split.features), "minors_excluded": split.minors}
+
+
+def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    from matinale.segment import load_age_bands, load_profiles, segment_supporters
+
+    features = store.get_frame(f"{ctx.prefix}/private/features.parquet")
+    bands = load_age_bands(settings.segments_dir / "age_bands.yaml")
+    profiles = load_profiles(settings.segments_dir / "profiles.yaml")
+    result = segment_supporters(features, bands, profiles)
+    store.put_frame(f"{ctx.prefix}/private/assignments.parquet", result.assignments)
+    store.put_json(f"{ctx.prefix}/segments.json", {"segments": result.segments, "report": result.report})
+    log.info("Segments: %d (%s)", len(result.segments), ", ".join(f"{s['id']}≈{s['size']}" for s in result.segments))
+    return {"segments": len(result.segments), "adults": result.report["adults"]}
+
+
+def _segments(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
+    return store.get_json(f"{ctx.prefix}/segments.json")["segments"]
+
+
+def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int = 2, only: list[str] | None = None) -> list[list[str]]:
+    """Split the segments into a few batches per core for dynamic task mapping."""
+    ids = [s["id"] for s in _segments(store, ctx) if not only or s["id"] in only]
+    if not ids:
+        return []
+    count = min(len(ids), max(1, per_core * cores))
+    size = math.ceil(len(ids) / count)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
+    from matinale.content import load_brief, render_segment_posts
+
+    brief = load_brief(Path(ctx.brief_file), ctx.edition)
+    by_id = {s["id"]: s for s in _segments(store, ctx)}
+    total = 0
+    for segment_id in batch:
+        posts = render_segment_posts(
+            by_id[segment_id], brief, campaign=settings.campaign, channels=settings.channels, templates_dir=settings.templates_dir
+        )
+        store.put_json(f"{ctx.bundle}/{segment_id}/posts.json", {"segment": segment_id, "edition": ctx.edition.isoformat(), "posts": posts})
+        total += len(posts)
+    return {"segments": len(batch), "posts": total}
+
+
+def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
+    from matinale.content import load_brief, tracked_link
+    from matinale.visuals import load_layout, render_card
+
+    brief = load_brief(Path(ctx.brief_file), ctx.edition)
+    layout = load_layout(settings.templates_dir, "square")
+    total = 0
+    for segment_id in batch:
+        cards = []
+        for theme in brief.themes:
+            link = tracked_link(theme.link, channel="card", edition=ctx.edition, content=f"{segment_id}-1")
+            fields = {
+                "logo": settings.campaign.name,
+                "headline": theme.title,
+                "body": theme.key_message,
+                "link": link,
+                "footer": settings.campaign.legal_mention,
+            }
+            data = render_card(fields, layout=layout, templates_dir=settings.templates_dir)
+            name = f"cards/{theme.id}-square.jpg"
+            store.put_bytes(f"{ctx.bundle}/{segment_id}/{name}", data)
+            alt = f"Visuel « {theme.title} » : {theme.key_message} Code QR vers {theme.link}."
+            cards.append({"file": name, "theme": theme.id, "format": "square", "alt": alt, "link": link})
+        store.put_json(f"{ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": cards})
+        total += len(cards)
+    return {"segments": len(batch), "cards": total}
+
+
+def run_bundle(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    from matinale.bundle import build_bundle
+    from matinale.content import load_brief
+
+    brief = load_brief(Path(ctx.brief_file), ctx.edition)
+    store.put_bytes(f"{ctx.bundle}/compliance.json", store.get_bytes(f"{ctx.prefix}/compliance.json"))
+    summary = build_bundle(
+        store,
+        ctx.bundle,
+        edition=ctx.edition,
+        run=ctx.run,
+        segments=_segments(store, ctx),
+        brief=brief,
+        campaign=settings.campaign,
+        inputs=store.get_json(f"{ctx.prefix}/inputs.json"),
+    )
+    log.info("Bundle: %d files, %.1f MB", summary["files"], summary["bytes"] / 1e6)
+    return summary
+
+
+def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) -> dict[str, Any]:
+    from matinale.publish import publish_bundle
+
+    result = publish_bundle(client, settings.bundle_bucket, store, ctx.bundle, edition=ctx.edition, run=ctx.run)
+    log.info("Published s3://%s/%s", result["bucket"], result["prefix"])
+    return result

@@ -1,0 +1,171 @@
+"""The run's work store: where each stage leaves files for the next.
+
+One small protocol, two implementations chosen by configuration (dagster's resources
+pattern): a local folder when tasks share a disk (``dag.test()``, LocalExecutor), a private
+S3 prefix when they may not (Celery workers). XCom only carries keys and small summaries.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LocalStore", "S3Store", "Store", "StoreError", "check_key"]
+
+_KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
+
+
+class StoreError(RuntimeError):
+    """A work-store key is unsafe or missing."""
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative key (no ``..``, no absolute path)."""
+    if not _KEY.match(key) or any(part in {".", ".."} for part in key.split("/")):
+        raise StoreError(f"unsafe work-store key {key!r}: use slash-separated [A-Za-z0-9._=-] parts")
+    return key
+
+
+class Store(Protocol):
+    """What the stages need from storage: bytes in, bytes out, listing."""
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+class _Helpers:
+    """JSON and Parquet on top of the byte protocol."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def get_bytes(self, key: str) -> bytes:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put_bytes(key, json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True).encode())
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def put_frame(self, key: str, frame: pd.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        self.put_bytes(key, buffer.getvalue())
+
+    def get_frame(self, key: str) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(self.get_bytes(key)))
+
+
+class LocalStore(_Helpers):
+    """A folder on a disk every task can see."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(target)  # a reader never sees half a file
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / check_key(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.endswith(".partial")
+        )
+
+    def delete_prefix(self, prefix: str) -> int:
+        base = self.root / check_key(prefix.rstrip("/"))
+        count = len(self.list(prefix))
+        if base.is_dir():
+            shutil.rmtree(base)
+        return count
+
+
+class S3Store(_Helpers):
+    """A private S3 prefix: for workers that share no disk."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    def __repr__(self) -> str:
+        return f"S3Store('s3://{self.bucket}/{self.prefix}')"
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey as exc:
+            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+        return response["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        full = self._key(prefix.rstrip("/")) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list(prefix)
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self._key(k)} for k in chunk], "Quiet": True},
+            )
+        return len(keys)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create/update the project's virtualenv from uv.lock (uv itself lives in .tools/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Matinale needs Python 3.11 or newer (found: $("$PYTHON" --version 2>&1))." >&2
+  exit 1
+fi
+if [ ! -x .tools/bin/uv ]; then
+  "$PYTHON" -m venv .tools
+  .tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
+fi
+UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --frozen --all-extras --python "$("$PYTHON" -c 'import sys; print(sys.executable)')" --quiet

@@ -1,0 +1,66 @@
+"""The real night: matinale_nightly under Airflow (dag.test) against a real SeaweedFS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITION = date(2026, 11, 24)
+
+
+def _read(client, bucket: str, key: str) -> bytes:
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _check_published(client, bucket: str, pointer: dict) -> dict:
+    manifest = json.loads(_read(client, bucket, pointer["manifest"]))
+    assert manifest["edition"] == EDITION.isoformat()
+    assert manifest["files"], "the manifest lists no file"
+    for entry in manifest["files"]:
+        data = _read(client, bucket, pointer["prefix"] + entry["path"])
+        assert len(data) == entry["bytes"], entry["path"]
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
+    return manifest
+
+
+def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None:
+    client, bucket = night_env["client"], night_env["bundle_bucket"]
+
+    first = nightly_dag.test(run_conf={"edition_date": EDITION.isoformat()})
+    assert first.state == "success"
+    pointer = json.loads(_read(client, bucket, "latest.json"))
+    assert pointer == json.loads(_read(client, bucket, f"editions/{EDITION}/current.json"))
+    manifest = _check_published(client, bucket, pointer)
+
+    paths = {entry["path"] for entry in manifest["files"]}
+    assert "index.html" in paths
+    segment_ids = [s["id"] for s in manifest["segments"]]
+    assert segment_ids, "no segment reached the bundle"
+    for segment_id in segment_ids:
+        assert {f"{segment_id}/index.html", f"{segment_id}/posts.json", f"{segment_id}/cards.json"} <= paths
+        assert any(p.startswith(f"{segment_id}/cards/") and p.endswith(".jpg") for p in paths)
+    assert set(manifest["inputs"]) >= {"campaign.yaml", "code_version"}
+
+    # A second run of the same edition publishes under its own prefix and is promoted;
+    # the first run stays intact.
+    second = nightly_dag.test(run_conf={"edition_date": EDITION.isoformat()})
+    assert second.state == "success"
+    newer = json.loads(_read(client, bucket, "latest.json"))
+    assert newer["run"] != pointer["run"]
+    _check_published(client, bucket, newer)
+    _check_published(client, bucket, pointer)
+
+    # The private work store keeps assignments; the bundle never holds a supporter id.
+    ids = night_env["supporter_ids"]
+    for entry in manifest["files"]:
+        if entry["content_type"].startswith(("text/", "application/json")):
+            text = _read(client, bucket, pointer["prefix"] + entry["path"]).decode()
+            leaked = [i for i in ids if i in text]
+            assert not leaked, f"{entry['path']} holds supporter ids {leaked[:3]}"
