@@ -64,6 +64,7 @@ _BY_INSEE_COLUMNS = [
     "pop_15_64_chomage_2021",
     "pop_15_64_active_2021",
 ]
+_PLACE_NUMBERS = {"lng": "float64", "lat": "float64", "aire": "float64"}
 # Rows that are communes in their own right: COMD (delegated communes) repeat their
 # parent's code, population and postal codes and must not be counted twice.
 _OWN_COMMUNE_TYPES = ("COM", "ARM")
@@ -154,15 +155,13 @@ def departements() -> pd.DataFrame:
     ``insee_com_cheflieu`` uses 75056, 69123 and 13055 for Paris, Lyon and Marseille, which
     ``communes()`` only has as arrondissements; ``insee_com_centre`` mostly holds a postal code.
     """
-    codes = ("insee_dep", "insee_reg", "departement", "departement_article", "lambda", "phi",
-             "insee_com_cheflieu", "insee_com_centre")
-    dtypes = {column: "str" for column in codes} | {"lng": "float64", "lat": "float64", "aire": "float64"}
-    return _read_table("departements.csv", dtypes)
+    text = ("insee_dep", "insee_reg", "departement", "departement_article", "lambda", "phi")
+    codes = ("insee_com_cheflieu", "insee_com_centre")
+    return _read_table("departements.csv", {column: "str" for column in (*text, *codes)} | _PLACE_NUMBERS)
 
 
 @lru_cache(maxsize=1)
 def regions() -> pd.DataFrame:
     """The 18 régions; codes as text."""
-    codes = ("insee_reg", "region", "region_article", "lambda", "phi", "insee_reg_cheflieu", "commune_centre")
-    dtypes = {column: "str" for column in codes} | {"lng": "float64", "lat": "float64", "aire": "float64"}
-    return _read_table("regions.csv", dtypes)
+    text = ("insee_reg", "region", "region_article", "lambda", "phi", "insee_reg_cheflieu", "commune_centre")
+    return _read_table("regions.csv", {column: "str" for column in text} | _PLACE_NUMBERS)

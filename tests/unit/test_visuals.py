@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "content_templates"
 FIELDS = {
     "logo": "Ensemble Demain",
-    "headline": "Un médecin pour chacun à Saint-Remy-en-Bouzemont-Saint-Genest-et-Isson",
+    "headline": "Un médecin pour chacun, à L’Haÿ-les-Roses comme à Brest",
     "body": "Ouvrir 500 maisons de santé dans les territoires où l'on attend des mois pour un rendez-vous.",
     "link": "https://ensemble-demain.example.org/sante?utm_source=matinale&utm_medium=card",
     "footer": "Ensemble Demain – campagne de Camille Durand.",
