@@ -11,4 +11,4 @@ if [ ! -x .tools/bin/uv ]; then
   "$PYTHON" -m venv .tools
   .tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
 fi
-UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --frozen --all-extras --python "$("$PYTHON" -c 'import sys; print(sys.executable)')" --quiet
+UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --frozen --inexact --all-extras --python "$("$PYTHON" -c 'import sys; print(sys.executable)')" --quiet

@@ -1,0 +1,65 @@
+"""Shared test setup: an isolated Airflow home, and a real S3 server for the session.
+
+The Airflow environment is set before anything imports Airflow, so every test (and every
+subprocess a test starts) uses a throwaway SQLite metadata DB, never the developer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from matinale.seaweed import S3Credentials, SeaweedS3
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="matinale-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "MATINALE_HOME": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])),
+    }
+)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A running SeaweedFS S3 server on free loopback ports, with fresh generated keys."""
+    server = SeaweedS3(tmp_path_factory.mktemp("s3"), S3Credentials.generate())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop(grace=1)  # throwaway data; weed's own graceful stop would take ~15 s
+
+
+@pytest.fixture
+def s3_buckets(s3_server: SeaweedS3) -> Iterator[dict[str, str]]:
+    """Two fresh buckets, ``{"bundle": name, "private": name}``, deleted with their content after."""
+    from botocore.exceptions import ClientError
+
+    buckets = {
+        role: f"matinale-test-{role}-{secrets.token_hex(4)}" for role in ("bundle", "private")
+    }
+    s3_server.ensure_buckets(*buckets.values())
+    yield buckets
+    client = s3_server.client()
+    for name in buckets.values():
+        # SeaweedFS deletes non-empty buckets (-s3.allowDeleteBucketNotEmpty), freeing volumes.
+        with contextlib.suppress(ClientError):
+            client.delete_bucket(Bucket=name)
