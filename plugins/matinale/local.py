@@ -45,6 +45,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "MATINALE_HOME": str(settings.home),
         "MATINALE_VAR": str(settings.var_dir),
+        # Airflow re-launches itself by name (standalone, task runners): find this venv's first.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
 
@@ -135,6 +137,16 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
     return 0
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C or a SIGTERM (even when started in the background, where SIGINT is ignored) stops all."""
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     """``make up``: local S3 and Airflow standalone until Ctrl-C."""
     settings = load_settings()
@@ -157,6 +169,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
         passwords.chmod(0o600)
     password = json.loads(passwords.read_text())["admin"]
     standalone = subprocess.Popen([_bin("airflow"), "standalone"], env=env, start_new_session=True)
+    _stop_on_signals()
     print(f"S3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}")
     print(f"Airflow UI: http://127.0.0.1:{ui_port}  login: admin / {password}")
     print("Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.", flush=True)
