@@ -171,16 +171,74 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
 
 
 def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    from matinale.segment import load_age_bands, load_profiles, segment_supporters
+    """Segment tonight's adults; keep ids stable through the state stored outside the run prefix.
 
+    Writes (run prefix): ``segments.json`` (public list + staff report), ``segments_report.md``,
+    ``private/assignments.parquet`` and ``private/territories.parquet``; then, last, the
+    identity state at ``segment.STATE_KEY`` so that a failed night never moves it.
+    """
+    from matinale.segment import (
+        STATE_KEY,
+        assignment_drift,
+        load_definitions,
+        render_report,
+        segment_supporters,
+    )
+    from matinale.store import StoreError
+
+    definitions = load_definitions(settings.segments_dir)
     features = store.get_frame(f"{ctx.prefix}/private/features.parquet")
-    bands = load_age_bands(settings.segments_dir / "age_bands.yaml")
-    profiles = load_profiles(settings.segments_dir / "profiles.yaml")
-    result = segment_supporters(features, bands, profiles)
-    store.put_frame(f"{ctx.prefix}/private/assignments.parquet", result.assignments)
+    state = store.get_json(STATE_KEY) if store.exists(STATE_KEY) else None
+    compliance_key = f"{ctx.prefix}/compliance.json"
+    minors = int(store.get_json(compliance_key).get("minors_excluded", 0)) if store.exists(compliance_key) else 0
+    result = segment_supporters(
+        features,
+        definitions.bands,
+        definitions.profiles,
+        territories=definitions.territories,
+        state=state,
+        edition=ctx.edition,
+        run=ctx.run,
+        min_segment_size=settings.min_segment_size,
+        minors_excluded=minors,
+    )
+    assignments_key = f"{ctx.prefix}/private/assignments.parquet"
+    drift = result.report["drift"]
+    previous_key = drift.get("base_assignments")
+    if previous_key:
+        try:
+            drift.update(assignment_drift(store.get_frame(previous_key), result.assignments))
+        except StoreError:
+            drift["note"] = "affectations de la veille introuvables (purgées ?) : part des personnes déplacées non calculée"
+    store.put_frame(assignments_key, result.assignments)
+    store.put_frame(f"{ctx.prefix}/private/territories.parquet", result.memberships)
     store.put_json(f"{ctx.prefix}/segments.json", {"segments": result.segments, "report": result.report})
-    log.info("Segments: %d (%s)", len(result.segments), ", ".join(f"{s['id']}≈{s['size']}" for s in result.segments))
-    return {"segments": len(result.segments), "adults": result.report["adults"]}
+    store.put_bytes(
+        f"{ctx.prefix}/segments_report.md",
+        render_report(result.segments, result.report, interests=definitions.profiles.interests).encode("utf-8"),
+    )
+    if result.state is not None:
+        result.state["current"]["assignments"] = assignments_key
+        store.put_json(STATE_KEY, result.state)
+    main = [s for s in result.segments if s["kind"] == "main"]
+    log.info(
+        "Segments: %d main, %d territorial, k=%d (%s)",
+        len(main),
+        len(result.segments) - len(main),
+        result.report["model"]["k"],
+        ", ".join(f"{s['id']}≈{s['size']}" for s in result.segments),
+    )
+    summary: dict[str, Any] = {
+        "segments": len(result.segments),
+        "main": len(main),
+        "territorial": len(result.segments) - len(main),
+        "adults": result.report["segmented"],
+        "minors_excluded": result.report["minors_excluded"],
+        "k": result.report["model"]["k"],
+    }
+    if "moved_share" in drift:
+        summary["moved_share"] = drift["moved_share"]
+    return summary
 
 
 def _segments(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
