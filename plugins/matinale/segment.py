@@ -196,8 +196,8 @@ _INSEE_DEPARTEMENT_SOURCE = (
 _OVER, _UNDER = 1.25, 0.80  # representation index thresholds for the report's flags
 
 _DEFAULT_SAMPLE = 50_000
-_SEARCH_SAMPLE = 20_000  # rows used to compare k by silhouette
-_SILHOUETTE_SAMPLE = 4_000
+_SEARCH_SAMPLE = 10_000  # rows used to compare k by silhouette (differences between k are far above its noise)
+_SILHOUETTE_SAMPLE = 3_000
 _STICKY_SILHOUETTE = 0.02  # keep last night's k unless another k is clearly better
 _CHUNK = 131_072  # rows predicted at once: bounds memory whatever the feature width
 _MAX_AGE_BIN = 121
@@ -588,7 +588,6 @@ def _geo() -> dict[str, Any]:
     population = table.groupby("insee_dep")["population_2021"].sum().reindex(dep_codes).fillna(0).to_numpy(np.int64)
     return {
         "index": table.index,
-        "names": table["commune"].to_numpy(object),
         "density_labels": density_labels,
         "density": np.append(density, -1),
         "dep_codes": dep_codes,
@@ -1066,8 +1065,9 @@ def _model_input(frame: pd.DataFrame, commune: np.ndarray, interests: pd.Categor
     if "sex" in features:
         codes = np.full(len(frame), -1, dtype=np.int64)
         if "sex" in frame:
+            # F/Femme/W/Woman, M/Masculin/H/Homme: the first letter in French or English.
             initial = frame["sex"].astype("string").str.strip().str.lower().str[:1].fillna("")
-            codes = np.select([initial == "f", initial == "m"], [0, 1], default=-1)
+            codes = np.select([initial.isin(["f", "w"]), initial.isin(["m", "h"])], [0, 1], default=-1)
         model_input["sex_code"] = codes
     return model_input
 
@@ -1131,8 +1131,6 @@ class _Fit:
 
 def _fit_profiles(model_input: pd.DataFrame, profiles: ProfileConfig, previous_k: int | None) -> _Fit:
     """Fit the pipeline on a uniform sample, choose k, predict every adult in chunks."""
-    from sklearn.cluster import KMeans
-
     n = len(model_input)
     rng = np.random.default_rng(profiles.seed)
     sample = np.arange(n) if n <= profiles.sample_size else np.sort(rng.choice(n, profiles.sample_size, replace=False))
@@ -1140,8 +1138,9 @@ def _fit_profiles(model_input: pd.DataFrame, profiles: ProfileConfig, previous_k
     scaled = pipeline[:-1].fit_transform(model_input.iloc[sample])
     k, scores, method = _choose_k(scaled, profiles, previous_k)
     k = max(1, min(k, len(sample)))
-    model = KMeans(n_clusters=k, n_init=3, random_state=profiles.seed).fit(scaled)
-    pipeline.steps[-1] = ("cluster", model)
+    # The transform steps are fitted already: fit the clustering step alone on their output.
+    pipeline.set_params(cluster__n_clusters=k)
+    model = pipeline.named_steps["cluster"].fit(scaled)
     cluster = np.empty(n, dtype=np.int64)
     for start in range(0, n, _CHUNK):
         # Chunks bound the memory of the encoded matrix (a million rows × 130 columns with
@@ -1365,7 +1364,7 @@ def _merge_small(sizes: np.ndarray, fit: _Fit, profile_ids: list[str], minimum: 
     k = fit.k
     owner = np.arange(k)
     sizes = sizes.copy()
-    merges = []
+    merges: list[dict[str, Any]] = []
     while True:
         small = [c for c in range(k) if owner[c] == c and 0 < sizes[c] < minimum]
         others = [o for o in range(k) if owner[o] == o and sizes[o] > 0]

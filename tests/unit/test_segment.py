@@ -494,3 +494,14 @@ def test_run_segment_on_real_s3(s3_server, s3_buckets, monkeypatch: pytest.Monke
     assert f"work/{ctx.prefix}/segments.json" in keys
     segments = store.get_json(f"{ctx.prefix}/segments.json")["segments"]
     assert len(segments) == summary["segments"]
+
+
+def test_sex_is_used_when_present(definitions, profiles) -> None:
+    frame = _people([30] * 60 + [40] * 60)
+    frame["sex"] = pd.array(["Femme", "Homme", "F", "M"] * 30, dtype="string")
+    config = replace(profiles, features=("sex", "interests"), k_min=2, k_max=2)
+    result = segment_supporters(frame, definitions.bands, config, edition=EDITION)
+    assert {"sex:f", "sex:m"} <= set(result.report["model"]["columns"])
+    woman = frame["sex"].isin(["Femme", "F"])
+    by_profile = result.assignments.assign(woman=woman).groupby("profile_id", observed=True)["woman"].nunique()
+    assert (by_profile == 1).all()  # two clean profiles: one per sex
