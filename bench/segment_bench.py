@@ -46,6 +46,14 @@ def _features(rows: int, folder: Path) -> Path:
     return path
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _measure(features_path: str, queue: Any) -> None:
     """Child process: segment, then the bare KMeans floor on the same matrix."""
     import numpy as np
@@ -65,6 +73,7 @@ def _measure(features_path: str, queue: Any) -> None:
     # Warm the caches a real task also has warm after its first rows (INSEE tables, imports).
     segment_supporters(features.head(2_000), definitions.bands, definitions.profiles, territories=definitions.territories, edition=EDITION)
 
+    rss_before_mib = _rss_mib()
     started = time.perf_counter()
     result = segment_supporters(features, definitions.bands, definitions.profiles, territories=definitions.territories, edition=EDITION)
     seconds = time.perf_counter() - started
@@ -92,7 +101,11 @@ def _measure(features_path: str, queue: Any) -> None:
             "segments": len(result.segments),
             "seconds": round(seconds, 3),
             "peak_rss_mib": round(peak_mib, 1),
+            "rss_before_mib": round(rss_before_mib, 1),  # imports + the input frame, read before the clock starts
             "floor_kmeans_full_matrix_seconds": floors,
+            # The machine is shared: the ratio to the floor, measured in the same minute, says
+            # more than seconds alone when other work loads the cores.
+            "ratio_to_floor": round(seconds / floors["one_thread"], 2),
             "drift_seconds": round(drift_seconds, 3),
             "drift_check_moved_share": drift.get("moved_share"),
             "load_average": os.getloadavg()[0],
