@@ -1,63 +1,583 @@
-"""Publish a bundle to S3 atomically: files, verification, then pointers, latest.json last.
+"""Publish a bundle to S3 atomically, promote it, roll it back, list editions.
 
 Readers only ever follow ``latest.json`` → ``editions/<date>/current.json`` → a run prefix,
-so a reader never sees half a bundle: until the pointers move, the previous run is served.
+so nobody sees half a bundle: until the pointers move, the previous run is served.
+
+Publishing one run, in order:
+
+1. check the credentials and buckets once (one clear error, not a stack of retries);
+2. re-render the pages with presigned links (the bucket is private and relative links do
+   not survive presigned URLs), and build the private delivery file's rows;
+3. run every pre-publish check (``matinale.checks``) on the exact bytes to publish: nothing
+   with personal data ever reaches S3, not even under an unpromoted prefix;
+4. upload everything under ``editions/<date>/<run>/``, manifest last, then read every object
+   back and compare size and SHA-256 with the manifest;
+5. write the delivery file to the private bucket (under the run's own key);
+6. write ``editions/<date>/current.json``, then ``latest.json`` last (only if this edition is
+   not older than the one it names), then the delivery pointer and a history event.
+
+Any failure before step 6 leaves both pointers as they were; a rerun publishes a new run.
+A retry of a run whose pointers already moved re-uploads nothing (idempotent).
 Takes a boto3 client; ``matinale.airflow`` builds it from the ``aws_default`` connection.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
-from datetime import UTC, date, datetime
-from typing import Any
+import logging
+import re
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from matinale.bundle import MANIFEST, content_type
+from matinale.bundle import (
+    COMPLIANCE,
+    MANIFEST,
+    PARIS,
+    content_type,
+    read_bundle_files,
+    rebuild_manifest,
+    render_pages,
+    validate_compliance,
+    write_manifest,
+)
+from matinale.checks import (
+    DEFAULT_LIMITS,
+    CheckReport,
+    PiiScanner,
+    check_bundle,
+    check_manifest,
+    normalise_phone,
+)
 from matinale.store import Store
 
-__all__ = ["LATEST", "PublishError", "edition_prefix", "publish_bundle", "read_pointer"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DELIVERY_COLUMNS",
+    "HISTORY",
+    "LATEST",
+    "Presigner",
+    "PublishConfig",
+    "PublishError",
+    "S3AccessError",
+    "check_access",
+    "current_key",
+    "delivery_rows",
+    "edition_prefix",
+    "list_editions",
+    "make_client",
+    "promote",
+    "publish_bundle",
+    "read_pointer",
+    "resolve_target",
+    "retry_config",
+    "rollback",
+]
+
+log = logging.getLogger(__name__)
 
 LATEST = "latest.json"
+HISTORY = "history"
+DELIVERY = "delivery"
+DELIVERY_COLUMNS = ("supporter_id", "channel", "address", "segment", "link")
+_RUN_CACHE = "private, max-age=86400"  # a run's objects never change once promoted
+_POINTER_CACHE = "no-cache"
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_WORKERS = 8
 
 
 class PublishError(RuntimeError):
     """Publishing failed; the pointers still name the previous run."""
 
 
+class S3AccessError(PublishError):
+    """S3 refused us or cannot be reached: wrong credentials, missing bucket, endpoint down."""
+
+
+def retry_config(max_attempts: int = 6, connect_timeout: float = 5, read_timeout: float = 60) -> Any:
+    """botocore's standard retry mode: exponential backoff with jitter on throttling,
+    5xx and connection errors, up to ``max_attempts`` tries per call."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+    )
+
+
+def make_client(
+    endpoint_url: str | None,
+    access_key: str,
+    secret_key: str,
+    *,
+    region: str = "us-east-1",
+    max_attempts: int = 6,
+    connect_timeout: float = 5,
+) -> Any:
+    """A boto3 S3 client with the retry configuration (outside Airflow: CLI, tests)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=retry_config(max_attempts=max_attempts, connect_timeout=connect_timeout),
+    )
+
+
 def edition_prefix(edition: date, run: str) -> str:
     return f"editions/{edition.isoformat()}/{run}"
 
 
-def _verify(client: Any, bucket: str, key: str, entry: dict[str, Any]) -> None:
-    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    if len(body) != entry["bytes"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
-        raise PublishError(f"s3://{bucket}/{key}: read back {len(body)} bytes that do not match the manifest; nothing promoted")
+def current_key(edition: date | str) -> str:
+    day = edition if isinstance(edition, str) else edition.isoformat()
+    return f"editions/{day}/current.json"
+
+
+def _endpoint(client: Any) -> str:
+    return str(getattr(client.meta, "endpoint_url", "") or "AWS S3")
+
+
+def _s3_failure(client: Any, bucket: str, doing: str, exc: Exception) -> S3AccessError:
+    """One clear sentence for an S3 error (never the credentials themselves)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    where = f"s3://{bucket} at {_endpoint(client)}"
+    if isinstance(exc, NoCredentialsError):
+        return S3AccessError(f"no S3 credentials while {doing} {where}: set the aws_default connection (login/password) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in {"NoSuchBucket", "404", "NotFound"}:
+            return S3AccessError(f"bucket {bucket!r} does not exist at {_endpoint(client)} ({doing}): create it (`make up` does locally) or set MATINALE_BUNDLE_BUCKET / MATINALE_PRIVATE_BUCKET")
+        if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken", "ExpiredToken"} or status == 403:
+            return S3AccessError(f"S3 refused the credentials ({code or status}) while {doing} {where}: check the access key and secret of the aws_default connection and that they may read and write this bucket")
+        return S3AccessError(f"S3 error {code or status} while {doing} {where}: {exc.response.get('Error', {}).get('Message', '')}")
+    if isinstance(exc, EndpointConnectionError):
+        return S3AccessError(f"cannot reach S3 at {_endpoint(client)} while {doing} s3://{bucket}, even after retries with backoff: is the server up and endpoint_url right?")
+    return S3AccessError(f"S3 failed while {doing} {where}: {type(exc).__name__}: {exc}")
+
+
+def check_access(client: Any, *buckets: str) -> None:
+    """Fail once, clearly, when the credentials are wrong or a bucket is missing."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    for bucket in buckets:
+        try:
+            client.head_bucket(Bucket=bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise _s3_failure(client, bucket, "checking", exc) from exc
 
 
 def read_pointer(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """A pointer's JSON, or None if it does not exist yet."""
+    from botocore.exceptions import ClientError
+
     try:
         return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except client.exceptions.NoSuchKey:
-        return None
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+            return None
+        raise
 
 
-def publish_bundle(client: Any, bucket: str, store: Store, prefix: str, *, edition: date, run: str) -> dict[str, Any]:
-    """Upload every bundle file, read each back, then move the pointers (latest.json last)."""
-    manifest_bytes = store.get_bytes(f"{prefix}/{MANIFEST}")
-    manifest = json.loads(manifest_bytes)
+def _put_json(client: Any, bucket: str, key: str, value: Mapping[str, Any]) -> None:
+    body = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", CacheControl=_POINTER_CACHE)
+
+
+class Presigner:
+    """Presigned GET links for the objects of one run (no request is made to sign)."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str, expiry: timedelta) -> None:
+        if not timedelta(seconds=1) <= expiry <= timedelta(days=7):
+            raise PublishError(f"presigned links last 1 second to 7 days; got {expiry}: fix links.presign_expiry_hours")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.seconds = int(expiry.total_seconds())
+        probe = self.url("index.html").split("?", 1)[0]
+        self.base = probe[: -len("index.html")]
+
+    def url(self, path: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": f"{self.prefix}/{path}"}, ExpiresIn=self.seconds
+        )
+
+    def __call__(self, path: str) -> str:
+        return self.url(path)
+
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` is one of this run's presigned links."""
+        return url.startswith(self.base) and "X-Amz-Signature=" in url
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """Where and how to publish; built from Settings by ``matinale.night``."""
+
+    bucket: str
+    campaign: Any
+    private_bucket: str | None = None
+    expiry: timedelta = timedelta(hours=48)
+    allowed_domains: tuple[str, ...] = ()
+    limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    zone: ZoneInfo = PARIS
+    actor: str = "matinale"
+
+
+# --- delivery file ----------------------------------------------------------------------
+
+
+def _csv_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (= + - @) except in an E.164 phone, which is data."""
+    if value[:1] in {"=", "+", "-", "@", "\t", "\r"} and not _E164.match(value):
+        return "'" + value
+    return value
+
+
+def delivery_rows(contacts: pd.DataFrame, assignments: pd.DataFrame, links: Mapping[str, str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per consenting supporter and channel (SMS, e-mail): channel, address, segment,
+    link to that segment's page. Counts per channel and segment, and of what was left out."""
+    import pandas as pd
+
+    segment_column = "segment_id" if "segment_id" in assignments else "segment"
+    main = assignments[["supporter_id", segment_column]].rename(columns={segment_column: "segment"})
+    # One main segment per person: territorial packs (t-…) overlap and are not the main page.
+    main = main.assign(_territorial=main["segment"].astype(str).str.startswith("t-")).sort_values(["supporter_id", "_territorial"], kind="stable")
+    main = main.drop_duplicates("supporter_id")[["supporter_id", "segment"]]
+    people = contacts.merge(main, on="supporter_id", how="inner")
+    frames = []
+    skipped = {"no_page": 0, "invalid_address": 0}
+    for channel, address_column, consent_column in (("email", "email", "consent_email"), ("sms", "phone", "consent_sms")):
+        if address_column not in people or consent_column not in people:
+            continue
+        consenting = people[people[consent_column].astype(bool) & (people[address_column].astype(str).str.strip() != "")]
+        address = consenting[address_column].astype(str).str.strip()
+        if channel == "email":
+            address = address.str.lower()
+            valid = address.str.match(_EMAIL.pattern)
+        else:
+            address = address.map(normalise_phone)
+            valid = address.str.match(_E164.pattern)
+        skipped["invalid_address"] += int((~valid).sum())
+        frames.append(pd.DataFrame({"supporter_id": consenting["supporter_id"].astype(str), "channel": channel, "address": address, "segment": consenting["segment"].astype(str)})[valid.to_numpy()])
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DELIVERY_COLUMNS[:-1]))
+    has_page = rows["segment"].isin(list(links))
+    skipped["no_page"] = int((~has_page).sum())
+    rows = rows[has_page].copy()
+    rows["link"] = rows["segment"].map(links)
+    rows = rows.sort_values(["segment", "channel", "supporter_id"], kind="stable").reset_index(drop=True)
+    counts = {
+        "rows": len(rows),
+        "by_channel": {str(k): int(v) for k, v in rows["channel"].value_counts().sort_index().items()},
+        "by_segment": {str(k): int(v) for k, v in rows["segment"].value_counts().sort_index().items()},
+        "left_out": skipped,
+    }
+    return rows[list(DELIVERY_COLUMNS)], counts
+
+
+def _delivery_csv(rows: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DELIVERY_COLUMNS)
+    for record in rows.itertuples(index=False, name=None):
+        writer.writerow([_csv_cell(str(value)) for value in record])
+    return buffer.getvalue().encode("utf-8")
+
+
+def delivery_key(edition: date, run: str) -> str:
+    return f"{DELIVERY}/{edition.isoformat()}/{run}/delivery.csv"
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+def _parallel(items: list[Any], work: Callable[[Any], None], progress: Callable[[str, int, int], None] | None, step: str) -> None:
+    total = len(items)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                if progress:
+                    progress(step, done, total)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _history(client: Any, bucket: str, event: str, edition: str, run: str, **details: Any) -> None:
+    now = datetime.now(UTC)
+    key = f"{HISTORY}/{now:%Y%m%dT%H%M%S%fZ}-{event}-{edition}-{run}.json"
+    _put_json(client, bucket, key, {"event": event, "edition": edition, "run": run, "at": now.isoformat(timespec="seconds"), **details})
+
+
+def promote(client: Any, bucket: str, edition: date, run: str, *, event: str = "publish", actor: str = "matinale", reason: str = "", private_bucket: str | None = None) -> dict[str, Any]:
+    """Move the pointers to a run: current.json of its date, then latest.json (written last,
+    and only if this edition is not older than the one latest.json names)."""
     target = edition_prefix(edition, run)
-    for entry in manifest["files"]:
-        data = store.get_bytes(f"{prefix}/{entry['path']}")
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise PublishError(f"{entry['path']}: checksum differs from the manifest; rebuild the bundle")
-        client.put_object(Bucket=bucket, Key=f"{target}/{entry['path']}", Body=data, ContentType=entry["content_type"])
-    client.put_object(Bucket=bucket, Key=f"{target}/{MANIFEST}", Body=manifest_bytes, ContentType=content_type(MANIFEST))
-    for entry in manifest["files"]:
-        _verify(client, bucket, f"{target}/{entry['path']}", entry)
+    pointer = {
+        "edition": edition.isoformat(),
+        "run": run,
+        "prefix": f"{target}/",
+        "manifest": f"{target}/{MANIFEST}",
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "event": event,
+    }
+    previous_latest = read_pointer(client, bucket, LATEST)
+    previous_current = read_pointer(client, bucket, current_key(edition))
+    _put_json(client, bucket, current_key(edition), pointer)
+    moves_latest = event == "rollback" or previous_latest is None or previous_latest.get("edition", "") <= edition.isoformat()
+    if moves_latest:
+        _put_json(client, bucket, LATEST, pointer)
+    if private_bucket:
+        key = delivery_key(edition, run)
+        if _exists(client, private_bucket, key):
+            _put_json(client, private_bucket, f"{DELIVERY}/{edition.isoformat()}/current.json", {"edition": edition.isoformat(), "run": run, "delivery": key})
+    _history(
+        client,
+        bucket,
+        event,
+        edition.isoformat(),
+        run,
+        actor=actor,
+        reason=reason,
+        latest_moved=moves_latest,
+        previous_latest=(previous_latest or {}).get("prefix"),
+        previous_current=(previous_current or {}).get("prefix"),
+    )
+    return {**pointer, "latest_moved": moves_latest}
 
-    published_at = datetime.now(UTC).isoformat(timespec="seconds")
-    pointer = {"edition": edition.isoformat(), "run": run, "prefix": f"{target}/", "manifest": f"{target}/{MANIFEST}", "published_at": published_at}
-    body = json.dumps(pointer, indent=1).encode()
-    client.put_object(Bucket=bucket, Key=f"editions/{edition.isoformat()}/current.json", Body=body, ContentType="application/json", CacheControl="no-cache")
-    client.put_object(Bucket=bucket, Key=LATEST, Body=body, ContentType="application/json", CacheControl="no-cache")
-    return {"bucket": bucket, "prefix": f"{target}/", "files": len(manifest["files"]) + 1}
+
+def _exists(client: Any, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+def publish_bundle(
+    client: Any,
+    store: Store,
+    prefix: str,
+    *,
+    edition: date,
+    run: str,
+    config: PublishConfig,
+    scanner: PiiScanner,
+    audience: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Publish the bundle built under ``prefix`` in the work store as ``editions/<date>/<run>/``.
+
+    ``audience`` is ``(contacts, assignments)`` from the private store, for the delivery file.
+    ``progress(step, done, total)`` is called after each upload and each verification.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = config.bucket
+    target = edition_prefix(edition, run)
+    check_access(client, *(b for b in (bucket, config.private_bucket if audience is not None else None) if b))
+
+    current = read_pointer(client, bucket, current_key(edition))
+    if current and current.get("run") == run:
+        log.info("Run %s is already promoted for %s: nothing re-uploaded (idempotent retry)", run, edition)
+        promoted = promote(client, bucket, edition, run, event="publish-retry", actor=config.actor, private_bucket=config.private_bucket)
+        return {"bucket": bucket, "prefix": f"{target}/", "files": None, "already_promoted": True, **_links(client, bucket, target, config, read_pointer(client, bucket, f"{target}/{MANIFEST}") or {}), "latest_moved": promoted["latest_moved"]}
+
+    manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
+    files = read_bundle_files(store, prefix)
+    before = check_manifest(files, manifest)
+    if not before.passed:
+        raise PublishError("the bundle in the work store does not match its manifest (checksum or file list); rebuild it:\n  " + "\n  ".join(str(f) for f in before.findings[:10]))
+
+    published_at = datetime.now(UTC)
+    presign = Presigner(client, bucket, target, config.expiry)
+    files.update(render_pages(files, manifest, campaign=config.campaign, zone=config.zone, published_at=published_at, linker=lambda _dir: presign))
+
+    rows = None
+    delivery_counts: dict[str, Any] | None = None
+    if audience is not None and config.private_bucket:
+        links = {s["id"]: presign(s["page"]) for s in manifest["segments"]}
+        rows, delivery_counts = delivery_rows(audience[0], audience[1], links)
+
+    report: CheckReport = check_bundle(
+        files, rebuild_manifest(manifest, files), scanner=scanner, allowed_domains=config.allowed_domains, limits=config.limits, own_link=presign.owns
+    )
+    report.raise_for_findings()
+
+    compliance = json.loads(files[COMPLIANCE])
+    compliance["checks"] = {"stage": "publish", **report.summary()}
+    compliance["delivery"] = delivery_counts
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    final = rebuild_manifest(
+        manifest,
+        files,
+        published_at=published_at.isoformat(timespec="seconds"),
+        link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
+    )
+    last = check_manifest(files, final)
+    last.raise_for_findings()
+    manifest_bytes = write_manifest(final)
+    entries = final["files"]
+
+    def upload(entry: dict[str, Any]) -> None:
+        client.put_object(Bucket=bucket, Key=f"{target}/{entry['path']}", Body=files[entry["path"]], ContentType=entry["content_type"], CacheControl=_RUN_CACHE)
+
+    def verify(entry: dict[str, Any]) -> None:
+        body = client.get_object(Bucket=bucket, Key=f"{target}/{entry['path']}")["Body"].read()
+        if len(body) != entry["bytes"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
+            raise PublishError(f"s3://{bucket}/{target}/{entry['path']}: read back {len(body)} bytes that do not match the manifest ({entry['bytes']} bytes); nothing promoted, rerun")
+
+    doing = "uploading to"
+    try:
+        _parallel(entries, upload, progress, "upload")
+        client.put_object(Bucket=bucket, Key=f"{target}/{MANIFEST}", Body=manifest_bytes, ContentType=content_type(MANIFEST), CacheControl=_RUN_CACHE)
+        doing = "reading back from"
+        _parallel([*entries, {"path": MANIFEST, "bytes": len(manifest_bytes), "sha256": hashlib.sha256(manifest_bytes).hexdigest()}], verify, progress, "verify")
+        if rows is not None and config.private_bucket:
+            doing = "writing the delivery file to"
+            client.put_object(Bucket=config.private_bucket, Key=delivery_key(edition, run), Body=_delivery_csv(rows), ContentType="text/csv; charset=utf-8")
+            _put_json(client, config.private_bucket, delivery_key(edition, run).replace(".csv", ".json"), {"edition": edition.isoformat(), "run": run, **(delivery_counts or {})})
+        doing = "moving the pointers in"
+        promoted = promote(client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket)
+    except (BotoCoreError, ClientError) as exc:
+        failure = _s3_failure(client, bucket, doing, exc)
+        raise PublishError(f"{failure}. Run {run} was not promoted: the pointers still name the previous run; rerun to publish") from exc
+
+    log.info("Published %d files under s3://%s/%s/ (checks: %s)", len(entries) + 1, bucket, target, json.dumps(report.summary()["checks"]))
+    return {
+        "bucket": bucket,
+        "prefix": f"{target}/",
+        "files": len(entries) + 1,
+        "bytes": sum(e["bytes"] for e in entries) + len(manifest_bytes),
+        "page_bytes_max": max((e["bytes"] for e in entries if e["kind"] == "page"), default=0),
+        "delivery": delivery_counts and {"key": delivery_key(edition, run), "rows": delivery_counts["rows"], "by_channel": delivery_counts["by_channel"]},
+        "latest_moved": promoted["latest_moved"],
+        **_links(client, bucket, target, config, final),
+    }
+
+
+def _links(client: Any, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
+    presign = Presigner(client, bucket, target, config.expiry)
+    segments = manifest.get("segments") or []
+    return {"overview_url": presign("index.html"), "sample_page_url": presign(segments[0]["page"]) if segments else None}
+
+
+# --- editions and rollback --------------------------------------------------------------
+
+
+def _common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+    names: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        names.extend(item["Prefix"][len(prefix) :].rstrip("/") for item in page.get("CommonPrefixes", []))
+    return sorted(names)
+
+
+def _history_events(client: Any, bucket: str) -> list[dict[str, Any]]:
+    events = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{HISTORY}/"):
+        for item in page.get("Contents", []):
+            events.append(json.loads(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()))
+    return sorted(events, key=lambda e: e.get("at", ""))
+
+
+def list_editions(client: Any, bucket: str) -> list[dict[str, Any]]:
+    """Every edition and run with its status: latest, current, promoted before, not promoted
+    (uploaded but never promoted: a failed check or an interrupted publish) or incomplete."""
+    check_access(client, bucket)
+    latest = read_pointer(client, bucket, LATEST) or {}
+    events = _history_events(client, bucket)
+    promoted_runs = {(e["edition"], e["run"]) for e in events if e.get("event") in {"publish", "publish-retry", "rollback"}}
+    rows = []
+    for day in _common_prefixes(client, bucket, "editions/"):
+        if not _DATE.match(day):
+            continue
+        current = read_pointer(client, bucket, current_key(day)) or {}
+        for run in _common_prefixes(client, bucket, f"editions/{day}/"):
+            manifest_key = f"editions/{day}/{run}/{MANIFEST}"
+            if latest.get("edition") == day and latest.get("run") == run:
+                status = "latest"
+            elif current.get("run") == run:
+                status = "current"
+            elif (day, run) in promoted_runs:
+                status = "promoted before"
+            elif _exists(client, bucket, manifest_key):
+                status = "not promoted"
+            else:
+                status = "incomplete"
+            rows.append({"edition": day, "run": run, "status": status})
+    return rows
+
+
+def resolve_target(client: Any, bucket: str, target: str) -> tuple[date, str]:
+    """``YYYY-MM-DD/<run>`` as given, or ``YYYY-MM-DD``: the run that was promoted last for
+    that date, other than the one latest.json names now."""
+    day, _, run = target.partition("/")
+    if not _DATE.match(day):
+        raise PublishError(f"--to {target!r}: expected YYYY-MM-DD or YYYY-MM-DD/<run>")
+    if run:
+        return date.fromisoformat(day), run
+    latest = read_pointer(client, bucket, LATEST) or {}
+    candidates = [
+        e["run"]
+        for e in _history_events(client, bucket)
+        if e.get("edition") == day and e.get("event") in {"publish", "publish-retry", "rollback"} and not (latest.get("edition") == day and latest.get("run") == e["run"])
+    ]
+    if not candidates:
+        raise PublishError(f"no earlier promoted run for {day}: see `matinale editions` and pass --to {day}/<run>")
+    return date.fromisoformat(day), candidates[-1]
+
+
+def rollback(client: Any, bucket: str, target: str, *, actor: str, reason: str = "", private_bucket: str | None = None) -> dict[str, Any]:
+    """Move the pointers back to an earlier promoted run: staff's kill switch.
+
+    The target must have been promoted before and be complete (every file of its manifest
+    present with its size). Links inside its pages were presigned when it was published:
+    the result says when they expire.
+    """
+    check_access(client, bucket)
+    edition, run = resolve_target(client, bucket, target)
+    prefix = edition_prefix(edition, run)
+    events = _history_events(client, bucket)
+    if not any(e.get("edition") == edition.isoformat() and e.get("run") == run and e.get("event") in {"publish", "publish-retry", "rollback"} for e in events):
+        raise PublishError(f"{edition}/{run} was never promoted (a failed or interrupted publish): roll back only to a run listed as promoted by `matinale editions`")
+    manifest = read_pointer(client, bucket, f"{prefix}/{MANIFEST}")
+    if manifest is None:
+        raise PublishError(f"{edition}/{run} has no manifest: it is incomplete and cannot be served")
+    sizes = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+        sizes.update({item["Key"][len(prefix) + 1 :]: item["Size"] for item in page.get("Contents", [])})
+    broken = [e["path"] for e in manifest["files"] if sizes.get(e["path"]) != e["bytes"]]
+    if broken:
+        raise PublishError(f"{edition}/{run} is incomplete ({len(broken)} files missing or of the wrong size, e.g. {broken[0]}): choose another run")
+    pointer = promote(client, bucket, edition, run, event="rollback", actor=actor, reason=reason, private_bucket=private_bucket)
+    expires = None
+    if manifest.get("published_at") and manifest.get("link_expiry_hours"):
+        expires = (datetime.fromisoformat(manifest["published_at"]) + timedelta(hours=int(manifest["link_expiry_hours"]))).isoformat(timespec="minutes")
+    log.warning("Rollback by %s to %s/%s%s", actor, edition, run, f" ({reason})" if reason else "")
+    return {**pointer, "links_expire_at": expires}

@@ -1,0 +1,597 @@
+"""Pre-publish checks: nothing reaches S3 unless every one of them passes.
+
+Four checks, each counted in ``compliance.json`` and each finding named precisely
+(file, field, value, what to do):
+
+- **pii**: e-mail addresses and French phone numbers anywhere in the text; any supporter id
+  of 6 characters or more; any supporter's full name (first + last, either order). The
+  scanner is built from the private supporter data but keeps only keyed 64-bit hashes of the
+  normalised ids and names (the key is random per scanner and never stored), so it holds no
+  copy of the data and can be logged or pickled without leaking it. Values it reports are
+  masked. ``privacy.pii_allowlist`` in campaign.yaml lists the candidate, spokespeople and
+  the campaign's own addresses that may appear.
+- **links**: every absolute link is https on an allowed domain (``links.allowed_domains``),
+  a share endpoint (WhatsApp, X, Facebook: pages only), or the bundle's own presigned link;
+  relative links stay inside the run and point at a file of the bundle.
+- **sizes**: every file is under its kind's limit (``limits`` in campaign.yaml).
+- **manifest**: every file is listed with the right size and sha256, nothing is missing or
+  extra, and the manifest and compliance files match their JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from matinale.privacy import mask_email, mask_value
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_LIMITS",
+    "SHARE_ENDPOINTS",
+    "CheckReport",
+    "ChecksFailed",
+    "Finding",
+    "PiiScanner",
+    "check_bundle",
+    "check_manifest",
+    "limits_from",
+    "load_schema",
+    "normalise_name",
+    "normalise_phone",
+    "safe_member_name",
+]
+
+CHECKS = ("pii", "links", "sizes", "manifest")
+
+#: Bytes per file kind (see ``bundle.kind_of``). Override any of them in campaign.yaml under
+#: ``limits:`` (e.g. ``page: 1500000``). A page over 1 MB is slow on patchy 4G.
+DEFAULT_LIMITS: dict[str, int] = {
+    "page": 1_000_000,
+    "overview": 1_000_000,
+    "preview": 150_000,
+    "card": 4_000_000,
+    "pack": 60_000_000,
+    "posts": 5_000_000,
+    "cards": 1_000_000,
+    "compliance": 1_000_000,
+    "other": 10_000_000,
+}
+
+#: Share-intent endpoints the activist page may link to (fallbacks of the Web Share API).
+SHARE_ENDPOINTS = ("https://wa.me/", "https://x.com/intent/", "https://www.facebook.com/sharer/")
+
+_MAX_LISTED = 25
+_MIN_ID_LENGTH = 6
+_MAX_NAME_WORDS = 6
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# French numbers, national or international form, with or without separators. Bounded by
+# non-alphanumerics so that hex signatures and long digit runs never look like phones.
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])")
+_ID_TOKENS = (re.compile(r"[0-9A-Za-z]+"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z]"))
+_DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_TEXT_SUFFIXES = (".html", ".json", ".md", ".txt", ".csv")
+
+
+class ChecksFailed(RuntimeError):
+    """At least one pre-publish check failed: nothing was published."""
+
+    def __init__(self, report: CheckReport) -> None:
+        self.report = report
+        lines = [str(f) for f in report.findings[:_MAX_LISTED]]
+        more = len(report.findings) - len(lines)
+        if more > 0:
+            lines.append(f"… and {more} more")
+        counts = ", ".join(f"{name}: {report.counts[name]['findings']}" for name in report.counts)
+        super().__init__(
+            f"pre-publish checks failed ({counts}); nothing was published, the pointers still "
+            "name the previous run. Fix the brief, templates or allowlist and rerun:\n  " + "\n  ".join(lines)
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, precise enough to fix without opening the file: file, field, value."""
+
+    check: str
+    file: str
+    field: str
+    value: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.file}: {self.field}: {self.problem} ({self.value})"
+
+
+@dataclass
+class CheckReport:
+    """Counts per check (for compliance.json) and the findings (for the error message)."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def count(self, check: str, name: str, amount: int = 1) -> None:
+        bucket = self.counts.setdefault(check, {"findings": 0})
+        bucket[name] = bucket.get(name, 0) + amount
+
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        self.count(finding.check, "findings")
+
+    def summary(self) -> dict[str, Any]:
+        """What was checked and how many findings: counts only, never a value."""
+        return {"passed": self.passed, "checks": {name: dict(sorted(c.items())) for name, c in sorted(self.counts.items())}}
+
+    def raise_for_findings(self) -> None:
+        if self.findings:
+            raise ChecksFailed(self)
+
+
+def limits_from(raw: Mapping[str, Any] | None) -> dict[str, int]:
+    """The size limits: defaults, overridden by campaign.yaml's ``limits`` section."""
+    limits = dict(DEFAULT_LIMITS)
+    for kind, value in dict((raw or {}).get("limits") or {}).items():
+        if kind not in limits:
+            raise ValueError(f"campaign.yaml: limits.{kind} is not a file kind; use one of {sorted(limits)}")
+        try:
+            limits[kind] = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"campaign.yaml: limits.{kind} = {value!r} must be a number of bytes") from exc
+    return limits
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in ``matinale/schemas/`` (``manifest`` or ``compliance``)."""
+    path = Path(__file__).parent / "schemas" / f"{name}.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- PII --------------------------------------------------------------------------------
+
+
+def normalise_name(text: str) -> str:
+    """Lowercase ASCII words separated by one space: ``Hélène  D'Aubigné`` → ``helene d aubigne``."""
+    folded = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    return _NOT_ALNUM.sub(" ", folded).strip()
+
+
+def normalise_phone(text: str) -> str:
+    """A French number in E.164 (``+33612345678``); other values keep their digits and ``+``."""
+    digits = re.sub(r"[^0-9+]", "", text)
+    if digits.startswith("0033"):
+        return "+33" + digits[4:]
+    if digits.startswith("0") and len(digits) == 10:
+        return "+33" + digits[1:]
+    return digits
+
+
+def _mask_name(text: str) -> str:
+    return " ".join(mask_value(word) for word in text.split())
+
+
+def _hash(values: list[str] | np.ndarray, key: str) -> np.ndarray:
+    import numpy as np
+    from pandas.util import hash_array
+
+    if len(values) == 0:
+        return np.empty(0, dtype=np.uint64)
+    return hash_array(np.asarray(values, dtype=object), hash_key=key, categorize=False)
+
+
+def _normalised_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """``normalise_name`` over a column, computed once per distinct value (names repeat a lot)."""
+    values = frame[column].astype(object).fillna("").astype(str)
+    uniques = values.unique()
+    table = {value: normalise_name(value) for value in uniques}
+    return values.map(table)
+
+
+class PiiScanner:
+    """Finds personal data in text without holding a copy of it (keyed hashes only)."""
+
+    def __init__(
+        self,
+        *,
+        id_hashes: np.ndarray,
+        name_hashes: np.ndarray,
+        key: str,
+        name_words: int,
+        allowlist: Iterable[str] = (),
+        stats: Mapping[str, int] | None = None,
+    ) -> None:
+        self._ids = id_hashes
+        self._names = name_hashes
+        self._key = key
+        self._name_words = max(2, min(name_words, _MAX_NAME_WORDS))
+        self.allowed_emails: frozenset[str] = frozenset()
+        self.allowed_phones: frozenset[str] = frozenset()
+        self.allowed_names: frozenset[str] = frozenset()
+        self._allow(allowlist)
+        self.stats = dict(stats or {})
+
+    def __repr__(self) -> str:
+        return f"PiiScanner({len(self._ids)} ids, {len(self._names)} names, hashed)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("a PiiScanner stays in the process that built it; rebuild it from the private store")
+
+    def _allow(self, allowlist: Iterable[str]) -> None:
+        emails, phones, names = set(), set(), set()
+        for entry in allowlist:
+            text = str(entry).strip()
+            if "@" in text:
+                emails.add(text.casefold())
+            elif re.fullmatch(r"[+0-9 .()-]{6,}", text):
+                phones.add(normalise_phone(text))
+            elif text:
+                words = normalise_name(text).split()
+                names.add(" ".join(words))
+                names.add(" ".join(words[1:] + words[:1]))
+        self.allowed_emails = frozenset(emails)
+        self.allowed_phones = frozenset(phones)
+        self.allowed_names = frozenset(names)
+
+    @classmethod
+    def from_frames(cls, frames: Iterable[pd.DataFrame], allowlist: Iterable[str] = ()) -> PiiScanner:
+        """Build from supporter frames (any of ``supporter_id``, ``first_name``, ``last_name``)."""
+        import numpy as np
+        import pandas as pd
+
+        key = secrets.token_hex(8)  # 16 characters: SipHash's key, never stored
+        ids: list[np.ndarray] = []
+        names: list[np.ndarray] = []
+        words = 2
+        people = 0
+        for frame in frames:
+            people += len(frame)
+            if "supporter_id" in frame:
+                raw = frame["supporter_id"].astype(object).fillna("").astype(str).str.strip().str.casefold()
+                long_enough = raw[raw.str.len() >= _MIN_ID_LENGTH].unique()
+                ids.append(_hash(long_enough, key))
+            if "first_name" in frame and "last_name" in frame:
+                first = _normalised_column(frame, "first_name")
+                last = _normalised_column(frame, "last_name")
+                both = (first != "") & (last != "")
+                first, last = first[both], last[both]
+                full = pd.concat([first + " " + last, last + " " + first], ignore_index=True).unique()
+                if len(full):
+                    words = max(words, int(pd.Series(full).str.count(" ").max()) + 1)
+                names.append(_hash(full, key))
+        id_hashes = np.unique(np.concatenate(ids)) if ids else np.empty(0, np.uint64)
+        name_hashes = np.unique(np.concatenate(names)) if names else np.empty(0, np.uint64)
+        stats = {"people": people, "supporter_ids": len(id_hashes), "full_names": len(name_hashes)}
+        return cls(id_hashes=id_hashes, name_hashes=name_hashes, key=key, name_words=words, allowlist=allowlist, stats=stats)
+
+    @classmethod
+    def from_store(cls, store: Any, keys: Iterable[str], allowlist: Iterable[str] = ()) -> PiiScanner:
+        """Build from the private Parquet files of a run (those that exist)."""
+        frames = []
+        for key in keys:
+            if store.exists(key):
+                frame = store.get_frame(key)
+                frames.append(frame[[c for c in ("supporter_id", "first_name", "last_name") if c in frame]])
+        return cls.from_frames(frames, allowlist)
+
+    def scan(self, items: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str, str]]:
+        """``(field, text)`` pairs → ``(field, kind, masked value)`` for every personal datum."""
+        import numpy as np
+
+        candidates: list[tuple[str, str, str]] = []  # field, kind, raw candidate
+        for where, text in items:
+            text = _DATA_URI.sub(" ", text)  # images, not words; base64 only makes noise
+            for match in _EMAIL.finditer(text):
+                value = match.group(0)
+                if value.casefold() not in self.allowed_emails:
+                    yield where, "e-mail address", mask_email(value)
+            for match in _PHONE.finditer(text):
+                value = match.group(0)
+                if normalise_phone(value) not in self.allowed_phones:
+                    yield where, "phone number", mask_value(re.sub(r"\D", "", value))
+            if len(self._ids):
+                tokens = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)}
+                candidates.extend((where, "supporter id", t) for t in tokens if len(t) >= _MIN_ID_LENGTH)
+            if len(self._names):
+                words = normalise_name(text).split()
+                grams = {
+                    " ".join(words[i : i + n])
+                    for n in range(2, self._name_words + 1)
+                    for i in range(len(words) - n + 1)
+                }
+                candidates.extend((where, "supporter full name", g) for g in grams if g not in self.allowed_names)
+        if not candidates:
+            return
+        values = [c[2] for c in candidates]
+        hashes = _hash(values, self._key)
+        is_id = np.fromiter((c[1] == "supporter id" for c in candidates), dtype=bool, count=len(candidates))
+        hit = np.where(is_id, np.isin(hashes, self._ids), np.isin(hashes, self._names))
+        for index in np.flatnonzero(hit):
+            where, kind, value = candidates[index]
+            masked = mask_value(value) if kind == "supporter id" else _mask_name(value)
+            yield where, kind, masked
+
+
+# --- walking files ----------------------------------------------------------------------
+
+
+def _json_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_strings(item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        yield path or "(value)", value
+
+
+def _text_items(path: str, data: bytes) -> Iterator[tuple[str, str]]:
+    """``(field, text)`` pairs of a text file: JSON paths for JSON, line numbers otherwise."""
+    text = data.decode("utf-8", errors="replace")
+    if path.endswith(".json"):
+        try:
+            yield from _json_strings(json.loads(text))
+            return
+        except json.JSONDecodeError:
+            pass
+    for number, line in enumerate(text.splitlines(), start=1):
+        yield f"line {number}", line
+
+
+def safe_member_name(name: str) -> bool:
+    """A zip member or bundle path that cannot escape its folder (zip-slip)."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    parts = name.split("/")
+    return all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", part) and part not in {".", ".."} for part in parts)
+
+
+def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[str, str, bytes]]:
+    """``(file, kind-of-text, bytes)`` for every text file, zip members included."""
+    for path, data in sorted(files.items()):
+        if path.endswith(_TEXT_SUFFIXES):
+            yield path, path, data
+        elif path.endswith(".zip"):
+            try:
+                archive = zipfile.ZipFile(io.BytesIO(data))
+            except zipfile.BadZipFile:
+                report.add(Finding("manifest", path, "(archive)", "not a zip", "the pack is corrupt; rebuild the bundle"))
+                continue
+            for info in archive.infolist():
+                if not safe_member_name(info.filename):
+                    report.add(Finding("manifest", path, info.filename, info.filename[:80], "unsafe member name (zip-slip); rebuild the pack"))
+                    continue
+                if info.filename.endswith(_TEXT_SUFFIXES):
+                    yield f"{path}!{info.filename}", info.filename, archive.read(info)
+
+
+# --- the checks -------------------------------------------------------------------------
+
+
+def _check_pii(files: Mapping[str, bytes], scanner: PiiScanner, report: CheckReport) -> None:
+    report.counts.setdefault("pii", {"findings": 0})
+    for name, stat in scanner.stats.items():
+        report.counts["pii"][f"reference_{name}"] = stat
+    for label, _, data in _texts(files, report):
+        items = list(_text_items(label, data))
+        report.count("pii", "files_scanned")
+        report.count("pii", "strings_scanned", len(items))
+        for where, kind, masked in scanner.scan(items):
+            report.add(
+                Finding(
+                    "pii",
+                    label,
+                    where,
+                    masked,
+                    f"looks like a {kind}: personal data must never be published; remove it from the "
+                    "brief or template, or add it to privacy.pii_allowlist in campaign.yaml if it is the campaign's own",
+                )
+            )
+
+
+class _LinkParser(HTMLParser):
+    """Collects the URL-valued attributes of an HTML page with their line numbers."""
+
+    ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "poster", "data", "srcset", "cite", "data-image"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[int, str, str, str]] = []  # line, tag, attribute, value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        line = self.getpos()[0]
+        for name, value in attrs:
+            if name in self.ATTRIBUTES and value is not None:
+                self.links.append((line, tag, name, value.strip()))
+
+
+def _host_allowed(host: str, domains: Iterable[str]) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def _shown(url: str) -> str:
+    """A URL without its query (presigned signatures, tracking) for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120] if parts.scheme else url[:120]
+
+
+def _absolute_link_problem(url: str, *, page: bool, domains: tuple[str, ...], own: Callable[[str], bool]) -> str | None:
+    if own(url):
+        return None
+    if page and url.startswith(SHARE_ENDPOINTS):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "link is not https: use an https address"
+    host = (parts.hostname or "").lower()
+    if not _host_allowed(host, domains):
+        return f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+    return None
+
+
+def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) -> str | None:
+    target = value.split("#", 1)[0].split("?", 1)[0]
+    if not target:
+        return None  # in-page anchor
+    if target.startswith("/") or target.startswith("\\"):
+        return "absolute path: links between bundle files must be relative"
+    parts: list[str] = []
+    for part in (PurePosixPath(base).parent / target).parts:
+        if part == "..":
+            if not parts:
+                return "relative link leaves the edition's folder"
+            parts.pop()
+        elif part not in {".", ""}:
+            parts.append(part)
+    if "/".join(parts) not in files and "/".join(parts) != "manifest.json":
+        return "relative link to a file that is not in the bundle"
+    return None
+
+
+def _check_links(
+    files: Mapping[str, bytes],
+    kinds: Mapping[str, str],
+    report: CheckReport,
+    *,
+    domains: tuple[str, ...],
+    own: Callable[[str], bool],
+) -> None:
+    report.counts.setdefault("links", {"findings": 0})
+    for label, member, data in _texts(files, report):
+        page = kinds.get(label) in {"page", "overview"}
+        text = data.decode("utf-8", errors="replace")
+        for where, string in _text_items(label, data):
+            for match in _URL.finditer(string):
+                url = match.group(0).rstrip(".,;:!?)]'")
+                report.count("links", "absolute_links")
+                problem = _absolute_link_problem(url, page=page, domains=domains, own=own)
+                if problem:
+                    report.add(Finding("links", label, where, _shown(url), problem))
+        if member.endswith(".html"):
+            parser = _LinkParser()
+            parser.feed(text)
+            for line, tag, attribute, value in parser.links:
+                where = f"line {line} <{tag} {attribute}>"
+                scheme = urlsplit(value).scheme.lower()
+                if scheme == "data":
+                    # "data:," is the empty favicon that stops browsers asking the server for one.
+                    if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
+                        report.add(Finding("links", label, where, value[:40], "data: URI outside an image; inline only images"))
+                    continue
+                if scheme in {"http", "https"}:
+                    continue  # already checked above with the text
+                report.count("links", "relative_links")
+                if scheme or value.startswith("//"):
+                    report.add(Finding("links", label, where, value[:80], f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed"))
+                    continue
+                problem = _relative_link_problem(member if "!" in label else label, value, files)
+                if problem and "!" not in label:
+                    report.add(Finding("links", label, where, value[:80], problem))
+
+
+def _check_sizes(files: Mapping[str, bytes], kinds: Mapping[str, str], limits: Mapping[str, int], report: CheckReport) -> None:
+    report.counts.setdefault("sizes", {"findings": 0})
+    for path, data in sorted(files.items()):
+        kind = kinds.get(path, "other")
+        limit = limits.get(kind, limits["other"])
+        report.count("sizes", "files")
+        report.count("sizes", "bytes", len(data))
+        if len(data) > limit:
+            report.add(
+                Finding("sizes", path, "bytes", f"{len(data):,} > {limit:,}", f"{kind} is over its size limit: make it lighter or raise limits.{kind} in campaign.yaml")
+            )
+
+
+def _schema_errors(document: Any, schema_name: str) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message[:160]}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+
+
+def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], report: CheckReport) -> None:
+    import hashlib
+
+    report.counts.setdefault("manifest", {"findings": 0})
+    for problem in _schema_errors(manifest, "manifest"):
+        report.add(Finding("manifest", "manifest.json", problem.split(":", 1)[0], "schema", f"does not match manifest.schema.json: {problem}"))
+    listed = {entry.get("path"): entry for entry in manifest.get("files", []) if isinstance(entry, dict)}
+    for path, entry in sorted(listed.items()):
+        report.count("manifest", "files_listed")
+        if not isinstance(path, str) or not safe_member_name(path):
+            report.add(Finding("manifest", "manifest.json", "files[].path", str(path)[:80], "unsafe path; rebuild the bundle"))
+            continue
+        data = files.get(path)
+        if data is None:
+            report.add(Finding("manifest", path, "path", "missing", "listed in the manifest but absent: rebuild the bundle"))
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
+            report.add(
+                Finding("manifest", path, "sha256", f"{digest[:12]}… ({len(data)} bytes)", f"does not match the manifest ({str(entry.get('sha256'))[:12]}…, {entry.get('bytes')} bytes): the file changed after the bundle was built; rebuild it")
+            )
+    for path in sorted(set(files) - set(listed)):
+        report.add(Finding("manifest", path, "path", "unlisted", "file not in the manifest: rebuild the bundle"))
+    if "compliance.json" in files:
+        try:
+            compliance = json.loads(files["compliance.json"])
+        except json.JSONDecodeError:
+            compliance = None
+        for problem in _schema_errors(compliance, "compliance"):
+            report.add(Finding("manifest", "compliance.json", problem.split(":", 1)[0], "schema", f"does not match compliance.schema.json: {problem}"))
+
+
+def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> CheckReport:
+    """Only the manifest check: sizes, checksums, file list and schemas."""
+    report = CheckReport()
+    _check_manifest(files, manifest, report)
+    return report
+
+
+def check_bundle(
+    files: Mapping[str, bytes],
+    manifest: Mapping[str, Any],
+    *,
+    scanner: PiiScanner,
+    allowed_domains: Iterable[str],
+    limits: Mapping[str, int] | None = None,
+    own_link: Callable[[str], bool] = lambda url: False,
+) -> CheckReport:
+    """Run every check over the bundle's files (paths relative to the run, manifest excluded).
+
+    ``own_link`` says whether an absolute URL is one of the bundle's own presigned links.
+    Returns the report; call ``raise_for_findings()`` to block publishing on any finding.
+    """
+    report = CheckReport()
+    kinds = {entry["path"]: entry.get("kind", "other") for entry in manifest.get("files", []) if isinstance(entry, dict) and "path" in entry}
+    domains = tuple(d.lower() for d in allowed_domains)
+    _check_manifest(files, manifest, report)
+    _check_sizes(files, kinds, limits or DEFAULT_LIMITS, report)
+    _check_links(files, kinds, report, domains=domains, own=own_link)
+    _check_pii(files, scanner, report)
+    return report
