@@ -120,12 +120,13 @@ COMPLIANCE = {
 }
 
 
-def build(store: Store, prefix: str = "run/bundle", *, segments: list[dict[str, Any]] | None = None, **inputs: Any) -> dict[str, Any]:
-    """Write inputs and build the bundle with the real build_bundle."""
+def build(store: Store, prefix: str = "run/bundle", *, segments: list[dict[str, Any]] | None = None, write: bool = True, **inputs: Any) -> dict[str, Any]:
+    """Write inputs (unless ``write`` is false) and build the bundle with the real build_bundle."""
     from matinale.bundle import build_bundle
 
     segments = segments or SEGMENTS
-    write_inputs(store, prefix, segments, **inputs)
+    if write:
+        write_inputs(store, prefix, segments, **inputs)
     return build_bundle(
         store,
         prefix,

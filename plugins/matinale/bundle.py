@@ -167,21 +167,23 @@ def manifest_entry(path: str, data: bytes, **extra: Any) -> dict[str, Any]:
 def make_preview(data: bytes, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES) -> tuple[bytes, tuple[int, int], tuple[int, int]]:
     """A reduced JPEG of a card for inlining: ``(bytes, preview size, full size)``.
 
-    Deterministic (no metadata, fixed settings), and at most ``max_bytes``: the quality steps
-    down until it fits, because a page with heavy previews is slow on patchy 4G.
+    Deterministic (no metadata, fixed settings), and at most ``max_bytes``: the quality, then
+    the size, step down until it fits, because a page with heavy previews is slow on patchy 4G.
     """
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
         full = image.size
         image.draft("RGB", (max_side, max_side))  # JPEG DCT scaling: decode at reduced size
-        small = image.convert("RGB")
-        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    for quality in (72, 60, 48, 36, 25):
-        buffer = io.BytesIO()
-        small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
-        if buffer.tell() <= max_bytes:
-            return buffer.getvalue(), small.size, full
+        decoded = image.convert("RGB")
+    for side in (max_side, max_side * 3 // 4, max_side // 2):
+        small = decoded.copy()
+        small.thumbnail((side, side), Image.Resampling.LANCZOS)
+        for quality in (72, 60, 48, 36):
+            buffer = io.BytesIO()
+            small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
+            if buffer.tell() <= max_bytes:
+                return buffer.getvalue(), small.size, full
     raise BundleError(f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex")
 
 

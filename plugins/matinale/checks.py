@@ -96,10 +96,18 @@ class ChecksFailed(RuntimeError):
 
     def __init__(self, report: CheckReport) -> None:
         self.report = report
-        lines = [str(f) for f in report.findings[:_MAX_LISTED]]
-        more = len(report.findings) - len(lines)
+        # The same name or link often appears in posts, page and pack: show each problem once,
+        # where it first appears (source data first), with how many other places repeat it.
+        groups: dict[tuple[str, str, str], list[Finding]] = {}
+        for finding in report.findings:
+            groups.setdefault((finding.check, finding.value, finding.problem), []).append(finding)
+        lines = []
+        for same in list(groups.values())[:_MAX_LISTED]:
+            others = f" [and {len(same) - 1} other places]" if len(same) > 1 else ""
+            lines.append(f"{same[0]}{others}")
+        more = len(groups) - len(lines)
         if more > 0:
-            lines.append(f"… and {more} more")
+            lines.append(f"… and {more} more problems")
         counts = ", ".join(f"{name}: {report.counts[name]['findings']}" for name in report.counts)
         super().__init__(
             f"pre-publish checks failed ({counts}); nothing was published, the pointers still "
@@ -370,7 +378,10 @@ def safe_member_name(name: str) -> bool:
 
 def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[str, str, bytes]]:
     """``(file, kind-of-text, bytes)`` for every text file, zip members included."""
-    for path, data in sorted(files.items()):
+    # Source data first (posts.json, cards.json), then readable copies, pages, packs: a
+    # finding is reported where it is easiest to fix.
+    order = {".json": 0, ".md": 1, ".txt": 1, ".csv": 1, ".html": 2}
+    for path, data in sorted(files.items(), key=lambda item: (order.get(PurePosixPath(item[0]).suffix, 3), item[0])):
         if path.endswith(_TEXT_SUFFIXES):
             yield path, path, data
         elif path.endswith(".zip"):

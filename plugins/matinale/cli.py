@@ -29,6 +29,41 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return run_up(s3_port=args.s3_port, ui_port=args.ui_port)
 
 
+def _cmd_editions(args: argparse.Namespace) -> int:
+    from matinale.local import client_from_env
+    from matinale.publish import list_editions
+    from matinale.settings import load_settings
+
+    settings = load_settings()
+    rows = list_editions(client_from_env(settings), settings.bundle_bucket)
+    if not rows:
+        print(f"No edition in s3://{settings.bundle_bucket}/editions/ yet.")
+        return 0
+    width = max(len(r["run"]) for r in rows)
+    print(f"{'edition':<10}  {'run':<{width}}  status")
+    for row in rows:
+        print(f"{row['edition']:<10}  {row['run']:<{width}}  {row['status']}")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    import getpass
+    import logging
+
+    from matinale.local import client_from_env
+    from matinale.publish import rollback
+    from matinale.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = load_settings()
+    actor = args.by or getpass.getuser()
+    result = rollback(client_from_env(settings), settings.bundle_bucket, args.to, actor=actor, reason=args.reason, private_bucket=settings.private_bucket)
+    print(f"latest.json and editions/{result['edition']}/current.json now name run {result['run']} (by {actor}).")
+    if result.get("links_expire_at"):
+        print(f"Links inside its pages were presigned at publish time and expire at {result['links_expire_at']} (UTC).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matinale", description="Overnight content pipeline for campaigns, on Airflow.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,11 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--s3-port", type=int, default=8333)
     up.add_argument("--ui-port", type=int, default=8080)
     up.set_defaults(func=_cmd_up)
+
+    editions = commands.add_parser("editions", help="list published editions and runs with their status")
+    editions.set_defaults(func=_cmd_editions)
+
+    back = commands.add_parser("rollback", help="move the pointers back to an earlier promoted run (kill switch)")
+    back.add_argument("--to", required=True, metavar="DATE[/RUN]", help="e.g. 2026-11-23, or 2026-11-24/20261124T000102Z-3f9c")
+    back.add_argument("--reason", default="", help="why (kept in the history with your name)")
+    back.add_argument("--by", default="", help="who (default: the current user)")
+    back.set_defaults(func=_cmd_rollback)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in {"editions", "rollback"}:
+        from matinale.publish import PublishError
+
+        try:
+            return int(args.func(args) or 0)
+        except PublishError as exc:
+            print(f"matinale {args.command}: {exc}", file=sys.stderr)
+            return 2
     return int(args.func(args) or 0)
 
 

@@ -27,7 +27,9 @@ __all__ = [
     "RunContext",
     "make_store",
     "plan_batches",
+    "publish_config",
     "run_bundle",
+    "run_checks",
     "run_content",
     "run_ingest",
     "run_prepare",
@@ -298,12 +300,39 @@ def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     return {"segments": len(batch), "cards": total}
 
 
+#: Private supporter data the PII scanner is built from (hashed, never copied).
+_PII_SOURCES = ("private/valid.parquet", "private/contacts.parquet")
+
+
+def _counts_only(value: Any) -> Any:
+    """Numbers and maps of numbers: what may enter compliance.json (never a person)."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        kept = {str(k): _counts_only(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None}
+    return None
+
+
+def _compliance_counts(store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Counts from ingest, privacy and segmentation for compliance.json."""
+    counts: dict[str, Any] = {}
+    if store.exists(f"{ctx.prefix}/compliance.json"):
+        counts.update(_counts_only(store.get_json(f"{ctx.prefix}/compliance.json")) or {})
+    if store.exists(f"{ctx.prefix}/ingest.json"):
+        counts["ingest"] = _counts_only(store.get_json(f"{ctx.prefix}/ingest.json")) or {}
+    if store.exists(f"{ctx.prefix}/segments.json"):
+        segments = store.get_json(f"{ctx.prefix}/segments.json")
+        counts["segments"] = {"count": len(segments.get("segments", [])), **(_counts_only(segments.get("report") or {}) or {})}
+    return counts
+
+
 def run_bundle(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Previews, packs, pages (relative links), compliance.json and the manifest."""
     from matinale.bundle import build_bundle
     from matinale.content import load_brief
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition)
-    store.put_bytes(f"{ctx.bundle}/compliance.json", store.get_bytes(f"{ctx.prefix}/compliance.json"))
     summary = build_bundle(
         store,
         ctx.bundle,
@@ -313,14 +342,91 @@ def run_bundle(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         brief=brief,
         campaign=settings.campaign,
         inputs=store.get_json(f"{ctx.prefix}/inputs.json"),
+        compliance=_compliance_counts(store, ctx),
+        zone=settings.clocks.campaign_tz,
     )
-    log.info("Bundle: %d files, %.1f MB", summary["files"], summary["bytes"] / 1e6)
+    log.info("Bundle: %d files, %.1f MB, heaviest page %.0f KB", summary["files"], summary["bytes"] / 1e6, summary["page_bytes_max"] / 1e3)
     return summary
 
 
+def _pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> Any:
+    from matinale.checks import PiiScanner
+
+    keys = [f"{ctx.prefix}/{name}" for name in _PII_SOURCES]
+    if not any(store.exists(key) for key in keys):
+        raise NightError(f"cannot scan for personal data: none of {', '.join(keys)} is in the work store; rerun ingest and privacy")
+    return PiiScanner.from_store(store, keys, settings.pii_allowlist)
+
+
+def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Pre-publish checks on the built bundle (PII, links, sizes, manifest); records the
+    result in compliance.json. Publishing checks again on the exact bytes it uploads."""
+    from matinale.bundle import (
+        COMPLIANCE,
+        MANIFEST,
+        read_bundle_files,
+        rebuild_manifest,
+        validate_compliance,
+        write_manifest,
+    )
+    from matinale.checks import ChecksFailed, check_bundle, limits_from
+
+    files = read_bundle_files(store, ctx.bundle)
+    manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
+    report = check_bundle(
+        files, manifest, scanner=_pii_scanner(settings, store, ctx), allowed_domains=settings.allowed_domains, limits=limits_from(settings.raw)
+    )
+    log.info("Checks: %s", json.dumps(report.summary()))
+    try:
+        report.raise_for_findings()
+    except ChecksFailed as exc:
+        raise NightError(str(exc)) from exc
+    compliance = json.loads(files[COMPLIANCE])
+    compliance["checks"] = {"stage": "bundle", **report.summary()}
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    store.put_bytes(f"{ctx.bundle}/{COMPLIANCE}", files[COMPLIANCE])
+    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files)))
+    return {name: counts.get("findings", 0) for name, counts in report.counts.items()}
+
+
+def publish_config(settings: Settings, actor: str = "matinale") -> Any:
+    """Where and how to publish, from the settings."""
+    from datetime import timedelta
+
+    from matinale.checks import limits_from
+    from matinale.publish import PublishConfig
+
+    return PublishConfig(
+        bucket=settings.bundle_bucket,
+        private_bucket=settings.private_bucket,
+        campaign=settings.campaign,
+        expiry=timedelta(hours=settings.presign_expiry_hours),
+        allowed_domains=settings.allowed_domains,
+        limits=limits_from(settings.raw),
+        zone=settings.clocks.campaign_tz,
+        actor=actor,
+    )
+
+
 def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) -> dict[str, Any]:
+    """Checks on the final bytes, upload, read-back, delivery file, then the pointers."""
+    from matinale.checks import ChecksFailed
     from matinale.publish import publish_bundle
 
-    result = publish_bundle(client, settings.bundle_bucket, store, ctx.bundle, edition=ctx.edition, run=ctx.run)
-    log.info("Published s3://%s/%s", result["bucket"], result["prefix"])
-    return result
+    audience = None
+    contacts, assignments = f"{ctx.prefix}/private/contacts.parquet", f"{ctx.prefix}/private/assignments.parquet"
+    if store.exists(contacts) and store.exists(assignments):
+        audience = (store.get_frame(contacts), store.get_frame(assignments))
+    else:
+        log.warning("No contacts/assignments in the work store: no delivery file for this run")
+    try:
+        result = publish_bundle(
+            client, store, ctx.bundle, edition=ctx.edition, run=ctx.run, config=publish_config(settings), scanner=_pii_scanner(settings, store, ctx), audience=audience
+        )
+    except ChecksFailed as exc:
+        raise NightError(str(exc)) from exc
+    # Presigned links are bearer tokens: they stay out of logs and XCom.
+    summary = {k: v for k, v in result.items() if not k.endswith("_url")}
+    log.info("Published s3://%s/%s (%s files, delivery %s)", result["bucket"], result["prefix"], result["files"], json.dumps((result.get("delivery") or {}).get("by_channel")))
+    return summary

@@ -72,6 +72,7 @@ __all__ = [
     "current_key",
     "delivery_rows",
     "edition_prefix",
+    "latest_links",
     "list_editions",
     "make_client",
     "promote",
@@ -113,8 +114,7 @@ def retry_config(max_attempts: int = 6, connect_timeout: float = 5, read_timeout
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        signature_version="s3v4",
-        s3={"addressing_style": "path"},
+        signature_version="s3v4",  # SigV4 presigned links: the expiry S3 enforces, up to 7 days
     )
 
 
@@ -129,14 +129,18 @@ def make_client(
 ) -> Any:
     """A boto3 S3 client with the retry configuration (outside Airflow: CLI, tests)."""
     import boto3
+    from botocore.config import Config
 
+    config = retry_config(max_attempts=max_attempts, connect_timeout=connect_timeout)
+    if endpoint_url:  # SeaweedFS/MinIO: buckets are not DNS names of a local endpoint
+        config = config.merge(Config(s3={"addressing_style": "path"}))
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name=region,
-        config=retry_config(max_attempts=max_attempts, connect_timeout=connect_timeout),
+        config=config,
     )
 
 
@@ -581,3 +585,22 @@ def rollback(client: Any, bucket: str, target: str, *, actor: str, reason: str =
         expires = (datetime.fromisoformat(manifest["published_at"]) + timedelta(hours=int(manifest["link_expiry_hours"]))).isoformat(timespec="minutes")
     log.warning("Rollback by %s to %s/%s%s", actor, edition, run, f" ({reason})" if reason else "")
     return {**pointer, "links_expire_at": expires}
+
+
+def latest_links(client: Any, bucket: str, expiry: timedelta) -> dict[str, Any] | None:
+    """Fresh presigned links to the promoted edition's overview and first segment page,
+    or None while nothing has been published."""
+    pointer = read_pointer(client, bucket, LATEST)
+    if pointer is None:
+        return None
+    target = pointer["prefix"].rstrip("/")
+    manifest = read_pointer(client, bucket, f"{target}/{MANIFEST}") or {}
+    presign = Presigner(client, bucket, target, expiry)
+    segments = manifest.get("segments") or []
+    return {
+        "edition": pointer["edition"],
+        "run": pointer["run"],
+        "overview_url": presign("index.html"),
+        "segment": segments[0]["id"] if segments else None,
+        "sample_page_url": presign(segments[0]["page"]) if segments else None,
+    }

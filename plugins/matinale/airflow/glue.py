@@ -17,6 +17,7 @@ from matinale.settings import Settings, cached_settings
 
 __all__ = [
     "bundle",
+    "checks",
     "content",
     "default_args",
     "ingest",
@@ -45,11 +46,14 @@ def nightly_timetable() -> Any:
 
 
 def s3_client(settings: Settings | None = None) -> Any:
-    """A boto3 S3 client from the Airflow connection (endpoint_url for SeaweedFS/MinIO)."""
+    """A boto3 S3 client from the Airflow connection (endpoint_url for SeaweedFS/MinIO),
+    with retries and exponential backoff on throttling, 5xx and connection errors."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from matinale.publish import retry_config
+
     settings = settings or cached_settings()
-    return S3Hook(aws_conn_id=settings.aws_conn_id).get_conn()
+    return S3Hook(aws_conn_id=settings.aws_conn_id, config=retry_config()).get_conn()
 
 
 def _store(settings: Settings) -> Any:
@@ -106,6 +110,12 @@ def visuals(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
 def bundle(ctx: dict[str, Any]) -> dict[str, Any]:
     settings = cached_settings()
     return night.run_bundle(settings, _store(settings), _ctx(ctx))
+
+
+def checks(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Pre-publish checks on the built bundle: a failure stops the night before approval."""
+    settings = cached_settings()
+    return night.run_checks(settings, _store(settings), _ctx(ctx))
 
 
 def publish(ctx: dict[str, Any]) -> dict[str, Any]:

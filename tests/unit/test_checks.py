@@ -1,0 +1,207 @@
+"""Pre-publish checks: PII scanner, links, sizes, manifest — each finding precise, none leaking."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bundle_samples import build, settings
+
+from matinale.bundle import read_bundle_files
+from matinale.checks import (
+    ChecksFailed,
+    PiiScanner,
+    check_bundle,
+    limits_from,
+    normalise_name,
+    normalise_phone,
+    safe_member_name,
+)
+from matinale.store import LocalStore
+
+PEOPLE = pd.DataFrame(
+    {
+        "supporter_id": ["S0001234", "s0009999", "AB12", "ED-12-345"],
+        "first_name": ["Hélène", "Jean-Pierre", "Camille", "Zoé"],
+        "last_name": ["Dupont", "Le Gall", "Durand", "N'Diaye"],
+        "email": ["helene.dupont@example.org", "", "", ""],
+    }
+)
+ALLOW = ["Camille Durand", "contact@ensemble-demain.example.org", "01 99 00 00 01"]
+
+
+@pytest.fixture(scope="module")
+def scanner() -> PiiScanner:
+    return PiiScanner.from_frames([PEOPLE], ALLOW)
+
+
+def _found(scanner: PiiScanner, text: str) -> list[tuple[str, str, str]]:
+    return list(scanner.scan([("f", text)]))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Écrivez à jean.martin@example.fr demain", "e-mail address"),
+        ("Appelez le 06 39 98 12 34 !", "phone number"),
+        ("Appelez le +33 6 39 98 12 34.", "phone number"),
+        ("tel:0639981234", "phone number"),
+        ("Réf. S0001234 du fichier", "supporter id"),
+        ("ref s0001234", "supporter id"),
+        ("dossier S0009999.", "supporter id"),
+        ("code ED-12-345, merci", "supporter id"),
+        ("Merci à HELENE DUPONT pour son aide", "supporter full name"),
+        ("Merci à Dupont Hélène", "supporter full name"),
+        ("avec Jean Pierre Le Gall hier", "supporter full name"),
+        ("Zoé N’Diaye était là", "supporter full name"),
+    ],
+)
+def test_scanner_finds_personal_data(scanner: PiiScanner, text: str, kind: str) -> None:
+    kinds = [k for _, k, _ in _found(scanner, text)]
+    assert kind in kinds, (text, kinds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Camille Durand propose 500 maisons de santé.",  # allowlisted candidate (also a supporter)
+        "Écrivez à contact@ensemble-demain.example.org",  # allowlisted address
+        "Permanence : 01 99 00 00 01",  # allowlisted phone, other format
+        "Le code AB12 est trop court pour être un identifiant.",
+        "Hélène et Dupont ne sont pas côte à côte.",
+        "X-Amz-Signature=a0612345678bc0633445566778899aabbccddeeff00112233445566778899aabb",
+        "STOP au 36111 · 1 000 000 logements · 07:30 · 2026-11-24",
+        "https://ensemble-demain.example.org/sante?utm_content=65plus-p01-1",
+    ],
+)
+def test_scanner_lets_campaign_text_through(scanner: PiiScanner, text: str) -> None:
+    assert _found(scanner, text) == []
+
+
+def test_scanner_holds_no_copy_and_reports_masked_values(scanner: PiiScanner) -> None:
+    assert "S0001234" not in repr(scanner) and "Dupont" not in repr(scanner)
+    with pytest.raises(TypeError):
+        pickle.dumps(scanner)
+    found = _found(scanner, "S0001234 et Hélène Dupont, helene.dupont@example.org, 06 39 98 12 34")
+    shown = " ".join(value for _, _, value in found)
+    for raw in ("S0001234", "s0001234", "Dupont", "dupont", "helene.dupont", "0639981234"):
+        assert raw not in shown
+    assert scanner.stats == {"people": 4, "supporter_ids": 3, "full_names": 8}
+
+
+def test_normalisation() -> None:
+    assert normalise_name("  Hélène  D'Aubigné-Œuvre ") == "helene d aubigne uvre"
+    assert normalise_phone("06 39 98 12 34") == normalise_phone("+33 6 39 98 12 34") == normalise_phone("0033639981234") == "+33639981234"
+
+
+@pytest.mark.parametrize("name", ["../evil", "/abs", "a/../b", "a\\b", "c:/x", ".hidden", "", "a//b"])
+def test_unsafe_member_names(name: str) -> None:
+    assert not safe_member_name(name)
+
+
+def test_safe_member_name() -> None:
+    assert safe_member_name("65plus-p01/cards/sante-square.jpg")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], dict]:
+    store = LocalStore(tmp_path_factory.mktemp("bundle"))
+    build(store, "b")
+    return read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
+
+
+def _check(files: dict[str, bytes], manifest: dict, scanner: PiiScanner, **kwargs):
+    return check_bundle(files, manifest, scanner=scanner, allowed_domains=settings().allowed_domains, **kwargs)
+
+
+def test_clean_bundle_passes_with_counts(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    report = _check(files, manifest, scanner)
+    assert report.passed, [str(f) for f in report.findings]
+    summary = report.summary()
+    assert set(summary["checks"]) == {"pii", "links", "sizes", "manifest"}
+    assert summary["checks"]["pii"]["files_scanned"] > len(manifest["segments"]) * 4  # pack members too
+    assert summary["checks"]["links"]["absolute_links"] > 0 and summary["checks"]["links"]["relative_links"] > 0
+    assert summary["checks"]["manifest"]["files_listed"] == len(files)
+
+
+def test_pii_in_the_bundle_blocks_with_precise_messages(tmp_path: Path, scanner: PiiScanner) -> None:
+    store = LocalStore(tmp_path)
+    build(store, "b", extra_text="\nMerci à Hélène Dupont (S0001234) !")
+    files, manifest = read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
+    report = _check(files, manifest, scanner)
+    pii = [f for f in report.findings if f.check == "pii"]
+    where = {(f.file, f.field) for f in pii}
+    assert ("65plus-p01/posts.json", "posts[0].text") in where
+    assert any(f.file == "65plus-p01/index.html" and f.field.startswith("line ") for f in pii)
+    assert any(f.file == "65plus-p01/pack.zip!65plus-p01/posts.md" for f in pii)
+    assert {f.value for f in pii if "full name" in f.problem} == {"h****e d****t"}
+    with pytest.raises(ChecksFailed) as failure:
+        report.raise_for_findings()
+    message = str(failure.value)
+    assert "[pii] 18-24-p02/posts.json: posts[0].text: looks like a supporter full name" in message and "pii_allowlist" in message
+    assert "other places]" in message
+    assert "Dupont" not in message and "S0001234" not in message
+
+
+def _with(files: dict[str, bytes], path: str, data: bytes) -> dict[str, bytes]:
+    return {**files, path: data}
+
+
+def test_links_must_be_https_on_allowed_domains(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    posts = json.loads(files["65plus-p01/posts.json"])
+    posts["posts"][1]["text"] = "Voir http://ensemble-demain.example.org/x et https://evil.example.com/y"
+    posts["posts"][2]["text"] = "Partagez https://wa.me/?text=abc"  # share endpoints: pages only
+    report = _check(_with(files, "65plus-p01/posts.json", json.dumps(posts).encode()), manifest, scanner)
+    links = {(f.field, f.value, f.problem.split(":")[0]) for f in report.findings if f.check == "links"}
+    assert ("posts[1].text", "http://ensemble-demain.example.org/x", "link is not https") in links
+    assert ("posts[1].text", "https://evil.example.com/y", "domain 'evil.example.com' is not in links.allowed_domains of campaign.yaml") in links
+    assert any(field == "posts[2].text" for field, _, _ in links)
+
+
+def test_page_links_stay_in_the_bundle(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    page = files["65plus-p01/index.html"].decode()
+    page = page.replace('href="pack.zip"', 'href="../../outside/pack.zip"', 1)
+    page = page.replace("</main>", '<a href="javascript:alert(1)">x</a><img src="cards/nope.jpg" alt=""></main>', 1)
+    report = _check(_with(files, "65plus-p01/index.html", page.encode()), manifest, scanner)
+    problems = {(f.value, f.problem) for f in report.findings if f.check == "links"}
+    assert ("../../outside/pack.zip", "relative link leaves the edition's folder") in problems
+    assert ("cards/nope.jpg", "relative link to a file that is not in the bundle") in problems
+    assert any(value.startswith("javascript:") for value, _ in problems)
+
+
+def test_own_presigned_links_are_allowed(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    own = "http://127.0.0.1:8333/b/editions/2026-11-24/r/65plus-p01/pack.zip?X-Amz-Signature=ab"
+    page = files["65plus-p01/index.html"].decode().replace('href="pack.zip"', f'href="{own}"', 1)
+    changed = _with(files, "65plus-p01/index.html", page.encode())
+    assert not [f for f in _check(changed, manifest, scanner, own_link=lambda url: url.startswith("http://127.0.0.1:8333/b/editions/2026-11-24/r/")).findings if f.check == "links"]
+    assert [f for f in _check(changed, manifest, scanner).findings if f.check == "links"]
+
+
+def test_size_limits(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    limits = limits_from({"limits": {"page": 1000}})
+    report = _check(files, manifest, scanner, limits=limits)
+    over = {f.file for f in report.findings if f.check == "sizes"}
+    assert over == {f"{s['id']}/index.html" for s in manifest["segments"]}
+    assert all("limits.page" in f.problem for f in report.findings)
+    with pytest.raises(ValueError, match="limits.pages is not a file kind"):
+        limits_from({"limits": {"pages": 1}})
+
+
+def test_manifest_mismatches(built, scanner: PiiScanner) -> None:
+    files, manifest = built
+    tampered = _with(files, "65plus-p01/posts.md", b"changed")
+    tampered["stray.txt"] = b"not listed"
+    del tampered["18-24-p02/cards.json"]
+    report = _check(tampered, manifest, scanner)
+    found = {(f.file, f.field) for f in report.findings if f.check == "manifest"}
+    assert {("65plus-p01/posts.md", "sha256"), ("stray.txt", "path"), ("18-24-p02/cards.json", "path")} <= found
+    broken = {**manifest, "files": [{**manifest["files"][0], "sha256": "xyz"}, *manifest["files"][1:]]}
+    assert any("manifest.schema.json" in f.problem for f in _check(files, broken, scanner).findings)
