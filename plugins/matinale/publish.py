@@ -111,7 +111,7 @@ def retry_config(max_attempts: int = 6, connect_timeout: float = 5, read_timeout
     from botocore.config import Config
 
     return Config(
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         signature_version="s3v4",  # SigV4 presigned links: the expiry S3 enforces, up to 7 days

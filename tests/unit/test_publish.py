@@ -1,49 +1,298 @@
-"""Publishing against a real S3 server: files first, verified, pointers last."""
+"""Publishing against a real S3 server (SeaweedFS): checks, upload, read-back, pointers last,
+delivery file, access, fault injection, rollback."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
-from datetime import date
+import socket
+import time
+import urllib.error
+import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from bundle_samples import EDITION, SEGMENTS, build, settings
 
-from matinale.bundle import MANIFEST, manifest_entry
-from matinale.publish import LATEST, PublishError, publish_bundle, read_pointer
+from matinale.checks import ChecksFailed, PiiScanner, limits_from
+from matinale.publish import (
+    LATEST,
+    Presigner,
+    PublishConfig,
+    PublishError,
+    S3AccessError,
+    current_key,
+    list_editions,
+    make_client,
+    publish_bundle,
+    read_pointer,
+    rollback,
+)
+from matinale.seaweed import S3Credentials, SeaweedS3
 from matinale.store import LocalStore
 
-EDITION = date(2026, 11, 24)
+CONTACTS = pd.DataFrame(
+    {
+        "supporter_id": ["S0000001", "S0000002", "S0000003", "S0000004", "S0000005", "S0000006"],
+        "first_name": ["Hélène", "Jean", "Zoé", "Marc", "Inès", "Paul"],
+        "last_name": ["Dupont", "Le Gall", "N'Diaye", "Petit", "Roux", "Morel"],
+        "email": ["Helene.Dupont@example.org", "jean@example.fr", "pas-une-adresse", "", "=cmd@example.org", "paul@example.org"],
+        "phone": ["06 39 98 00 01", "", "06 39 98 00 03", "+33 6 39 98 00 04", "", "06 39 98 00 06"],
+        "consent_email": [True, False, True, False, True, True],
+        "consent_sms": [True, True, False, True, False, True],
+    }
+)
+ASSIGNMENTS = pd.DataFrame(
+    {
+        "supporter_id": ["S0000001", "S0000002", "S0000003", "S0000004", "S0000005", "S0000006", "S0000001"],
+        "segment_id": ["65plus-p01", "65plus-p01", "18-24-p02", "18-24-p02", "18-24-p02", "35-49-p09", "t-29019"],
+    }
+)
 
 
-def _bundle(store: LocalStore, prefix: str, text: str) -> None:
-    files = {"index.html": f"<p>{text}</p>".encode(), "65plus-p01/posts.json": json.dumps({"posts": [text]}).encode()}
-    for path, data in files.items():
-        store.put_bytes(f"{prefix}/{path}", data)
-    manifest = {"edition": EDITION.isoformat(), "files": [manifest_entry(p, d) for p, d in files.items()]}
-    store.put_json(f"{prefix}/{MANIFEST}", manifest)
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    store = LocalStore(tmp_path_factory.mktemp("work"))
+    build(store, "b")
+    return store
 
 
-def test_publish_then_republish(s3_server, s3_buckets, tmp_path: Path) -> None:
-    client, bucket = s3_server.client(), s3_buckets["bundle"]
-    store = LocalStore(tmp_path)
-    _bundle(store, "one", "première")
-    first = publish_bundle(client, bucket, store, "one", edition=EDITION, run="20261124T000000Z-aaaa")
+@pytest.fixture(scope="module")
+def scanner() -> PiiScanner:
+    return PiiScanner.from_frames([CONTACTS], settings().pii_allowlist)
+
+
+def _config(buckets: dict[str, str], **overrides) -> PublishConfig:
+    s = settings()
+    values = {
+        "bucket": buckets["bundle"],
+        "private_bucket": buckets["private"],
+        "campaign": s.campaign,
+        "expiry": timedelta(hours=s.presign_expiry_hours),
+        "allowed_domains": s.allowed_domains,
+        "limits": limits_from(s.raw),
+        "zone": s.clocks.campaign_tz,
+        **overrides,
+    }
+    return PublishConfig(**values)
+
+
+def _publish(client, store, buckets, run: str, scanner, *, edition: date = EDITION, prefix: str = "b", **kwargs):
+    return publish_bundle(client, store, prefix, edition=edition, run=run, config=_config(buckets), scanner=scanner, audience=(CONTACTS, ASSIGNMENTS), **kwargs)
+
+
+def _read(client, bucket: str, key: str) -> bytes:
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _keys(client, bucket: str, prefix: str = "") -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_full_publish(s3_server, s3_buckets, store, scanner) -> None:
+    client, bucket, private = s3_server.client(), s3_buckets["bundle"], s3_buckets["private"]
+    result = _publish(client, store, s3_buckets, "20261124T000000Z-aaaa", scanner)
+
     pointer = read_pointer(client, bucket, LATEST)
-    assert pointer["run"] == "20261124T000000Z-aaaa" and pointer["prefix"] == first["prefix"]
-    assert read_pointer(client, bucket, f"editions/{EDITION}/current.json") == pointer
+    assert pointer["run"] == "20261124T000000Z-aaaa" and pointer["prefix"] == result["prefix"]
+    assert read_pointer(client, bucket, current_key(EDITION))["run"] == pointer["run"]
+    manifest = json.loads(_read(client, bucket, pointer["manifest"]))
+    assert manifest["published_at"] and manifest["link_expiry_hours"] == 48
+    for entry in manifest["files"]:
+        data = _read(client, bucket, pointer["prefix"] + entry["path"])
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["bytes"], entry["sha256"]), entry["path"]
+    assert len(_keys(client, bucket, pointer["prefix"])) == result["files"] == len(manifest["files"]) + 1
 
-    _bundle(store, "two", "deuxième")
-    publish_bundle(client, bucket, store, "two", edition=EDITION, run="20261124T010000Z-bbbb")
-    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T010000Z-bbbb"
-    old = client.get_object(Bucket=bucket, Key=f"{first['prefix']}index.html")["Body"].read()
-    assert old == "<p>première</p>".encode()
+    compliance = json.loads(_read(client, bucket, pointer["prefix"] + "compliance.json"))
+    assert compliance["checks"]["stage"] == "publish" and compliance["checks"]["passed"] is True
+    assert compliance["checks"]["checks"]["pii"]["reference_people"] == len(CONTACTS)
+
+    # The pages carry presigned links; the bucket is private.
+    page_url = result["sample_page_url"]
+    status, page = _get(page_url)
+    assert status == 200 and b'<html lang="fr">' in page
+    pack_link = next(line for line in page.decode().splitlines() if "pack.zip" in line and "href=" in line)
+    href = pack_link.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert href.startswith(s3_server.endpoint_url) and "X-Amz-Signature=" in href
+    assert _get(href)[1] == _read(client, bucket, pointer["prefix"] + "65plus-p01/pack.zip")
+    assert _get(f"{s3_server.endpoint_url}/{bucket}/{pointer['prefix']}65plus-p01/index.html")[0] == 403
+    assert _get(f"{s3_server.endpoint_url}/{bucket}/{LATEST}")[0] == 403
+
+    # The delivery file is private: consenting supporters only, their main segment's page.
+    assert not [k for k in _keys(client, bucket) if "delivery" in k]
+    rows = list(csv.DictReader(io.StringIO(_read(client, private, result["delivery"]["key"]).decode())))
+    assert [(r["supporter_id"], r["channel"], r["address"], r["segment"]) for r in rows] == [
+        ("S0000005", "email", "'=cmd@example.org", "18-24-p02"),  # a formula is neutralised
+        ("S0000004", "sms", "+33639980004", "18-24-p02"),
+        ("S0000001", "email", "helene.dupont@example.org", "65plus-p01"),  # main segment, not t-…
+        ("S0000001", "sms", "+33639980001", "65plus-p01"),
+    ]
+    links = {r["segment"]: r["link"] for r in rows}
+    assert links["18-24-p02"] != links["65plus-p01"]
+    status, body = _get(links["18-24-p02"])
+    assert status == 200 and "18–24 ans · climat".encode() in body
+    summary = json.loads(_read(client, private, result["delivery"]["key"].replace(".csv", ".json")))
+    assert summary["left_out"] == {"no_page": 2, "invalid_address": 1}
+    assert compliance["delivery"]["by_channel"] == summary["by_channel"] == {"email": 2, "sms": 2}
+    assert read_pointer(client, private, f"delivery/{EDITION}/current.json")["run"] == pointer["run"]
 
 
-def test_tampered_bundle_is_not_published(s3_server, s3_buckets, tmp_path: Path) -> None:
+def test_rerun_retry_and_older_edition(s3_server, s3_buckets, store, scanner) -> None:
     client, bucket = s3_server.client(), s3_buckets["bundle"]
-    store = LocalStore(tmp_path)
-    _bundle(store, "b", "texte")
-    store.put_bytes("b/index.html", b"<p>changed after the manifest</p>")
-    with pytest.raises(PublishError, match="checksum"):
-        publish_bundle(client, bucket, store, "b", edition=EDITION, run="20261124T000000Z-cccc")
-    assert read_pointer(client, bucket, LATEST) is None
+    first = _publish(client, store, s3_buckets, "20261124T000000Z-aaaa", scanner)
+    old_page = _read(client, bucket, first["prefix"] + "65plus-p01/index.html")
+
+    # A rerun publishes under its own prefix and is promoted; the first run stays intact.
+    second = _publish(client, store, s3_buckets, "20261124T010000Z-bbbb", scanner)
+    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T010000Z-bbbb" and second["latest_moved"]
+    assert _read(client, bucket, first["prefix"] + "65plus-p01/index.html") == old_page
+
+    # A retry of a promoted run re-uploads nothing: the promoted objects are never rewritten.
+    before = client.head_object(Bucket=bucket, Key=second["prefix"] + "65plus-p01/index.html")["ETag"]
+    retry = _publish(client, store, s3_buckets, "20261124T010000Z-bbbb", scanner)
+    assert retry["already_promoted"] and retry["files"] is None
+    assert client.head_object(Bucket=bucket, Key=second["prefix"] + "65plus-p01/index.html")["ETag"] == before
+
+    # Republishing an older edition promotes it for its date but leaves latest.json alone.
+    older = _publish(client, store, s3_buckets, "20261123T010000Z-cccc", scanner, edition=date(2026, 11, 23))
+    assert not older["latest_moved"]
+    assert read_pointer(client, bucket, current_key(date(2026, 11, 23)))["run"] == "20261123T010000Z-cccc"
+    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T010000Z-bbbb"
+
+
+def test_personal_data_blocks_before_anything_is_uploaded(s3_server, s3_buckets, store, scanner, tmp_path: Path) -> None:
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    _publish(client, store, s3_buckets, "20261124T000000Z-aaaa", scanner)
+    leaky = LocalStore(tmp_path)
+    build(leaky, "b", extra_text="\nAvec Zoé N'Diaye, appelez le 06 39 98 00 03")
+    with pytest.raises(ChecksFailed) as failure:
+        _publish(client, leaky, s3_buckets, "20261124T020000Z-dddd", scanner)
+    assert "supporter full name" in str(failure.value) and "phone number" in str(failure.value)
+    assert "Diaye" not in str(failure.value) and "39 98 00 03" not in str(failure.value)
+    assert _keys(client, bucket, f"editions/{EDITION}/20261124T020000Z-dddd/") == []
+    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T000000Z-aaaa"
+
+
+def test_tampered_work_store_is_not_published(s3_server, s3_buckets, tmp_path: Path, scanner) -> None:
+    client = s3_server.client()
+    tampered = LocalStore(tmp_path)
+    build(tampered, "b", segments=SEGMENTS[:1])
+    tampered.put_bytes("b/65plus-p01/posts.md", b"changed after the manifest")
+    with pytest.raises(PublishError, match="does not match its manifest"):
+        _publish(client, tampered, s3_buckets, "20261124T000000Z-eeee", scanner)
+    assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
+
+
+def test_wrong_credentials_or_missing_bucket_give_one_clear_error(s3_server, s3_buckets, store, scanner) -> None:
+    wrong = make_client(s3_server.endpoint_url, s3_server.credentials.access_key, "not-the-secret", max_attempts=2)
+    with pytest.raises(S3AccessError, match="refused the credentials") as failure:
+        _publish(wrong, store, s3_buckets, "20261124T000000Z-ffff", scanner)
+    assert s3_server.credentials.secret_key not in str(failure.value)
+    with pytest.raises(S3AccessError, match="'no-such-bucket' does not exist"):
+        _publish(s3_server.client(), store, {**s3_buckets, "bundle": "no-such-bucket"}, "20261124T000000Z-ffff", scanner)
+    assert make_client(s3_server.endpoint_url, "k", "s").meta.config.retries == {"total_max_attempts": 6, "mode": "standard"}
+
+
+def test_presigned_link_works_then_expires(s3_server, s3_buckets) -> None:
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    client.put_object(Bucket=bucket, Key="editions/2026-11-24/r/index.html", Body=b"<p>ok</p>")
+    presign = Presigner(client, bucket, "editions/2026-11-24/r", timedelta(seconds=1))
+    url = presign("index.html")
+    assert presign.owns(url) and not presign.owns(url.split("?")[0])
+    assert _get(url) == (200, b"<p>ok</p>")
+    time.sleep(2.5)  # let the one-second signature expire
+    assert _get(url)[0] == 403
+    with pytest.raises(PublishError, match="7 days"):
+        Presigner(client, bucket, "x", timedelta(days=8))
+
+
+def test_rollback_and_editions(s3_server, s3_buckets, store, scanner, monkeypatch, capsys) -> None:
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    _publish(client, store, s3_buckets, "20261123T010000Z-0001", scanner, edition=date(2026, 11, 23))
+    _publish(client, store, s3_buckets, "20261124T010000Z-0002", scanner)
+    _publish(client, store, s3_buckets, "20261124T020000Z-0003", scanner)
+    client.put_object(Bucket=bucket, Key="editions/2026-11-24/20261124T030000Z-0004/65plus-p01/index.html", Body=b"half")
+
+    statuses = {(r["edition"], r["run"]): r["status"] for r in list_editions(client, bucket)}
+    assert statuses == {
+        ("2026-11-23", "20261123T010000Z-0001"): "current",
+        ("2026-11-24", "20261124T010000Z-0002"): "promoted before",
+        ("2026-11-24", "20261124T020000Z-0003"): "latest",
+        ("2026-11-24", "20261124T030000Z-0004"): "incomplete",
+    }
+
+    # --to <date>: the run promoted last for that date before the one served now.
+    back = rollback(client, bucket, "2026-11-24", actor="directrice-com", reason="message mal reçu", private_bucket=s3_buckets["private"])
+    assert back["run"] == "20261124T010000Z-0002" and back["links_expire_at"]
+    assert read_pointer(client, bucket, LATEST)["run"] == read_pointer(client, bucket, current_key(EDITION))["run"] == "20261124T010000Z-0002"
+    assert read_pointer(client, s3_buckets["private"], f"delivery/{EDITION}/current.json")["run"] == "20261124T010000Z-0002"
+    events = [json.loads(_read(client, bucket, k)) for k in _keys(client, bucket, "history/")]
+    assert events[-1]["event"] == "rollback" and events[-1]["actor"] == "directrice-com" and events[-1]["reason"] == "message mal reçu"
+
+    with pytest.raises(PublishError, match="never promoted"):
+        rollback(client, bucket, "2026-11-24/20261124T030000Z-0004", actor="x")
+    with pytest.raises(PublishError, match="YYYY-MM-DD"):
+        rollback(client, bucket, "hier", actor="x")
+
+    # The command line: back to the previous day's edition, then the list.
+    from matinale.cli import main
+
+    for name, value in {**s3_server.env(), "MATINALE_BUNDLE_BUCKET": bucket, "MATINALE_PRIVATE_BUCKET": s3_buckets["private"]}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["rollback", "--to", "2026-11-23/20261123T010000Z-0001", "--by", "lead", "--reason", "test"]) == 0
+    assert read_pointer(client, bucket, LATEST)["edition"] == "2026-11-23"
+    assert main(["editions"]) == 0
+    out = capsys.readouterr().out
+    assert "now name run 20261123T010000Z-0001 (by lead)" in out
+    assert "2026-11-23  20261123T010000Z-0001  latest" in out and "20261124T030000Z-0004  incomplete" in out
+    assert main(["rollback", "--to", "2026-11-24/nope"]) == 2
+    assert "never promoted" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_s3_stopped_mid_publish_leaves_pointers_then_rerun_completes(tmp_path: Path, store, scanner) -> None:
+    """Fault injection on a dedicated server: kill it during the uploads of a rerun."""
+    server = SeaweedS3(tmp_path / "s3", S3Credentials.generate(), s3_port=_free_port())
+    buckets = {"bundle": "fault-bundle", "private": "fault-private"}
+    server.start()
+    try:
+        server.ensure_buckets(*buckets.values())
+        client = make_client(server.endpoint_url, server.credentials.access_key, server.credentials.secret_key, max_attempts=2, connect_timeout=1)
+        _publish(client, store, buckets, "20261124T000000Z-good", scanner)
+
+        def stop_midway(step: str, done: int, total: int) -> None:
+            if step == "upload" and done == 5:
+                server.stop(grace=0)  # SIGKILL: the server vanishes mid-upload
+
+        with pytest.raises(PublishError, match="not promoted: the pointers still name the previous run"):
+            _publish(client, store, buckets, "20261124T010000Z-dead", scanner, progress=stop_midway)
+        assert not server.running
+
+        server.start()
+        assert read_pointer(client, buckets["bundle"], LATEST)["run"] == "20261124T000000Z-good"
+        assert read_pointer(client, buckets["bundle"], current_key(EDITION))["run"] == "20261124T000000Z-good"
+        assert {r["run"]: r["status"] for r in list_editions(client, buckets["bundle"])}["20261124T010000Z-dead"] == "incomplete"
+
+        rerun = _publish(client, store, buckets, "20261124T020000Z-redo", scanner)
+        assert read_pointer(client, buckets["bundle"], LATEST)["run"] == "20261124T020000Z-redo"
+        assert _get(rerun["sample_page_url"])[0] == 200
+    finally:
+        server.stop(grace=1)
