@@ -209,6 +209,16 @@ def _hash(values: list[str] | np.ndarray, key: str) -> np.ndarray:
     return hash_array(np.asarray(values, dtype=object), hash_key=key, categorize=False)
 
 
+def _contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Membership by binary search in a sorted array (np.isin re-hashes the big side each call)."""
+    import numpy as np
+
+    if len(sorted_unique) == 0:
+        return np.zeros(len(values), dtype=bool)
+    index = np.searchsorted(sorted_unique, values).clip(max=len(sorted_unique) - 1)
+    return sorted_unique[index] == values
+
+
 def _normalised_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """``normalise_name`` over a column, computed once per distinct value (names repeat a lot)."""
     values = frame[column].astype(object).fillna("").astype(str)
@@ -238,6 +248,7 @@ class PiiScanner:
         self.allowed_phones: frozenset[str] = frozenset()
         self.allowed_names: frozenset[str] = frozenset()
         self._allow(allowlist)
+        self._memo: dict[str, list[tuple[str, str]]] = {}
         self.stats = dict(stats or {})
 
     def __repr__(self) -> str:
@@ -304,23 +315,38 @@ class PiiScanner:
         return cls.from_frames(frames, allowlist)
 
     def scan(self, items: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str, str]]:
-        """``(field, text)`` pairs → ``(field, kind, masked value)`` for every personal datum."""
+        """``(field, text)`` pairs → ``(field, kind, masked value)`` for every personal datum.
+
+        Results are remembered per distinct text: a bundle repeats the same lines in posts,
+        pages and packs and across segments, so each is examined once.
+        """
+        items = list(items)
+        fresh = [text for text in dict.fromkeys(text for _, text in items) if text not in self._memo]
+        if fresh:
+            self._memo.update(self._examine(fresh))
+        for where, text in items:
+            for kind, masked in self._memo[text]:
+                yield where, kind, masked
+
+    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
         import numpy as np
 
-        candidates: list[tuple[str, str, str]] = []  # field, kind, raw candidate
-        for where, text in items:
-            text = _DATA_URI.sub(" ", text)  # images, not words; base64 only makes noise
+        results: dict[str, list[tuple[str, str]]] = {text: [] for text in texts}
+        candidates: list[tuple[str, str, str]] = []  # text, kind, raw candidate
+        for original in texts:
+            found = results[original]
+            text = _DATA_URI.sub(" ", original)  # images, not words; base64 only makes noise
             for match in _EMAIL.finditer(text):
                 value = match.group(0)
                 if value.casefold() not in self.allowed_emails:
-                    yield where, "e-mail address", mask_email(value)
+                    found.append(("e-mail address", mask_email(value)))
             for match in _PHONE.finditer(text):
                 value = match.group(0)
                 if normalise_phone(value) not in self.allowed_phones:
-                    yield where, "phone number", mask_value(re.sub(r"\D", "", value))
+                    found.append(("phone number", mask_value(re.sub(r"\D", "", value))))
             if len(self._ids):
                 tokens = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)}
-                candidates.extend((where, "supporter id", t) for t in tokens if len(t) >= _MIN_ID_LENGTH)
+                candidates.extend((original, "supporter id", t) for t in tokens if len(t) >= _MIN_ID_LENGTH)
             if len(self._names):
                 words = normalise_name(text).split()
                 grams = {
@@ -328,17 +354,15 @@ class PiiScanner:
                     for n in range(2, self._name_words + 1)
                     for i in range(len(words) - n + 1)
                 }
-                candidates.extend((where, "supporter full name", g) for g in grams if g not in self.allowed_names)
-        if not candidates:
-            return
-        values = [c[2] for c in candidates]
-        hashes = _hash(values, self._key)
-        is_id = np.fromiter((c[1] == "supporter id" for c in candidates), dtype=bool, count=len(candidates))
-        hit = np.where(is_id, np.isin(hashes, self._ids), np.isin(hashes, self._names))
-        for index in np.flatnonzero(hit):
-            where, kind, value = candidates[index]
-            masked = mask_value(value) if kind == "supporter id" else _mask_name(value)
-            yield where, kind, masked
+                candidates.extend((original, "supporter full name", g) for g in grams if g not in self.allowed_names)
+        if candidates:
+            hashes = _hash([c[2] for c in candidates], self._key)
+            is_id = np.fromiter((c[1] == "supporter id" for c in candidates), dtype=bool, count=len(candidates))
+            hit = np.where(is_id, _contains(self._ids, hashes), _contains(self._names, hashes))
+            for index in np.flatnonzero(hit):
+                original, kind, value = candidates[index]
+                results[original].append((kind, mask_value(value) if kind == "supporter id" else _mask_name(value)))
+        return results
 
 
 # --- walking files ----------------------------------------------------------------------
