@@ -177,8 +177,10 @@ def make_preview(data: bytes, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: in
         image.draft("RGB", (max_side, max_side))  # JPEG DCT scaling: decode at reduced size
         decoded = image.convert("RGB")
     for side in (max_side, max_side * 3 // 4, max_side // 2):
-        small = decoded.copy()
-        small.thumbnail((side, side), Image.Resampling.LANCZOS)
+        scale = min(1.0, side / max(decoded.size))
+        target = (max(1, round(decoded.width * scale)), max(1, round(decoded.height * scale)))
+        # Hamming: about 3x faster than Lanczos and as sharp for a 1.5x reduction.
+        small = decoded if target == decoded.size else decoded.resize(target, Image.Resampling.HAMMING)
         for quality in (72, 60, 48, 36):
             buffer = io.BytesIO()
             small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)

@@ -20,7 +20,7 @@ from typing import Any
 from matinale.schedule import edition_for
 from matinale.settings import Settings, load_settings
 
-__all__ = ["airflow_env", "client_from_env", "fill_inbox", "run_demo", "run_up", "sample_brief_for"]
+__all__ = ["airflow_env", "client_from_env", "fill_inbox", "print_latest_links", "run_demo", "run_up", "sample_brief_for"]
 
 DEMO_ROWS = 20_000
 DEMO_SEED = 42
@@ -100,7 +100,7 @@ def client_from_env(settings: Settings, *, local_port: int = 8333) -> Any:
     )
 
 
-def _print_links(client: Any, settings: Settings) -> tuple[str, str] | None:
+def print_latest_links(client: Any, settings: Settings) -> tuple[str, str] | None:
     """Print working presigned links to the latest edition; return what they point at."""
     from datetime import timedelta
 
@@ -218,7 +218,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     print(f"Airflow UI: http://127.0.0.1:{ui_port}  login: admin / {password}")
     print("Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.", flush=True)
     client = server.client()
-    shown = _print_links(client, settings)
+    shown = print_latest_links(client, settings)
     try:
         ticks = 0
         while standalone.poll() is None:
@@ -232,7 +232,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
                 try:
                     pointer = read_pointer(client, settings.bundle_bucket, LATEST)
                     if pointer and (pointer["edition"], pointer["run"]) != shown:
-                        shown = _print_links(client, settings)
+                        shown = print_latest_links(client, settings)
                 except (BotoCoreError, ClientError) as exc:  # a hiccup of the local server
                     print(f"(could not read latest.json: {type(exc).__name__})", flush=True)
     except KeyboardInterrupt:

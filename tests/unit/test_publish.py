@@ -296,3 +296,22 @@ def test_s3_stopped_mid_publish_leaves_pointers_then_rerun_completes(tmp_path: P
         assert _get(rerun["sample_page_url"])[0] == 200
     finally:
         server.stop(grace=1)
+
+
+def test_make_up_prints_working_links(s3_server, s3_buckets, store, scanner, monkeypatch, capsys) -> None:
+    from matinale.local import client_from_env, print_latest_links
+    from matinale.settings import load_settings
+
+    for name, value in {**s3_server.env(), "MATINALE_BUNDLE_BUCKET": s3_buckets["bundle"]}.items():
+        monkeypatch.setenv(name, value)
+    s = load_settings()
+    client = client_from_env(s)
+    assert print_latest_links(client, s) is None
+    assert "No edition published yet" in capsys.readouterr().out
+    _publish(s3_server.client(), store, s3_buckets, "20261124T000000Z-aaaa", scanner)
+    assert print_latest_links(client, s) == (EDITION.isoformat(), "20261124T000000Z-aaaa")
+    out = capsys.readouterr().out
+    overview = out.split("Overview (staff): ", 1)[1].split()[0]
+    page = out.split("Page of segment 65plus-p01: ", 1)[1].split()[0]
+    assert _get(overview)[0] == 200 and "Pages par segment" in _get(overview)[1].decode()
+    assert "Votre matinale du mardi 24 novembre 2026" in _get(page)[1].decode()
