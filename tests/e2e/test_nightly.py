@@ -48,6 +48,17 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None
         assert any(p.startswith(f"{segment_id}/cards/") and p.endswith(".jpg") for p in paths)
     assert set(manifest["inputs"]) >= {"campaign.yaml", "code_version"}
 
+    # Checked on the exact bytes published; the delivery file is private and names this run.
+    compliance = json.loads(_read(client, bucket, pointer["prefix"] + "compliance.json"))
+    assert compliance["checks"]["stage"] == "publish" and compliance["checks"]["passed"] is True
+    assert compliance["checks"]["checks"]["pii"]["reference_people"] > 0
+    private = night_env["settings"].private_bucket
+    delivery = json.loads(_read(client, private, f"delivery/{EDITION}/current.json"))
+    assert delivery["run"] == pointer["run"]
+    header, *rows = _read(client, private, delivery["delivery"]).decode().splitlines()
+    assert header == "supporter_id,channel,address,segment,link" and rows
+    assert {row.split(",")[3] for row in rows} <= set(segment_ids)
+
     # A second run of the same edition publishes under its own prefix and is promoted;
     # the first run stays intact.
     second = nightly_dag.test(run_conf={"edition_date": EDITION.isoformat()})

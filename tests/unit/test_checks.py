@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -205,3 +206,39 @@ def test_manifest_mismatches(built, scanner: PiiScanner) -> None:
     assert {("65plus-p01/posts.md", "sha256"), ("stray.txt", "path"), ("18-24-p02/cards.json", "path")} <= found
     broken = {**manifest, "files": [{**manifest["files"][0], "sha256": "xyz"}, *manifest["files"][1:]]}
     assert any("manifest.schema.json" in f.problem for f in _check(files, broken, scanner).findings)
+
+
+def _night(tmp_path: Path, extra_text: str = "", people: bool = True):
+    from matinale.night import RunContext
+
+    ctx = RunContext(edition=date(2026, 11, 24), run="20261124T000000Z-abcd", supporters_file="-", brief_file="-")
+    store = LocalStore(tmp_path)
+    build(store, ctx.bundle, extra_text=extra_text)
+    if people:
+        store.put_frame(f"{ctx.prefix}/private/valid.parquet", PEOPLE)
+    return store, ctx
+
+
+def test_night_checks_record_their_counts(tmp_path: Path) -> None:
+    from matinale.checks import check_manifest
+    from matinale.night import run_checks
+
+    store, ctx = _night(tmp_path)
+    assert run_checks(settings(), store, ctx) == {"links": 0, "manifest": 0, "pii": 0, "sizes": 0}
+    compliance = json.loads(store.get_bytes(f"{ctx.bundle}/compliance.json"))
+    assert compliance["checks"]["stage"] == "bundle" and compliance["checks"]["passed"] is True
+    assert compliance["checks"]["checks"]["pii"]["reference_people"] == len(PEOPLE)
+    manifest = json.loads(store.get_bytes(f"{ctx.bundle}/manifest.json"))
+    assert check_manifest(read_bundle_files(store, ctx.bundle), manifest).passed
+
+
+def test_night_checks_stop_the_night(tmp_path: Path) -> None:
+    from matinale.night import NightError, run_checks
+
+    store, ctx = _night(tmp_path / "leak", extra_text="\nBravo Jean-Pierre Le Gall")
+    with pytest.raises(NightError, match="supporter full name") as failure:
+        run_checks(settings(), store, ctx)
+    assert "Gall" not in str(failure.value)
+    store, ctx = _night(tmp_path / "blind", people=False)
+    with pytest.raises(NightError, match="cannot scan for personal data"):
+        run_checks(settings(), store, ctx)
