@@ -370,6 +370,16 @@ def promote(client: Any, bucket: str, edition: date, run: str, *, event: str = "
     return {**pointer, "latest_moved": moves_latest}
 
 
+def _was_promoted(client: Any, bucket: str, edition: date, run: str) -> bool:
+    """Whether the history records a promotion of this run (from the keys alone)."""
+    suffix = f"-{edition.isoformat()}-{run}.json"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{HISTORY}/"):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(suffix):
+                return True
+    return False
+
+
 def _exists(client: Any, bucket: str, key: str) -> bool:
     from botocore.exceptions import ClientError
 
@@ -410,6 +420,12 @@ def publish_bundle(
         log.info("Run %s is already promoted for %s: nothing re-uploaded (idempotent retry)", run, edition)
         promoted = promote(client, bucket, edition, run, event="publish-retry", actor=config.actor, private_bucket=config.private_bucket)
         return {"bucket": bucket, "prefix": f"{target}/", "files": None, "already_promoted": True, **_links(client, bucket, target, config, read_pointer(client, bucket, f"{target}/{MANIFEST}") or {}), "latest_moved": promoted["latest_moved"]}
+
+    if _was_promoted(client, bucket, edition, run):
+        raise PublishError(
+            f"run {run} of {edition} was promoted before and another run has replaced it since: its objects are not "
+            f"rewritten. To serve it again: matinale rollback --to {edition}/{run}"
+        )
 
     manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
     files = read_bundle_files(store, prefix)

@@ -166,6 +166,11 @@ def test_rerun_retry_and_older_edition(s3_server, s3_buckets, store, scanner) ->
     assert retry["already_promoted"] and retry["files"] is None
     assert client.head_object(Bucket=bucket, Key=second["prefix"] + "65plus-p01/index.html")["ETag"] == before
 
+    # A late retry of a run that was replaced since never rewrites it: rollback is the way back.
+    with pytest.raises(PublishError, match="matinale rollback --to 2026-11-24/20261124T000000Z-aaaa"):
+        _publish(client, store, s3_buckets, "20261124T000000Z-aaaa", scanner)
+    assert _read(client, bucket, first["prefix"] + "65plus-p01/index.html") == old_page
+
     # Republishing an older edition promotes it for its date but leaves latest.json alone.
     older = _publish(client, store, s3_buckets, "20261123T010000Z-cccc", scanner, edition=date(2026, 11, 23))
     assert not older["latest_moved"]
