@@ -436,6 +436,7 @@ class _Segment:
     id: str
     label: str
     size: int
+    kind: str = "main"
 
 
 def build_bundle(
@@ -460,7 +461,10 @@ def build_bundle(
     """
     generated_at = generated_at or datetime.now(UTC)
     themes = [{"id": t.id, "title": t.title, "key_message": t.key_message} for t in brief.themes]
-    wanted = [_Segment(check_slug(s["id"]), str(s.get("label", s["id"])), int(s.get("size", 0))) for s in segments]
+    wanted = [
+        _Segment(check_slug(s["id"]), str(s.get("label", s["id"])), int(s.get("size") or 0), "territory" if s.get("kind") == "territory" else "main")
+        for s in segments
+    ]
     missing = [s.id for s in wanted if not (store.exists(f"{prefix}/{s.id}/posts.json") and store.exists(f"{prefix}/{s.id}/cards.json"))]
     if missing:
         raise BundleError(
@@ -501,7 +505,7 @@ def build_bundle(
         "generated_at": generated_at.astimezone(UTC).isoformat(timespec="seconds"),
         "published_at": None,
         "themes": themes,
-        "segments": [{"id": s.id, "label": s.label, "size": s.size, "page": f"{s.id}/index.html"} for s in wanted],
+        "segments": [{"id": s.id, "label": s.label, "size": s.size, "kind": s.kind, "page": f"{s.id}/index.html"} for s in wanted],
         "inputs": {**inputs, **_template_checksums()},
     }
     files = read_bundle_files(store, prefix)

@@ -66,6 +66,7 @@ def test_layout_and_manifest(bundle) -> None:
     assert (card["width"], card["height"]) == (1200, 675)
     assert {"campaign.yaml", "code_version", "page_templates/segment.html.j2"} <= set(manifest["inputs"])
     assert summary["files"] == len(manifest["files"]) + 1
+    assert [(s["id"], s["kind"], s["page"]) for s in manifest["segments"]] == [(s["id"], "main", f"{s['id']}/index.html") for s in SEGMENTS]
 
 
 def test_compliance_is_counts_only(bundle) -> None:
