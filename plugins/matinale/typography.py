@@ -1,0 +1,412 @@
+"""French typography per channel, and the length rules of each channel.
+
+Two styles of French punctuation, because the channels do not carry the same characters:
+
+``social`` (X, Facebook, Instagram, WhatsApp, e-mail subject and text)
+    narrow no-break space (U+202F) before ``; : ! ?`` and inside « », typographic
+    apostrophe ’, « » for straight double quotes, … for three dots, single spaces.
+``sms``
+    only characters of the GSM 03.38 alphabet, so one part holds 160 characters instead of
+    70: a plain space before ``; : ! ?``, plain apostrophe and quotes, accents that GSM-7
+    lacks (ê, ç, ÿ…) written without them.
+``html``
+    the ``social`` rules applied to the text between tags only, never to tags, attributes
+    or entities.
+
+URLs, e-mail addresses, hashtags, @mentions, times (07:30, 7h30) and numbers (3:2) are
+never touched. :func:`fix` applies a style; :func:`check` reports what breaks it, so a
+template that brings its own bad punctuation fails the night with a position to look at.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+__all__ = [
+    "Fixed",
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "NNBSP",
+    "SmsCount",
+    "Style",
+    "TypographyIssue",
+    "URL_PATTERN",
+    "check",
+    "fix",
+    "fix_checked",
+    "sms_count",
+    "to_gsm7",
+    "x_length",
+]
+
+Style = Literal["social", "sms", "html"]
+
+NNBSP = "\u202f"
+_NBSP = "\u00a0"
+
+# GSM 03.38: the basic table costs one septet per character, the extension table two
+# (an escape, then the character).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+# What French needs that GSM-7 lacks, written the way French SMS are written by hand.
+_GSM7_FALLBACK = {
+    "â": "a", "ê": "e", "ë": "e", "î": "i", "ï": "i", "ô": "o", "û": "u", "ÿ": "y",
+    "ç": "c", "á": "a", "í": "i", "ó": "o", "ú": "u",
+    "À": "A", "Â": "A", "È": "E", "Ê": "E", "Ë": "E", "Î": "I", "Ï": "I", "Ô": "O",
+    "Ù": "U", "Û": "U", "Ÿ": "Y",
+    "œ": "oe", "Œ": "OE",
+    "’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "«": '"', "»": '"',
+    "–": "-", "—": "-", "‑": "-", "…": "...", "•": "-", "·": "-",
+    NNBSP: " ", _NBSP: " ", "\u2009": " ", "\u2007": " ",
+}  # fmt: skip
+
+# A URL ends before trailing sentence punctuation; "…/a?b=1" keeps its query.
+URL_PATTERN = re.compile(r"""https?://[^\s<>"'«»]*[^\s<>"'«».,;:!?)’]|www\.[^\s<>"'«»]*[^\s<>"'«».,;:!?)’]""")
+# Spans never touched besides URLs; a hashtag or mention is not an entity such as &#39;.
+_PROTECTED_REST = re.compile(
+    r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail address
+    r"|[#@]\w+"  # hashtag, mention (checked in _keep_rest: not after & or a letter)
+    r"|\d{1,2}(?:h\d\d|(?:[;:!?]\d+)+)"  # 7h30, 07:30, 12:45:00, 3:2
+)
+_PROTECTED = re.compile(f"{URL_PATTERN.pattern}|{_PROTECTED_REST.pattern}")
+# Placeholders for protected spans live in the Private Use Area: they are non-space,
+# so punctuation rules treat them as a word, and never appear in real French text.
+_PUA = 0xE000
+_PLACEHOLDER = re.compile("[\ue000-\uf8ff]")
+
+_SPACES = f" {_NBSP}{NNBSP}\t"
+_BEFORE_PUNCT = re.compile(rf"(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’])[ {_NBSP}{NNBSP}\t]*([;:!?]+)")
+_OPEN_GUILLEMET = re.compile(rf"«[{_SPACES}]*")
+_CLOSE_GUILLEMET = re.compile(rf"[{_SPACES}]*»")
+_STRAIGHT_QUOTES = re.compile(r'"[ \t]*([^"\n]*?)[ \t]*"')
+_MULTI_SPACE = re.compile(r"[ \t]{2,}")
+_SPACE_NEXT_TO_NNBSP = re.compile(rf"[ \t{_NBSP}]+(?={NNBSP})|(?<={NNBSP})[ \t{_NBSP}]+")
+_TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
+_LEADING = re.compile(r"^[ \t]+", re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SMS_BEFORE_PUNCT = re.compile(rf"(?<=[^\s(\[\"'])[ {_NBSP}{NNBSP}\t]*([;:!?]+)")
+_SMS_GUILLEMETS = re.compile(rf"«[{_SPACES}]*|[{_SPACES}]*»")
+_TAG = re.compile(r"(<!--.*?-->|<[^>]*>)", re.DOTALL)
+_RAW_TEXT_ELEMENT = re.compile(r"<(style|script)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TypographyIssue:
+    """One place where a text breaks its channel's typography."""
+
+    position: int
+    rule: str
+    excerpt: str
+
+    def __str__(self) -> str:
+        return f"character {self.position}: {self.rule} in {self.excerpt!r}"
+
+
+@dataclass(frozen=True)
+class SmsCount:
+    """How an SMS travels: its encoding, its length in units of that encoding, its parts."""
+
+    encoding: Literal["GSM-7", "UCS-2"]
+    units: int
+    parts: int
+
+
+def _protect(text: str) -> tuple[str, list[str]]:
+    """``text`` with every protected span replaced by one placeholder, and the spans."""
+    if _PLACEHOLDER.search(text):
+        raise ValueError(
+            "text holds Private Use characters (U+E000–U+F8FF), which no post may carry: "
+            "remove them from the brief or the template"
+        )
+    kept: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return chr(_PUA + len(kept) - 1)
+
+    # URLs first: they are what differs from post to post, and once they are masked the
+    # same texts come back, so the slower search for the other spans is cached.
+    masked = URL_PATTERN.sub(keep, text)
+    rest, spans = _protect_rest(masked, len(kept))
+    return rest, kept + list(spans)
+
+
+@lru_cache(maxsize=8192)
+def _protect_rest(text: str, start: int) -> tuple[str, tuple[str, ...]]:
+    spans: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        span = match.group(0)
+        if span[0] in "#@" and match.start() and (text[match.start() - 1] == "&" or text[match.start() - 1].isalnum()):
+            return span  # "&#39;" is an entity, "a@b" is handled as an e-mail address
+        if span[0].isdigit() and match.start() and text[match.start() - 1].isalnum():
+            return span
+        spans.append(span)
+        return chr(_PUA + start + len(spans) - 1)
+
+    return _PROTECTED_REST.sub(keep, text), tuple(spans)
+
+
+def _restore(text: str, kept: list[str]) -> str:
+    if not kept:
+        return text
+    return _PLACEHOLDER.sub(lambda m: kept[ord(m.group(0)) - _PUA], text)
+
+
+def _tidy_spaces(text: str) -> str:
+    text = _MULTI_SPACE.sub(" ", text)
+    text = _TRAILING.sub("", text)
+    text = _LEADING.sub("", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+# Posts of one night differ mostly by their links (utm_content names segment and variant):
+# with links masked, the same few texts come back thousands of times, so the rules run
+# once per distinct masked text.
+@lru_cache(maxsize=8192)
+def _social_masked(text: str) -> str:
+    text = text.replace("...", "…")
+    text = _STRAIGHT_QUOTES.sub(lambda m: f"«{NNBSP}{m.group(1)}{NNBSP}»", text)
+    text = text.replace("'", "’")
+    text = _BEFORE_PUNCT.sub(lambda m: NNBSP + m.group(1), text)
+    text = _OPEN_GUILLEMET.sub("«" + NNBSP, text)
+    text = _CLOSE_GUILLEMET.sub(NNBSP + "»", text)
+    text = _SPACE_NEXT_TO_NNBSP.sub("", text)
+    return _tidy_spaces(text)
+
+
+@lru_cache(maxsize=8192)
+def _sms_masked(text: str) -> str:
+    text = _SMS_GUILLEMETS.sub('"', text)
+    text = to_gsm7(text)
+    text = _SMS_BEFORE_PUNCT.sub(lambda m: " " + m.group(1), text)
+    return _tidy_spaces(text)
+
+
+_GSM7_TABLE = str.maketrans(_GSM7_FALLBACK)
+
+
+def to_gsm7(text: str) -> str:
+    """``text`` with every character GSM-7 can carry kept and the others replaced.
+
+    Letters GSM-7 lacks lose their accent (ê → e); typographic punctuation becomes its
+    plain form. What has no GSM-7 form (emoji) is kept: the SMS then travels as UCS-2 and
+    :func:`sms_count` says so.
+    """
+    text = text.translate(_GSM7_TABLE)
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in set(text)):
+        return text
+    out = []
+    for char in text:
+        if char in GSM7_BASIC or char in GSM7_EXTENSION:
+            out.append(char)
+        else:
+            bare = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+            out.append(bare if bare and all(c in GSM7_BASIC for c in bare) else char)
+    return "".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _html_masked(markup: str) -> str:
+    from markupsafe import escape
+
+    pieces = _TAG.split(markup)
+    raw_text = False
+    for index, piece in enumerate(pieces):
+        if index % 2:  # a tag or a comment: left as written
+            if _RAW_TEXT_ELEMENT.match(piece):
+                raw_text = True
+            elif piece.lower().startswith(("</style", "</script")):
+                raw_text = False
+            continue
+        if raw_text or not piece.strip():
+            continue
+        lead = piece[: len(piece) - len(piece.lstrip())]
+        tail = piece[len(piece.rstrip()) :]
+        # Text nodes hold Jinja's escapes (&#39;, &amp;): unescape, fix, escape again so
+        # the brief's "<script>" stays text and the apostrophe can become ’.
+        fixed = _social_masked(_html.unescape(piece))
+        pieces[index] = lead + str(escape(fixed)) + tail
+    return "".join(pieces)
+
+
+_MASKED_FIXERS = {"social": _social_masked, "sms": _sms_masked, "html": _html_masked}
+
+
+def fix(text: str, style: Style) -> str:
+    """``text`` written in the typography of ``style`` (see the module's docstring)."""
+    masked, kept = _protect(text)
+    return _restore(_MASKED_FIXERS[style](masked), kept)
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A text after :func:`fix_checked`: the text, what still breaks the style, its links."""
+
+    text: str
+    issues: list[TypographyIssue]
+    links: list[str]
+    bare: str  # the text with each link replaced by a space
+
+
+def fix_checked(text: str, style: Style) -> Fixed:
+    """:func:`fix`, then :func:`check` of the result, sharing the work of both."""
+    masked, kept = _protect(text)
+    fixed = _MASKED_FIXERS[style](masked)
+    result = _restore(fixed, kept)
+    issues = [] if _masked_is_clean(fixed, style) else _ISSUES[style](result)
+    links = [span for span in kept if URL_PATTERN.fullmatch(span)]
+    bare = _restore(fixed, [" " if URL_PATTERN.fullmatch(span) else span for span in kept])
+    return Fixed(result, issues, links, bare)
+
+
+def _excerpt(text: str, position: int) -> str:
+    return text[max(0, position - 12) : position + 12]
+
+
+_SOCIAL_RULES = (
+    (re.compile(r"'"), "straight apostrophe (use ’)"),
+    (re.compile(r'"'), "straight double quote (use « »)"),
+    (re.compile(rf"[ {_NBSP}]+(?=[;:!?])"), "space before ; : ! ? must be a narrow no-break space"),
+    (re.compile(rf"(?<=[^\s{_NBSP}{NNBSP};:!?(\[«\"'’])[;:!?]"), "missing narrow no-break space before ; : ! ?"),
+    (re.compile(rf"«(?!{NNBSP})"), "« must be followed by a narrow no-break space"),
+    (re.compile(rf"(?<!{NNBSP})»"), "» must be preceded by a narrow no-break space"),
+    (re.compile(r"(?<=\S) {2,}(?=\S)"), "double space"),
+    (re.compile(r"\.\.\."), "three dots (use …)"),
+)
+_DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
+
+
+def _mask_same_length(text: str) -> str:
+    # Protected spans become fillers of the same length, so positions stay those of ``text``.
+    if _PLACEHOLDER.search(text):
+        return text  # already masked by check()'s fast path
+    masked, kept = _protect(text)
+    return _PLACEHOLDER.sub(lambda m: "x" * len(kept[ord(m.group(0)) - _PUA]), masked)
+
+
+def _issues_social(text: str) -> list[TypographyIssue]:
+    masked = _mask_same_length(text)
+    found = [
+        TypographyIssue(match.start(), rule, _excerpt(text, match.start()))
+        for pattern, rule in _SOCIAL_RULES
+        for match in pattern.finditer(masked)
+    ]
+    return sorted(found, key=lambda issue: issue.position)
+
+
+def _issues_sms(text: str) -> list[TypographyIssue]:
+    found = [
+        TypographyIssue(
+            index,
+            f"{char!r} (U+{ord(char):04X}) is not in GSM-7: the SMS would travel as UCS-2 (70 per part)",
+            _excerpt(text, index),
+        )
+        for index, char in enumerate(text)
+        if char not in GSM7_BASIC and char not in GSM7_EXTENSION and not _PLACEHOLDER.match(char)
+    ]
+    found.extend(
+        TypographyIssue(m.start(), "double space", _excerpt(text, m.start()))
+        for m in _DOUBLE_SPACE.finditer(text)
+    )
+    return sorted(found, key=lambda issue: issue.position)
+
+
+def _issues_html(markup: str) -> list[TypographyIssue]:
+    found: list[TypographyIssue] = []
+    offset = 0
+    raw_text = False
+    for index, piece in enumerate(_TAG.split(markup)):
+        if index % 2:
+            if _RAW_TEXT_ELEMENT.match(piece):
+                raw_text = True
+            elif piece.lower().startswith(("</style", "</script")):
+                raw_text = False
+        elif not raw_text and piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            # Positions inside a text node count unescaped characters: close enough to
+            # find the spot, and the excerpt shows it.
+            for issue in _issues_social(_html.unescape(piece.strip())):
+                found.append(TypographyIssue(offset + lead + issue.position, issue.rule, issue.excerpt))
+        offset += len(piece)
+    return found
+
+
+_ISSUES = {"social": _issues_social, "sms": _issues_sms, "html": _issues_html}
+
+
+@lru_cache(maxsize=8192)
+def _masked_is_clean(masked: str, style: Style) -> bool:
+    return not _ISSUES[style](masked)
+
+
+def check(text: str, style: Style) -> list[TypographyIssue]:
+    """Every place where ``text`` breaks the typography of ``style``; empty when it is right."""
+    masked, _ = _protect(text)
+    if _masked_is_clean(masked, style):
+        return []
+    return _ISSUES[style](text)
+
+
+# twitter-text 3: code points in 0–4351, 8192–8205, 8208–8223 and 8242–8247 weigh 1, every
+# other one 2; a URL weighs 23; a variation selector inside an emoji adds nothing.
+_X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037\ufe0e\ufe0f]")
+_X_SELECTORS = re.compile("[\ufe0e\ufe0f]")
+_X_URL_WEIGHT = 23
+
+
+def x_length(text: str) -> int:
+    """The length X counts: NFC text, any URL 23, emoji and most non-Latin characters 2.
+
+    A narrow no-break space (U+202F) weighs 2 on X: French typography costs characters.
+    Emoji made of several code points joined by U+200D count a little more here than on X,
+    which errs on the safe side.
+    """
+    text = unicodedata.normalize("NFC", text)
+    urls = URL_PATTERN.findall(text)
+    if urls:
+        text = URL_PATTERN.sub("", text)
+    plain = len(text) - len(_X_SELECTORS.findall(text))
+    return plain + len(_X_HEAVY.findall(text)) + _X_URL_WEIGHT * len(urls)
+
+
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
+def sms_count(text: str) -> SmsCount:
+    """Encoding, units and parts of an SMS, split the way handsets split it.
+
+    GSM-7: 160 septets in one part, 153 per part when concatenated, and an extension
+    character (€, [, …) never split across two parts. UCS-2: 70 UTF-16 units in one part,
+    67 per part, and a surrogate pair never split.
+    """
+    chars = set(text)
+    if chars <= _GSM7_ALL:
+        wide = chars & GSM7_EXTENSION
+        single, per_part, encoding = 160, 153, "GSM-7"
+        units = len(text) + sum(text.count(c) for c in wide)
+    else:
+        wide = {c for c in chars if ord(c) > 0xFFFF}
+        single, per_part, encoding = 70, 67, "UCS-2"
+        units = len(text) + sum(text.count(c) for c in wide)
+    if units <= single:
+        return SmsCount(encoding, units, 1 if units else 0)
+    if not wide:
+        return SmsCount(encoding, units, -(-units // per_part))
+    # A two-unit character never straddles two parts: count the way handsets fill them.
+    parts, room = 1, per_part
+    for char in text:
+        size = 2 if char in wide else 1
+        if size > room:
+            parts, room = parts + 1, per_part
+        room -= size
+    return SmsCount(encoding, units, parts)
