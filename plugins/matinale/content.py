@@ -224,6 +224,8 @@ def _link_problem(url: str, allowed_domains: Sequence[str] | None) -> str | None
         return f"{url!r} must start with https://"
     if _SPACE.search(url):
         return f"{url!r} holds spaces"
+    if not url.isascii():
+        return f"{url!r} holds non-ASCII characters; percent-encode them (é → %C3%A9)"
     host = _HOST_END.split(url[8:], maxsplit=1)[0]
     if not host or "@" in host:
         return f"{url!r} needs a host name and no user or password"

@@ -258,18 +258,47 @@ def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int
 
 
 def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
-    from matinale.content import load_brief, render_segment_posts
+    """Posts of each segment of ``batch``: ``<segment>/posts.json`` and ``posts.md`` in the bundle."""
+    from matinale.bundle import french_date
+    from matinale.content import PostWriter, load_brief, posts_markdown
 
-    brief = load_brief(Path(ctx.brief_file), ctx.edition)
+    brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
+    writer = PostWriter(
+        brief,
+        campaign=settings.campaign,
+        channels=settings.channels,
+        templates_dir=settings.templates_dir,
+        variants=settings.variants,
+        allowed_domains=settings.allowed_domains,
+    )
     by_id = {s["id"]: s for s in _segments(store, ctx)}
-    total = 0
+    missing = [s for s in batch if s not in by_id]
+    if missing:
+        raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
+    titles = {t.id: t.title for t in brief.themes}
+    posts = shortened = rejected = fewer = 0
+    similarities: list[float] = []
     for segment_id in batch:
-        posts = render_segment_posts(
-            by_id[segment_id], brief, campaign=settings.campaign, channels=settings.channels, templates_dir=settings.templates_dir
-        )
-        store.put_json(f"{ctx.bundle}/{segment_id}/posts.json", {"segment": segment_id, "edition": ctx.edition.isoformat(), "posts": posts})
-        total += len(posts)
-    return {"segments": len(batch), "posts": total}
+        result = writer.segment(by_id[segment_id])
+        store.put_json(f"{ctx.bundle}/{segment_id}/posts.json", result.to_json())
+        markdown = posts_markdown(result, label=str(by_id[segment_id].get("label") or segment_id), theme_titles=titles, fmt_date=french_date)
+        store.put_bytes(f"{ctx.bundle}/{segment_id}/posts.md", markdown.encode("utf-8"))
+        posts += len(result.posts)
+        shortened += sum(1 for p in result.posts if p["shortened"])
+        for item in result.similarity:
+            rejected += item["rejected"]
+            fewer += item["variants"] < settings.variants
+            similarities.append(item["max"])
+    summary = {
+        "segments": len(batch),
+        "posts": posts,
+        "shortened": shortened,
+        "variants_rejected_as_similar": rejected,
+        "fewer_variants_than_asked": fewer,
+        "max_similarity": max(similarities, default=0.0),
+    }
+    log.info("Content: %s", json.dumps(summary))
+    return summary
 
 
 def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:

@@ -70,7 +70,7 @@ _GSM7_FALLBACK = {
 }  # fmt: skip
 
 # A URL ends before trailing sentence punctuation; "…/a?b=1" keeps its query.
-URL_PATTERN = re.compile(r"""https?://[^\s<>"'«»]*[^\s<>"'«».,;:!?)’]|www\.[^\s<>"'«»]*[^\s<>"'«».,;:!?)’]""")
+URL_PATTERN = re.compile(r"""(?:https?://|www\.)[^\s<>"«»]*[^\s<>"'«».,;:!?)’]""")
 # Spans never touched besides URLs; a hashtag or mention is not an entity such as &#39;.
 _PROTECTED_REST = re.compile(
     r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail address
@@ -85,9 +85,11 @@ _PLACEHOLDER = re.compile("[\ue000-\uf8ff]")
 
 _SPACES = f" {_NBSP}{NNBSP}\t"
 _BEFORE_PUNCT = re.compile(rf"(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’])[ {_NBSP}{NNBSP}\t]*([;:!?]+)")
-_OPEN_GUILLEMET = re.compile(rf"«[{_SPACES}]*")
-_CLOSE_GUILLEMET = re.compile(rf"[{_SPACES}]*»")
+# Only between a guillemet and a word: a dangling « at the end of a line stays as it is.
+_OPEN_GUILLEMET = re.compile(rf"«[{_SPACES}]*(?=\S)")
+_CLOSE_GUILLEMET = re.compile(rf"(?<=\S)[{_SPACES}]*»")
 _STRAIGHT_QUOTES = re.compile(r'"[ \t]*([^"\n]*?)[ \t]*"')
+_LONE_OPENING_QUOTE = re.compile(r'(?:^|(?<=[\s(\[]))"[ \t]*', re.MULTILINE)
 _MULTI_SPACE = re.compile(r"[ \t]{2,}")
 _SPACE_NEXT_TO_NNBSP = re.compile(rf"[ \t{_NBSP}]+(?={NNBSP})|(?<={NNBSP})[ \t{_NBSP}]+")
 _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -176,6 +178,8 @@ def _tidy_spaces(text: str) -> str:
 def _social_masked(text: str) -> str:
     text = text.replace("...", "…")
     text = _STRAIGHT_QUOTES.sub(lambda m: f"«{NNBSP}{m.group(1)}{NNBSP}»", text)
+    if '"' in text:  # a quote without its pair: opening after a space, else closing
+        text = _LONE_OPENING_QUOTE.sub("«" + NNBSP, text).replace('"', NNBSP + "»")
     text = text.replace("'", "’")
     text = _BEFORE_PUNCT.sub(lambda m: NNBSP + m.group(1), text)
     text = _OPEN_GUILLEMET.sub("«" + NNBSP, text)
@@ -186,8 +190,6 @@ def _social_masked(text: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _sms_masked(text: str) -> str:
-    text = _SMS_GUILLEMETS.sub('"', text)
-    text = to_gsm7(text)
     text = _SMS_BEFORE_PUNCT.sub(lambda m: " " + m.group(1), text)
     return _tidy_spaces(text)
 
@@ -242,8 +244,24 @@ def _html_masked(markup: str) -> str:
 _MASKED_FIXERS = {"social": _social_masked, "sms": _sms_masked, "html": _html_masked}
 
 
+def _gsm7_only(text: str) -> str:
+    """Every character in GSM-7: converted where French has a plain form, else left out.
+
+    Runs before links are masked, so hashtags are converted too; links are ASCII (the brief
+    refuses others), so they pass unchanged.
+    """
+    text = to_gsm7(_SMS_GUILLEMETS.sub('"', text))
+    if set(text) <= _GSM7_ALL:
+        return text
+    # An emoji or a symbol has no GSM-7 form: one of them would turn the whole SMS into
+    # UCS-2 (70 characters a part instead of 160), so it is left out.
+    return "".join(c for c in text if c in _GSM7_ALL)
+
+
 def fix(text: str, style: Style) -> str:
     """``text`` written in the typography of ``style`` (see the module's docstring)."""
+    if style == "sms":
+        text = _gsm7_only(text)
     masked, kept = _protect(text)
     return _restore(_MASKED_FIXERS[style](masked), kept)
 
@@ -260,6 +278,8 @@ class Fixed:
 
 def fix_checked(text: str, style: Style) -> Fixed:
     """:func:`fix`, then :func:`check` of the result, sharing the work of both."""
+    if style == "sms":
+        text = _gsm7_only(text)
     masked, kept = _protect(text)
     fixed = _MASKED_FIXERS[style](masked)
     result = _restore(fixed, kept)
@@ -276,10 +296,10 @@ def _excerpt(text: str, position: int) -> str:
 _SOCIAL_RULES = (
     (re.compile(r"'"), "straight apostrophe (use ’)"),
     (re.compile(r'"'), "straight double quote (use « »)"),
-    (re.compile(rf"[ {_NBSP}]+(?=[;:!?])"), "space before ; : ! ? must be a narrow no-break space"),
+    (re.compile(rf"(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’])[ {_NBSP}]+(?=[;:!?])"), "space before ; : ! ? must be a narrow no-break space"),
     (re.compile(rf"(?<=[^\s{_NBSP}{NNBSP};:!?(\[«\"'’])[;:!?]"), "missing narrow no-break space before ; : ! ?"),
-    (re.compile(rf"«(?!{NNBSP})"), "« must be followed by a narrow no-break space"),
-    (re.compile(rf"(?<!{NNBSP})»"), "» must be preceded by a narrow no-break space"),
+    (re.compile(rf"«(?=[^\s{NNBSP}]| +\S)"), "« must be followed by a narrow no-break space"),
+    (re.compile(rf"(?:(?<=[^\s{NNBSP}])|(?<=\S ))»"), "» must be preceded by a narrow no-break space"),
     (re.compile(r"(?<=\S) {2,}(?=\S)"), "double space"),
     (re.compile(r"\.\.\."), "three dots (use …)"),
 )
