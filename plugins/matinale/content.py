@@ -180,7 +180,7 @@ class _Doc:
 
     def text(self, value: Any, path: Sequence[str | int], *, max_length: int | None = None) -> str:
         if not isinstance(value, str):
-            hint = " (YAML reads oui/non/yes/no/on/off as booleans: put the text in quotes)" if isinstance(value, bool) else ""
+            hint = " (YAML reads yes/no/on/off/true/false as booleans: put the text in quotes)" if isinstance(value, bool) else ""
             self.fail(path, f"must be text; got {_kind(value)}{hint}")
         text = " ".join(value.split())  # folded YAML and stray newlines: one line of text
         if not text:

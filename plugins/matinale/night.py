@@ -298,6 +298,13 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
         "max_similarity": max(similarities, default=0.0),
     }
     log.info("Content: %s", json.dumps(summary))
+    if fewer:
+        log.warning(
+            "Content: %d theme × channel pairs got fewer than %d variants (too similar to publish apart); "
+            "posts.md shows which; add openers or call-to-action intros in content_templates/framing.yaml",
+            fewer,
+            settings.variants,
+        )
     return summary
 
 

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matinale.typography import GSM7_BASIC, GSM7_EXTENSION, NNBSP, check, fix, fix_checked, sms_count, to_gsm7, x_length
+from matinale.typography import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    NNBSP,
+    check,
+    fix,
+    fix_checked,
+    sms_count,
+    to_gsm7,
+    x_length,
+)
 
 URL = "https://ensemble-demain.example.org/sante?utm_source=matinale&utm_medium=x&utm_content=65plus-p01-1"
 
