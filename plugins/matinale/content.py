@@ -608,12 +608,27 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _Data(SimpleNamespace):
+    """Data for templates: plain attributes (text, numbers, lists, other _Data), no methods."""
+
+
 @cache
 def _environment(templates_dir: Path, autoescape: bool) -> Any:
     from jinja2 import FileSystemLoader, StrictUndefined, pass_context
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(
+    class Sandbox(SandboxedEnvironment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # {{ theme.title }} on our own data: a dictionary lookup. Everything else (and
+            # any name starting with _) goes through the sandbox's full checks.
+            if type(obj) is _Data and not attribute.startswith("_"):
+                try:
+                    return obj.__dict__[attribute]
+                except KeyError:
+                    pass
+            return super().getattr(obj, attribute)
+
+    env = Sandbox(
         loader=FileSystemLoader(Path(templates_dir) / "posts"),
         undefined=StrictUndefined,
         autoescape=autoescape,
@@ -781,10 +796,10 @@ def _rotate_hashtags(theme_tags: Sequence[str], extra: Sequence[str], shift: int
     return tuple(seen.values())
 
 
-def _namespace(**values: Any) -> SimpleNamespace:
+def _namespace(**values: Any) -> _Data:
     # Objects, not dicts, in the template context: the sandbox resolves attributes without
     # raising and catching an AttributeError for every {{ theme.title }}.
-    return SimpleNamespace(**values)
+    return _Data(**values)
 
 
 class PostWriter:

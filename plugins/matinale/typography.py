@@ -56,6 +56,7 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 # What French needs that GSM-7 lacks, written the way French SMS are written by hand.
 _GSM7_FALLBACK = {
@@ -205,7 +206,7 @@ def to_gsm7(text: str) -> str:
     :func:`sms_count` says so.
     """
     text = text.translate(_GSM7_TABLE)
-    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in set(text)):
+    if set(text) <= _GSM7_ALL:
         return text
     out = []
     for char in text:
@@ -364,8 +365,17 @@ def _issues_html(markup: str) -> list[TypographyIssue]:
 _ISSUES = {"social": _issues_social, "sms": _issues_sms, "html": _issues_html}
 
 
+# All social rules in one pattern: most texts are clean, and one search says so.
+_SOCIAL_ANY = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _SOCIAL_RULES))
+_GSM7_OR_PLACEHOLDER = _GSM7_ALL | frozenset(chr(c) for c in range(_PUA, 0xF900))
+
+
 @lru_cache(maxsize=8192)
 def _masked_is_clean(masked: str, style: Style) -> bool:
+    if style == "social":
+        return not _SOCIAL_ANY.search(masked)
+    if style == "sms":
+        return set(masked) <= _GSM7_OR_PLACEHOLDER and not _DOUBLE_SPACE.search(masked)
     return not _ISSUES[style](masked)
 
 
@@ -397,9 +407,6 @@ def x_length(text: str) -> int:
         text = URL_PATTERN.sub("", text)
     plain = len(text) - len(_X_SELECTORS.findall(text))
     return plain + len(_X_HEAVY.findall(text)) + _X_URL_WEIGHT * len(urls)
-
-
-_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 
 def sms_count(text: str) -> SmsCount:
