@@ -930,6 +930,8 @@ class _SegmentMaker:
 
     def choices(self, theme: Theme, channel: str) -> Iterator[_Choice]:
         """Candidate ingredient sets, most different first, in an order fixed by the seed."""
+        # A str seed is hashed with SHA-512, not hash(): the same order in every process and
+        # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
         rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
         openers = list(self.openers)
         rng.shuffle(openers)
@@ -1213,9 +1215,16 @@ def posts_markdown(result: SegmentPosts, *, label: str = "", theme_titles: Mappi
             if post["channel"] == "email":
                 lines += [f"**Objet :** {post['subject']}", ""]
             lines += [_quote(post["text"]), ""]
-    lines += ["## Similarité des variantes", "", "| Thème | Canal | Variantes | Rejetées | Max | Moyenne | Seuil |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Similarité des variantes",
+        "",
+        "Similarité de Jaccard entre les variantes d'un même thème et canal (0 : tout diffère, 1 : identiques),",
+        "liens et mentions légales exclus. Une variante trop proche d'une autre est écartée.",
+        "",
+        "| Thème | Canal | Variantes | Écartées | Max | Moyenne | Seuil |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for item in result.similarity:
-        lines.append(
-            f"| {item['theme']} | {item['channel']} | {item['variants']} | {item['rejected']} | {item['max']:.2f} | {item['mean']:.2f} | {item['threshold']:.2f} |"
-        )
+        values = (f"{item[key]:.2f}".replace(".", ",") for key in ("max", "mean", "threshold"))
+        lines.append(f"| {titles.get(item['theme'], item['theme'])} | {_CHANNEL_TITLES[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |")
     return "\n".join(lines) + "\n"
