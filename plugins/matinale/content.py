@@ -357,11 +357,14 @@ def _theme(doc: _Doc, item: Any, where: tuple[str | int, ...], allowed_domains: 
         if not _HASHTAG.match(tag):
             doc.fail((*where, "hashtags", index), f"{raw!r} is not a hashtag: letters, digits and _ only, no space")
         hashtags.append(tag)
+    title = _brief_text(doc, item["title"], (*where, "title"), max_length=80)
+    if len(typography.fix(title, "social")) > 80:  # « » and their spaces count in a subject
+        doc.fail((*where, "title"), f"is {len(typography.fix(title, 'social'))} characters once written in French typography; at most 80 (it is the e-mail subject)")
     calls = tuple(_brief_text(doc, cta, path, max_length=120) for cta, path in _each(doc, item["call_to_action"], (*where, "call_to_action")))
     return Theme(
         id=theme_id,
-        title=_brief_text(doc, item["title"], (*where, "title"), max_length=80),
-        key_message=_brief_text(doc, item["key_message"], (*where, "key_message"), max_length=400),
+        title=title,
+        key_message=_brief_text(doc, item["key_message"], (*where, "key_message"), max_length=250),
         link=_brief_url(doc, item["link"], (*where, "link"), allowed_domains),
         call_to_action=calls[0],
         facts=tuple(facts),
@@ -1068,7 +1071,7 @@ class _SegmentMaker:
                 return entry, links
         raise FitError(
             f"segment {self.segment_id}, channel {channel}, theme {theme.id}: does not fit ({problem}) even after "
-            f"{', '.join(self.w.rules.shorten)}; shorten the theme's title, key message or call to action in the brief, "
+            f"{', '.join(self.w.rules.shorten)}; shorten the theme's key message, call to action or link in the brief, "
             f"or the template content_templates/posts/{channel}*.j2"
         )
 

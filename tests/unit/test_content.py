@@ -135,6 +135,7 @@ def test_brief_of_another_day_is_refused(tmp_path: Path) -> None:
         (lambda t: t.replace("id: sante", "id: Santé!"), r"line 24: themes\[1\]\.id: 'Santé!' must be a slug"),
         (lambda t: t.replace("hashtags: [Climat, EnsembleDemain]", "hashtags: [Climat, Ensemble Demain]"), r"line 42: themes\[2\]\.hashtags\[1\]: 'Ensemble Demain' is not a hashtag"),
         (lambda t: t.replace('title: "Un médecin pour chacun"', 'title: "' + "Un médecin " * 9 + '"'), r"line 25: themes\[1\]\.title: is 98 characters long; at most 80"),
+        (lambda t: t.replace('title: "Un médecin pour chacun"', "title: '\"" + "Un médecin " * 6 + "pour tous ok\"'"), r"line 25: themes\[1\]\.title: is 82 characters once written in French typography; at most 80"),
         (lambda t: t.replace("prix justes\"\n    key_message:", "prix justes\"\n    title: \"bis\"\n    key_message:"), r"line 12: themes\[0\]\.title: 'title' appears twice"),
         (lambda t: t.replace("et revaloriser les petites retraites.", "et revaloriser https://x.example.org/a ."), r"line 12: themes\[0\]\.key_message: holds a link; put links in 'link'"),
         (lambda t: t.replace("/sante\"", "/santé\""), r"line 30: themes\[1\]\.link: .* non-ASCII characters; percent-encode"),
