@@ -709,14 +709,23 @@ def _render(template: Any, context: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- similarity
 
 
-@lru_cache(maxsize=16384)
 def shingles(text: str, size: int = 5) -> frozenset[str]:
-    """Character shingles of ``text``: lowercased, single-spaced, accents kept."""
-    text = " ".join(text.lower().split())
-    if len(text) <= size:
-        return frozenset((text,)) if text else frozenset()
+    """Character shingles of ``text``, line by line: lowercased, single-spaced, accents kept.
+
+    Lines come back from post to post (the key message, a fact, an opener), so their
+    shingles are computed once; a post's set is the union of its lines' sets.
+    """
+    lines = [_line_shingles(line, size) for line in text.split("\n") if line.strip()]
+    return frozenset().union(*lines) if lines else frozenset()
+
+
+@lru_cache(maxsize=16384)
+def _line_shingles(line: str, size: int) -> frozenset[str]:
+    line = " ".join(line.lower().split())
+    if len(line) <= size:
+        return frozenset((line,))
     # zip over shifted copies: about twice as fast as slicing at every position.
-    return frozenset(map("".join, zip(*(text[i:] for i in range(size)), strict=False)))
+    return frozenset(map("".join, zip(*(line[i:] for i in range(size)), strict=False)))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -24,7 +24,7 @@ import html as _html
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 __all__ = [
@@ -73,30 +73,27 @@ _GSM7_FALLBACK = {
 # A URL ends before trailing sentence punctuation; "…/a?b=1" keeps its query.
 URL_PATTERN = re.compile(r"""(?:https?://|www\.)[^\s<>"«»]*[^\s<>"'«».,;:!?)’]""")
 # Spans never touched besides URLs; a hashtag or mention is not an entity such as &#39;.
-_PROTECTED_REST = re.compile(
-    r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail address
-    r"|[#@]\w+"  # hashtag, mention (checked in _keep_rest: not after & or a letter)
-    r"|\d{1,2}(?:h\d\d|(?:[;:!?]\d+)+)"  # 7h30, 07:30, 12:45:00, 3:2
-)
-_PROTECTED = re.compile(f"{URL_PATTERN.pattern}|{_PROTECTED_REST.pattern}")
+_EMAIL = r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_TAG_OR_MENTION = r"[#@]\w+"  # not after & or a letter: checked in _protect_rest
+_TIME_OR_SCORE = r"\d{1,2}(?:h\d\d|(?:[;:!?]\d+)+)"  # 7h30, 07:30, 12:45:00, 3:2
 # Placeholders for protected spans live in the Private Use Area: they are non-space,
 # so punctuation rules treat them as a word, and never appear in real French text.
 _PUA = 0xE000
 _PLACEHOLDER = re.compile("[\ue000-\uf8ff]")
 
 _SPACES = f" {_NBSP}{NNBSP}\t"
-_BEFORE_PUNCT = re.compile(rf"(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’])[ {_NBSP}{NNBSP}\t]*([;:!?]+)")
+_PUNCT_RUN = re.compile(r"[;:!?]+")
 # Only between a guillemet and a word: a dangling « at the end of a line stays as it is.
 _OPEN_GUILLEMET = re.compile(rf"«[{_SPACES}]*(?=\S)")
 _CLOSE_GUILLEMET = re.compile(rf"(?<=\S)[{_SPACES}]*»")
 _STRAIGHT_QUOTES = re.compile(r'"[ \t]*([^"\n]*?)[ \t]*"')
 _LONE_OPENING_QUOTE = re.compile(r'(?:^|(?<=[\s(\[]))"[ \t]*', re.MULTILINE)
 _MULTI_SPACE = re.compile(r"[ \t]{2,}")
+_NEXT_TO_NNBSP = tuple(p for c in (" ", "\t", _NBSP) for p in (c + NNBSP, NNBSP + c))
 _SPACE_NEXT_TO_NNBSP = re.compile(rf"[ \t{_NBSP}]+(?={NNBSP})|(?<={NNBSP})[ \t{_NBSP}]+")
 _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
 _LEADING = re.compile(r"^[ \t]+", re.MULTILINE)
 _BLANK_LINES = re.compile(r"\n{3,}")
-_SMS_BEFORE_PUNCT = re.compile(rf"(?<=[^\s(\[\"'])[ {_NBSP}{NNBSP}\t]*([;:!?]+)")
 _SMS_GUILLEMETS = re.compile(rf"«[{_SPACES}]*|[{_SPACES}]*»")
 _TAG = re.compile(r"(<!--.*?-->|<[^>]*>)", re.DOTALL)
 _RAW_TEXT_ELEMENT = re.compile(r"<(style|script)\b", re.IGNORECASE)
@@ -125,22 +122,37 @@ class SmsCount:
 
 def _protect(text: str) -> tuple[str, list[str]]:
     """``text`` with every protected span replaced by one placeholder, and the spans."""
+    masked, kept, _ = _protect_counted(text)
+    return masked, kept
+
+
+def _protect_counted(text: str) -> tuple[str, list[str], int]:
+    """:func:`_protect`, and how many of the spans (the first ones) are links."""
     if _PLACEHOLDER.search(text):
         raise ValueError(
             "text holds Private Use characters (U+E000–U+F8FF), which no post may carry: "
             "remove them from the brief or the template"
         )
-    kept: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        kept.append(match.group(0))
-        return chr(_PUA + len(kept) - 1)
-
     # URLs first: they are what differs from post to post, and once they are masked the
     # same texts come back, so the slower search for the other spans is cached.
-    masked = URL_PATTERN.sub(keep, text)
-    rest, spans = _protect_rest(masked, len(kept))
-    return rest, kept + list(spans)
+    kept: list[str] = []
+    pieces: list[str] = []
+    position = 0
+    for match in URL_PATTERN.finditer(text):
+        pieces.append(text[position : match.start()])
+        pieces.append(chr(_PUA + len(kept)))
+        kept.append(match.group(0))
+        position = match.end()
+    masked = "".join(pieces) + text[position:] if kept else text
+    links = len(kept)
+    rest, spans = _protect_rest(masked, links)
+    return rest, kept + list(spans), links
+
+
+@cache
+def _rest_pattern(emails: bool, tags: bool) -> re.Pattern[str]:
+    # Alternatives whose trigger character is absent are left out of the search.
+    return re.compile("|".join([*([_EMAIL] if emails else []), *([_TAG_OR_MENTION] if tags else []), _TIME_OR_SCORE]))
 
 
 @lru_cache(maxsize=8192)
@@ -156,7 +168,8 @@ def _protect_rest(text: str, start: int) -> tuple[str, tuple[str, ...]]:
         spans.append(span)
         return chr(_PUA + start + len(spans) - 1)
 
-    return _PROTECTED_REST.sub(keep, text), tuple(spans)
+    pattern = _rest_pattern("@" in text, "#" in text or "@" in text)
+    return pattern.sub(keep, text), tuple(spans)
 
 
 def _restore(text: str, kept: list[str]) -> str:
@@ -166,36 +179,74 @@ def _restore(text: str, kept: list[str]) -> str:
 
 
 def _tidy_spaces(text: str) -> str:
-    text = _MULTI_SPACE.sub(" ", text)
-    text = _TRAILING.sub("", text)
-    text = _LEADING.sub("", text)
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    # Each rule runs only when its trigger is in the text: a substring test is far cheaper
+    # than a regular expression, and most texts need none of these.
+    if "  " in text or "\t" in text:
+        text = _MULTI_SPACE.sub(" ", text)
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING.sub("", text)
+    if "\n " in text or "\n\t" in text:
+        text = _LEADING.sub("", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+_PUNCTUATION = frozenset(";:!?")
+_BLANKS = f" \t{_NBSP}{NNBSP}"
+
+
+def _space_before_punctuation(text: str, space: str, openers: str) -> str:
+    """``space`` (and only it) between a word and ``; : ! ?``, not after a line start or ``openers``.
+
+    A loop over the few punctuation runs of a text: a regular expression with a lookbehind
+    would be tried at every character.
+    """
+    pieces: list[str] = []
+    position = 0
+    for match in _PUNCT_RUN.finditer(text):
+        cut = match.start()
+        while cut > position and text[cut - 1] in _BLANKS:
+            cut -= 1
+        if cut == 0 or text[cut - 1].isspace() or text[cut - 1] in openers:
+            continue
+        pieces.append(text[position:cut])
+        pieces.append(space)
+        position = match.start()
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 # Posts of one night differ mostly by their links (utm_content names segment and variant):
-# with links masked, the same few texts come back thousands of times, so the rules run
-# once per distinct masked text.
+# with links masked, the same texts come back, so the rules run once per distinct text.
 @lru_cache(maxsize=8192)
 def _social_masked(text: str) -> str:
-    text = text.replace("...", "…")
-    text = _STRAIGHT_QUOTES.sub(lambda m: f"«{NNBSP}{m.group(1)}{NNBSP}»", text)
-    if '"' in text:  # a quote without its pair: opening after a space, else closing
-        text = _LONE_OPENING_QUOTE.sub("«" + NNBSP, text).replace('"', NNBSP + "»")
+    if "..." in text:
+        text = text.replace("...", "…")
+    if '"' in text:
+        text = _STRAIGHT_QUOTES.sub(lambda m: f"«{NNBSP}{m.group(1)}{NNBSP}»", text)
+        if '"' in text:  # a quote without its pair: opening after a space, else closing
+            text = _LONE_OPENING_QUOTE.sub("«" + NNBSP, text).replace('"', NNBSP + "»")
     text = text.replace("'", "’")
-    text = _BEFORE_PUNCT.sub(lambda m: NNBSP + m.group(1), text)
-    text = _OPEN_GUILLEMET.sub("«" + NNBSP, text)
-    text = _CLOSE_GUILLEMET.sub(NNBSP + "»", text)
-    text = _SPACE_NEXT_TO_NNBSP.sub("", text)
+    if not _PUNCTUATION.isdisjoint(text):
+        text = _space_before_punctuation(text, NNBSP, "([«\"'’")
+    if "«" in text:
+        text = _OPEN_GUILLEMET.sub("«" + NNBSP, text)
+    if "»" in text:
+        text = _CLOSE_GUILLEMET.sub(NNBSP + "»", text)
+    if any(pair in text for pair in _NEXT_TO_NNBSP):
+        text = _SPACE_NEXT_TO_NNBSP.sub("", text)
     return _tidy_spaces(text)
 
 
 @lru_cache(maxsize=8192)
 def _sms_masked(text: str) -> str:
-    text = _SMS_BEFORE_PUNCT.sub(lambda m: " " + m.group(1), text)
+    if not _PUNCTUATION.isdisjoint(text):
+        text = _space_before_punctuation(text, " ", "([\"'")
     return _tidy_spaces(text)
 
 
-_GSM7_TABLE = str.maketrans(_GSM7_FALLBACK)
+_NON_GSM7 = re.compile("[^" + re.escape("".join(sorted(_GSM7_ALL))) + "]")
 
 
 def to_gsm7(text: str) -> str:
@@ -205,17 +256,19 @@ def to_gsm7(text: str) -> str:
     plain form. What has no GSM-7 form (emoji) is kept: the SMS then travels as UCS-2 and
     :func:`sms_count` says so.
     """
-    text = text.translate(_GSM7_TABLE)
     if set(text) <= _GSM7_ALL:
         return text
-    out = []
-    for char in text:
-        if char in GSM7_BASIC or char in GSM7_EXTENSION:
-            out.append(char)
-        else:
-            bare = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
-            out.append(bare if bare and all(c in GSM7_BASIC for c in bare) else char)
-    return "".join(out)
+    # Only the few characters outside GSM-7 are looked at (a dict-based str.translate
+    # would look up every character).
+    return _NON_GSM7.sub(lambda m: _gsm7_form(m.group(0)), text)
+
+
+@lru_cache(maxsize=1024)
+def _gsm7_form(char: str) -> str:
+    if char in _GSM7_FALLBACK:
+        return _GSM7_FALLBACK[char]
+    bare = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    return bare if bare and all(c in GSM7_BASIC for c in bare) else char
 
 
 @lru_cache(maxsize=8192)
@@ -281,12 +334,12 @@ def fix_checked(text: str, style: Style) -> Fixed:
     """:func:`fix`, then :func:`check` of the result, sharing the work of both."""
     if style == "sms":
         text = _gsm7_only(text)
-    masked, kept = _protect(text)
+    masked, kept, count = _protect_counted(text)
     fixed = _MASKED_FIXERS[style](masked)
     result = _restore(fixed, kept)
     issues = [] if _masked_is_clean(fixed, style) else _ISSUES[style](result)
-    links = [span for span in kept if URL_PATTERN.fullmatch(span)]
-    bare = _restore(fixed, [" " if URL_PATTERN.fullmatch(span) else span for span in kept])
+    links = kept[:count]
+    bare = _restore(fixed, [" "] * count + kept[count:]) if kept else fixed
     return Fixed(result, issues, links, bare)
 
 
@@ -294,13 +347,18 @@ def _excerpt(text: str, position: int) -> str:
     return text[max(0, position - 12) : position + 12]
 
 
+# Each pattern starts with the character it is about (then looks around), so the search
+# jumps from candidate to candidate instead of trying every position.
 _SOCIAL_RULES = (
     (re.compile(r"'"), "straight apostrophe (use ’)"),
     (re.compile(r'"'), "straight double quote (use « »)"),
-    (re.compile(rf"(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’])[ {_NBSP}]+(?=[;:!?])"), "space before ; : ! ? must be a narrow no-break space"),
-    (re.compile(rf"(?<=[^\s{_NBSP}{NNBSP};:!?(\[«\"'’])[;:!?]"), "missing narrow no-break space before ; : ! ?"),
+    (
+        re.compile(rf"[ {_NBSP}](?=[ {_NBSP}]*[;:!?])(?<=[^\s{_NBSP}{NNBSP}(\[«\"'’][ {_NBSP}])"),
+        "space before ; : ! ? must be a narrow no-break space",
+    ),
+    (re.compile(rf"[;:!?](?<=[^\s{_NBSP}{NNBSP};:!?(\[«\"'’][;:!?])"), "missing narrow no-break space before ; : ! ?"),
     (re.compile(rf"«(?=[^\s{NNBSP}]| +\S)"), "« must be followed by a narrow no-break space"),
-    (re.compile(rf"(?:(?<=[^\s{NNBSP}])|(?<=\S ))»"), "» must be preceded by a narrow no-break space"),
+    (re.compile(rf"»(?:(?<=[^\s{NNBSP}]»)|(?<=\S »))"), "» must be preceded by a narrow no-break space"),
     (re.compile(r"(?<=\S) {2,}(?=\S)"), "double space"),
     (re.compile(r"\.\.\."), "three dots (use …)"),
 )
@@ -365,15 +423,30 @@ def _issues_html(markup: str) -> list[TypographyIssue]:
 _ISSUES = {"social": _issues_social, "sms": _issues_sms, "html": _issues_html}
 
 
-# All social rules in one pattern: most texts are clean, and one search says so.
-_SOCIAL_ANY = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _SOCIAL_RULES))
+# Each social rule with what must be in a text for it to match (a substring, or any of a
+# set of characters): most rules are skipped by a test far cheaper than a search.
+_SOCIAL_TRIGGERS: tuple[tuple[re.Pattern[str], str | frozenset[str]], ...] = tuple(
+    zip(
+        (pattern for pattern, _ in _SOCIAL_RULES),
+        ("'", '"', _PUNCTUATION, _PUNCTUATION, "«", "»", "  ", "..."),
+        strict=True,
+    )
+)
 _GSM7_OR_PLACEHOLDER = _GSM7_ALL | frozenset(chr(c) for c in range(_PUA, 0xF900))
+
+
+def _social_clean(text: str) -> bool:
+    for pattern, trigger in _SOCIAL_TRIGGERS:
+        present = trigger in text if isinstance(trigger, str) else not trigger.isdisjoint(text)
+        if present and pattern.search(text):
+            return False
+    return True
 
 
 @lru_cache(maxsize=8192)
 def _masked_is_clean(masked: str, style: Style) -> bool:
     if style == "social":
-        return not _SOCIAL_ANY.search(masked)
+        return _social_clean(masked)
     if style == "sms":
         return set(masked) <= _GSM7_OR_PLACEHOLDER and not _DOUBLE_SPACE.search(masked)
     return not _ISSUES[style](masked)
