@@ -36,7 +36,7 @@ _PLACES = ("L'Haÿ-les-Roses", "Saint-Rémy-de-Provence", "Paris 20e Arrondissem
 
 def _segments(count: int) -> list[dict[str, Any]]:
     """Main segments over the five bands, one in ten a territorial pack, as segments.json has them."""
-    segments = []
+    segments: list[dict[str, Any]] = []
     for index in range(count):
         if index % 10 == 9:
             code = f"{94000 + index:05d}"

@@ -70,7 +70,6 @@ __all__ = [
 
 CHANNELS: tuple[str, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
 DIRECT_CHANNELS = frozenset({"sms", "email"})
-CARD_MEDIUM = "card"
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HASHTAG = re.compile(r"^\w{1,60}$")
@@ -191,15 +190,6 @@ class _Doc:
         if max_length is not None and len(text) > max_length:
             self.fail(path, f"is {len(text)} characters long; at most {max_length}")
         return text
-
-    def texts(self, value: Any, path: Sequence[str | int], *, max_items: int = 10) -> tuple[str, ...]:
-        if isinstance(value, list):
-            if not value:
-                self.fail(path, "must not be an empty list")
-            if len(value) > max_items:
-                self.fail(path, f"has {len(value)} items; at most {max_items}")
-            return tuple(dict.fromkeys(self.text(item, (*path, i)) for i, item in enumerate(value)))
-        return (self.text(value, path),)
 
 
 def _dotted(path: Sequence[str | int]) -> str:
@@ -484,7 +474,7 @@ def _load_framing(path: Path) -> tuple[tuple[_Rule, ...], dict[str, _Angle], dic
     angles: dict[str, _Angle] = {}
     for key, body in angles_raw.items():
         name = str(key)
-        at = ("angles", name)
+        at: tuple[str | int, ...] = ("angles", name)
         if not _SLUG.match(name):
             doc.fail(at, f"angle name {name!r} must be a slug")
         body = doc.mapping(body, at, ("label", "openers", "cta_intros", "hashtags"), ("label", "openers", "cta_intros"))
@@ -847,7 +837,7 @@ class PostWriter:
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
         self._check_campaign()
-        self.templates = {
+        self.templates: dict[str, tuple[Any, ...]] = {
             channel: (
                 (_template(self.templates_dir, "email.subject.j2"), _template(self.templates_dir, "email.txt.j2"), _template(self.templates_dir, "email.html.j2", True))
                 if channel == "email"
@@ -1028,6 +1018,7 @@ class _SegmentMaker:
     def _render_post(self, channel: str, context: dict[str, Any]) -> dict[str, Any]:
         """The post's parts in the channel's typography; ``_parts`` keeps what checks need."""
         templates = self.w.templates[channel]
+        parts: dict[str, typography.Fixed]
         if channel == "email":
             parts = {
                 "subject": typography.fix_checked(_render(templates[0], context), "social"),
@@ -1048,14 +1039,14 @@ class _SegmentMaker:
         if rule.limit is not None and length > rule.limit:
             problem = f"{length} characters > {rule.limit}"
         if channel == "instagram" and rule.max_hashtags is not None:
-            count = len(_HASHTAG_IN_TEXT.findall(text))
-            if count > rule.max_hashtags:
-                problem = f"{count} hashtags > {rule.max_hashtags}"
+            tags = len(_HASHTAG_IN_TEXT.findall(text))
+            if tags > rule.max_hashtags:
+                problem = f"{tags} hashtags > {rule.max_hashtags}"
         if channel == "sms":
-            count = typography.sms_count(text)
-            fields.update(parts=count.parts, encoding=count.encoding, units=count.units)
-            if rule.max_parts is not None and count.parts > rule.max_parts:
-                problem = f"{count.parts} parts of {count.encoding} ({count.units} units) > {rule.max_parts} parts"
+            sms = typography.sms_count(text)
+            fields.update(parts=sms.parts, encoding=sms.encoding, units=sms.units)
+            if rule.max_parts is not None and sms.parts > rule.max_parts:
+                problem = f"{sms.parts} parts of {sms.encoding} ({sms.units} units) > {rule.max_parts} parts"
         if channel == "email" and rule.subject_limit is not None and len(post["subject"]) > rule.subject_limit:
             problem = f"subject of {len(post['subject'])} characters > {rule.subject_limit}"
         return fields, problem

@@ -490,14 +490,14 @@ def sms_count(text: str) -> SmsCount:
     67 per part, and a surrogate pair never split.
     """
     chars = set(text)
+    encoding: Literal["GSM-7", "UCS-2"]
     if chars <= _GSM7_ALL:
         wide = chars & GSM7_EXTENSION
         single, per_part, encoding = 160, 153, "GSM-7"
-        units = len(text) + sum(text.count(c) for c in wide)
     else:
         wide = {c for c in chars if ord(c) > 0xFFFF}
         single, per_part, encoding = 70, 67, "UCS-2"
-        units = len(text) + sum(text.count(c) for c in wide)
+    units = len(text) + sum(text.count(c) for c in wide)
     if units <= single:
         return SmsCount(encoding, units, 1 if units else 0)
     if not wide:
