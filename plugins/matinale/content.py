@@ -910,7 +910,12 @@ class _SegmentMaker:
             territory=self.territory,
             interest=self.interest,
         )
-        context = {"territory": self.territory, "interest": self.interest, "segment": self.segment_ns}
+        context = {
+            "territory": self.territory,
+            "territory_level": str(territory.get("level") or ""),
+            "interest": self.interest,
+            "segment": self.segment_ns,
+        }
         self.openers = tuple(" ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers)
 
     # -- ordering and choices
