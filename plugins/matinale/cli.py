@@ -64,6 +64,32 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_passwords(args: argparse.Namespace) -> int:
+    import os
+
+    from matinale.airflow.deploy import write_passwords
+
+    names = write_passwords(Path(args.file), args.users, admin_password=os.environ.get("AIRFLOW_ADMIN_PASSWORD"))
+    print(f"Passwords of {', '.join(names)} are in {args.file}")
+    return 0
+
+
+def _cmd_buckets(args: argparse.Namespace) -> int:
+    from matinale.airflow.deploy import ensure_buckets
+    from matinale.settings import cached_settings
+
+    settings = cached_settings()
+    created = ensure_buckets(settings)
+    print(f"Buckets {settings.bundle_bucket}, {settings.private_bucket}: created {created or 'none (both exist)'}")
+    return 0
+
+
+def _cmd_stack_test(args: argparse.Namespace) -> int:
+    from matinale.stack import run_stack_test
+
+    return run_stack_test(rows=args.rows, approval=args.approval == "on", keep=args.keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matinale", description="Overnight content pipeline for campaigns, on Airflow.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--reason", default="", help="why (kept in the history with your name)")
     back.add_argument("--by", default="", help="who (default: the current user)")
     back.set_defaults(func=_cmd_rollback)
+    passwords = commands.add_parser("passwords", help="write the Airflow login file (deployment init)")
+    passwords.add_argument("--file", required=True, help="SimpleAuthManager passwords file (JSON)")
+    passwords.add_argument("--users", required=True, help="name:role pairs, e.g. admin:admin,lecteur:viewer")
+    passwords.set_defaults(func=_cmd_passwords)
+
+    buckets = commands.add_parser("buckets", help="create the bundle and private buckets through aws_default (deployment init)")
+    buckets.set_defaults(func=_cmd_buckets)
+
+    stack = commands.add_parser(
+        "stack-test", help="run the production topology natively (Postgres, Redis, Celery, SeaweedFS) and one night through it"
+    )
+    stack.add_argument("--rows", type=int, default=3_000)
+    stack.add_argument("--approval", choices=["on", "off"], default="on")
+    stack.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) after the run")
+    stack.set_defaults(func=_cmd_stack_test)
     return parser
 
 

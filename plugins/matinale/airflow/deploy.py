@@ -1,0 +1,132 @@
+"""What a deployment's one-shot init does after ``airflow db migrate``: logins and buckets.
+
+``docker-compose.yml``'s ``airflow-init`` service and the native stack test (``make
+stack-test``) both call these through the ``matinale`` command, so the test proves the very
+steps production runs. Both are idempotent: running init again changes nothing that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from matinale.settings import Settings, cached_settings
+
+__all__ = ["DeployError", "ensure_buckets", "parse_users", "write_passwords"]
+
+
+class DeployError(RuntimeError):
+    """The deployment's configuration cannot be applied; the message says what to set."""
+
+
+def parse_users(spec: str) -> list[tuple[str, str]]:
+    """``"admin:admin,lecteur:viewer"`` (Airflow's SimpleAuthManager format) as pairs."""
+    users = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, sep, role = item.partition(":")
+        if not sep or not name or not role:
+            raise DeployError(
+                f"user entry {item!r} must be name:role, e.g. admin:admin,lecteur:viewer "
+                "(AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)"
+            )
+        users.append((name, role))
+    if not users:
+        raise DeployError("no user given: set AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS, e.g. admin:admin")
+    return users
+
+
+def write_passwords(path: Path, users_spec: str, *, admin_password: str | None = None) -> list[str]:
+    """Write SimpleAuthManager's passwords file; return the user names it holds.
+
+    ``admin`` gets ``admin_password`` (from the deployment's secrets) when given; a password
+    already in the file is kept; any other user gets a generated one. Nothing is printed:
+    operators read the file inside the deployment's volume.
+    """
+    names = [name for name, _ in parse_users(users_spec)]
+    existing: dict[str, str] = {}
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DeployError(f"{path}: not valid JSON; delete it and run init again") from exc
+    passwords = {}
+    for name in names:
+        if name == "admin" and admin_password:
+            passwords[name] = admin_password
+        else:
+            passwords[name] = existing.get(name) or secrets.token_urlsafe(16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    # Created 0600 before anything is written: a password never sits in a world-readable file.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(passwords, handle)
+    partial.replace(path)
+    return names
+
+
+def _bucket_exists(client: Any, name: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_bucket(Bucket=name)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in {"404", "NoSuchBucket", "NotFound"}:
+            return False
+        raise DeployError(
+            f"S3 bucket {name!r} cannot be checked ({code}): check the aws_default connection's "
+            "keys and endpoint_url"
+        ) from exc
+    return True
+
+
+def _init_client(conn_id: str) -> Any:
+    """A boto3 S3 client from the connection as stored in the metadata DB.
+
+    Init is a server-side step, like Airflow's own CLI: outside a task, Airflow 3's hooks only
+    see connections from the environment, so this reads the metadata DB's connection itself.
+    Keys left empty fall back to boto3's own chain (an instance role on AWS).
+    """
+    import boto3
+    from airflow.models.connection import Connection
+
+    try:
+        conn = Connection.get_connection_from_secrets(conn_id)
+    except Exception as exc:  # AirflowNotFoundException, or the DB is unreachable
+        raise DeployError(
+            f"Airflow connection {conn_id!r} not found: create it first "
+            f"(airflow connections add {conn_id} --conn-json ...)"
+        ) from exc
+    extra = conn.extra_dejson
+    return boto3.client(
+        "s3",
+        endpoint_url=extra.get("endpoint_url") or None,
+        region_name=extra.get("region_name") or None,
+        aws_access_key_id=conn.login or None,
+        aws_secret_access_key=conn.password or None,
+    )
+
+
+def ensure_buckets(settings: Settings | None = None, client: Any = None) -> list[str]:
+    """Create the bundle and private buckets if missing; return the ones created."""
+    settings = settings or cached_settings()
+    if client is None:
+        client = _init_client(settings.aws_conn_id)
+    region = client.meta.region_name
+    created = []
+    for name in (settings.bundle_bucket, settings.private_bucket):
+        if _bucket_exists(client, name):
+            continue
+        kwargs: dict[str, Any] = {"Bucket": name}
+        # AWS wants the region named for any bucket outside us-east-1.
+        if region and region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        client.create_bucket(**kwargs)
+        created.append(name)
+    return created
