@@ -22,6 +22,10 @@ test: install system-deps
 system-deps:
 	@scripts/system-deps.sh
 
+## the production topology natively (PostgreSQL, Redis, Celery, SeaweedFS) and one night through Airflow's REST API
+stack-test: install system-deps
+	@.venv/bin/python -m pytest tests/stack -q
+
 lint: install
 	@.venv/bin/ruff check --extend-select AIR plugins dags tests
 

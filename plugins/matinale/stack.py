@@ -97,6 +97,7 @@ class NightResult:
     state: str
     tasks: dict[str, str]
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    task_instances: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def _free_port(*, grpc_offset: bool = False) -> int:
@@ -253,8 +254,13 @@ class NativeStack:
             self._stop_all()
 
     def _stop_all(self) -> None:
-        for proc in reversed(self.processes):
-            self._stop_process(proc)
+        # Airflow's components first (together: each may take its grace period), then the
+        # services they use, PostgreSQL last.
+        airflow = [p for p in self.processes if p.name in AIRFLOW_COMPONENTS]
+        backing = [p for p in self.processes if p.name not in AIRFLOW_COMPONENTS]
+        self._stop_group(airflow)
+        for proc in reversed(backing):
+            self._stop_group([proc])
         self.processes.clear()
         # weed leaves seaweedfs-<service>-<port>.sock files in /tmp whatever TMPDIR says:
         # remove ours (by port), never another server's.
@@ -267,18 +273,22 @@ class NativeStack:
             shutil.rmtree(self.root, ignore_errors=True)
 
     @staticmethod
-    def _stop_process(proc: _Process) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, proc.stop_signal)
-        try:
-            proc.popen.wait(timeout=proc.grace)
-        except subprocess.TimeoutExpired:
-            log.warning("%s (pid %d) ignored signal %d; killing its group", proc.name, proc.pid, proc.stop_signal)
-        # Children (task runners, log servers, uvicorn workers) may outlive their leader.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(timeout=5)
+    def _stop_group(procs: list[_Process]) -> None:
+        """Signal each process group, wait up to its grace period, then SIGKILL what is left."""
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, proc.stop_signal)
+        deadline = time.monotonic() + max((p.grace for p in procs), default=0)
+        for proc in procs:
+            try:
+                proc.popen.wait(timeout=max(0.1, min(proc.grace, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                log.info("%s (pid %d) still running after signal %d; killing its group", proc.name, proc.pid, proc.stop_signal)
+            # Children (task runners, log servers, uvicorn workers) may outlive their leader.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=5)
 
     def _spawn(self, name: str, argv: list[str], *, env: dict[str, str], user: str | None = None,
                stop_signal: int = signal.SIGTERM, grace: float = 20.0, cwd: Path | None = None) -> _Process:
@@ -591,10 +601,14 @@ class NativeStack:
             if dead:
                 raise StackError(f"{dead[0].name} exited during the run; last lines:\n{_tail(dead[0].log)}")
             time.sleep(2)
-        tasks = self._task_states(run_id)
+        instances = self.task_instances(run_id)
+        tasks = {
+            (t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): str(t["state"])
+            for t in instances
+        }
         if state != "success":
             raise StackError(f"run {run_id} ended {state!r} (tasks: {tasks})\n{self._failed_logs(run_id, tasks)}")
-        return NightResult(run_id=run_id, state=state, tasks=tasks, approvals=approvals)
+        return NightResult(run_id=run_id, state=state, tasks=tasks, approvals=approvals, task_instances=instances)
 
     def _approve_pending(self, run_id: str) -> list[dict[str, Any]]:
         """Answer every pending human-in-the-loop request of the run as staff would: approve."""
@@ -611,13 +625,25 @@ class NativeStack:
             done.append({"task_id": ti["task_id"], "subject": detail["subject"], "chosen": choice, "options": options})
         return done
 
-    def _task_states(self, run_id: str) -> dict[str, str]:
-        items = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances",
-                         params={"limit": 1000}).json()["task_instances"]
-        return {
-            (t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): str(t["state"])
-            for t in items
-        }
+    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances as the REST API shows them (state, hostname, executor…)."""
+        return self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances",
+                        params={"limit": 1000}).json()["task_instances"]
+
+    def approval_tasks(self) -> list[str]:
+        """Ids of the DAG's human-in-the-loop tasks (approval before publish), if any."""
+        tasks = self.api("GET", f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]
+        return [t["task_id"] for t in tasks if any(k in (t.get("operator_name") or "") for k in ("HITL", "Approval"))]
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows from the metadata database (PostgreSQL), for checks."""
+        import psycopg2
+
+        with contextlib.closing(psycopg2.connect(host="127.0.0.1", port=self.ports["postgres"], user="airflow",
+                                                 password=self._secret["postgres"], dbname="airflow")) as conn:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
 
     def _failed_logs(self, run_id: str, tasks: dict[str, str]) -> str:
         failed = [name.split("[")[0] for name, state in tasks.items() if state not in {"success", "skipped"}]

@@ -1,0 +1,174 @@
+"""docker-compose.yml: the production shape, checked without Docker.
+
+Parsed with YAML (anchors and merge keys resolved), then every service, healthcheck and
+dependency is checked, and that the Airflow services share one configuration. Debian's
+docker-compose (1.29) validates the file too when it is installed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+AIRFLOW = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+    "airflow-worker": "celery worker",
+}
+BACKING = {"postgres": "postgres:16", "redis": "redis:7", "s3": "chrislusf/seaweedfs"}
+SECRET = re.compile(r"(PASSWORD|SECRET|FERNET|_KEY|TOKEN)(?!.*_FILE$)", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict), "environment must be a mapping (it is merged from the anchor)"
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_every_service_is_there(services: dict[str, Any]) -> None:
+    assert set(AIRFLOW) | set(BACKING) | {"airflow-init"} <= set(services)
+    for name, image in BACKING.items():
+        assert services[name]["image"].startswith(image), f"{name} must run {image}"
+    for name, command in AIRFLOW.items():
+        assert services[name]["command"] == command, name
+
+
+def test_long_running_services_have_healthchecks(services: dict[str, Any]) -> None:
+    for name in [*AIRFLOW, *BACKING]:
+        check = services[name].get("healthcheck") or {}
+        assert check.get("test"), f"{name} has no healthcheck"
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}, name
+        assert services[name].get("restart") == "always", f"{name} must restart"
+    assert "healthcheck" not in services["airflow-init"], "airflow-init is one-shot"
+
+
+def test_dependencies_wait_for_health_and_init(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in services, f"{name} depends on unknown {target}"
+            condition = rule["condition"]
+            assert condition in {"service_healthy", "service_completed_successfully"}, (name, target)
+            if condition == "service_healthy":
+                assert services[target].get("healthcheck"), f"{name} waits for {target}'s health, which has no check"
+    for name in [*AIRFLOW, "airflow-init"]:
+        deps = services[name]["depends_on"]
+        assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy", name
+    for name in AIRFLOW:
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+    # The buckets are made at init, and Celery workers call the API server's execution API.
+    assert services["airflow-init"]["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_airflow_services_share_one_configuration(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    common = compose["x-airflow-common"]
+    shared = _env(common)
+    for name in [*AIRFLOW, "airflow-init"]:
+        service = services[name]
+        assert service["image"] == common["image"] and service["build"] == common["build"], name
+        env = _env(service)
+        differs = {k for k, v in shared.items() if env.get(k) != v}
+        assert not differs, f"{name} overrides the common configuration: {sorted(differs)}"
+        assert set(service["volumes"]) == set(common["volumes"]), name
+    # The sharing is by the anchor, not by copies that drift apart.
+    text = COMPOSE.read_text(encoding="utf-8")
+    for name in [*AIRFLOW, "airflow-init"]:
+        block = re.search(rf"^  {re.escape(name)}:\n(.*?)(?=^  \S|\Z)", text, re.MULTILINE | re.DOTALL)
+        assert block and "<<: *airflow-common\n" in block.group(1), f"{name} does not merge x-airflow-common"
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not installed.
+    assert shared["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
+    assert shared["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    assert shared["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert shared["MATINALE_WORK_STORE"] == "s3", "Celery workers share no disk"
+    assert shared["MATINALE_APPROVAL"].startswith("${MATINALE_APPROVAL:-on}")
+
+
+def test_init_migrates_connects_and_makes_buckets(services: dict[str, Any]) -> None:
+    script = "\n".join(services["airflow-init"]["command"])
+    steps = ["airflow db migrate", "matinale.cli passwords", "airflow connections add aws_default", "matinale.cli buckets"]
+    positions = [script.index(step) for step in steps]
+    assert positions == sorted(positions)
+
+
+def test_named_volumes_are_declared(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    used = set()
+    for service in services.values():
+        for volume in service.get("volumes") or []:
+            source = volume.split(":", 1)[0]
+            if not source.startswith((".", "/", "$")):
+                used.add(source)
+    assert used <= declared and used, (used, declared)
+    assert services["postgres"]["volumes"][0].startswith("postgres-db-volume:")
+    assert services["s3"]["volumes"][0].startswith("s3-data:")
+
+
+def test_no_secret_in_the_compose_file(compose: dict[str, Any]) -> None:
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if SECRET.search(str(key)) and isinstance(value, str):
+                    assert value.startswith("${"), f"{where}.{key} holds a literal secret"
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(compose, "compose")
+    for url in re.findall(r"\w+://[^\s\"']+", COMPOSE.read_text(encoding="utf-8")):
+        if "@" in url:
+            assert re.search(r":\$\{[A-Z_]+", url), f"{url} embeds a password"
+
+
+def test_env_example_defines_every_required_variable() -> None:
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text(encoding="utf-8")))
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+    )
+    assert required and required <= set(example), sorted(required - set(example))
+    for name, value in example.items():
+        if SECRET.search(name):
+            assert value.startswith("change-me"), f"{name} in .env.example must be a placeholder"
+
+
+def test_dockerfile_installs_the_project_from_the_lock() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM (python:3\.11|apache/airflow:3\.3\.2-python3\.11)", text, re.MULTILINE)
+    assert "uv sync --frozen" in text and "--extra stack" in text
+    for folder in ("dags", "plugins", "content_templates", "segments", "campaign.yaml", "uv.lock"):
+        assert re.search(rf"^COPY .*\b{re.escape(folder)}\b", text, re.MULTILINE), f"{folder} is not in the image"
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".env", ".venv", "var"} <= set(ignored), "secrets and local state must stay out of the image"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
+def test_docker_compose_accepts_the_file() -> None:
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr

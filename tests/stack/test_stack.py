@@ -1,0 +1,71 @@
+"""The production topology, natively: PostgreSQL, Redis, SeaweedFS and Airflow's CeleryExecutor.
+
+One night of ``matinale_nightly`` is triggered through Airflow's REST API on the same services
+as docker-compose.yml (run as local processes: Docker is not available here), approved through
+the API when the DAG asks for it, and its bundle checked in S3. Everything started is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from matinale.airflow.deploy import ensure_buckets
+from matinale.local import fill_inbox
+from matinale.stack import NativeStack, verify_bundle
+
+pytestmark = pytest.mark.stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from matinale.schedule import edition_for
+
+    stack = NativeStack(ROOT, root=tmp_path / "stack", approval=True)
+    edition = edition_for(datetime.now(UTC), stack.settings.clocks)
+    with stack:
+        fill_inbox(stack.settings, edition, rows=3_000, seed=7)
+        result = stack.run_night(edition)
+
+        # Airflow: the run and its task instances live in PostgreSQL; every task went through
+        # Celery (its result backend is the same database) and succeeded.
+        assert result.state == "success"
+        assert all(state == "success" for state in result.tasks.values()), result.tasks
+        assert {"prepare", "ingest", "segment", "bundle", "publish"} <= set(result.tasks)
+        assert stack.query("SELECT state FROM dag_run WHERE run_id = %s", (result.run_id,)) == [("success",)]
+        celery_done = stack.query("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")[0][0]
+        assert celery_done >= len(result.tasks)
+        assert all(ti["hostname"] for ti in result.task_instances)
+
+        # Approval: when the DAG asks staff (HITL), the stack answered through the REST API.
+        approval_tasks = stack.approval_tasks()
+        assert sorted({a["task_id"] for a in result.approvals}) == sorted(approval_tasks)
+
+        # The bundle: latest.json → manifest → every file's size and sha256, in S3.
+        client = stack.s3_client()
+        published = verify_bundle(client, stack.settings.bundle_bucket, edition)
+        manifest, pointer = published["manifest"], published["pointer"]
+        paths = {entry["path"] for entry in manifest["files"]}
+        assert "index.html" in paths
+        assert manifest["segments"], "no segment reached the bundle"
+        for segment in manifest["segments"]:
+            assert {f"{segment['id']}/index.html", f"{segment['id']}/posts.json"} <= paths
+        current = json.loads(client.get_object(Bucket=stack.settings.bundle_bucket, Key=f"editions/{edition}/current.json")["Body"].read())
+        assert current == pointer
+
+        # Workers share no disk: the night's files went to the private bucket, none to a local folder.
+        work = client.list_objects_v2(Bucket=stack.settings.private_bucket, Prefix=f"work/runs/{edition}/{pointer['run']}/")
+        keys = {item["Key"].split(f"{pointer['run']}/", 1)[1] for item in work.get("Contents", [])}
+        assert {"inputs.json", "segments.json", "private/assignments.parquet", "bundle/manifest.json"} <= keys
+        assert not (stack.settings.var_dir / "work").exists()
+
+        # Init is idempotent: running its bucket step again creates nothing.
+        assert ensure_buckets(stack.settings, client) == []
+
+    assert stack.alive() == [], "processes outlived the stack"
+    assert not any((tmp_path / "stack").glob("pg*")), "the PostgreSQL folder was not removed"
