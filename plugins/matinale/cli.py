@@ -64,23 +64,22 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_passwords(args: argparse.Namespace) -> int:
+def _cmd_init(args: argparse.Namespace) -> int:
     import os
 
-    from matinale.airflow.deploy import write_passwords
+    from matinale.airflow.deploy import run_init
 
-    names = write_passwords(Path(args.file), args.users, admin_password=os.environ.get("AIRFLOW_ADMIN_PASSWORD"))
-    print(f"Passwords of {', '.join(names)} are in {args.file}")
-    return 0
-
-
-def _cmd_buckets(args: argparse.Namespace) -> int:
-    from matinale.airflow.deploy import ensure_buckets
-    from matinale.settings import cached_settings
-
-    settings = cached_settings()
-    created = ensure_buckets(settings)
-    print(f"Buckets {settings.bundle_bucket}, {settings.private_bucket}: created {created or 'none (both exist)'}")
+    users = args.users or os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS") or "admin:admin"
+    summary = run_init(
+        Path(args.passwords_file),
+        users=users,
+        admin_password=os.environ.get("AIRFLOW_ADMIN_PASSWORD"),
+        conn_json=os.environ.get("MATINALE_AWS_CONN_JSON"),
+    )
+    print(
+        f"Logins: {', '.join(summary['users'])} (passwords in {args.passwords_file}); "
+        f"connection {summary['connection']}; buckets created: {summary['buckets_created'] or 'none (both exist)'}"
+    )
     return 0
 
 
@@ -118,13 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--reason", default="", help="why (kept in the history with your name)")
     back.add_argument("--by", default="", help="who (default: the current user)")
     back.set_defaults(func=_cmd_rollback)
-    passwords = commands.add_parser("passwords", help="write the Airflow login file (deployment init)")
-    passwords.add_argument("--file", required=True, help="SimpleAuthManager passwords file (JSON)")
-    passwords.add_argument("--users", required=True, help="name:role pairs, e.g. admin:admin,lecteur:viewer")
-    passwords.set_defaults(func=_cmd_passwords)
-
-    buckets = commands.add_parser("buckets", help="create the bundle and private buckets through aws_default (deployment init)")
-    buckets.set_defaults(func=_cmd_buckets)
+    init = commands.add_parser(
+        "init",
+        help="deployment init after `airflow db migrate`: logins, the aws_default connection "
+        "(from $MATINALE_AWS_CONN_JSON), the two buckets",
+    )
+    init.add_argument("--passwords-file", required=True, help="SimpleAuthManager passwords file (JSON)")
+    init.add_argument("--users", help="name:role pairs (default: $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)")
+    init.set_defaults(func=_cmd_init)
 
     stack = commands.add_parser(
         "stack-test", help="run the production topology natively (Postgres, Redis, Celery, SeaweedFS) and one night through it"

@@ -1,8 +1,9 @@
-"""What a deployment's one-shot init does after ``airflow db migrate``: logins and buckets.
+"""What a deployment's one-shot init does after ``airflow db migrate``: ``matinale init``.
 
-``docker-compose.yml``'s ``airflow-init`` service and the native stack test (``make
-stack-test``) both call these through the ``matinale`` command, so the test proves the very
-steps production runs. Both are idempotent: running init again changes nothing that exists.
+Logins (SimpleAuthManager's passwords file), the ``aws_default`` connection in the metadata
+DB, and the two buckets. ``docker-compose.yml``'s ``airflow-init`` service and the native
+stack test (``make stack-test``) both run ``matinale init``, so the test proves the very steps
+production runs, in one process. Every step is idempotent: init may run at each ``up``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from matinale.settings import Settings, cached_settings
 
-__all__ = ["DeployError", "ensure_buckets", "parse_users", "write_passwords"]
+__all__ = ["DeployError", "ensure_buckets", "parse_users", "run_init", "save_connection", "write_passwords"]
 
 
 class DeployError(RuntimeError):
@@ -130,3 +131,45 @@ def ensure_buckets(settings: Settings | None = None, client: Any = None) -> list
         client.create_bucket(**kwargs)
         created.append(name)
     return created
+
+
+def save_connection(conn_id: str, conn_json: str) -> str:
+    """Create or update an Airflow connection from its JSON form; return "created"/"updated".
+
+    The JSON (with the keys) comes from the environment, never from argv where ``ps`` shows
+    it, and is never printed.
+    """
+    from airflow.models.connection import Connection  # the ORM model: init writes the DB
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        json.loads(conn_json)
+        wanted = Connection.from_json(conn_id=conn_id, value=conn_json)
+    except (ValueError, TypeError) as exc:
+        raise DeployError(
+            f"the {conn_id} connection must be Airflow's JSON form, e.g. "
+            '{"conn_type": "aws", "login": ..., "password": ..., "extra": {"endpoint_url": ...}}'
+        ) from exc
+    with create_session() as session:
+        existing = session.scalar(select(Connection).where(Connection.conn_id == conn_id).limit(1))
+        if existing is None:
+            session.add(wanted)
+            return "created"
+        for attribute in ("conn_type", "host", "login", "schema", "port", "description"):
+            setattr(existing, attribute, getattr(wanted, attribute))
+        existing.set_password(wanted.password)
+        existing.set_extra(wanted.extra)
+        return "updated"
+
+
+def run_init(passwords_file: Path, *, users: str, admin_password: str | None, conn_json: str | None,
+             settings: Settings | None = None) -> dict[str, Any]:
+    """The init steps after ``airflow db migrate``; a summary without any secret."""
+    settings = settings or cached_settings()
+    names = write_passwords(passwords_file, users, admin_password=admin_password)
+    connection = "kept"
+    if conn_json:
+        connection = save_connection(settings.aws_conn_id, conn_json)
+    created = ensure_buckets(settings)
+    return {"users": names, "connection": f"{settings.aws_conn_id} {connection}", "buckets_created": created}
