@@ -240,6 +240,19 @@ class NativeStack:
         with self._timed("stop"):
             self._stop_all()
 
+    def secret_values(self) -> list[str]:
+        """Every secret this stack generated (for leak checks: none may reach a log)."""
+        values = list(self._secret.values())
+        env = self._env or {}
+        values += [env[k] for k in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY") if k in env]
+        if self._s3 is not None:
+            values.append(self._s3.credentials.secret_key)
+        return values
+
+    def log_files(self) -> list[Path]:
+        """Every log the stack's services and tasks wrote."""
+        return sorted(p for p in self.root.rglob("*.log") if p.is_file())
+
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each started process group has used so far, from /proc."""
         groups = {proc.pid: proc.name for proc in self.processes}
@@ -478,15 +491,25 @@ class NativeStack:
         """Compose's ``airflow-init``: db migrate, then ``matinale init`` (logins, connection, buckets)."""
         env = self.env
         self._run("airflow-init", [sys.executable, "-m", "airflow", "db", "migrate"], env=env, timeout=300)
+        self.init()
+
+    def init(self) -> str:
+        """Run ``matinale init`` (compose's init after the migration); return what it printed."""
+        env = self.env
         # The keys reach init through the environment, not argv where `ps` would show them.
         init_env = {
             **env,
             "AIRFLOW_ADMIN_PASSWORD": self._secret["admin"],
             "MATINALE_AWS_CONN_JSON": self._s3.airflow_connection_json() if self._s3 else "",
         }
+        log_path = self.root / "logs" / "airflow-init.log"
+        start = log_path.stat().st_size if log_path.exists() else 0
         self._run("airflow-init", [sys.executable, "-m", "matinale.cli", "init",
                                    "--passwords-file", env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]],
                   env=init_env)
+        with log_path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read().decode("utf-8", errors="replace")
 
     def _wait_healthy(self) -> None:
         """The compose healthchecks, natively: API version, scheduler /health, job heartbeats."""

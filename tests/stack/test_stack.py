@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from matinale.airflow.deploy import ensure_buckets
 from matinale.local import fill_inbox
 from matinale.stack import NativeStack, verify_bundle
 
@@ -64,8 +63,17 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
         assert {"inputs.json", "segments.json", "private/assignments.parquet", "bundle/manifest.json"} <= keys
         assert not (stack.settings.var_dir / "work").exists()
 
-        # Init is idempotent: running its bucket step again creates nothing.
-        assert ensure_buckets(stack.settings, client) == []
+        # Init is idempotent, as compose runs it at every `up`: the connection is updated in
+        # place, the buckets are kept, and no key is printed.
+        again = stack.init()
+        assert "connection aws_default updated" in again and "buckets created: none" in again, again
+
+        # No generated secret (database, broker, S3 keys, JWT, Fernet, admin) in any log.
+        secrets = stack.secret_values()
+        for log in stack.log_files():
+            text = log.read_text(encoding="utf-8", errors="replace")
+            leaked = [f"{value[:3]}…" for value in secrets if value in text]
+            assert not leaked, f"{log.relative_to(stack.root)} shows secrets {leaked}"
 
     assert stack.alive() == [], "processes outlived the stack"
     assert not any((tmp_path / "stack").glob("pg*")), "the PostgreSQL folder was not removed"
