@@ -138,6 +138,7 @@ def _fernet_key() -> str:
 def _wait_until(check: Callable[[], bool], *, what: str, timeout: float, watch: list[_Process]) -> None:
     """Poll ``check`` until true; fail early, with its log, if a watched process died."""
     deadline = time.monotonic() + timeout
+    last_error = "not ready"
     while True:
         for proc in watch:
             if proc.popen.poll() is not None:
@@ -148,11 +149,11 @@ def _wait_until(check: Callable[[], bool], *, what: str, timeout: float, watch: 
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - a service that is still starting refuses or resets
-            pass
+        except Exception as exc:  # noqa: BLE001 - a service that is still starting refuses or resets
+            last_error = f"{type(exc).__name__}: {exc}"[:300]
         if time.monotonic() > deadline:
             details = "\n".join(f"--- {p.name} ({p.log}):\n{_tail(p.log, 15)}" for p in watch)
-            raise StackError(f"timed out after {timeout:.0f} s waiting for {what}\n{details}")
+            raise StackError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last_error})\n{details}")
         time.sleep(0.5)
 
 
@@ -273,14 +274,18 @@ class NativeStack:
 
     def _stop_all(self) -> None:
         if self.processes:
-            self.cpu = self.cpu_seconds()
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.cpu = self.cpu_seconds()
         # Airflow's components first (together: each may take its grace period), then the
         # services they use, PostgreSQL last.
         airflow = [p for p in self.processes if p.name in AIRFLOW_COMPONENTS]
         backing = [p for p in self.processes if p.name not in AIRFLOW_COMPONENTS]
         self._stop_group(airflow)
         if self._s3 is not None:
-            self._s3.stop(grace=1)  # throwaway data; weed's graceful stop takes ~15 s
+            try:
+                self._s3.stop(grace=1)  # throwaway data; weed's graceful stop takes ~15 s
+            except Exception:  # noqa: BLE001 - Redis and PostgreSQL must be stopped all the same
+                log.exception("stopping SeaweedFS failed")
         for proc in reversed(backing):
             self._stop_group([proc])
         self.processes.clear()
@@ -416,6 +421,11 @@ class NativeStack:
         if self._s3.pid:
             self.started_pids.append(self._s3.pid)
         self.ports["s3"] = self._s3.s3_port or 0
+
+    @property
+    def postgres_dir(self) -> Path | None:
+        """The PostgreSQL cluster's folder (outside ``root``: it belongs to the postgres user)."""
+        return self._pg_dir
 
     @property
     def s3_endpoint(self) -> str:

@@ -76,4 +76,4 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
             assert not leaked, f"{log.relative_to(stack.root)} shows secrets {leaked}"
 
     assert stack.alive() == [], "processes outlived the stack"
-    assert not any((tmp_path / "stack").glob("pg*")), "the PostgreSQL folder was not removed"
+    assert stack.postgres_dir is not None and not stack.postgres_dir.exists(), "the PostgreSQL folder was not removed"
