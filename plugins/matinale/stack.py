@@ -527,17 +527,17 @@ class NativeStack:
 
         airflow = [p for p in self.processes if p.name in AIRFLOW_COMPONENTS]
         _wait_until(lambda: httpx.get(f"{self.api_url}/api/v2/version", timeout=3).status_code == 200,
-                    what="the API server", timeout=120, watch=airflow)
+                    what="the API server", timeout=300, watch=airflow)
         health_url = f"http://127.0.0.1:{self.ports['scheduler_health']}/health"
         _wait_until(lambda: httpx.get(health_url, timeout=3).status_code == 200,
-                    what="the scheduler's health check", timeout=120, watch=airflow)
+                    what="the scheduler's health check", timeout=300, watch=airflow)
 
         def all_healthy() -> bool:
             health = self.api("GET", "/api/v2/monitor/health").json()
             parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
             return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
 
-        _wait_until(all_healthy, what="scheduler, triggerer and dag-processor heartbeats", timeout=120, watch=airflow)
+        _wait_until(all_healthy, what="scheduler, triggerer and dag-processor heartbeats", timeout=300, watch=airflow)
 
     # ------------------------------------------------------------------ REST API
     def token(self) -> str:
@@ -561,7 +561,7 @@ class NativeStack:
             raise StackError(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
         return response
 
-    def wait_for_dag(self, timeout: float = 120) -> dict[str, Any]:
+    def wait_for_dag(self, timeout: float = 300) -> dict[str, Any]:
         """Wait until the dag-processor has parsed the DAG; fail with its import error if any."""
         found: dict[str, Any] = {}
 
@@ -582,7 +582,7 @@ class NativeStack:
                     raise
             time.sleep(1)
 
-    def run_night(self, edition: date, *, timeout: float = 240) -> NightResult:
+    def run_night(self, edition: date, *, timeout: float = 600) -> NightResult:
         """Unpause, trigger one run for ``edition``, approve it when asked, wait for its end."""
         with self._timed("night"):
             return self._run_night(edition, timeout)
