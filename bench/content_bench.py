@@ -78,14 +78,7 @@ def _writer() -> Any:
     os.environ.setdefault("MATINALE_HOME", str(ROOT))
     settings = load_settings()
     brief = load_brief(settings.templates_dir / "sample_brief.yaml", allowed_domains=settings.allowed_domains)
-    return PostWriter(
-        brief,
-        campaign=settings.campaign,
-        channels=settings.channels,
-        templates_dir=settings.templates_dir,
-        variants=settings.variants,
-        allowed_domains=settings.allowed_domains,
-    )
+    return PostWriter.from_settings(brief, settings)
 
 
 def _write(segments: list[dict[str, Any]]) -> dict[str, int]:

@@ -811,6 +811,18 @@ class PostWriter:
     :func:`render_segment_posts` is the one-segment shortcut.
     """
 
+    @classmethod
+    def from_settings(cls, brief: Brief, settings: Any) -> PostWriter:
+        """A writer with the campaign's channels, variants and allowed domains."""
+        return cls(
+            brief,
+            campaign=settings.campaign,
+            channels=settings.channels,
+            templates_dir=settings.templates_dir,
+            variants=settings.variants,
+            allowed_domains=settings.allowed_domains,
+        )
+
     def __init__(
         self,
         brief: Brief,

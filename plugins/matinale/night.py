@@ -263,14 +263,7 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     from matinale.content import PostWriter, load_brief, posts_markdown
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
-    writer = PostWriter(
-        brief,
-        campaign=settings.campaign,
-        channels=settings.channels,
-        templates_dir=settings.templates_dir,
-        variants=settings.variants,
-        allowed_domains=settings.allowed_domains,
-    )
+    writer = PostWriter.from_settings(brief, settings)
     by_id = {s["id"]: s for s in _segments(store, ctx)}
     missing = [s for s in batch if s not in by_id]
     if missing:
