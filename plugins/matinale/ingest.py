@@ -1,197 +1,1170 @@
-"""Read the supporter file into one clean frame, and account for every row.
+"""Read the supporter file as it really arrives, and account for every row.
 
-Every input row ends in exactly one bucket, decided in this order: quarantined (invalid),
-suppressed, merged into a duplicate, valid. Codes (supporter_id, postal and INSEE codes,
-phones) are always text.
+A CRM export or an Excel "save as CSV" comes in UTF-8, UTF-8 with a BOM, UTF-16 or
+Windows-1252 (told apart by content, never by name), with ``,``, ``;`` or tab separators,
+quoted values holding separators and newlines, Excel's ``'`` in front of codes, trailing
+empty columns, or as Parquet. Headers may be French or English (``ALIASES``). Codes
+(supporter_id, postal and INSEE codes, phones) always stay text.
+
+Every row read ends in exactly one bucket, decided in this order:
+
+1. **quarantined**: some value is invalid; the quarantine report lists every problem
+   (file, line, column, masked value, reason, hint);
+2. **suppressed**: the person's e-mail or phone is on the suppression list, or a duplicate
+   of them is (checked right after normalisation, before deduplication);
+3. **merged**: a duplicate (same supporter_id, normalised e-mail or phone, transitively) of
+   an earlier row; the earliest row survives, empty fields filled from its duplicates, and
+   every consent is the most restrictive one found (an opt-out anywhere is an opt-out,
+   including on a quarantined duplicate);
+4. **valid**.
+
+So ``rows_read = valid + quarantined + duplicates_merged + suppressed``. Lines made only of
+separators are not rows (``blank_rows``). The hot path is columnar (pyarrow.compute and
+numpy, per distinct value where a column repeats itself); Python only runs per value for
+``phonenumbers`` leftovers, SHA-256 suppression digests and the quarantined cells.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matinale.contacts import normalise_emails, normalise_phones
+from matinale.privacy import SuppressionList, compliance_counts, mask_cell, neutralise_formula
 
 __all__ = [
     "ALIASES",
+    "BOOLEAN_FIELDS",
+    "CONSENT_FIELDS",
+    "COUNT_FIELDS",
+    "DEFAULT_MAX_QUARANTINE_SHARE",
+    "DuplicateColumnError",
+    "EmptyFileError",
+    "FIELDS",
     "IngestError",
     "IngestResult",
+    "MAX_AGE",
+    "MIN_AGE",
+    "MissingColumnError",
+    "REASONS",
+    "RawSupporters",
+    "UnreadableFileError",
     "canonical_header",
     "ingest_supporters",
     "read_supporters",
+    "validate_supporters",
 ]
 
-# One table maps every known header spelling to its field (keys are folded: lowercase,
-# no accents, no spaces/underscores/dashes).
-ALIASES: dict[str, str] = {}
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "supporter_id": ("supporter_id", "id", "identifiant", "id_sympathisant", "id_contact"),
-    "first_name": ("first_name", "prenom", "firstname"),
-    "last_name": ("last_name", "nom", "lastname", "nom_de_famille"),
-    "email": ("email", "e-mail", "courriel", "mail", "adresse_email"),
-    "phone": ("phone", "telephone", "portable", "mobile", "tel"),
-    "birth_date": ("birth_date", "date_de_naissance", "date_naissance", "naissance", "birthdate"),
-    "age": ("age",),
-    "postal_code": ("postal_code", "code_postal", "cp", "zip"),
-    "insee_com": ("insee_com", "code_insee", "insee", "code_commune"),
-    "consent_email": ("consent_email", "consentement_email", "optin_email"),
-    "consent_sms": ("consent_sms", "consentement_sms", "optin_sms"),
-    "consent_whatsapp": ("consent_whatsapp", "consentement_whatsapp", "optin_whatsapp"),
-    "consent_social": ("consent_social", "consentement_reseaux", "optin_social"),
-    "consent_date": ("consent_date", "date_consentement", "date_du_consentement"),
-    "legal_basis": ("legal_basis", "base_legale", "fondement"),
-    "joined_on": ("joined_on", "date_adhesion", "date_inscription", "inscrit_le"),
-    "interests": ("interests", "centres_interet", "centres_d_interet", "interets", "thematiques"),
-    "events_attended": ("events_attended", "evenements", "nb_evenements", "evenements_suivis"),
-    "shares_30d": ("shares_30d", "partages_30j", "partages"),
-    "donor": ("donor", "donateur"),
-    "volunteer": ("volunteer", "benevole"),
-}
+MIN_AGE = 16
+MAX_AGE = 110
+DEFAULT_MAX_QUARANTINE_SHARE = 0.20
 
-BOOLEAN_FIELDS = ("consent_email", "consent_sms", "consent_whatsapp", "consent_social", "donor", "volunteer")
+# Every field and the header spellings that mean it. Lookup folds case, accents, spaces,
+# underscores and punctuation (``canonical_header``), so "Date de naissance",
+# "date_naissance" and "DATE-DE-NAISSANCE" are one entry.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "supporter_id": (
+        "supporter_id", "id", "identifiant", "id_sympathisant", "id_supporter", "id_contact",
+        "contact_id", "numero_adherent", "n_adherent", "id_adherent", "ref", "reference",
+    ),
+    "first_name": ("first_name", "prenom", "firstname", "given_name"),
+    "last_name": ("last_name", "nom", "lastname", "nom_de_famille", "surname", "family_name"),
+    "email": (
+        "email", "e-mail", "courriel", "mail", "adresse_email", "adresse_e-mail", "adresse_mail",
+        "adresse_courriel", "email_address",
+    ),
+    "phone": (
+        "phone", "telephone", "portable", "mobile", "tel", "tel_portable", "telephone_portable",
+        "numero_de_telephone", "n_telephone", "phone_number", "mobile_phone", "gsm",
+    ),
+    "birth_date": (
+        "birth_date", "date_de_naissance", "date_naissance", "naissance", "birthdate",
+        "date_of_birth", "dob", "ne_le", "nee_le",
+    ),
+    "age": ("age", "age_ans"),
+    "postal_code": ("postal_code", "code_postal", "cp", "zip", "zip_code", "postcode"),
+    "insee_com": ("insee_com", "code_insee", "insee", "code_commune", "code_commune_insee", "commune_insee"),
+    "consent_email": ("consent_email", "consentement_email", "consentement_courriel", "optin_email", "opt_in_email"),
+    "consent_sms": ("consent_sms", "consentement_sms", "optin_sms", "opt_in_sms"),
+    "consent_whatsapp": ("consent_whatsapp", "consentement_whatsapp", "optin_whatsapp", "opt_in_whatsapp"),
+    "consent_social": (
+        "consent_social", "consentement_reseaux", "consentement_reseaux_sociaux", "optin_social", "opt_in_social",
+    ),
+    "consent_date": ("consent_date", "date_consentement", "date_du_consentement", "date_de_consentement"),
+    "legal_basis": ("legal_basis", "base_legale", "fondement", "fondement_juridique", "base_juridique"),
+    "joined_on": ("joined_on", "date_adhesion", "date_d_adhesion", "date_inscription", "date_d_inscription", "inscrit_le", "joined"),
+    "interests": ("interests", "centres_interet", "centres_d_interet", "interets", "thematiques", "themes"),
+    "events_attended": ("events_attended", "evenements", "nb_evenements", "evenements_suivis", "nombre_evenements"),
+    "shares_30d": ("shares_30d", "partages_30j", "partages", "partages_30_jours", "nb_partages"),
+    "donor": ("donor", "donateur", "donatrice", "donateur_rice"),
+    "volunteer": ("volunteer", "benevole", "militant"),
+}
+FIELDS: tuple[str, ...] = tuple(_FIELDS)
+CONSENT_FIELDS = ("consent_email", "consent_sms", "consent_whatsapp", "consent_social")
+BOOLEAN_FIELDS = (*CONSENT_FIELDS, "donor", "volunteer")
 COUNT_FIELDS = ("events_attended", "shares_30d")
-_TRUE = {"oui", "o", "vrai", "true", "yes", "y", "1", "x"}
-_FALSE = {"non", "n", "faux", "false", "no", "0", ""}
+DATE_FIELDS = ("birth_date", "consent_date", "joined_on")
+_TRUE = ("oui", "o", "vrai", "true", "yes", "y", "1", "x")
+_FALSE = ("non", "n", "faux", "false", "no", "0", "")
+
+#: Reason code → a hint the data team can act on (French: the team and the campaign are).
+REASONS: dict[str, str] = {
+    "wrong_field_count": "La ligne n'a pas autant de champs que l'en-tête : un séparateur dans une valeur sans guillemets ?",
+    "missing_supporter_id": "Identifiant vide : chaque ligne doit avoir un supporter_id.",
+    "mangled_supporter_id": "Identifiant abîmé par Excel (notation scientifique, ex. 1,23E+05) : formatez la colonne en Texte avant d'exporter.",
+    "unreadable_date": "Date illisible : écrivez AAAA-MM-JJ, JJ/MM/AAAA ou JJ/MM/AA (ex. 1975-03-21 ou 21/03/1975).",
+    "impossible_date": "Date impossible (ex. 31/02) : corrigez le jour ou le mois ; elle n'est jamais reportée au mois suivant.",
+    "missing_age": "Ni date de naissance ni âge : renseignez l'un des deux (l'âge sert à écarter les mineurs).",
+    "unreadable_age": "Âge illisible : un nombre entier, éventuellement suivi de « ans » (ex. 45 ou 45 ans).",
+    "age_out_of_range": f"Âge hors de {MIN_AGE} à {MAX_AGE} ans à la date de référence : vérifiez la date de naissance ou l'âge.",
+    "invalid_email": "Adresse e-mail invalide : un seul @ et un domaine complet (ex. prenom.nom@example.org), sans espace ni accent.",
+    "invalid_phone": "Numéro illisible : format français (06 12 34 56 78) ou international (+33 6 12 34 56 78), un seul numéro par case.",
+    "invalid_postal_code": "Code postal mal formé : 5 chiffres (ex. 01400) ; formatez la colonne en Texte pour garder le zéro initial.",
+    "unknown_postal_code": "Code postal absent de la table des communes : vérifiez-le.",
+    "invalid_insee_code": "Code INSEE mal formé : 5 caractères (ex. 01001 ou 2A004).",
+    "unknown_insee_code": "Code INSEE absent de la table des communes : vérifiez-le (ce n'est pas le code postal).",
+    "postal_insee_mismatch": "Ce code postal ne dessert pas cette commune : corrigez l'un des deux, ou videz le code INSEE.",
+    "missing_location": "Ni code postal ni code INSEE : renseignez au moins l'un des deux.",
+    "unreadable_boolean": "Valeur oui/non illisible : oui, non, o, n, vrai, faux, true, false, yes, no, y, 1, 0, x (= oui), vide (= non).",
+    "unreadable_count": "Nombre entier positif ou nul attendu (ex. 0 ou 3) ; vide vaut 0.",
+}
+_QUARANTINE_COLUMNS = ("source_file", "line", "column", "value", "reason", "hint")
+_BUCKETS = ("valid", "quarantined", "suppressed", "merged")
+# A quoted value running over more lines than this is an unclosed quote, not an address.
+_MAX_RECORD_LINES = 100
+_DELIMITERS = (",", ";", "\t", "|")
+_STRING_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}
+# Paris, Lyon and Marseille: the commune codes CRMs use for the whole city, whose table rows
+# are the arrondissements.
+_ARM_TYPE = "ARM"
 
 
 def canonical_header(header: str) -> str:
-    """Fold a header for lookup: lowercase, accents stripped, separators removed."""
-    text = unicodedata.normalize("NFKD", header.strip().lstrip("\ufeff"))
+    """Fold a header for lookup: lowercase, no accents, letters and digits only."""
+    text = unicodedata.normalize("NFKD", str(header).strip().lstrip("\ufeff"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return re.sub(r"[\s_\-'’.]+", "", text)
+    return re.sub(r"[^a-z0-9]+", "", text)
 
 
-for _field, _names in _FIELDS.items():
-    for _name in _names:
-        ALIASES[canonical_header(_name)] = _field
+ALIASES: dict[str, str] = {canonical_header(name): name_field for name_field, names in _FIELDS.items() for name in names}
 
 
 class IngestError(ValueError):
     """The file as a whole cannot be used: the night stops and nothing is published."""
 
 
+class UnreadableFileError(IngestError):
+    """The file is missing, unreadable, or not a CSV/Parquet supporter export."""
+
+
+class EmptyFileError(IngestError):
+    """The file holds no supporter row."""
+
+
+class MissingColumnError(IngestError):
+    """A required column (supporter_id) is not in the header."""
+
+
+class DuplicateColumnError(IngestError):
+    """Two columns of the header mean the same field."""
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class RawSupporters:
+    """The file's rows as text, one column per field ("" where the file has none)."""
+
+    source: str
+    columns: dict[str, pa.Array]
+    present: tuple[str, ...]
+    lines: np.ndarray
+    ragged: np.ndarray
+    field_counts: np.ndarray
+    expected_fields: int
+    blank_rows: int = 0
+    format: str = "csv"
+    encoding: str | None = None
+    delimiter: str | None = None
+    ignored_columns: tuple[str, ...] = ()
+    repairs: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _decode_start(data: bytes) -> tuple[bytes, str]:
+    """Strip a BOM; UTF-16 (Excel's "Unicode text") is re-encoded as UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:], "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16").encode("utf-8"), "utf-16"
+    return data, "utf-8"
+
+
+def _to_utf8(data: bytes) -> tuple[bytes, str]:
+    """Windows-1252 (Excel's "CSV" on Windows) re-encoded; Latin-1 when cp1252 cannot be."""
+    try:
+        return data.decode("cp1252").encode("utf-8"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1").encode("utf-8"), "latin-1"
+
+
+def _head_records(text: str, delimiter: str, count: int) -> tuple[list[list[str]], list[int]]:
+    """The first ``count`` records of ``text`` and the physical line each one ends on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    records, ends = [], []
+    try:
+        for record in reader:
+            records.append(record)
+            ends.append(reader.line_num)
+            if len(records) == count:
+                break
+    except csv.Error:
+        pass  # a broken head: the full read names the problem
+    return records, ends
+
+
+def _sniff(head: str) -> tuple[str, int, list[str], int]:
+    """Delimiter, lines before the header, header names and lines the header spans.
+
+    Excel may write a ``sep=;`` line first. Otherwise the delimiter is the candidate that
+    splits the header into the most known field names (then the most columns).
+    """
+    skip = 0
+    first_line = head.split("\n", 1)[0].rstrip("\r")
+    forced = None
+    if first_line.lower().startswith("sep=") and len(first_line) == 5:
+        forced, skip = first_line[4], 1
+        head = head.split("\n", 1)[1] if "\n" in head else ""
+    best: tuple[tuple[int, int], str, list[str], int] | None = None
+    for delimiter in (forced,) if forced else _DELIMITERS:
+        records, ends = _head_records(head, delimiter, 1)
+        if not records:
+            continue
+        header = records[0]
+        known = sum(1 for name in header if canonical_header(name) in ALIASES)
+        score = (known, len(header))
+        if best is None or score > best[0]:
+            best = (score, delimiter, header, ends[0])
+    if best is None:
+        return forced or ",", skip, [], 1
+    return best[1], skip, best[2], best[3]
+
+
+def _map_header(header: list[str], path: Path) -> tuple[dict[str, int], tuple[str, ...]]:
+    mapping: dict[str, int] = {}
+    ignored: list[str] = []
+    for position, name in enumerate(header):
+        key = canonical_header(name)
+        if not key:
+            continue  # Excel's trailing empty columns
+        target = ALIASES.get(key)
+        if target is None:
+            ignored.append(name.strip())
+            continue
+        if target in mapping:
+            first = header[mapping[target]].strip()
+            raise DuplicateColumnError(
+                f"{path.name}: columns {mapping[target] + 1} ('{first}') and {position + 1} ('{name.strip()}') "
+                f"both mean the field '{target}'; keep only one of them and export again"
+            )
+        mapping[target] = position
+    if "supporter_id" not in mapping:
+        accepted = ", ".join(_FIELDS["supporter_id"][:6])
+        raise MissingColumnError(
+            f"{path.name}: no supporter_id column among the {len(header)} columns of the first line "
+            f"(accepted headers include {accepted}); add an identifier column, or the header line if it is missing"
+        )
+    return mapping, tuple(ignored)
+
+
+class _RowShapeError(Exception):
+    """A row does not have as many fields as the header: read the slow, exact way."""
+
+
+def _read_arrow(data: bytes, delimiter: str, skip: int, width: int, newlines_in_values: bool) -> pa.Table:
+    import pyarrow.csv as pa_csv
+
+    uneven: list[bool] = []
+
+    def on_invalid_row(row: Any) -> str:
+        uneven.append(True)
+        return "error"
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        return _csv_call(pa_csv, data, names, delimiter, skip, newlines_in_values, on_invalid_row)
+    except pa.ArrowInvalid:
+        if uneven:
+            raise _RowShapeError from None
+        raise
+
+
+def _csv_call(pa_csv: Any, data: bytes, names: list[str], delimiter: str, skip: int, newlines_in_values: bool, on_invalid_row: Any) -> pa.Table:
+    return pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=skip),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=delimiter,
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=newlines_in_values,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid_row,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+
+
+def _arrow_lines(table: pa.Table, data: bytes, first_line: int) -> np.ndarray | None:
+    """Line where each record starts, from newline counts; None when they do not add up."""
+    rows = table.num_rows
+    physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (first_line - 1)
+    if physical == rows:  # no value spans lines: the common case costs one count
+        return first_line + np.arange(rows, dtype=np.int64)
+    extra = np.zeros(rows, dtype=np.int64)
+    for column in table.columns:
+        extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+    spans = extra + 1
+    starts = first_line + np.concatenate(([0], np.cumsum(spans)[:-1])).astype(np.int64)
+    return starts if int(spans.sum()) == physical else None
+
+
+@dataclass
+class _Parsed:
+    cells: list[pa.Array]
+    lines: np.ndarray
+    ragged: np.ndarray
+    field_counts: np.ndarray
+    trailing_repaired: int = 0
+
+
+def _read_python(text: str, delimiter: str, first_line: int, width: int, path: Path) -> _Parsed:
+    """Exact, per-row reading for files whose rows are not all the same width."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    columns: list[list[str]] = [[] for _ in range(width)]
+    lines: list[int] = []
+    counts: list[int] = []
+    ragged: list[bool] = []
+    trailing = 0
+    previous_end = first_line - 1
+    try:
+        for record in reader:
+            start = previous_end + 1
+            if reader.line_num - previous_end > _MAX_RECORD_LINES:
+                raise UnreadableFileError(
+                    f"{path.name}, line {start}: a quoted value runs over more than {_MAX_RECORD_LINES} lines; "
+                    "a closing quote (\") is probably missing: fix that line and export again"
+                )
+            previous_end = reader.line_num
+            found = len(record)
+            if found > width and not any(value.strip() for value in record[width:]):
+                record, found = record[:width], width  # Excel's trailing empty columns
+                trailing += 1
+            bad = found != width and found > 0
+            if found == 0:
+                record = [""] * width
+            elif bad:
+                record = (record + [""] * width)[:width]
+            for position in range(width):
+                columns[position].append(record[position] if not bad else "")
+            lines.append(start)
+            counts.append(found)
+            ragged.append(bad)
+    except csv.Error as exc:
+        raise UnreadableFileError(f"{path.name}, line {previous_end + 1}: not readable as CSV ({exc}); check the quotes on that line") from exc
+    return _Parsed(
+        cells=[pa.array(values, pa.string()) for values in columns],
+        lines=np.asarray(lines, dtype=np.int64),
+        ragged=np.asarray(ragged, dtype=bool),
+        field_counts=np.asarray(counts, dtype=np.int64),
+        trailing_repaired=trailing,
+    )
+
+
+def _read_csv(path: Path, data: bytes) -> RawSupporters:
+    body, encoding = _decode_start(data)
+    if b"\x00" in body[:65536]:
+        raise UnreadableFileError(
+            f"{path.name}: binary content (or UTF-16 without its byte-order mark); export the file as CSV UTF-8"
+        )
+    if b"\n" not in body and b"\r" in body:
+        body = body.replace(b"\r", b"\n")  # old Mac line ends
+    head_bytes = body[:65536]
+    try:
+        head = head_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head_bytes) - 4:  # not just a character cut by the 64 KiB limit
+            body, encoding = _to_utf8(body)
+            head = body[:65536].decode("utf-8", errors="ignore")
+        else:
+            head = head_bytes[: exc.start].decode("utf-8")
+    delimiter, skip, header, header_lines = _sniff(head)
+    if not header or not any(name.strip() for name in header):
+        raise EmptyFileError(f"{path.name}: the file is empty; export the supporters again")
+    mapping, ignored = _map_header(header, path)
+    width = len(header)
+    first_line = skip + header_lines + 1
+    # Excel repeats trailing empty columns on every row when the sheet had stray cells.
+    records, _ = _head_records(head.split("\n", skip)[-1] if skip else head, delimiter, 2)
+    if len(records) == 2 and len(records[1]) > width and not any(v.strip() for v in records[1][width:]):
+        width = len(records[1])
+
+    parsed: _Parsed | None = None
+    table: pa.Table | None = None
+    for attempt in range(3):
+        try:
+            table = _read_arrow(body, delimiter, skip + header_lines, width, newlines_in_values=attempt > 0)
+            break
+        except _RowShapeError:
+            break
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "UTF8" in message.upper() and encoding in ("utf-8", "utf-8-sig"):
+                body, encoding = _to_utf8(body)
+                continue
+            if "out of sync" in message or "newlines_in_values" in message:
+                continue
+            if "Empty CSV file" in message:
+                raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again") from exc
+            raise UnreadableFileError(f"{path.name}: not readable as CSV ({message.splitlines()[0]})") from exc
+    if table is not None:
+        lines = _arrow_lines(table, body, first_line)
+        if lines is not None:
+            parsed = _Parsed(
+                cells=[column.combine_chunks() for column in table.columns],
+                lines=lines,
+                ragged=np.zeros(table.num_rows, dtype=bool),
+                field_counts=np.full(table.num_rows, width, dtype=np.int64),
+            )
+    if parsed is None:
+        text = body.decode("utf-8", errors="replace")
+        text = text.split("\n", first_line - 1)[-1] if first_line > 1 else text
+        parsed = _read_python(text, delimiter, first_line, width, path)
+    raw = _raw_from_cells(path, parsed, mapping, width)
+    raw.encoding, raw.delimiter, raw.ignored_columns = encoding, delimiter, ignored
+    if parsed.trailing_repaired:
+        raw.repairs["trailing_empty_fields"] = parsed.trailing_repaired
+    return raw
+
+
+def _blank_rows(cells: list[pa.Array], ragged: np.ndarray) -> np.ndarray:
+    """Rows made only of separators (Excel's ";;;;" lines): they are not rows at all."""
+    rows = len(ragged)
+    if not cells:
+        return ~ragged
+    # Only a row whose first cell is empty can be blank: check the others there alone.
+    first = np.asarray(pc.equal(pc.utf8_trim_whitespace(cells[0]), "").to_numpy(zero_copy_only=False), dtype=bool)
+    candidates = np.flatnonzero(first & ~ragged)
+    blank = np.zeros(rows, dtype=bool)
+    if not candidates.size:
+        return blank
+    still = np.ones(candidates.size, dtype=bool)
+    positions = pa.array(candidates)
+    for column in cells[1:]:
+        still &= np.asarray(pc.equal(pc.utf8_trim_whitespace(column.take(positions)), "").to_numpy(zero_copy_only=False), dtype=bool)
+    blank[candidates[still]] = True
+    return blank
+
+
+def _raw_from_cells(path: Path, parsed: _Parsed, mapping: dict[str, int], width: int) -> RawSupporters:
+    blank = _blank_rows(parsed.cells, parsed.ragged)
+    keep = np.flatnonzero(~blank)
+    if keep.size == 0:
+        raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again")
+    take = pa.array(keep) if keep.size != len(blank) else None
+    empty = pa.array(np.full(keep.size, "", dtype=object), pa.string())
+    columns = {}
+    for name in FIELDS:
+        if name in mapping:
+            cells = parsed.cells[mapping[name]]
+            columns[name] = cells.take(take) if take is not None else cells
+        else:
+            columns[name] = empty
+    return RawSupporters(
+        source=path.name,
+        columns=columns,
+        present=tuple(name for name in FIELDS if name in mapping),
+        lines=parsed.lines[keep],
+        ragged=parsed.ragged[keep],
+        field_counts=parsed.field_counts[keep],
+        expected_fields=width,
+        blank_rows=int(blank.sum()),
+    )
+
+
+def _read_parquet(path: Path, data: bytes) -> RawSupporters:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableFileError(f"{path.name}: not a readable Parquet file ({exc}); export it again") from exc
+    header = [str(name) for name in table.column_names]
+    mapping, ignored = _map_header(header, path)
+    if table.num_rows == 0:
+        raise EmptyFileError(f"{path.name}: the file has no rows; export the supporters again")
+    cells: list[pa.Array] = []
+    for name_field, position in mapping.items():
+        column = table.column(position)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        try:
+            text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise UnreadableFileError(
+                f"{path.name}: column '{header[position]}' ({name_field}) has type {column.type}, "
+                "which cannot be read as text; store it as a string column"
+            ) from exc
+        text = pc.fill_null(text, "")
+        cells.append(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+    rows = table.num_rows
+    parsed = _Parsed(
+        cells=cells,
+        lines=np.arange(1, rows + 1, dtype=np.int64),  # Parquet has rows, not lines: row 1 is the first
+        ragged=np.zeros(rows, dtype=bool),
+        field_counts=np.full(rows, len(header), dtype=np.int64),
+    )
+    raw = _raw_from_cells(path, parsed, {name_field: i for i, name_field in enumerate(mapping)}, len(header))
+    raw.format, raw.ignored_columns = "parquet", ignored
+    return raw
+
+
+def read_supporters(path: Path) -> RawSupporters:
+    """Read a CSV or Parquet supporter file (told apart by content) as text columns.
+
+    Raises a subclass of ``IngestError`` when the file as a whole cannot be used.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(f"{path}: supporter file not found; check the path or the inbox") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableFileError(f"{path}: is a folder, not a supporter file") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from exc
+    if not data:
+        raise EmptyFileError(f"{path.name}: the file is empty; export the supporters again")
+    if data.startswith(b"PAR1"):
+        return _read_parquet(path, data)
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise UnreadableFileError(
+            f"{path.name}: this is an Excel workbook, not a CSV; in Excel use "
+            "« Enregistrer sous » → « CSV UTF-8 (délimité par des virgules) » and drop that file"
+        )
+    return _read_csv(path, data)
+
+
+# ----------------------------------------------------------------------- values
+
+
+def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values and, for each row, the position of its value among them.
+
+    Low-cardinality columns (dates, codes, yes/no) are checked once per distinct value.
+    """
+    encoded = pc.dictionary_encode(values)
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def _clean(values: pa.Array) -> pa.Array:
+    """Trimmed text without Excel's leading apostrophe (its "keep as text" marker)."""
+    return pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"^'\s*", "")
+
+
+def _is_empty(values: pa.Array) -> np.ndarray:
+    return _bools(pc.equal(values, ""))
+
+
+@dataclass
+class _Dates:
+    iso: pa.Array
+    year: np.ndarray
+    month: np.ndarray
+    day: np.ndarray
+    empty: np.ndarray
+    unreadable: np.ndarray
+    impossible: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        return ~(self.empty | self.unreadable | self.impossible)
+
+
+_ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_FRENCH_DATE = r"^(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+
+
+def _ints(values: pa.Array) -> np.ndarray:
+    filled = pc.if_else(pc.equal(values, ""), "0", values)
+    return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _parse_dates(values: pa.Array, reference: date) -> _Dates:
+    """ISO, dd/mm/yyyy or dd/mm/yy dates, checked to exist (31/02 is an error, never March)."""
+    distinct, index = _distinct(values)
+    text = _clean(distinct)
+    iso = pc.extract_regex(text, _ISO_DATE)
+    french = pc.extract_regex(text, _FRENCH_DATE)
+    is_iso, is_french = _bools(pc.is_valid(iso)), _bools(pc.is_valid(french))
+    parts = {}
+    for key in ("y", "m", "d"):
+        parts[key] = np.where(
+            is_iso, _ints(pc.fill_null(pc.struct_field(iso, key), "")), _ints(pc.fill_null(pc.struct_field(french, key), ""))
+        )
+    year, month, day = parts["y"], parts["m"], parts["d"]
+    # Two-digit years up to this year's are 20yy, later ones 19yy.
+    short_year = is_french & (pc.utf8_length(pc.fill_null(pc.struct_field(french, "y"), "")).to_numpy(zero_copy_only=False) == 2)
+    pivot = reference.year % 100
+    year = np.where(short_year, np.where(year <= pivot, 2000 + year, 1900 + year), year)
+    matched = is_iso | is_french
+    in_range = matched & (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1800) & (year <= 2200)
+    safe_month = np.where(in_range, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    first_day = safe_month.astype("datetime64[D]")
+    month_length = ((safe_month + 1).astype("datetime64[D]") - first_day).astype(np.int64)
+    exists = in_range & (day <= month_length)
+    stamp = first_day + np.where(exists, day - 1, 0).astype("timedelta64[D]")
+    iso_text = np.where(exists, np.datetime_as_string(stamp, unit="D"), "")
+    empty = _is_empty(text)
+    return _Dates(
+        iso=pa.array(iso_text, pa.string()).take(pa.array(index)),
+        year=np.where(exists, year, 0)[index],
+        month=np.where(exists, month, 0)[index],
+        day=np.where(exists, day, 0)[index],
+        empty=empty[index],
+        unreadable=(~empty & ~matched)[index],
+        impossible=(matched & ~exists)[index],
+    )
+
+
+def _parse_counts(values: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integers (``45``, ``45.0``, ``45 ans`` per pattern): values, empty, unreadable."""
+    distinct, index = _distinct(values)
+    text = _clean(distinct)
+    number = pc.extract_regex(text, pattern)
+    readable = _bools(pc.is_valid(number))
+    digits = pc.fill_null(pc.struct_field(number, "n"), "")
+    result = np.where(readable, _ints(pc.utf8_slice_codeunits(digits, 0, 9)), 0)
+    empty = _is_empty(text)
+    return result[index], empty[index], (~empty & ~readable)[index]
+
+
+def _parse_booleans(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """oui/non/o/n/vrai/faux/true/false/yes/no/y/1/0/x (x = yes, empty = no): values, unreadable."""
+    distinct, index = _distinct(values)
+    text = pc.utf8_lower(_clean(distinct))
+    is_true = _bools(pc.is_in(text, value_set=pa.array(_TRUE)))
+    is_false = _bools(pc.is_in(text, value_set=pa.array(_FALSE)))
+    return is_true[index], (~is_true & ~is_false)[index]
+
+
+def _normalise_interests(values: pa.Array) -> pa.Array:
+    """``Écologie ; Emploi`` → ``ecologie|emploi``: slug tokens joined by ``|``."""
+    distinct, index = _distinct(values)
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(distinct))
+    text = pc.replace_substring_regex(pc.utf8_normalize(text, "NFKD"), r"\p{Mn}", "")
+    text = pc.replace_substring_regex(text, r"[|,;/]", "|")
+    text = pc.replace_substring_regex(text, r"[^a-z0-9|]+", "-")
+    text = pc.replace_substring_regex(text, r"-*\|[-|]*", "|")
+    text = pc.replace_substring_regex(text, r"^[-|]+|[-|]+$", "")
+    return text.take(pa.array(index))
+
+
+# -------------------------------------------------------------------- communes
+
+
+@dataclass(frozen=True)
+class _Communes:
+    postal_codes: pa.Array  # every postal code
+    postal_candidates: pa.Array  # "|"-joined INSEE codes it serves
+    postal_counts: np.ndarray
+    insee_codes: pa.Array  # every valid commune code, city codes of Paris/Lyon/Marseille included
+    city_candidates: pa.Array  # for each insee code: its arrondissements ("" when not a city)
+    pair_keys: pa.Array  # "postal|insee"
+    pair_insee: pa.Array  # the commune a pair means ("|"-joined when several arrondissements)
+
+
+@lru_cache(maxsize=1)
+def _communes() -> _Communes:
+    from matinale.geo import communes, postal_codes
+
+    table = communes()
+    by_postal = postal_codes()
+    own = table["insee_com"].where(table["commune_type"] != "COMD", table["insee_parente"])
+    pairs = pd.DataFrame({"postal": table["code_postal"], "key_insee": own, "insee": own})
+    arrondissements = table[table["commune_type"] == _ARM_TYPE]
+    city_pairs = pd.DataFrame(
+        {"postal": arrondissements["code_postal"], "key_insee": arrondissements["insee_parente"], "insee": arrondissements["insee_com"]}
+    )
+    pairs = pd.concat([pairs, city_pairs]).drop_duplicates().sort_values(["postal", "key_insee", "insee"])
+    resolved = pairs.groupby(["postal", "key_insee"], sort=True)["insee"].agg("|".join)
+    cities = arrondissements.groupby("insee_parente")["insee_com"].agg(lambda s: "|".join(sorted(set(s))))
+    insee_codes = sorted(set(own.dropna()) | set(cities.index))
+    return _Communes(
+        postal_codes=pa.array(list(by_postal), pa.string()),
+        postal_candidates=pa.array(["|".join(codes) for codes in by_postal.values()], pa.string()),
+        postal_counts=np.array([len(codes) for codes in by_postal.values()], dtype=np.int64),
+        insee_codes=pa.array(insee_codes, pa.string()),
+        city_candidates=pa.array([cities.get(code, "") for code in insee_codes], pa.string()),
+        pair_keys=pa.array([f"{p}|{i}" for p, i in resolved.index], pa.string()),
+        pair_insee=pa.array(resolved.to_list(), pa.string()),
+    )
+
+
+@dataclass
+class _Location:
+    postal: pa.Array
+    insee: pa.Array
+    ambiguous: np.ndarray
+    candidates: pa.Array
+    problems: dict[tuple[str, str], np.ndarray]
+    repairs: dict[str, int]
+
+
+@dataclass
+class _Codes:
+    """A code column checked once per distinct value; ``index`` maps rows to distinct values."""
+
+    code: pa.Array  # normalised ("" when empty or not known)
+    index: np.ndarray
+    malformed: np.ndarray
+    unknown: np.ndarray
+    padded: np.ndarray
+
+
+def _normalise_code(values: pa.Array, known: pa.Array, pattern: str) -> _Codes:
+    """A code checked against ``known``; a 4-digit code gets its lost leading zero back only
+    when the result exists (a spreadsheet read 01400 as the number 1400)."""
+    distinct, index = _distinct(values)
+    text = pc.utf8_upper(pc.replace_substring_regex(_clean(distinct), r"\s+", ""))
+    empty = _is_empty(text)
+    well_formed = _bools(pc.match_substring_regex(text, pattern))
+    four = _bools(pc.match_substring_regex(text, r"^\d{4}$"))
+    padded_text = pc.binary_join_element_wise("0", text, "")
+    known_as_is = _bools(pc.is_in(text, value_set=known))
+    known_padded = four & ~known_as_is & _bools(pc.is_in(padded_text, value_set=known))
+    code = pc.if_else(pa.array(known_padded), padded_text, pc.if_else(pa.array(known_as_is), text, ""))
+    malformed = ~empty & ~well_formed & ~four
+    unknown = ~empty & ~malformed & ~known_as_is & ~known_padded
+    return _Codes(code, index, malformed, unknown, known_padded)
+
+
+def _resolve_location(postal_values: pa.Array, insee_values: pa.Array) -> _Location:
+    table = _communes()
+    postal = _normalise_code(postal_values, table.postal_codes, r"^\d{5}$")
+    insee = _normalise_code(insee_values, table.insee_codes, r"^(?:\d{5}|2[AB]\d{3})$")
+    # Work on the distinct (postal, INSEE) pairs: a few tens of thousands, not a million.
+    width = max(len(insee.code), 1)
+    pair_codes, inverse = np.unique(postal.index.astype(np.int64) * width + insee.index, return_inverse=True)
+    pair_postal = postal.code.take(pa.array(pair_codes // width))
+    pair_insee_code = insee.code.take(pa.array(pair_codes % width))
+    has_postal, has_insee = ~_is_empty(pair_postal), ~_is_empty(pair_insee_code)
+
+    # Both known: the postal code must serve the commune (for a city code, it names the
+    # arrondissement).
+    found = pc.index_in(pc.binary_join_element_wise(pair_postal, pair_insee_code, "|"), value_set=table.pair_keys)
+    both = has_postal & has_insee
+    mismatch = both & ~_bools(pc.is_valid(found))
+    from_pair = table.pair_insee.take(pc.fill_null(found, 0))
+    # Postal code only: it may serve several communes, and the ambiguity stays explicit.
+    from_postal = table.postal_candidates.take(pc.fill_null(pc.index_in(pair_postal, value_set=table.postal_codes), 0))
+    # Commune code only: a city code (Paris 75056…) stands for its arrondissements.
+    city = table.city_candidates.take(pc.fill_null(pc.index_in(pair_insee_code, value_set=table.insee_codes), 0))
+    from_insee = pc.if_else(pc.equal(city, ""), pair_insee_code, city)
+    candidates = pc.if_else(
+        pa.array(both & ~mismatch),
+        from_pair,
+        pc.if_else(pa.array(has_insee & ~has_postal), from_insee, pc.if_else(pa.array(has_postal & ~has_insee), from_postal, "")),
+    )
+    ambiguous = _bools(pc.match_substring(candidates, "|"))
+    resolved = pc.if_else(pa.array(ambiguous), "", candidates)
+
+    rows = pa.array(inverse.reshape(-1))
+    postal_bad, postal_unknown = postal.malformed[postal.index], postal.unknown[postal.index]
+    insee_bad, insee_unknown = insee.malformed[insee.index], insee.unknown[insee.index]
+    row_mismatch = mismatch[inverse.reshape(-1)]
+    nothing = (~has_postal & ~has_insee)[inverse.reshape(-1)]
+    missing = nothing & ~postal_bad & ~postal_unknown & ~insee_bad & ~insee_unknown
+    problems = {
+        ("postal_code", "invalid_postal_code"): postal_bad,
+        ("postal_code", "unknown_postal_code"): postal_unknown,
+        ("insee_com", "invalid_insee_code"): insee_bad,
+        ("insee_com", "unknown_insee_code"): insee_unknown,
+        ("postal_code", "postal_insee_mismatch"): row_mismatch,
+        ("postal_code", "missing_location"): missing,
+    }
+    repairs = {
+        "postal_code_leading_zero": int(postal.padded[postal.index].sum()),
+        "insee_com_leading_zero": int(insee.padded[insee.index].sum()),
+    }
+    return _Location(
+        postal=pair_postal.take(rows),
+        insee=resolved.take(rows),
+        ambiguous=ambiguous[inverse.reshape(-1)],
+        candidates=candidates.take(rows),
+        problems=problems,
+        repairs=repairs,
+    )
+
+
+# ------------------------------------------------------------------------ result
+
+
 @dataclass
 class IngestResult:
-    """Valid supporters, the quarantine report and the accounting of every row."""
+    """Valid supporters, the quarantine report, and the accounting of every row."""
 
     valid: pd.DataFrame
     quarantine: pd.DataFrame
-    counts: dict[str, int] = field(default_factory=dict)
-    reasons: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int]
+    reasons: dict[str, int]
+    repairs: dict[str, int]
+    rows: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def repaired(self) -> int:
+        return int(sum(self.repairs.values()))
 
     @property
     def quarantined_share(self) -> float:
         read = self.counts.get("rows_read", 0)
         return self.counts.get("quarantined", 0) / read if read else 0.0
 
-
-def read_supporters(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file with every column as text, headers mapped to fields."""
-    path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"{path}: supporter file not found")
-    if path.suffix.lower() == ".parquet":
-        raw = pd.read_parquet(path).astype("string")
-    elif path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    else:
-        raise IngestError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
-    if raw.empty:
-        raise IngestError(f"{path}: the file has no rows")
-    mapping: dict[str, str] = {}
-    for column in raw.columns:
-        target = ALIASES.get(canonical_header(str(column)))
-        if target is None:
-            continue
-        if target in mapping.values():
-            raise IngestError(f"{path}: two columns map to the field '{target}'; keep only one")
-        mapping[column] = target
-    if "supporter_id" not in mapping.values():
-        raise IngestError(
-            f"{path}: no supporter_id column (accepted headers: {', '.join(_FIELDS['supporter_id'])})"
+    def stop_reason(self, max_share: float = DEFAULT_MAX_QUARANTINE_SHARE) -> str | None:
+        """Why the night must stop before publishing, or None."""
+        if self.quarantined_share <= max_share:
+            return None
+        top = ", ".join(f"{reason} ×{count}" for reason, count in list(self.reasons.items())[:3])
+        return (
+            f"{self.info.get('source', 'supporter file')}: {self.counts['quarantined']} of {self.counts['rows_read']} rows "
+            f"quarantined ({self.quarantined_share:.0%} > {max_share:.0%}; most frequent: {top}). The export looks broken: "
+            "run `matinale validate` on it, fix the file and rerun. Nothing was published."
         )
-    frame = raw[list(mapping)].rename(columns=mapping).fillna("")
-    for column in _FIELDS:
-        if column not in frame.columns:
-            frame[column] = ""
-    frame = frame.astype("string").apply(lambda s: s.str.strip())
-    frame.insert(0, "_line", np.arange(2, len(frame) + 2))  # line 1 is the header
+
+    def summary(self) -> dict[str, Any]:
+        """Counts only, JSON-ready: what is stored with the run and printed by validate."""
+        return {
+            **self.counts,
+            "repaired": self.repaired,
+            "repairs": dict(self.repairs),
+            "reasons": dict(self.reasons),
+            "problems_by_column": self.info.get("problems_by_column", {}),
+            "quarantined_share": round(self.quarantined_share, 6),
+            "blank_rows": self.info.get("blank_rows", 0),
+            "minors": self.info.get("minors", 0),
+            "ambiguous_communes": self.info.get("ambiguous_communes", 0),
+            "suppression": self.info.get("suppression", {}),
+            "consent": self.info.get("consent", {}),
+            "source": {
+                key: self.info.get(key)
+                for key in ("source", "format", "encoding", "delimiter", "columns", "ignored_columns", "reference_date")
+            },
+        }
+
+    def quarantine_csv(self) -> bytes:
+        """The report as UTF-8 CSV with a BOM (Excel opens it right); formula-safe cells."""
+        frame = self.quarantine.copy()
+        for column in ("source_file", "column", "value", "reason", "hint"):
+            frame[column] = frame[column].astype("str").map(neutralise_formula)
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+class _Problems:
+    """Every (column, reason, rows) found, in the order checks run."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.found: list[tuple[str, str, np.ndarray]] = []
+
+    def add(self, column: str, reason: str, mask: np.ndarray) -> None:
+        if mask.any():
+            self.found.append((column, reason, np.asarray(mask, dtype=bool)))
+
+    def any_row(self) -> np.ndarray:
+        result = np.zeros(self.rows, dtype=bool)
+        for _, _, mask in self.found:
+            result |= mask
+        return result
+
+
+def _duplicate_groups(keys: list[tuple[pa.Array, np.ndarray]], rows: int) -> np.ndarray:
+    """Group label per row: rows sharing any key value, transitively, share a label."""
+    firsts: list[tuple[np.ndarray, np.ndarray]] = []
+    for values, usable in keys:
+        if not usable.any():
+            continue
+        positions = np.flatnonzero(usable)
+        distinct, index = _distinct(values.take(pa.array(positions)) if positions.size != rows else values)
+        if len(distinct) == positions.size:
+            continue  # no value repeats: nothing to link
+        # Link each row to the first row holding the same value.
+        order = np.argsort(index, kind="stable")
+        sorted_index = index[order]
+        starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
+        first_of = np.repeat(positions[order][starts], np.diff(np.r_[starts, sorted_index.size]))
+        firsts.append((positions[order], first_of))
+    if not firsts:
+        return np.arange(rows, dtype=np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    source = np.concatenate([a for a, _ in firsts])
+    target = np.concatenate([b for _, b in firsts])
+    graph = coo_matrix((np.ones(source.size, dtype=np.int8), (source, target)), shape=(rows, rows)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _ages(birth: _Dates, stated: np.ndarray, reference: date) -> np.ndarray:
+    before_birthday = (birth.month > reference.month) | ((birth.month == reference.month) & (birth.day > reference.day))
+    from_birth = reference.year - birth.year - before_birthday.astype(np.int64)
+    return np.where(birth.ok, from_birth, stated)
+
+
+def _quarantine_frame(raw: RawSupporters, problems: _Problems) -> pd.DataFrame:
+    parts = []
+    for order, (column, reason, mask) in enumerate(problems.found):
+        if reason != "wrong_field_count":
+            mask = mask & ~raw.ragged  # a shifted row's cells mean nothing
+        rows = np.flatnonzero(mask)
+        if not rows.size:
+            continue
+        if reason == "wrong_field_count":
+            shown = [f"{found} champs au lieu de {raw.expected_fields}" for found in raw.field_counts[rows]]
+        else:
+            cells = raw.columns[column].take(pa.array(rows)).to_pylist()
+            shown = [mask_cell(column, value) for value in cells]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "line": raw.lines[rows],
+                    "_order": order,
+                    "column": column,
+                    "value": pd.array(shown, dtype="str"),
+                    "reason": reason,
+                    "hint": REASONS[reason],
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({name: pd.Series(dtype="int64" if name == "line" else "str") for name in _QUARANTINE_COLUMNS})
+    frame = pd.concat(parts, ignore_index=True).sort_values(["line", "_order"], kind="stable")
+    frame.insert(0, "source_file", raw.source)
+    return frame[list(_QUARANTINE_COLUMNS)].reset_index(drop=True)
+
+
+def _merge_duplicates(frame: pd.DataFrame, groups: np.ndarray, survivors: np.ndarray, members: np.ndarray) -> pd.DataFrame:
+    """Fill each survivor's empty fields from its duplicates (first non-empty in file order);
+    donor/volunteer if any says so, counts and consent date at their maximum."""
+    dup_groups = np.unique(groups[members])
+    involved = np.flatnonzero(np.isin(groups, dup_groups) & (survivors | members))
+    sub = frame.loc[involved].copy()
+    label = groups[involved]
+    merged = pd.DataFrame(index=pd.Index(np.unique(label)))
+    text_fields = ("first_name", "last_name", "email", "phone", "legal_basis", "interests", "joined_on")
+    for name in text_fields:
+        merged[name] = sub[name].replace("", pd.NA).groupby(label).first()
+    for name in ("donor", "volunteer", *COUNT_FIELDS):
+        merged[name] = sub[name].groupby(label).max()
+    merged["consent_date"] = sub["consent_date"].groupby(label).max()
+    targets = np.flatnonzero(survivors & np.isin(groups, dup_groups))
+    patch = merged.loc[groups[targets]]
+    for name in merged.columns:
+        values = patch[name].to_numpy()
+        if name in text_fields:
+            values = pd.Series(values).fillna("").to_numpy()
+        frame.loc[targets, name] = values
     return frame
 
 
-def _parse_dates(values: pd.Series) -> pd.Series:
-    """ISO or dd/mm/yyyy dates; anything else (including 31/02) becomes NaT."""
-    iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    french = pd.to_datetime(values, format="%d/%m/%Y", errors="coerce")
-    return iso.fillna(french)
+def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression: SuppressionList | None = None) -> IngestResult:
+    """Check and normalise every value, then sort every row into one bucket."""
+    rows = len(raw)
+    cols = raw.columns
+    problems = _Problems(rows)
+    repairs: Counter[str] = Counter(raw.repairs)
+    problems.add("", "wrong_field_count", raw.ragged)
 
+    supporter_id = _clean(cols["supporter_id"])
+    problems.add("supporter_id", "missing_supporter_id", _is_empty(supporter_id))
+    problems.add("supporter_id", "mangled_supporter_id", _bools(pc.match_substring_regex(supporter_id, r"^\d+(?:[.,]\d+)?[eE]\+?\d+$")))
 
-def _ages(frame: pd.DataFrame, reference: date) -> pd.Series:
-    born = _parse_dates(frame["birth_date"])
-    ref = pd.Timestamp(reference)
-    years = ref.year - born.dt.year
-    before_birthday = (born.dt.month > ref.month) | ((born.dt.month == ref.month) & (born.dt.day > ref.day))
-    from_birth = (years - before_birthday.astype("Int64")).astype("Int64")
-    stated = pd.to_numeric(frame["age"].str.extract(r"^(\d{1,3})\s*(?:ans)?$")[0], errors="coerce")
-    return from_birth.fillna(stated.astype("Int64"))
+    birth = _parse_dates(cols["birth_date"], reference_date)
+    stated, age_empty, age_unreadable = _parse_counts(cols["age"], r"(?i)^(?P<n>\d{1,3})(?:[.,]0+)?\s*(?:ans?)?$")
+    has_birth = ~birth.empty
+    problems.add("birth_date", "unreadable_date", birth.unreadable)
+    problems.add("birth_date", "impossible_date", birth.impossible)
+    problems.add("age", "unreadable_age", ~has_birth & age_unreadable)
+    problems.add("age", "missing_age", ~has_birth & age_empty)
+    ages = _ages(birth, stated, reference_date)
+    known_age = birth.ok | (~has_birth & ~age_empty & ~age_unreadable)
+    out_of_range = known_age & ((ages < MIN_AGE) | (ages > MAX_AGE))
+    problems.add("birth_date", "age_out_of_range", out_of_range & has_birth)
+    problems.add("age", "age_out_of_range", out_of_range & ~has_birth)
 
+    email = normalise_emails(cols["email"])
+    problems.add("email", "invalid_email", ~email.ok)
+    phone = normalise_phones(cols["phone"])
+    problems.add("phone", "invalid_phone", ~phone.ok)
+    repairs["phone_leading_zero"] += int(phone.repaired.sum())
 
-def _flag(frame: pd.DataFrame, reasons: list[pd.Series], mask: pd.Series, column: str, reason: str) -> None:
-    """Record ``reason`` for rows in ``mask`` that have no reason yet."""
-    pending = mask & reasons[0].isna()
-    reasons[0] = reasons[0].mask(pending, f"{column}: {reason}")
+    location = _resolve_location(cols["postal_code"], cols["insee_com"])
+    for (column, reason), mask in location.problems.items():
+        problems.add(column, reason, mask)
+    repairs.update(location.repairs)
 
+    booleans: dict[str, np.ndarray] = {}
+    for name in BOOLEAN_FIELDS:
+        booleans[name], unreadable = _parse_booleans(cols[name])
+        problems.add(name, "unreadable_boolean", unreadable)
+    counts: dict[str, np.ndarray] = {}
+    for name in COUNT_FIELDS:
+        counts[name], _, unreadable = _parse_counts(cols[name], r"^(?P<n>\d{1,9})(?:[.,]0+)?$")
+        problems.add(name, "unreadable_count", unreadable)
+    dates = {}
+    for name in ("consent_date", "joined_on"):
+        dates[name] = _parse_dates(cols[name], reference_date)
+        problems.add(name, "unreadable_date", dates[name].unreadable)
+        problems.add(name, "impossible_date", dates[name].impossible)
 
-def ingest_supporters(path: Path, *, reference_date: date) -> IngestResult:
-    """Read, validate and deduplicate the supporter file."""
-    frame = read_supporters(path)
-    reason = [pd.Series(pd.NA, index=frame.index, dtype="string")]
+    # Buckets, in order: quarantined, suppressed, merged, valid.
+    quarantined = problems.any_row()
+    readable = ~raw.ragged
+    groups = _duplicate_groups(
+        [
+            (supporter_id, readable & ~_is_empty(supporter_id)),
+            (email.values, readable & ~_is_empty(email.values)),
+            (phone.values, readable & ~_is_empty(phone.values)),
+        ],
+        rows,
+    )
+    on_list = (suppression or SuppressionList()).matches(email.values, phone.values) & readable
+    group_on_list = np.bincount(groups, weights=on_list, minlength=rows) > 0
+    suppressed = ~quarantined & group_on_list[groups]
+    remaining = ~quarantined & ~suppressed
+    candidates = np.flatnonzero(remaining)
+    _, first = np.unique(groups[candidates], return_index=True)
+    survivors = np.zeros(rows, dtype=bool)
+    survivors[candidates[first]] = True
+    merged = remaining & ~survivors
 
-    _flag(frame, reason, frame["supporter_id"] == "", "supporter_id", "identifiant manquant")
-    ages = _ages(frame, reference_date)
-    _flag(frame, reason, ages.isna(), "birth_date", "date de naissance ou âge illisible")
-    _flag(frame, reason, (ages < 16) | (ages > 110), "birth_date", "âge hors de 16–110 ans")
-    for column in BOOLEAN_FIELDS:
-        folded = frame[column].str.lower()
-        _flag(frame, reason, ~folded.isin(_TRUE | _FALSE), column, "valeur oui/non illisible")
-    for column in COUNT_FIELDS:
-        counts = pd.to_numeric(frame[column].replace("", "0"), errors="coerce")
-        _flag(frame, reason, counts.isna() | (counts < 0), column, "nombre entier attendu")
+    # An opt-out anywhere in a group (a quarantined twin included) is an opt-out.
+    consents = {}
+    for name in CONSENT_FIELDS:
+        refusals = np.bincount(groups, weights=~booleans[name], minlength=rows)
+        consents[name] = booleans[name] & (refusals[groups] == 0)
 
-    bad = reason[0].notna()
-    quarantine = pd.DataFrame(
+    keep = np.flatnonzero(survivors | merged)
+    text = pa.table(
         {
-            "source_file": Path(path).name,
-            "line": frame.loc[bad, "_line"],
-            "column": reason[0][bad].str.split(":").str[0],
-            "reason": reason[0][bad].str.split(": ", n=1).str[1],
+            "supporter_id": supporter_id,
+            "first_name": pc.utf8_trim_whitespace(cols["first_name"]),
+            "last_name": pc.utf8_trim_whitespace(cols["last_name"]),
+            "email": email.values,
+            "phone": phone.values,
+            "birth_date": birth.iso,
+            "consent_date": dates["consent_date"].iso,
+            "joined_on": dates["joined_on"].iso,
+            "legal_basis": pc.utf8_lower(pc.utf8_trim_whitespace(cols["legal_basis"])),
+            "interests": _normalise_interests(cols["interests"]),
+            "postal_code": location.postal,
+            "insee_com": location.insee,
+            "insee_candidates": location.candidates,
         }
     )
-    valid = frame.loc[~bad].copy()
-    valid["age"] = ages[~bad].astype("int64")
-    for column in BOOLEAN_FIELDS:
-        valid[column] = valid[column].str.lower().isin(_TRUE)
-    for column in COUNT_FIELDS:
-        valid[column] = pd.to_numeric(valid[column].replace("", "0")).astype("int64")
+    if keep.size != rows:
+        text = text.take(pa.array(keep))
+    frame = text.to_pandas(types_mapper=_STRING_TYPES.get)
+    frame["age"] = ages[keep].astype(np.int64)
+    frame["commune_ambiguous"] = location.ambiguous[keep]
+    for name in BOOLEAN_FIELDS:
+        frame[name] = (consents[name] if name in consents else booleans[name])[keep]
+    for name in COUNT_FIELDS:
+        frame[name] = counts[name][keep].astype(np.int64)
+    if merged.any():
+        frame = _merge_duplicates(frame, groups[keep], survivors[keep], merged[keep])
+    valid = frame.loc[survivors[keep]].reset_index(drop=True)
+    ordered = [
+        "supporter_id", "first_name", "last_name", "email", "phone", "birth_date", "age", "postal_code", "insee_com",
+        "commune_ambiguous", "insee_candidates", *CONSENT_FIELDS, "consent_date", "legal_basis", "joined_on",
+        "interests", *COUNT_FIELDS, "donor", "volunteer",
+    ]
+    valid = valid[ordered]
 
-    before = len(valid)
-    consent = [c for c in BOOLEAN_FIELDS if c.startswith("consent_")]
-    # The most restrictive consent wins across duplicates: an opt-out anywhere is an opt-out.
-    restrictive = valid.groupby("supporter_id")[consent].transform("min")
-    valid[consent] = restrictive
-    valid = valid.drop_duplicates("supporter_id", keep="first").drop(columns="_line")
-    merged = before - len(valid)
-
-    counts = {
-        "rows_read": len(frame),
-        "quarantined": int(bad.sum()),
-        "suppressed": 0,
-        "duplicates_merged": merged,
-        "valid": len(valid),
+    bucket = np.select([quarantined, suppressed, merged], [1, 2, 3], default=0)
+    quarantine = _quarantine_frame(raw, problems)
+    accounting = {
+        "rows_read": rows,
+        "valid": int(survivors.sum()),
+        "quarantined": int(quarantined.sum()),
+        "duplicates_merged": int(merged.sum()),
+        "suppressed": int(suppressed.sum()),
     }
-    reasons = quarantine["reason"].value_counts().to_dict()
-    return IngestResult(valid=valid.reset_index(drop=True), quarantine=quarantine, counts=counts, reasons=reasons)
+    reasons = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
+    by_column = quarantine["column"].replace("", "(ligne)").value_counts().to_dict() if len(quarantine) else {}
+    suppression_info = {
+        "entries": len(suppression) if suppression else 0,
+        "files": len(suppression.files) if suppression else 0,
+        "matched_rows": int((on_list & ~quarantined).sum()),
+        "suppressed_rows": accounting["suppressed"],
+    }
+    info = {
+        "source": raw.source,
+        "format": raw.format,
+        "encoding": raw.encoding,
+        "delimiter": raw.delimiter,
+        "columns": list(raw.present),
+        "ignored_columns": list(raw.ignored_columns),
+        "blank_rows": raw.blank_rows,
+        "reference_date": reference_date.isoformat(),
+        "minors": int((valid["age"] < 18).sum()),
+        "ambiguous_communes": int(valid["commune_ambiguous"].sum()),
+        "problems_by_column": {str(k): int(v) for k, v in by_column.items()},
+        "suppression": suppression_info,
+        "consent": compliance_counts(valid),
+    }
+    return IngestResult(
+        valid=valid,
+        quarantine=quarantine,
+        counts=accounting,
+        reasons={str(k): int(v) for k, v in reasons.items()},
+        repairs={k: int(v) for k, v in sorted(repairs.items()) if v},
+        rows=pd.DataFrame({"line": raw.lines, "bucket": pd.Categorical.from_codes(bucket, categories=list(_BUCKETS))}),
+        info=info,
+    )
+
+
+def ingest_supporters(path: Path, *, reference_date: date, suppression: SuppressionList | None = None) -> IngestResult:
+    """Read, validate, suppress and deduplicate the supporter file at ``path``.
+
+    ``reference_date`` is the day ages are computed on (the edition date in the night).
+    Raises a subclass of ``IngestError`` when the file as a whole cannot be used.
+    """
+    return validate_supporters(read_supporters(Path(path)), reference_date=reference_date, suppression=suppression)

@@ -2,27 +2,52 @@
 
 - Only adults are segmented and messaged; minors are counted, never used.
 - Segmentation sees only allowed features; contact details never leave the private store.
-- Reports and logs get counts or masked values, never a person.
+- Reports and logs get counts or masked values, never a person: ``mask_cell`` masks a value
+  for a report, ``neutralise_formula`` keeps a report cell from running as a spreadsheet
+  formula.
+- People who objected are on the suppression list (``inbox/suppression/``): one e-mail or
+  phone per line, plain or as the lowercase hex SHA-256 of the normalised value (trimmed
+  lowercase e-mail, E.164 phone). ``load_suppression`` reads it, ``SuppressionList.matches``
+  finds them; only counts are ever recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matinale.contacts import normalise_emails, normalise_phones
 
 __all__ = [
     "ADULT_AGE",
     "CONTACT_FIELDS",
+    "PERSONAL_FIELDS",
     "PrivacySplit",
+    "SuppressionError",
+    "SuppressionList",
     "compliance_counts",
+    "load_suppression",
+    "mask_cell",
     "mask_email",
+    "mask_phone",
     "mask_value",
+    "neutralise_formula",
+    "sha256_hex",
     "split_for_segmentation",
 ]
 
 ADULT_AGE = 18
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone")
+#: Fields whose values identify a person: always masked in reports.
+PERSONAL_FIELDS = ("supporter_id", "first_name", "last_name", "email", "phone", "birth_date")
 CONSENT_CHANNELS = {"email": "consent_email", "sms": "consent_sms", "whatsapp": "consent_whatsapp", "social": "consent_social"}
 #: Features a segmentation may use (anything else is refused by segment definitions).
 SEGMENTATION_FEATURES = (
@@ -35,15 +60,40 @@ SEGMENTATION_FEATURES = (
     "insee_com",
     "postal_code",
 )
+# Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection");
+# tab and carriage return can hide such a start.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+# A value with this many digits may be a phone number or a date of birth, whatever its column.
+_MANY_DIGITS = 6
+_SHOWN_LENGTH = 24
 
 
 def mask_email(value: str) -> str:
     """``jeanne.martin@example.org`` → ``j***@e***.org``."""
-    local, _, domain = value.partition("@")
-    if not domain:
+    local, _, domain = value.strip().rpartition("@")
+    if not local:
         return mask_value(value)
     host, _, tld = domain.rpartition(".")
-    return f"{local[:1]}***@{(host or tld)[:1]}***.{tld if host else ''}".rstrip(".")
+    if not host or not tld.isalpha() or len(tld) > 10:
+        return f"{local[:1]}***@{domain[:1]}***"
+    return f"{local[:1]}***@{host[:1]}***.{tld}"
+
+
+def mask_phone(value: str) -> str:
+    """Every digit but the last two hidden: ``06 12 34 56 78`` → ``** ** ** ** 78``."""
+    text = value.strip()
+    digits = sum(ch.isdigit() for ch in text)
+    if digits < 4:
+        return mask_value(text)
+    kept, out = 0, []
+    for ch in reversed(text):
+        if ch.isdigit():
+            out.append(ch if kept < 2 else "*")
+            kept += 1
+        else:
+            out.append("*" if ch.isalpha() else ch)
+    return "".join(reversed(out))
 
 
 def mask_value(value: str) -> str:
@@ -52,6 +102,155 @@ def mask_value(value: str) -> str:
     if len(text) <= 2:
         return "*" * len(text)
     return f"{text[0]}{'*' * min(len(text) - 2, 6)}{text[-1]}"
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would run as a formula (= + - @ tab CR)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def mask_cell(field_name: str, value: str) -> str:
+    """A supporter-file value as a report may show it: personal data masked, formula-safe.
+
+    Personal fields are always masked. Other fields show their value unless it looks like
+    an address or a number long enough to be a phone or a birth date (columns do get
+    shifted), and long text is cut.
+    """
+    text = str(value).strip()
+    if not text:
+        return ""
+    if field_name == "email" or "@" in text:
+        shown = mask_email(text)
+    elif field_name == "phone":
+        shown = mask_phone(text)
+    elif field_name in PERSONAL_FIELDS or sum(ch.isdigit() for ch in text) >= _MANY_DIGITS:
+        shown = mask_value(text)
+    elif len(text) > _SHOWN_LENGTH:
+        shown = text[:_SHOWN_LENGTH] + "…"
+    else:
+        shown = text
+    return neutralise_formula(shown)
+
+
+def sha256_hex(value: str) -> str:
+    """The lowercase hex SHA-256 of a normalised value, as the suppression list stores it."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class SuppressionError(ValueError):
+    """The suppression list cannot be read entirely: the night stops rather than risk
+    contacting someone who objected."""
+
+
+@dataclass(frozen=True)
+class SuppressionList:
+    """People who objected: normalised plain entries and SHA-256 digests, never logged."""
+
+    plain: frozenset[str] = frozenset()
+    digests: frozenset[bytes] = frozenset()
+    files: tuple[str, ...] = ()
+    entries: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.entries
+
+    def matches(self, emails: pa.Array, phones: pa.Array) -> np.ndarray:
+        """Which rows have a normalised e-mail or phone on the list ("" never matches)."""
+        size = len(emails)
+        found = np.zeros(size, dtype=bool)
+        if not self.entries:
+            return found
+        for column in (emails, phones):
+            if self.plain:
+                hit = pc.is_in(column, value_set=pa.array(sorted(self.plain), pa.string()))
+                found |= np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+            if self.digests:
+                found |= self._digest_hits(column)
+        return found
+
+    def _digest_hits(self, column: pa.Array) -> np.ndarray:
+        # SHA-256 has no vectorised form here: one C call per non-empty value (~0.5 µs).
+        digests = self.digests
+        sha256 = hashlib.sha256
+        return np.fromiter(
+            (bool(v) and sha256(v.encode("utf-8")).digest() in digests for v in column.to_pylist()),
+            dtype=bool,
+            count=len(column),
+        )
+
+
+def _suppression_files(source: Path) -> list[Path]:
+    if source.is_dir():
+        return sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in {".txt", ".csv"})
+    if source.is_file():
+        return [source]
+    return []
+
+
+def _read_lines(path: Path) -> list[str]:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding).splitlines()
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1").splitlines()  # pragma: no cover - latin-1 decodes anything
+
+
+def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
+    """Read suppression files (a folder's ``*.txt``/``*.csv``, or files).
+
+    One entry per line: an e-mail, a phone (any common French or international spelling) or
+    a 64-character hex SHA-256 of the normalised value. Blank lines and lines starting with
+    ``#`` are ignored. A missing folder is an empty list. A line that is none of these raises
+    ``SuppressionError`` naming the file and line (never the value).
+    """
+    if sources is None:
+        return SuppressionList()
+    paths: list[Path] = []
+    for source in [sources] if isinstance(sources, Path | str) else sources:
+        paths.extend(_suppression_files(Path(source)))
+    digests: set[bytes] = set()
+    emails: list[tuple[str, int, str]] = []
+    phones: list[tuple[str, int, str]] = []
+    for path in paths:
+        try:
+            lines = _read_lines(path)
+        except OSError as exc:
+            raise SuppressionError(f"{path}: cannot read the suppression file ({exc.strerror}); fix its permissions or remove it") from exc
+        for number, line in enumerate(lines, start=1):
+            entry = line.strip().strip('"').strip()
+            if not entry or entry.startswith("#"):
+                continue
+            if _SHA256_HEX.match(entry):
+                digests.add(bytes.fromhex(entry))
+            elif "@" in entry:
+                emails.append((path.name, number, entry))
+            else:
+                phones.append((path.name, number, entry))
+    plain: set[str] = set()
+    for entries, normalise, kind in ((emails, normalise_emails, "e-mail"), (phones, normalise_phones, "phone")):
+        if not entries:
+            continue
+        result = normalise(pa.array([value for _, _, value in entries], pa.string()))
+        bad = np.flatnonzero(~result.ok)
+        if bad.size:
+            name, number, _ = entries[int(bad[0])]
+            raise SuppressionError(
+                f"suppression list {name}, line {number}: not a readable {kind} "
+                f"({bad.size} such line(s) in all); write one e-mail, phone (e.g. +33612345678) "
+                "or SHA-256 per line, then rerun"
+            )
+        plain.update(v for v in result.values.to_pylist() if v)
+    counts = {"hashed": len(digests), "emails": len(emails), "phones": len(phones)}
+    return SuppressionList(
+        plain=frozenset(plain),
+        digests=frozenset(digests),
+        files=tuple(p.name for p in paths),
+        entries=len(digests) + len(plain),
+        counts=counts,
+    )
 
 
 @dataclass
@@ -75,8 +274,22 @@ def split_for_segmentation(valid: pd.DataFrame) -> PrivacySplit:
     )
 
 
-def compliance_counts(valid: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Consents per channel and per legal basis: counts only, never people."""
-    by_channel = {name: int(valid[column].sum()) for name, column in CONSENT_CHANNELS.items() if column in valid}
-    basis = valid["legal_basis"].replace("", "non renseignée").value_counts().sort_index()
-    return {"consent_by_channel": by_channel, "legal_basis": {str(k): int(v) for k, v in basis.items()}}
+def compliance_counts(valid: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """Consents per channel, per legal basis, and per legal basis × channel: counts only."""
+    channels = {name: column for name, column in CONSENT_CHANNELS.items() if column in valid}
+    basis_names = valid["legal_basis"].astype("str").replace("", "non renseignée")
+    codes, names = pd.factorize(basis_names, sort=True)
+    sizes = np.bincount(codes, minlength=len(names))
+    crossed: dict[str, dict[str, int]] = {str(name): {} for name in names}
+    by_channel: dict[str, int] = {}
+    for channel, column in channels.items():
+        consented = valid[column].to_numpy(dtype=bool)
+        by_channel[channel] = int(consented.sum())
+        per_basis = np.bincount(codes, weights=consented, minlength=len(names))
+        for name, count in zip(names, per_basis, strict=True):
+            crossed[str(name)][channel] = int(count)
+    return {
+        "consent_by_channel": by_channel,
+        "legal_basis": {str(name): int(size) for name, size in zip(names, sizes, strict=True)},
+        "consent_by_legal_basis": crossed,
+    }

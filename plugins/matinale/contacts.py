@@ -1,0 +1,169 @@
+"""Normalise e-mail addresses and phone numbers, a whole column at a time.
+
+Ingest (to validate, deduplicate) and the suppression list (to match people who objected)
+must agree exactly on what "the same address" means, so both use these functions:
+
+- an e-mail is trimmed and lowercased, then checked against a conservative ASCII pattern
+  (what campaign sending tools accept);
+- a phone becomes E.164. French national numbers (``06 12 34 56 78``, ``+33 (0)6…``,
+  ``0033…``, a 9-digit number that lost its leading zero in a spreadsheet) are converted by
+  vectorised string operations, overseas départements included (their national prefixes
+  ``0590``, ``0690``… dial their own country codes); ``phonenumbers`` (pure Python, ~56 µs a
+  number) only reads what that path cannot, once per distinct value.
+
+Nothing here logs or raises with a value in the message: values are personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "DOM_PREFIXES",
+    "Normalised",
+    "normalise_emails",
+    "normalise_phones",
+]
+
+#: National prefixes of the overseas départements → the country code they dial from abroad
+#: (ARCEP numbering plan). They must win over the metropolitan rule: ``02 62`` is Réunion,
+#: not north-west France, and ``06 39`` is a Mayotte mobile.
+DOM_PREFIXES: dict[str, str] = {
+    "0590": "590", "0690": "590", "0691": "590",  # Guadeloupe, Saint-Martin, Saint-Barthélemy
+    "0594": "594", "0694": "594",  # Guyane
+    "0596": "596", "0696": "596", "0697": "596",  # Martinique
+    "0262": "262", "0263": "262", "0692": "262", "0693": "262",  # La Réunion
+    "0269": "262", "0639": "262",  # Mayotte
+}
+# Metropolitan ranges the vectorised path accepts: geographic 01–05, mobiles 06 and 073–079,
+# 09 (VoIP). Anything else (08 services, unallocated 070–072, foreign numbers) goes to
+# phonenumbers, which knows the allocations.
+_METRO = r"^0(?:[1-5]|6|7[3-9]|9)\d{8}$"
+# Separators people type inside numbers, including the no-break spaces spreadsheets insert.
+_PHONE_SEPARATORS = r"[\s.\-/()\x{00a0}\x{202f}]"
+_EMAIL = (
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A normalised column: ``values`` ("" where empty or unreadable), ``ok`` (False only
+    for a non-empty value that could not be read) and ``repaired`` (value was fixed)."""
+
+    values: pa.Array
+    ok: np.ndarray
+    repaired: np.ndarray
+
+
+def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def normalise_emails(values: pa.Array | pa.ChunkedArray) -> Normalised:
+    """Trimmed, lowercased addresses; ``mailto:`` removed. Empty stays empty (and is ok)."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(_as_array(values), "")))
+    if pc.any(pc.starts_with(text, "mailto:")).as_py():
+        text = pc.replace_substring_regex(text, r"^mailto:", "")
+    empty = _bools(pc.equal(text, ""))
+    well_formed = _bools(pc.match_substring_regex(text, _EMAIL))
+    # RFC 5321 caps an address at 254 characters; longer ones are typing accidents.
+    short = _bools(pc.less_equal(pc.utf8_length(text), 254))
+    ok = empty | (well_formed & short)
+    result = pc.if_else(pa.array(ok), text, "")
+    return Normalised(values=result, ok=ok, repaired=np.zeros(len(text), dtype=bool))
+
+
+def _national_to_e164(national: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """``0XXXXXXXXX`` → E.164, and which values the vectorised rules could place."""
+    prefix = pc.utf8_slice_codeunits(national, 0, 4)
+    where = pc.index_in(prefix, value_set=pa.array(list(DOM_PREFIXES)))
+    codes = pa.array(list(DOM_PREFIXES.values())).take(pc.fill_null(where, 0))
+    is_dom = _bools(pc.is_valid(where)) & _bools(pc.match_substring_regex(national, r"^0\d{9}$"))
+    is_metro = ~is_dom & _bools(pc.match_substring_regex(national, _METRO))
+    country = pc.if_else(pa.array(is_dom), codes, "33")
+    e164 = pc.binary_join_element_wise("+", country, pc.utf8_slice_codeunits(national, 1), "")
+    placed = is_dom | is_metro
+    return pc.if_else(pa.array(placed), e164, ""), placed
+
+
+def _phonenumbers_e164(values: list[str]) -> list[str]:
+    """E.164 for each value phonenumbers reads as a valid number (French default), else ""."""
+    import phonenumbers
+
+    out = []
+    for value in values:
+        try:
+            number = phonenumbers.parse(value, "FR")
+        except phonenumbers.NumberParseException:
+            out.append("")
+            continue
+        valid = phonenumbers.is_valid_number(number)
+        out.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else "")
+    return out
+
+
+def normalise_phones(values: pa.Array | pa.ChunkedArray) -> Normalised:
+    """E.164 numbers; ``repaired`` marks 9-digit numbers whose leading 0 was restored."""
+    column = pc.fill_null(_as_array(values), "")
+    size = len(column)
+    # Many people give no phone: work on the filled cells only.
+    filled = np.flatnonzero(_bools(pc.greater(pc.utf8_length(column), 0)))
+    ok = np.ones(size, dtype=bool)
+    repaired = np.zeros(size, dtype=bool)
+    if not filled.size:
+        return Normalised(values=column, ok=ok, repaired=repaired)
+    subset = _normalise_filled(column.take(pa.array(filled)) if filled.size != size else column)
+    ok[filled] = subset.ok
+    repaired[filled] = subset.repaired
+    if filled.size == size:
+        return Normalised(values=subset.values, ok=ok, repaired=repaired)
+    result = pc.replace_with_mask(pa.array(np.full(size, "", dtype=object), pa.string()), _mask_at(size, filled), subset.values)
+    return Normalised(values=result, ok=ok, repaired=repaired)
+
+
+def _normalise_filled(column: pa.Array) -> Normalised:
+    raw = pc.utf8_trim_whitespace(column)
+    raw = pc.replace_substring_regex(raw, r"^'", "")  # Excel's "keep as text" marker
+    # "+33 (0)6…" writes the trunk zero for national callers: it is not part of the number.
+    text = pc.replace_substring(raw, "(0)", "")
+    text = pc.replace_substring_regex(text, _PHONE_SEPARATORS, "")
+    text = pc.replace_substring_regex(text, r"^00", "+")
+    empty = _bools(pc.equal(text, ""))
+    lost_zero = _bools(pc.match_substring_regex(text, r"^[1-9]\d{8}$"))
+    national = pc.replace_substring_regex(text, r"^(?:\+33|33)(\d{9})$", r"0\1")
+    national = pc.if_else(pa.array(lost_zero), pc.binary_join_element_wise("0", text, ""), national)
+    e164, placed = _national_to_e164(national)
+
+    leftover = np.flatnonzero(~placed & ~empty)
+    ok = placed | empty
+    if leftover.size:
+        # Once per distinct value: exports repeat the same odd spelling many times.
+        odd = pc.dictionary_encode(raw.take(pa.array(leftover)))
+        read = pa.array(_phonenumbers_e164(odd.dictionary.to_pylist()), pa.string())
+        parsed = read.take(odd.indices)
+        # phonenumbers reads a French national overseas number as +33: apply the plan.
+        parsed_national = pc.replace_substring_regex(parsed, r"^\+33(\d{9})$", r"0\1")
+        remapped, dom_placed = _national_to_e164(parsed_national)
+        parsed = pc.if_else(pa.array(dom_placed), remapped, parsed)
+        ok[leftover] = _bools(pc.not_equal(parsed, ""))
+        e164 = pc.replace_with_mask(e164, _mask_at(len(e164), leftover), parsed)
+    result = pc.if_else(pa.array(ok), e164, "")
+    return Normalised(values=result, ok=ok, repaired=lost_zero & ok)
+
+
+def _mask_at(size: int, positions: np.ndarray) -> pa.Array:
+    mask = np.zeros(size, dtype=bool)
+    mask[positions] = True
+    return pa.array(mask)
