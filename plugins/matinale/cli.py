@@ -1,12 +1,19 @@
-"""The ``matinale`` command: sample data, the local demo and the local stack."""
+"""The ``matinale`` command: sample data, validation, the local demo and the local stack."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
+
+# Exit codes of ``matinale validate``.
+EXIT_VALID, EXIT_QUARANTINED, EXIT_NIGHT_WOULD_STOP = 0, 1, 2
+_SHOWN_PROBLEMS = 10
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -15,6 +22,110 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     path = write_sample(args.rows, args.seed, Path(args.out))
     print(f"Wrote {args.rows} sample supporters to {path}")
     return 0
+
+
+def _validate_defaults() -> tuple[Any, float]:
+    """The campaign's time zone and quarantine limit, or Paris and 20% without campaign.yaml."""
+    from zoneinfo import ZoneInfo
+
+    from matinale.ingest import DEFAULT_MAX_QUARANTINE_SHARE
+    from matinale.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return ZoneInfo("Europe/Paris"), DEFAULT_MAX_QUARANTINE_SHARE
+    return settings.clocks.campaign_tz, settings.max_quarantine_share
+
+
+def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """Run the night's ingest checks on ``args.file``; the summary and the result (or None)."""
+    from matinale.ingest import IngestError, ingest_supporters
+    from matinale.privacy import SuppressionError, load_suppression
+
+    zone, max_share = _validate_defaults()
+    if args.max_quarantine_share is not None:
+        max_share = args.max_quarantine_share
+    summary: dict[str, Any] = {
+        "file": str(args.file),
+        "rows_read": None,
+        "valid": None,
+        "quarantined": None,
+        "duplicates_merged": None,
+        "suppressed": None,
+        "repaired": None,
+        "reasons": {},
+        "max_quarantine_share": max_share,
+        "error": None,
+    }
+    try:
+        reference = date.fromisoformat(args.on) if args.on else datetime.now(zone).date()
+    except ValueError:
+        summary["error"] = f"--on {args.on!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-11-24)"
+        return summary, None
+    summary["reference_date"] = reference.isoformat()
+    if args.suppression and not Path(args.suppression).exists():
+        summary["error"] = f"{args.suppression}: suppression file not found; check the path"
+        return summary, None
+    try:
+        suppression = load_suppression(Path(args.suppression)) if args.suppression else None
+        result = ingest_supporters(Path(args.file), reference_date=reference, suppression=suppression)
+    except (IngestError, SuppressionError) as exc:
+        summary["error"] = str(exc)
+        return summary, None
+    summary.update(result.summary())
+    summary["error"] = result.stop_reason(max_share)
+    return summary, result
+
+
+def _print_validation(summary: dict[str, Any], result: Any) -> None:
+    if result is None:
+        print(f"{summary['file']}: the night would stop.\n  {summary['error']}")
+        return
+    source = summary["source"]
+    print(
+        f"{source['source']} ({source['format']}, {source['encoding'] or 'binary'}, "
+        f"separator {source['delimiter']!r}), ages on {source['reference_date']}"
+    )
+    share = summary["quarantined_share"]
+    for label, key in (("rows read", "rows_read"), ("valid", "valid"), ("quarantined", "quarantined"), ("merged duplicates", "duplicates_merged"), ("suppressed", "suppressed"), ("repaired values", "repaired")):
+        extra = f"  ({share:.1%})" if key == "quarantined" and summary[key] else ""
+        print(f"  {label:<18}{summary[key]:>10,}{extra}".replace(",", " "))
+    if summary["repairs"]:
+        print("  repairs: " + ", ".join(f"{name} {count}" for name, count in summary["repairs"].items()))
+    if summary["reasons"]:
+        from matinale.ingest import REASONS
+
+        print("Reasons:")
+        for reason, count in summary["reasons"].items():
+            print(f"  {reason:<24}{count:>8}  {REASONS.get(reason, '')}")
+        print("First problems (line, column, masked value, reason):")
+        for row in result.quarantine.head(_SHOWN_PROBLEMS).itertuples(index=False):
+            print(f"  {row.line:>8}  {row.column or '(ligne)':<16} {row.value:<24} {row.reason}")
+    if summary["error"]:
+        print(f"The night would stop: {summary['error']}")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    summary, result = _validate(args)
+    if summary["error"]:
+        code = EXIT_NIGHT_WOULD_STOP
+    elif summary["quarantined"]:
+        code = EXIT_QUARANTINED
+    else:
+        code = EXIT_VALID
+    summary["exit_code"] = code
+    if args.report:
+        folder = Path(args.report)
+        folder.mkdir(parents=True, exist_ok=True)
+        if result is not None:
+            (folder / "quarantine.csv").write_bytes(result.quarantine_csv())
+        (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_validation(summary, result)
+    return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -98,6 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=42)
     sample.add_argument("--out", required=True, help="file to write: .csv or .parquet")
     sample.set_defaults(func=_cmd_sample)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a supporter export as the night will (exit 0 all valid, 1 rows quarantined, 2 the night would stop)",
+    )
+    validate.add_argument("file", help="the supporter file: CSV (any common encoding or separator) or Parquet")
+    validate.add_argument("--suppression", help="suppression list file or folder (one e-mail, phone or SHA-256 per line)")
+    validate.add_argument("--on", help="reference date for ages, YYYY-MM-DD (default: today in the campaign's time zone)")
+    validate.add_argument("--report", help="folder to write quarantine.csv and summary.json to")
+    validate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    validate.add_argument("--max-quarantine-share", type=float, help="stop share (default: campaign.yaml, else 0.2)")
+    validate.set_defaults(func=_cmd_validate)
 
     demo = commands.add_parser("demo", help="run the whole night locally through Airflow (make run)")
     demo.add_argument("--rows", type=int, default=20_000)

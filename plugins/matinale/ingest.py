@@ -88,7 +88,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "phone": (
         "phone", "telephone", "portable", "mobile", "tel", "tel_portable", "telephone_portable",
-        "numero_de_telephone", "n_telephone", "phone_number", "mobile_phone", "gsm",
+        "numero_de_telephone", "numero_telephone", "n_de_telephone", "n_telephone", "phone_number", "mobile_phone", "gsm",
     ),
     "birth_date": (
         "birth_date", "date_de_naissance", "date_naissance", "naissance", "birthdate",
@@ -361,34 +361,39 @@ class _Parsed:
 
 
 def _read_python(text: str, delimiter: str, first_line: int, width: int, path: Path) -> _Parsed:
-    """Exact, per-row reading for files whose rows are not all the same width."""
+    """Exact, per-row reading for files whose rows are not all as wide as the header.
+
+    ``text`` starts at ``first_line``. A row wider than the header whose extra fields are
+    empty (Excel's trailing empty columns) is kept; a row of empty fields is blank; any
+    other width is a ragged row, kept aside for the quarantine.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     columns: list[list[str]] = [[] for _ in range(width)]
     lines: list[int] = []
     counts: list[int] = []
     ragged: list[bool] = []
     trailing = 0
-    previous_end = first_line - 1
+    offset = first_line - 1
+    previous_end = offset
     try:
         for record in reader:
-            start = previous_end + 1
-            if reader.line_num - previous_end > _MAX_RECORD_LINES:
+            start, end = previous_end + 1, offset + reader.line_num
+            if end - previous_end > _MAX_RECORD_LINES:
                 raise UnreadableFileError(
                     f"{path.name}, line {start}: a quoted value runs over more than {_MAX_RECORD_LINES} lines; "
                     "a closing quote (\") is probably missing: fix that line and export again"
                 )
-            previous_end = reader.line_num
+            previous_end = end
             found = len(record)
-            if found > width and not any(value.strip() for value in record[width:]):
-                record, found = record[:width], width  # Excel's trailing empty columns
+            if not any(value.strip() for value in record):
+                record, bad = [""] * width, False  # blank: dropped later
+            elif found > width and not any(value.strip() for value in record[width:]):
+                record, bad = record[:width], False
                 trailing += 1
-            bad = found != width and found > 0
-            if found == 0:
-                record = [""] * width
-            elif bad:
-                record = (record + [""] * width)[:width]
+            else:
+                bad = found != width
             for position in range(width):
-                columns[position].append(record[position] if not bad else "")
+                columns[position].append("" if bad else record[position])
             lines.append(start)
             counts.append(found)
             ragged.append(bad)
@@ -401,6 +406,33 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
         field_counts=np.asarray(counts, dtype=np.int64),
         trailing_repaired=trailing,
     )
+
+
+def _read_fast(body: bytes, encoding: str, delimiter: str, skip: int, width: int, path: Path) -> tuple[pa.Table | None, bytes, str]:
+    """Arrow's multithreaded reader; None when some row is not ``width`` fields wide.
+
+    Values spanning lines are rare, and allowing for them costs a third more, so the first
+    attempt assumes none: Arrow reports the mismatch when one appears.
+    """
+    newlines = False
+    for _ in range(4):
+        try:
+            return _read_arrow(body, delimiter, skip, width, newlines_in_values=newlines), body, encoding
+        except _RowShapeError:
+            if newlines or b'"' not in body:
+                return None, body, encoding
+            newlines = True  # a quoted newline cut at a block boundary looks like a short row
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "UTF8" in message.upper() and encoding in ("utf-8", "utf-8-sig"):
+                body, encoding = _to_utf8(body)  # not UTF-8 after all: Windows-1252
+            elif ("out of sync" in message or "newlines_in_values" in message) and not newlines:
+                newlines = True
+            elif "Empty CSV file" in message:
+                raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again") from exc
+            else:
+                raise UnreadableFileError(f"{path.name}: not readable as CSV ({message.splitlines()[0]})") from exc
+    return None, body, encoding  # pragma: no cover - every branch above returns or changes state
 
 
 def _read_csv(path: Path, data: bytes) -> RawSupporters:
@@ -428,35 +460,26 @@ def _read_csv(path: Path, data: bytes) -> RawSupporters:
     first_line = skip + header_lines + 1
     # Excel repeats trailing empty columns on every row when the sheet had stray cells.
     records, _ = _head_records(head.split("\n", skip)[-1] if skip else head, delimiter, 2)
+    padded = width
     if len(records) == 2 and len(records[1]) > width and not any(v.strip() for v in records[1][width:]):
-        width = len(records[1])
+        padded = len(records[1])
 
     parsed: _Parsed | None = None
-    table: pa.Table | None = None
-    for attempt in range(3):
-        try:
-            table = _read_arrow(body, delimiter, skip + header_lines, width, newlines_in_values=attempt > 0)
-            break
-        except _RowShapeError:
-            break
-        except pa.ArrowInvalid as exc:
-            message = str(exc)
-            if "UTF8" in message.upper() and encoding in ("utf-8", "utf-8-sig"):
-                body, encoding = _to_utf8(body)
-                continue
-            if "out of sync" in message or "newlines_in_values" in message:
-                continue
-            if "Empty CSV file" in message:
-                raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again") from exc
-            raise UnreadableFileError(f"{path.name}: not readable as CSV ({message.splitlines()[0]})") from exc
+    table, body, encoding = _read_fast(body, encoding, delimiter, skip + header_lines, padded, path)
     if table is not None:
         lines = _arrow_lines(table, body, first_line)
         if lines is not None:
+            cells = [column.combine_chunks() for column in table.columns]
+            # Fields past the header must be empty: a value there means a shifted row.
+            overflow = np.zeros(table.num_rows, dtype=bool)
+            for column in cells[width:]:
+                overflow |= _bools(pc.not_equal(pc.utf8_trim_whitespace(column), ""))
             parsed = _Parsed(
-                cells=[column.combine_chunks() for column in table.columns],
+                cells=cells[:width],
                 lines=lines,
-                ragged=np.zeros(table.num_rows, dtype=bool),
-                field_counts=np.full(table.num_rows, width, dtype=np.int64),
+                ragged=overflow,
+                field_counts=np.full(table.num_rows, padded, dtype=np.int64),
+                trailing_repaired=int(table.num_rows - overflow.sum()) if padded > width else 0,
             )
     if parsed is None:
         text = body.decode("utf-8", errors="replace")
@@ -701,12 +724,11 @@ def _normalise_interests(values: pa.Array) -> pa.Array:
 
 @dataclass(frozen=True)
 class _Communes:
-    postal_codes: pa.Array  # every postal code
+    postal_codes: pd.Index  # every postal code
     postal_candidates: pa.Array  # "|"-joined INSEE codes it serves
-    postal_counts: np.ndarray
-    insee_codes: pa.Array  # every valid commune code, city codes of Paris/Lyon/Marseille included
+    insee_codes: pd.Index  # every valid commune code, city codes of Paris/Lyon/Marseille included
     city_candidates: pa.Array  # for each insee code: its arrondissements ("" when not a city)
-    pair_keys: pa.Array  # "postal|insee"
+    pair_keys: pd.Index  # "postal|insee"
     pair_insee: pa.Array  # the commune a pair means ("|"-joined when several arrondissements)
 
 
@@ -727,12 +749,11 @@ def _communes() -> _Communes:
     cities = arrondissements.groupby("insee_parente")["insee_com"].agg(lambda s: "|".join(sorted(set(s))))
     insee_codes = sorted(set(own.dropna()) | set(cities.index))
     return _Communes(
-        postal_codes=pa.array(list(by_postal), pa.string()),
+        postal_codes=pd.Index(list(by_postal), dtype=object),
         postal_candidates=pa.array(["|".join(codes) for codes in by_postal.values()], pa.string()),
-        postal_counts=np.array([len(codes) for codes in by_postal.values()], dtype=np.int64),
-        insee_codes=pa.array(insee_codes, pa.string()),
+        insee_codes=pd.Index(insee_codes, dtype=object),
         city_candidates=pa.array([cities.get(code, "") for code in insee_codes], pa.string()),
-        pair_keys=pa.array([f"{p}|{i}" for p, i in resolved.index], pa.string()),
+        pair_keys=pd.Index([f"{p}|{i}" for p, i in resolved.index], dtype=object),
         pair_insee=pa.array(resolved.to_list(), pa.string()),
     )
 
@@ -758,7 +779,13 @@ class _Codes:
     padded: np.ndarray
 
 
-def _normalise_code(values: pa.Array, known: pa.Array, pattern: str) -> _Codes:
+def _lookup(values: pa.Array, known: pd.Index) -> np.ndarray:
+    """Position of each value in ``known`` (-1 when absent). A pandas Index keeps its hash
+    table between calls, where Arrow's is_in would rebuild one per call."""
+    return known.get_indexer(values.to_numpy(zero_copy_only=False))
+
+
+def _normalise_code(values: pa.Array, known: pd.Index, pattern: str) -> _Codes:
     """A code checked against ``known``; a 4-digit code gets its lost leading zero back only
     when the result exists (a spreadsheet read 01400 as the number 1400)."""
     distinct, index = _distinct(values)
@@ -767,8 +794,8 @@ def _normalise_code(values: pa.Array, known: pa.Array, pattern: str) -> _Codes:
     well_formed = _bools(pc.match_substring_regex(text, pattern))
     four = _bools(pc.match_substring_regex(text, r"^\d{4}$"))
     padded_text = pc.binary_join_element_wise("0", text, "")
-    known_as_is = _bools(pc.is_in(text, value_set=known))
-    known_padded = four & ~known_as_is & _bools(pc.is_in(padded_text, value_set=known))
+    known_as_is = _lookup(text, known) >= 0
+    known_padded = four & ~known_as_is & (_lookup(padded_text, known) >= 0)
     code = pc.if_else(pa.array(known_padded), padded_text, pc.if_else(pa.array(known_as_is), text, ""))
     malformed = ~empty & ~well_formed & ~four
     unknown = ~empty & ~malformed & ~known_as_is & ~known_padded
@@ -788,14 +815,14 @@ def _resolve_location(postal_values: pa.Array, insee_values: pa.Array) -> _Locat
 
     # Both known: the postal code must serve the commune (for a city code, it names the
     # arrondissement).
-    found = pc.index_in(pc.binary_join_element_wise(pair_postal, pair_insee_code, "|"), value_set=table.pair_keys)
+    found = _lookup(pc.binary_join_element_wise(pair_postal, pair_insee_code, "|"), table.pair_keys)
     both = has_postal & has_insee
-    mismatch = both & ~_bools(pc.is_valid(found))
-    from_pair = table.pair_insee.take(pc.fill_null(found, 0))
+    mismatch = both & (found < 0)
+    from_pair = table.pair_insee.take(pa.array(np.maximum(found, 0)))
     # Postal code only: it may serve several communes, and the ambiguity stays explicit.
-    from_postal = table.postal_candidates.take(pc.fill_null(pc.index_in(pair_postal, value_set=table.postal_codes), 0))
+    from_postal = table.postal_candidates.take(pa.array(np.maximum(_lookup(pair_postal, table.postal_codes), 0)))
     # Commune code only: a city code (Paris 75056…) stands for its arrondissements.
-    city = table.city_candidates.take(pc.fill_null(pc.index_in(pair_insee_code, value_set=table.insee_codes), 0))
+    city = table.city_candidates.take(pa.array(np.maximum(_lookup(pair_insee_code, table.insee_codes), 0)))
     from_insee = pc.if_else(pc.equal(city, ""), pair_insee_code, city)
     candidates = pc.if_else(
         pa.array(both & ~mismatch),
@@ -994,11 +1021,16 @@ def _merge_duplicates(frame: pd.DataFrame, groups: np.ndarray, survivors: np.nda
     for name in ("donor", "volunteer", *COUNT_FIELDS):
         merged[name] = sub[name].groupby(label).max()
     merged["consent_date"] = sub["consent_date"].groupby(label).max()
+    # The place is one unit (postal code, commune, ambiguity): from the first duplicate that
+    # names its commune, else from the survivor.
+    place = ["postal_code", "insee_com", "insee_candidates", "commune_ambiguous"]
+    named = sub.assign(_label=label, _named=sub["insee_com"] != "").sort_values(["_label", "_named"], ascending=[True, False], kind="stable")
+    merged[place] = named.groupby("_label")[place].first()
     targets = np.flatnonzero(survivors & np.isin(groups, dup_groups))
     patch = merged.loc[groups[targets]]
     for name in merged.columns:
         values = patch[name].to_numpy()
-        if name in text_fields:
+        if name in text_fields or name in place[:3]:
             values = pd.Series(values).fillna("").to_numpy()
         frame.loc[targets, name] = values
     return frame

@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# What the compliance record keeps of the ingest accounting.
+_INGEST_COMPLIANCE = ("rows_read", "valid", "quarantined", "duplicates_merged", "suppressed", "repaired", "reasons", "suppression", "consent")
 
 
 class NightError(RuntimeError):
@@ -142,21 +144,34 @@ def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) ->
 
 
 def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    from matinale.ingest import ingest_supporters
+    """Read, check, suppress and deduplicate the supporters; stop the night on a broken file.
 
-    result = ingest_supporters(Path(ctx.supporters_file), reference_date=ctx.edition)
-    store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid)
-    store.put_frame(f"{ctx.prefix}/private/quarantine.parquet", result.quarantine)
-    summary = {**result.counts, "reasons": result.reasons}
+    Writes ``private/valid.parquet``, ``private/quarantine.csv`` (masked, formula-safe) and
+    ``ingest.json`` (the accounting: counts only) under the run's prefix. A file-level error
+    or more than ``privacy.max_quarantine_share`` of rows quarantined raises ``NightError``
+    after the report is written, so nothing is published and the data team can see why.
+    """
+    from matinale.ingest import IngestError, ingest_supporters
+    from matinale.privacy import SuppressionError, load_suppression
+
+    try:
+        suppression = load_suppression(settings.inbox / "suppression")
+        result = ingest_supporters(Path(ctx.supporters_file), reference_date=ctx.edition, suppression=suppression)
+    except (IngestError, SuppressionError) as exc:
+        store.put_json(f"{ctx.prefix}/ingest.json", {"error": str(exc)})
+        raise NightError(f"Supporter file rejected, the night stops before publishing: {exc}") from exc
+    stop = result.stop_reason(settings.max_quarantine_share)
+    summary = {**result.summary(), "max_quarantine_share": settings.max_quarantine_share, "error": stop}
+    store.put_bytes(f"{ctx.prefix}/private/quarantine.csv", result.quarantine_csv())
     store.put_json(f"{ctx.prefix}/ingest.json", summary)
-    log.info("Ingest: %s", json.dumps(result.counts))
-    if result.quarantined_share > settings.max_quarantine_share:
-        raise NightError(
-            f"{result.counts['quarantined']} of {result.counts['rows_read']} rows quarantined "
-            f"({result.quarantined_share:.0%} > {settings.max_quarantine_share:.0%}): the export looks broken; "
-            f"run `matinale validate` on it, fix and rerun. Nothing was published."
-        )
-    return result.counts
+    counts = {**result.counts, "repaired": result.repaired}
+    log.info("Ingest of %s: %s", Path(ctx.supporters_file).name, json.dumps(counts))
+    if result.reasons:
+        log.info("Quarantine reasons (report in %s/private/quarantine.csv): %s", ctx.prefix, json.dumps(result.reasons))
+    if stop:
+        raise NightError(stop)
+    store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid)
+    return counts
 
 
 def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
@@ -167,6 +182,9 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features)
     store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts)
     compliance = {"minors_excluded": split.minors, "adults": len(split.features), **compliance_counts(valid)}
+    if store.exists(f"{ctx.prefix}/ingest.json"):  # the rows' accounting: counts only
+        ingest = store.get_json(f"{ctx.prefix}/ingest.json")
+        compliance["ingest"] = {key: ingest.get(key) for key in _INGEST_COMPLIANCE}
     store.put_json(f"{ctx.prefix}/compliance.json", compliance)
     log.info("Privacy: %d adults kept for segmentation, %d minors left out", len(split.features), split.minors)
     return {"adults": len(split.features), "minors_excluded": split.minors}

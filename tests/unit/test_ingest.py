@@ -1,47 +1,517 @@
+"""Ingest: each quirk of real exports with a small file built here, and the row accounting."""
+
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from matinale.ingest import IngestError, canonical_header, ingest_supporters
+from matinale import contacts
+from matinale.ingest import (
+    ALIASES,
+    DuplicateColumnError,
+    EmptyFileError,
+    IngestResult,
+    MissingColumnError,
+    UnreadableFileError,
+    canonical_header,
+    ingest_supporters,
+    read_supporters,
+)
+from matinale.privacy import SuppressionError, load_suppression
 
-HEADER = "supporter_id,prenom,nom,email,Code postal,insee_com,date_naissance,consent_email,consent_sms,consent_whatsapp,consent_social,legal_basis,interests,events_attended,shares_30d,donor,volunteer\n"
+ON = date(2026, 11, 24)
+HEADER = "supporter_id,first_name,last_name,email,phone,birth_date,postal_code,insee_com,consent_email,consent_sms"
 
 
-def _csv(tmp_path: Path, rows: list[str], header: str = HEADER) -> Path:
-    path = tmp_path / "supporters.csv"
-    path.write_text(header + "".join(r + "\n" for r in rows), encoding="utf-8")
+def _row(sid: str = "S1", *, first: str = "Jeanne", last: str = "Martin", email: str = "", phone: str = "",
+         birth: str = "12/03/1950", postal: str = "75011", insee: str = "", consent_email: str = "oui",
+         consent_sms: str = "non") -> str:
+    return ",".join([sid, first, last, email, phone, birth, postal, insee, consent_email, consent_sms])
+
+
+def _write(tmp_path: Path, text: str, *, name: str = "supporters.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
     return path
 
 
-def test_headers_fold_accents_and_separators() -> None:
-    assert canonical_header("Date de naissance") == canonical_header("date_naissance".replace("_", "_de_")) == canonical_header("DATE-DE-NAISSANCE")
+def _ingest(tmp_path: Path, rows: list[str], *, header: str = HEADER, **kwargs) -> IngestResult:
+    path = _write(tmp_path, header + "\n" + "".join(r + "\n" for r in rows))
+    return ingest_supporters(path, reference_date=ON, **kwargs)
 
 
-def test_codes_stay_text_and_rows_are_accounted(tmp_path: Path) -> None:
-    path = _csv(
+def _problems(result: IngestResult) -> list[tuple[int, str, str]]:
+    return [(int(r.line), r.column, r.reason) for r in result.quarantine.itertuples()]
+
+
+def _balanced(result: IngestResult) -> bool:
+    c = result.counts
+    return c["rows_read"] == c["valid"] + c["quarantined"] + c["duplicates_merged"] + c["suppressed"]
+
+
+# ------------------------------------------------------------------ headers
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Date de naissance", "birth_date"),
+        ("date_naissance", "birth_date"),
+        ("DATE-DE-NAISSANCE", "birth_date"),
+        ("Courriel", "email"),
+        ("E-mail", "email"),
+        ("Adresse e-mail", "email"),
+        ("Code postal", "postal_code"),
+        ("CP", "postal_code"),
+        ("Téléphone", "phone"),
+        ("Portable", "phone"),
+        ("N° de téléphone", "phone"),
+        ("Prénom", "first_name"),
+        (" Identifiant ", "supporter_id"),
+        ("Âge", "age"),
+        ("Code INSEE", "insee_com"),
+        ("Base légale", "legal_basis"),
+        ("Bénévole", "volunteer"),
+    ],
+)
+def test_one_alias_table_maps_french_and_english_headers(header: str, field: str) -> None:
+    assert ALIASES[canonical_header(header)] == field
+
+
+def test_french_headers_map_to_the_contract(tmp_path: Path) -> None:
+    header = "Identifiant;Prénom;Nom;Courriel;Portable;Date de naissance;CP;Consentement SMS;Colonne inconnue"
+    path = _write(tmp_path, header + "\nS1;Jeanne;Martin;j@example.org;0612345678;12/03/1950;75011;oui;x\n")
+    result = ingest_supporters(path, reference_date=ON)
+    row = result.valid.iloc[0]
+    assert (row["supporter_id"], row["email"], row["phone"], row["postal_code"]) == ("S1", "j@example.org", "+33612345678", "75011")
+    assert bool(row["consent_sms"]) and not bool(row["consent_email"])  # a missing consent column means no
+    assert result.info["ignored_columns"] == ["Colonne inconnue"]
+
+
+def test_two_columns_for_one_field_stop_the_night(tmp_path: Path) -> None:
+    path = _write(tmp_path, "id,Courriel,E-mail\nS1,a@example.org,b@example.org\n")
+    with pytest.raises(DuplicateColumnError, match=r"'Courriel'.*'E-mail'.*email"):
+        ingest_supporters(path, reference_date=ON)
+
+
+def test_missing_id_column_stops_without_echoing_the_first_line(tmp_path: Path) -> None:
+    # No header at all: the first line is a person, and must not appear in the message.
+    path = _write(tmp_path, "Jeanne,Martin,jeanne.martin@example.org\nPaul,Durand,p@example.org\n")
+    with pytest.raises(MissingColumnError, match="supporter_id") as caught:
+        ingest_supporters(path, reference_date=ON)
+    assert "Jeanne" not in str(caught.value) and "jeanne.martin" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", EmptyFileError),
+        (b"supporter_id,email\n", EmptyFileError),
+        (b"supporter_id;email\n;;\n;\n", EmptyFileError),
+        (b"PK\x03\x04 an xlsx workbook", UnreadableFileError),
+        (b"supporter_id\x00,email\x00\n", UnreadableFileError),
+    ],
+)
+def test_file_level_errors_are_specific(tmp_path: Path, content: bytes, error: type[Exception]) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    with pytest.raises(error, match="export.csv"):
+        ingest_supporters(path, reference_date=ON)
+
+
+def test_missing_file_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError, match="not found"):
+        ingest_supporters(tmp_path / "absent.csv", reference_date=ON)
+
+
+# ------------------------------------------------------------ reading quirks
+
+
+@pytest.mark.parametrize(("encoding", "expected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252"), ("utf-16", "utf-16")])
+def test_encodings_are_detected_by_content(tmp_path: Path, encoding: str, expected: str) -> None:
+    text = "Identifiant;Prénom;Nom;Code postal;Date de naissance\nS1;Hélène;Dupré-Œuvray;75011;12/03/1950\n"
+    path = _write(tmp_path, text, name="export.txt", encoding=encoding)  # the name says nothing
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.info["encoding"] == expected
+    assert (result.valid.loc[0, "first_name"], result.valid.loc[0, "last_name"]) == ("Hélène", "Dupré-Œuvray")
+
+
+def test_cp1252_is_detected_even_when_the_first_accent_is_far_down(tmp_path: Path) -> None:
+    rows = [_row(f"S{i}") for i in range(1, 1500)]  # ~75 KB of plain ASCII before the accent
+    rows.append(_row("S9999", first="Hélène"))
+    path = _write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n", encoding="cp1252")
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.info["encoding"] == "cp1252"
+    assert result.valid["first_name"].iloc[-1] == "Hélène"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_separators_are_sniffed(tmp_path: Path, delimiter: str) -> None:
+    header = delimiter.join(["supporter_id", "Nom", "CP", "Date de naissance", "Courriel"])
+    line = delimiter.join(["S1", "Martin, Jeanne", "75011", "12/03/1950", "j@example.org"]) if delimiter != "," else 'S1,"Martin, Jeanne",75011,12/03/1950,j@example.org'
+    result = ingest_supporters(_write(tmp_path, f"{header}\n{line}\n"), reference_date=ON)
+    assert result.info["delimiter"] == delimiter
+    assert result.valid.loc[0, "last_name"] == "Martin, Jeanne"
+
+
+def test_excel_sep_line_and_crlf(tmp_path: Path) -> None:
+    path = _write(tmp_path, "sep=;\r\nsupporter_id;CP;Âge\r\nS1;75011;45\r\nS2;75011;abc\r\n")
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.info["delimiter"] == ";"
+    assert _problems(result) == [(4, "age", "unreadable_age")]  # sep=, header, S1, then S2 on line 4
+
+
+def test_quoted_separators_and_newlines_keep_line_numbers(tmp_path: Path) -> None:
+    text = (
+        "supporter_id;Nom;Adresse;CP;Âge\n"
+        'S1;"Martin; Jeanne";"12 rue X\n3e étage\r\nporte B";75011;45\n'
+        'S2;"Durand ""Paulo""";"";75011;200\n'
+    )
+    result = ingest_supporters(_write(tmp_path, text), reference_date=ON)
+    assert result.valid.loc[0, "last_name"] == "Martin; Jeanne"
+    assert _problems(result) == [(5, "age", "age_out_of_range")]  # S1 spans lines 2–4
+
+
+def test_quoted_newlines_across_read_blocks(tmp_path: Path) -> None:
+    # Over 1 MiB, so a multi-line value straddles Arrow's read blocks.
+    rows = [f'S{i},"{"x" * 40}\n{"y" * 40}",75011,45' for i in range(1, 14001)]
+    rows[-1] = 'S14000,"a\nb",75011,999'
+    path = _write(tmp_path, "supporter_id,note,CP,age\n" + "\n".join(rows) + "\n")
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.counts["rows_read"] == 14000
+    assert _problems(result) == [(2 + 2 * 13999, "age", "age_out_of_range")]
+
+
+def test_excel_apostrophe_on_codes(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row("'S1", phone="'0612345678", postal="'01400", insee="'01001")])
+    row = result.valid.iloc[0]
+    assert (row["supporter_id"], row["phone"], row["postal_code"], row["insee_com"]) == ("S1", "+33612345678", "01400", "01001")
+
+
+def test_trailing_empty_columns(tmp_path: Path) -> None:
+    # Header and rows padded (stray cells in the sheet), rows only, and a mix of both.
+    both = "supporter_id;CP;Âge;;;\nS1;75011;45;;;\nS2;75011;46;;;\n"
+    rows_only = "supporter_id;CP;Âge\nS1;75011;45;;\nS2;75011;46;;\n"
+    mixed = "supporter_id;CP;Âge\nS1;75011;45\nS2;75011;46;;\nS3;75011;47\n"
+    for text in (both, rows_only, mixed):
+        result = ingest_supporters(_write(tmp_path, text), reference_date=ON)
+        assert result.counts["quarantined"] == 0, text
+        assert result.valid["age"].tolist()[:2] == [45, 46]
+
+
+def test_a_row_with_extra_fields_is_quarantined_and_the_rest_goes_on(tmp_path: Path) -> None:
+    text = "supporter_id,Nom,CP,Âge\nS1,Martin,75011,45\nS2,Martin, Jeanne,75011,46\nS3,Petit,75011,47\n"
+    result = ingest_supporters(_write(tmp_path, text), reference_date=ON)
+    assert result.valid["supporter_id"].tolist() == ["S1", "S3"]
+    assert _problems(result) == [(3, "", "wrong_field_count")]
+    assert result.quarantine.loc[0, "value"] == "5 champs au lieu de 4"
+
+
+def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
+    result = ingest_supporters(_write(tmp_path, "supporter_id;CP;Âge\nS1;75011;45\n;;\n\nS2;75011;46\n"), reference_date=ON)
+    assert result.counts["rows_read"] == 2 and result.info["blank_rows"] == 2
+    assert result.rows["line"].tolist() == [2, 5]
+
+
+def test_parquet_with_numeric_codes(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "Identifiant": pa.array([1001, 1002, None], pa.int64()),
+            "Code postal": pa.array([1400, 75011, 75011], pa.int64()),  # a number lost the zero
+            "Âge": pa.array([45, 46, 47], pa.int32()),
+            "Consentement e-mail": pa.array([True, False, None]),
+            "Courriel": pa.array(["A@Example.org", None, "c@example.org"]),
+        }
+    )
+    path = tmp_path / "export.bin"  # detected by content, not by name
+    pq.write_table(table, path)
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.info["format"] == "parquet"
+    valid = result.valid.set_index("supporter_id")
+    assert valid.loc["1001", "postal_code"] == "01400" and valid.loc["1001", "email"] == "a@example.org"
+    assert bool(valid.loc["1001", "consent_email"]) and not bool(valid.loc["1002", "consent_email"])
+    assert _problems(result) == [(3, "supporter_id", "missing_supporter_id")]
+    assert result.repairs == {"postal_code_leading_zero": 1}
+
+
+def test_codes_are_always_text(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row("007", postal="01400", insee="01001", phone="0612345678")])
+    valid = result.valid
+    for column in ("supporter_id", "postal_code", "insee_com", "phone"):
+        assert pd.api.types.is_string_dtype(valid[column]), column
+    assert valid.loc[0, "supporter_id"] == "007"
+    assert valid["age"].dtype == "int64" and valid["consent_email"].dtype == bool
+
+
+def test_mangled_ids_are_quarantined(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row('"1,23457E+11"'), _row("")])
+    assert [p[2] for p in _problems(result)] == ["mangled_supporter_id", "missing_supporter_id"]
+
+
+# -------------------------------------------------------------------- values
+
+
+BIRTH_DATES = {
+    "1950-03-12": 76,
+    "12/03/1950": 76,
+    "12/03/50": 76,  # 50 is after this year's 26: 1950
+    "01/01/10": 16,  # 10 is up to 26: 2010
+    "24/11/2010": 16,  # sixteenth birthday today
+    "29/02/2000": 26,
+    "12-03-1950": 76,
+    "1950-03-12 00:00:00": 76,
+}
+BAD_BIRTH_DATES = {
+    "31/02/1990": "impossible_date",
+    "2001-02-30": "impossible_date",  # pyarrow's strptime would say 2001-03-02
+    "29/02/2001": "impossible_date",
+    "12/13/1990": "impossible_date",
+    "12 mars 1950": "unreadable_date",
+    "25/11/2010": "age_out_of_range",  # 15, the day before the sixteenth birthday
+    "01/01/1900": "age_out_of_range",
+}
+
+
+def test_birth_dates_and_ages_on_the_reference_date(tmp_path: Path) -> None:
+    rows = [_row(f"S{i}", birth=birth) for i, birth in enumerate([*BIRTH_DATES, *BAD_BIRTH_DATES])]
+    result = _ingest(tmp_path, rows)
+    assert result.valid["age"].tolist() == list(BIRTH_DATES.values())
+    assert [p[2] for p in _problems(result)] == list(BAD_BIRTH_DATES.values())
+    assert result.quarantine["column"].unique().tolist() == ["birth_date"]
+
+
+def test_two_digit_years_after_this_year_are_last_century(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row(birth="01/01/27")])
+    assert result.valid.loc[0, "birth_date"] == "1927-01-01" and result.valid.loc[0, "age"] == 99
+
+
+@pytest.mark.parametrize(("stated", "age"), [("45", 45), ("45 ans", 45), ("45ANS", 45), ("16", 16), ("110", 110)])
+def test_stated_ages(tmp_path: Path, stated: str, age: int) -> None:
+    result = _ingest(tmp_path, [f"S1,75011,{stated}"], header="supporter_id,CP,Âge")
+    assert result.valid.loc[0, "age"] == age
+
+
+def test_bad_and_missing_ages(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, ["S1,75011,15", "S2,75011,111", "S3,75011,quarante", "S4,75011,"], header="supporter_id,CP,Âge")
+    assert [p[2] for p in _problems(result)] == ["age_out_of_range", "age_out_of_range", "unreadable_age", "missing_age"]
+
+
+def test_postal_and_insee_codes_against_the_commune_table(tmp_path: Path) -> None:
+    result = _ingest(
         tmp_path,
         [
-            "S000001,Jeanne,Martin,j@example.org,01400,01001,12/03/1950,oui,non,non,oui,consentement,sante,1,0,non,oui",
-            "S000002,Paul,Durand,p@example.org,75011,75111,1999-07-01,x,,non,oui,adhésion,ecole|europe,0,3,oui,non",
-            "S000003,Lea,Petit,l@example.org,59000,59350,31/02/1990,oui,oui,oui,oui,consentement,,0,0,non,non",
-            "S000001,Jeanne,Martin,j@example.org,01400,01001,12/03/1950,non,non,non,oui,consentement,sante,1,0,non,oui",
+            _row("S1", postal="1400"),  # padded: 01400 exists (and serves several communes)
+            _row("S2", postal="75011", insee="75056"),  # Paris as a whole → its 11th arrondissement
+            _row("S3", postal="", insee="2a004"),  # Ajaccio, lower case
+            _row("S4", postal="", insee="1001"),  # padded INSEE code
+            _row("S5", postal="9999"),  # 09999 does not exist: not padded
+            _row("S6", postal="75011", insee="01001"),
+            _row("S7", postal="", insee=""),
+            _row("S8", postal="ABCDE"),
         ],
     )
-    result = ingest_supporters(path, reference_date=date(2026, 11, 24))
-    assert result.counts == {"rows_read": 4, "quarantined": 1, "suppressed": 0, "duplicates_merged": 1, "valid": 2}
     valid = result.valid.set_index("supporter_id")
-    assert valid.loc["S000001", "postal_code"] == "01400"
-    assert valid.loc["S000001", "age"] == 76
-    assert not valid.loc["S000001", "consent_email"]  # an opt-out anywhere is an opt-out
-    assert valid.loc["S000002", "consent_email"]  # "x" means yes
-    assert result.quarantine.iloc[0]["line"] == 4  # 31/02 is an error, never rolled over
-    assert result.quarantine.iloc[0]["column"] == "birth_date"
+    assert valid.loc["S1", "postal_code"] == "01400" and bool(valid.loc["S1", "commune_ambiguous"])
+    assert valid.loc["S1", "insee_com"] == "" and "01001" in valid.loc["S1", "insee_candidates"].split("|")
+    assert valid.loc["S2", "insee_com"] == "75111"
+    assert valid.loc["S3", "insee_com"] == "2A004"
+    assert valid.loc["S4", "insee_com"] == "01001"
+    assert result.repairs == {"insee_com_leading_zero": 1, "postal_code_leading_zero": 1}
+    assert [p[2] for p in _problems(result)] == ["unknown_postal_code", "postal_insee_mismatch", "missing_location", "invalid_postal_code"]
 
 
-def test_missing_id_column_stops_the_night(tmp_path: Path) -> None:
-    path = _csv(tmp_path, ["Jeanne,Martin"], header="prenom,nom\n")
-    with pytest.raises(IngestError, match="supporter_id"):
-        ingest_supporters(path, reference_date=date(2026, 11, 24))
+def test_emails_are_validated_and_normalised(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row("S1", email=" Jeanne.Martin@Example.ORG "), _row("S2", email="jeanne@@example"), _row("S3", email="jé@example.org")])
+    assert result.valid.loc[0, "email"] == "jeanne.martin@example.org"
+    assert [p[2] for p in _problems(result)] == ["invalid_email", "invalid_email"]
+
+
+PHONES = {
+    "06 12 34 56 78": "+33612345678",
+    "06.12.34.56.78": "+33612345678",
+    "+33 (0)6 12 34 56 78": "+33612345678",
+    "0033612345678": "+33612345678",
+    "612345678": "+33612345678",  # a spreadsheet dropped the 0
+    "01 99 00 12 34": "+33199001234",
+    "0690 12 34 56": "+590690123456",  # Guadeloupe
+    "0262 12 34 56": "+262262123456",  # La Réunion
+    "0696 12 34 56": "+596696123456",  # Martinique
+    "0694 12 34 56": "+594694123456",  # Guyane
+    "0639 12 34 56": "+262639123456",  # Mayotte
+    "+590 690 12 34 56": "+590690123456",
+    "08 00 12 34 56": "+33800123456",  # read by phonenumbers
+    "+1 514 555 0123": "+15145550123",
+}
+
+
+def test_phones_become_e164() -> None:
+    result = contacts.normalise_phones(pa.array(list(PHONES)))
+    assert result.values.to_pylist() == list(PHONES.values())
+    assert result.ok.all() and result.repaired.sum() == 1
+
+
+def test_phone_spellings_of_one_number_are_one_person(tmp_path: Path) -> None:
+    spellings = [phone for phone, e164 in PHONES.items() if e164 == "+33612345678"]
+    result = _ingest(tmp_path, [_row(f"S{i}", phone=phone) for i, phone in enumerate(spellings)])
+    assert result.counts["valid"] == 1 and result.counts["duplicates_merged"] == len(spellings) - 1
+    assert result.repairs == {"phone_leading_zero": 1}
+
+
+def test_phonenumbers_reads_each_odd_value_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    real = contacts._phonenumbers_e164
+
+    def spy(values: list[str]) -> list[str]:
+        seen.append(list(values))
+        return real(values)
+
+    monkeypatch.setattr(contacts, "_phonenumbers_e164", spy)
+    rows = [_row(f"S{i}", phone="+44 20 7946 0000" if i % 2 else "0612") for i in range(1, 9)]
+    rows.append(_row("S20", phone="06 12 34 56 78"))
+    result = _ingest(tmp_path, rows)
+    assert seen == [["+44 20 7946 0000", "0612"]]  # the common French one never reaches it
+    assert result.reasons == {"invalid_phone": 4}
+
+
+def test_booleans(tmp_path: Path) -> None:
+    yes = ["oui", "O", "Vrai", "true", "YES", "y", "1", "x"]
+    no = ["non", "n", "faux", "False", "no", "0", ""]
+    rows = [_row(f"S{i}", consent_email=v) for i, v in enumerate(yes + no + ["peut-être"])]
+    result = _ingest(tmp_path, rows)
+    assert result.valid["consent_email"].tolist() == [True] * len(yes) + [False] * len(no)
+    assert result.reasons == {"unreadable_boolean": 1}
+
+
+def test_counts_and_interests(tmp_path: Path) -> None:
+    header = "supporter_id,CP,Âge,evenements,partages_30j,Centres d'intérêt"
+    result = _ingest(tmp_path, ["S1,75011,45,3,,Écologie ; Emploi|europe", "S2,75011,45,-1,2,", "S3,75011,45,4.0,x,"], header=header)
+    assert result.valid.loc[0, "events_attended"] == 3 and result.valid.loc[0, "shares_30d"] == 0
+    assert result.valid.loc[0, "interests"] == "ecologie|emploi|europe"
+    assert [(p[1], p[2]) for p in _problems(result)] == [("events_attended", "unreadable_count"), ("shares_30d", "unreadable_count")]
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+def test_duplicates_merge_with_the_most_restrictive_consent(tmp_path: Path) -> None:
+    result = _ingest(
+        tmp_path,
+        [
+            _row("S1", email="j@example.org", consent_email="oui", consent_sms="oui"),
+            _row("S2", email="J@Example.org ", phone="06 12 34 56 78", consent_email="oui", consent_sms="non"),  # same e-mail
+            _row("S3", phone="+33612345678", consent_email="oui", consent_sms="oui"),  # same phone as S2: same person
+            _row("S4", email="p@example.org"),
+            _row("S4", consent_email="", first=""),  # same id, consent missing = no
+        ],
+    )
+    assert result.counts == {"rows_read": 5, "valid": 2, "quarantined": 0, "duplicates_merged": 3, "suppressed": 0}
+    valid = result.valid.set_index("supporter_id")
+    assert bool(valid.loc["S1", "consent_email"]) and not bool(valid.loc["S1", "consent_sms"])
+    assert valid.loc["S1", "phone"] == "+33612345678"  # filled from a duplicate
+    assert not bool(valid.loc["S4", "consent_email"]) and valid.loc["S4", "first_name"] == "Jeanne"
+    assert result.rows["bucket"].tolist() == ["valid", "merged", "merged", "valid", "merged"]
+
+
+def test_an_opt_out_on_a_quarantined_twin_still_counts(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row("S1", consent_email="oui"), _row("S1", consent_email="non", birth="31/02/1990")])
+    assert result.counts["valid"] == 1 and result.counts["quarantined"] == 1
+    assert not bool(result.valid.loc[0, "consent_email"])
+
+
+# --------------------------------------------------------------- suppression
+
+
+def test_suppression_before_deduplication(tmp_path: Path) -> None:
+    inbox = tmp_path / "suppression"
+    inbox.mkdir()
+    hashed_phone = hashlib.sha256(b"+33698765432").hexdigest()
+    (inbox / "stop.txt").write_text(f"# STOP SMS et désinscriptions\nOPTOUT@example.org\n\n07 81 22 33 44\n{hashed_phone.upper()}\n", encoding="utf-8")
+    (inbox / "cnil.txt").write_text(hashlib.sha256(b"hashed@example.org").hexdigest() + "\n", encoding="utf-8")
+    suppression = load_suppression(inbox)
+    result = _ingest(
+        tmp_path,
+        [
+            _row("S1", email="optout@example.org"),
+            _row("S1", email="autre@example.org"),  # the same person under another address
+            _row("S2", phone="+33 7 81 22 33 44"),
+            _row("S3", phone="06 98 76 54 32"),
+            _row("S4", email="Hashed@Example.org"),
+            _row("S5", email="optout@example.org", birth="31/02/1990"),  # invalid first: quarantined
+            _row("S6", email="keep@example.org"),
+        ],
+        suppression=suppression,
+    )
+    assert result.counts == {"rows_read": 7, "valid": 1, "quarantined": 1, "duplicates_merged": 0, "suppressed": 5}
+    assert result.valid["supporter_id"].tolist() == ["S6"]
+    assert result.info["suppression"] == {"entries": 4, "files": 2, "matched_rows": 4, "suppressed_rows": 5}
+
+
+def test_an_unreadable_suppression_line_stops_without_showing_it(tmp_path: Path) -> None:
+    path = tmp_path / "stop.txt"
+    path.write_text("ok@example.org\n06 12\n", encoding="utf-8")
+    with pytest.raises(SuppressionError, match=r"stop.txt, line 2") as caught:
+        load_suppression(path)
+    assert "06 12" not in str(caught.value)
+
+
+# ---------------------------------------------------- quarantine and privacy
+
+
+def test_quarantine_report_masks_and_neutralises(tmp_path: Path) -> None:
+    result = _ingest(
+        tmp_path,
+        [
+            _row("S1", email="jeanne.martin@example", consent_email="=HYPERLINK(\"http://x\")"),
+            _row("S2", phone="+33 6 12", consent_sms="@SUM(1)"),
+            _row("S3", last="=cmd|' /C calc'!A0", birth="31/02/1990"),
+        ],
+    )
+    frame = pd.read_csv(io.BytesIO(result.quarantine_csv()), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(frame.columns) == ["source_file", "line", "column", "value", "reason", "hint"]
+    values = dict(zip(zip(frame["line"], frame["column"], strict=True), frame["value"], strict=True))
+    assert values[("2", "email")] == "j***@e***"
+    assert values[("2", "consent_email")].startswith("'=")
+    assert values[("3", "phone")].startswith("'+") and "12" in values[("3", "phone")]
+    assert values[("3", "consent_sms")].startswith("'@")
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in frame.to_numpy().ravel())
+    assert all(frame["hint"] != "")
+
+
+def test_no_personal_data_in_logs_report_or_summary(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    people = [
+        ("S100001", "Hildegarde", "Vasseur-Quint", "hildegarde.vq@example.org", "06 39 98 11 22", "17/05/1961"),
+        ("S100002", "Anatole", "Brisebois", "anatole.b@example", "06 39 98 33", "31/02/1970"),  # invalid e-mail, phone, date
+        ("S100003", "Philomène", "Quérard", "philo@example.fr", "+33 1 99 00 44 55", "1999-13-01"),
+    ]
+    rows = [_row(s, first=f, last=l, email=e, phone=p, birth=b) for s, f, l, e, p, b in people]
+    caplog.set_level(logging.DEBUG)
+    result = _ingest(tmp_path, rows)
+    assert result.counts["quarantined"] == 2
+    published = result.quarantine_csv().decode("utf-8-sig") + str(result.summary()) + caplog.text
+    for person in people:
+        for value in person:
+            assert value not in published, value
+    for digits in ("0639981122", "063998 33", "199004455"):
+        assert digits not in published.replace(" ", "")
+
+
+def test_too_many_quarantined_rows_stop_the_night(tmp_path: Path) -> None:
+    result = _ingest(tmp_path, [_row("S1"), _row("S2", birth="x"), _row("S3"), _row("S4"), _row("S5")])
+    assert result.quarantined_share == pytest.approx(0.2)
+    assert result.stop_reason(0.2) is None  # exactly the limit is allowed
+    result = _ingest(tmp_path, [_row("S1"), _row("S2", birth="x"), _row("S3", birth="y")])
+    reason = result.stop_reason(0.2)
+    assert reason is not None and "2 of 3 rows quarantined" in reason and "unreadable_date" in reason
+
+
+def test_read_supporters_keeps_original_lines(tmp_path: Path) -> None:
+    raw = read_supporters(_write(tmp_path, HEADER + "\n" + _row("S1") + "\n\n" + _row("S2") + "\n"))
+    assert raw.lines.tolist() == [2, 4] and raw.blank_rows == 1

@@ -78,7 +78,13 @@ def _ctx(value: dict[str, Any]) -> night.RunContext:
 
 def ingest(ctx: dict[str, Any]) -> dict[str, Any]:
     settings = cached_settings()
-    return night.run_ingest(settings, _store(settings), _ctx(ctx))
+    try:
+        return night.run_ingest(settings, _store(settings), _ctx(ctx))
+    except night.NightError as exc:
+        # A broken export stays broken on retry: fail at once with the message.
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
 
 
 def privacy(ctx: dict[str, Any]) -> dict[str, Any]:
