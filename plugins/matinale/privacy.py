@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matinale.contacts import normalise_emails, normalise_phones
+from matinale.contacts import normalise_phones
 
 __all__ = [
     "ADULT_AGE",
@@ -229,16 +229,16 @@ def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
                 emails.append((path.name, number, entry))
             else:
                 phones.append((path.name, number, entry))
-    plain: set[str] = set()
-    for entries, normalise, kind in ((emails, normalise_emails, "e-mail"), (phones, normalise_phones, "phone")):
-        if not entries:
-            continue
-        result = normalise(pa.array([value for _, _, value in entries], pa.string()))
+    # An e-mail entry is matched as written (trimmed, lowercased), even one ingest would
+    # reject: refusing the list for it would stop the night over a valid objection.
+    plain = {value.lower().removeprefix("mailto:") for _, _, value in emails}
+    if phones:
+        result = normalise_phones(pa.array([value for _, _, value in phones], pa.string()))
         bad = np.flatnonzero(~result.ok)
         if bad.size:
-            name, number, _ = entries[int(bad[0])]
+            name, number, _ = phones[int(bad[0])]
             raise SuppressionError(
-                f"suppression list {name}, line {number}: not a readable {kind} "
+                f"suppression list {name}, line {number}: not a readable phone number "
                 f"({bad.size} such line(s) in all); write one e-mail, phone (e.g. +33612345678) "
                 "or SHA-256 per line, then rerun"
             )

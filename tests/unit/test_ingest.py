@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matinale import contacts
 from matinale.ingest import (
@@ -491,7 +497,7 @@ def test_no_personal_data_in_logs_report_or_summary(tmp_path: Path, caplog: pyte
         ("S100002", "Anatole", "Brisebois", "anatole.b@example", "06 39 98 33", "31/02/1970"),  # invalid e-mail, phone, date
         ("S100003", "Philomène", "Quérard", "philo@example.fr", "+33 1 99 00 44 55", "1999-13-01"),
     ]
-    rows = [_row(s, first=f, last=l, email=e, phone=p, birth=b) for s, f, l, e, p, b in people]
+    rows = [_row(s, first=f, last=n, email=e, phone=p, birth=b) for s, f, n, e, p, b in people]
     caplog.set_level(logging.DEBUG)
     result = _ingest(tmp_path, rows)
     assert result.counts["quarantined"] == 2
@@ -515,3 +521,197 @@ def test_too_many_quarantined_rows_stop_the_night(tmp_path: Path) -> None:
 def test_read_supporters_keeps_original_lines(tmp_path: Path) -> None:
     raw = read_supporters(_write(tmp_path, HEADER + "\n" + _row("S1") + "\n\n" + _row("S2") + "\n"))
     assert raw.lines.tolist() == [2, 4] and raw.blank_rows == 1
+
+
+# ------------------------------------------------------------ property: accounting
+
+_CELLS = {
+    "supporter_id": ["S1", "S2", "S3", "'S4", "", "1,2E+05"],
+    "email": ["", "a@example.org", " A@Example.org", "b@example.org", "bad@@x", "c@example.fr"],
+    "phone": ["", "06 12 34 56 78", "+33612345678", "0612", "07 81 22 33 44"],
+    "birth_date": ["12/03/1950", "31/02/1990", "", "01/01/10", "x", "1999-12-31"],
+    "postal_code": ["75011", "1400", "", "99999"],
+    "consent_email": ["oui", "non", "", "x", "peut-être"],
+    "note": ["", '"deux\nlignes"', '"a;b"', '"trois\r\nlignes\nici"'],
+}
+
+
+@st.composite
+def _exports(draw: st.DrawFn) -> tuple[list[list[str] | None], list[str]]:
+    rows = draw(
+        st.lists(
+            st.one_of(
+                st.none(),  # a line of separators only
+                st.tuples(*[st.sampled_from(values) for values in _CELLS.values()]).map(list),
+            ),
+            min_size=1,
+            max_size=25,
+        )
+    )
+    suppressed = draw(st.lists(st.sampled_from(["a@example.org", "c@example.fr", "+33781223344", "06 12 34 56 78"]), max_size=2))
+    return rows, suppressed
+
+
+@settings(max_examples=40, deadline=None)
+@given(export=_exports())
+def test_every_row_lands_in_exactly_one_bucket(tmp_path_factory: pytest.TempPathFactory, export: tuple[list[list[str] | None], list[str]]) -> None:
+    rows, suppressed = export
+    folder = tmp_path_factory.mktemp("property")
+    lines, expected, current = [";".join(_CELLS)], [], 2
+    for row in rows:
+        text = ";" * (len(_CELLS) - 1) if row is None else ";".join(row)
+        if row is not None and any(cell.strip() for cell in row):
+            expected.append(current)
+        current += 1 + text.count("\n")
+        lines.append(text)
+    path = folder / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stop = folder / "stop.txt"
+    stop.write_text("".join(f"{value}\n" for value in suppressed), encoding="utf-8")
+    if not expected:
+        with pytest.raises(EmptyFileError):
+            ingest_supporters(path, reference_date=ON)
+        return
+
+    result = ingest_supporters(path, reference_date=ON, suppression=load_suppression(stop))
+    assert _balanced(result)
+    assert result.rows["line"].tolist() == expected  # each row once, at its original line
+    buckets = result.rows["bucket"].value_counts().to_dict()
+    counts = result.counts
+    assert (buckets["valid"], buckets["quarantined"], buckets["merged"], buckets["suppressed"]) == (
+        counts["valid"], counts["quarantined"], counts["duplicates_merged"], counts["suppressed"]
+    )
+    quarantined_lines = set(result.rows.loc[result.rows["bucket"] == "quarantined", "line"])
+    assert set(result.quarantine["line"]) == quarantined_lines
+    assert len(result.valid) == counts["valid"] and result.valid["supporter_id"].is_unique
+    contacts_on_list = {"a@example.org", "c@example.fr", "+33781223344", "+33612345678"} & {
+        "+33612345678" if value == "06 12 34 56 78" else value for value in suppressed
+    }
+    assert not contacts_on_list & (set(result.valid["email"]) | set(result.valid["phone"]))
+
+
+# ------------------------------------------------------------------- the night
+
+
+@pytest.fixture
+def night(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    from matinale.night import RunContext
+    from matinale.settings import load_settings
+    from matinale.store import LocalStore
+
+    monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
+    settings = load_settings()
+    supporters = settings.inbox / "supporters" / "export.csv"
+    supporters.parent.mkdir(parents=True)
+    ctx = RunContext(edition=ON, run="20261124T000000Z-test", supporters_file=str(supporters), brief_file="")
+    return {"settings": settings, "store": LocalStore(tmp_path / "work"), "ctx": ctx, "file": supporters}
+
+
+def test_run_ingest_stores_the_accounting_and_applies_the_suppression_folder(night: dict, caplog: pytest.LogCaptureFixture) -> None:
+    from matinale.night import run_ingest
+
+    night["file"].write_text(HEADER + "\n" + "\n".join([
+        _row("S1", first="Hildegarde", email="hildegarde@example.org"),
+        _row("S2", first="Anatole", email="anatole@example.org", birth="31/02/1970"),
+        _row("S3", first="Philomène", email="philo@example.fr"),
+        _row("S4", first="Eulalie", email="eulalie@example.org"),
+        _row("S5", first="Zéphyrin", email="zeph@example.org"),
+    ]) + "\n", encoding="utf-8")
+    (night["settings"].inbox / "suppression").mkdir()
+    (night["settings"].inbox / "suppression" / "stop.txt").write_text("philo@example.fr\n", encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+
+    counts = run_ingest(night["settings"], night["store"], night["ctx"])
+
+    prefix = night["ctx"].prefix
+    assert counts == {"rows_read": 5, "valid": 3, "quarantined": 1, "duplicates_merged": 0, "suppressed": 1, "repaired": 0}
+    stored = night["store"].get_json(f"{prefix}/ingest.json")
+    assert stored["suppressed"] == 1 and stored["reasons"] == {"impossible_date": 1} and stored["error"] is None
+    assert stored["consent"]["consent_by_channel"]["email"] == 3
+    assert night["store"].get_frame(f"{prefix}/private/valid.parquet")["supporter_id"].tolist() == ["S1", "S4", "S5"]
+    report = night["store"].get_bytes(f"{prefix}/private/quarantine.csv").decode("utf-8-sig")
+    assert "export.csv,3,birth_date,3******0,impossible_date" in report
+    visible = caplog.text + json.dumps(stored, ensure_ascii=False) + report
+    for secret in ("Hildegarde", "Anatole", "anatole@example.org", "philo@example.fr", "31/02/1970", "Zéphyrin"):
+        assert secret not in visible
+
+
+def test_run_ingest_stops_the_night_when_too_many_rows_are_quarantined(night: dict) -> None:
+    from matinale.night import NightError, run_ingest
+
+    night["file"].write_text(HEADER + "\n" + "\n".join([_row("S1"), _row("S2", birth="?"), _row("S3", birth="?")]) + "\n", encoding="utf-8")
+    with pytest.raises(NightError, match=r"2 of 3 rows quarantined \(67% > 20%"):
+        run_ingest(night["settings"], night["store"], night["ctx"])
+    prefix = night["ctx"].prefix
+    assert night["store"].exists(f"{prefix}/private/quarantine.csv")  # the team can see why
+    assert not night["store"].exists(f"{prefix}/private/valid.parquet")  # nothing goes on
+    assert "67%" in night["store"].get_json(f"{prefix}/ingest.json")["error"]
+
+
+def test_run_ingest_stops_the_night_on_a_file_level_error(night: dict) -> None:
+    from matinale.night import NightError, run_ingest
+
+    night["file"].write_text("prenom,nom\nJeanne,Martin\n", encoding="utf-8")
+    with pytest.raises(NightError, match="no supporter_id column"):
+        run_ingest(night["settings"], night["store"], night["ctx"])
+    assert "supporter_id" in night["store"].get_json(f"{night['ctx'].prefix}/ingest.json")["error"]
+
+
+# --------------------------------------------------------------- matinale validate
+
+
+def _validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    from matinale.cli import main
+
+    code = main(["validate", *args, "--on", ON.isoformat(), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_validate_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = _write(tmp_path, HEADER + "\n" + _row("S1") + "\n", name="clean.csv")
+    code, summary = _validate(capsys, str(clean))
+    assert code == 0 and summary["error"] is None and summary["valid"] == 1
+
+    some = _write(tmp_path, HEADER + "\n" + "\n".join([_row(f"S{i}") for i in range(9)] + [_row("S9", birth="?")]) + "\n", name="some.csv")
+    code, summary = _validate(capsys, str(some))
+    assert code == 1 and summary["quarantined"] == 1 and summary["reasons"] == {"unreadable_date": 1}
+
+    broken = _write(tmp_path, HEADER + "\n" + "\n".join([_row("S1", birth="?"), _row("S2")]) + "\n", name="broken.csv")
+    code, summary = _validate(capsys, str(broken))
+    assert code == 2 and "50% > 20%" in summary["error"]
+
+    code, summary = _validate(capsys, str(tmp_path / "absent.csv"))
+    assert code == 2 and "not found" in summary["error"]
+    required = {"rows_read", "valid", "quarantined", "duplicates_merged", "suppressed", "repaired", "reasons", "error"}
+    assert required <= set(summary)
+
+
+def test_validate_writes_the_report_and_applies_a_suppression_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, HEADER + "\n" + "\n".join([_row("S1", email="stop@example.org"), _row("S2"), _row("S3", birth="?")] + [_row(f"S{i}") for i in range(4, 9)]) + "\n")
+    stop = tmp_path / "stop.txt"
+    stop.write_text(hashlib.sha256(b"stop@example.org").hexdigest() + "\n", encoding="utf-8")
+    code, summary = _validate(capsys, str(path), "--suppression", str(stop), "--report", str(tmp_path / "report"))
+    assert code == 1 and summary["suppressed"] == 1 and summary["quarantined"] == 1
+    assert json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))["exit_code"] == 1
+    report = pd.read_csv(tmp_path / "report" / "quarantine.csv", dtype=str, encoding="utf-8-sig")
+    assert report[["line", "column", "reason"]].values.tolist() == [["4", "birth_date", "unreadable_date"]]
+
+
+def test_validate_bad_reference_date_still_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from matinale.cli import main
+
+    code = main(["validate", str(_write(tmp_path, HEADER + "\n" + _row() + "\n")), "--on", "24/11/2026", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 2 and "YYYY-MM-DD" in summary["error"]
+
+
+def test_validate_command_as_the_data_team_runs_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Identifiant;Prénom;Date de naissance;CP\nS1;Hélène;12/03/1950;1400\nS2;Paul;31/02/1990;75011\n", encoding="cp1252")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "plugins")}
+    done = subprocess.run(
+        [sys.executable, "-m", "matinale.cli", "validate", str(path), "--on", ON.isoformat()],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert done.returncode == 2, done.stderr  # 1 of 2 rows: over 20%
+    assert "cp1252" in done.stdout and "impossible_date" in done.stdout and "postal_code_leading_zero 1" in done.stdout
+    assert "Paul" not in done.stdout and "31/02/1990" not in done.stdout
