@@ -201,7 +201,6 @@ class RawSupporters:
     encoding: str | None = None
     delimiter: str | None = None
     ignored_columns: tuple[str, ...] = ()
-    repairs: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -298,43 +297,40 @@ class _RowShapeError(Exception):
 
 
 def _read_arrow(data: bytes, delimiter: str, skip: int, width: int, newlines_in_values: bool) -> pa.Table:
+    """Every field as text, nothing read as missing; ``_RowShapeError`` on an uneven row."""
     import pyarrow.csv as pa_csv
 
     uneven: list[bool] = []
 
     def on_invalid_row(row: Any) -> str:
-        uneven.append(True)
+        uneven.append(True)  # the row's text is personal data: never kept or shown
         return "error"
 
     names = [f"c{i}" for i in range(width)]
     try:
-        return _csv_call(pa_csv, data, names, delimiter, skip, newlines_in_values, on_invalid_row)
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=skip),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=newlines_in_values,
+                ignore_empty_lines=False,  # blank lines keep their place for line numbers
+                invalid_row_handler=on_invalid_row,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
     except pa.ArrowInvalid:
         if uneven:
             raise _RowShapeError from None
         raise
-
-
-def _csv_call(pa_csv: Any, data: bytes, names: list[str], delimiter: str, skip: int, newlines_in_values: bool, on_invalid_row: Any) -> pa.Table:
-    return pa_csv.read_csv(
-        io.BytesIO(data),
-        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=skip),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=delimiter,
-            quote_char='"',
-            double_quote=True,
-            escape_char=False,
-            newlines_in_values=newlines_in_values,
-            ignore_empty_lines=False,
-            invalid_row_handler=on_invalid_row,
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-        ),
-    )
 
 
 def _arrow_lines(table: pa.Table, data: bytes, first_line: int) -> np.ndarray | None:
@@ -357,7 +353,6 @@ class _Parsed:
     lines: np.ndarray
     ragged: np.ndarray
     field_counts: np.ndarray
-    trailing_repaired: int = 0
 
 
 def _read_python(text: str, delimiter: str, first_line: int, width: int, path: Path) -> _Parsed:
@@ -367,12 +362,12 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
     empty (Excel's trailing empty columns) is kept; a row of empty fields is blank; any
     other width is a ragged row, kept aside for the quarantine.
     """
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # long notes are not errors
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     columns: list[list[str]] = [[] for _ in range(width)]
     lines: list[int] = []
     counts: list[int] = []
     ragged: list[bool] = []
-    trailing = 0
     offset = first_line - 1
     previous_end = offset
     try:
@@ -388,8 +383,7 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
             if not any(value.strip() for value in record):
                 record, bad = [""] * width, False  # blank: dropped later
             elif found > width and not any(value.strip() for value in record[width:]):
-                record, bad = record[:width], False
-                trailing += 1
+                record, bad = record[:width], False  # Excel's trailing empty columns
             else:
                 bad = found != width
             for position in range(width):
@@ -404,7 +398,6 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
         lines=np.asarray(lines, dtype=np.int64),
         ragged=np.asarray(ragged, dtype=bool),
         field_counts=np.asarray(counts, dtype=np.int64),
-        trailing_repaired=trailing,
     )
 
 
@@ -431,7 +424,9 @@ def _read_fast(body: bytes, encoding: str, delimiter: str, skip: int, width: int
             elif "Empty CSV file" in message:
                 raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again") from exc
             else:
-                raise UnreadableFileError(f"{path.name}: not readable as CSV ({message.splitlines()[0]})") from exc
+                # Arrow quotes the offending row after the first colon: personal data.
+                reason = message.splitlines()[0].split(":", 1)[0]
+                raise UnreadableFileError(f"{path.name}: not readable as CSV ({reason}); open it in a text editor and check the quotes") from exc
     return None, body, encoding  # pragma: no cover - every branch above returns or changes state
 
 
@@ -479,7 +474,6 @@ def _read_csv(path: Path, data: bytes) -> RawSupporters:
                 lines=lines,
                 ragged=overflow,
                 field_counts=np.full(table.num_rows, padded, dtype=np.int64),
-                trailing_repaired=int(table.num_rows - overflow.sum()) if padded > width else 0,
             )
     if parsed is None:
         text = body.decode("utf-8", errors="replace")
@@ -487,8 +481,6 @@ def _read_csv(path: Path, data: bytes) -> RawSupporters:
         parsed = _read_python(text, delimiter, first_line, width, path)
     raw = _raw_from_cells(path, parsed, mapping, width)
     raw.encoding, raw.delimiter, raw.ignored_columns = encoding, delimiter, ignored
-    if parsed.trailing_repaired:
-        raw.repairs["trailing_empty_fields"] = parsed.trailing_repaired
     return raw
 
 
@@ -1041,7 +1033,7 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     rows = len(raw)
     cols = raw.columns
     problems = _Problems(rows)
-    repairs: Counter[str] = Counter(raw.repairs)
+    repairs: Counter[str] = Counter()
     problems.add("", "wrong_field_count", raw.ragged)
 
     supporter_id = _clean(cols["supporter_id"])
@@ -1101,10 +1093,13 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     group_on_list = np.bincount(groups, weights=on_list, minlength=rows) > 0
     suppressed = ~quarantined & group_on_list[groups]
     remaining = ~quarantined & ~suppressed
-    candidates = np.flatnonzero(remaining)
-    _, first = np.unique(groups[candidates], return_index=True)
-    survivors = np.zeros(rows, dtype=bool)
-    survivors[candidates[first]] = True
+    if groups[-1] == rows - 1 and np.array_equal(groups, np.arange(rows)):
+        survivors = remaining  # nobody shares a key: the common case
+    else:
+        candidates = np.flatnonzero(remaining)
+        _, first = np.unique(groups[candidates], return_index=True)
+        survivors = np.zeros(rows, dtype=bool)
+        survivors[candidates[first]] = True
     merged = remaining & ~survivors
 
     # An opt-out anywhere in a group (a quarantined twin included) is an opt-out.

@@ -608,7 +608,7 @@ def night(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def test_run_ingest_stores_the_accounting_and_applies_the_suppression_folder(night: dict, caplog: pytest.LogCaptureFixture) -> None:
-    from matinale.night import run_ingest
+    from matinale.night import run_ingest, run_privacy
 
     night["file"].write_text(HEADER + "\n" + "\n".join([
         _row("S1", first="Hildegarde", email="hildegarde@example.org"),
@@ -634,6 +634,12 @@ def test_run_ingest_stores_the_accounting_and_applies_the_suppression_folder(nig
     visible = caplog.text + json.dumps(stored, ensure_ascii=False) + report
     for secret in ("Hildegarde", "Anatole", "anatole@example.org", "philo@example.fr", "31/02/1970", "Zéphyrin"):
         assert secret not in visible
+
+    # The night's compliance record carries the accounting, counts only.
+    run_privacy(night["settings"], night["store"], night["ctx"])
+    compliance = night["store"].get_json(f"{prefix}/compliance.json")
+    assert compliance["ingest"]["suppressed"] == 1 and compliance["ingest"]["quarantined"] == 1
+    assert compliance["consent_by_legal_basis"] == {"non renseignée": {"email": 3, "sms": 0, "whatsapp": 0, "social": 0}}
 
 
 def test_run_ingest_stops_the_night_when_too_many_rows_are_quarantined(night: dict) -> None:
