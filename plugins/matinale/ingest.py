@@ -641,6 +641,11 @@ def _ints(values: pa.Array) -> np.ndarray:
     return pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False)
 
 
+def _no_dates(rows: int) -> _Dates:
+    zeros, none = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
+    return _Dates(pa.array(np.full(rows, "", dtype=object), pa.string()), zeros, zeros, zeros, ~none, none, none)
+
+
 def _parse_dates(values: pa.Array, reference: date) -> _Dates:
     """ISO, dd/mm/yyyy or dd/mm/yy dates, checked to exist (31/02 is an error, never March)."""
     distinct, index = _distinct(values)
@@ -1040,8 +1045,14 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     problems.add("supporter_id", "missing_supporter_id", _is_empty(supporter_id))
     problems.add("supporter_id", "mangled_supporter_id", _bools(pc.match_substring_regex(supporter_id, r"^\d+(?:[.,]\d+)?[eE]\+?\d+$")))
 
-    birth = _parse_dates(cols["birth_date"], reference_date)
-    stated, age_empty, age_unreadable = _parse_counts(cols["age"], r"(?i)^(?P<n>\d{1,3})(?:[.,]0+)?\s*(?:ans?)?$")
+    # A column the file does not have is empty everywhere: skip its checks.
+    present = set(raw.present)
+    none = np.zeros(rows, dtype=bool)
+    birth = _parse_dates(cols["birth_date"], reference_date) if "birth_date" in present else _no_dates(rows)
+    if "age" in present:
+        stated, age_empty, age_unreadable = _parse_counts(cols["age"], r"(?i)^(?P<n>\d{1,3})(?:[.,]0+)?\s*(?:ans?)?$")
+    else:
+        stated, age_empty, age_unreadable = np.zeros(rows, dtype=np.int64), ~none, none
     has_birth = ~birth.empty
     problems.add("birth_date", "unreadable_date", birth.unreadable)
     problems.add("birth_date", "impossible_date", birth.impossible)
@@ -1066,15 +1077,18 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
 
     booleans: dict[str, np.ndarray] = {}
     for name in BOOLEAN_FIELDS:
-        booleans[name], unreadable = _parse_booleans(cols[name])
+        booleans[name], unreadable = _parse_booleans(cols[name]) if name in present else (none, none)
         problems.add(name, "unreadable_boolean", unreadable)
     counts: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
-        counts[name], _, unreadable = _parse_counts(cols[name], r"^(?P<n>\d{1,9})(?:[.,]0+)?$")
+        if name in present:
+            counts[name], _, unreadable = _parse_counts(cols[name], r"^(?P<n>\d{1,9})(?:[.,]0+)?$")
+        else:
+            counts[name], unreadable = np.zeros(rows, dtype=np.int64), none
         problems.add(name, "unreadable_count", unreadable)
     dates = {}
     for name in ("consent_date", "joined_on"):
-        dates[name] = _parse_dates(cols[name], reference_date)
+        dates[name] = _parse_dates(cols[name], reference_date) if name in present else _no_dates(rows)
         problems.add(name, "unreadable_date", dates[name].unreadable)
         problems.add(name, "impossible_date", dates[name].impossible)
 
