@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -938,32 +940,44 @@ class _Problems:
         return result
 
 
-def _duplicate_groups(keys: list[tuple[pa.Array, np.ndarray]], rows: int) -> np.ndarray:
-    """Group label per row: rows sharing any key value, transitively, share a label."""
-    firsts: list[tuple[np.ndarray, np.ndarray]] = []
-    for values, usable in keys:
-        if not usable.any():
-            continue
+def _key_codes(values: pa.Array) -> np.ndarray:
+    """A code per row, equal codes for equal values (one hash pass, no sorting)."""
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
+
+
+def _duplicate_groups(keys: list[tuple[np.ndarray, np.ndarray]], rows: int) -> np.ndarray:
+    """Group label per row: rows sharing any usable key code, transitively, share a label."""
+    links: list[tuple[np.ndarray, np.ndarray]] = []
+    for codes, usable in keys:
         positions = np.flatnonzero(usable)
-        distinct, index = _distinct(values.take(pa.array(positions)) if positions.size != rows else values)
-        if len(distinct) == positions.size:
+        index = codes[positions]
+        if not index.size or np.bincount(index).max() < 2:
             continue  # no value repeats: nothing to link
         # Link each row to the first row holding the same value.
         order = np.argsort(index, kind="stable")
         sorted_index = index[order]
         starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
         first_of = np.repeat(positions[order][starts], np.diff(np.r_[starts, sorted_index.size]))
-        firsts.append((positions[order], first_of))
-    if not firsts:
+        links.append((positions[order], first_of))
+    if not links:
         return np.arange(rows, dtype=np.int64)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    source = np.concatenate([a for a, _ in firsts])
-    target = np.concatenate([b for _, b in firsts])
+    source = np.concatenate([a for a, _ in links])
+    target = np.concatenate([b for _, b in links])
     graph = coo_matrix((np.ones(source.size, dtype=np.int8), (source, target)), shape=(rows, rows)).tocsr()
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
+
+
+def _in_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent column checks on two threads: Arrow kernels release the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _ages(birth: _Dates, stated: np.ndarray, reference: date) -> np.ndarray:
@@ -1041,18 +1055,43 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     repairs: Counter[str] = Counter()
     problems.add("", "wrong_field_count", raw.ragged)
 
-    supporter_id = _clean(cols["supporter_id"])
-    problems.add("supporter_id", "missing_supporter_id", _is_empty(supporter_id))
-    problems.add("supporter_id", "mangled_supporter_id", _bools(pc.match_substring_regex(supporter_id, r"^\d+(?:[.,]\d+)?[eE]\+?\d+$")))
-
     # A column the file does not have is empty everywhere: skip its checks.
     present = set(raw.present)
     none = np.zeros(rows, dtype=bool)
-    birth = _parse_dates(cols["birth_date"], reference_date) if "birth_date" in present else _no_dates(rows)
-    if "age" in present:
-        stated, age_empty, age_unreadable = _parse_counts(cols["age"], r"(?i)^(?P<n>\d{1,3})(?:[.,]0+)?\s*(?:ans?)?$")
-    else:
-        stated, age_empty, age_unreadable = np.zeros(rows, dtype=np.int64), ~none, none
+    no_count = (np.zeros(rows, dtype=np.int64), ~none, none)
+    age_pattern = r"(?i)^(?P<n>\d{1,3})(?:[.,]0+)?\s*(?:ans?)?$"
+    count_pattern = r"^(?P<n>\d{1,9})(?:[.,]0+)?$"
+
+    def identity() -> tuple[pa.Array, np.ndarray]:
+        supporter_id = _clean(cols["supporter_id"])
+        return supporter_id, _key_codes(supporter_id)
+
+    def contact(normalise: Callable[[pa.Array], Any], name: str) -> tuple[Any, np.ndarray]:
+        result = normalise(cols[name])
+        return result, _key_codes(result.values)
+
+    jobs: dict[str, Callable[[], Any]] = {
+        "email": lambda: contact(normalise_emails, "email"),
+        "id": identity,
+        "location": lambda: _resolve_location(cols["postal_code"], cols["insee_com"]),
+        "phone": lambda: contact(normalise_phones, "phone"),
+        "interests": lambda: _normalise_interests(cols["interests"]),
+    }
+    for name in DATE_FIELDS:
+        jobs[name] = (lambda n=name: _parse_dates(cols[n], reference_date)) if name in present else (lambda: _no_dates(rows))
+    jobs["age"] = (lambda: _parse_counts(cols["age"], age_pattern)) if "age" in present else (lambda: no_count)
+    for name in COUNT_FIELDS:
+        jobs[name] = (lambda n=name: _parse_counts(cols[n], count_pattern)) if name in present else (lambda: no_count)
+    for name in BOOLEAN_FIELDS:
+        jobs[name] = (lambda n=name: _parse_booleans(cols[n])) if name in present else (lambda: (none, none))
+    done = _in_parallel(jobs)
+
+    supporter_id, id_codes = done["id"]
+    problems.add("supporter_id", "missing_supporter_id", _is_empty(supporter_id))
+    problems.add("supporter_id", "mangled_supporter_id", _bools(pc.match_substring_regex(supporter_id, r"^\d+(?:[.,]\d+)?[eE]\+?\d+$")))
+
+    birth: _Dates = done["birth_date"]
+    stated, age_empty, age_unreadable = done["age"]
     has_birth = ~birth.empty
     problems.add("birth_date", "unreadable_date", birth.unreadable)
     problems.add("birth_date", "impossible_date", birth.impossible)
@@ -1064,42 +1103,38 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     problems.add("birth_date", "age_out_of_range", out_of_range & has_birth)
     problems.add("age", "age_out_of_range", out_of_range & ~has_birth)
 
-    email = normalise_emails(cols["email"])
+    email, email_codes = done["email"]
     problems.add("email", "invalid_email", ~email.ok)
-    phone = normalise_phones(cols["phone"])
+    phone, phone_codes = done["phone"]
     problems.add("phone", "invalid_phone", ~phone.ok)
     repairs["phone_leading_zero"] += int(phone.repaired.sum())
 
-    location = _resolve_location(cols["postal_code"], cols["insee_com"])
+    location: _Location = done["location"]
     for (column, reason), mask in location.problems.items():
         problems.add(column, reason, mask)
     repairs.update(location.repairs)
 
     booleans: dict[str, np.ndarray] = {}
     for name in BOOLEAN_FIELDS:
-        booleans[name], unreadable = _parse_booleans(cols[name]) if name in present else (none, none)
+        booleans[name], unreadable = done[name]
         problems.add(name, "unreadable_boolean", unreadable)
     counts: dict[str, np.ndarray] = {}
     for name in COUNT_FIELDS:
-        if name in present:
-            counts[name], _, unreadable = _parse_counts(cols[name], r"^(?P<n>\d{1,9})(?:[.,]0+)?$")
-        else:
-            counts[name], unreadable = np.zeros(rows, dtype=np.int64), none
+        counts[name], _, unreadable = done[name]
         problems.add(name, "unreadable_count", unreadable)
-    dates = {}
-    for name in ("consent_date", "joined_on"):
-        dates[name] = _parse_dates(cols[name], reference_date) if name in present else _no_dates(rows)
-        problems.add(name, "unreadable_date", dates[name].unreadable)
-        problems.add(name, "impossible_date", dates[name].impossible)
+    dates = {name: done[name] for name in ("consent_date", "joined_on")}
+    for name, parsed in dates.items():
+        problems.add(name, "unreadable_date", parsed.unreadable)
+        problems.add(name, "impossible_date", parsed.impossible)
 
     # Buckets, in order: quarantined, suppressed, merged, valid.
     quarantined = problems.any_row()
     readable = ~raw.ragged
     groups = _duplicate_groups(
         [
-            (supporter_id, readable & ~_is_empty(supporter_id)),
-            (email.values, readable & ~_is_empty(email.values)),
-            (phone.values, readable & ~_is_empty(phone.values)),
+            (id_codes, readable & ~_is_empty(supporter_id)),
+            (email_codes, readable & ~_is_empty(email.values)),
+            (phone_codes, readable & ~_is_empty(phone.values)),
         ],
         rows,
     )
@@ -1134,7 +1169,7 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
             "consent_date": dates["consent_date"].iso,
             "joined_on": dates["joined_on"].iso,
             "legal_basis": pc.utf8_lower(pc.utf8_trim_whitespace(cols["legal_basis"])),
-            "interests": _normalise_interests(cols["interests"]),
+            "interests": done["interests"],
             "postal_code": location.postal,
             "insee_com": location.insee,
             "insee_candidates": location.candidates,
