@@ -971,14 +971,26 @@ def _duplicate_groups(keys: list[tuple[np.ndarray, np.ndarray]], rows: int) -> n
         links.append((positions[order], first_of))
     if not links:
         return np.arange(rows, dtype=np.int64)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    return _components(np.concatenate([a for a, _ in links]), np.concatenate([b for _, b in links]), rows)
 
-    source = np.concatenate([a for a, _ in links])
-    target = np.concatenate([b for _, b in links])
-    graph = coo_matrix((np.ones(source.size, dtype=np.int8), (source, target)), shape=(rows, rows)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+
+def _components(source: np.ndarray, target: np.ndarray, rows: int) -> np.ndarray:
+    """Connected components of the links as the smallest row of each (label propagation
+    with pointer jumping: a few numpy passes, and no scipy import in the ingest task)."""
+    labels = np.arange(rows, dtype=np.int64)
+    while True:
+        lowest = np.minimum(labels[source], labels[target])
+        updated = labels.copy()
+        np.minimum.at(updated, source, lowest)
+        np.minimum.at(updated, target, lowest)
+        while True:  # each row points at its label's label until they agree
+            jumped = updated[updated]
+            if np.array_equal(jumped, updated):
+                break
+            updated = jumped
+        if np.array_equal(updated, labels):
+            return labels
+        labels = updated
 
 
 def _in_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -1028,32 +1040,44 @@ def _quarantine_frame(raw: RawSupporters, problems: _Problems) -> pd.DataFrame:
     return frame[list(_QUARANTINE_COLUMNS)].reset_index(drop=True)
 
 
-def _merge_duplicates(frame: pd.DataFrame, groups: np.ndarray, survivors: np.ndarray, members: np.ndarray) -> pd.DataFrame:
-    """Fill each survivor's empty fields from its duplicates (first non-empty in file order);
-    donor/volunteer if any says so, counts and consent date at their maximum."""
-    dup_groups = np.unique(groups[members])
-    involved = np.flatnonzero(np.isin(groups, dup_groups) & (survivors | members))
-    sub = frame.loc[involved].copy()
-    label = groups[involved]
-    merged = pd.DataFrame(index=pd.Index(np.unique(label)))
-    text_fields = ("first_name", "last_name", "email", "phone", "legal_basis", "interests", "joined_on")
-    for name in text_fields:
-        merged[name] = sub[name].replace("", pd.NA).groupby(label).first()
-    for name in ("donor", "volunteer", *COUNT_FIELDS):
-        merged[name] = sub[name].groupby(label).max()
-    merged["consent_date"] = sub["consent_date"].groupby(label).max()
-    # The place is one unit (postal code, commune, ambiguity): from the first duplicate that
-    # names its commune, else from the survivor.
-    place = ["postal_code", "insee_com", "insee_candidates", "commune_ambiguous"]
-    named = sub.assign(_label=label, _named=sub["insee_com"] != "").sort_values(["_label", "_named"], ascending=[True, False], kind="stable")
-    merged[place] = named.groupby("_label")[place].first()
-    targets = np.flatnonzero(survivors & np.isin(groups, dup_groups))
-    patch = merged.loc[groups[targets]]
-    for name in merged.columns:
-        values = patch[name].to_numpy()
-        if name in text_fields or name in place[:3]:
-            values = pd.Series(values).fillna("").to_numpy()
-        frame.loc[targets, name] = values
+def _first_where(label: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each run of equal ``label`` (rows in file order), the position of its first
+    ``wanted`` row, or of its first row when none is."""
+    order = np.lexsort((np.arange(label.size), ~wanted, label))
+    starts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
+    return order[starts]
+
+
+def _merge_duplicates(frame: pd.DataFrame, groups: np.ndarray, members: np.ndarray) -> pd.DataFrame:
+    """Fill each survivor's empty fields from its duplicates (first non-empty in file
+    order); donor/volunteer if any says so; counts and consent date at their maximum; the
+    place (postal code, commune, ambiguity) as one unit from the first row naming a commune.
+
+    ``frame`` holds survivors and merged rows in file order; a group's first row survives.
+    """
+    involved = np.flatnonzero(np.isin(groups, np.unique(groups[members])))
+    order = np.argsort(groups[involved], kind="stable")
+    rows = involved[order]  # grouped, file order within each group
+    label = groups[rows]
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
+    survivors = rows[starts]
+    updates: dict[str, np.ndarray] = {}
+    for name in ("first_name", "last_name", "email", "phone", "legal_basis", "interests", "joined_on"):
+        values = frame[name].to_numpy(dtype=object)[rows]
+        updates[name] = values[_first_where(label, values != "")]
+    named = rows[_first_where(label, frame["insee_com"].to_numpy(dtype=object)[rows] != "")]
+    for name in ("postal_code", "insee_com", "insee_candidates", "commune_ambiguous"):
+        updates[name] = frame[name].to_numpy()[named]
+    for name in ("donor", "volunteer"):
+        updates[name] = np.logical_or.reduceat(frame[name].to_numpy(dtype=bool)[rows], starts)
+    for name in COUNT_FIELDS:
+        updates[name] = np.maximum.reduceat(frame[name].to_numpy(dtype=np.int64)[rows], starts)
+    dates = frame["consent_date"].to_numpy(dtype=object)[rows].astype("U10")
+    latest = np.lexsort((dates, label))  # within each group, the latest date comes last
+    ends = np.r_[starts[1:], label.size] - 1
+    updates["consent_date"] = dates[latest[ends]].astype(object)
+    for name, values in updates.items():
+        frame.loc[survivors, name] = values
     return frame
 
 
@@ -1195,7 +1219,7 @@ def validate_supporters(raw: RawSupporters, *, reference_date: date, suppression
     for name in COUNT_FIELDS:
         frame[name] = counts[name][keep].astype(np.int64)
     if merged.any():
-        frame = _merge_duplicates(frame, groups[keep], survivors[keep], merged[keep])
+        frame = _merge_duplicates(frame, groups[keep], merged[keep])
     valid = frame.loc[survivors[keep]].reset_index(drop=True)
     ordered = [
         "supporter_id", "first_name", "last_name", "email", "phone", "birth_date", "age", "postal_code", "insee_com",
