@@ -423,6 +423,18 @@ def test_duplicates_merge_with_the_most_restrictive_consent(tmp_path: Path) -> N
     assert result.rows["bucket"].tolist() == ["valid", "merged", "merged", "valid", "merged"]
 
 
+def test_duplicates_chain_through_email_and_phone(tmp_path: Path) -> None:
+    # Row i shares its e-mail with one neighbour and its phone with the other: one person.
+    rows = [
+        _row(f"S{i}", email=f"e{i // 2}@example.org", phone=f"06 12 34 {(i + 1) // 2:02d} 00", consent_sms="oui")
+        for i in range(40, 0, -1)
+    ]
+    rows[7] = rows[7].replace(",oui", ",non")  # one opt-out in the middle of the chain
+    result = _ingest(tmp_path, rows)
+    assert result.counts["valid"] == 1 and result.counts["duplicates_merged"] == 39
+    assert result.valid.loc[0, "supporter_id"] == "S40" and not bool(result.valid.loc[0, "consent_sms"])
+
+
 def test_an_opt_out_on_a_quarantined_twin_still_counts(tmp_path: Path) -> None:
     result = _ingest(tmp_path, [_row("S1", consent_email="oui"), _row("S1", consent_email="non", birth="31/02/1990")])
     assert result.counts["valid"] == 1 and result.counts["quarantined"] == 1
