@@ -40,8 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-# What the compliance record keeps of the ingest accounting.
-_INGEST_COMPLIANCE = ("rows_read", "valid", "quarantined", "duplicates_merged", "suppressed", "repaired", "reasons", "suppression", "consent")
 
 
 class NightError(RuntimeError):
@@ -182,9 +180,6 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features)
     store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts)
     compliance = {"minors_excluded": split.minors, "adults": len(split.features), **compliance_counts(valid)}
-    if store.exists(f"{ctx.prefix}/ingest.json"):  # the rows' accounting: counts only
-        ingest = store.get_json(f"{ctx.prefix}/ingest.json")
-        compliance["ingest"] = {key: ingest.get(key) for key in _INGEST_COMPLIANCE}
     store.put_json(f"{ctx.prefix}/compliance.json", compliance)
     log.info("Privacy: %d adults kept for segmentation, %d minors left out", len(split.features), split.minors)
     return {"adults": len(split.features), "minors_excluded": split.minors}
