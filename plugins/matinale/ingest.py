@@ -244,7 +244,8 @@ def _sniff(head: str) -> tuple[str, int, list[str], int]:
     """Delimiter, lines before the header, header names and lines the header spans.
 
     Excel may write a ``sep=;`` line first. Otherwise the delimiter is the candidate that
-    splits the header into the most known field names (then the most columns).
+    splits the header into the most known field names, then the one that splits the next
+    rows into as many fields as the header, then the one giving the most columns.
     """
     skip = 0
     first_line = head.split("\n", 1)[0].rstrip("\r")
@@ -252,14 +253,15 @@ def _sniff(head: str) -> tuple[str, int, list[str], int]:
     if first_line.lower().startswith("sep=") and len(first_line) == 5:
         forced, skip = first_line[4], 1
         head = head.split("\n", 1)[1] if "\n" in head else ""
-    best: tuple[tuple[int, int], str, list[str], int] | None = None
+    best: tuple[tuple[int, int, int], str, list[str], int] | None = None
     for delimiter in (forced,) if forced else _DELIMITERS:
-        records, ends = _head_records(head, delimiter, 1)
+        records, ends = _head_records(head, delimiter, 4)
         if not records:
             continue
         header = records[0]
         known = sum(1 for name in header if canonical_header(name) in ALIASES)
-        score = (known, len(header))
+        consistent = sum(1 for record in records[1:] if len(record) == len(header))
+        score = (known, consistent, len(header))
         if best is None or score > best[0]:
             best = (score, delimiter, header, ends[0])
     if best is None:

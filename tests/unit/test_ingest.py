@@ -165,6 +165,12 @@ def test_separators_are_sniffed(tmp_path: Path, delimiter: str) -> None:
     assert result.valid.loc[0, "last_name"] == "Martin, Jeanne"
 
 
+def test_a_comma_inside_a_semicolon_header(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Nom, prénom;Courriel;Identifiant;CP;Âge\nMartin, Jeanne;j@example.org;S1;75011;45\n")
+    result = ingest_supporters(path, reference_date=ON)
+    assert result.info["delimiter"] == ";" and result.valid.loc[0, "email"] == "j@example.org"
+
+
 def test_excel_sep_line_and_crlf(tmp_path: Path) -> None:
     path = _write(tmp_path, "sep=;\r\nsupporter_id;CP;Âge\r\nS1;75011;45\r\nS2;75011;abc\r\n")
     result = ingest_supporters(path, reference_date=ON)
