@@ -170,14 +170,16 @@ class SuppressionList:
         return found
 
     def _digest_hits(self, column: pa.Array) -> np.ndarray:
-        # SHA-256 has no vectorised form here: one C call per non-empty value (~0.5 µs).
-        digests = self.digests
-        sha256 = hashlib.sha256
-        return np.fromiter(
-            (bool(v) and sha256(v.encode("utf-8")).digest() in digests for v in column.to_pylist()),
-            dtype=bool,
-            count=len(column),
-        )
+        # SHA-256 has no vectorised form here: one C call per filled cell (~0.5 µs), on
+        # the bytes Arrow already holds.
+        length = pc.binary_length(column).to_numpy(zero_copy_only=False)
+        filled = np.flatnonzero(np.nan_to_num(length) > 0)
+        hits = np.zeros(len(column), dtype=bool)
+        if filled.size:
+            values = column if filled.size == len(column) else column.take(pa.array(filled))
+            sha256, digests = hashlib.sha256, self.digests
+            hits[filled] = [sha256(value).digest() in digests for value in values.cast(pa.binary()).to_pylist()]
+        return hits
 
 
 def _suppression_files(source: Path) -> list[Path]:
