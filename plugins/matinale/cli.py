@@ -83,10 +83,8 @@ def _print_validation(summary: dict[str, Any], result: Any) -> None:
         print(f"{summary['file']}: the night would stop.\n  {summary['error']}")
         return
     source = summary["source"]
-    print(
-        f"{source['source']} ({source['format']}, {source['encoding'] or 'binary'}, "
-        f"separator {source['delimiter']!r}), ages on {source['reference_date']}"
-    )
+    kind = "Parquet" if source["format"] == "parquet" else f"CSV, {source['encoding']}, separator {source['delimiter']!r}"
+    print(f"{source['source']} ({kind}), ages on {source['reference_date']}")
     share = summary["quarantined_share"]
     for label, key in (("rows read", "rows_read"), ("valid", "valid"), ("quarantined", "quarantined"), ("merged duplicates", "duplicates_merged"), ("suppressed", "suppressed"), ("repaired values", "repaired")):
         extra = f"  ({share:.1%})" if key == "quarantined" and summary[key] else ""
