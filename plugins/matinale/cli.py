@@ -198,6 +198,33 @@ def _cmd_stack_test(args: argparse.Namespace) -> int:
     return run_stack_test(rows=args.rows, approval=args.approval == "on", keep=args.keep)
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-24") from exc
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from matinale.schedule import edition_for, format_schedule, schedule_rows
+    from matinale.settings import load_settings
+
+    settings = load_settings()
+    first = args.date_from or edition_for(datetime.now(UTC), settings.clocks)
+    last = args.date_to or first + timedelta(days=13)
+    if last < first:
+        print(f"matinale schedule: --to {last} is before --from {first}", file=sys.stderr)
+        return 2
+    rows = schedule_rows(first, last, settings)
+    print(format_schedule(rows, settings, markdown=args.markdown))
+    changes = sum(row.offset_changed for row in rows)
+    frozen = sum(row.freeze is not None for row in rows)
+    print(f"\n{len(rows)} nights, {changes} offset change(s), {frozen} freeze night(s) (nothing published).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matinale", description="Overnight content pipeline for campaigns, on Airflow.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--approval", choices=["on", "off"], default="on")
     stack.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) after the run")
     stack.set_defaults(func=_cmd_stack_test)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="nights with start and deadline in the campaign zone, the team zone and UTC; offset changes and freezes",
+    )
+    schedule.add_argument("--from", dest="date_from", type=_iso_date, help="first edition (Paris date); default: the next one")
+    schedule.add_argument("--to", dest="date_to", type=_iso_date, help="last edition; default: two weeks after --from")
+    schedule.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    schedule.set_defaults(func=_cmd_schedule)
     return parser
 
 
