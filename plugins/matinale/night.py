@@ -369,8 +369,11 @@ def _compliance_counts(store: Store, ctx: RunContext) -> dict[str, Any]:
     return counts
 
 
-def run_bundle(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    """Previews, packs, pages (relative links), compliance.json and the manifest."""
+def run_bundle(settings: Settings, store: Store, ctx: RunContext, only: list[str] | None = None) -> dict[str, Any]:
+    """Previews, packs, pages (relative links), compliance.json and the manifest.
+
+    ``only`` (the Param ``segments``) limits the bundle to the segments a partial run made.
+    """
     from matinale.bundle import build_bundle
     from matinale.content import load_brief
 
@@ -380,7 +383,7 @@ def run_bundle(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         ctx.bundle,
         edition=ctx.edition,
         run=ctx.run,
-        segments=_segments(store, ctx),
+        segments=[s for s in _segments(store, ctx) if not only or s["id"] in only],
         brief=brief,
         campaign=settings.campaign,
         inputs=store.get_json(f"{ctx.prefix}/inputs.json"),

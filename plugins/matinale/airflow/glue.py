@@ -2,47 +2,138 @@
 
 DAG files stay thin: they wire these functions into tasks. Each function reads the run's
 identity from XCom (a small dict), builds the work store and S3 client from configuration
-and connections, and returns a small summary.
+and connections, and returns a small summary. The two clocks are explicit everywhere:
+the edition is the Paris morning a run serves, and logs show campaign and team time.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from matinale import night
-from matinale.schedule import edition_for, run_slug
+from matinale.schedule import (
+    Decision,
+    edition_for,
+    format_schedule,
+    next_nights,
+    night_of,
+    publication_decision,
+    run_slug,
+    schedule_rows,
+    two_clocks,
+)
 from matinale.settings import Settings, cached_settings
 
 __all__ = [
     "bundle",
     "checks",
     "content",
+    "deadline_alert",
     "default_args",
+    "edition_of",
+    "gate",
     "ingest",
+    "nightly_doc",
+    "nightly_params",
     "nightly_timetable",
     "plan",
     "prepare",
     "privacy",
     "publish",
+    "record",
+    "retention",
     "s3_client",
     "segment",
     "visuals",
 ]
 
+log = logging.getLogger(__name__)
+
+
+# -- DAG-level wiring (parse time: light imports only) -------------------------------------------
+
 
 def default_args() -> dict[str, Any]:
-    return {"owner": "data-team", "retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
+    from matinale.airflow.notify import MatinaleNotifier
+
+    return {
+        "owner": "data-team",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        # A task that fails for good (after its retries) alerts staff: log + webhook.
+        "on_failure_callback": MatinaleNotifier(event="task_failed"),
+    }
 
 
 def nightly_timetable() -> Any:
-    """The night starts at ``clocks.nightly_start`` in the campaign's zone, whatever the DST."""
+    """The night starts at ``clocks.nightly_start`` in the campaign's zone, whatever the DST.
+
+    A cron trigger read in the campaign's zone fires at 01:00 Paris every day: Airflow's own
+    cron handling moves it to 19:00 or 20:00 Montréal as the clocks change, and 01:00 is
+    outside both European change hours (settings refuse a start inside them). No custom
+    timetable is needed; the edition date is derived from the run's ``run_after``.
+    """
     from airflow.sdk import CronTriggerTimetable
 
     clocks = cached_settings().clocks
     start = clocks.nightly_start
     return CronTriggerTimetable(f"{start.minute} {start.hour} * * *", timezone=clocks.campaign_tz.key)
+
+
+def nightly_params() -> dict[str, Any]:
+    from airflow.sdk import Param
+
+    return {
+        "edition_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Edition (Paris date) to build; empty = the morning this run serves",
+        ),
+        "segments": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Only these segment ids (empty = all). A partial run is a preview: it is never published.",
+        ),
+        "skip_visuals": Param(False, type="boolean", description="Build posts only: no card is drawn"),
+        "dry_run": Param(False, type="boolean", description="Everything but publish"),
+    }
+
+
+def deadline_alert() -> Any:
+    """Alert at the publish deadline of the run's edition (campaign time) if still running."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert
+
+    from matinale.airflow.deadline import PublishDeadline
+    from matinale.airflow.notify import MatinaleNotifier
+
+    return DeadlineAlert(
+        reference=PublishDeadline(),
+        interval=timedelta(0),
+        callback=AsyncCallback(MatinaleNotifier, kwargs={"event": "deadline_missed"}),
+        name="publish_deadline",
+    )
+
+
+def nightly_doc(doc: str, *, now: datetime | None = None, count: int = 7) -> str:
+    """The DAG's doc plus its next nights in both zones and UTC (refreshed at each parse)."""
+    settings = cached_settings()
+    nights = next_nights(now or datetime.now(UTC), count, settings.clocks)
+    rows = schedule_rows(nights[0].edition, nights[-1].edition, settings)
+    clocks = settings.clocks
+    return (
+        f"{doc.rstrip()}\n\n#### Next nights\n\nTimes in the campaign's zone ({clocks.campaign_tz.key}), the team's "
+        f"({clocks.team_tz.key}) and UTC; `matinale schedule --from DATE --to DATE` prints any range.\n\n"
+        f"{format_schedule(rows, settings, markdown=True)}\n"
+    )
+
+
+# -- connections and stores ----------------------------------------------------------------------
 
 
 def s3_client(settings: Settings | None = None) -> Any:
@@ -60,20 +151,42 @@ def _store(settings: Settings) -> Any:
     return night.make_store(settings, s3_client(settings) if settings.work_store == "s3" else None)
 
 
-def prepare(context: Any) -> dict[str, Any]:
-    settings = cached_settings()
-    dag_run = context["dag_run"]
-    params = context["params"]
-    if params.get("edition_date"):
-        edition = date.fromisoformat(str(params["edition_date"]))
-    else:
-        edition = edition_for(dag_run.run_after, settings.clocks)
-    run = run_slug(dag_run.run_after, dag_run.run_id)
-    return night.run_prepare(settings, _store(settings), edition=edition, run=run)
+# -- the run's identity --------------------------------------------------------------------------
+
+
+def edition_of(context: Any) -> date:
+    """The run's edition: the Param ``edition_date``, else the Paris morning ``run_after`` serves."""
+    chosen = (context.get("params") or {}).get("edition_date")
+    if chosen:
+        return date.fromisoformat(str(chosen))
+    return edition_for(context["dag_run"].run_after, cached_settings().clocks)
 
 
 def _ctx(value: dict[str, Any]) -> night.RunContext:
     return night.RunContext.from_xcom(value)
+
+
+def _only(params: Any) -> list[str]:
+    return [s for s in ((params or {}).get("segments") or []) if s]
+
+
+# -- the stages ----------------------------------------------------------------------------------
+
+
+def prepare(context: Any) -> dict[str, Any]:
+    settings = cached_settings()
+    dag_run = context["dag_run"]
+    edition = edition_of(context)
+    run = run_slug(dag_run.run_after, dag_run.run_id)
+    the_night = night_of(edition, settings.clocks)
+    log.info(
+        "Edition %s (Paris morning), run %s; night started %s; publish deadline %s",
+        edition,
+        run,
+        two_clocks(dag_run.run_after, settings.clocks),
+        two_clocks(the_night.deadline, settings.clocks),
+    )
+    return night.run_prepare(settings, _store(settings), edition=edition, run=run)
 
 
 def ingest(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -97,10 +210,22 @@ def segment(ctx: dict[str, Any]) -> dict[str, Any]:
     return night.run_segment(settings, _store(settings), _ctx(ctx))
 
 
-def plan(ctx: dict[str, Any], params: dict[str, Any]) -> list[list[str]]:
+class UnknownSegments(ValueError):
+    """The Param ``segments`` names segments this night did not make."""
+
+
+def plan(ctx: dict[str, Any], params: Any) -> list[list[str]]:
+    """Batches of segments for the mapped content and visuals tasks (a few per core)."""
     settings = cached_settings()
-    only = [s for s in (params.get("segments") or []) if s]
-    return night.plan_batches(_store(settings), _ctx(ctx), cores=os.cpu_count() or 2, only=only or None)
+    only = _only(params)
+    batches = night.plan_batches(_store(settings), _ctx(ctx), cores=os.cpu_count() or 2, only=only or None)
+    unknown = sorted(set(only) - {s for batch in batches for s in batch})
+    if unknown:
+        raise UnknownSegments(
+            f"Param 'segments' names {unknown}, which this night did not make; "
+            "use ids from segments.json of the run (e.g. 35-49-p02) or leave it empty for all"
+        )
+    return batches
 
 
 def content(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
@@ -108,14 +233,22 @@ def content(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
     return night.run_content(settings, _store(settings), _ctx(ctx), batch)
 
 
-def visuals(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
+def visuals(ctx: dict[str, Any], batch: list[str], params: Any = None) -> dict[str, Any]:
     settings = cached_settings()
-    return night.run_visuals(settings, _store(settings), _ctx(ctx), batch)
+    store = _store(settings)
+    run_ctx = _ctx(ctx)
+    if (params or {}).get("skip_visuals"):
+        # The bundle reads one cards.json per segment: an empty list says "no card tonight".
+        for segment_id in batch:
+            store.put_json(f"{run_ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": []})
+        log.info("Param skip_visuals: no card drawn for %d segment(s)", len(batch))
+        return {"segments": len(batch), "cards": 0, "skipped": True}
+    return night.run_visuals(settings, store, run_ctx, batch)
 
 
-def bundle(ctx: dict[str, Any]) -> dict[str, Any]:
+def bundle(ctx: dict[str, Any], params: Any = None) -> dict[str, Any]:
     settings = cached_settings()
-    return night.run_bundle(settings, _store(settings), _ctx(ctx))
+    return night.run_bundle(settings, _store(settings), _ctx(ctx), only=_only(params) or None)
 
 
 def checks(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +257,196 @@ def checks(ctx: dict[str, Any]) -> dict[str, Any]:
     return night.run_checks(settings, _store(settings), _ctx(ctx))
 
 
-def publish(ctx: dict[str, Any]) -> dict[str, Any]:
+def _decide(ctx: dict[str, Any], params: Any, now: datetime) -> Decision:
     settings = cached_settings()
+    edition = date.fromisoformat(ctx["edition"])
+    only = _only(params)
+    if only and not (params or {}).get("dry_run"):
+        return Decision(
+            False,
+            "partial",
+            f"Run partiel ({len(only)} segment(s) : {', '.join(only[:5])}) : aperçu seulement, jamais publié, "
+            "pour ne pas retirer les autres segments de l'édition. Pour republier, relancez sans le paramètre "
+            "segments, ou effacez (Clear) le lot en échec dans le run de la nuit.",
+        )
+    return publication_decision(
+        edition,
+        now,
+        settings,
+        explicit=bool((params or {}).get("edition_date")),
+        dry_run=bool((params or {}).get("dry_run")),
+    )
+
+
+def _sum(values: Any, key: str) -> int:
+    if isinstance(values, dict):
+        values = [values]
+    return sum(int(v.get(key, 0)) for v in values or [] if isinstance(v, dict))
+
+
+def _preview_url(ctx: dict[str, Any]) -> str:
+    from airflow.sdk import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+    return f"{base}/matinale/preview/{ctx['edition']}/{ctx['run']}/index.html"
+
+
+def gate(ctx: dict[str, Any], context: Any) -> bool:
+    """Decide whether this run may go on to approval and publish; say why not, in the log.
+
+    Short-circuit: returning False skips approval and publish; the reason is kept in XCom
+    (``decision``) for the status record and the Matinale view.
+    """
+    settings = cached_settings()
+    now = datetime.now(UTC)
+    decision = _decide(ctx, context["params"], now)
+    edition = date.fromisoformat(ctx["edition"])
+    the_night = night_of(edition, settings.clocks)
+    ti = context["ti"]
+    ti.xcom_push(
+        key="decision",
+        value={**decision.to_dict(), "edition": ctx["edition"], "edition_label": f"{edition:%d/%m/%Y}", "run": ctx["run"]},
+    )
+    log.info("Publication decision at %s: %s", two_clocks(now, settings.clocks), decision.reason)
+    if decision.publish and settings.approval:
+        posts = _sum(ti.xcom_pull(task_ids="content"), "posts")
+        cards = _sum(ti.xcom_pull(task_ids="visuals"), "cards")
+        segments = (ti.xcom_pull(task_ids="segment") or {}).get("segments", "?")
+        ti.xcom_push(
+            key="approval_body",
+            value=(
+                f"**Édition du {edition:%d/%m/%Y}** (run `{ctx['run']}`)\n\n"
+                f"- {segments} segments, {posts} posts, {cards} visuels\n"
+                f"- Heure limite de publication : {two_clocks(the_night.deadline, settings.clocks)}\n"
+                f"- Sans réponse avant {two_clocks(the_night.approval_closes, settings.clocks)}, "
+                "l'édition **n'est pas publiée**.\n\n"
+                f"[Aperçu de l'édition]({_preview_url(ctx)}) — à relire avant d'approuver."
+            ),
+        )
+    return decision.publish
+
+
+def publish(ctx: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Publish, after checking the law once more: an approval may have crossed into a silence."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    settings = cached_settings()
+    decision = _decide(ctx, (context or {}).get("params"), datetime.now(UTC))
+    if not decision.publish:
+        log.warning("Not publishing: %s", decision.reason)
+        raise AirflowSkipException(decision.reason)
     client = s3_client(settings)
     return night.run_publish(settings, night.make_store(settings, client), _ctx(ctx), client)
+
+
+# -- the night's status record -----------------------------------------------------------------
+
+
+def _counts(*summaries: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for summary in summaries:
+        if isinstance(summary, dict):
+            counts.update({k: int(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+    return counts
+
+
+def _task_states(context: Any) -> dict[str, str]:
+    """task_id → worst state among its instances (mapped ones included), for this run."""
+    dag_run, ti = context["dag_run"], context["ti"]
+    raw = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    order = ("failed", "upstream_failed", "skipped", "success")
+    states: dict[str, str] = {}
+    for key, state in raw.items():
+        task_id = key if key in context["dag"].task_ids else key.rsplit("_", 1)[0]
+        known = states.get(task_id)
+        rank = order.index(state) if state in order else -1
+        if known is None or (rank != -1 and (known not in order or rank < order.index(known))):
+            states[task_id] = str(state)
+    return states
+
+
+def _outcome(states: dict[str, str], decision: dict[str, Any] | None, approval: Any, ctx: dict[str, Any] | None, params: Any) -> tuple[str, str, str | None]:
+    """(state, reason, detail) of the night for the status record."""
+    failed = sorted(t for t, s in states.items() if s == "failed")
+    if states.get("publish") == "success":
+        return "published", "Publiée", None
+    if failed:
+        return "failed", f"Échec : {', '.join(failed)} (voir le journal de la tâche dans Airflow) ; rien n'est publié", "failed"
+    if decision and not decision.get("publish"):
+        return "skipped", str(decision["reason"]), str(decision.get("status"))
+    if isinstance(approval, dict) and approval.get("chosen_options") and approval["chosen_options"][0] != "Approve":
+        who = approval.get("responded_by_user")
+        if who:
+            name = who.get("name") if isinstance(who, dict) else str(who)
+            return "rejected", f"Publication refusée par {name} ; rien n'est publié", "rejected"
+        return "rejected", "Pas d'approbation avant la clôture : l'édition n'est pas publiée (réponse par défaut)", "timeout"
+    if states.get("publish") == "skipped" and ctx:
+        late = _decide(ctx, params, datetime.now(UTC))
+        if not late.publish:
+            return "skipped", late.reason, late.status
+    return "running", "En cours", None
+
+
+def record(context: Any) -> dict[str, Any]:
+    """Write the night's status (outcome, reason, counts) to the private bucket.
+
+    Runs as a teardown, after everything: it never changes the run's own outcome. Counts
+    and segment sizes only: the record is shown in the Matinale view.
+    """
+    from matinale.status import write_status
+
+    settings = cached_settings()
+    ti, dag_run = context["ti"], context["dag_run"]
+    ctx = ti.xcom_pull(task_ids="prepare")
+    edition = date.fromisoformat(ctx["edition"]) if ctx else edition_of(context)
+    run = ctx["run"] if ctx else run_slug(dag_run.run_after, dag_run.run_id)
+    states = {k: v for k, v in _task_states(context).items() if k != ti.task_id}
+    decision = ti.xcom_pull(task_ids="gate", key="decision")
+    approval = ti.xcom_pull(task_ids="approval") if "approval" in context["dag"].task_ids else None
+    state, reason, detail = _outcome(states, decision, approval, ctx, context["params"])
+    built = ti.xcom_pull(task_ids="bundle") or {}
+    segments: list[dict[str, Any]] = []
+    if ctx and built:
+        manifest = _store(settings).get_json(f"{_ctx(ctx).bundle}/manifest.json")
+        segments = [{k: s.get(k) for k in ("id", "label", "size")} for s in manifest.get("segments", [])]
+    the_night = night_of(edition, settings.clocks)
+    counts = _counts(ti.xcom_pull(task_ids="ingest"), ti.xcom_pull(task_ids="privacy"))
+    counts.update(
+        segments=len(segments),
+        posts=_sum(ti.xcom_pull(task_ids="content"), "posts"),
+        cards=_sum(ti.xcom_pull(task_ids="visuals"), "cards"),
+        files=int(built.get("files", 0)),
+    )
+    published = ti.xcom_pull(task_ids="publish") if state == "published" else None
+    status = {
+        "edition": edition.isoformat(),
+        "run": run,
+        "dag_run_id": dag_run.run_id,
+        "state": state,
+        "detail": detail,
+        "reason": reason,
+        "params": {k: v for k, v in dict(context["params"]).items() if k in {"edition_date", "segments", "skip_visuals", "dry_run"}},
+        "started_at": dag_run.start_date.astimezone(UTC).isoformat(timespec="seconds") if dag_run.start_date else None,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "deadline": the_night.deadline.astimezone(UTC).isoformat(timespec="seconds"),
+        "counts": counts,
+        "segments": segments,
+        "tasks": states,
+        "published": {"prefix": published["prefix"]} if isinstance(published, dict) else None,
+    }
+    key = write_status(s3_client(settings), settings.private_bucket, status)
+    log.info("Night %s / %s: %s — %s (s3://%s/%s)", edition, run, state, reason, settings.private_bucket, key)
+    return {"state": state, "key": key}
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+
+def retention(context: Any) -> dict[str, Any]:
+    """Delete per-person files past their retention (see ``matinale.retention``)."""
+    from matinale.retention import purge
+
+    settings = cached_settings()
+    store = _store(settings)
+    report = purge(store, settings, today=datetime.now(UTC).astimezone(settings.clocks.campaign_tz).date(), dry_run=bool(context["params"].get("dry_run")))
+    return report

@@ -1,0 +1,42 @@
+"""
+### Matinale — retention of personal data
+
+Every day at 12:00 Paris, deletes per-person files that are no longer needed (GDPR storage
+limitation): each run's `private/` folder in the work store (valid rows, quarantine,
+features, contacts, assignments, delivery file) once its edition is older than
+`retention.private_outputs_days`, older supporter exports in the inbox, and — from
+`retention.campaign_end` + `retention.after_end_days` on — every per-person file.
+Published bundles and counts are kept: they hold no personal data. The log and the task's
+XCom give counts only. Param `dry_run` reports what would go without deleting.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+from matinale.airflow import glue
+from matinale.settings import cached_settings
+
+
+@dag(
+    dag_id="matinale_retention",
+    # Midday in Paris: never during the night, whose run may still be reading the files.
+    schedule=CronTriggerTimetable("0 12 * * *", timezone=cached_settings().clocks.campaign_tz.key),
+    catchup=False,
+    max_active_runs=1,
+    default_args={**glue.default_args(), "retry_delay": timedelta(minutes=5)},
+    tags=["matinale", "retention", "gdpr"],
+    doc_md=__doc__,
+    params={"dry_run": Param(False, type="boolean", description="Count what would be deleted; delete nothing")},
+)
+def matinale_retention():
+    @task
+    def purge() -> dict:
+        return glue.retention(get_current_context())
+
+    purge()
+
+
+matinale_retention()

@@ -1,0 +1,44 @@
+"""Human approval before publish (Airflow's HITL ApprovalOperator), with a safe timeout.
+
+Staff see the edition's counts and a preview link (the Matinale view serves the run's bundle
+from the work store before anything is published) and choose Approve or Reject. The wait
+lasts until ``clocks.approval_closes`` (campaign time) of the edition's day; when nobody has
+answered by then the default answer is Reject: the safe default is not to publish.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from matinale.schedule import approval_wait
+from matinale.settings import cached_settings
+
+__all__ = ["EditionApproval"]
+
+
+class EditionApproval(ApprovalOperator):
+    """ApprovalOperator whose response timeout ends at the edition's approval close.
+
+    The timeout is an instant in campaign time, not a duration known when the DAG is parsed,
+    so it is computed when the task starts waiting.
+    """
+
+    def __init__(self, *, gate_task_id: str = "gate", **kwargs: Any) -> None:
+        pull = "ti.xcom_pull(task_ids='" + gate_task_id + "', key="
+        super().__init__(
+            subject="Publier l'édition du {{ " + pull + "'decision')['edition_label'] }} ?",
+            body="{{ " + pull + "'approval_body') }}",
+            defaults=ApprovalOperator.REJECT,
+            **kwargs,
+        )
+        self.gate_task_id = gate_task_id
+
+    def execute(self, context: Any) -> Any:
+        decision = context["ti"].xcom_pull(task_ids=self.gate_task_id, key="decision")
+        edition = date.fromisoformat(decision["edition"])
+        self.response_timeout = approval_wait(edition, datetime.now(UTC), cached_settings().clocks)
+        self.log.info("Waiting for approval of edition %s for at most %s; no answer = Reject (not published)", edition, self.response_timeout)
+        return super().execute(context)

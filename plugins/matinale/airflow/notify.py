@@ -1,0 +1,166 @@
+"""Alerts for staff: a missed publish deadline or a failed task.
+
+Every alert is written to the log of the process that raises it (a task's log, the
+triggerer's log for a deadline). When the Airflow connection ``matinale_alerts`` (setting
+``alert_conn_id``) exists, the same text is posted to its webhook URL as ``{"text": ...}``,
+which Mattermost and Slack incoming webhooks both accept. The URL holds a secret: it is never
+logged.
+
+Connection forms accepted (``AIRFLOW_CONN_MATINALE_ALERTS``)::
+
+    {"conn_type": "http", "extra": {"webhook_url": "https://chat.example.org/hooks/abc"}}
+    {"conn_type": "http", "host": "https://chat.example.org/hooks/abc"}
+    https://chat.example.org/hooks/abc          (URI form: host + path)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseNotifier
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from matinale.schedule import edition_for, two_clocks
+from matinale.settings import cached_settings
+
+__all__ = ["MatinaleNotifier", "NotificationError", "alert_text", "webhook_url"]
+
+log = logging.getLogger(__name__)
+
+DEADLINE_MISSED = "deadline_missed"
+TASK_FAILED = "task_failed"
+_TIMEOUT_SECONDS = 10
+
+
+class NotificationError(RuntimeError):
+    """The alert was logged but the webhook refused it or could not be reached."""
+
+
+def webhook_url(conn: Any) -> str | None:
+    """The webhook URL held by an Airflow connection, in any of the accepted forms."""
+    extra = conn.extra_dejson or {}
+    if extra.get("webhook_url"):
+        return str(extra["webhook_url"])
+    host = (conn.host or "").strip()
+    if not host:
+        return None
+    if "://" in host:
+        return host
+    scheme = conn.conn_type if conn.conn_type in {"http", "https"} else "https"
+    port = f":{conn.port}" if conn.port else ""
+    path = f"/{conn.schema.lstrip('/')}" if conn.schema else ""
+    return f"{scheme}://{host}{port}{path}"
+
+
+def _field(value: Any, name: str) -> Any:
+    """Read ``name`` from a DagRun object or from the JSON dict a deadline callback receives."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
+
+
+def _edition(dag_run: Any) -> date | None:
+    conf = _field(dag_run, "conf") or {}
+    if conf.get("edition_date"):
+        return date.fromisoformat(str(conf["edition_date"]))
+    run_after = _as_datetime(_field(dag_run, "run_after"))
+    return edition_for(run_after, cached_settings().clocks) if run_after else None
+
+
+def alert_text(event: str, context: dict[str, Any], now: datetime | None = None) -> str:
+    """The alert in French for staff, with both clocks. Never holds supporter data."""
+    clocks = cached_settings().clocks
+    now = now or datetime.now(UTC)
+    dag_run = context.get("dag_run") or {}
+    run_id = _field(dag_run, "run_id") or _field(dag_run, "dag_run_id") or "?"
+    edition = _edition(dag_run)
+    label = f"l'édition du {edition:%d/%m/%Y}" if edition else "l'édition"
+    if event == DEADLINE_MISSED:
+        deadline = _as_datetime((context.get("deadline") or {}).get("deadline_time")) or now
+        state = _field(dag_run, "state") or "en cours"
+        return (
+            f"⏰ Matinale : {label} n'est pas terminée à l'heure limite de publication "
+            f"{two_clocks(deadline, clocks)} (run {run_id}, état : {state}). "
+            "Ouvrez la vue Matinale ou le DAG matinale_nightly dans Airflow."
+        )
+    task = context.get("ti") or context.get("task_instance")
+    task_id = _field(task, "task_id") or "?"
+    error = context.get("exception")
+    detail = f" : {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}" if error else ""
+    return (
+        f"❌ Matinale : la tâche {task_id} de {label} a échoué à {two_clocks(now, clocks)} "
+        f"(run {run_id}){detail}. Rien n'a été publié par cette tâche ; corrigez puis relancez-la depuis Airflow."
+    )
+
+
+def _post(url: str, text: str) -> int:
+    body = json.dumps({"text": text}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise NotificationError(f"alert webhook answered HTTP {exc.code}; check the connection's URL") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        # The URL holds the webhook's secret: name the failure, never the address.
+        reason = getattr(exc, "reason", exc)
+        raise NotificationError(f"alert webhook unreachable ({type(reason).__name__}); check the connection's URL") from None
+
+
+class MatinaleNotifier(BaseNotifier):
+    """Log an alert and post it to the webhook of ``conn_id`` when that connection exists.
+
+    Used as ``on_failure_callback`` (sync, in the task's process) and as the deadline alert's
+    ``AsyncCallback`` (async, in the triggerer).
+    """
+
+    def __init__(self, *, event: str = TASK_FAILED, conn_id: str | None = None, context: dict[str, Any] | None = None) -> None:
+        super().__init__(context=context)  # type: ignore[arg-type]
+        if event not in {TASK_FAILED, DEADLINE_MISSED}:
+            raise ValueError(f"unknown alert event {event!r}; use {TASK_FAILED!r} or {DEADLINE_MISSED!r}")
+        self.event = event
+        self.conn_id = conn_id
+
+    def _conn_id(self) -> str:
+        return self.conn_id or cached_settings().alert_conn_id
+
+    def notify(self, context: Any) -> None:
+        text = alert_text(self.event, dict(context))
+        log.warning("%s", text)
+        try:
+            conn = BaseHook.get_connection(self._conn_id())
+        except AirflowNotFoundException:
+            log.info("No alert webhook: Airflow connection %r is not defined", self._conn_id())
+            return
+        self._send(conn, text)
+
+    async def async_notify(self, context: Any) -> None:
+        text = alert_text(self.event, dict(context))
+        log.warning("%s", text)
+        try:
+            conn = await BaseHook.aget_connection(self._conn_id())
+        except AirflowNotFoundException:
+            log.info("No alert webhook: Airflow connection %r is not defined", self._conn_id())
+            return
+        await asyncio.to_thread(self._send, conn, text)
+
+    def _send(self, conn: Any, text: str) -> None:
+        url = webhook_url(conn)
+        if not url:
+            raise NotificationError(f"Airflow connection {self._conn_id()!r} has no webhook URL (host or extra.webhook_url)")
+        status = _post(url, text)
+        log.info("Alert posted to the webhook of connection %r (HTTP %d)", self._conn_id(), status)

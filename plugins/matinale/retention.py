@@ -1,0 +1,116 @@
+"""Storage limitation (GDPR art. 5-1-e): delete per-person files once they are not needed.
+
+What is per-person, by convention of the work store layout:
+
+- ``runs/<edition>/<run>/private/`` in the work store: valid rows, quarantine, features,
+  contacts, assignments, the delivery file — everything a stage writes about individuals
+  goes under its run's ``private/`` folder, and nowhere else;
+- the supporter exports in ``inbox/supporters/`` (and, if configured, the suppression
+  lists in ``inbox/suppression/``).
+
+Two rules, from ``retention`` in campaign.yaml:
+
+1. a run's private folder is deleted once its edition is more than ``private_outputs_days``
+   old (Paris dates); older supporter exports go too, the newest one is kept for tonight;
+2. from ``campaign_end`` + ``after_end_days`` on, every per-person file goes, the newest
+   export included. Suppression lists are kept (they prove objections were honoured)
+   unless ``purge_suppression_after_end`` is true.
+
+Published bundles and aggregated run files (segment sizes, manifests, status records) hold
+no personal data and are not touched. Counts only in the report and the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from matinale.settings import Settings
+from matinale.store import Store
+
+__all__ = ["PRIVATE_FOLDER", "private_prefixes", "purge"]
+
+log = logging.getLogger(__name__)
+
+PRIVATE_FOLDER = "private"
+_RUN_PRIVATE = re.compile(r"^runs/(\d{4}-\d{2}-\d{2})/([^/]+)/" + PRIVATE_FOLDER + "/")
+
+
+def private_prefixes(store: Store) -> dict[str, tuple[date, int]]:
+    """``runs/<edition>/<run>/private`` → (edition, number of files), for every run."""
+    found: dict[str, tuple[date, int]] = {}
+    for key in store.list("runs"):
+        match = _RUN_PRIVATE.match(key)
+        if not match:
+            continue
+        prefix = key[: match.end() - 1]
+        try:
+            edition = date.fromisoformat(match.group(1))
+        except ValueError:
+            log.warning("Retention: %s does not name an edition date; left alone", prefix)
+            continue
+        count = found.get(prefix, (edition, 0))[1]
+        found[prefix] = (edition, count + 1)
+    return found
+
+
+def _inbox_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = False) -> dict[str, Any]:
+    """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted."""
+    policy = settings.retention
+    purge_all_from = policy.purge_all_from
+    campaign_over = purge_all_from is not None and today >= purge_all_from
+    keep_from = today - timedelta(days=policy.private_outputs_days)
+
+    runs = private_prefixes(store)
+    expired = {prefix: info for prefix, info in runs.items() if campaign_over or info[0] < keep_from}
+    deleted_files = 0
+    for prefix, (_edition, count) in sorted(expired.items()):
+        deleted_files += count if dry_run else store.delete_prefix(prefix)
+
+    inbox_deleted = 0
+    exports = _inbox_files(settings.inbox / "supporters")
+    newest = exports[-1] if exports else None
+    cutoff = datetime.combine(keep_from, datetime.min.time(), tzinfo=settings.clocks.campaign_tz)
+    doomed = [
+        p
+        for p in exports
+        if campaign_over or (p != newest and datetime.fromtimestamp(p.stat().st_mtime, UTC) < cutoff)
+    ]
+    if campaign_over and policy.purge_suppression_after_end:
+        doomed += _inbox_files(settings.inbox / "suppression")
+    for path in doomed:
+        if not dry_run:
+            path.unlink()
+        inbox_deleted += 1
+
+    report = {
+        "today": today.isoformat(),
+        "rule": "campaign_end" if campaign_over else "age",
+        "keep_editions_from": None if campaign_over else keep_from.isoformat(),
+        "runs_with_private_files": len(runs),
+        "runs_purged": len(expired),
+        "files_deleted": deleted_files,
+        "inbox_files_deleted": inbox_deleted,
+        "dry_run": dry_run,
+    }
+    verb = "would delete" if dry_run else "deleted"
+    log.info(
+        "Retention (%s rule, %s): %s %d private file(s) in %d of %d run(s), and %d inbox file(s)",
+        report["rule"],
+        f"campaign ended, purge from {purge_all_from}" if campaign_over else f"keeping editions from {keep_from}",
+        verb,
+        deleted_files,
+        len(expired),
+        len(runs),
+        inbox_deleted,
+    )
+    return report
