@@ -41,7 +41,7 @@ from matinale.settings import cached_settings
     catchup=False,
     max_active_runs=1,
     default_args=glue.default_args(),
-    deadline=glue.deadline_alert(),
+    deadline=glue.deadline_alert() if cached_settings().deadline_alert else None,
     tags=["matinale", "nightly"],
     doc_md=glue.nightly_doc(__doc__),
     params=glue.nightly_params(),

@@ -63,3 +63,44 @@ def s3_buckets(s3_server: SeaweedS3) -> Iterator[dict[str, str]]:
         # SeaweedFS deletes non-empty buckets (-s3.allowDeleteBucketNotEmpty), freeing volumes.
         with contextlib.suppress(ClientError):
             client.delete_bucket(Bucket=name)
+
+
+class Webhook:
+    """A local HTTP endpoint standing in for a Mattermost/Slack incoming webhook."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        self.status = 200
+        self.url = ""
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """Records the JSON bodies POSTed to it; the ``matinale_alerts`` connection points at it."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hook = Webhook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            hook.posts.append(json.loads(self.rfile.read(length)))
+            self.send_response(hook.status)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/s3cr3t-token"
+    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_ALERTS", json.dumps({"conn_type": "http", "host": hook.url}))
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()

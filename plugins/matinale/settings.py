@@ -14,6 +14,10 @@ Environment variables (all optional):
 ``MATINALE_AWS_CONN_ID``    Airflow connection for S3 (default ``aws_default``)
 ``MATINALE_APPROVAL``       ``on`` / ``off``: human approval before publish (default ``off``)
 ``MATINALE_ALERT_CONN_ID``  Airflow connection holding the alert webhook URL (default ``matinale_alerts``)
+``MATINALE_DEADLINE_ALERT`` ``on`` (default) / ``off``: the nightly DAG's publish-deadline alert. Off only
+                            for ``dag.test()`` / ``airflow dags test`` runs: Airflow 3.3.2's test loop
+                            crashes when a run with a DeadlineAlert succeeds (it reads the in-memory
+                            DAG's alerts as database ids). The scheduler is not affected.
 """
 
 from __future__ import annotations
@@ -146,6 +150,7 @@ class Settings:
     aws_conn_id: str
     approval: bool
     alert_conn_id: str = "matinale_alerts"
+    deadline_alert: bool = True
     retention: Retention = field(default_factory=lambda: Retention(30, None, 30, False))
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -408,6 +413,7 @@ def _parse(raw: dict[str, Any], home: Path, campaign_file: Path) -> Settings:
         aws_conn_id=os.environ.get("MATINALE_AWS_CONN_ID", "aws_default"),
         approval=approval,
         alert_conn_id=os.environ.get("MATINALE_ALERT_CONN_ID", "matinale_alerts"),
+        deadline_alert=os.environ.get("MATINALE_DEADLINE_ALERT", "on").strip().lower() not in {"0", "off", "false", "no"},
         retention=_retention(raw),
         raw=raw,
     )
