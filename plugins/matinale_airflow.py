@@ -32,6 +32,7 @@ class MatinalePlugin(AirflowPlugin):
             "href": "/matinale/",
             "destination": "nav",
             "url_route": "matinale",
-            "category": "browse",
+            # A top-level entry of the UI's side bar: staff come here first at 06:00.
+            "nav_top_level": True,
         }
     ]

@@ -95,16 +95,17 @@ def _keys(client: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def card_keys(manifest: dict[str, Any], prefix: str, limit: int = _MAX_CARDS) -> list[str]:
-    """Up to ``limit`` card images of a published run, one per segment first, as bucket keys."""
+    """Up to ``limit`` card images of a published run, as bucket keys: one per theme and format
+    first (``cards/<theme>-<format>.jpg``), then one per segment, then any, so they differ."""
     cards = [entry for entry in manifest.get("files", []) if entry.get("kind") == "card"]
     picked: list[dict[str, Any]] = []
-    seen: set[str | None] = set()
-    for entry in cards:
-        if entry.get("segment") not in seen:
-            picked.append(entry)
-            seen.add(entry.get("segment"))
-    picked += [entry for entry in cards if entry not in picked]
-    return [prefix.rstrip("/") + "/" + entry["path"] for entry in picked[:limit]]
+    for name_of in (lambda e: e["path"].rsplit("/", 1)[-1], lambda e: e.get("segment"), lambda e: e["path"]):
+        seen = {name_of(entry) for entry in picked}
+        for entry in cards:
+            if len(picked) < limit and name_of(entry) not in seen and entry not in picked:
+                picked.append(entry)
+                seen.add(name_of(entry))
+    return [prefix.rstrip("/") + "/" + entry["path"] for entry in picked]
 
 
 def recent_editions(client: Any, *, private_bucket: str, bundle_bucket: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -42,3 +42,17 @@ class EditionApproval(ApprovalOperator):
         self.response_timeout = approval_wait(edition, datetime.now(UTC), cached_settings().clocks)
         self.log.info("Waiting for approval of edition %s for at most %s; no answer = Reject (not published)", edition, self.response_timeout)
         return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        # A Reject skips downstream by raising, so the return value is never pushed: keep the
+        # answer under its own key first, for the night's status record.
+        who = event.get("responded_by_user") or {}
+        context["ti"].xcom_push(
+            key="answer",
+            value={
+                "chosen": list(event.get("chosen_options") or []),
+                "by": who.get("name") if isinstance(who, dict) else None,
+                "timed_out": bool(event.get("timedout")),
+            },
+        )
+        return super().execute_complete(context, event)

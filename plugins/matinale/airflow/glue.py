@@ -285,9 +285,10 @@ def _sum(values: Any, key: str) -> int:
 
 
 def _preview_url(ctx: dict[str, Any]) -> str:
+    """The preview of this run's bundle in the Matinale view (absolute when api.base_url is set)."""
     from airflow.sdk import conf
 
-    base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
     return f"{base}/matinale/preview/{ctx['edition']}/{ctx['run']}/index.html"
 
 
@@ -365,7 +366,7 @@ def _task_states(context: Any) -> dict[str, str]:
     return states
 
 
-def _outcome(states: dict[str, str], decision: dict[str, Any] | None, approval: Any, ctx: dict[str, Any] | None, params: Any) -> tuple[str, str, str | None]:
+def _outcome(states: dict[str, str], decision: dict[str, Any] | None, answer: dict[str, Any] | None, ctx: dict[str, Any] | None, params: Any) -> tuple[str, str, str | None]:
     """(state, reason, detail) of the night for the status record."""
     failed = sorted(t for t, s in states.items() if s == "failed")
     if states.get("publish") == "success":
@@ -374,13 +375,12 @@ def _outcome(states: dict[str, str], decision: dict[str, Any] | None, approval: 
         return "failed", f"Échec : {', '.join(failed)} (voir le journal de la tâche dans Airflow) ; rien n'est publié", "failed"
     if decision and not decision.get("publish"):
         return "skipped", str(decision["reason"]), str(decision.get("status"))
-    if isinstance(approval, dict) and approval.get("chosen_options") and approval["chosen_options"][0] != "Approve":
-        who = approval.get("responded_by_user")
-        if who:
-            name = who.get("name") if isinstance(who, dict) else str(who)
-            return "rejected", f"Publication refusée par {name} ; rien n'est publié", "rejected"
-        return "rejected", "Pas d'approbation avant la clôture : l'édition n'est pas publiée (réponse par défaut)", "timeout"
+    if answer and answer.get("chosen") and answer["chosen"][0] != "Approve":
+        if answer.get("timed_out") or not answer.get("by"):
+            return "rejected", "Pas d'approbation avant la clôture : l'édition n'est pas publiée (réponse par défaut)", "timeout"
+        return "rejected", f"Publication refusée par {answer['by']} ; rien n'est publié", "rejected"
     if states.get("publish") == "skipped" and ctx:
+        # Approved, then the law said no at publish time (an approval that crossed into a silence).
         late = _decide(ctx, params, datetime.now(UTC))
         if not late.publish:
             return "skipped", late.reason, late.status
@@ -402,8 +402,8 @@ def record(context: Any) -> dict[str, Any]:
     run = ctx["run"] if ctx else run_slug(dag_run.run_after, dag_run.run_id)
     states = {k: v for k, v in _task_states(context).items() if k != ti.task_id}
     decision = ti.xcom_pull(task_ids="gate", key="decision")
-    approval = ti.xcom_pull(task_ids="approval") if "approval" in context["dag"].task_ids else None
-    state, reason, detail = _outcome(states, decision, approval, ctx, context["params"])
+    answer = ti.xcom_pull(task_ids="approval", key="answer") if "approval" in context["dag"].task_ids else None
+    state, reason, detail = _outcome(states, decision, answer, ctx, context["params"])
     built = ti.xcom_pull(task_ids="bundle") or {}
     segments: list[dict[str, Any]] = []
     if ctx and built:

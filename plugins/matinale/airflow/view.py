@@ -13,8 +13,9 @@ cards, pages) and unpublished previews of that same content. Private run files a
 reachable: every path is a checked key under ``editions/`` or ``runs/<date>/<run>/bundle/``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations at
+# runtime, and Request/Response are imported inside create_app to keep the module light.
+import html
 import logging
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -188,13 +189,16 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
 
     async def require_reader(request: Request) -> Any:
         """The Airflow user behind the request, if allowed to read the nightly DAG."""
+        header = request.headers.get("authorization", "")
+        # "_token" is Airflow's COOKIE_NAME_JWT_TOKEN: the UI's session cookie.
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get("_token")
+        if not token:
+            raise HTTPException(status_code=401, detail="Not authenticated")
+
         from airflow.api_fastapi.app import get_auth_manager
-        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
         from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
         from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
         user = await resolve_user_from_token(token)
         if not get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=DAG_ID), user=user):
             raise HTTPException(status_code=403, detail=f"read access to the DAG {DAG_ID} is required")
@@ -202,6 +206,11 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
 
     @app.exception_handler(HTTPException)
     async def _explain(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 503 and "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(
+                f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>Matinale</title><p>{html.escape(str(exc.detail))}</p></html>",
+                status_code=503,
+            )
         if exc.status_code in {401, 403} and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(
                 f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>Matinale</title>"
@@ -212,15 +221,31 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     reader = [Depends(require_reader)]
+    app.state.require_reader = require_reader  # tests override it; nothing else may
+
+    def _payload(limit: int = 10) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return editions_payload(_client(), _settings(), limit=max(1, min(limit, 60)))
+        except (BotoCoreError, ClientError) as exc:
+            settings = _settings()
+            log.warning("Matinale view: S3 unavailable (%s)", type(exc).__name__)
+            raise HTTPException(
+                status_code=503,
+                detail=(
+                    f"Stockage S3 injoignable ({type(exc).__name__}) : vérifiez la connexion Airflow "
+                    f"'{settings.aws_conn_id}' et les buckets {settings.private_bucket}, {settings.bundle_bucket}."
+                ),
+            ) from None
 
     @app.get("/", response_class=HTMLResponse, dependencies=reader)
     def page() -> HTMLResponse:
-        data = editions_payload(_client(), _settings())
-        return HTMLResponse(_template().render(data=data), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(_template().render(data=_payload()), headers={"Cache-Control": "no-store"})
 
     @app.get("/api/editions", dependencies=reader)
     def editions(limit: int = 10) -> JSONResponse:
-        return JSONResponse(editions_payload(_client(), _settings(), limit=max(1, min(limit, 60))))
+        return JSONResponse(_payload(limit))
 
     def _bundle_object(key: str) -> tuple[bytes, str]:
         try:

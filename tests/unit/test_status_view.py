@@ -1,0 +1,169 @@
+"""Status records, the editions staff see, and the Matinale view's routes (real S3)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from matinale.status import StatusError, card_keys, recent_editions, write_status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _jpeg(color: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (1080, 1080), color).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _publish_fake_run(client, bucket: str, edition: str, run: str) -> None:
+    """A published run's pointer, manifest and cards, in the layout publish writes."""
+    prefix = f"editions/{edition}/{run}/"
+    files = []
+    for segment in ("18-24-p01", "65plus-p02"):
+        for theme, color in (("ecole", "navy"), ("sante", "teal")):
+            path = f"{segment}/cards/{theme}-square.jpg"
+            client.put_object(Bucket=bucket, Key=prefix + path, Body=_jpeg(color), ContentType="image/jpeg")
+            files.append({"path": path, "kind": "card", "segment": segment})
+    client.put_object(Bucket=bucket, Key=prefix + "index.html", Body=b"<!doctype html><html lang='fr'><p>Edition</p></html>", ContentType="text/html; charset=utf-8")
+    files.append({"path": "index.html", "kind": "page", "segment": None})
+    manifest = {"edition": edition, "run": run, "segments": [{"id": "18-24-p01", "label": "18–24", "size": 120}], "files": files}
+    client.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+    pointer = {"edition": edition, "run": run, "prefix": prefix, "manifest": prefix + "manifest.json", "published_at": "2026-11-24T05:12:00+00:00"}
+    client.put_object(Bucket=bucket, Key=f"editions/{edition}/current.json", Body=json.dumps(pointer).encode())
+    client.put_object(Bucket=bucket, Key="latest.json", Body=json.dumps(pointer).encode())
+
+
+@pytest.fixture
+def editions(s3_server, s3_buckets) -> dict:
+    client = s3_server.client()
+    private, bundle = s3_buckets["private"], s3_buckets["bundle"]
+    _publish_fake_run(client, bundle, "2026-11-24", "20261124T000012Z-aaaa")
+    write_status(client, private, {"edition": "2026-11-24", "run": "20261124T000012Z-aaaa", "state": "published", "reason": "Publiée", "counts": {"rows_read": 3000, "segments": 1}, "finished_at": "2026-11-24T05:12:00+00:00"})
+    write_status(client, private, {"edition": "2026-11-24", "run": "20261124T031500Z-bbbb", "state": "skipped", "reason": "Essai à blanc", "counts": {}})
+    write_status(client, private, {"edition": "2026-11-23", "run": "20261123T000000Z-cccc", "state": "skipped", "reason": "<script>alert(1)</script> Silence", "counts": {"rows_read": 10}})
+    client.put_object(Bucket=private, Key="status/not-a-date/x.json", Body=b"{}")
+    return {"client": client, "private": private, "bundle": bundle}
+
+
+def test_recent_editions_join_status_and_pointers(editions) -> None:
+    found = recent_editions(editions["client"], private_bucket=editions["private"], bundle_bucket=editions["bundle"])
+    assert [e["edition"] for e in found] == ["2026-11-24", "2026-11-23"], "newest first, stray folders ignored"
+    first = found[0]
+    assert first["is_latest"] and first["current"]["run"] == "20261124T000012Z-aaaa"
+    assert [r["run"] for r in first["runs"]] == ["20261124T031500Z-bbbb", "20261124T000012Z-aaaa"]
+    assert first["segments"] == [{"id": "18-24-p01", "label": "18–24", "size": 120}]
+    # One thumbnail per theme first, then per segment: they differ.
+    names = [key.rsplit("/", 1)[-1] for key in first["cards"]]
+    assert names[:2] == ["ecole-square.jpg", "sante-square.jpg"] and len(first["cards"]) == 4
+    assert found[1]["current"] is None and found[1]["cards"] == []
+    assert len(recent_editions(editions["client"], private_bucket=editions["private"], bundle_bucket=editions["bundle"], limit=1)) == 1
+
+
+def test_status_records_are_checked(s3_server, s3_buckets) -> None:
+    client = s3_server.client()
+    with pytest.raises(StatusError, match="state"):
+        write_status(client, s3_buckets["private"], {"edition": "2026-11-24", "run": "20261124T000012Z-aaaa", "state": "done"})
+    with pytest.raises(StatusError, match="run slug"):
+        write_status(client, s3_buckets["private"], {"edition": "2026-11-24", "run": "../../latest", "state": "failed"})
+    assert card_keys({"files": []}, "editions/x/") == []
+
+
+@pytest.fixture
+def view(editions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from fastapi.testclient import TestClient
+
+    from matinale.airflow.view import create_app
+    from matinale.settings import load_settings
+    from matinale.store import LocalStore
+
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("MATINALE_BUNDLE_BUCKET", editions["bundle"])
+    monkeypatch.setenv("MATINALE_PRIVATE_BUCKET", editions["private"])
+    settings = load_settings()
+    store = LocalStore(settings.work_dir)
+    store.put_bytes("runs/2026-11-24/20261124T031500Z-bbbb/bundle/index.html", b"<html lang='fr'>preview</html>")
+    store.put_bytes("runs/2026-11-24/20261124T031500Z-bbbb/private/contacts.parquet", b"PERSONAL")
+    anonymous = TestClient(create_app(settings, editions["client"]))
+    app = create_app(settings, editions["client"])
+    # Airflow's login is checked for real against an API server in tests/e2e/test_matinale_view.py.
+    app.dependency_overrides[app.state.require_reader] = lambda: "staff"
+    return {"staff": TestClient(app), "anonymous": anonymous}
+
+
+def test_view_requires_an_airflow_login(view) -> None:
+    for path in ("/", "/api/editions", "/files/editions/2026-11-24/current.json", "/preview/2026-11-24/20261124T031500Z-bbbb/index.html"):
+        assert view["anonymous"].get(path).status_code == 401, path
+    page = view["anonymous"].get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 401 and "connectez-vous à Airflow" in page.text
+
+
+def test_view_page_shows_editions_with_escaped_reasons(view) -> None:
+    page = view["staff"].get("/")
+    assert page.status_code == 200
+    assert 'data-edition="2026-11-24"' in page.text and 'data-state="published"' in page.text
+    assert "mardi 24 novembre 2026" in page.text and 'data-count="rows_read">3 000<' in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Silence" in page.text and "<script>" not in page.text
+    assert 'href="files/editions/2026-11-24/20261124T000012Z-aaaa/index.html"' in page.text
+    data = view["staff"].get("/api/editions").json()
+    assert data["next_night"]["start"].startswith("01:00 Paris (")
+    assert [e["state"] for e in data["editions"]] == ["published", "skipped"]
+
+
+def test_view_serves_only_bundle_files(view) -> None:
+    staff = view["staff"]
+    assert staff.get("/files/editions/2026-11-24/20261124T000012Z-aaaa/index.html").status_code == 200
+    thumb = staff.get("/thumbs/editions/2026-11-24/20261124T000012Z-aaaa/18-24-p01/cards/ecole-square.jpg")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    from PIL import Image
+
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= 240
+    for path in (
+        "/files/latest.json",  # not under editions/
+        "/files/editions/../status/2026-11-23/20261123T000000Z-cccc.json",
+        "/files/editions/2026-11-24/nope.json",
+        "/thumbs/editions/2026-11-24/20261124T000012Z-aaaa/index.html",  # not an image
+        "/preview/2026-11-24/20261124T031500Z-bbbb/../private/contacts.parquet",
+        "/preview/2026-11-24/20261124T031500Z-bbbb/%2E%2E/private/contacts.parquet",
+        "/preview/2026-11-24/..%2F..%2Fruns/index.html",
+        "/preview/24-11-2026/20261124T031500Z-bbbb/index.html",
+    ):
+        response = staff.get(path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert b"PERSONAL" not in response.content
+    preview = staff.get("/preview/2026-11-24/20261124T031500Z-bbbb/index.html")
+    assert preview.status_code == 200 and "preview" in preview.text
+
+
+def test_view_reports_unreachable_s3(editions, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from fastapi.testclient import TestClient
+
+    from matinale.airflow.view import create_app
+    from matinale.settings import load_settings
+
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    dead = boto3.client("s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    app = create_app(load_settings(), dead)
+    app.dependency_overrides[app.state.require_reader] = lambda: "staff"
+    page = TestClient(app).get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and "Stockage S3 injoignable" in page.text
+
+
+def test_editions_payload_times_in_both_clocks(editions) -> None:
+    from matinale.airflow.view import editions_payload
+    from matinale.settings import load_settings
+
+    settings = load_settings()
+    settings = type(settings)(**{**settings.__dict__, "bundle_bucket": editions["bundle"], "private_bucket": editions["private"]})
+    data = editions_payload(editions["client"], settings, now=datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    assert data["next_night"]["label"] == "dimanche 29 mars 2026"
+    assert data["next_night"]["deadline"] == "06:30 Paris (00:30 Montréal)"
+    assert data["editions"][0]["published_at"] == "06:12 Paris (00:12 Montréal)"
