@@ -153,9 +153,8 @@ def _template() -> Any:
     return Environment(autoescape=True).from_string(_PAGE)
 
 
-@lru_cache(maxsize=256)
 def _thumbnail(data: bytes) -> bytes:
-    """A small JPEG of a card (run prefixes are immutable, so the result never goes stale)."""
+    """A small JPEG of a card, at most ``_THUMB_WIDTH`` pixels on its longer side."""
     import io
 
     from PIL import Image
@@ -266,12 +265,18 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
         data, content_type = _bundle_object(key)
         return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
 
-    @app.get("/thumbs/{key:path}", dependencies=reader)
-    def thumbs(key: str) -> Response:
+    @lru_cache(maxsize=512)
+    def _thumb(key: str) -> bytes:
+        # Keyed by object key: a run prefix is never rewritten, so a thumbnail never goes stale
+        # (errors are not cached: lru_cache only keeps returned values).
         data, content_type = _bundle_object(key)
         if not content_type.startswith("image/"):
             raise HTTPException(status_code=404, detail="not an image")
-        return Response(_thumbnail(data), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return _thumbnail(data)
+
+    @app.get("/thumbs/{key:path}", dependencies=reader)
+    def thumbs(key: str) -> Response:
+        return Response(_thumb(key), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/preview/{edition}/{run}/{path:path}", dependencies=reader)
     def preview(edition: str, run: str, path: str) -> Response:
