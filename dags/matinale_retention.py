@@ -3,8 +3,9 @@
 
 Every day at 12:00 Paris, deletes per-person files that are no longer needed (GDPR storage
 limitation): each run's `private/` folder in the work store (valid rows, quarantine,
-features, contacts, assignments, delivery file) once its edition is older than
-`retention.private_outputs_days`, older supporter exports in the inbox, and — from
+features, contacts, assignments) and its delivery file in the private bucket once its
+edition is older than `retention.private_outputs_days`, older supporter exports in the
+inbox, and — from
 `retention.campaign_end` + `retention.after_end_days` on — every per-person file.
 Published bundles and counts are kept: they hold no personal data. The log and the task's
 XCom give counts only. Param `dry_run` reports what would go without deleting.

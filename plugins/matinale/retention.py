@@ -3,8 +3,10 @@
 What is per-person, by convention of the work store layout:
 
 - ``runs/<edition>/<run>/private/`` in the work store: valid rows, quarantine, features,
-  contacts, assignments, the delivery file — everything a stage writes about individuals
-  goes under its run's ``private/`` folder, and nowhere else;
+  contacts, assignments — everything a stage writes about individuals goes under its run's
+  ``private/`` folder;
+- the delivery files publish writes to the private bucket,
+  ``delivery/<edition>/<run>/delivery.csv`` (their ``.json`` counts and pointers stay);
 - the supporter exports in ``inbox/supporters/`` (and, if configured, the suppression
   lists in ``inbox/suppression/``).
 
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PRIVATE_FOLDER = "private"
 _RUN_PRIVATE = re.compile(r"^runs/(\d{4}-\d{2}-\d{2})/([^/]+)/" + PRIVATE_FOLDER + "/")
+_DELIVERY = re.compile(r"^delivery/(\d{4}-\d{2}-\d{2})/[^/]+/[^/]+\.csv$")
 
 
 def private_prefixes(store: Store) -> dict[str, tuple[date, int]]:
@@ -63,8 +66,23 @@ def _inbox_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = False) -> dict[str, Any]:
-    """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted."""
+def _expired_deliveries(client: Any, bucket: str, *, campaign_over: bool, keep_from: date) -> list[str]:
+    keys: list[str] = []
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix="delivery/"):
+        for item in page.get("Contents", []):
+            match = _DELIVERY.match(item["Key"])
+            if match and (campaign_over or date.fromisoformat(match.group(1)) < keep_from):
+                keys.append(item["Key"])
+    return keys
+
+
+def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = False, client: Any = None) -> dict[str, Any]:
+    """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted.
+
+    ``client`` (boto3) reaches the delivery files in the private bucket; without it they are
+    not looked at (a local demo with no S3).
+    """
     policy = settings.retention
     purge_all_from = policy.purge_all_from
     campaign_over = purge_all_from is not None and today >= purge_all_from
@@ -75,6 +93,14 @@ def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = Fals
     deleted_files = 0
     for prefix, (_edition, count) in sorted(expired.items()):
         deleted_files += count if dry_run else store.delete_prefix(prefix)
+
+    deliveries: list[str] = []
+    if client is not None:
+        deliveries = _expired_deliveries(client, settings.private_bucket, campaign_over=campaign_over, keep_from=keep_from)
+        for start in range(0, len(deliveries), 1000):
+            if not dry_run:
+                chunk = deliveries[start : start + 1000]
+                client.delete_objects(Bucket=settings.private_bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
 
     inbox_deleted = 0
     exports = _inbox_files(settings.inbox / "supporters")
@@ -99,18 +125,20 @@ def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = Fals
         "runs_with_private_files": len(runs),
         "runs_purged": len(expired),
         "files_deleted": deleted_files,
+        "delivery_files_deleted": len(deliveries),
         "inbox_files_deleted": inbox_deleted,
         "dry_run": dry_run,
     }
     verb = "would delete" if dry_run else "deleted"
     log.info(
-        "Retention (%s rule, %s): %s %d private file(s) in %d of %d run(s), and %d inbox file(s)",
+        "Retention (%s rule, %s): %s %d private file(s) in %d of %d run(s), %d delivery file(s) and %d inbox file(s)",
         report["rule"],
         f"campaign ended, purge from {purge_all_from}" if campaign_over else f"keeping editions from {keep_from}",
         verb,
         deleted_files,
         len(expired),
         len(runs),
+        len(deliveries),
         inbox_deleted,
     )
     return report

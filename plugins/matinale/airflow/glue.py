@@ -447,6 +447,7 @@ def retention(context: Any) -> dict[str, Any]:
     from matinale.retention import purge
 
     settings = cached_settings()
-    store = _store(settings)
-    report = purge(store, settings, today=datetime.now(UTC).astimezone(settings.clocks.campaign_tz).date(), dry_run=bool(context["params"].get("dry_run")))
-    return report
+    client = s3_client(settings)
+    store = night.make_store(settings, client)
+    today = datetime.now(UTC).astimezone(settings.clocks.campaign_tz).date()
+    return purge(store, settings, today=today, dry_run=bool(context["params"].get("dry_run")), client=client)
