@@ -8,7 +8,8 @@ morning bundle activists open on their phones:
 2. **ingest** — read and validate supporters (quarantine report, every row accounted for);
 3. **privacy** — adults only, allowed features only; consents counted per channel and legal basis;
 4. **segment** — age band × profile (k-means), ids such as `65plus-p03`;
-5. **content** / **visuals** — posts per channel and cards per theme, mapped over batches of segments;
+5. **content** / **visuals** — posts per channel and cards per theme × format, mapped over batches of segments;
+   **contact_sheet** — every card of the night on one image for staff;
 6. **bundle** — pages, manifest with checksums;
 7. **publish** — upload to S3, verify, then `current.json` and `latest.json` (written last).
 
@@ -66,6 +67,10 @@ def matinale_nightly():
         return glue.visuals(ctx, batch)
 
     @task
+    def contact_sheet(ctx: dict) -> dict:
+        return glue.contact_sheet(ctx)
+
+    @task
     def bundle(ctx: dict) -> dict:
         return glue.bundle(ctx)
 
@@ -78,8 +83,10 @@ def matinale_nightly():
     ingest(ctx) >> privacy(ctx) >> segment(ctx) >> batches
     posts = content.partial(ctx=ctx).expand(batch=batches)
     cards = visuals.partial(ctx=ctx).expand(batch=batches)
+    sheet = contact_sheet(ctx)
     built = bundle(ctx)
-    [posts, cards] >> built >> publish(ctx)
+    cards >> sheet
+    [posts, cards, sheet] >> built >> publish(ctx)
 
 
 matinale_nightly()

@@ -18,6 +18,7 @@ from matinale.settings import Settings, cached_settings
 __all__ = [
     "bundle",
     "checks",
+    "contact_sheet",
     "content",
     "default_args",
     "ingest",
@@ -111,6 +112,11 @@ def content(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
 def visuals(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
     settings = cached_settings()
     return night.run_visuals(settings, _store(settings), _ctx(ctx), batch)
+
+
+def contact_sheet(ctx: dict[str, Any]) -> dict[str, Any]:
+    settings = cached_settings()
+    return night.run_contact_sheet(settings, _store(settings), _ctx(ctx))
 
 
 def bundle(ctx: dict[str, Any]) -> dict[str, Any]:
