@@ -27,6 +27,7 @@ import io
 import math
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -523,38 +524,56 @@ def _normalise(text: str, font_path: Path) -> str:
     return _SPACE_AFTER.sub(r"\1" + nbsp, text)
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str] | None:
+@lru_cache(maxsize=65536)
+def _width(font: ImageFont.FreeTypeFont, text: str) -> float:
+    """Advance width of a word: measured once, because Pillow loads every glyph on each call."""
+    return font.getlength(text)
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str] | None:
     """Greedy line breaking at spaces, and after hyphens for words too long for a line.
 
-    Returns None when a piece that cannot be broken is wider than ``width``.
+    Line widths are sums of word widths (kerning across a space is negligible; the ink
+    check of ``_draw_block`` refuses any overflow anyway). Returns None when a piece that
+    cannot be broken is wider than ``width``, or when more than ``max_lines`` are needed.
     """
+    space = _width(font, " ")
     lines: list[str] = []
-    current = ""
+    current, current_width = "", 0.0
     for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= width:
-            current = candidate
+        word_width = _width(font, word)
+        if not current:
+            if word_width <= width:
+                current, current_width = word, word_width
+                continue
+        elif current_width + space + word_width <= width:
+            current, current_width = f"{current} {word}", current_width + space + word_width
             continue
-        if current and font.getlength(word) <= width:
+        elif word_width <= width:
             lines.append(current)
-            current = word
+            current, current_width = word, word_width
+            if len(lines) >= max_lines:
+                return None
             continue
         # A long compound (a commune such as Saint-Remy-en-Bouzemont-Saint-Genest-et-Isson)
         # breaks after its hyphens, as French typography allows.
         for index, part in enumerate(re.split(r"(?<=-)(?=.)", word)):
-            glue = " " if index == 0 and current else ""
-            candidate = f"{current}{glue}{part}"
-            if font.getlength(candidate) <= width:
-                current = candidate
-            elif font.getlength(part) <= width:
+            part_width = _width(font, part)
+            glue = space if index == 0 and current else 0.0
+            if current_width + glue + part_width <= width:
+                current = f"{current} {part}" if glue else f"{current}{part}"
+                current_width += glue + part_width
+            elif part_width <= width:
                 if current:
                     lines.append(current)
-                current = part
+                    if len(lines) >= max_lines:
+                        return None
+                current, current_width = part, part_width
             else:
                 return None
     if current:
         lines.append(current)
-    return lines
+    return lines if len(lines) <= max_lines else None
 
 
 @dataclass(frozen=True)
@@ -599,23 +618,22 @@ def _sizes(layer: Layer) -> list[int]:
     return [*sizes, layer.min_size]
 
 
-@lru_cache(maxsize=256)
 def _fit(text: str, layer: Layer, font_path: Path) -> _Block:
-    """The largest size (down to ``min_size``) at which ``text`` fits the layer's box, rendered.
-
-    Cached: the same headline or message on many segments is fitted and drawn once.
-    """
+    """The largest size (down to ``min_size``) at which ``text`` fits the layer's box, rendered."""
     missing = sorted({c for c in text if not _has_glyph(font_path, c)})
     if missing:
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
         raise TextFitError(f"the font {font_path.name} has no glyph for {shown}: remove these characters from the text")
-    width = layer.box[2] - layer.box[0]
+    width, height = layer.box[2] - layer.box[0], layer.box[3] - layer.box[1]
     for size in _sizes(layer):
         font = _font(font_path, size)
-        lines = _wrap(text, font, width)
+        ascent, descent = font.getmetrics()
+        line_height = max(1, round(size * layer.line_spacing))
+        max_lines = 1 + max(-1, (height - ascent - descent) // line_height)
+        lines = _wrap(text, font, width, max_lines) if max_lines > 0 else None
         if not lines:
             continue
-        block = _draw_block(lines, font, layer, max(1, round(size * layer.line_spacing)))
+        block = _draw_block(lines, font, layer, line_height)
         if block is not None:
             return block
     box = f"{width}×{layer.box[3] - layer.box[1]}"
@@ -820,18 +838,45 @@ class RenderedCard:
     thumbnail_size: tuple[int, int]
 
 
+_PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
+_PATCHES_MAX = 128  # a night repeats a few dozen texts per layout; bounded for worst cases
+
+
+def _text_patch(kit: CardKit, layout: Layout, index: int, text: str) -> tuple[Image.Image, tuple[int, int]]:
+    """A text layer drawn on its static ground, as an opaque patch to paste.
+
+    Cached per process: headlines and messages repeat across segments, so most cards copy
+    pixels instead of fitting and blending text (blending costs ~1 ms per layer). Exact,
+    because text and QR boxes never overlap and the ground under them is static.
+    """
+    key = (kit.digest, layout.name, index, text)
+    cached = _PATCHES.get(key)
+    if cached is not None:
+        _PATCHES.move_to_end(key)
+        return cached
+    layer = layout.layers[index]
+    font_path = kit.brand.fonts[layer.font].path
+    block = _fit(_normalise(text, font_path), layer, font_path)
+    left, top = block.offset
+    patch = kit.base(layout.name).crop((left, top, left + block.mask.width, top + block.mask.height))
+    patch.paste(kit.brand.colors[layer.color], (0, 0), block.mask)
+    _PATCHES[key] = (patch, block.offset)
+    if len(_PATCHES) > _PATCHES_MAX:
+        _PATCHES.popitem(last=False)
+    return patch, block.offset
+
+
 def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Image:
     image = kit.base(layout.name).copy()
-    for layer in layout.layers:
+    for index, layer in enumerate(layout.layers):
         if layer.type == "text":
             text = fields.get(layer.field, "")
             if not text.strip():
                 if layer.field == "footer":
                     raise CardError("the legal mention (footer) is empty: set legal.mention in campaign.yaml")
                 continue  # an optional line (e.g. no segment-specific framing)
-            font_path = kit.brand.fonts[layer.font].path
-            block = _fit(_normalise(text, font_path), layer, font_path)
-            image.paste(kit.brand.colors[layer.color], block.offset, block.mask)
+            patch, offset = _text_patch(kit, layout, index, text)
+            image.paste(patch, offset)
         elif layer.type == "qr":
             link = fields.get("link", "")
             if link:
@@ -854,13 +899,16 @@ def _encode(image: Image.Image, kit: CardKit) -> bytes:
 
 
 def _thumbnail(image: Image.Image) -> Image.Image:
-    factor = max(1, round(image.height / _THUMB_HEIGHT))
-    return image.reduce(factor)
+    from PIL import Image
+
+    # Sampling every other pixel first halves the cost; box-averaging then keeps it legible.
+    half = image.resize((image.width // 2, image.height // 2), Image.Resampling.NEAREST)
+    return half.reduce(max(1, round(half.height / _THUMB_HEIGHT)))
 
 
-def _render_job(kit: CardKit, job: CardJob) -> list[RenderedCard]:
+def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
     cards = []
-    for name in kit.formats:
+    for name in formats:
         layout = kit.layouts[name]
         try:
             image = _draw(kit, layout, job.fields)
@@ -895,20 +943,17 @@ def render_card(fields: Mapping[str, str], *, templates_dir: Path, format: str =
 _WORKER_KIT: CardKit | None = None
 
 
-def _init_worker(templates_dir: str, bases: dict[str, tuple[tuple[int, int], bytes]]) -> None:
-    """Load the kit once per process and adopt the static layers the parent drew."""
-    from PIL import Image
-
+def _init_worker(kit: CardKit) -> None:
+    """Adopt the parent's checked kit: fonts are read once here, static layers come drawn."""
     global _WORKER_KIT
-    kit = load_kit(Path(templates_dir))
-    for name, (size, raw) in bases.items():
-        kit._bases.setdefault(name, Image.frombytes("RGB", size, raw))
     _WORKER_KIT = kit
+    for spec in kit.brand.fonts.values():
+        _font_bytes(spec.path)
 
 
-def _render_in_worker(job: CardJob) -> list[RenderedCard]:
+def _render_in_worker(job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
     assert _WORKER_KIT is not None, "worker used before _init_worker"
-    return _render_job(_WORKER_KIT, job)
+    return _render_job(_WORKER_KIT, job, formats)
 
 
 def _available_cores() -> int:
@@ -916,6 +961,21 @@ def _available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _pool_context() -> Any:
+    """Workers forked from a fresh server process that has imported the renderer once.
+
+    Not a plain fork: the parent may be an Airflow task process with threads and locks.
+    Not spawn: each worker would import Pillow, numpy and segno again.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["matinale.visuals", "PIL.Image", "PIL.ImageFont", "numpy", "segno"])
+    return context
 
 
 def worker_count(cards: int, requested: int | None = None) -> int:
@@ -928,36 +988,42 @@ def worker_count(cards: int, requested: int | None = None) -> int:
     return max(1, min(cores, cards // _MIN_CARDS_PER_WORKER))
 
 
-def render_cards(jobs: Sequence[CardJob], *, templates_dir: Path, workers: int | None = None) -> Iterator[RenderedCard]:
+def render_cards(
+    jobs: Sequence[CardJob], *, templates_dir: Path, workers: int | None = None, formats: Sequence[str] | None = None
+) -> Iterator[RenderedCard]:
     """Render every job's cards, in job order, on a process pool sized to the cores.
 
-    The kit is loaded and checked here first, so a bad brand kit fails once, clearly,
-    before any process starts. Output does not depend on the number of workers.
+    ``formats`` defaults to the brand kit's. The kit is loaded and checked here first, so a
+    bad brand kit fails once, clearly, before any process starts. Output does not depend on
+    the number of workers.
     """
     kit = load_kit(templates_dir)
+    formats = tuple(formats or kit.formats)
+    unknown = [name for name in formats if name not in kit.layouts]
+    if unknown:
+        raise CardError(f"formats {unknown} are not in brand.yaml cards.formats {list(kit.formats)}")
     keys = [(job.segment, job.theme) for job in jobs]
     if len(set(keys)) != len(keys):
         raise CardError("two card jobs share a segment and theme: their files would overwrite each other")
-    count = worker_count(len(jobs) * len(kit.formats), workers)
+    count = worker_count(len(jobs) * len(formats), workers)
     if count <= 1:
         for job in jobs:
-            yield from _render_job(kit, job)
+            yield from _render_job(kit, job, formats)
         return
 
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    bases = {name: (kit.base(name).size, kit.base(name).tobytes()) for name in kit.formats}
-    # spawn, not fork: the parent may be an Airflow task process with threads and locks.
+    for name in formats:
+        kit.base(name)  # drawn once here, handed to every worker with the kit
     pool = ProcessPoolExecutor(
         max_workers=count,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_pool_context(),
         initializer=_init_worker,
-        initargs=(str(kit.templates_dir), bases),
+        initargs=(kit,),
     )
     try:
         chunk = max(1, min(16, math.ceil(len(jobs) / (count * 8))))
-        for cards in pool.map(_render_in_worker, jobs, chunksize=chunk):
+        for cards in pool.map(_render_in_worker, jobs, [formats] * len(jobs), chunksize=chunk):
             yield from cards
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -1063,7 +1129,7 @@ def contact_sheets(
         draw.text((margin, margin), heading, font=_font(bold, 28), fill=ink, anchor="la")
         top = header
         for label, strip in page:
-            lines = [part for given in label.split("\n") for part in (_wrap(given, _font(regular, 18), label_width - 16) or [given])]
+            lines = [part for given in label.split("\n") for part in (_wrap(given, _font(regular, 18), label_width - 16, 4) or [given])]
             for index, line in enumerate(lines[:4]):
                 draw.text((margin, top + index * 22), line, font=_font(regular, 18), fill=ink, anchor="la")
             sheet.paste(strip, (margin + label_width, top))
