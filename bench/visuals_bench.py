@@ -5,6 +5,8 @@ Not a test: it asserts nothing about time. ``run()`` renders a night's worth of 
 one QR code per segment and theme) through the same process pool the night uses, one
 format at a time, and measures the floor on the same number of processes: JPEG encodes
 of blank cards of the same size. The ratio to the floor is what compares between machines.
+CPU milliseconds per card (one process) are reported too: on a machine shared with other
+work, wall-clock rates understate what idle cores do, CPU time does not.
 
     PYTHONPATH=plugins .venv/bin/python bench/visuals_bench.py --cards 3000
 """
@@ -102,6 +104,22 @@ def _floor(size: tuple[int, int], quality: int, cards: int, workers: int) -> flo
         return done / (time.perf_counter() - started)
 
 
+def _cpu_ms_per_card(jobs: list[CardJob], fmt: str) -> float:
+    """CPU time of one card in one process: comparable even on a machine shared with others."""
+    warm = jobs[:10]
+    list(render_cards(warm, templates_dir=TEMPLATES, workers=1, formats=(fmt,)))
+    rest = jobs[10:] or jobs
+    started = time.process_time()
+    count = sum(1 for _ in render_cards(rest, templates_dir=TEMPLATES, workers=1, formats=(fmt,)))
+    return (time.process_time() - started) * 1000 / count
+
+
+def _floor_cpu_ms(size: tuple[int, int], quality: int, cards: int) -> float:
+    started = time.process_time()
+    _encode_blank((size, quality, cards))
+    return (time.process_time() - started) * 1000 / cards
+
+
 def _render(jobs: list[CardJob], fmt: str, workers: int) -> tuple[float, int]:
     started = time.perf_counter()
     count = sum(1 for _ in render_cards(jobs, templates_dir=TEMPLATES, workers=workers, formats=(fmt,)))
@@ -115,9 +133,13 @@ def run(cards: int = 3000, *, formats: tuple[str, ...] | None = None, workers: i
     results: dict[str, Any] = {}
     for fmt in formats or kit.formats:
         size = kit.layouts[fmt].size
-        seconds, count = _render(night_jobs(cards), fmt, workers)
+        jobs = night_jobs(cards)
+        seconds, count = _render(jobs, fmt, workers)
         floor = _floor(size, kit.brand.quality, cards, workers)
         rate = count / seconds
+        sample = jobs[: min(cards, 310)]  # other segments' QR codes: not cached by the run above
+        cpu = _cpu_ms_per_card([CardJob(segment=f"cpu-{j.segment}", theme=j.theme, fields={**j.fields, "link": j.fields["link"] + "-cpu"}) for j in sample], fmt)
+        floor_cpu = _floor_cpu_ms(size, kit.brand.quality, len(sample))
         results[fmt] = {
             "cards": count,
             "size": list(size),
@@ -125,6 +147,10 @@ def run(cards: int = 3000, *, formats: tuple[str, ...] | None = None, workers: i
             "cards_per_s": round(rate, 1),
             "floor_cards_per_s": round(floor, 1),
             "ratio_to_floor": round(floor / rate, 2),
+            "cpu_ms_per_card": round(cpu, 2),
+            "floor_cpu_ms_per_card": round(floor_cpu, 2),
+            "cpu_ratio_to_floor": round(cpu / floor_cpu, 2),
+            "idle_cards_per_s_projected": round(workers * 1000 / cpu, 1),
         }
     if "square" in results:
         unique = night_jobs(min(cards, 600), unique_text=True)

@@ -311,7 +311,13 @@ def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
         unknown = sorted(set(item) - known)
         if unknown:
             raise _brand_error(path, f"{where}: unknown key(s) {unknown}")
-        layer = Layer(**{**item, "box": box})
+        try:
+            numbers = {key: int(item[key]) for key in ("size", "min_size", "radius") if key in item}
+            if "line_spacing" in item:
+                numbers["line_spacing"] = float(item["line_spacing"])  # type: ignore[assignment]
+        except (TypeError, ValueError) as exc:
+            raise _brand_error(path, f"{where}: size, min_size and radius are pixels, line_spacing a number") from exc
+        layer = Layer(**{**item, **numbers, "box": box})
         for colour in (layer.color, layer.background):
             if colour and colour not in brand.colors:
                 raise _brand_error(path, f"{where}: colour {colour!r} is not in brand.yaml colors {sorted(brand.colors)}")
@@ -415,10 +421,12 @@ def _worst_contrast(region: Image.Image, rgb: tuple[int, int, int]) -> tuple[flo
     """Lowest contrast of ``rgb`` against any pixel of ``region`` (flat bands or an image)."""
     import numpy as np
 
+    region = region.convert("RGB")
     colours = region.getcolors(maxcolors=4096)
     if colours is not None:  # flat grounds: a handful of colours
-        return min((contrast_ratio(rgb, colour), colour) for _, colour in colours)
-    pixels = np.asarray(region.convert("RGB")).reshape(-1, 3)
+        flat = [(int(c[0]), int(c[1]), int(c[2])) for _, c in colours]  # type: ignore[index]
+        return min((contrast_ratio(rgb, colour), colour) for colour in flat)
+    pixels = np.asarray(region).reshape(-1, 3)
     lum = _linear_table()[pixels] @ np.array([0.2126, 0.7152, 0.0722])
     text = relative_luminance(rgb)
     ratios = (np.maximum(lum, text) + 0.05) / (np.minimum(lum, text) + 0.05)
@@ -610,7 +618,7 @@ def _draw_block(lines: list[str], font: ImageFont.FreeTypeFont, layer: Layer, li
     if ink[0] < margin or ink[1] < margin or ink[2] > margin + width or ink[3] > margin + height:
         return None
     mask = canvas.crop(ink)
-    return _Block(mask=mask, offset=(left + ink[0] - margin, top + ink[1] - margin), size=font.size, lines=tuple(lines))
+    return _Block(mask=mask, offset=(left + ink[0] - margin, top + ink[1] - margin), size=int(font.size), lines=tuple(lines))
 
 
 def _sizes(layer: Layer) -> list[int]:
@@ -1113,10 +1121,10 @@ def contact_sheets(
     bold = kit.brand.fonts.get("strong", next(iter(kit.brand.fonts.values()))).path
     regular = kit.brand.fonts.get("body", next(iter(kit.brand.fonts.values()))).path
     label_width, margin, row_gap, header = 300, 24, 14, 80
-    strips = []
+    strips: list[tuple[str, Image.Image]] = []
     for label, data in rows:
-        with Image.open(io.BytesIO(data)) as strip:
-            strips.append((label, strip.convert("RGB")))
+        with Image.open(io.BytesIO(data)) as opened:
+            strips.append((label, opened.convert("RGB")))
     pages = [strips[i : i + rows_per_page] for i in range(0, len(strips), rows_per_page)]
     ink = kit.brand.colors.get("text", (0, 0, 0))
     out = []
