@@ -27,10 +27,11 @@ import io
 import math
 import os
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -79,7 +80,6 @@ ENCODINGS: dict[str, tuple[str, str, str]] = {
 FORMAT_LABELS: dict[str, str] = {"square": "carré", "landscape": "paysage", "story": "vertical (format story)"}
 
 _LAYER_TYPES = ("background", "band", "logo", "text", "qr")
-_STATIC_TYPES = ("background", "band", "logo")
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 # WCAG 2.1 thresholds (success criterion 1.4.3) and its definition of large text, in CSS px.
 _AA_NORMAL = 4.5
@@ -959,9 +959,9 @@ def _init_worker(kit: CardKit) -> None:
         _font_bytes(spec.path)
 
 
-def _render_in_worker(job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
+def _render_chunk(jobs: Sequence[CardJob], formats: tuple[str, ...]) -> list[RenderedCard]:
     assert _WORKER_KIT is not None, "worker used before _init_worker"
-    return _render_job(_WORKER_KIT, job, formats)
+    return [card for job in jobs for card in _render_job(_WORKER_KIT, job, formats)]
 
 
 def _available_cores() -> int:
@@ -1030,8 +1030,16 @@ def render_cards(
         initargs=(kit,),
     )
     try:
-        chunk = max(1, min(16, math.ceil(len(jobs) / (count * 8))))
-        for cards in pool.map(_render_in_worker, jobs, [formats] * len(jobs), chunksize=chunk):
+        size = max(1, min(8, math.ceil(len(jobs) / (count * 8))))
+        chunks = iter([jobs[start : start + size] for start in range(0, len(jobs), size)])
+        # A bounded window of chunks in flight: results wait in memory only while the
+        # caller uploads, and never more than a few per worker.
+        pending = deque(pool.submit(_render_chunk, chunk, formats) for chunk in islice(chunks, count * 4))
+        while pending:
+            cards = pending.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                pending.append(pool.submit(_render_chunk, following, formats))
             yield from cards
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
