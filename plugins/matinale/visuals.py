@@ -672,18 +672,37 @@ def _mask_patterns(size: int) -> list[np.ndarray]:
 
 
 @lru_cache(maxsize=48)
-def _qr_layout(version: int) -> np.ndarray:
-    """The eight data masks of a QR version, restricted to where data modules lie."""
+def _qr_template(version: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """A QR version's fixed modules, where its data modules go (in placement order), its masks.
+
+    The fixed modules are finder, timing and alignment patterns and version information;
+    the data positions follow ISO/IEC 18004 7.7.3 (two-module columns, right to left,
+    alternately upwards and downwards), as segno places them.
+    """
     import numpy as np
     from segno import encoder
 
     size = encoder.calc_matrix_size(version)
-    function = encoder.make_matrix(size, size)
-    encoder.add_finder_patterns(function, size, size)
-    encoder.add_alignment_patterns(function, size, size)
-    function[-8][8] = 0x1  # the dark module
-    region = np.array(function, dtype=np.uint8) > 1
-    return np.stack([pattern & region for pattern in _mask_patterns(size)])
+    matrix = encoder.make_matrix(size, size)
+    encoder.add_finder_patterns(matrix, size, size)
+    encoder.add_alignment_patterns(matrix, size, size)
+    free = np.array(matrix, dtype=np.uint8) == 0x2
+    encoder.add_version_info(matrix, version)
+    rows, cols = [], []
+    for right in range(size - 1, 0, -2):
+        if right <= 6:
+            right -= 1  # skip the vertical timing pattern
+        for vertical in range(size):
+            for j in (right, right - 1):
+                upwards = ((right & 2) == 0) ^ (j < 6)
+                i = size - 1 - vertical if upwards else vertical
+                if free[i, j]:
+                    rows.append(i)
+                    cols.append(j)
+    template = np.array(matrix, dtype=np.uint8)
+    template[free] = 0
+    masks = np.stack([pattern & free for pattern in _mask_patterns(size)])
+    return template, (np.array(rows), np.array(cols)), masks
 
 
 def _penalties(stack: np.ndarray) -> np.ndarray:
@@ -722,21 +741,37 @@ def _penalties(stack: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1024)
 def qr_modules(link: str) -> np.ndarray:
-    """The QR code of ``link`` (error level M) as a boolean matrix, dark modules True.
+    """The QR code of ``link`` (error level M, boosted when it costs no size) as booleans.
 
-    segno encodes; the best data mask is chosen here with numpy, because segno's pure-Python
-    mask evaluation costs ~10 ms per code, more than the rest of a card.
+    segno (pinned) encodes the bits and the error correction; placing them, choosing the
+    data mask (ISO/IEC 18004 penalties) and masking are done here with numpy, because
+    segno's pure-Python placement and mask evaluation cost ~10 ms per code, more than the
+    rest of a card. A test checks the result against segno's own symbol.
     """
     import numpy as np
-    from segno import encoder
+    from segno import consts, encoder
 
-    code = encoder.encode(link, error="m", mask=0, micro=False)
-    matrix = np.array(code.matrix, dtype=bool)
-    masks = _qr_layout(code.version)
-    data = matrix ^ masks[0]
-    best = int(np.argmin(_penalties(data ^ masks)))
-    chosen = [bytearray(row) for row in (data ^ masks[best]).astype(np.uint8)]
-    encoder.add_format_info(chosen, code.version, code.error, best)
+    segments = encoder.prepare_data(link, None, None)
+    version = encoder.find_version(segments, consts.ERROR_LEVEL_M, eci=False, micro=False)
+    error = encoder.boost_error_level(version, consts.ERROR_LEVEL_M, segments, False)
+    buffer = encoder.Buffer()
+    for segment in segments:
+        encoder.write_segment(buffer, segment, None, encoder.version_range(version), False)
+    capacity = consts.SYMBOL_CAPACITY[version][error]
+    encoder.write_terminator(buffer, capacity, None, len(buffer))
+    encoder.write_padding_bits(buffer, version, len(buffer))
+    encoder.write_pad_codewords(buffer, version, capacity, len(buffer))
+    bits = np.frombuffer(bytes(encoder.make_final_message(version, error, buffer).getbits()), dtype=np.uint8)
+
+    template, positions, masks = _qr_template(version)
+    if bits.size != positions[0].size:
+        raise CardError(f"QR code of {link!r}: {bits.size} bits for {positions[0].size} modules (segno changed?)")
+    data = template.copy()
+    data[positions] = bits
+    candidates = data.astype(bool) ^ masks
+    best = int(np.argmin(_penalties(candidates)))
+    chosen = [bytearray(row) for row in candidates[best].astype(np.uint8)]
+    encoder.add_format_info(chosen, version, error, best)
     return np.array(chosen, dtype=np.uint8) == 1
 
 

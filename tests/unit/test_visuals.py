@@ -307,10 +307,15 @@ def test_qr_modules_are_a_valid_symbol_with_one_of_the_eight_masks() -> None:
     import numpy as np
     import segno
 
-    for link in (LINK, LINK + "&x=1", "https://example.org/"):
+    # Short to long links: QR versions 2 to 14, with and without version information.
+    links = ["https://example.org/", LINK, *(f"{LINK}&ref={'x' * n}" for n in (40, 90, 160, 260))]
+    sizes = set()
+    for link in links:
         ours = qr_modules(link)
+        sizes.add(ours.shape[0])
         candidates = [np.array(segno.make(link, error="m", micro=False, mask=k).matrix, dtype=np.uint8) == 1 for k in range(8)]
         assert any(np.array_equal(ours, c) for c in candidates), link
+    assert min(sizes) < 45 <= max(sizes)  # version 7+ carries version information
 
 
 def test_mask_penalty_agrees_with_segno_on_runs_blocks_and_balance() -> None:
@@ -453,6 +458,10 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
     sheet = night.run_contact_sheet(settings, store, ctx)
     assert sheet == {"segments": 2, "pages": 1, "files": ["contact-sheet.jpg"]}
     assert _open(store.get_bytes(f"{ctx.bundle}/contact-sheet.jpg")).format == "JPEG"
+    # A run whose visuals were skipped has no sheet, and that is no error.
+    other = night.RunContext(edition=EDITION, run="20261124T010000Z-skip", supporters_file="-", brief_file=str(brief))
+    store.put_json(f"{other.prefix}/segments.json", {"segments": segments, "report": {}})
+    assert night.run_contact_sheet(settings, store, other) == {"segments": 0, "pages": 0, "files": []}
     # The bundle holds the cards, alt texts and contact sheet; thumbnails stay in the work store.
     assert not [k for k in store.list(ctx.bundle) if k.endswith(".png")]
     json.dumps(summary)  # a small XCom
