@@ -757,7 +757,7 @@ def qr_modules(link: str) -> np.ndarray:
     buffer = encoder.Buffer()
     for segment in segments:
         encoder.write_segment(buffer, segment, None, encoder.version_range(version), False)
-    capacity = consts.SYMBOL_CAPACITY[version][error]
+    capacity = consts.SYMBOL_CAPACITY[version][error]  # type: ignore[index]
     encoder.write_terminator(buffer, capacity, None, len(buffer))
     encoder.write_padding_bits(buffer, version, len(buffer))
     encoder.write_pad_codewords(buffer, version, capacity, len(buffer))
