@@ -349,7 +349,7 @@ def test_same_inputs_give_identical_bytes() -> None:
     assert len(set(first)) == len(first)  # and different inputs give different cards
 
 
-def test_a_pool_of_spawned_workers_renders_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_render_the_same_bytes_as_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(visuals, "_MIN_CARDS_PER_WORKER", 1)
     jobs = [CardJob(segment=f"t-{code}", theme="sante", fields={**FIELDS, "link": f"{LINK}-{code}"}) for code in ("75056", "29019", "59350")]
     assert worker_count(len(jobs), 2) == 2
