@@ -321,15 +321,18 @@ def _card_fields(settings: Settings, segment: dict[str, Any], theme: Any, brief:
     from matinale.content import tracked_link
 
     if segment.get("kind") == "territory":
-        line = str(segment.get("place") or segment.get("label") or "")  # the commune's name
+        # The place a territorial pack is for, named as the posts name it.
+        territory = segment.get("territory") or {}
+        line = str(territory.get("name") or territory.get("label") or segment.get("label") or "")
     else:
-        line = brief.framing.get(str(segment.get("band", "")), "")
+        # The staff's line for this segment, else for its age band (the brief's framing).
+        line = next((brief.framing[k] for k in (segment["id"], segment.get("band")) if k and k in brief.framing), "")
     return {
         "tagline": line,
         "headline": theme.title,
         "body": theme.key_message,
         "cta": theme.call_to_action,
-        "link": tracked_link(theme.link, channel="card", edition=edition, content=segment["id"]),
+        "link": tracked_link(theme.link, channel="card", edition=edition, content=segment["id"], allowed_domains=settings.allowed_domains),
         "footer": settings.campaign.legal_mention,
     }
 

@@ -429,11 +429,18 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
     ctx = night.RunContext(edition=EDITION, run="20261124T000000Z-test", supporters_file="-", brief_file=str(brief))
     segments = [
         {"id": "65plus-p03", "kind": "main", "band": "65plus", "label": "65 ans et + · santé", "size": 120},
-        {"id": "t-29019", "kind": "territory", "band": None, "label": COMMUNE, "size": 60},
+        {
+            "id": "t-51518",
+            "kind": "territory",
+            "band": None,
+            "label": f"{COMMUNE} · santé",
+            "size": 60,
+            "territory": {"level": "commune", "code": "51518", "name": COMMUNE},
+        },
     ]
     store.put_json(f"{ctx.prefix}/segments.json", {"segments": segments, "report": {}})
 
-    summary = night.run_visuals(settings, store, ctx, ["65plus-p03", "t-29019"])
+    summary = night.run_visuals(settings, store, ctx, ["65plus-p03", "t-51518"])
 
     assert summary == {"segments": 2, "cards": 2 * 2 * 3}
     for segment in segments:
@@ -450,8 +457,8 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
             assert f"utm_content={segment['id']}" in card["link"] and "utm_medium=card" in card["link"]
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]
-    territory = store.get_json(f"{ctx.bundle}/t-29019/cards.json")["cards"][0]["alt"]
-    assert COMMUNE in territory  # the territorial pack names its commune
+    territory = store.get_json(f"{ctx.bundle}/t-51518/cards.json")["cards"][0]["alt"]
+    assert f"« {COMMUNE} »" in territory  # the territorial pack names its commune
     framing = raw["framing"]["65plus"]
     assert framing in store.get_json(f"{ctx.bundle}/65plus-p03/cards.json")["cards"][0]["alt"]
 
