@@ -166,8 +166,12 @@ def run(cards: int = 3000, *, formats: tuple[str, ...] | None = None, workers: i
         "formats": results,
         "target": {
             "what": f"3,000 square cards in <= {TARGET_SQUARE_SECONDS:.0f} s",
-            "projected_seconds_for_3000_square": round(3000 / square["cards_per_s"], 1) if square else None,
+            # Wall clock as measured (slower when other work shares the cores, see load_1min)...
+            "seconds_for_3000_square": round(3000 / square["cards_per_s"], 1) if square else None,
             "met": bool(square and 3000 / square["cards_per_s"] <= TARGET_SQUARE_SECONDS),
+            # ...and what the measured CPU cost per card gives on idle cores.
+            "idle_seconds_for_3000_square": round(3000 / square["idle_cards_per_s_projected"], 1) if square else None,
+            "met_on_idle_cores": bool(square and 3000 / square["idle_cards_per_s_projected"] <= TARGET_SQUARE_SECONDS),
         },
     }
 
