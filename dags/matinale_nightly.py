@@ -10,7 +10,7 @@ morning bundle activists open on their phones. It starts at `clocks.nightly_star
 2. **prepare** — the newest supporter export and the brief, checksums recorded;
 3. **ingest** → **privacy** → **segment** — validated rows, adults only, segments;
 4. **content** / **visuals** — mapped over a few batches of segments per core, so a failed
-   batch retries alone;
+   batch retries alone; **contact_sheet** — every card of the night on one image for staff;
 5. **bundle** → **checks** — pages, manifest, pre-publish checks;
 6. **gate** — no publication during the electoral silence (Code électoral L49), in a dry
    run, for a partial run, or for a scheduled night stuck past its day; the reason is logged
@@ -76,6 +76,10 @@ def matinale_nightly():
         return glue.visuals(ctx, batch, get_current_context()["params"])
 
     @task
+    def contact_sheet(ctx: dict) -> dict:
+        return glue.contact_sheet(ctx)
+
+    @task
     def bundle(ctx: dict) -> dict:
         return glue.bundle(ctx, get_current_context()["params"])
 
@@ -102,10 +106,12 @@ def matinale_nightly():
     brief >> ctx >> steps[0] >> steps[1] >> steps[2] >> batches
     posts = content.partial(ctx=ctx).expand(batch=batches)
     cards = visuals.partial(ctx=ctx).expand(batch=batches)
+    sheet = contact_sheet(ctx)
     built = bundle(ctx)
     checked = checks(ctx)
     allowed = gate(ctx)
-    [posts, cards] >> built >> checked >> allowed
+    cards >> sheet
+    [posts, cards, sheet] >> built >> checked >> allowed
     done = publish(ctx)
     if cached_settings().approval:
         from matinale.airflow.approval import EditionApproval
@@ -117,7 +123,7 @@ def matinale_nightly():
         allowed >> done
     # The status record runs after everything, whatever happened, and never changes the
     # run's outcome (a teardown is not counted for the run's state).
-    [brief, ctx, batches, posts, cards, built, checked, allowed, done, *steps] >> record().as_teardown()
+    [brief, ctx, batches, posts, cards, sheet, built, checked, allowed, done, *steps] >> record().as_teardown()
 
 
 matinale_nightly()

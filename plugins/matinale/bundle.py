@@ -383,13 +383,27 @@ def render_pages(
 # --- manifest ---------------------------------------------------------------------------
 
 
+def _card_details(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
+    """Theme, format and alt text of every full-size card, from its segment's cards.json."""
+    details: dict[str, dict[str, str]] = {}
+    for path, data in files.items():
+        if kind_of(path) != "cards":
+            continue
+        segment = path.split("/", 1)[0]
+        for card in json.loads(data).get("cards", []):
+            details[f"{segment}/{card['file']}"] = {key: str(card[key]) for key in ("theme", "format", "alt") if card.get(key)}
+    return details
+
+
 def build_manifest(files: Mapping[str, bytes], meta: Mapping[str, Any], image_sizes: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
-    """The manifest: ``meta`` plus one entry per file (sorted), images with their size."""
+    """The manifest: ``meta`` plus one entry per file (sorted), images with their size, cards
+    with their theme, format and alt text (read from cards.json, so a rebuild keeps them)."""
+    cards = _card_details(files)
     entries = []
     for path in sorted(files):
-        extra = {}
+        extra: dict[str, Any] = dict(cards.get(path, {}))
         if path in image_sizes:
-            extra = {"width": image_sizes[path][0], "height": image_sizes[path][1]}
+            extra.update(width=image_sizes[path][0], height=image_sizes[path][1])
         entries.append(manifest_entry(path, files[path], **extra))
     return {**meta, "files": entries}
 

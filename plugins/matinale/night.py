@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "publish_config",
     "run_bundle",
     "run_checks",
+    "run_contact_sheet",
     "run_content",
     "run_ingest",
     "run_prepare",
@@ -314,32 +316,114 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     return summary
 
 
+def _card_fields(settings: Settings, segment: dict[str, Any], theme: Any, brief: Any, edition: date) -> dict[str, str]:
+    """What a card says: the theme for everyone, one line for the segment, the legal mention."""
+    from matinale.content import tracked_link
+
+    if segment.get("kind") == "territory":
+        # The place a territorial pack is for, named as the posts name it.
+        territory = segment.get("territory") or {}
+        line = str(territory.get("name") or territory.get("label") or segment.get("label") or "")
+    else:
+        # The staff's line for this segment, else for its age band (the brief's framing).
+        line = next((brief.framing[k] for k in (segment["id"], segment.get("band")) if k and k in brief.framing), "")
+    return {
+        "tagline": line,
+        "headline": theme.title,
+        "body": theme.key_message,
+        "cta": theme.call_to_action,
+        "link": tracked_link(theme.link, channel="card", edition=edition, content=segment["id"], allowed_domains=settings.allowed_domains),
+        "footer": settings.campaign.legal_mention,
+    }
+
+
 def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
-    from matinale.content import load_brief, tracked_link
-    from matinale.visuals import load_layout, render_card
+    """Cards of a batch of segments: one per theme × format, their alt texts, a contact strip.
+
+    Writes ``<segment>/cards/<theme>-<format>.jpg`` and ``<segment>/cards.json`` into the
+    run's bundle, and each segment's thumbnails into the work store for the contact sheet.
+    """
+    from matinale.content import load_brief
+    from matinale.visuals import (
+        CardJob,
+        alt_text,
+        card_filename,
+        contact_strip,
+        load_kit,
+        render_cards,
+        worker_count,
+    )
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition)
-    layout = load_layout(settings.templates_dir, "square")
-    total = 0
-    for segment_id in batch:
-        cards = []
-        for theme in brief.themes:
-            link = tracked_link(theme.link, channel="card", edition=ctx.edition, content=f"{segment_id}-1")
-            fields = {
-                "logo": settings.campaign.name,
-                "headline": theme.title,
-                "body": theme.key_message,
-                "link": link,
-                "footer": settings.campaign.legal_mention,
+    kit = load_kit(settings.templates_dir)  # a brand kit failing its checks stops here
+    by_id = {s["id"]: s for s in _segments(store, ctx)}
+    unknown = [s for s in batch if s not in by_id]
+    if unknown:
+        raise NightError(f"segments {unknown} are not in this run's segments.json: rerun the segment stage or fix the 'segments' param")
+    jobs = [
+        CardJob(segment=segment_id, theme=theme.id, fields=_card_fields(settings, by_id[segment_id], theme, brief, ctx.edition))
+        for segment_id in batch
+        for theme in brief.themes
+    ]
+    fields = {(job.segment, job.theme): job.fields for job in jobs}
+    entries: dict[str, list[dict[str, Any]]] = {segment_id: [] for segment_id in batch}
+    thumbnails: dict[str, list[Any]] = {segment_id: [] for segment_id in batch}
+    started = time.perf_counter()
+    # Files are written as cards arrive: the parent's uploads overlap the workers' drawing.
+    for card in render_cards(jobs, templates_dir=settings.templates_dir):
+        name = card_filename(card.theme, card.format, kit)
+        store.put_bytes(f"{ctx.bundle}/{card.segment}/{name}", card.data)
+        card_fields = fields[(card.segment, card.theme)]
+        entries[card.segment].append(
+            {
+                "file": name,
+                "theme": card.theme,
+                "format": card.format,
+                "alt": alt_text(card_fields, format=card.format, campaign=settings.campaign.name),
+                "link": card_fields["link"],
+                "width": card.width,
+                "height": card.height,
+                "content_type": kit.content_type,
             }
-            data = render_card(fields, layout=layout, templates_dir=settings.templates_dir)
-            name = f"cards/{theme.id}-square.jpg"
-            store.put_bytes(f"{ctx.bundle}/{segment_id}/{name}", data)
-            alt = f"Visuel « {theme.title} » : {theme.key_message} Code QR vers {theme.link}."
-            cards.append({"file": name, "theme": theme.id, "format": "square", "alt": alt, "link": link})
-        store.put_json(f"{ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": cards})
-        total += len(cards)
+        )
+        thumbnails[card.segment].append(card)
+    elapsed = time.perf_counter() - started
+    for segment_id in batch:
+        store.put_json(f"{ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": entries[segment_id]})
+        store.put_bytes(f"{ctx.prefix}/visuals/{segment_id}.png", contact_strip(thumbnails[segment_id]))
+    total = sum(len(cards) for cards in entries.values())
+    log.info(
+        "Visuals: %d cards for %d segments in %.1f s (%.0f cards/s, %d processes)",
+        total, len(batch), elapsed, total / elapsed if elapsed else 0, worker_count(total),
+    )
     return {"segments": len(batch), "cards": total}
+
+
+def run_contact_sheet(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Staff's contact sheet: every card of the night, small, one row per segment.
+
+    Written as ``contact-sheet.jpg`` in the run's bundle (``contact-sheet-2.jpg``… when a
+    long night needs more pages).
+    """
+    from matinale.bundle import french_date
+    from matinale.visuals import contact_sheets
+
+    segments = _segments(store, ctx)
+    rows = []
+    for segment in segments:
+        key = f"{ctx.prefix}/visuals/{segment['id']}.png"
+        if store.exists(key):  # a rerun of a few segments draws only those
+            rows.append((f"{segment.get('label', segment['id'])}\n{segment['id']}", store.get_bytes(key)))
+    if not rows:  # visuals skipped for this run: nothing to show, and nothing wrong
+        log.info("Contact sheet: no card was drawn in this run, no sheet written")
+        return {"segments": 0, "pages": 0, "files": []}
+    title = f"Planche contact — {french_date(ctx.edition)} — {len(rows)} segments"
+    pages = contact_sheets(rows, title=title, templates_dir=settings.templates_dir)
+    names = ["contact-sheet.jpg", *(f"contact-sheet-{number}.jpg" for number in range(2, len(pages) + 1))]
+    for name, data in zip(names, pages, strict=True):
+        store.put_bytes(f"{ctx.bundle}/{name}", data)
+    log.info("Contact sheet: %d segments on %d page(s)", len(rows), len(pages))
+    return {"segments": len(rows), "pages": len(pages), "files": names}
 
 
 #: Private supporter data the PII scanner is built from (hashed, never copied).

@@ -64,6 +64,12 @@ def test_layout_and_manifest(bundle) -> None:
     assert kinds["65plus-p01/cards/sante-square.jpg"] == "card" and kinds["65plus-p01/previews/sante-square.jpg"] == "preview"
     card = next(e for e in manifest["files"] if e["path"] == "65plus-p01/cards/sante-landscape.jpg")
     assert (card["width"], card["height"]) == (1200, 675)
+    # Alt texts are carried from cards.json into the manifest, for full-size cards only.
+    cards_json = json.loads(store.get_bytes("b/65plus-p01/cards.json"))["cards"]
+    assert card["alt"] == next(c["alt"] for c in cards_json if c["file"] == "cards/sante-landscape.jpg")
+    assert (card["theme"], card["format"]) == ("sante", "landscape")
+    assert all("alt" in e for e in manifest["files"] if e["kind"] == "card")
+    assert not [e["path"] for e in manifest["files"] if e["kind"] != "card" and "alt" in e]
     assert {"campaign.yaml", "code_version", "page_templates/segment.html.j2"} <= set(manifest["inputs"])
     assert summary["files"] == len(manifest["files"]) + 1
     assert [(s["id"], s["kind"], s["page"]) for s in manifest["segments"]] == [(s["id"], "main", f"{s['id']}/index.html") for s in SEGMENTS]

@@ -30,6 +30,7 @@ from matinale.settings import Settings, cached_settings
 __all__ = [
     "bundle",
     "checks",
+    "contact_sheet",
     "content",
     "deadline_alert",
     "default_args",
@@ -244,6 +245,11 @@ def visuals(ctx: dict[str, Any], batch: list[str], params: Any = None) -> dict[s
         log.info("Param skip_visuals: no card drawn for %d segment(s)", len(batch))
         return {"segments": len(batch), "cards": 0, "skipped": True}
     return night.run_visuals(settings, store, run_ctx, batch)
+
+
+def contact_sheet(ctx: dict[str, Any]) -> dict[str, Any]:
+    settings = cached_settings()
+    return night.run_contact_sheet(settings, _store(settings), _ctx(ctx))
 
 
 def bundle(ctx: dict[str, Any], params: Any = None) -> dict[str, Any]:
