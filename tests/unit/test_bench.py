@@ -126,7 +126,9 @@ def test_scaling_step_flags_time_growing_faster_than_input(inputs: tuple[int, in
         assert "×" in step["note"]
 
 
-def _stage(name: str, seconds: float, *, unit: str = "rows", amount: float = 1.0, floor: float | None = None, peak: float = 500.0) -> dict[str, Any]:
+def _stage(
+    name: str, seconds: float, *, unit: str = "rows", amount: float = 1.0, floor: float | None = None, peak: float = 500.0, rows: int | None = None
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "stage": name,
         "ok": True,
@@ -137,6 +139,7 @@ def _stage(name: str, seconds: float, *, unit: str = "rows", amount: float = 1.0
         "input": amount,
         "throughput": amount / seconds,
         "size_label": reporting.size_label(unit, amount),
+        "grows_with": {unit: amount, **({"rows": rows} if rows else {})},
     }
     if floor is not None:
         record["floor"] = {"seconds": floor, "what": f"bare {name}"}
@@ -149,7 +152,7 @@ def _run(rows: int, scale: float = 1.0, *, visuals: float = 12.0, peak: float = 
         _stage("ingest", 8.0 * scale, amount=rows, floor=0.6 * scale, peak=peak),
         _stage("segment", 3.0 * scale, amount=rows, floor=2.0 * scale),
         _stage("visuals", visuals, unit="cards", amount=3000, floor=6.0),
-        _stage("publish", 4.0, unit="bytes", amount=3e8, floor=3.0),
+        _stage("publish", 4.0 * max(1.0, scale / 3), unit="bytes", amount=3e8, floor=3.0, rows=rows),  # the delivery file grows with rows
     ]
     direct = sum(s["seconds"] for s in stages)
     floors = sum(s["floor"]["seconds"] for s in stages)
@@ -191,7 +194,9 @@ def test_scaling_flags_only_the_stage_that_grows_too_fast() -> None:
     result = reporting.scaling(runs)
 
     flagged = {s["stage"] for s in result["stages"] if s["flagged"]}
-    assert flagged == {"segment"}
+    assert flagged == {"segment"}  # publish grows too, but with the rows it reads, not faster
+    publish = next(s for s in result["stages"] if s["stage"] == "publish")
+    assert [step["input"] for step in publish["steps"]] == ["rows", "rows"]
     ingest = next(s for s in result["stages"] if s["stage"] == "ingest")
     assert [p["rows"] for p in ingest["points"]] == [100_000, 1_000_000, 3_000_000]
     assert math.isclose(ingest["steps"][0]["exponent"], 1.0, abs_tol=1e-3)

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     readme.add_argument("--readme", default="README.md")
     readme.set_defaults(func=_cmd_readme)
 
-    for name, help_text in (("_stage", "one stage"), ("_floors", "a size's floors"), ("_airflow", "the Airflow run")):
+    for name, help_text in (("_stage", "one stage"), ("_floors", "a size's floors"), ("_airflow", "the Airflow run"), ("_stage_bench", "a bench/*_bench.py script")):
         child = commands.add_parser(name, help=f"(internal) child process: {help_text}")
         child.add_argument("spec")
         child.set_defaults(func=None, child=name)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.func is None:
         from matinale.bench import child
 
-        entry = {"_stage": child.stage_main, "_floors": child.floors_main, "_airflow": child.airflow_main}[args.child]
+        entry = {"_stage": child.stage_main, "_floors": child.floors_main, "_airflow": child.airflow_main, "_stage_bench": child.stage_bench_main}[args.child]
         return entry(args.spec)
     return int(args.func(args))
 

@@ -32,6 +32,7 @@ __all__ = [
     "counts_only",
     "floors_main",
     "s3_client_from_env",
+    "stage_bench_main",
     "stage_main",
 ]
 
@@ -46,7 +47,9 @@ class StageSpec:
     ``unit`` is what the stage's throughput counts (``rows``, ``posts``, ``cards`` or
     ``bytes``); ``warm`` lists modules imported before the clock starts, so that a stage's
     seconds are its work and the imports are reported apart (an Airflow task pays them once
-    per process; so does the direct night).
+    per process; so does the direct night). ``per_supporter``: the stage also reads
+    supporter-level data (the delivery file, the PII scanner), so its time may grow with the
+    rows even when its own unit does not.
     """
 
     name: str
@@ -54,11 +57,12 @@ class StageSpec:
     required: bool
     unit: str
     warm: tuple[str, ...]
+    per_supporter: bool = False
 
 
 #: The night's stages in the order the DAG runs them. Optional ones run when ``night`` has them.
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("prepare", "run_prepare", True, "bytes", ("yaml", "matinale.content")),
+    StageSpec("prepare", "run_prepare", True, "bytes", ("yaml", "matinale.content"), per_supporter=True),
     StageSpec("ingest", "run_ingest", True, "rows", ("pandas", "pyarrow.csv", "pyarrow.parquet", "matinale.ingest", "matinale.privacy")),
     StageSpec("privacy", "run_privacy", True, "rows", ("pandas", "pyarrow.parquet", "matinale.privacy")),
     StageSpec("segment", "run_segment", True, "rows", ("pandas", "pyarrow.parquet", "sklearn.cluster", "matinale.geo", "matinale.segment")),
@@ -66,8 +70,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("visuals", "run_visuals", True, "cards", ("PIL.Image", "matinale.content", "matinale.visuals")),
     StageSpec("contact_sheet", "run_contact_sheet", False, "cards", ("PIL.Image", "matinale.bundle", "matinale.visuals")),
     StageSpec("bundle", "run_bundle", True, "bytes", ("jinja2", "matinale.content", "matinale.bundle")),
-    StageSpec("checks", "run_checks", False, "bytes", ("matinale.bundle", "matinale.checks")),
-    StageSpec("publish", "run_publish", True, "bytes", ("boto3", "matinale.bundle", "matinale.publish")),
+    StageSpec("checks", "run_checks", False, "bytes", ("matinale.bundle", "matinale.checks"), per_supporter=True),
+    StageSpec("publish", "run_publish", True, "bytes", ("boto3", "matinale.bundle", "matinale.publish"), per_supporter=True),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
@@ -376,3 +380,22 @@ def _airflow(spec: dict[str, Any]) -> dict[str, Any]:
 def airflow_main(spec_path: str) -> int:
     """``python -m matinale.bench _airflow SPEC``: the night as one ``dag.test()`` run, timed."""
     return _guarded(_airflow, spec_path)
+
+
+def _stage_bench(spec: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+    import sys
+
+    path = Path(spec["path"])
+    # Imported by its own name from its folder, so that process pools it starts (spawn)
+    # can import it again in their workers.
+    sys.path.insert(0, str(path.parent))
+    module = importlib.import_module(path.stem)
+    wanted = inspect.signature(module.run).parameters
+    kwargs = {key: value for key, value in spec["offer"].items() if key in wanted}
+    return {"result": module.run(**kwargs), "kwargs": kwargs}
+
+
+def stage_bench_main(spec_path: str) -> int:
+    """``python -m matinale.bench _stage_bench SPEC``: another engineer's ``bench/<stage>_bench.py`` ``run()``."""
+    return _guarded(_stage_bench, spec_path)

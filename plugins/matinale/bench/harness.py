@@ -10,8 +10,6 @@ Generated supporter files stay in ``<cache>/`` between runs.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
-import inspect
 import json
 import os
 import platform
@@ -177,11 +175,16 @@ def _stage_input(record: dict[str, Any], rows: int, sizes: dict[str, Any]) -> fl
 def _complete(run: dict[str, Any], floors: dict[str, Any]) -> None:
     """Fill each stage's input, throughput, floor and ratio, and the night's totals."""
     sizes = run["sizes"]
+    per_supporter = {spec.name for spec in STAGES if spec.per_supporter or spec.unit == "rows"}
     for record in run["stages"]:
         if not record["ok"]:
             continue
         amount = _stage_input(record, run["rows"], sizes)
         record["input"] = amount if amount is not None else 0.0
+        # What its time may grow with: its own unit, and the supporters when it reads them.
+        record["grows_with"] = {record["unit"]: record["input"]}
+        if record["stage"] in per_supporter:
+            record["grows_with"]["rows"] = float(run["rows"])
         record["size_label"] = reporting.size_label(record["unit"], amount)
         record["throughput"] = round(amount / record["seconds"], 3) if amount and record["seconds"] > 0 else 0.0
         floor = floors.get(record["stage"])
@@ -198,6 +201,13 @@ def _complete(run: dict[str, Any], floors: dict[str, Any]) -> None:
     top = max(done, key=lambda s: s["peak_mib"], default=None)
     run["peak_mib"] = top["peak_mib"] if top else 0.0
     run["peak_stage"] = top["stage"] if top else None
+
+
+def _direct_for(direct: dict[str, Any] | None, by_task: dict[str, float]) -> float | None:
+    """The direct night's seconds over the stages the DAG also ran (a stage it lacks is not overhead)."""
+    if not direct or not direct["ok"]:
+        return None
+    return round(sum(s["seconds"] for s in direct["stages"] if s.get("ok") and s["stage"] in by_task), 3)
 
 
 def _night_stages() -> list[StageSpec]:
@@ -333,7 +343,7 @@ class _Bench:
                 "load_1min": payload.get("load_1min"),
                 "tasks": tasks,
                 "by_task": by_task,
-                "direct_seconds": direct["direct_seconds"] if direct and direct["ok"] else None,
+                "direct_seconds": _direct_for(direct, by_task),
                 "imports": payload.get("imports") or {},
             }
         )
@@ -347,6 +357,7 @@ class _Bench:
         record["between_tasks_seconds"] = round(record["seconds"] - record["task_seconds"], 3)
         if direct:
             record["direct_by_stage"] = {s["stage"]: s["seconds"] for s in direct["stages"] if s.get("ok")}
+            record["direct_not_in_dag"] = sorted(set(record["direct_by_stage"]) - set(by_task))
         if record["direct_seconds"] is not None and record["seconds"] is not None:
             # Both sides exclude imports (warmed before the clock), so the difference is Airflow's.
             record["overhead_seconds"] = round(record["seconds"] - record["direct_seconds"], 3)
@@ -355,25 +366,23 @@ class _Bench:
         self.say(f"  {record['seconds']:.1f} s through Airflow, peak {record['peak_mib']:,.0f} MiB")
         return record
 
-    def stage_benches(self) -> dict[str, Any]:
-        """Call the per-stage scripts others keep in ``bench/`` (``*_bench.py`` with ``run()``), if any."""
+    def stage_benches(self, env: dict[str, str], cards: int) -> dict[str, Any]:
+        """Run the per-stage scripts others keep in ``bench/`` (``*_bench.py`` with ``run()``), if any.
+
+        Each runs in a child process of its own, as the harness's stages do; a script that
+        fails is reported and the rest go on.
+        """
         results: dict[str, Any] = {}
         rows = max((n for n in self.options.sizes if n <= reporting.TARGET_ROWS), default=self.options.sizes[0])
         for path in sorted((self.project / "bench").glob("*_bench.py")):
-            name = path.stem
             self.say(f"Stage bench {path.name}…")
-            try:
-                module_spec = importlib.util.spec_from_file_location(f"_matinale_stage_bench_{name}", path)
-                if module_spec is None or module_spec.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(module_spec)
-                module_spec.loader.exec_module(module)
-                run = module.run
-                wanted = inspect.signature(run).parameters
-                kwargs = {key: value for key, value in (("rows", rows), ("cards", 3000)) if key in wanted}
-                results[name] = run(**kwargs)
-            except Exception as exc:  # one script failing must not lose the whole bench
-                results[name] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
+            spec = {"path": str(path), "offer": {"rows": rows, "cards": cards}}
+            child = self.child("_stage_bench", spec, env, self.workspace / "stage-benches", path.stem)
+            if child.ok:
+                results[path.stem] = {"result": child.payload.get("result"), "peak_mib": round(child.tree_peak_mib, 1), "wall_seconds": round(child.wall_seconds, 2)}
+            else:
+                results[path.stem] = {"error": child.error}
+                self.failures.append(f"stage bench {path.name}: {child.error}")
         return results
 
 
@@ -416,7 +425,8 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
             direct = next((r for r in runs if r["rows"] == options.airflow_rows), None)
             report["airflow"] = bench.airflow(options.airflow_rows, home, base_env, direct)
         if options.stage_benches:
-            report["stage_benches"] = bench.stage_benches()
+            cards = max((int(r["sizes"].get("cards") or 0) for r in runs), default=0) or 3000
+            report["stage_benches"] = bench.stage_benches(base_env, cards)
     finally:
         server.stop(grace=1)  # throwaway data: weed's graceful stop would take ~15 s
     report["inputs"] = bench.inputs

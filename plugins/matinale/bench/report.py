@@ -136,13 +136,21 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
             stage = next((s for s in run["stages"] if s["stage"] == name), None)
             if stage is None or not stage.get("ok"):
                 continue
-            points.append({"rows": run["rows"], "input": stage.get("input"), "seconds": stage["seconds"], "peak_mib": stage.get("peak_mib")})
+            grows_with = stage.get("grows_with") or {stage.get("unit", "input"): stage.get("input")}
+            points.append({"rows": run["rows"], "input": stage.get("input"), "grows_with": grows_with, "seconds": stage["seconds"], "peak_mib": stage.get("peak_mib")})
         steps = []
         for before, after in zip(points, points[1:], strict=False):
-            if not before.get("input") or not after.get("input"):
+            ratios = {
+                key: float(after["grows_with"][key]) / float(value)
+                for key, value in before["grows_with"].items()
+                if value and after["grows_with"].get(key)
+            }
+            if not ratios:
                 continue
-            step = scaling_step(float(before["input"]), float(after["input"]), before["seconds"], after["seconds"])
-            steps.append({"from_rows": before["rows"], "to_rows": after["rows"], **step})
+            # Its input grows as fast as the fastest-growing thing it reads.
+            key = max(ratios, key=lambda k: ratios[k])
+            step = scaling_step(float(before["grows_with"][key]), float(after["grows_with"][key]), before["seconds"], after["seconds"])
+            steps.append({"from_rows": before["rows"], "to_rows": after["rows"], "input": key, **step})
         stages.append({"stage": name, "points": points, "steps": steps, "flagged": any(s["flag"] for s in steps)})
     return {"exponent_limit": GROWTH_EXPONENT_LIMIT, "stages": stages}
 
@@ -393,6 +401,8 @@ def _airflow_lines(report: dict[str, Any]) -> list[str]:
     if by_task:
         pairs = ", ".join(f"{task} {seconds:.1f}" + (f"/{direct[task]:.1f}" if task in direct else "") for task, seconds in by_task.items())
         lines.append(f"  per task, Airflow/direct seconds (mapped tasks summed): {pairs}")
+    if airflow.get("direct_not_in_dag"):
+        lines.append(f"  stages the DAG does not run, left out of the comparison: {', '.join(airflow['direct_not_in_dag'])}")
     if airflow.get("between_tasks_seconds") is not None:
         lines.append(f"  between tasks (dag.test's scheduling loop and metadata DB): {airflow['between_tasks_seconds']:.1f} s")
     return lines
