@@ -148,7 +148,6 @@ def _stage_record(spec: StageSpec, child: ChildResult) -> dict[str, Any]:
             "cpu_seconds": round(float(payload.get("cpu_seconds", 0.0)), 3),
             "import_seconds": round(float(payload.get("import_seconds", 0.0)), 3),
             "rss_peak_mib": round(rss, 1),
-            "children_rss_peak_mib": round(float(payload.get("children_rss_peak_mib", 0.0)), 1),
             "tree_peak_mib": round(child.tree_peak_mib, 1),
             "peak_mib": round(max(rss, child.tree_peak_mib), 1),
             "load_1min": round(float(payload.get("load_1min", 0.0)), 2),
@@ -234,6 +233,7 @@ class _Bench:
         self.workspace = self.cache / "work" / f"{self.stamp}-{options.mode}"
         self.failures: list[str] = []
         self.inputs: list[dict[str, Any]] = []
+        self.env: dict[str, str] = dict(os.environ)
 
     def say(self, message: str) -> None:
         self.out(message)
@@ -242,7 +242,7 @@ class _Bench:
         cached = self.cache / f"supporters-{rows}-{self.options.seed}.csv"
         if not cached.is_file():
             self.say(f"Generating {rows:,} sample supporters into {cached} (kept for the next runs)…")
-        path, seconds = supporters_file(self.cache, rows, self.options.seed)
+        path, seconds = supporters_file(self.cache, rows, self.options.seed, env=self.env)
         if not any(item["rows"] == rows for item in self.inputs):
             self.inputs.append({"rows": rows, "file": path.name, "bytes": path.stat().st_size, "generated_seconds": None if seconds is None else round(seconds, 2)})
         return path
@@ -409,7 +409,7 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
             "seed": options.seed,
             "sizes": list(options.sizes),
             "airflow_rows": options.airflow_rows,
-            "memory_measure": "max of the stage process's ru_maxrss and the sampled RSS sum of its process tree",
+            "memory_measure": "max of the stage process's own peak (VmHWM) and the sampled RSS sum of its process tree",
         },
     }
     out(f"Matinale bench ({options.mode}): workspace {bench.workspace}")
@@ -419,6 +419,7 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
         server.start()
         server.ensure_buckets(*_BUCKETS.values())
         base_env = _base_env(project, home, server)
+        bench.env = base_env
         runs = [bench.night(rows, home, base_env) for rows in options.sizes]
         report["runs"] = runs
         if options.airflow_rows:

@@ -1,7 +1,7 @@
 """Run one measurement in a fresh Python process and watch its memory.
 
 Why a process per stage: an Airflow task runs in a process of its own, and the kernel keeps
-each process's high-water mark of resident memory (``ru_maxrss``), exact and free to read,
+each process's high-water mark of resident memory (``VmHWM``), exact and free to read,
 which a single process running every stage could not give per stage (it only ever grows).
 Stages that start worker processes (the card renderer's pool) are also watched from
 outside: every ``SAMPLE_SECONDS`` the parent sums the resident memory of the child and all

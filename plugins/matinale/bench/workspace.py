@@ -21,6 +21,8 @@ import copy
 import math
 import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -130,18 +132,23 @@ class BenchHome:
         }
 
 
-def supporters_file(cache_dir: Path, rows: int, seed: int) -> tuple[Path, float | None]:
+def supporters_file(cache_dir: Path, rows: int, seed: int, *, env: dict[str, str] | None = None) -> tuple[Path, float | None]:
     """The cached sample file of ``rows`` supporters, generated on first use.
 
-    Returns the path and the seconds generation took (``None`` when it came from the cache).
+    Generation runs in a process of its own (``matinale sample``): 3M rows take a few GiB
+    that the harness, alive for the whole run, should not keep. The file is written aside
+    then renamed, so a killed run leaves no half file. Returns the path and the seconds
+    generation took (``None`` when it came from the cache).
     """
-    from matinale.sample import write_sample
-
     path = Path(cache_dir) / f"supporters-{rows}-{seed}.csv"
     if path.is_file():
         return path, None
+    path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    write_sample(rows, seed, path)  # written aside then renamed: a killed run leaves no half file
+    command = [sys.executable, "-m", "matinale.cli", "sample", "--rows", str(rows), "--seed", str(seed), "--out", str(path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not path.is_file():
+        raise BenchWorkspaceError(f"generating {rows:,} sample supporters failed (exit {done.returncode}): {done.stderr[-2000:]}")
     return path, time.perf_counter() - started
 
 
