@@ -85,7 +85,8 @@ def test_bench_brief_extends_themes_in_the_shape_of_the_first() -> None:
     brief = bench_brief(sample, edition=BENCH_EDITION, themes=5, bands=split_bands(REAL_BANDS, 5))
 
     first = sample["themes"][0]
-    for theme in brief["themes"]:
+    assert brief["themes"][: len(sample["themes"])] == sample["themes"][:5]
+    for theme in brief["themes"][len(sample["themes"]) :]:
         assert set(theme) == set(first), theme["id"]
         assert isinstance(theme["call_to_action"], type(first["call_to_action"]))
         assert len(theme["title"]) <= 80

@@ -223,6 +223,19 @@ def _model_shape(report: dict[str, Any], profiles: dict[str, Any], rows: int) ->
     }
 
 
+_EMAIL_PARTS = ("subject", "txt", "html")
+
+
+def _posts_and_renders(store: Any, keys: list[str]) -> tuple[int, int]:
+    """Posts in the bundle's posts.json files, and the template renders they took (an e-mail: one per part)."""
+    posts = renders = 0
+    for key in keys:
+        for post in store.get_json(key).get("posts", []):
+            posts += 1
+            renders += max(1, sum(1 for part in _EMAIL_PARTS if part in post)) if post.get("channel") == "email" else 1
+    return posts, renders
+
+
 def _card_sizes(store: Any, keys: list[str]) -> dict[tuple[int, int, str], int]:
     from PIL import Image
 
@@ -264,9 +277,8 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
     prefix = len(ctx.bundle) + 1
     cards = [k for k in bundle_keys if "/cards/" in k and k.lower().endswith(_IMAGE)]
     sheets = [k for k in bundle_keys if k[prefix:].startswith("contact-sheet") and k.lower().endswith(_IMAGE)]
-    posts = int((ran.get("content") or {}).get("posts") or 0)
-    if not posts and "content" in ran:
-        posts = sum(len(store.get_json(k).get("posts", [])) for k in bundle_keys if k.endswith("/posts.json"))
+    posts, renders = _posts_and_renders(store, [k for k in bundle_keys if k.endswith("/posts.json")])
+    posts = int((ran.get("content") or {}).get("posts") or posts)
     result: dict[str, Any] = {}
     skipped: dict[str, str] = {}
 
@@ -296,7 +308,7 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
         return floors.kmeans_fit(fit_rows=shape["fit_rows"], predict_rows=shape["adults"], columns=shape["columns"], k=shape["k"])
 
     measure("segment", kmeans)
-    measure("content", lambda: floors.jinja_renders(posts))
+    measure("content", lambda: floors.jinja_renders(renders or posts))
     quality = _card_quality(settings.templates_dir)
     workers = floors.cpu_count()
     measure("visuals", lambda: floors.blank_encodes(_card_sizes(store, cards), quality=quality, workers=workers))
@@ -311,7 +323,9 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
 
     measure("publish", uploads)
     bundle_bytes = sum(len(store.get_bytes(k)) for k in bundle_keys)
+    segments_key = f"{ctx.prefix}/segments.json"
     sizes = {
+        "segments": len(store.get_json(segments_key).get("segments", [])) if store.exists(segments_key) else 0,
         "supporters_bytes": Path(ctx.supporters_file).stat().st_size,
         "bundle_bytes": bundle_bytes,
         "bundle_files": len(bundle_keys),

@@ -366,7 +366,7 @@ class _Bench:
         self.say(f"  {record['seconds']:.1f} s through Airflow, peak {record['peak_mib']:,.0f} MiB")
         return record
 
-    def stage_benches(self, env: dict[str, str], cards: int) -> dict[str, Any]:
+    def stage_benches(self, env: dict[str, str], cards: int, segments: int) -> dict[str, Any]:
         """Run the per-stage scripts others keep in ``bench/`` (``*_bench.py`` with ``run()``), if any.
 
         Each runs in a child process of its own, as the harness's stages do; a script that
@@ -376,7 +376,7 @@ class _Bench:
         rows = max((n for n in self.options.sizes if n <= reporting.TARGET_ROWS), default=self.options.sizes[0])
         for path in sorted((self.project / "bench").glob("*_bench.py")):
             self.say(f"Stage bench {path.name}…")
-            spec = {"path": str(path), "offer": {"rows": rows, "cards": cards}}
+            spec = {"path": str(path), "offer": {"rows": rows, "cards": cards, "segments": segments}}
             child = self.child("_stage_bench", spec, env, self.workspace / "stage-benches", path.stem)
             if child.ok:
                 results[path.stem] = {"result": child.payload.get("result"), "peak_mib": round(child.tree_peak_mib, 1), "wall_seconds": round(child.wall_seconds, 2)}
@@ -427,7 +427,8 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
             report["airflow"] = bench.airflow(options.airflow_rows, home, base_env, direct)
         if options.stage_benches:
             cards = max((int(r["sizes"].get("cards") or 0) for r in runs), default=0) or 3000
-            report["stage_benches"] = bench.stage_benches(base_env, cards)
+            segments = max((int(r["sizes"].get("segments") or 0) for r in runs), default=0) or options.segments
+            report["stage_benches"] = bench.stage_benches(base_env, cards, segments)
     finally:
         server.stop(grace=1)  # throwaway data: weed's graceful stop would take ~15 s
     report["inputs"] = bench.inputs

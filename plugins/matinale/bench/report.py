@@ -319,6 +319,12 @@ def check_report(report: dict[str, Any]) -> list[str]:
 _HEAD = ("stage", "size", "seconds", "throughput", "peak MiB", "floor s", "ratio")
 
 
+def _made(run: dict[str, Any]) -> str:
+    sizes = run.get("sizes") or {}
+    parts = [f"{sizes[key]:,} {label}" for key, label in (("segments", "segments"), ("posts", "posts"), ("cards", "cards")) if sizes.get(key)]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
     rows = []
     for stage in run["stages"]:
@@ -435,7 +441,7 @@ def render_text(report: dict[str, Any]) -> str:
         "",
     ]
     for run in sorted(report.get("runs", []), key=lambda r: r["rows"]):
-        lines.append(f"Night at {run['rows']:,} supporters, each stage called directly in its own process{'' if run['ok'] else ' (FAILED)'}:")
+        lines.append(f"Night at {run['rows']:,} supporters{_made(run)}, each stage called directly in its own process{'' if run['ok'] else ' (FAILED)'}:")
         lines.extend(_aligned(_HEAD, _night_rows(run)))
         lines.append("")
     head, rows = _scaling_rows(report)
@@ -478,7 +484,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     runs = sorted(report.get("runs", []), key=lambda r: r["rows"])
     main = _run_at(report, TARGET_ROWS) or (runs[-1] if runs else None)
     if main:
-        lines.append(f"**One night at {main['rows']:,} supporters**, each stage called directly in its own process:")
+        lines.append(f"**One night at {main['rows']:,} supporters**{_made(main)}, each stage called directly in its own process:")
         lines.append("")
         lines.extend(_markdown_table(_HEAD, _night_rows(main)))
         lines.append("")
