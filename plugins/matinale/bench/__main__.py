@@ -33,7 +33,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from matinale.bench.harness import BenchOptions, run_bench
 
     options = BenchOptions.smoke() if args.smoke else BenchOptions()
-    changes: dict[str, object] = {"cache_dir": Path(args.cache_dir), "results_dir": Path(args.results_dir), "keep": args.keep, "stage_benches": args.stage_benches}
+    changes: dict[str, object] = {"keep": args.keep, "stage_benches": args.stage_benches}
+    if args.cache_dir:
+        changes["cache_dir"] = Path(args.cache_dir).resolve()
+    if args.results_dir:
+        changes["results_dir"] = Path(args.results_dir).resolve()
     if args.sizes:
         changes["sizes"] = args.sizes
     if args.segments:
@@ -83,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--airflow-rows", type=int, help="rows of the Airflow run (default 1000000; smoke 10000)")
     run.add_argument("--no-airflow", action="store_true", help="skip the Airflow run")
     run.add_argument("--stage-benches", action="store_true", help="also call bench/*_bench.py run() when present")
-    run.add_argument("--cache-dir", default="bench/cache", help="generated inputs and the run's workspace")
-    run.add_argument("--results-dir", default="bench/results", help="where the JSON report goes")
+    run.add_argument("--cache-dir", help="generated inputs and the run's workspace (default bench/cache/ of the project)")
+    run.add_argument("--results-dir", help="where the JSON report goes (default bench/results/ of the project)")
     run.add_argument("--keep", action="store_true", help="keep the workspace (stage logs, bundle, S3 data)")
     run.set_defaults(func=_cmd_run)
 

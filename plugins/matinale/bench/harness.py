@@ -47,7 +47,10 @@ _CLEARED = ("MATINALE_VAR", "MATINALE_INBOX", "MATINALE_CAMPAIGN_FILE", "MATINAL
 
 @dataclass(frozen=True)
 class BenchOptions:
-    """What to measure. ``BenchOptions()`` is ``make bench``; ``BenchOptions.smoke()`` is ``make test``'s."""
+    """What to measure. ``BenchOptions()`` is ``make bench``; ``BenchOptions.smoke()`` is ``make test``'s.
+
+    Relative ``cache_dir`` and ``results_dir`` are inside the project.
+    """
 
     sizes: tuple[int, ...] = FULL_SIZES
     segments: int = 200
@@ -229,7 +232,7 @@ class _Bench:
         self.project = project
         self.out = out
         self.stamp = _now().strftime("%Y%m%dT%H%M%SZ")
-        self.cache = Path(options.cache_dir).resolve()
+        self.cache = project / options.cache_dir  # an absolute cache_dir stays as it is
         self.workspace = self.cache / "work" / f"{self.stamp}-{options.mode}"
         self.failures: list[str] = []
         self.inputs: list[dict[str, Any]] = []
@@ -439,7 +442,7 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
     report["finished_at"] = _now().isoformat(timespec="seconds")
     report["duration_seconds"] = round(time.perf_counter() - clock, 1)
     report["failures"] = bench.failures
-    results_dir = Path(options.results_dir)
+    results_dir = project / options.results_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{bench.stamp}-{options.mode}.json"
     report["results_file"] = str(path.resolve().relative_to(project)) if path.resolve().is_relative_to(project) else str(path)
