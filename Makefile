@@ -26,6 +26,11 @@ system-deps:
 stack-test: install system-deps
 	@.venv/bin/python -m pytest tests/stack -q
 
+## measure the night at 100k, 1M and 3M supporters against each stage's floor, plus one Airflow
+## run (takes minutes; inputs cached in bench/cache/, JSON report in bench/results/)
+bench: install
+	@PYTHONPATH=$(CURDIR)/plugins .venv/bin/python -m matinale.bench run
+
 lint: install
 	@.venv/bin/ruff check --extend-select AIR plugins dags tests
 
