@@ -157,7 +157,7 @@ def test_segment_page_on_a_phone(published, phone) -> None:
     first.get_by_role("button", name="Copier").click()
     expect(first.get_by_role("button", name="Copier")).to_have_text("Copié ✓")
     assert page.evaluate("navigator.clipboard.readText()") == expected
-    assert "Texte copié" in page.locator("#annonce").text_content()
+    expect(page.locator("#annonce")).to_contain_text("Texte copié")  # set 30 ms after the click: wait, do not race
 
     # The keyboard alone works too: focus the next post's "Copier" and press Enter.
     second = posts.nth(1)
