@@ -409,6 +409,9 @@ def _airflow_lines(report: dict[str, Any]) -> list[str]:
     if by_task:
         pairs = ", ".join(f"{task} {seconds:.1f}" + (f"/{direct[task]:.1f}" if task in direct else "") for task, seconds in by_task.items())
         lines.append(f"  per task, Airflow/direct seconds (mapped tasks summed): {pairs}")
+    if airflow.get("dag_only_tasks"):
+        only = ", ".join(f"{task} {seconds:.1f}" for task, seconds in airflow["dag_only_tasks"].items())
+        lines.append(f"  tasks only the DAG has (counted in the overhead): {only}")
     if airflow.get("direct_not_in_dag"):
         lines.append(f"  stages the DAG does not run, left out of the comparison: {', '.join(airflow['direct_not_in_dag'])}")
     if airflow.get("between_tasks_seconds") is not None:
