@@ -316,7 +316,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
 
 # -- tables -----------------------------------------------------------------------------
 
-_HEAD = ("stage", "size", "seconds", "throughput", "peak MiB", "floor s", "ratio")
+_HEAD = ("stage", "size", "seconds", "cpu s", "throughput", "peak MiB", "floor s", "ratio")
 
 
 def _made(run: dict[str, Any]) -> str:
@@ -329,7 +329,7 @@ def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
     rows = []
     for stage in run["stages"]:
         if not stage.get("ok"):
-            rows.append((stage["stage"], "—", "failed", (stage.get("error") or "")[:60], "—", "—", "—"))
+            rows.append((stage["stage"], "—", "failed", "—", (stage.get("error") or "")[:60], "—", "—", "—"))
             continue
         floor = stage.get("floor") or {}
         rows.append(
@@ -337,13 +337,15 @@ def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
                 stage["stage"],
                 stage.get("size_label") or "—",
                 _seconds(stage["seconds"]),
+                _seconds(stage.get("cpu_seconds")),
                 throughput_label(stage["unit"], stage.get("throughput")),
                 _mib(stage.get("peak_mib")),
                 _seconds(floor.get("seconds")),
                 _ratio(stage.get("ratio")),
             )
         )
-    rows.append(("total (direct)", "", _seconds(run["direct_seconds"]), "", _mib(run.get("peak_mib")), _seconds(run.get("floor_seconds")), _ratio(run.get("ratio_to_floors"))))
+    cpu = sum(s.get("cpu_seconds") or 0.0 for s in run["stages"] if s.get("ok"))
+    rows.append(("total (direct)", "", _seconds(run["direct_seconds"]), _seconds(cpu), "", _mib(run.get("peak_mib")), _seconds(run.get("floor_seconds")), _ratio(run.get("ratio_to_floors"))))
     return rows
 
 
@@ -407,6 +409,9 @@ def _airflow_lines(report: dict[str, Any]) -> list[str]:
     if by_task:
         pairs = ", ".join(f"{task} {seconds:.1f}" + (f"/{direct[task]:.1f}" if task in direct else "") for task, seconds in by_task.items())
         lines.append(f"  per task, Airflow/direct seconds (mapped tasks summed): {pairs}")
+    if airflow.get("dag_only_tasks"):
+        only = ", ".join(f"{task} {seconds:.1f}" for task, seconds in airflow["dag_only_tasks"].items())
+        lines.append(f"  tasks only the DAG has (counted in the overhead): {only}")
     if airflow.get("direct_not_in_dag"):
         lines.append(f"  stages the DAG does not run, left out of the comparison: {', '.join(airflow['direct_not_in_dag'])}")
     if airflow.get("between_tasks_seconds") is not None:
