@@ -46,9 +46,10 @@ def test_conventions(dagbag) -> None:
 
 def test_nightly_shape(dagbag) -> None:
     dag = dagbag.dags["matinale_nightly"]
-    assert {"wait_for_brief", "prepare", "ingest", "privacy", "segment", "plan", "content", "visuals", "bundle", "checks", "gate", "publish", "record"} == set(dag.task_ids)
+    assert {"wait_for_brief", "prepare", "ingest", "privacy", "segment", "plan", "content", "visuals", "contact_sheet", "bundle", "checks", "gate", "publish", "record"} == set(dag.task_ids)
     assert "wait_for_brief" in dag.get_task("prepare").upstream_task_ids
-    assert {"content", "visuals"} <= dag.get_task("bundle").upstream_task_ids
+    assert {"content", "visuals", "contact_sheet"} <= dag.get_task("bundle").upstream_task_ids
+    assert "visuals" in dag.get_task("contact_sheet").upstream_task_ids  # the sheet shows every card of the night
     assert dag.get_task("checks").upstream_task_ids == {"bundle", "prepare"}
     assert "checks" in dag.get_task("gate").upstream_task_ids
     assert "gate" in dag.get_task("publish").upstream_task_ids  # approval off by default
