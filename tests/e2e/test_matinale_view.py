@@ -23,23 +23,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 
 ROOT = Path(__file__).resolve().parents[2]
 EDITION = date(2026, 11, 24)
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "pw-for-tests-only"
 
 

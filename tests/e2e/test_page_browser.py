@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from bundle_samples import EDITION, SEGMENTS, build, settings
+from chromium import CHROMIUM, CHROMIUM_FLAGS
 from playwright.sync_api import expect
 
 from matinale.checks import PiiScanner, limits_from
@@ -24,20 +25,11 @@ from matinale.store import LocalStore
 
 pytestmark = pytest.mark.browser
 
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 RUN = "20261124T041200Z-b0b0"
 PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # WCAG 2.1 contrast of a text element against the first opaque background behind it.
 CONTRAST_JS = """
 (selector) => {
@@ -103,7 +95,7 @@ def phone(tmp_path: Path, published) -> Iterator[dict[str, Any]]:
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, viewport=PHONE,
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, viewport=PHONE,
             device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR",
         )
         try:
