@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from matinale.checks import load_schema, safe_member_name
 from matinale.store import Store
+from matinale.visuals import FORMAT_ORDER, PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, preview_format
 
 __all__ = [
     "ACTIVIST_CHANNELS",
@@ -67,8 +68,6 @@ MANIFEST = "manifest.json"
 COMPLIANCE = "compliance.json"
 MANIFEST_SCHEMA = "matinale.manifest/1"
 COMPLIANCE_SCHEMA = "matinale.compliance/1"
-PREVIEW_MAX_BYTES = 150_000
-PREVIEW_MAX_SIDE = 720
 CHANNEL_LABELS = {
     "x": "X (Twitter)",
     "facebook": "Facebook",
@@ -82,7 +81,6 @@ ACTIVIST_CHANNELS = ("whatsapp", "facebook", "x", "instagram")
 #: The card format that suits each channel best when sharing with the image.
 CHANNEL_FORMAT = {"whatsapp": "square", "instagram": "square", "facebook": "landscape", "x": "landscape"}
 FORMAT_LABELS = {"square": "carré", "landscape": "paysage", "story": "story (vertical)"}
-_FORMAT_ORDER = ("square", "landscape", "story")
 _MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -165,28 +163,39 @@ def manifest_entry(path: str, data: bytes, **extra: Any) -> dict[str, Any]:
 
 
 def make_preview(data: bytes, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES) -> tuple[bytes, tuple[int, int], tuple[int, int]]:
-    """A reduced JPEG of a card for inlining: ``(bytes, preview size, full size)``.
+    """A reduced JPEG of an encoded card: ``(bytes, preview size, full size)``.
 
-    Deterministic (no metadata, fixed settings), and at most ``max_bytes``: the quality, then
-    the size, step down until it fits, because a page with heavy previews is slow on patchy 4G.
+    The visuals stage makes previews from the drawn pixels (``visuals.preview_jpeg``); this
+    is for a card that arrives without one (a run drawn by an older version).
     """
     from PIL import Image
 
+    from matinale.visuals import CardError, preview_jpeg
+
     with Image.open(io.BytesIO(data)) as image:
         full = image.size
-        image.draft("RGB", (max_side, max_side))  # JPEG DCT scaling: decode at reduced size
         decoded = image.convert("RGB")
-    for side in (max_side, max_side * 3 // 4, max_side // 2):
-        scale = min(1.0, side / max(decoded.size))
-        target = (max(1, round(decoded.width * scale)), max(1, round(decoded.height * scale)))
-        # Hamming: about 3x faster than Lanczos and as sharp for a 1.5x reduction.
-        small = decoded if target == decoded.size else decoded.resize(target, Image.Resampling.HAMMING)
-        for quality in (72, 60, 48, 36):
-            buffer = io.BytesIO()
-            small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
-            if buffer.tell() <= max_bytes:
-                return buffer.getvalue(), small.size, full
-    raise BundleError(f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex")
+    try:
+        preview, size = preview_jpeg(decoded, max_side=max_side, max_bytes=max_bytes)
+    except CardError as exc:
+        raise BundleError(str(exc)) from None
+    return preview, size, full
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from an image's header (nothing decoded)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def _shown_cards(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The card each theme's section previews: the theme's :func:`preview_format`."""
+    by_theme: dict[str, dict[str, dict[str, Any]]] = {}
+    for card in cards:
+        by_theme.setdefault(str(card.get("theme")), {})[str(card.get("format", ""))] = card
+    return [formats[preview_format(list(formats)) or ""] for formats in by_theme.values()]
 
 
 def make_pack(members: Mapping[str, bytes]) -> bytes:
@@ -284,7 +293,7 @@ def _segment_page_model(
     for theme in themes:
         theme_cards = sorted(
             (c for c in cards if c.get("theme") == theme["id"]),
-            key=lambda c: (_FORMAT_ORDER.index(c.get("format")) if c.get("format") in _FORMAT_ORDER else 99, c["file"]),
+            key=lambda c: (FORMAT_ORDER.index(c.get("format")) if c.get("format") in FORMAT_ORDER else len(FORMAT_ORDER), c["file"]),
         )
         downloads = []
         by_format: dict[str, str] = {}
@@ -359,11 +368,16 @@ def render_pages(
     }
     pages: dict[str, bytes] = {}
     rows = []
+    previews_by_segment: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        parts = path.split("/")
+        if len(parts) == 3 and parts[1] == "previews":
+            previews_by_segment.setdefault(parts[0], {})[path] = data
     for segment in manifest["segments"]:
         segment_id = segment["id"]
         posts = json.loads(files[f"{segment_id}/posts.json"])["posts"]
         cards = json.loads(files[f"{segment_id}/cards.json"])["cards"]
-        previews = {p: d for p, d in files.items() if p.startswith(f"{segment_id}/previews/")}
+        previews = previews_by_segment.get(segment_id, {})
         model = _segment_page_model(segment, posts, cards, themes, entries, previews, linker(segment_id))
         pages[f"{segment_id}/index.html"] = render_page("segment.html.j2", **model, **common)
         shared = [p for p in posts if p.get("channel") in ACTIVIST_CHANNELS]
@@ -499,10 +513,17 @@ def build_bundle(
         for card in cards:
             data = store.get_bytes(f"{base}/{card['file']}")
             members[card["file"]] = data
-            preview, small, full = make_preview(data)
-            name = card["file"].rsplit("/", 1)[-1]
-            store.put_bytes(f"{base}/previews/{name}", preview)
+            width, height = card.get("width"), card.get("height")
+            full = (width, height) if isinstance(width, int) and isinstance(height, int) else _image_size(data)
             image_sizes[f"{segment.id}/{card['file']}"] = full
+        for card in _shown_cards(cards):
+            name = card["file"].rsplit("/", 1)[-1]
+            key = f"{base}/previews/{name}"
+            if store.exists(key):  # drawn with the card by the visuals stage
+                small = _image_size(store.get_bytes(key))
+            else:
+                preview, small, _ = make_preview(members[card["file"]])
+                store.put_bytes(key, preview)
             image_sizes[f"{segment.id}/previews/{name}"] = small
         members["textes-alternatifs.txt"] = _alt_texts(cards).encode("utf-8")
         store.put_bytes(f"{base}/pack.zip", make_pack({f"{segment.id}/{name}": data for name, data in members.items()}))

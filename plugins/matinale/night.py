@@ -340,8 +340,9 @@ def _card_fields(settings: Settings, segment: dict[str, Any], theme: Any, brief:
 def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
     """Cards of a batch of segments: one per theme × format, their alt texts, a contact strip.
 
-    Writes ``<segment>/cards/<theme>-<format>.jpg`` and ``<segment>/cards.json`` into the
-    run's bundle, and each segment's thumbnails into the work store for the contact sheet.
+    Writes ``<segment>/cards/<theme>-<format>.jpg``, each theme's page preview
+    (``<segment>/previews/``) and ``<segment>/cards.json`` into the run's bundle, and each
+    segment's thumbnails into the work store for the contact sheet.
     """
     from matinale.content import load_brief
     from matinale.visuals import (
@@ -373,6 +374,8 @@ def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     for card in render_cards(jobs, templates_dir=settings.templates_dir):
         name = card_filename(card.theme, card.format, kit)
         store.put_bytes(f"{ctx.bundle}/{card.segment}/{name}", card.data)
+        if card.preview is not None:  # the theme's inline preview on the page (bundle uses it)
+            store.put_bytes(f"{ctx.bundle}/{card.segment}/previews/{name.rsplit('/', 1)[-1]}", card.preview)
         card_fields = fields[(card.segment, card.theme)]
         entries[card.segment].append(
             {

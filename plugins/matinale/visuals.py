@@ -46,6 +46,9 @@ __all__ = [
     "ENCODINGS",
     "FIELDS",
     "FORMAT_LABELS",
+    "FORMAT_ORDER",
+    "PREVIEW_MAX_BYTES",
+    "PREVIEW_MAX_SIDE",
     "BrandError",
     "BrandKit",
     "CardError",
@@ -61,6 +64,8 @@ __all__ = [
     "contact_strip",
     "contrast_ratio",
     "load_kit",
+    "preview_format",
+    "preview_jpeg",
     "qr_modules",
     "relative_luminance",
     "render_card",
@@ -78,6 +83,11 @@ ENCODINGS: dict[str, tuple[str, str, str]] = {
 }
 #: How alt texts name each format, in French.
 FORMAT_LABELS: dict[str, str] = {"square": "carré", "landscape": "paysage", "story": "vertical (format story)"}
+#: The order formats are listed in a theme's downloads; the first one present is the preview.
+FORMAT_ORDER: tuple[str, ...] = ("square", "landscape", "story")
+#: The inline preview of a theme on the activists' page: at most this wide/high and heavy.
+PREVIEW_MAX_SIDE = 720
+PREVIEW_MAX_BYTES = 150_000
 
 _LAYER_TYPES = ("background", "band", "logo", "text", "qr")
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -869,7 +879,8 @@ class CardJob:
 
 @dataclass(frozen=True)
 class RenderedCard:
-    """An encoded card and a small thumbnail (raw RGB) for the contact sheet."""
+    """An encoded card, a small thumbnail (raw RGB) for the contact sheet, and, for the
+    theme's preview format (:func:`preview_format`), the page's inline preview (JPEG)."""
 
     segment: str
     theme: str
@@ -879,6 +890,8 @@ class RenderedCard:
     height: int
     thumbnail: bytes
     thumbnail_size: tuple[int, int]
+    preview: bytes | None = None
+    preview_size: tuple[int, int] | None = None
 
 
 _PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
@@ -949,8 +962,36 @@ def _thumbnail(image: Image.Image) -> Image.Image:
     return half.reduce(max(1, round(half.height / _THUMB_HEIGHT)))
 
 
+def preview_format(formats: Sequence[str]) -> str | None:
+    """The format whose card a theme's page shows inline: the first in :data:`FORMAT_ORDER`
+    (formats outside it come after, by name), as the page lists its downloads."""
+    return min(formats, key=lambda name: (FORMAT_ORDER.index(name) if name in FORMAT_ORDER else len(FORMAT_ORDER), name), default=None)
+
+
+def preview_jpeg(image: Image.Image, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES) -> tuple[bytes, tuple[int, int]]:
+    """A reduced JPEG of a drawn card for inlining in the page: ``(bytes, size)``.
+
+    The card is box-averaged by the smallest whole factor that brings its longest side to
+    ``max_side`` or less (1080 px → 540 px): a whole-factor reduction costs a tenth of a
+    resampling resize and stays sharp. Deterministic (fixed settings, no metadata) and at
+    most ``max_bytes``: the quality, then the size, step down until it fits, because heavy
+    previews make the page slow on patchy 4G.
+    """
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    factor = max(1, math.ceil(max(rgb.size) / max_side))
+    for step in (factor, factor + 1, factor * 2):
+        small = rgb.reduce(step) if step > 1 else rgb
+        for quality in (72, 60, 48, 36):
+            buffer = io.BytesIO()
+            small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
+            if buffer.tell() <= max_bytes:
+                return buffer.getvalue(), small.size
+    raise CardError(f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex")
+
+
 def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
     cards = []
+    shown = preview_format(formats)
     for name in formats:
         layout = kit.layouts[name]
         try:
@@ -958,6 +999,8 @@ def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[Re
         except CardError as exc:
             raise type(exc)(f"segment {job.segment}, format {name}, theme {job.theme}: {exc}") from None
         thumb = _thumbnail(image)
+        # Made here, from the drawn pixels: decoding the JPEG again later costs more than the card.
+        preview, preview_size = preview_jpeg(image) if name == shown else (None, None)
         cards.append(
             RenderedCard(
                 segment=job.segment,
@@ -968,6 +1011,8 @@ def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[Re
                 height=image.height,
                 thumbnail=thumb.tobytes(),
                 thumbnail_size=thumb.size,
+                preview=preview,
+                preview_size=preview_size,
             )
         )
     return cards

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -135,10 +136,36 @@ def test_a_partial_edition_is_refused(tmp_path: Path) -> None:
 def test_previews_are_small_and_deterministic() -> None:
     card = card_jpeg("sante", "landscape", "s")
     preview, size, full = make_preview(card)
-    assert full == (1200, 675) and max(size) == 720 and len(preview) <= PREVIEW_MAX_BYTES
+    # Box-averaged by the smallest whole factor that fits 720 px: 1200×675 → 600×338.
+    assert full == (1200, 675) and size == (600, 338) and len(preview) <= PREVIEW_MAX_BYTES
     assert make_preview(card)[0] == preview
     smaller, size, _ = make_preview(card, max_bytes=12_000)
     assert len(smaller) <= 12_000 and max(size) <= 720
+
+
+def test_only_the_shown_card_of_a_theme_has_a_preview(bundle) -> None:
+    store, _ = bundle
+    paths = {e["path"] for e in _manifest(store)["files"]}
+    for segment in SEGMENTS:
+        previews = {p.rsplit("/", 1)[-1] for p in paths if p.startswith(f"{segment['id']}/previews/")}
+        # The page previews the square card of each theme; the landscape one is a download.
+        assert previews == {f"{t.id}-square.jpg" for t in THEMES}
+
+
+def test_the_bundle_uses_the_previews_the_visuals_stage_drew(tmp_path: Path) -> None:
+    from PIL import Image
+
+    store = LocalStore(tmp_path)
+    write_inputs(store, "b", SEGMENTS)
+    drawn = io.BytesIO()
+    Image.new("RGB", (540, 540), "#1B3A6B").save(drawn, "JPEG", quality=72)
+    store.put_bytes("b/65plus-p01/previews/sante-square.jpg", drawn.getvalue())
+    build(store, "b", write=False)
+    assert store.get_bytes("b/65plus-p01/previews/sante-square.jpg") == drawn.getvalue()
+    entry = next(e for e in _manifest(store)["files"] if e["path"] == "65plus-p01/previews/sante-square.jpg")
+    assert (entry["width"], entry["height"], entry["kind"]) == (540, 540, "preview")
+    page = _page(store)
+    assert base64.b64encode(drawn.getvalue()).decode() in page and 'width="540"' in page
 
 
 def _page(store: LocalStore, segment: str = "65plus-p01") -> str:

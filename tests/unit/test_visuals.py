@@ -102,6 +102,20 @@ def test_render_cards_gives_every_format_of_every_job_in_order() -> None:
     for card in cards:
         assert (card.width, card.height) == SIZES[card.format] == _open(card.data).size
         assert card.thumbnail_size[1] <= 100 and len(card.thumbnail) == card.thumbnail_size[0] * card.thumbnail_size[1] * 3
+        # The page's inline preview comes with the card it shows: the square one, 1080 → 540 px.
+        if card.format == "square":
+            assert card.preview is not None and card.preview_size == (540, 540) == _open(card.preview).size
+            assert len(card.preview) <= visuals.PREVIEW_MAX_BYTES and _open(card.preview).format == "JPEG"
+        else:
+            assert card.preview is None and card.preview_size is None
+
+
+def test_preview_format_is_the_first_listed_format() -> None:
+    assert visuals.preview_format(("story", "landscape", "square")) == "square"
+    assert visuals.preview_format(("story", "landscape")) == "landscape"
+    assert visuals.preview_format(("banner", "story")) == "story"
+    assert visuals.preview_format(("wide", "banner")) == "banner"
+    assert visuals.preview_format(()) is None
 
 
 # --------------------------------------------------------------------------- text fitting
@@ -457,6 +471,10 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
             assert f"utm_content={segment['id']}" in card["link"] and "utm_medium=card" in card["link"]
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]
+                preview = _open(store.get_bytes(f"{ctx.bundle}/{segment['id']}/previews/{card['theme']}-square.jpg"))
+                assert preview.size == (540, 540)
+        previews = sorted(p.rsplit("/", 1)[-1] for p in store.list(f"{ctx.bundle}/{segment['id']}/previews"))
+        assert previews == sorted(f"{t['id']}-square.jpg" for t in raw["themes"])
     territory = store.get_json(f"{ctx.bundle}/t-51518/cards.json")["cards"][0]["alt"]
     assert f"« {COMMUNE} »" in territory  # the territorial pack names its commune
     framing = raw["framing"]["65plus"]
