@@ -8,6 +8,9 @@ FROM python:3.11-slim-bookworm
 
 ARG AIRFLOW_UID=50000
 ARG UV_VERSION=0.13.8
+# The commit the image is built from (no .git inside the image): recorded in every manifest.
+# docker compose build --build-arg MATINALE_CODE_VERSION=$(git rev-parse HEAD)
+ARG MATINALE_CODE_VERSION=unknown
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -17,6 +20,7 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PROJECT_ENVIRONMENT=/opt/matinale/.venv \
     AIRFLOW_HOME=/opt/airflow \
     MATINALE_HOME=/opt/matinale \
+    MATINALE_CODE_VERSION=${MATINALE_CODE_VERSION} \
     PATH=/opt/matinale/.venv/bin:$PATH
 
 # curl: healthchecks; tini: signals reach Airflow (warm shutdown of Celery workers).

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -96,6 +97,10 @@ def _sha256_file(path: Path) -> str:
 
 
 def _code_version(home: Path) -> str:
+    """The code's version: ``MATINALE_CODE_VERSION`` (set by the image build), else git's commit."""
+    given = os.environ.get("MATINALE_CODE_VERSION", "").strip()
+    if given:
+        return given
     try:
         out = subprocess.run(["git", "-C", str(home), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -136,7 +141,7 @@ def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) ->
 
     supporters = newest_supporter_file(settings.inbox)
     brief = brief_path(settings.inbox, edition)
-    load_brief(brief, edition)  # fail early, with the field named
+    load_brief(brief, edition, allowed_domains=settings.allowed_domains)  # fail early, with the field named
     ctx = RunContext(edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief))
     store.put_json(f"{ctx.prefix}/inputs.json", _input_checksums(settings, ctx))
     log.info("Edition %s, run %s: supporters %s, brief %s", edition, run, supporters.name, brief.name)

@@ -1,0 +1,64 @@
+"""The night's stage functions: what prepare records and refuses before any work starts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from matinale import night
+from matinale.content import BriefError
+from matinale.settings import load_settings
+from matinale.store import LocalStore
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITION = date(2026, 11, 24)
+RUN = "20261124T000000Z-test"
+
+
+@pytest.fixture
+def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
+    monkeypatch.delenv("MATINALE_INBOX", raising=False)
+    monkeypatch.delenv("MATINALE_CODE_VERSION", raising=False)
+    folder = tmp_path / "var" / "inbox"
+    (folder / "supporters").mkdir(parents=True)
+    (folder / "briefs").mkdir()
+    (folder / "supporters" / "supporters.csv").write_text("supporter_id;prenom\nA-0001;Hélène\n", encoding="utf-8")
+    shutil.copy(ROOT / "content_templates" / "sample_brief.yaml", folder / "briefs" / f"{EDITION}.yaml")
+    return folder
+
+
+def _prepare(tmp_path: Path) -> dict[str, str]:
+    settings = load_settings()
+    store = LocalStore(tmp_path / "work")
+    ctx = night.run_prepare(settings, store, edition=EDITION, run=RUN)
+    return store.get_json(f"{night.RunContext.from_xcom(ctx).prefix}/inputs.json")
+
+
+def test_prepare_records_every_input_and_the_code_version(inbox: Path, tmp_path: Path) -> None:
+    inputs = _prepare(tmp_path)
+    assert {"campaign.yaml", "inbox/supporters/supporters.csv", f"inbox/briefs/{EDITION}.yaml"} <= set(inputs)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    assert inputs["code_version"] == (head or "unknown")
+
+
+def test_an_image_records_the_version_it_was_built_from(inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No .git in the image: the Dockerfile passes the commit as MATINALE_CODE_VERSION.
+    monkeypatch.setenv("MATINALE_CODE_VERSION", "4e2a244c0ffee")
+    assert _prepare(tmp_path)["code_version"] == "4e2a244c0ffee"
+
+
+def test_a_brief_link_outside_the_allowed_domains_stops_prepare(inbox: Path, tmp_path: Path) -> None:
+    brief = inbox / "briefs" / f"{EDITION}.yaml"
+    text = brief.read_text(encoding="utf-8")
+    assert "https://ensemble-demain.example.org/" in text
+    brief.write_text(text.replace("https://ensemble-demain.example.org/", "https://evil.example.com/", 1), encoding="utf-8")
+    # Before ingest reads a million rows, not at the content stage an hour later.
+    with pytest.raises(BriefError, match=r"evil\.example\.com is not in links\.allowed_domains"):
+        _prepare(tmp_path)
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("inputs.json"))
