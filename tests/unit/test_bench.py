@@ -297,3 +297,36 @@ def test_a_failing_child_reports_its_error(tmp_path: Path) -> None:
     assert result.ok is False
     assert result.error and "KeyError" in result.error and "MATINALE_S3_ENDPOINT_URL" in result.error
     assert json.loads((tmp_path / "broken.result.json").read_text())["ok"] is False
+
+
+def test_cpu_of_workers_the_stage_never_waited_for_is_sampled() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from matinale.bench.probe import _tree_sample
+
+    # A child whose grandchild burns CPU: what a forkserver's pool worker is to a stage.
+    burner = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {burner!r}]); time.sleep(30)"])
+    try:
+        cpu: dict[tuple[int, float], float] = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sum(cpu.values()) < 0.5:
+            assert _tree_sample(parent.pid, cpu) > 0
+            time.sleep(0.1)
+        assert sum(cpu.values()) >= 0.5 and parent.pid not in {pid for pid, _ in cpu}
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
+        parent.kill()
+        parent.wait()
+
+
+def test_child_cpu_adds_the_larger_of_waited_and_sampled_workers() -> None:
+    from matinale.bench.probe import ChildResult
+
+    payload = {"cpu_seconds": 5.0, "self_cpu_seconds": 2.0, "children_cpu_seconds": 3.0}
+    assert ChildResult(True, 1.0, 10.0, payload, descendants_cpu_seconds=7.5).cpu_seconds() == 9.5
+    assert ChildResult(True, 1.0, 10.0, payload, descendants_cpu_seconds=1.0).cpu_seconds() == 5.0
+    # A result from before the split keeps its single number.
+    assert ChildResult(True, 1.0, 10.0, {"cpu_seconds": 4.0}, descendants_cpu_seconds=9.0).cpu_seconds() == 4.0

@@ -157,7 +157,7 @@ def _stage_record(spec: StageSpec, child: ChildResult) -> dict[str, Any]:
     record.update(
         {
             "seconds": round(float(payload["seconds"]), 3),
-            "cpu_seconds": round(float(payload.get("cpu_seconds", 0.0)), 3),
+            "cpu_seconds": round(child.cpu_seconds(), 3),
             "import_seconds": round(float(payload.get("import_seconds", 0.0)), 3),
             "rss_peak_mib": round(rss, 1),
             "tree_peak_mib": round(child.tree_peak_mib, 1),
@@ -353,7 +353,7 @@ class _Bench:
                 "ok": child.ok,
                 "seconds": round(float(payload["seconds"]), 3) if "seconds" in payload else None,
                 "parse_seconds": round(float(payload.get("parse_seconds", 0.0)), 3),
-                "cpu_seconds": round(float(payload.get("cpu_seconds", 0.0)), 3),
+                "cpu_seconds": round(child.cpu_seconds(), 3),
                 "peak_mib": round(max(float(payload.get("rss_peak_mib", 0.0)), child.tree_peak_mib), 1),
                 "load_1min": payload.get("load_1min"),
                 "tasks": tasks,

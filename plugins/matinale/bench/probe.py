@@ -5,7 +5,9 @@ each process's high-water mark of resident memory (``VmHWM``), exact and free to
 which a single process running every stage could not give per stage (it only ever grows).
 Stages that start worker processes (the card renderer's pool) are also watched from
 outside: every ``SAMPLE_SECONDS`` the parent sums the resident memory of the child and all
-its descendants. That sum is an upper bound (pages shared between processes count twice)
+its descendants, and notes each descendant's CPU time (the last value seen per process:
+workers under a forkserver are not the stage's children, so its own ``RUSAGE_CHILDREN``
+never counts them). That sum is an upper bound (pages shared between processes count twice)
 and can miss a spike shorter than the interval, so the report keeps both numbers and uses
 the larger. tracemalloc was not used: it sees only Python's allocator (not Arrow's buffers)
 and slows allocation-heavy code by a large factor.
@@ -45,6 +47,16 @@ class ChildResult:
     payload: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     log: Path | None = None
+    #: CPU seconds of the child's descendants, as sampled (may miss the last tenth of a second).
+    descendants_cpu_seconds: float = 0.0
+
+    def cpu_seconds(self) -> float:
+        """The child's CPU time with all its workers: its own, plus the larger of what it
+        waited for (``RUSAGE_CHILDREN``) and what was sampled of its descendants."""
+        own = self.payload.get("self_cpu_seconds")
+        if own is None:
+            return float(self.payload.get("cpu_seconds", 0.0))
+        return float(own) + max(float(self.payload.get("children_cpu_seconds", 0.0)), self.descendants_cpu_seconds)
 
 
 def write_result(path: Path, payload: dict[str, Any]) -> None:
@@ -55,19 +67,23 @@ def write_result(path: Path, payload: dict[str, Any]) -> None:
     partial.replace(path)
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (0 once it is gone)."""
+def _tree_sample(pid: int, cpu: dict[tuple[int, float], float]) -> int:
+    """Resident bytes of ``pid`` and all its descendants (0 once it is gone); notes each
+    descendant's CPU seconds in ``cpu`` (keyed by pid and start time: pids are reused)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        children = root.children(recursive=True)
     except psutil.Error:
         return 0
     total = 0
-    for process in processes:
+    for process in [root, *children]:
         with contextlib.suppress(psutil.Error):
             total += process.memory_info().rss
+            if process is not root:
+                times = process.cpu_times()
+                cpu[(process.pid, process.create_time())] = times.user + times.system
     return total
 
 
@@ -76,12 +92,17 @@ class _Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak = 0
+        self.cpu: dict[tuple[int, float], float] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid))
+            self.peak = max(self.peak, _tree_sample(self.pid, self.cpu))
             self._stop_event.wait(SAMPLE_SECONDS)
+
+    @property
+    def descendants_cpu(self) -> float:
+        return sum(self.cpu.values())
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -145,11 +166,12 @@ def run_child(
             sampler.stop()
     wall = time.perf_counter() - started
     peak = sampler.peak / _MIB
+    workers_cpu = sampler.descendants_cpu
     payload: dict[str, Any] = {}
     if result_path.is_file():
         payload = json.loads(result_path.read_text(encoding="utf-8"))
     if timed_out:
-        return ChildResult(False, wall, peak, payload, f"{name}: stopped after {timeout:.0f} s (timeout); log: {log_path}", log_path)
+        return ChildResult(False, wall, peak, payload, f"{name}: stopped after {timeout:.0f} s (timeout); log: {log_path}", log_path, workers_cpu)
     if process.returncode != 0 or not payload.get("ok"):
         if payload.get("error"):
             error = str(payload["error"])
@@ -157,5 +179,5 @@ def run_child(
             error = f"{name}: killed by signal {-process.returncode} (out of memory?); log: {log_path}"
         else:
             error = f"{name}: exited with code {process.returncode} without a result; end of {log_path}:\n{_tail(log_path)}"
-        return ChildResult(False, wall, peak, payload, error, log_path)
-    return ChildResult(True, wall, peak, payload, None, log_path)
+        return ChildResult(False, wall, peak, payload, error, log_path, workers_cpu)
+    return ChildResult(True, wall, peak, payload, None, log_path, workers_cpu)
