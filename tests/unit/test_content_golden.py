@@ -1,0 +1,75 @@
+"""The content stage's output, pinned: posts.json and posts.md of a realistic run, byte for byte.
+
+``content_golden/`` holds the bench's brief (five themes, alternatives, a line per age band)
+and nine segments: one per angle of framing.yaml from a real segmentation, and two
+territorial packs. ``expected.json`` holds the SHA-256 of every file the stage wrote for
+them, computed before the content stage was optimised. Any change to a post's text, its
+order, its links, the similarity report or the JSON layout fails here; a deliberate change
+must say why and update ``expected.json`` (``MATINALE_GOLDEN_UPDATE=1`` rewrites it).
+
+The same bytes must come out whatever the order of the segments and however they are
+split into batches: nothing learnt on one segment may leak into another's posts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from matinale.night import RunContext, run_content
+from matinale.settings import Settings, load_settings
+from matinale.store import LocalStore
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "content_golden"
+EDITION = date(2026, 11, 24)
+SEGMENTS = json.loads((GOLDEN / "segments.json").read_text(encoding="utf-8"))
+IDS = [s["id"] for s in SEGMENTS["segments"]]
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MATINALE_HOME", str(ROOT))
+        return load_settings()
+
+
+def _run(settings: Settings, tmp_path: Path, batches: list[list[str]]) -> tuple[dict[str, str], list[dict]]:
+    """Run the content stage on ``batches``; the SHA-256 of every file it wrote, and the summaries."""
+    store = LocalStore(tmp_path / "work")
+    ctx = RunContext(edition=EDITION, run="20261124T000000Z-gold", supporters_file="unused.csv", brief_file=str(GOLDEN / "brief.yaml"))
+    store.put_json(f"{ctx.prefix}/segments.json", SEGMENTS)
+    summaries = [run_content(settings, store, ctx, batch) for batch in batches]
+    prefix = len(ctx.bundle) + 1
+    digests = {key[prefix:]: hashlib.sha256(store.get_bytes(key)).hexdigest() for key in store.list(ctx.bundle)}
+    return digests, summaries
+
+
+def _expected() -> dict:
+    return json.loads((GOLDEN / "expected.json").read_text(encoding="utf-8"))
+
+
+def test_content_output_is_pinned(settings: Settings, tmp_path: Path) -> None:
+    digests, (summary,) = _run(settings, tmp_path, [IDS])
+    if os.environ.get("MATINALE_GOLDEN_UPDATE") == "1":  # a deliberate change of the posts
+        document = {"summary": summary, "files": digests}
+        (GOLDEN / "expected.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    expected = _expected()
+    changed = sorted(name for name in expected["files"].keys() | digests.keys() if expected["files"].get(name) != digests.get(name))
+    assert not changed, f"the content stage's output changed: {changed}"
+    assert summary == expected["summary"]
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [[IDS[::-1]], [[segment] for segment in IDS], [IDS[1::2], IDS[0::2]]],
+    ids=["reversed", "one-per-batch", "interleaved"],
+)
+def test_content_output_ignores_segment_order_and_batches(settings: Settings, tmp_path: Path, batches: list[list[str]]) -> None:
+    digests, _ = _run(settings, tmp_path, batches)
+    assert digests == _expected()["files"]
