@@ -737,6 +737,17 @@ def _line_shingles(line: str, size: int) -> frozenset[str]:
     return frozenset(map("".join, zip(*(line[i:] for i in range(size)), strict=False)))
 
 
+@lru_cache(maxsize=1 << 15)
+def _signature(bare: str, mentions: tuple[str, ...], size: int) -> frozenset[str]:
+    """The shingles of a post's text without links (``bare``) and without its fixed mentions.
+
+    Texts without links repeat from segment to segment: each is cut once.
+    """
+    for mention in mentions:
+        bare = bare.replace(mention, " ")
+    return shingles(bare, size)
+
+
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     """|a ∩ b| / |a ∪ b|: 1.0 for the same text, near 0 for unrelated texts."""
     if not a and not b:
@@ -948,6 +959,7 @@ class _SegmentMaker:
             "segment": self.segment_ns,
         }
         self.openers = tuple(" ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers)
+        self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
 
     # -- ordering and choices
 
@@ -1007,6 +1019,39 @@ class _SegmentMaker:
         content = f"{self.segment_id}-{variant}"
         edition = self.w.edition
         allowed = self.w.allowed
+        base, tracked = self._variant_base(theme, channel, variant)
+        links = set(tracked)
+
+        def track(url: str) -> str:
+            tracked = tracked_link(url, channel=channel, edition=edition, content=content, allowed_domains=allowed)
+            links.add(tracked)
+            return tracked
+
+        context = {
+            **base,
+            "facts": list(base["facts"]),  # a list of this post's own: a template may not change another's
+            "opener": choice.opener,
+            "cta": choice.cta,
+            "cta_intro": choice.cta_intro,
+            "hashtag_list": list(choice.hashtags),
+            "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
+            "_track": track,
+        }
+        return context, links
+
+    def _variant_base(self, theme: Theme, channel: str, variant: int) -> tuple[dict[str, Any], frozenset[str]]:
+        """What the context of every candidate for this variant shares, and its tracked links.
+
+        A candidate rejected as too similar is followed by another for the same variant
+        number: its links and facts are tracked once.
+        """
+        key = (theme.id, channel, variant)
+        cached = self._bases.get(key)
+        if cached is not None:
+            return cached
+        content = f"{self.segment_id}-{variant}"
+        edition = self.w.edition
+        allowed = self.w.allowed
         links: set[str] = set()
 
         def track(url: str) -> str:
@@ -1015,28 +1060,23 @@ class _SegmentMaker:
             return tracked
 
         link = track(theme.link)
-        facts = [_namespace(text=f.text, source=track(f.source), site=_site(f.source)) for f in theme.facts]
+        facts = tuple(_namespace(text=f.text, source=track(f.source), site=_site(f.source)) for f in theme.facts)
         local = bool(self.segment.get("theme")) and self.segment.get("theme") == theme.id
-        context = {
+        base = {
             "campaign": self.w.campaign_ns,
             "segment": self.segment_ns,
             "angle": self.angle.id,
             "theme": _namespace(id=theme.id, title=theme.title, key_message=theme.key_message, local=local),
             "variant": variant,
-            "opener": choice.opener,
-            "cta": choice.cta,
-            "cta_intro": choice.cta_intro,
             "link": link,
             "facts": facts,
-            "hashtag_list": list(choice.hashtags),
-            "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
             "compact": False,
             "minimal": False,
             "territory": self.territory,
             "interest": self.interest,
-            "_track": track,
         }
-        return context, links
+        cached = self._bases[key] = (base, frozenset(links))
+        return cached
 
     @staticmethod
     def _shorten(context: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
@@ -1155,9 +1195,7 @@ class _SegmentMaker:
     def _signature(self, channel: str, parts: Mapping[str, typography.Fixed]) -> frozenset[str]:
         """What an author chose: links and fixed legal mentions left out of the comparison."""
         bare = parts["text"].bare if channel != "email" else f"{parts['subject'].bare}\n{parts['text'].bare}"
-        for mention in self.w.fixed_mentions.get(channel, ()):
-            bare = bare.replace(mention, " ")
-        return shingles(bare, self.w.rules.shingle)
+        return _signature(bare, self.w.fixed_mentions.get(channel, ()), self.w.rules.shingle)
 
     def theme_channel(self, theme: Theme, channel: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The accepted variants of one theme × channel and their similarity summary."""
