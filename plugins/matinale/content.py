@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import html as _html
+import os
 import random
 import re
 import unicodedata
@@ -55,17 +56,21 @@ __all__ = [
     "MentionError",
     "PostWriter",
     "RulesError",
+    "SegmentFiles",
     "SegmentPosts",
     "Theme",
     "TypographyError",
     "VariantError",
     "jaccard",
+    "content_workers",
     "load_brief",
     "load_rules",
     "posts_markdown",
     "render_segment_posts",
+    "segment_files",
     "shingles",
     "tracked_link",
+    "write_segments",
 ]
 
 CHANNELS: tuple[str, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
@@ -904,6 +909,17 @@ class PostWriter:
             for channel in DIRECT_CHANNELS
         }
 
+    def spec(self) -> dict[str, Any]:
+        """The arguments that make this writer again in another process (all picklable)."""
+        return {
+            "brief": self.brief,
+            "campaign": self.campaign,
+            "channels": self.channels,
+            "templates_dir": self.templates_dir,
+            "variants": self.variants,
+            "allowed_domains": self.allowed,
+        }
+
     def _check_campaign(self) -> None:
         if not any(channel in DIRECT_CHANNELS for channel in self.channels):
             return
@@ -1305,3 +1321,128 @@ def posts_markdown(result: SegmentPosts, *, label: str = "", theme_titles: Mappi
         values = (f"{item[key]:.2f}".replace(".", ",") for key in ("max", "mean", "threshold"))
         lines.append(f"| {titles.get(item['theme'], item['theme'])} | {_CHANNEL_TITLES[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------ many segments, many cores
+
+# Below this many segments per worker, a process costs more to start than it saves.
+_MIN_SEGMENTS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class SegmentFiles:
+    """One segment's posts.json and posts.md, and the counts a task's summary adds up."""
+
+    segment: str
+    posts_json: bytes
+    posts_md: bytes
+    posts: int
+    shortened: int
+    similarity: tuple[tuple[int, int, float], ...]  # (variants, rejected, max) per theme × channel
+
+
+def segment_files(writer: PostWriter, segment: Mapping[str, Any], *, date_text: str) -> SegmentFiles:
+    """Render one segment's posts and write its two files: posts.json as the store's put_json writes it."""
+    from matinale.store import dumps
+
+    result = writer.segment(segment)
+    titles = {theme.id: theme.title for theme in writer.brief.themes}
+    markdown = posts_markdown(result, label=str(segment.get("label") or result.segment), theme_titles=titles, fmt_date=lambda _day: date_text)
+    return SegmentFiles(
+        segment=result.segment,
+        posts_json=dumps(result.to_json()).encode(),
+        posts_md=markdown.encode("utf-8"),
+        posts=len(result.posts),
+        shortened=sum(1 for post in result.posts if post["shortened"]),
+        similarity=tuple((item["variants"], item["rejected"], item["max"]) for item in result.similarity),
+    )
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def content_workers(segments: int, requested: int | None = None) -> int:
+    """Processes to write ``segments``: the cores this task may use, fewer for small batches.
+
+    ``requested``, else ``MATINALE_CONTENT_WORKERS``, sets the number instead (e.g. when
+    several mapped tasks share a machine); 1 writes in this process, with no pool.
+    """
+    chosen = requested or int(os.environ.get("MATINALE_CONTENT_WORKERS", "0") or 0)
+    if chosen:
+        return max(1, min(chosen, segments))
+    return max(1, min(_available_cores(), segments // _MIN_SEGMENTS_PER_WORKER))
+
+
+_WORKER: tuple[PostWriter, str] | None = None
+
+
+def _init_worker(spec: dict[str, Any], date_text: str) -> None:
+    """Make the writer once per worker: rules read and templates compiled here, not per segment."""
+    global _WORKER
+    _WORKER = (PostWriter(**spec), date_text)
+
+
+def _files_chunk(segments: Sequence[Mapping[str, Any]]) -> list[SegmentFiles]:
+    assert _WORKER is not None, "worker used before _init_worker"
+    writer, date_text = _WORKER
+    return [segment_files(writer, segment, date_text=date_text) for segment in segments]
+
+
+def _pool_context() -> Any:
+    """Workers forked from a fresh server process that has imported Jinja2 and this module once.
+
+    Not a plain fork: the parent may be an Airflow task process with threads and locks.
+    Not spawn: each worker would import Jinja2 and YAML again.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["matinale.content", "matinale.store", "jinja2", "jinja2.sandbox", "yaml"])
+    return context
+
+
+def write_segments(
+    writer: PostWriter, segments: Sequence[Mapping[str, Any]], *, date_text: str, workers: int | None = None
+) -> Iterator[SegmentFiles]:
+    """The files of every segment, in the order given, on a process pool sized to the cores.
+
+    ``date_text`` is the edition as posts.md headings write it. The writer is made (brief,
+    rules and templates checked) by the caller, so a bad template fails once, before any
+    process starts. A segment's files depend on that segment only: the output does not
+    depend on the number of workers nor on how segments are split among them.
+    """
+    segments = list(segments)
+    count = content_workers(len(segments), workers)
+    if count <= 1:
+        for segment in segments:
+            yield segment_files(writer, segment, date_text=date_text)
+        return
+
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from itertools import islice
+
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(), initializer=_init_worker, initargs=(writer.spec(), date_text))
+    try:
+        # Runs of neighbouring segments (same band, often the same angle): a worker's text
+        # caches serve a run well; a few runs per worker even out the load.
+        size = max(1, -(-len(segments) // (count * _CHUNKS_PER_WORKER)))
+        chunks = iter([segments[start : start + size] for start in range(0, len(segments), size)])
+        pending = deque(pool.submit(_files_chunk, chunk) for chunk in islice(chunks, count * 2))
+        while pending:
+            files = pending.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                pending.append(pool.submit(_files_chunk, following))
+            yield from files
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_CHUNKS_PER_WORKER = 4

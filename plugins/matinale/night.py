@@ -275,7 +275,7 @@ def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int
 def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
     """Posts of each segment of ``batch``: ``<segment>/posts.json`` and ``posts.md`` in the bundle."""
     from matinale.bundle import french_date
-    from matinale.content import PostWriter, load_brief, posts_markdown
+    from matinale.content import PostWriter, load_brief, write_segments
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
@@ -283,20 +283,18 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     missing = [s for s in batch if s not in by_id]
     if missing:
         raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
-    titles = {t.id: t.title for t in brief.themes}
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
-    for segment_id in batch:
-        result = writer.segment(by_id[segment_id])
-        store.put_json(f"{ctx.bundle}/{segment_id}/posts.json", result.to_json())
-        markdown = posts_markdown(result, label=str(by_id[segment_id].get("label") or segment_id), theme_titles=titles, fmt_date=french_date)
-        store.put_bytes(f"{ctx.bundle}/{segment_id}/posts.md", markdown.encode("utf-8"))
-        posts += len(result.posts)
-        shortened += sum(1 for p in result.posts if p["shortened"])
-        for item in result.similarity:
-            rejected += item["rejected"]
-            fewer += item["variants"] < settings.variants
-            similarities.append(item["max"])
+    # Segments render on a pool of processes (MATINALE_CONTENT_WORKERS); this process writes.
+    for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):
+        store.put_bytes(f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json)
+        store.put_bytes(f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md)
+        posts += files.posts
+        shortened += files.shortened
+        for variants, rejected_here, most in files.similarity:
+            rejected += rejected_here
+            fewer += variants < settings.variants
+            similarities.append(most)
     summary = {
         "segments": len(batch),
         "posts": posts,

@@ -7,8 +7,9 @@ them, computed before the content stage was optimised. Any change to a post's te
 order, its links, the similarity report or the JSON layout fails here; a deliberate change
 must say why and update ``expected.json`` (``MATINALE_GOLDEN_UPDATE=1`` rewrites it).
 
-The same bytes must come out whatever the order of the segments and however they are
-split into batches: nothing learnt on one segment may leak into another's posts.
+The same bytes must come out whatever the order of the segments, however they are split
+into batches and however many processes write them: nothing learnt on one segment may leak
+into another's posts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -73,3 +75,26 @@ def test_content_output_is_pinned(settings: Settings, tmp_path: Path) -> None:
 def test_content_output_ignores_segment_order_and_batches(settings: Settings, tmp_path: Path, batches: list[list[str]]) -> None:
     digests, _ = _run(settings, tmp_path, batches)
     assert digests == _expected()["files"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2", "3"])
+def test_content_output_ignores_the_number_of_workers(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str) -> None:
+    monkeypatch.setenv("MATINALE_CONTENT_WORKERS", workers)
+    digests, (summary,) = _run(settings, tmp_path, [IDS])
+    assert digests == _expected()["files"]
+    assert summary == _expected()["summary"]
+
+
+def test_an_error_in_a_worker_fails_the_task_with_its_message(settings: Settings, tmp_path: Path) -> None:
+    from matinale.content import FitError, PostWriter, load_brief, write_segments
+
+    templates = tmp_path / "content_templates"
+    shutil.copytree(ROOT / "content_templates", templates, ignore=shutil.ignore_patterns("fonts", "cards"))
+    channels = templates / "channels.yaml"
+    channels.write_text(channels.read_text(encoding="utf-8").replace("x: {limit: 280}", "x: {limit: 60}"), encoding="utf-8")
+    brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
+    writer = PostWriter(
+        brief, campaign=settings.campaign, channels=("x",), templates_dir=templates, variants=settings.variants, allowed_domains=settings.allowed_domains
+    )
+    with pytest.raises(FitError, match=r"segment 18-24-p01, channel x, theme \S+: does not fit"):
+        list(write_segments(writer, SEGMENTS["segments"], date_text="mardi 24 novembre 2026", workers=2))
