@@ -1366,7 +1366,7 @@ def _available_cores() -> int:
 
 
 def content_workers(segments: int, requested: int | None = None) -> int:
-    """Processes to write ``segments``: the cores this task may use, fewer for small batches.
+    """Processes to write ``segments``, this one included: the cores this task may use, fewer for small batches.
 
     ``requested``, else ``MATINALE_CONTENT_WORKERS``, sets the number instead (e.g. when
     several mapped tasks share a machine); 1 writes in this process, with no pool.
@@ -1410,12 +1410,19 @@ def _pool_context() -> Any:
 def write_segments(
     writer: PostWriter, segments: Sequence[Mapping[str, Any]], *, date_text: str, workers: int | None = None
 ) -> Iterator[SegmentFiles]:
-    """The files of every segment, in the order given, on a process pool sized to the cores.
+    """The files of every segment, written by this process and a pool of others, as they come.
 
-    ``date_text`` is the edition as posts.md headings write it. The writer is made (brief,
-    rules and templates checked) by the caller, so a bad template fails once, before any
-    process starts. A segment's files depend on that segment only: the output does not
-    depend on the number of workers nor on how segments are split among them.
+    ``date_text`` is the edition as posts.md headings write it. ``workers`` counts the
+    processes that write, this one included (see :func:`content_workers`). The writer is
+    made (brief, rules and templates checked) by the caller, so a bad template fails once,
+    before any process starts. A segment's files depend on that segment only: the bytes do
+    not depend on the number of workers nor on which process wrote which segment; only the
+    order in which files come back does.
+
+    This process does not wait for the pool to start (a new interpreter importing Jinja2,
+    about half a second): it writes segments from the front of the list while the pool,
+    fed by a thread, takes runs from the back. Each process thus works on neighbouring
+    segments (same bands, mostly the same angles), which its text caches serve best.
     """
     segments = list(segments)
     count = content_workers(len(segments), workers)
@@ -1424,25 +1431,69 @@ def write_segments(
             yield segment_files(writer, segment, date_text=date_text)
         return
 
+    import queue
+    import threading
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-    from itertools import islice
 
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context(), initializer=_init_worker, initargs=(writer.spec(), date_text))
-    try:
-        # Runs of neighbouring segments (same band, often the same angle): a worker's text
-        # caches serve a run well; a few runs per worker even out the load.
-        size = max(1, -(-len(segments) // (count * _CHUNKS_PER_WORKER)))
-        chunks = iter([segments[start : start + size] for start in range(0, len(segments), size)])
-        pending = deque(pool.submit(_files_chunk, chunk) for chunk in islice(chunks, count * 2))
-        while pending:
-            files = pending.popleft().result()
-            following = next(chunks, None)
-            if following is not None:
-                pending.append(pool.submit(_files_chunk, following))
+    size = max(1, -(-len(segments) // (count * _CHUNKS_PER_WORKER)))
+    chunks = deque(segments[start : start + size] for start in range(0, len(segments), size))
+    lock = threading.Lock()
+    done: queue.SimpleQueue[tuple[list[SegmentFiles] | None, BaseException | None]] = queue.SimpleQueue()
+
+    def take(*, back: bool) -> list[Mapping[str, Any]] | None:
+        with lock:
+            if not chunks:
+                return None
+            return chunks.pop() if back else chunks.popleft()
+
+    def feed() -> None:
+        """Keep the pool's workers busy with runs from the back; hand their files to ``done``."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            pool = ProcessPoolExecutor(max_workers=count - 1, mp_context=_pool_context(), initializer=_init_worker, initargs=(writer.spec(), date_text))
+            try:
+                window: deque[Any] = deque()
+                while True:
+                    while len(window) < 2 * (count - 1) and (chunk := take(back=True)) is not None:
+                        window.append(pool.submit(_files_chunk, chunk))
+                    if not window:
+                        break
+                    done.put((window.popleft().result(), None))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            done.put((None, exc))
+        finally:
+            done.put((None, None))  # the feeder has finished
+
+    def collect(*, wait: bool) -> Iterator[SegmentFiles]:
+        nonlocal feeding
+        while feeding:
+            try:
+                files, error = done.get(block=wait)
+            except queue.Empty:
+                return
+            if error is not None:
+                raise error
+            if files is None:
+                feeding = False
+                return
             yield from files
+
+    feeding = True
+    feeder = threading.Thread(target=feed, name="matinale-content-pool", daemon=True)
+    feeder.start()
+    try:
+        while (chunk := take(back=False)) is not None:
+            for segment in chunk:
+                yield segment_files(writer, segment, date_text=date_text)
+            yield from collect(wait=False)
+        yield from collect(wait=True)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with lock:
+            chunks.clear()  # on an error here, the pool gets nothing more
+        feeder.join()
 
 
-_CHUNKS_PER_WORKER = 4
+_CHUNKS_PER_WORKER = 8

@@ -85,16 +85,23 @@ def test_content_output_ignores_the_number_of_workers(settings: Settings, tmp_pa
     assert summary == _expected()["summary"]
 
 
-def test_an_error_in_a_worker_fails_the_task_with_its_message(settings: Settings, tmp_path: Path) -> None:
-    from matinale.content import FitError, PostWriter, load_brief, write_segments
+def test_an_error_fails_the_task_with_its_message_in_any_process(settings: Settings, tmp_path: Path) -> None:
+    from matinale.content import ContentError, FitError, PostWriter, load_brief, write_segments
 
     templates = tmp_path / "content_templates"
     shutil.copytree(ROOT / "content_templates", templates, ignore=shutil.ignore_patterns("fonts", "cards"))
     channels = templates / "channels.yaml"
     channels.write_text(channels.read_text(encoding="utf-8").replace("x: {limit: 280}", "x: {limit: 60}"), encoding="utf-8")
     brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
-    writer = PostWriter(
-        brief, campaign=settings.campaign, channels=("x",), templates_dir=templates, variants=settings.variants, allowed_domains=settings.allowed_domains
-    )
-    with pytest.raises(FitError, match=r"segment 18-24-p01, channel x, theme \S+: does not fit"):
-        list(write_segments(writer, SEGMENTS["segments"], date_text="mardi 24 novembre 2026", workers=2))
+
+    def writer(templates_dir: Path) -> PostWriter:
+        return PostWriter(
+            brief, campaign=settings.campaign, channels=("x",), templates_dir=templates_dir, variants=settings.variants, allowed_domains=settings.allowed_domains
+        )
+
+    with pytest.raises(FitError, match=r"segment \S+, channel x, theme \S+: does not fit"):
+        list(write_segments(writer(templates), SEGMENTS["segments"], date_text="mardi 24 novembre 2026", workers=2))
+    # The pool takes segments from the back: a corrupt last segment fails in a worker.
+    corrupt = [*SEGMENTS["segments"], {"id": "Not A Slug", "kind": "main"}]
+    with pytest.raises(ContentError, match="segment id 'Not A Slug' is not a slug"):
+        list(write_segments(writer(ROOT / "content_templates"), corrupt, date_text="mardi 24 novembre 2026", workers=2))
