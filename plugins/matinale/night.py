@@ -15,6 +15,8 @@ import logging
 import math
 import subprocess
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -285,16 +287,23 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
         raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
-    # Segments render on a pool of processes (MATINALE_CONTENT_WORKERS); this process writes.
-    for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):
-        store.put_bytes(f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json)
-        store.put_bytes(f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md)
-        posts += files.posts
-        shortened += files.shortened
-        for variants, rejected_here, most in files.similarity:
-            rejected += rejected_here
-            fewer += variants < settings.variants
-            similarities.append(most)
+    # Segments render in this process and a pool of others (MATINALE_CONTENT_WORKERS); a
+    # thread stores the files meanwhile, so rendering never waits for the disk or S3.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
+        stored: deque[Future[None]] = deque()
+        for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):
+            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json))
+            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md))
+            while stored and stored[0].done():
+                stored.popleft().result()  # a failed write fails the task now
+            posts += files.posts
+            shortened += files.shortened
+            for variants, rejected_here, most in files.similarity:
+                rejected += rejected_here
+                fewer += variants < settings.variants
+                similarities.append(most)
+        for future in stored:
+            future.result()
     summary = {
         "segments": len(batch),
         "posts": posts,
