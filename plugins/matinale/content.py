@@ -1366,15 +1366,18 @@ def _available_cores() -> int:
 
 
 def content_workers(segments: int, requested: int | None = None) -> int:
-    """Processes to write ``segments``, this one included: the cores this task may use, fewer for small batches.
+    """Processes to write ``segments``, this one included: 1 (no pool) unless asked for more.
 
-    ``requested``, else ``MATINALE_CONTENT_WORKERS``, sets the number instead (e.g. when
-    several mapped tasks share a machine); 1 writes in this process, with no pool.
+    ``requested``, else ``MATINALE_CONTENT_WORKERS`` (a number, or ``cores`` for the cores
+    this task may use, fewer for small batches), turns the pool on. It is off by default:
+    on a 2-core machine shared with other work it measured slower than one process (the
+    pool's start, about half a second, and a second set of text caches are paid for with
+    no free core to win them back); measure before turning it on.
     """
-    chosen = requested or int(os.environ.get("MATINALE_CONTENT_WORKERS", "0") or 0)
-    if chosen:
-        return max(1, min(chosen, segments))
-    return max(1, min(_available_cores(), segments // _MIN_SEGMENTS_PER_WORKER))
+    chosen = str(requested) if requested else os.environ.get("MATINALE_CONTENT_WORKERS", "").strip() or "1"
+    if chosen == "cores":
+        return max(1, min(_available_cores(), segments // _MIN_SEGMENTS_PER_WORKER))
+    return max(1, min(int(chosen), segments))
 
 
 _WORKER: tuple[PostWriter, str] | None = None

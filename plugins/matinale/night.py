@@ -287,8 +287,8 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
         raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
-    # Segments render in this process and a pool of others (MATINALE_CONTENT_WORKERS); a
-    # thread stores the files meanwhile, so rendering never waits for the disk or S3.
+    # Segments render in this process (and a pool of others with MATINALE_CONTENT_WORKERS);
+    # a thread stores the files meanwhile, so rendering never waits for the disk or S3.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
         stored: deque[Future[None]] = deque()
         for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):

@@ -105,3 +105,14 @@ def test_an_error_fails_the_task_with_its_message_in_any_process(settings: Setti
     corrupt = [*SEGMENTS["segments"], {"id": "Not A Slug", "kind": "main"}]
     with pytest.raises(ContentError, match="segment id 'Not A Slug' is not a slug"):
         list(write_segments(writer(ROOT / "content_templates"), corrupt, date_text="mardi 24 novembre 2026", workers=2))
+
+
+def test_the_pool_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matinale.content import content_workers
+
+    monkeypatch.delenv("MATINALE_CONTENT_WORKERS", raising=False)
+    assert content_workers(200) == 1 and content_workers(200, 2) == 2
+    monkeypatch.setenv("MATINALE_CONTENT_WORKERS", "3")
+    assert content_workers(200) == 3 and content_workers(2) == 2
+    monkeypatch.setenv("MATINALE_CONTENT_WORKERS", "cores")
+    assert 1 <= content_workers(200) <= 200 // 8 and content_workers(9) == 1
