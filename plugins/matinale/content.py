@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import html as _html
+import os
 import random
 import re
 import unicodedata
@@ -55,17 +56,21 @@ __all__ = [
     "MentionError",
     "PostWriter",
     "RulesError",
+    "SegmentFiles",
     "SegmentPosts",
     "Theme",
     "TypographyError",
     "VariantError",
     "jaccard",
+    "content_workers",
     "load_brief",
     "load_rules",
     "posts_markdown",
     "render_segment_posts",
+    "segment_files",
     "shingles",
     "tracked_link",
+    "write_segments",
 ]
 
 CHANNELS: tuple[str, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
@@ -686,11 +691,30 @@ def _template_variables(templates_dir: Path, channel: str) -> frozenset[str]:
     return frozenset(used)
 
 
-def _render(template: Any, context: dict[str, Any]) -> str:
-    from jinja2 import TemplateError
+@cache
+def _flat_globals(template: Any) -> dict[str, Any]:
+    """The template's globals (a ChainMap over the environment's) as one plain dict."""
+    return dict(template.globals)
 
+
+def _render(template: Any, context: dict[str, Any]) -> str:
+    """``template.render(context)``, without copying the globals' ChainMap at every render.
+
+    ``Template.render`` builds its context with ``dict(globals, **vars)`` and
+    ``set(globals)`` over a ChainMap, in Python, at every call: half the cost of rendering
+    a short post. The same context is built here from the globals flattened once.
+    """
+    from jinja2 import TemplateError
+    from jinja2.runtime import new_context
+
+    flat = _flat_globals(template)
+    environment = template.environment
     try:
-        return template.render(context)
+        ctx = new_context(environment, template.name, template.blocks, {**flat, **context}, True, flat)
+        try:
+            return environment.concat(template.root_render_func(ctx))
+        except Exception:
+            environment.handle_exception()  # what Template.render does: re-raises, template lines in the traceback
     except TemplateError as exc:
         # Names the template and the problem (e.g. an undefined variable); never data.
         raise ContentError(f"template {template.name}: {exc}") from exc
@@ -716,6 +740,17 @@ def _line_shingles(line: str, size: int) -> frozenset[str]:
         return frozenset((line,))
     # zip over shifted copies: about twice as fast as slicing at every position.
     return frozenset(map("".join, zip(*(line[i:] for i in range(size)), strict=False)))
+
+
+@lru_cache(maxsize=1 << 15)
+def _signature(bare: str, mentions: tuple[str, ...], size: int) -> frozenset[str]:
+    """The shingles of a post's text without links (``bare``) and without its fixed mentions.
+
+    Texts without links repeat from segment to segment: each is cut once.
+    """
+    for mention in mentions:
+        bare = bare.replace(mention, " ")
+    return shingles(bare, size)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -874,6 +909,17 @@ class PostWriter:
             for channel in DIRECT_CHANNELS
         }
 
+    def spec(self) -> dict[str, Any]:
+        """The arguments that make this writer again in another process (all picklable)."""
+        return {
+            "brief": self.brief,
+            "campaign": self.campaign,
+            "channels": self.channels,
+            "templates_dir": self.templates_dir,
+            "variants": self.variants,
+            "allowed_domains": self.allowed,
+        }
+
     def _check_campaign(self) -> None:
         if not any(channel in DIRECT_CHANNELS for channel in self.channels):
             return
@@ -929,6 +975,7 @@ class _SegmentMaker:
             "segment": self.segment_ns,
         }
         self.openers = tuple(" ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers)
+        self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
 
     # -- ordering and choices
 
@@ -988,6 +1035,39 @@ class _SegmentMaker:
         content = f"{self.segment_id}-{variant}"
         edition = self.w.edition
         allowed = self.w.allowed
+        base, tracked = self._variant_base(theme, channel, variant)
+        links = set(tracked)
+
+        def track(url: str) -> str:
+            tracked = tracked_link(url, channel=channel, edition=edition, content=content, allowed_domains=allowed)
+            links.add(tracked)
+            return tracked
+
+        context = {
+            **base,
+            "facts": list(base["facts"]),  # a list of this post's own: a template may not change another's
+            "opener": choice.opener,
+            "cta": choice.cta,
+            "cta_intro": choice.cta_intro,
+            "hashtag_list": list(choice.hashtags),
+            "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
+            "_track": track,
+        }
+        return context, links
+
+    def _variant_base(self, theme: Theme, channel: str, variant: int) -> tuple[dict[str, Any], frozenset[str]]:
+        """What the context of every candidate for this variant shares, and its tracked links.
+
+        A candidate rejected as too similar is followed by another for the same variant
+        number: its links and facts are tracked once.
+        """
+        key = (theme.id, channel, variant)
+        cached = self._bases.get(key)
+        if cached is not None:
+            return cached
+        content = f"{self.segment_id}-{variant}"
+        edition = self.w.edition
+        allowed = self.w.allowed
         links: set[str] = set()
 
         def track(url: str) -> str:
@@ -996,28 +1076,23 @@ class _SegmentMaker:
             return tracked
 
         link = track(theme.link)
-        facts = [_namespace(text=f.text, source=track(f.source), site=_site(f.source)) for f in theme.facts]
+        facts = tuple(_namespace(text=f.text, source=track(f.source), site=_site(f.source)) for f in theme.facts)
         local = bool(self.segment.get("theme")) and self.segment.get("theme") == theme.id
-        context = {
+        base = {
             "campaign": self.w.campaign_ns,
             "segment": self.segment_ns,
             "angle": self.angle.id,
             "theme": _namespace(id=theme.id, title=theme.title, key_message=theme.key_message, local=local),
             "variant": variant,
-            "opener": choice.opener,
-            "cta": choice.cta,
-            "cta_intro": choice.cta_intro,
             "link": link,
             "facts": facts,
-            "hashtag_list": list(choice.hashtags),
-            "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
             "compact": False,
             "minimal": False,
             "territory": self.territory,
             "interest": self.interest,
-            "_track": track,
         }
-        return context, links
+        cached = self._bases[key] = (base, frozenset(links))
+        return cached
 
     @staticmethod
     def _shorten(context: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
@@ -1136,9 +1211,7 @@ class _SegmentMaker:
     def _signature(self, channel: str, parts: Mapping[str, typography.Fixed]) -> frozenset[str]:
         """What an author chose: links and fixed legal mentions left out of the comparison."""
         bare = parts["text"].bare if channel != "email" else f"{parts['subject'].bare}\n{parts['text'].bare}"
-        for mention in self.w.fixed_mentions.get(channel, ()):
-            bare = bare.replace(mention, " ")
-        return shingles(bare, self.w.rules.shingle)
+        return _signature(bare, self.w.fixed_mentions.get(channel, ()), self.w.rules.shingle)
 
     def theme_channel(self, theme: Theme, channel: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The accepted variants of one theme × channel and their similarity summary."""
@@ -1248,3 +1321,182 @@ def posts_markdown(result: SegmentPosts, *, label: str = "", theme_titles: Mappi
         values = (f"{item[key]:.2f}".replace(".", ",") for key in ("max", "mean", "threshold"))
         lines.append(f"| {titles.get(item['theme'], item['theme'])} | {_CHANNEL_TITLES[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------ many segments, many cores
+
+# Below this many segments per worker, a process costs more to start than it saves.
+_MIN_SEGMENTS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class SegmentFiles:
+    """One segment's posts.json and posts.md, and the counts a task's summary adds up."""
+
+    segment: str
+    posts_json: bytes
+    posts_md: bytes
+    posts: int
+    shortened: int
+    similarity: tuple[tuple[int, int, float], ...]  # (variants, rejected, max) per theme × channel
+
+
+def segment_files(writer: PostWriter, segment: Mapping[str, Any], *, date_text: str) -> SegmentFiles:
+    """Render one segment's posts and write its two files: posts.json as the store's put_json writes it."""
+    from matinale.store import dumps
+
+    result = writer.segment(segment)
+    titles = {theme.id: theme.title for theme in writer.brief.themes}
+    markdown = posts_markdown(result, label=str(segment.get("label") or result.segment), theme_titles=titles, fmt_date=lambda _day: date_text)
+    return SegmentFiles(
+        segment=result.segment,
+        posts_json=dumps(result.to_json()).encode(),
+        posts_md=markdown.encode("utf-8"),
+        posts=len(result.posts),
+        shortened=sum(1 for post in result.posts if post["shortened"]),
+        similarity=tuple((item["variants"], item["rejected"], item["max"]) for item in result.similarity),
+    )
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def content_workers(segments: int, requested: int | None = None) -> int:
+    """Processes to write ``segments``, this one included: 1 (no pool) unless asked for more.
+
+    ``requested``, else ``MATINALE_CONTENT_WORKERS`` (a number, or ``cores`` for the cores
+    this task may use, fewer for small batches), turns the pool on. It is off by default:
+    on a 2-core machine shared with other work it measured slower than one process (the
+    pool's start, about half a second, and a second set of text caches are paid for with
+    no free core to win them back); measure before turning it on.
+    """
+    chosen = str(requested) if requested else os.environ.get("MATINALE_CONTENT_WORKERS", "").strip() or "1"
+    if chosen == "cores":
+        return max(1, min(_available_cores(), segments // _MIN_SEGMENTS_PER_WORKER))
+    return max(1, min(int(chosen), segments))
+
+
+_WORKER: tuple[PostWriter, str] | None = None
+
+
+def _init_worker(spec: dict[str, Any], date_text: str) -> None:
+    """Make the writer once per worker: rules read and templates compiled here, not per segment."""
+    global _WORKER
+    _WORKER = (PostWriter(**spec), date_text)
+
+
+def _files_chunk(segments: Sequence[Mapping[str, Any]]) -> list[SegmentFiles]:
+    assert _WORKER is not None, "worker used before _init_worker"
+    writer, date_text = _WORKER
+    return [segment_files(writer, segment, date_text=date_text) for segment in segments]
+
+
+def _pool_context() -> Any:
+    """Workers forked from a fresh server process that has imported Jinja2 and this module once.
+
+    Not a plain fork: the parent may be an Airflow task process with threads and locks.
+    Not spawn: each worker would import Jinja2 and YAML again.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["matinale.content", "matinale.store", "jinja2", "jinja2.sandbox", "yaml"])
+    return context
+
+
+def write_segments(
+    writer: PostWriter, segments: Sequence[Mapping[str, Any]], *, date_text: str, workers: int | None = None
+) -> Iterator[SegmentFiles]:
+    """The files of every segment, written by this process and a pool of others, as they come.
+
+    ``date_text`` is the edition as posts.md headings write it. ``workers`` counts the
+    processes that write, this one included (see :func:`content_workers`). The writer is
+    made (brief, rules and templates checked) by the caller, so a bad template fails once,
+    before any process starts. A segment's files depend on that segment only: the bytes do
+    not depend on the number of workers nor on which process wrote which segment; only the
+    order in which files come back does.
+
+    This process does not wait for the pool to start (a new interpreter importing Jinja2,
+    about half a second): it writes segments from the front of the list while the pool,
+    fed by a thread, takes runs from the back. Each process thus works on neighbouring
+    segments (same bands, mostly the same angles), which its text caches serve best.
+    """
+    segments = list(segments)
+    count = content_workers(len(segments), workers)
+    if count <= 1:
+        for segment in segments:
+            yield segment_files(writer, segment, date_text=date_text)
+        return
+
+    import queue
+    import threading
+    from collections import deque
+
+    size = max(1, -(-len(segments) // (count * _CHUNKS_PER_WORKER)))
+    chunks = deque(segments[start : start + size] for start in range(0, len(segments), size))
+    lock = threading.Lock()
+    done: queue.SimpleQueue[tuple[list[SegmentFiles] | None, BaseException | None]] = queue.SimpleQueue()
+
+    def take(*, back: bool) -> list[Mapping[str, Any]] | None:
+        with lock:
+            if not chunks:
+                return None
+            return chunks.pop() if back else chunks.popleft()
+
+    def feed() -> None:
+        """Keep the pool's workers busy with runs from the back; hand their files to ``done``."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            pool = ProcessPoolExecutor(max_workers=count - 1, mp_context=_pool_context(), initializer=_init_worker, initargs=(writer.spec(), date_text))
+            try:
+                window: deque[Any] = deque()
+                while True:
+                    while len(window) < 2 * (count - 1) and (chunk := take(back=True)) is not None:
+                        window.append(pool.submit(_files_chunk, chunk))
+                    if not window:
+                        break
+                    done.put((window.popleft().result(), None))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            done.put((None, exc))
+        finally:
+            done.put((None, None))  # the feeder has finished
+
+    def collect(*, wait: bool) -> Iterator[SegmentFiles]:
+        nonlocal feeding
+        while feeding:
+            try:
+                files, error = done.get(block=wait)
+            except queue.Empty:
+                return
+            if error is not None:
+                raise error
+            if files is None:
+                feeding = False
+                return
+            yield from files
+
+    feeding = True
+    feeder = threading.Thread(target=feed, name="matinale-content-pool", daemon=True)
+    feeder.start()
+    try:
+        while (chunk := take(back=False)) is not None:
+            for segment in chunk:
+                yield segment_files(writer, segment, date_text=date_text)
+            yield from collect(wait=False)
+        yield from collect(wait=True)
+    finally:
+        with lock:
+            chunks.clear()  # on an error here, the pool gets nothing more
+        feeder.join()
+
+
+_CHUNKS_PER_WORKER = 8

@@ -16,6 +16,8 @@ import math
 import os
 import subprocess
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -280,7 +282,7 @@ def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int
 def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
     """Posts of each segment of ``batch``: ``<segment>/posts.json`` and ``posts.md`` in the bundle."""
     from matinale.bundle import french_date
-    from matinale.content import PostWriter, load_brief, posts_markdown
+    from matinale.content import PostWriter, load_brief, write_segments
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
@@ -288,20 +290,25 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     missing = [s for s in batch if s not in by_id]
     if missing:
         raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
-    titles = {t.id: t.title for t in brief.themes}
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
-    for segment_id in batch:
-        result = writer.segment(by_id[segment_id])
-        store.put_json(f"{ctx.bundle}/{segment_id}/posts.json", result.to_json())
-        markdown = posts_markdown(result, label=str(by_id[segment_id].get("label") or segment_id), theme_titles=titles, fmt_date=french_date)
-        store.put_bytes(f"{ctx.bundle}/{segment_id}/posts.md", markdown.encode("utf-8"))
-        posts += len(result.posts)
-        shortened += sum(1 for p in result.posts if p["shortened"])
-        for item in result.similarity:
-            rejected += item["rejected"]
-            fewer += item["variants"] < settings.variants
-            similarities.append(item["max"])
+    # Segments render in this process (and a pool of others with MATINALE_CONTENT_WORKERS);
+    # a thread stores the files meanwhile, so rendering never waits for the disk or S3.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
+        stored: deque[Future[None]] = deque()
+        for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):
+            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json))
+            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md))
+            while stored and stored[0].done():
+                stored.popleft().result()  # a failed write fails the task now
+            posts += files.posts
+            shortened += files.shortened
+            for variants, rejected_here, most in files.similarity:
+                rejected += rejected_here
+                fewer += variants < settings.variants
+                similarities.append(most)
+        for future in stored:
+            future.result()
     summary = {
         "segments": len(batch),
         "posts": posts,

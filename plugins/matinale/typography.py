@@ -80,7 +80,13 @@ _TIME_OR_SCORE = r"\d{1,2}(?:h\d\d|(?:[;:!?]\d+)+)"  # 7h30, 07:30, 12:45:00, 3:
 # so punctuation rules treat them as a word, and never appear in real French text.
 _PUA = 0xE000
 _PLACEHOLDER = re.compile("[\ue000-\uf8ff]")
+_PLACEHOLDER_SPLIT = re.compile("([\ue000-\uf8ff])")
+_URL_SPLIT = re.compile(f"({URL_PATTERN.pattern})")
+_MARKS = [chr(_PUA + i) for i in range(64)]  # the first placeholders, made once
 
+# Distinct texts cached per function: a night's posts, links masked, come to a few thousand
+# (8,700 for 200 segments); a smaller cache would evict them before they come back.
+_TEXTS = 1 << 15
 _SPACES = f" {_NBSP}{NNBSP}\t"
 _PUNCT_RUN = re.compile(r"[;:!?]+")
 # Only between a guillemet and a word: a dangling « at the end of a line stays as it is.
@@ -135,16 +141,15 @@ def _protect_counted(text: str) -> tuple[str, list[str], int]:
         )
     # URLs first: they are what differs from post to post, and once they are masked the
     # same texts come back, so the slower search for the other spans is cached.
-    kept: list[str] = []
-    pieces: list[str] = []
-    position = 0
-    for match in URL_PATTERN.finditer(text):
-        pieces.append(text[position : match.start()])
-        pieces.append(chr(_PUA + len(kept)))
-        kept.append(match.group(0))
-        position = match.end()
-    masked = "".join(pieces) + text[position:] if kept else text
+    # One split in C: [text, url, text, url, …, text].
+    parts = _URL_SPLIT.split(text)
+    kept: list[str] = parts[1::2]
     links = len(kept)
+    if links:
+        parts[1::2] = _MARKS[:links] if links <= len(_MARKS) else [chr(_PUA + i) for i in range(links)]
+        masked = "".join(parts)
+    else:
+        masked = text
     rest, spans = _protect_rest(masked, links)
     return rest, kept + list(spans), links
 
@@ -155,7 +160,7 @@ def _rest_pattern(emails: bool, tags: bool) -> re.Pattern[str]:
     return re.compile("|".join([*([_EMAIL] if emails else []), *([_TAG_OR_MENTION] if tags else []), _TIME_OR_SCORE]))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=_TEXTS)
 def _protect_rest(text: str, start: int) -> tuple[str, tuple[str, ...]]:
     spans: list[str] = []
 
@@ -175,7 +180,20 @@ def _protect_rest(text: str, start: int) -> tuple[str, tuple[str, ...]]:
 def _restore(text: str, kept: list[str]) -> str:
     if not kept:
         return text
-    return _PLACEHOLDER.sub(lambda m: kept[ord(m.group(0)) - _PUA], text)
+    return _holes(text).format(*kept)
+
+
+@lru_cache(maxsize=_TEXTS)
+def _holes(text: str) -> str:
+    """``text`` as a format string, ``{i}`` for its placeholder i (braces doubled).
+
+    A fixed masked text comes back for many posts (only its links differ): it is cut once,
+    and each post's restore is one ``str.format`` in C.
+    """
+    parts = _PLACEHOLDER_SPLIT.split(text)
+    parts[0::2] = [piece.replace("{", "{{").replace("}", "}}") for piece in parts[0::2]]
+    parts[1::2] = [f"{{{ord(mark) - _PUA}}}" for mark in parts[1::2]]
+    return "".join(parts)
 
 
 def _tidy_spaces(text: str) -> str:
@@ -219,7 +237,7 @@ def _space_before_punctuation(text: str, space: str, openers: str) -> str:
 
 # Posts of one night differ mostly by their links (utm_content names segment and variant):
 # with links masked, the same texts come back, so the rules run once per distinct text.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=_TEXTS)
 def _social_masked(text: str) -> str:
     if "..." in text:
         text = text.replace("...", "…")
@@ -239,7 +257,7 @@ def _social_masked(text: str) -> str:
     return _tidy_spaces(text)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=_TEXTS)
 def _sms_masked(text: str) -> str:
     if not _PUNCTUATION.isdisjoint(text):
         text = _space_before_punctuation(text, " ", "([\"'")
@@ -271,7 +289,7 @@ def _gsm7_form(char: str) -> str:
     return bare if bare and all(c in GSM7_BASIC for c in bare) else char
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=_TEXTS)
 def _html_masked(markup: str) -> str:
     from markupsafe import escape
 
@@ -304,7 +322,9 @@ def _gsm7_only(text: str) -> str:
     Runs before links are masked, so hashtags are converted too; links are ASCII (the brief
     refuses others), so they pass unchanged.
     """
-    text = to_gsm7(_SMS_GUILLEMETS.sub('"', text))
+    if "«" in text or "»" in text:
+        text = _SMS_GUILLEMETS.sub('"', text)
+    text = to_gsm7(text)
     if set(text) <= _GSM7_ALL:
         return text
     # An emoji or a symbol has no GSM-7 form: one of them would turn the whole SMS into
@@ -443,7 +463,7 @@ def _social_clean(text: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=_TEXTS)
 def _masked_is_clean(masked: str, style: Style) -> bool:
     if style == "social":
         return _social_clean(masked)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from matinale.store import LocalStore, S3Store, StoreError
+from matinale.store import LocalStore, S3Store, StoreError, dumps
 
 
 def _exercise(store) -> None:
@@ -35,3 +37,32 @@ def test_s3_store_roundtrip(s3_server, s3_buckets) -> None:
 def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(StoreError):
         LocalStore(tmp_path).put_bytes(key, b"x")
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"posts": [{"text": "« Bonjour » l’été\n\t\"quoted\" \\ \u2028 \x00 😀", "length": 280, "shortened": []}], "matrix": [[1.0, 0.125], [0.125, 1.0]]},
+        {"b": {}, "a": [], "c": [[], {}], "d": (1, 2), "e": None, "f": True, "g": False, "h": -0.0, "i": 1e-7, "j": 12345678901234567890},
+        [1.5, float("nan"), float("inf")],
+        {1: "int keys", 2: "are text in JSON"},
+        OrderedDict(b=1, a=2),
+        {"subclass": _Text("text")},
+        "just text",
+        3,
+    ],
+)
+def test_dumps_writes_what_json_dumps_writes(value: object) -> None:
+    assert dumps(value) == json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+@pytest.mark.parametrize("value", [{"a": {1, 2}}, {"a": object()}, {1: "x", "y": 2}])
+def test_dumps_fails_where_json_dumps_fails(value: object) -> None:
+    with pytest.raises(TypeError):
+        json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+    with pytest.raises(TypeError):
+        dumps(value)
