@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,7 +44,7 @@ class Store(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
     def put_json(self, key: str, value: Any) -> None: ...
     def get_json(self, key: str) -> Any: ...
-    def put_frame(self, key: str, frame: pd.DataFrame) -> None: ...
+    def put_frame(self, key: str, frame: pd.DataFrame, *, plain: Sequence[str] = ()) -> None: ...
     def get_frame(self, key: str) -> pd.DataFrame: ...
 
 
@@ -62,10 +63,24 @@ class _Helpers:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
-    def put_frame(self, key: str, frame: pd.DataFrame) -> None:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        self.put_bytes(key, buffer.getvalue())
+    def put_frame(self, key: str, frame: pd.DataFrame, *, plain: Sequence[str] = ()) -> None:
+        """``frame`` as Parquet, read back whole by ``get_frame`` (same file as pandas'
+        ``to_parquet``: snappy, pandas metadata), without column statistics (nothing filters
+        on them) and without trying a dictionary for the ``plain`` columns: for nearly unique
+        ones (ids, e-mails) it only costs time before Parquet falls back to plain encoding."""
+        if frame.attrs:  # pandas stores them in the file's metadata: let it
+            buffer = io.BytesIO()
+            frame.to_parquet(buffer, index=False, write_statistics=False)
+            self.put_bytes(key, buffer.getvalue())
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        dictionary: bool | list[str] = [name for name in table.column_names if name not in plain] if plain else True
+        sink = pa.BufferOutputStream()  # a Python file object would cost a third more
+        pq.write_table(table, sink, compression="snappy", use_dictionary=dictionary, write_statistics=False)
+        self.put_bytes(key, sink.getvalue().to_pybytes())
 
     def get_frame(self, key: str) -> pd.DataFrame:
         import pandas as pd
