@@ -313,7 +313,7 @@ def _read_arrow(data: bytes, delimiter: str, skip: int, width: int, newlines_in_
     names = [f"c{i}" for i in range(width)]
     try:
         return pa_csv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # zero-copy: a Python file object would copy every block
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=skip),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter,
