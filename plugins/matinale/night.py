@@ -184,9 +184,9 @@ def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
 
 
 def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    from matinale.privacy import compliance_counts, split_for_segmentation
+    from matinale.privacy import SPLIT_COLUMNS, compliance_counts, split_for_segmentation
 
-    valid = store.get_frame(f"{ctx.prefix}/private/valid.parquet")
+    valid = store.get_frame(f"{ctx.prefix}/private/valid.parquet", columns=SPLIT_COLUMNS)
     split = split_for_segmentation(valid)
     store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features, plain=_UNIQUE_COLUMNS)
     store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts, plain=_UNIQUE_COLUMNS)

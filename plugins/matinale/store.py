@@ -45,7 +45,7 @@ class Store(Protocol):
     def put_json(self, key: str, value: Any) -> None: ...
     def get_json(self, key: str) -> Any: ...
     def put_frame(self, key: str, frame: pd.DataFrame, *, plain: Sequence[str] = ()) -> None: ...
-    def get_frame(self, key: str) -> pd.DataFrame: ...
+    def get_frame(self, key: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame: ...
 
 
 class _Helpers:
@@ -82,10 +82,18 @@ class _Helpers:
         pq.write_table(table, sink, compression="snappy", use_dictionary=dictionary, write_statistics=False)
         self.put_bytes(key, sink.getvalue().to_pybytes())
 
-    def get_frame(self, key: str) -> pd.DataFrame:
+    def get_frame(self, key: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The frame ``put_frame`` stored; only those of ``columns`` it has, when given."""
         import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        return pd.read_parquet(io.BytesIO(self.get_bytes(key)))
+        source = pa.BufferReader(self.get_bytes(key))  # zero-copy, where BytesIO copies
+        if columns is not None:
+            present = set(pq.read_schema(source).names)
+            source.seek(0)
+            columns = [name for name in dict.fromkeys(columns) if name in present]
+        return pd.read_parquet(source, columns=columns)
 
 
 class LocalStore(_Helpers):
