@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matinale.contacts import normalise_emails, normalise_phones
+from matinale.contacts import empty_strings, normalise_emails, normalise_phones
 from matinale.privacy import SuppressionList, compliance_counts, mask_cell, neutralise_formula
 
 __all__ = [
@@ -522,7 +522,7 @@ def _raw_from_cells(path: Path, parsed: _Parsed, mapping: dict[str, int], width:
     if keep.size == 0:
         raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again")
     take = pa.array(keep) if keep.size != len(blank) else None
-    empty = pa.array(np.full(keep.size, "", dtype=object), pa.string())
+    empty = empty_strings(keep.size)
     columns = {}
     for name in FIELDS:
         if name in mapping:
@@ -657,7 +657,7 @@ def _ints(values: pa.Array) -> np.ndarray:
 
 def _no_dates(rows: int) -> _Dates:
     zeros, none = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
-    return _Dates(pa.array(np.full(rows, "", dtype=object), pa.string()), zeros, zeros, zeros, ~none, none, none)
+    return _Dates(empty_strings(rows), zeros, zeros, zeros, ~none, none, none)
 
 
 def _parse_dates(values: pa.Array, reference: date) -> _Dates:
