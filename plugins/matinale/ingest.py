@@ -756,16 +756,25 @@ def _communes() -> _Communes:
         {"postal": arrondissements["code_postal"], "key_insee": arrondissements["insee_parente"], "insee": arrondissements["insee_com"]}
     )
     pairs = pd.concat([pairs, city_pairs]).drop_duplicates().sort_values(["postal", "key_insee", "insee"])
-    resolved = pairs.groupby(["postal", "key_insee"], sort=True)["insee"].agg("|".join)
-    cities = arrondissements.groupby("insee_parente")["insee_com"].agg(lambda s: "|".join(sorted(set(s))))
-    insee_codes = sorted(set(own.dropna()) | set(cities.index))
+    # Grouped in plain Python over the sorted rows: a pandas groupby-agg with a Python
+    # function costs a second here, paid by every ingest process (40,000 small groups).
+    resolved: dict[str, list[str]] = {}
+    for postal, key_insee, insee in zip(pairs["postal"].tolist(), pairs["key_insee"].tolist(), pairs["insee"].tolist(), strict=True):
+        if isinstance(postal, str) and isinstance(key_insee, str):  # groupby drops missing keys
+            resolved.setdefault(f"{postal}|{key_insee}", []).append(insee)
+    city_sets: dict[str, set[str]] = {}
+    for parent, code in zip(arrondissements["insee_parente"].tolist(), arrondissements["insee_com"].tolist(), strict=True):
+        if isinstance(parent, str):
+            city_sets.setdefault(parent, set()).add(code)
+    cities = {parent: "|".join(sorted(codes)) for parent, codes in city_sets.items()}
+    insee_codes = sorted(set(own.dropna()) | set(cities))
     return _Communes(
         postal_codes=pd.Index(list(by_postal), dtype=object),
         postal_candidates=pa.array(["|".join(codes) for codes in by_postal.values()], pa.string()),
         insee_codes=pd.Index(insee_codes, dtype=object),
         city_candidates=pa.array([cities.get(code, "") for code in insee_codes], pa.string()),
-        pair_keys=pd.Index([f"{p}|{i}" for p, i in resolved.index], dtype=object),
-        pair_insee=pa.array(resolved.to_list(), pa.string()),
+        pair_keys=pd.Index(list(resolved), dtype=object),
+        pair_insee=pa.array(["|".join(codes) for codes in resolved.values()], pa.string()),
     )
 
 
