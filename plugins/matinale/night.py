@@ -150,6 +150,10 @@ def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) ->
     return ctx.to_xcom()
 
 
+# Columns with a value per person: written without a Parquet dictionary (see put_frame).
+_UNIQUE_COLUMNS = ("supporter_id", "email")
+
+
 def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
     """Read, check, suppress and deduplicate the supporters; stop the night on a broken file.
 
@@ -177,17 +181,17 @@ def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         log.info("Quarantine reasons (report in %s/private/quarantine.csv): %s", ctx.prefix, json.dumps(result.reasons))
     if stop:
         raise NightError(stop)
-    store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid)
+    store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid, plain=_UNIQUE_COLUMNS)
     return counts
 
 
 def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    from matinale.privacy import compliance_counts, split_for_segmentation
+    from matinale.privacy import SPLIT_COLUMNS, compliance_counts, split_for_segmentation
 
-    valid = store.get_frame(f"{ctx.prefix}/private/valid.parquet")
+    valid = store.get_frame(f"{ctx.prefix}/private/valid.parquet", columns=SPLIT_COLUMNS)
     split = split_for_segmentation(valid)
-    store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features)
-    store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts)
+    store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features, plain=_UNIQUE_COLUMNS)
+    store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts, plain=_UNIQUE_COLUMNS)
     compliance = {"minors_excluded": split.minors, "adults": len(split.features), **compliance_counts(valid)}
     store.put_json(f"{ctx.prefix}/compliance.json", compliance)
     log.info("Privacy: %d adults kept for segmentation, %d minors left out", len(split.features), split.minors)

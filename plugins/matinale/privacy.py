@@ -32,6 +32,7 @@ __all__ = [
     "PERSONAL_FIELDS",
     "PrivacySplit",
     "SuppressionError",
+    "SPLIT_COLUMNS",
     "SuppressionList",
     "compliance_counts",
     "load_suppression",
@@ -262,6 +263,11 @@ class PrivacySplit:
     features: pd.DataFrame
     contacts: pd.DataFrame
     minors: int
+
+
+#: The columns of the valid supporters that ``split_for_segmentation`` and
+#: ``compliance_counts`` read (the privacy stage loads only these).
+SPLIT_COLUMNS = tuple(dict.fromkeys(("supporter_id", *SEGMENTATION_FEATURES, *CONTACT_FIELDS, *CONSENT_CHANNELS.values(), "legal_basis")))
 
 
 def split_for_segmentation(valid: pd.DataFrame) -> PrivacySplit:

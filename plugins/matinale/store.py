@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -116,8 +117,8 @@ class Store(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
     def put_json(self, key: str, value: Any) -> None: ...
     def get_json(self, key: str) -> Any: ...
-    def put_frame(self, key: str, frame: pd.DataFrame) -> None: ...
-    def get_frame(self, key: str) -> pd.DataFrame: ...
+    def put_frame(self, key: str, frame: pd.DataFrame, *, plain: Sequence[str] = ()) -> None: ...
+    def get_frame(self, key: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame: ...
 
 
 class _Helpers:
@@ -135,15 +136,37 @@ class _Helpers:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
-    def put_frame(self, key: str, frame: pd.DataFrame) -> None:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        self.put_bytes(key, buffer.getvalue())
+    def put_frame(self, key: str, frame: pd.DataFrame, *, plain: Sequence[str] = ()) -> None:
+        """``frame`` as Parquet, read back whole by ``get_frame`` (same file as pandas'
+        ``to_parquet``: snappy, pandas metadata), without column statistics (nothing filters
+        on them) and without trying a dictionary for the ``plain`` columns: for nearly unique
+        ones (ids, e-mails) it only costs time before Parquet falls back to plain encoding."""
+        if frame.attrs:  # pandas stores them in the file's metadata: let it
+            buffer = io.BytesIO()
+            frame.to_parquet(buffer, index=False, write_statistics=False)
+            self.put_bytes(key, buffer.getvalue())
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-    def get_frame(self, key: str) -> pd.DataFrame:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        dictionary: bool | list[str] = [name for name in table.column_names if name not in plain] if plain else True
+        sink = pa.BufferOutputStream()  # a Python file object would cost a third more
+        pq.write_table(table, sink, compression="snappy", use_dictionary=dictionary, write_statistics=False)
+        self.put_bytes(key, sink.getvalue().to_pybytes())
+
+    def get_frame(self, key: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The frame ``put_frame`` stored; only those of ``columns`` it has, when given."""
         import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        return pd.read_parquet(io.BytesIO(self.get_bytes(key)))
+        source = pa.BufferReader(self.get_bytes(key))  # zero-copy, where BytesIO copies
+        if columns is not None:
+            present = set(pq.read_schema(source).names)
+            source.seek(0)
+            columns = [name for name in dict.fromkeys(columns) if name in present]
+        return pd.read_parquet(source, columns=columns)
 
 
 class LocalStore(_Helpers):
