@@ -20,7 +20,9 @@ Four checks, each counted in ``compliance.json`` and each finding named precisel
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import json
 import re
 import secrets
@@ -86,6 +88,14 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[
 # non-alphanumerics so that hex signatures and long digit runs never look like phones.
 _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])")
 _ID_TOKENS = (re.compile(r"[0-9A-Za-z]+"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z]"))
+# The same tokens, only those of _MIN_ID_LENGTH characters or more: a token is a maximal
+# run (first pattern) or the longest run ending in a letter or digit (second), so the
+# shorter ones are skipped, not cut, and no new token appears.
+_ID_CANDIDATES = (re.compile(r"[0-9A-Za-z]{6,}"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]"))
+# Joins the texts of a batch. No pattern here matches it or takes it for a space, and it is
+# a starter for NFKD (no reordering across it), so each text is treated as if alone.
+_SEP = "\x00"
+_WORD_BYTES = bytes(c if c == 0 or chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256))
 _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _TEXT_SUFFIXES = (".html", ".json", ".md", ".txt", ".csv")
@@ -219,6 +229,22 @@ def _contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_unique[index] == values
 
 
+def _unique(parts: list[np.ndarray]) -> np.ndarray:
+    import numpy as np
+
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+
+
+def _select(values: list[str], sorted_hashes: np.ndarray, key: str) -> list[str]:
+    """The values whose keyed hash is in ``sorted_hashes`` (one vectorised hash and search)."""
+    import numpy as np
+
+    if not values or len(sorted_hashes) == 0:
+        return []
+    hit = _contains(sorted_hashes, _hash(values, key))
+    return [values[index] for index in np.flatnonzero(hit)]
+
+
 def _normalised_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """``normalise_name`` over a column, computed once per distinct value (names repeat a lot)."""
     values = frame[column].astype(object).fillna("").astype(str)
@@ -235,6 +261,7 @@ class PiiScanner:
         *,
         id_hashes: np.ndarray,
         name_hashes: np.ndarray,
+        word_hashes: np.ndarray,
         key: str,
         name_words: int,
         allowlist: Iterable[str] = (),
@@ -242,6 +269,7 @@ class PiiScanner:
     ) -> None:
         self._ids = id_hashes
         self._names = name_hashes
+        self._words = word_hashes  # every word of a first or last name (full names are made of them)
         self._key = key
         self._name_words = max(2, min(name_words, _MAX_NAME_WORDS))
         self.allowed_emails: frozenset[str] = frozenset()
@@ -276,12 +304,12 @@ class PiiScanner:
     @classmethod
     def from_frames(cls, frames: Iterable[pd.DataFrame], allowlist: Iterable[str] = ()) -> PiiScanner:
         """Build from supporter frames (any of ``supporter_id``, ``first_name``, ``last_name``)."""
-        import numpy as np
         import pandas as pd
 
         key = secrets.token_hex(8)  # 16 characters: SipHash's key, never stored
         ids: list[np.ndarray] = []
         names: list[np.ndarray] = []
+        name_words: list[np.ndarray] = []
         words = 2
         people = 0
         for frame in frames:
@@ -299,10 +327,13 @@ class PiiScanner:
                 if len(full):
                     words = max(words, int(pd.Series(full).str.count(" ").max()) + 1)
                 names.append(_hash(full, key))
-        id_hashes = np.unique(np.concatenate(ids)) if ids else np.empty(0, np.uint64)
-        name_hashes = np.unique(np.concatenate(names)) if names else np.empty(0, np.uint64)
+                parts = {word for part in pd.concat([first, last]).unique() for word in part.split()}
+                name_words.append(_hash(sorted(parts), key))
+        id_hashes = _unique(ids)
+        name_hashes = _unique(names)
+        word_hashes = _unique(name_words)
         stats = {"people": people, "supporter_ids": len(id_hashes), "full_names": len(name_hashes)}
-        return cls(id_hashes=id_hashes, name_hashes=name_hashes, key=key, name_words=words, allowlist=allowlist, stats=stats)
+        return cls(id_hashes=id_hashes, name_hashes=name_hashes, word_hashes=word_hashes, key=key, name_words=words, allowlist=allowlist, stats=stats)
 
     @classmethod
     def from_store(cls, store: Any, keys: Iterable[str], allowlist: Iterable[str] = ()) -> PiiScanner:
@@ -328,40 +359,112 @@ class PiiScanner:
             for kind, masked in self._memo[text]:
                 yield where, kind, masked
 
-    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+    def remember(self, texts: Iterable[str]) -> None:
+        """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
+        fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
+        if fresh:
+            self._memo.update(self._examine(fresh))
+
+    def _name_grams(self, texts: list[str], words: list[str], known: set[str]) -> dict[str, list[str]]:
+        """Every 2..k-gram inside a run of known name words → the texts holding it.
+
+        ``words`` are the words of all ``texts`` in order, with ``_SEP`` between two texts
+        (never a known word, so no run spans two texts).
+        """
         import numpy as np
 
+        grams: dict[str, list[str]] = {}
+        if len(known) == 0 or not words:
+            return grams
+        flags = np.fromiter(map(known.__contains__, words), dtype=bool, count=len(words))
+        pairs = np.flatnonzero(flags[:-1] & flags[1:])
+        if len(pairs) == 0:
+            return grams
+        separators = np.flatnonzero(np.fromiter(map(_SEP.__eq__, words), dtype=bool, count=len(words)))
+        position = np.flatnonzero(flags)
+        breaks = np.flatnonzero(np.diff(position) != 1) + 1
+        run_starts = np.concatenate(([0], breaks))
+        run_ends = np.concatenate((breaks, [len(position)]))
+        several = run_ends - run_starts >= 2
+        longest = self._name_words
+        for first, last in zip(position[run_starts[several]].tolist(), position[run_ends[several] - 1].tolist(), strict=True):
+            run = words[first : last + 1]  # a maximal run of name words
+            text = texts[int(np.searchsorted(separators, first))]
+            found: dict[str, None] = {}
+            for n in range(2, min(longest, len(run)) + 1):
+                found.update(dict.fromkeys(" ".join(run[i : i + n]) for i in range(len(run) - n + 1)))
+            for gram in found:
+                if gram not in self.allowed_names:
+                    holders = grams.setdefault(gram, [])
+                    if not holders or holders[-1] is not text:
+                        holders.append(text)
+        return grams
+
+    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """What personal data each text holds, for a batch of distinct texts.
+
+        The batch is joined into one string (``_SEP`` between texts, so that no match can
+        span two texts) and the phone, id and name patterns run once over it; a phone belongs
+        to the text its offset falls in. E-mail addresses are looked for only in texts with
+        an ``@``. Candidate ids and names are gathered over the whole batch, so each distinct
+        one is hashed and looked up once, in one vectorised call per kind.
+
+        A full name is first + last, each made of name words, so a name n-gram can only lie
+        inside a run of consecutive words that are each a word of some supporter's first or
+        last name. The distinct words of the batch are hashed first, and n-grams are built
+        only inside such runs: this finds exactly what building every n-gram of every text
+        would find (a gram with any other word cannot be a full name), for a small part of
+        the work. The known words stay local to this call; the scanner keeps only hashes.
+        """
         results: dict[str, list[tuple[str, str]]] = {text: [] for text in texts}
-        candidates: list[tuple[str, str, str]] = []  # text, kind, raw candidate
-        for original in texts:
-            found = results[original]
-            text = _DATA_URI.sub(" ", original)  # images, not words; base64 only makes noise
-            for match in _EMAIL.finditer(text):
-                value = match.group(0)
-                if value.casefold() not in self.allowed_emails:
-                    found.append(("e-mail address", mask_email(value)))
-            for match in _PHONE.finditer(text):
-                value = match.group(0)
-                if normalise_phone(value) not in self.allowed_phones:
-                    found.append(("phone number", mask_value(re.sub(r"\D", "", value))))
-            if len(self._ids):
-                tokens = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)}
-                candidates.extend((original, "supporter id", t) for t in tokens if len(t) >= _MIN_ID_LENGTH)
-            if len(self._names):
-                words = normalise_name(text).split()
-                grams = {
-                    " ".join(words[i : i + n])
-                    for n in range(2, self._name_words + 1)
-                    for i in range(len(words) - n + 1)
-                }
-                candidates.extend((original, "supporter full name", g) for g in grams if g not in self.allowed_names)
-        if candidates:
-            hashes = _hash([c[2] for c in candidates], self._key)
-            is_id = np.fromiter((c[1] == "supporter id" for c in candidates), dtype=bool, count=len(candidates))
-            hit = np.where(is_id, _contains(self._ids, hashes), _contains(self._names, hashes))
-            for index in np.flatnonzero(hit):
-                original, kind, value = candidates[index]
-                results[original].append((kind, mask_value(value) if kind == "supporter id" else _mask_name(value)))
+        clean = [_DATA_URI.sub(" ", text) if "data:" in text else text for text in texts]  # images, not words
+        # A separator inside a text would split it: any other character no pattern uses will do.
+        clean = [text.replace(_SEP, "\x01") if _SEP in text else text for text in clean]
+        joined = _SEP.join(clean)
+        starts = list(itertools.accumulate((len(text) + 1 for text in clean[:-1]), initial=0))
+
+        def owner(offset: int) -> list[tuple[str, str]]:
+            return results[texts[bisect.bisect_right(starts, offset) - 1]]
+
+        for text, cleaned in zip(texts, clean, strict=True):
+            if "@" in cleaned:  # most texts have none: skip the pattern there
+                for match in _EMAIL.finditer(cleaned):
+                    value = match.group(0)
+                    if value.casefold() not in self.allowed_emails:
+                        results[text].append(("e-mail address", mask_email(value)))
+        for match in _PHONE.finditer(joined):
+            value = match.group(0)
+            if normalise_phone(value) not in self.allowed_phones:
+                owner(match.start()).append(("phone number", mask_value(re.sub(r"\D", "", value))))
+
+        if len(self._ids):
+            raw = set(_ID_CANDIDATES[0].findall(joined))
+            raw.update(_ID_CANDIDATES[1].findall(joined))
+            tokens = sorted({token.strip("._-").casefold() for token in raw} - {""})
+            hits = _select([t for t in tokens if len(t) >= _MIN_ID_LENGTH], self._ids, self._key)
+            if hits:  # rare: find which texts hold them (ids are ASCII: casefold keeps them whole)
+                for text, cleaned in zip(texts, clean, strict=True):
+                    folded = cleaned.casefold()
+                    present = [hit for hit in hits if hit in folded]
+                    if present:
+                        seen = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(cleaned)}
+                        results[text].extend(("supporter id", mask_value(hit)) for hit in present if hit in seen)
+
+        if len(self._names):
+            # normalise_name over the whole batch: the words, with _SEP between texts.
+            folded = _COMBINING.sub("", unicodedata.normalize("NFKD", joined)).casefold()
+            # What _NOT_ALNUM does, keeping _SEP as a word of its own: any non-ASCII character
+            # becomes "?", then everything but [0-9a-z] and _SEP a space.
+            ascii_only = folded.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
+            words = ascii_only.replace(_SEP, f" {_SEP} ").split()
+            if words.count(_SEP) != len(texts) - 1:  # cannot happen (nothing normalises to _SEP); never guess
+                words = [word for text in clean for word in (*normalise_name(text).split(), _SEP)][:-1]
+            vocabulary = sorted(set(words) - {_SEP})
+            known = set(_select(vocabulary, self._words, self._key))
+            grams = self._name_grams(texts, words, known)
+            for gram in _select(list(grams), self._names, self._key):
+                for text in grams[gram]:
+                    results[text].append(("supporter full name", _mask_name(gram)))
         return results
 
 
