@@ -50,6 +50,7 @@ __all__ = [
     "ChecksFailed",
     "Finding",
     "PiiScanner",
+    "Sha256s",
     "check_bundle",
     "check_manifest",
     "limits_from",
@@ -57,6 +58,7 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "safe_member_name",
+    "schema_problems",
 ]
 
 CHECKS = ("pii", "links", "sizes", "manifest")
@@ -185,6 +187,28 @@ def load_schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped in ``matinale/schemas/`` (``manifest`` or ``compliance``)."""
     path = Path(__file__).parent / "schemas" / f"{name}.schema.json"
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+class Sha256s:
+    """SHA-256 (hex) of bytes objects, each hashed once per stage.
+
+    A digest is reused only for the very same object (kept here, so its id cannot be given
+    to another object), never for other bytes, even equal ones: a stage that checks the
+    files, then rebuilds the manifest of the same objects, reads each gigabyte once.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[bytes, str]] = {}
+
+    def __call__(self, data: bytes) -> str:
+        import hashlib
+
+        known = self._known.get(id(data))
+        if known is not None and known[0] is data:
+            return known[1]
+        digest = hashlib.sha256(data).hexdigest()
+        self._known[id(data)] = (data, digest)
+        return digest
 
 
 # --- PII --------------------------------------------------------------------------------
@@ -503,12 +527,15 @@ def safe_member_name(name: str) -> bool:
     return all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", part) and part not in {".", ".."} for part in parts)
 
 
-def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[str, str, bytes]]:
-    """``(file, kind-of-text, bytes)`` for every text file, zip members included."""
+def _texts(files: Mapping[str, bytes], report: CheckReport, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str, bytes]]:
+    """``(file, kind-of-text, bytes)`` for every text file, zip members included (files in
+    ``skip`` left out)."""
     # Source data first (posts.json, cards.json), then readable copies, pages, packs: a
     # finding is reported where it is easiest to fix.
     order = {".json": 0, ".md": 1, ".txt": 1, ".csv": 1, ".html": 2}
     for path, data in sorted(files.items(), key=lambda item: (order.get(PurePosixPath(item[0]).suffix, 3), item[0])):
+        if path in skip:
+            continue
         if path.endswith(_TEXT_SUFFIXES):
             yield path, path, data
         elif path.endswith(".zip"):
@@ -525,28 +552,56 @@ def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[st
                     yield f"{path}!{info.filename}", info.filename, archive.read(info)
 
 
+class _Parsed:
+    """The ``(field, text)`` pairs of each distinct text, parsed once for every check.
+
+    A pack repeats its segment's posts.json, cards.json and posts.md byte for byte: the
+    copy's strings are the same objects as the source's, and each check answers a copy
+    from what it found in the source (same bytes read the same way: same findings).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[bool, bytes], list[tuple[str, str]]] = {}
+
+    def __call__(self, label: str, data: bytes) -> list[tuple[str, str]]:
+        key = (label.endswith(".json"), data)
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = list(_text_items(label, data))
+        return items
+
+
 # --- the checks -------------------------------------------------------------------------
 
 
-def _check_pii(files: Mapping[str, bytes], scanner: PiiScanner, report: CheckReport) -> None:
+def _pii_finding(label: str, where: str, kind: str, masked: str) -> Finding:
+    return Finding(
+        "pii",
+        label,
+        where,
+        masked,
+        f"looks like a {kind}: personal data must never be published; remove it from the "
+        "brief or template, or add it to privacy.pii_allowlist in campaign.yaml if it is the campaign's own",
+    )
+
+
+def _check_pii(texts: list[tuple[str, str, bytes]], parsed: _Parsed, scanner: PiiScanner, report: CheckReport) -> None:
     report.counts.setdefault("pii", {"findings": 0})
     for name, stat in scanner.stats.items():
         report.counts["pii"][f"reference_{name}"] = stat
-    for label, _, data in _texts(files, report):
-        items = list(_text_items(label, data))
+    # Every distinct string of the bundle in one batch: each candidate is hashed once.
+    scanner.remember(text for label, _, data in texts for _, text in parsed(label, data))
+    seen: dict[tuple[bool, bytes], list[tuple[str, str, str]]] = {}
+    for label, _, data in texts:
+        items = parsed(label, data)
         report.count("pii", "files_scanned")
         report.count("pii", "strings_scanned", len(items))
-        for where, kind, masked in scanner.scan(items):
-            report.add(
-                Finding(
-                    "pii",
-                    label,
-                    where,
-                    masked,
-                    f"looks like a {kind}: personal data must never be published; remove it from the "
-                    "brief or template, or add it to privacy.pii_allowlist in campaign.yaml if it is the campaign's own",
-                )
-            )
+        key = (label.endswith(".json"), data)
+        found = seen.get(key)
+        if found is None:  # a copy (same bytes, read the same way) has the same findings
+            found = seen[key] = list(scanner.scan(items))
+        for where, kind, masked in found:
+            report.add(_pii_finding(label, where, kind, masked))
 
 
 class _LinkParser(HTMLParser):
@@ -608,7 +663,22 @@ def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) ->
     return None
 
 
+def _absolute_urls(string: str) -> list[str]:
+    """The absolute links in a string (``_URL`` matches, trailing punctuation dropped).
+
+    Only the whitespace-separated pieces holding ``://`` are searched: no match holds
+    whitespace or starts without ``://`` ahead, and a piece starts after whitespace (a
+    word boundary, like the start of the string), so the matches are the same; pieces
+    such as an inlined image's base64 make ``_URL`` backtrack at every ``+`` and ``/``.
+    """
+    if "://" not in string:
+        return []
+    return [match.group(0).rstrip(".,;:!?)]'") for piece in string.split() if "://" in piece for match in _URL.finditer(piece)]
+
+
 def _check_links(
+    texts: list[tuple[str, str, bytes]],
+    parsed: _Parsed,
     files: Mapping[str, bytes],
     kinds: Mapping[str, str],
     report: CheckReport,
@@ -617,36 +687,58 @@ def _check_links(
     own: Callable[[str], bool],
 ) -> None:
     report.counts.setdefault("links", {"findings": 0})
-    for label, member, data in _texts(files, report):
+    urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
+    problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
+    seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
+    for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
-        text = data.decode("utf-8", errors="replace")
-        for where, string in _text_items(label, data):
-            for match in _URL.finditer(string):
-                url = match.group(0).rstrip(".,;:!?)]'")
-                report.count("links", "absolute_links")
-                problem = _absolute_link_problem(url, page=page, domains=domains, own=own)
-                if problem:
-                    report.add(Finding("links", label, where, _shown(url), problem))
-        if member.endswith(".html"):
-            parser = _LinkParser()
-            parser.feed(text)
-            for line, tag, attribute, value in parser.links:
-                where = f"line {line} <{tag} {attribute}>"
-                scheme = urlsplit(value).scheme.lower()
-                if scheme == "data":
-                    # "data:," is the empty favicon that stops browsers asking the server for one.
-                    if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
-                        report.add(Finding("links", label, where, value[:40], "data: URI outside an image; inline only images"))
-                    continue
-                if scheme in {"http", "https"}:
-                    continue  # already checked above with the text
-                report.count("links", "relative_links")
-                if scheme or value.startswith("//"):
-                    report.add(Finding("links", label, where, value[:80], f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed"))
-                    continue
-                problem = _relative_link_problem(member if "!" in label else label, value, files)
-                if problem and "!" not in label:
-                    report.add(Finding("links", label, where, value[:80], problem))
+        html = member.endswith(".html")
+        key = (label.endswith(".json"), page, data)
+        if not html and key in seen:  # a copy: same bytes, read the same way, same answers
+            count, found = seen[key]
+        else:
+            count, found = 0, []
+            for where, string in parsed(label, data):
+                urls = urls_in.get(string)
+                if urls is None:
+                    urls = urls_in[string] = _absolute_urls(string)
+                for url in urls:
+                    count += 1
+                    problem = problems.get((url, page), "")
+                    if problem == "":
+                        problem = problems[(url, page)] = _absolute_link_problem(url, page=page, domains=domains, own=own)
+                    if problem:
+                        found.append((where, _shown(url), problem))
+            if not html:
+                seen[key] = (count, found)
+        if count:
+            report.count("links", "absolute_links", count)
+        for where, shown, problem in found:
+            report.add(Finding("links", label, where, shown, problem))
+        if html:
+            _check_html_links(label, member, data, files, report)
+
+
+def _check_html_links(label: str, member: str, data: bytes, files: Mapping[str, bytes], report: CheckReport) -> None:
+    parser = _LinkParser()
+    parser.feed(data.decode("utf-8", errors="replace"))
+    for line, tag, attribute, value in parser.links:
+        where = f"line {line} <{tag} {attribute}>"
+        scheme = urlsplit(value).scheme.lower()
+        if scheme == "data":
+            # "data:," is the empty favicon that stops browsers asking the server for one.
+            if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
+                report.add(Finding("links", label, where, value[:40], "data: URI outside an image; inline only images"))
+            continue
+        if scheme in {"http", "https"}:
+            continue  # already checked above with the text
+        report.count("links", "relative_links")
+        if scheme or value.startswith("//"):
+            report.add(Finding("links", label, where, value[:80], f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed"))
+            continue
+        problem = _relative_link_problem(member if "!" in label else label, value, files)
+        if problem and "!" not in label:
+            report.add(Finding("links", label, where, value[:80], problem))
 
 
 def _check_sizes(files: Mapping[str, bytes], kinds: Mapping[str, str], limits: Mapping[str, int], report: CheckReport) -> None:
@@ -662,23 +754,75 @@ def _check_sizes(files: Mapping[str, bytes], kinds: Mapping[str, str], limits: M
             )
 
 
-def _schema_errors(document: Any, schema_name: str) -> list[str]:
+@cache
+def _validator(schema_name: str) -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
-    return [
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message[:160]}"
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    return jsonschema.Draft202012Validator(load_schema(schema_name))
 
 
-def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], report: CheckReport) -> None:
-    import hashlib
+@cache
+def _item_validator(schema_name: str, array: str) -> Any:
+    """A validator for the items of the top-level array ``array``, or None when the array's
+    schema says more than ``type`` and ``items`` (then only a whole validation is exact)."""
+    import jsonschema
 
+    schema = load_schema(schema_name)
+    array_schema = schema.get("properties", {}).get(array, {})
+    if set(array_schema) - {"type", "description", "items"} or array_schema.get("type") != "array" or not isinstance(array_schema.get("items"), dict):
+        return None
+    return jsonschema.Draft202012Validator({"$schema": schema["$schema"], "$defs": schema.get("$defs", {}), **array_schema["items"]})
+
+
+# Item errors by canonical JSON of the item (see ``schema_problems``); bounded.
+_ITEM_ERRORS: dict[tuple[str, str], tuple[tuple[tuple[str | int, ...], str], ...]] = {}
+_ITEM_ERRORS_MAX = 200_000
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def schema_problems(document: Any, schema_name: str) -> list[tuple[str, str]]:
+    """``(where, message)`` for every way ``document`` breaks ``<schema_name>.schema.json``,
+    sorted by where (``files/12/sha256``, ``(root)``).
+
+    Validators are built once. A manifest is validated once per distinct file entry: the
+    schema checks its ``files`` array only through ``items``, so the document's problems are
+    those of the document with no files plus those of each entry, and an entry validated
+    before (same canonical JSON, flat values only) has the same problems. A stage that
+    rebuilds a manifest after changing a few files re-validates only those entries.
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    items = _item_validator(schema_name, "files") if isinstance(document, dict) and isinstance(document.get("files"), list) else None
+    if items is None:
+        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors(document)]
+    else:
+        head = {**document, "files": []}
+        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors(head)]
+        if len(_ITEM_ERRORS) > _ITEM_ERRORS_MAX:
+            _ITEM_ERRORS.clear()
+        for index, entry in enumerate(document["files"]):
+            cacheable = isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values())
+            key = (schema_name, json.dumps(entry, sort_keys=True)) if cacheable else None
+            errors = _ITEM_ERRORS.get(key) if key else None
+            if errors is None:
+                errors = tuple((tuple(error.absolute_path), error.message) for error in items.iter_errors(entry))
+                if key:
+                    _ITEM_ERRORS[key] = errors
+            found.extend((("files", index, *path), message) for path, message in errors)
+    found.sort(key=lambda problem: list(map(str, problem[0])))
+    return [("/".join(str(part) for part in path) or "(root)", message) for path, message in found]
+
+
+def _schema_errors(document: Any, schema_name: str) -> list[str]:
+    return [f"{where}: {message[:160]}" for where, message in schema_problems(document, schema_name)]
+
+
+def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], report: CheckReport, sha256: Callable[[bytes], str]) -> dict[str, str]:
+    """The manifest check; returns the sha256 of every listed file that is present."""
     report.counts.setdefault("manifest", {"findings": 0})
     for problem in _schema_errors(manifest, "manifest"):
         report.add(Finding("manifest", "manifest.json", problem.split(":", 1)[0], "schema", f"does not match manifest.schema.json: {problem}"))
     listed = {entry.get("path"): entry for entry in manifest.get("files", []) if isinstance(entry, dict)}
+    digests: dict[str, str] = {}
     for path, entry in sorted(listed.items()):
         report.count("manifest", "files_listed")
         if not isinstance(path, str) or not safe_member_name(path):
@@ -688,7 +832,7 @@ def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], rep
         if data is None:
             report.add(Finding("manifest", path, "path", "missing", "listed in the manifest but absent: rebuild the bundle"))
             continue
-        digest = hashlib.sha256(data).hexdigest()
+        digest = digests[path] = sha256(data)
         if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
             report.add(
                 Finding("manifest", path, "sha256", f"{digest[:12]}… ({len(data)} bytes)", f"does not match the manifest ({str(entry.get('sha256'))[:12]}…, {entry.get('bytes')} bytes): the file changed after the bundle was built; rebuild it")
@@ -702,12 +846,13 @@ def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], rep
             compliance = None
         for problem in _schema_errors(compliance, "compliance"):
             report.add(Finding("manifest", "compliance.json", problem.split(":", 1)[0], "schema", f"does not match compliance.schema.json: {problem}"))
+    return digests
 
 
-def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> CheckReport:
+def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], *, sha256: Sha256s | None = None) -> CheckReport:
     """Only the manifest check: sizes, checksums, file list and schemas."""
     report = CheckReport()
-    _check_manifest(files, manifest, report)
+    _check_manifest(files, manifest, report, sha256 or Sha256s())
     return report
 
 
@@ -719,17 +864,30 @@ def check_bundle(
     allowed_domains: Iterable[str],
     limits: Mapping[str, int] | None = None,
     own_link: Callable[[str], bool] = lambda url: False,
+    passed: Mapping[str, str] | None = None,
+    sha256: Sha256s | None = None,
 ) -> CheckReport:
     """Run every check over the bundle's files (paths relative to the run, manifest excluded).
 
     ``own_link`` says whether an absolute URL is one of the bundle's own presigned links.
+    ``passed`` maps paths to the sha256 of bytes that already passed the PII and link checks
+    with the same settings (see ``checks_fingerprint``): a file whose bytes still have that
+    sha256 (computed here, by the manifest check) is not scanned again; the manifest and
+    size checks always cover every file. ``sha256`` hashes each file once for this check and
+    what the caller does next with the same objects (rebuilding the manifest).
     Returns the report; call ``raise_for_findings()`` to block publishing on any finding.
     """
     report = CheckReport()
     kinds = {entry["path"]: entry.get("kind", "other") for entry in manifest.get("files", []) if isinstance(entry, dict) and "path" in entry}
     domains = tuple(d.lower() for d in allowed_domains)
-    _check_manifest(files, manifest, report)
+    digests = _check_manifest(files, manifest, report, sha256 or Sha256s())
     _check_sizes(files, kinds, limits or DEFAULT_LIMITS, report)
-    _check_links(files, kinds, report, domains=domains, own=own_link)
-    _check_pii(files, scanner, report)
+    unchanged = frozenset(path for path, digest in (passed or {}).items() if path in files and digests.get(path) == digest)
+    texts = list(_texts(files, report, skip=unchanged))
+    parsed = _Parsed()
+    _check_links(texts, parsed, files, kinds, report, domains=domains, own=own_link)
+    _check_pii(texts, parsed, scanner, report)
+    if passed is not None:
+        for check in ("links", "pii"):
+            report.count(check, "files_unchanged_since_checks", len(unchanged))
     return report

@@ -498,12 +498,13 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         validate_compliance,
         write_manifest,
     )
-    from matinale.checks import ChecksFailed, check_bundle, limits_from
+    from matinale.checks import ChecksFailed, Sha256s, check_bundle, limits_from
 
     files = read_bundle_files(store, ctx.bundle)
     manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
+    sha256 = Sha256s()  # the manifest is rebuilt below from the same objects: hash them once
     report = check_bundle(
-        files, manifest, scanner=_pii_scanner(settings, store, ctx), allowed_domains=settings.allowed_domains, limits=limits_from(settings.raw)
+        files, manifest, scanner=_pii_scanner(settings, store, ctx), allowed_domains=settings.allowed_domains, limits=limits_from(settings.raw), sha256=sha256
     )
     log.info("Checks: %s", json.dumps(report.summary()))
     try:
@@ -515,7 +516,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
     validate_compliance(compliance)
     files[COMPLIANCE] = write_manifest(compliance)
     store.put_bytes(f"{ctx.bundle}/{COMPLIANCE}", files[COMPLIANCE])
-    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files)))
+    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files, digest_of=sha256)))
     return {name: counts.get("findings", 0) for name, counts in report.counts.items()}
 
 
