@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "CHECKS_VERSION",
     "DEFAULT_LIMITS",
     "SHARE_ENDPOINTS",
     "CheckReport",
@@ -53,6 +54,7 @@ __all__ = [
     "Sha256s",
     "check_bundle",
     "check_manifest",
+    "checks_fingerprint",
     "limits_from",
     "load_schema",
     "normalise_name",
@@ -302,6 +304,11 @@ class PiiScanner:
         self._allow(allowlist)
         self._memo: dict[str, list[tuple[str, str]]] = {}
         self.stats = dict(stats or {})
+
+    @property
+    def name_words(self) -> int:
+        """The most words a full name of the reference has (how long a name n-gram gets)."""
+        return self._name_words
 
     def __repr__(self) -> str:
         return f"PiiScanner({len(self._ids)} ids, {len(self._names)} names, hashed)"
@@ -854,6 +861,43 @@ def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], *, s
     report = CheckReport()
     _check_manifest(files, manifest, report, sha256 or Sha256s())
     return report
+
+
+#: Bumped whenever what the PII or link checks find changes: a fingerprint taken by another
+#: version of the checks is never trusted.
+CHECKS_VERSION = 2
+
+
+def checks_fingerprint(
+    files: Mapping[str, str],
+    *,
+    scanner: PiiScanner,
+    allowed_domains: Iterable[str],
+    limits: Mapping[str, int] | None = None,
+) -> str:
+    """SHA-256 (hex) naming what a pass of the checks covered: every file (path → sha256) and
+    the settings the checks judged them by (allowed domains, limits, the PII allowlist and
+    the size of the PII reference, the checks' version).
+
+    The checks stage records it in compliance.json; publishing trusts that pass only for the
+    files whose bytes still have those digests, and only if the fingerprint it computes from
+    the verified manifest and its own settings is the same. Holds no personal data: the
+    allowlist is the campaign's own, the reference is counted, never listed.
+    """
+    import hashlib
+
+    settings = {
+        "version": CHECKS_VERSION,
+        "domains": sorted(d.lower() for d in allowed_domains),
+        "limits": dict(sorted((limits or DEFAULT_LIMITS).items())),
+        "allowlist": [sorted(scanner.allowed_emails), sorted(scanner.allowed_phones), sorted(scanner.allowed_names)],
+        "reference": dict(sorted(scanner.stats.items())),
+        "name_words": scanner.name_words,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8"))
+    for path, sha256 in sorted(files.items()):
+        digest.update(f"\n{path}\t{sha256}".encode())
+    return digest.hexdigest()
 
 
 def check_bundle(
