@@ -320,3 +320,15 @@ def test_make_up_prints_working_links(s3_server, s3_buckets, store, scanner, mon
     page = out.split("Page of segment 65plus-p01: ", 1)[1].split()[0]
     assert _get(overview)[0] == 200 and "Pages par segment" in _get(overview)[1].decode()
     assert "Votre matinale du mardi 24 novembre 2026" in _get(page)[1].decode()
+
+
+def test_delivery_csv_neutralises_formulas_cell_by_cell() -> None:
+    from matinale.publish import DELIVERY_COLUMNS, _csv_cell, _delivery_csv
+
+    values = ["=cmd", "+33639980004", "+3363998", "+33639980004\n", "-1", "@a", "\tb", "\rc", "", "a,b", 'q"q', "é", "+33 6", "12", "+1234567890123456"]
+    rows = pd.DataFrame({column: values[i:] + values[:i] for i, column in enumerate(DELIVERY_COLUMNS)})
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(DELIVERY_COLUMNS)
+    writer.writerows([_csv_cell(str(value)) for value in record] for record in rows.itertuples(index=False, name=None))
+    assert _delivery_csv(rows) == expected.getvalue().encode("utf-8")
