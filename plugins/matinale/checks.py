@@ -502,28 +502,33 @@ class PiiScanner:
 # --- walking files ----------------------------------------------------------------------
 
 
-def _json_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _json_strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _json_strings(item, f"{path}[{index}]")
-    elif isinstance(value, str):
-        yield path or "(value)", value
+def _json_strings(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(JSON path, string)`` for every string in ``value``, depth first, in document order."""
+    found: list[tuple[str, str]] = []
+
+    def walk(item: Any, where: str) -> None:
+        if isinstance(item, str):
+            found.append((where or "(value)", item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                walk(child, f"{where}.{key}" if where else str(key))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                walk(child, f"{where}[{index}]")
+
+    walk(value, path)
+    return found
 
 
-def _text_items(path: str, data: bytes) -> Iterator[tuple[str, str]]:
+def _text_items(path: str, data: bytes) -> list[tuple[str, str]]:
     """``(field, text)`` pairs of a text file: JSON paths for JSON, line numbers otherwise."""
     text = data.decode("utf-8", errors="replace")
     if path.endswith(".json"):
         try:
-            yield from _json_strings(json.loads(text))
-            return
+            return _json_strings(json.loads(text))
         except json.JSONDecodeError:
             pass
-    for number, line in enumerate(text.splitlines(), start=1):
-        yield f"line {number}", line
+    return [(f"line {number}", line) for number, line in enumerate(text.splitlines(), start=1)]
 
 
 def safe_member_name(name: str) -> bool:
@@ -574,7 +579,7 @@ class _Parsed:
         key = (label.endswith(".json"), data)
         items = self._items.get(key)
         if items is None:
-            items = self._items[key] = list(_text_items(label, data))
+            items = self._items[key] = _text_items(label, data)
         return items
 
 
@@ -768,53 +773,100 @@ def _validator(schema_name: str) -> Any:
     return jsonschema.Draft202012Validator(load_schema(schema_name))
 
 
+_Problems = tuple[tuple[tuple[str | int, ...], str], ...]  # (path, message) pairs
+_OBJECT_KEYWORDS = frozenset({"type", "additionalProperties", "required", "properties", "description", "title"})
+_SCALARS = (str, int, bool, type(None))  # not float: -0.0 == 0.0 but the messages differ
+
+
+class _ItemValidator:
+    """Validates the items of one top-level array, remembering what it found.
+
+    An item schema made only of ``type: object``, ``additionalProperties: false``,
+    ``required`` and ``properties`` judges an item's set of keys (extra or missing ones)
+    apart from each property's value (its own subschema), so both are remembered: the keys
+    by their names in order, each value by property, type and value (strings, integers,
+    booleans, null). A manifest's entries
+    share most values (kinds, content types, segments) and each distinct path or checksum is
+    validated once per process. Same problems, same messages as validating the whole item.
+    """
+
+    def __init__(self, root: Mapping[str, Any], items: Mapping[str, Any]) -> None:
+        import jsonschema
+
+        def validator(schema: Mapping[str, Any]) -> Any:
+            return jsonschema.Draft202012Validator({"$schema": root["$schema"], "$defs": root.get("$defs", {}), **schema})
+
+        self._whole = validator(items)
+        properties = items.get("properties")
+        self._split = (
+            set(items) <= _OBJECT_KEYWORDS
+            and items.get("type") == "object"
+            and items.get("additionalProperties", True) in (True, False)
+            and isinstance(properties, dict)
+            and all(isinstance(sub, dict) for sub in properties.values())
+        )
+        if self._split:
+            self._keys = validator({**items, "properties": dict.fromkeys(properties, True)})
+            self._values = {name: validator(sub) for name, sub in properties.items()}
+        self._known_keys: dict[tuple[str, ...], _Problems] = {}
+        self._known_values: dict[tuple[str, type, Any], _Problems] = {}
+
+    @staticmethod
+    def _problems(validator: Any, instance: Any, prefix: tuple[str | int, ...] = ()) -> _Problems:
+        return tuple(((*prefix, *error.absolute_path), error.message) for error in validator.iter_errors(instance))
+
+    def __call__(self, item: Any) -> _Problems:
+        if not (self._split and isinstance(item, dict) and all(isinstance(key, str) for key in item)):
+            return self._problems(self._whole, item)
+        if len(self._known_values) > 500_000:
+            self._known_values.clear()
+        names = tuple(item)
+        found = self._known_keys.get(names)
+        if found is None:
+            found = self._known_keys[names] = self._problems(self._keys, dict.fromkeys(names))
+        problems = list(found)
+        for name, value in item.items():
+            validator = self._values.get(name)
+            if validator is None:
+                continue  # an extra key: reported with the keys
+            if not isinstance(value, _SCALARS):
+                problems.extend(self._problems(validator, value, (name,)))
+                continue
+            key = (name, type(value), value)
+            known = self._known_values.get(key)
+            if known is None:
+                known = self._known_values[key] = self._problems(validator, value, (name,))
+            problems.extend(known)
+        return tuple(problems)
+
+
 @cache
-def _item_validator(schema_name: str, array: str) -> Any:
+def _item_validator(schema_name: str, array: str) -> _ItemValidator | None:
     """A validator for the items of the top-level array ``array``, or None when the array's
     schema says more than ``type`` and ``items`` (then only a whole validation is exact)."""
-    import jsonschema
-
     schema = load_schema(schema_name)
     array_schema = schema.get("properties", {}).get(array, {})
     if set(array_schema) - {"type", "description", "items"} or array_schema.get("type") != "array" or not isinstance(array_schema.get("items"), dict):
         return None
-    return jsonschema.Draft202012Validator({"$schema": schema["$schema"], "$defs": schema.get("$defs", {}), **array_schema["items"]})
-
-
-# Item errors by canonical JSON of the item (see ``schema_problems``); bounded.
-_ITEM_ERRORS: dict[tuple[str, str], tuple[tuple[tuple[str | int, ...], str], ...]] = {}
-_ITEM_ERRORS_MAX = 200_000
-_SCALARS = (str, int, float, bool, type(None))
+    return _ItemValidator(schema, array_schema["items"])
 
 
 def schema_problems(document: Any, schema_name: str) -> list[tuple[str, str]]:
     """``(where, message)`` for every way ``document`` breaks ``<schema_name>.schema.json``,
     sorted by where (``files/12/sha256``, ``(root)``).
 
-    Validators are built once. A manifest is validated once per distinct file entry: the
-    schema checks its ``files`` array only through ``items``, so the document's problems are
-    those of the document with no files plus those of each entry, and an entry validated
-    before (same canonical JSON, flat values only) has the same problems. A stage that
-    rebuilds a manifest after changing a few files re-validates only those entries.
+    Validators are built once. The schema checks a manifest's ``files`` array only through
+    ``items``, so the document's problems are those of the document without its files plus
+    those of each entry, prefixed with ``files/<index>``; entries are validated by
+    ``_ItemValidator``, which remembers what it judged (same answers, far fewer calls).
     """
-    found: list[tuple[tuple[str | int, ...], str]] = []
     items = _item_validator(schema_name, "files") if isinstance(document, dict) and isinstance(document.get("files"), list) else None
     if items is None:
         found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors(document)]
     else:
-        head = {**document, "files": []}
-        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors(head)]
-        if len(_ITEM_ERRORS) > _ITEM_ERRORS_MAX:
-            _ITEM_ERRORS.clear()
+        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors({**document, "files": []})]
         for index, entry in enumerate(document["files"]):
-            cacheable = isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values())
-            key = (schema_name, json.dumps(entry, sort_keys=True)) if cacheable else None
-            errors = _ITEM_ERRORS.get(key) if key else None
-            if errors is None:
-                errors = tuple((tuple(error.absolute_path), error.message) for error in items.iter_errors(entry))
-                if key:
-                    _ITEM_ERRORS[key] = errors
-            found.extend((("files", index, *path), message) for path, message in errors)
+            found.extend((("files", index, *path), message) for path, message in items(entry))
     found.sort(key=lambda problem: list(map(str, problem[0])))
     return [("/".join(str(part) for part in path) or "(root)", message) for path, message in found]
 

@@ -310,3 +310,47 @@ def test_files_passed_before_are_skipped_only_while_their_bytes_are_unchanged(bu
     found = {(f.file, f.problem.split(":")[0]) for f in report.findings if f.check == "pii"}
     assert found == {("18-24-p02/posts.md", "looks like a supporter full name"), ("18-24-p02/pack.zip!18-24-p02/cards.json", "looks like a supporter id")}
     assert report.counts["pii"]["files_unchanged_since_checks"] == len(files) - 2
+
+
+_ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 3), st.floats(allow_nan=False, allow_infinity=False, width=16), st.just(-0.0), st.just(1.0),
+    st.sampled_from(["", "x", "65plus-p01", "a/../b", "0" * 64, "A" * 64, "page", "card", "Bad Slug", "square"]),
+    st.lists(st.integers(0, 2), max_size=2), st.dictionaries(st.sampled_from(["a", "path"]), st.integers(0, 2), max_size=2),
+)
+
+
+@pytest.fixture(scope="module")
+def built_manifest(built) -> dict:
+    return built[1]
+
+
+@settings_(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st.DataObject) -> None:
+    import copy
+
+    import jsonschema
+
+    from matinale.checks import load_schema, schema_problems
+
+    document = copy.deepcopy(built_manifest)
+    entries = document["files"]
+    for _ in range(data.draw(st.integers(0, 6))):
+        index = data.draw(st.integers(0, len(entries) - 1))
+        action = data.draw(st.sampled_from(["set", "delete", "extra", "replace"]))
+        key = data.draw(st.sampled_from(["path", "sha256", "bytes", "content_type", "segment", "kind", "width", "theme", "format", "alt"]))
+        if action == "replace":
+            entries[index] = data.draw(_ODD_VALUES)
+        elif isinstance(entries[index], dict):
+            if action == "set":
+                entries[index][key] = data.draw(_ODD_VALUES)
+            elif action == "delete":
+                entries[index].pop(key, None)
+            else:
+                entries[index][data.draw(st.sampled_from(["extra", "zz"]))] = 1
+    if data.draw(st.booleans()):
+        document[data.draw(st.sampled_from(["run", "edition", "unexpected"]))] = data.draw(_ODD_VALUES)
+    errors = sorted(jsonschema.Draft202012Validator(load_schema("manifest")).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    expected = [("/".join(str(p) for p in error.absolute_path) or "(root)", error.message) for error in errors]
+    assert sorted(schema_problems(document, "manifest")) == sorted(expected)
+    assert [where for where, _ in schema_problems(document, "manifest")] == [where for where, _ in expected]
