@@ -642,18 +642,31 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120] if parts.scheme else url[:120]
 
 
-def _absolute_link_problem(url: str, *, page: bool, domains: tuple[str, ...], own: Callable[[str], bool]) -> str | None:
+def _absolute_link_problem(
+    url: str, *, page: bool, domains: tuple[str, ...], own: Callable[[str], bool], origins: dict[str, str | None] | None = None
+) -> str | None:
+    """What is wrong with an absolute link, or None. ``origins`` remembers the verdict on each
+    ``scheme://host`` part (all that matters once the link is neither our own nor a share)."""
     if own(url):
         return None
     if page and url.startswith(SHARE_ENDPOINTS):
         return None
-    parts = urlsplit(url)
+    # The scheme and host of ``url`` are those of its beginning up to the path, query or
+    # fragment (what urlsplit takes as scheme and netloc): judge that part once.
+    start = url.find("://")
+    end = min((i for i in (url.find(c, start + 3) for c in "/?#") if i >= 0), default=len(url)) if start >= 0 else len(url)
+    origin = url[:end]
+    if origins is not None and origin in origins:
+        return origins[origin]
+    parts = urlsplit(origin)
     if parts.scheme != "https":
-        return "link is not https: use an https address"
-    host = (parts.hostname or "").lower()
-    if not _host_allowed(host, domains):
-        return f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
-    return None
+        problem: str | None = "link is not https: use an https address"
+    else:
+        host = (parts.hostname or "").lower()
+        problem = None if _host_allowed(host, domains) else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+    if origins is not None:
+        origins[origin] = problem
+    return problem
 
 
 def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) -> str | None:
@@ -701,6 +714,7 @@ def _check_links(
     report.counts.setdefault("links", {"findings": 0})
     urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
     problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
+    origins: dict[str, str | None] = {}  # scheme://host -> problem
     seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
     for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
@@ -718,7 +732,7 @@ def _check_links(
                     count += 1
                     problem = problems.get((url, page), "")
                     if problem == "":
-                        problem = problems[(url, page)] = _absolute_link_problem(url, page=page, domains=domains, own=own)
+                        problem = problems[(url, page)] = _absolute_link_problem(url, page=page, domains=domains, own=own, origins=origins)
                     if problem:
                         found.append((where, _shown(url), problem))
             if not html:

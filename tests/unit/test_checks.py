@@ -354,3 +354,32 @@ def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st
     expected = [("/".join(str(p) for p in error.absolute_path) or "(root)", error.message) for error in errors]
     assert sorted(schema_problems(document, "manifest")) == sorted(expected)
     assert [where for where, _ in schema_problems(document, "manifest")] == [where for where, _ in expected]
+
+
+@settings_(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["https", "http", "://", "x.org", "X.ORG", "/", "?", "#", "@", ":443", "a", ".", "-", "evil.com", "wa.me/", "[::1]", "ensemble-demain.example.org"]), min_size=1, max_size=12).map("".join))
+def test_link_verdicts_by_origin_are_the_same(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from matinale.checks import _absolute_link_problem
+
+    domains = ("ensemble-demain.example.org", "x.org")
+
+    def plain(url: str) -> str | None:  # the verdict on the whole link, as before
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            return "link is not https: use an https address"
+        host = (parts.hostname or "").lower()
+        return None if host == "x.org" or host.endswith(".x.org") or host == domains[0] or host.endswith("." + domains[0]) else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+
+    try:
+        expected: object = plain(url)
+    except ValueError as exc:
+        expected = type(exc)
+    origins: dict = {}
+    for _ in range(2):  # fresh, then remembered
+        try:
+            got: object = _absolute_link_problem(url, page=False, domains=domains, own=lambda u: False, origins=origins)
+        except ValueError as exc:
+            got = type(exc)
+        assert got == expected
