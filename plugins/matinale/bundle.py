@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from matinale.checks import load_schema, safe_member_name
+from matinale.checks import safe_member_name, schema_problems
 from matinale.store import Store
 from matinale.visuals import FORMAT_ORDER, PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, preview_format
 
@@ -146,11 +146,11 @@ def kind_of(path: str) -> str:
     }.get(parts[-1], "other")
 
 
-def manifest_entry(path: str, data: bytes, **extra: Any) -> dict[str, Any]:
+def manifest_entry(path: str, data: bytes, *, digest_of: Callable[[bytes], str] | None = None, **extra: Any) -> dict[str, Any]:
     segment = path.split("/", 1)[0] if "/" in path else None
     return {
         "path": path,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": digest_of(data) if digest_of else hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
         "content_type": content_type(path),
         "segment": segment,
@@ -409,7 +409,9 @@ def _card_details(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     return details
 
 
-def build_manifest(files: Mapping[str, bytes], meta: Mapping[str, Any], image_sizes: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+def build_manifest(
+    files: Mapping[str, bytes], meta: Mapping[str, Any], image_sizes: Mapping[str, tuple[int, int]], *, digest_of: Callable[[bytes], str] | None = None
+) -> dict[str, Any]:
     """The manifest: ``meta`` plus one entry per file (sorted), images with their size, cards
     with their theme, format and alt text (read from cards.json, so a rebuild keeps them)."""
     cards = _card_details(files)
@@ -418,7 +420,7 @@ def build_manifest(files: Mapping[str, bytes], meta: Mapping[str, Any], image_si
         extra: dict[str, Any] = dict(cards.get(path, {}))
         if path in image_sizes:
             extra.update(width=image_sizes[path][0], height=image_sizes[path][1])
-        entries.append(manifest_entry(path, files[path], **extra))
+        entries.append(manifest_entry(path, files[path], digest_of=digest_of, **extra))
     return {**meta, "files": entries}
 
 
@@ -556,19 +558,20 @@ def build_bundle(
 
 
 def _validate(document: Mapping[str, Any], schema: str) -> None:
-    import jsonschema
-
-    errors = sorted(jsonschema.Draft202012Validator(load_schema(schema)).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
-        raise BundleError(f"{schema}.json does not match its schema at {where}: {errors[0].message[:200]}")
+    problems = schema_problems(document, schema)  # validator built once; manifest entries validated once
+    if problems:
+        where, message = problems[0]
+        raise BundleError(f"{schema}.json does not match its schema at {where}: {message[:200]}")
 
 
-def rebuild_manifest(manifest: Mapping[str, Any], files: Mapping[str, bytes], **meta: Any) -> dict[str, Any]:
-    """The manifest for a changed set of files (pages re-rendered, compliance completed)."""
+def rebuild_manifest(manifest: Mapping[str, Any], files: Mapping[str, bytes], *, digest_of: Callable[[bytes], str] | None = None, **meta: Any) -> dict[str, Any]:
+    """The manifest for a changed set of files (pages re-rendered, compliance completed).
+
+    ``digest_of`` (a ``checks.Sha256s``) reuses the digests of objects hashed before.
+    """
     base = {k: v for k, v in manifest.items() if k != "files"}
     base.update(meta)
-    rebuilt = build_manifest(files, base, _image_sizes(manifest))
+    rebuilt = build_manifest(files, base, _image_sizes(manifest), digest_of=digest_of)
     _validate(rebuilt, "manifest")
     return rebuilt
 

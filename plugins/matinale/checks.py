@@ -20,7 +20,9 @@ Four checks, each counted in ``compliance.json`` and each finding named precisel
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import json
 import re
 import secrets
@@ -42,19 +44,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "CHECKS_VERSION",
     "DEFAULT_LIMITS",
     "SHARE_ENDPOINTS",
     "CheckReport",
     "ChecksFailed",
     "Finding",
     "PiiScanner",
+    "Sha256s",
     "check_bundle",
     "check_manifest",
+    "checks_fingerprint",
     "limits_from",
     "load_schema",
     "normalise_name",
     "normalise_phone",
     "safe_member_name",
+    "schema_problems",
 ]
 
 CHECKS = ("pii", "links", "sizes", "manifest")
@@ -86,6 +92,14 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[
 # non-alphanumerics so that hex signatures and long digit runs never look like phones.
 _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])")
 _ID_TOKENS = (re.compile(r"[0-9A-Za-z]+"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z]"))
+# The same tokens, only those of _MIN_ID_LENGTH characters or more: a token is a maximal
+# run (first pattern) or the longest run ending in a letter or digit (second), so the
+# shorter ones are skipped, not cut, and no new token appears.
+_ID_CANDIDATES = (re.compile(r"[0-9A-Za-z]{6,}"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]"))
+# Joins the texts of a batch. No pattern here matches it or takes it for a space, and it is
+# a starter for NFKD (no reordering across it), so each text is treated as if alone.
+_SEP = "\x00"
+_WORD_BYTES = bytes(c if c == 0 or chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256))
 _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _TEXT_SUFFIXES = (".html", ".json", ".md", ".txt", ".csv")
@@ -177,6 +191,28 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+class Sha256s:
+    """SHA-256 (hex) of bytes objects, each hashed once per stage.
+
+    A digest is reused only for the very same object (kept here, so its id cannot be given
+    to another object), never for other bytes, even equal ones: a stage that checks the
+    files, then rebuilds the manifest of the same objects, reads each gigabyte once.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[bytes, str]] = {}
+
+    def __call__(self, data: bytes) -> str:
+        import hashlib
+
+        known = self._known.get(id(data))
+        if known is not None and known[0] is data:
+            return known[1]
+        digest = hashlib.sha256(data).hexdigest()
+        self._known[id(data)] = (data, digest)
+        return digest
+
+
 # --- PII --------------------------------------------------------------------------------
 
 
@@ -219,6 +255,22 @@ def _contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_unique[index] == values
 
 
+def _unique(parts: list[np.ndarray]) -> np.ndarray:
+    import numpy as np
+
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+
+
+def _select(values: list[str], sorted_hashes: np.ndarray, key: str) -> list[str]:
+    """The values whose keyed hash is in ``sorted_hashes`` (one vectorised hash and search)."""
+    import numpy as np
+
+    if not values or len(sorted_hashes) == 0:
+        return []
+    hit = _contains(sorted_hashes, _hash(values, key))
+    return [values[index] for index in np.flatnonzero(hit)]
+
+
 def _normalised_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """``normalise_name`` over a column, computed once per distinct value (names repeat a lot)."""
     values = frame[column].astype(object).fillna("").astype(str)
@@ -235,6 +287,7 @@ class PiiScanner:
         *,
         id_hashes: np.ndarray,
         name_hashes: np.ndarray,
+        word_hashes: np.ndarray,
         key: str,
         name_words: int,
         allowlist: Iterable[str] = (),
@@ -242,6 +295,7 @@ class PiiScanner:
     ) -> None:
         self._ids = id_hashes
         self._names = name_hashes
+        self._words = word_hashes  # every word of a first or last name (full names are made of them)
         self._key = key
         self._name_words = max(2, min(name_words, _MAX_NAME_WORDS))
         self.allowed_emails: frozenset[str] = frozenset()
@@ -250,6 +304,11 @@ class PiiScanner:
         self._allow(allowlist)
         self._memo: dict[str, list[tuple[str, str]]] = {}
         self.stats = dict(stats or {})
+
+    @property
+    def name_words(self) -> int:
+        """The most words a full name of the reference has (how long a name n-gram gets)."""
+        return self._name_words
 
     def __repr__(self) -> str:
         return f"PiiScanner({len(self._ids)} ids, {len(self._names)} names, hashed)"
@@ -276,12 +335,12 @@ class PiiScanner:
     @classmethod
     def from_frames(cls, frames: Iterable[pd.DataFrame], allowlist: Iterable[str] = ()) -> PiiScanner:
         """Build from supporter frames (any of ``supporter_id``, ``first_name``, ``last_name``)."""
-        import numpy as np
         import pandas as pd
 
         key = secrets.token_hex(8)  # 16 characters: SipHash's key, never stored
         ids: list[np.ndarray] = []
         names: list[np.ndarray] = []
+        name_words: list[np.ndarray] = []
         words = 2
         people = 0
         for frame in frames:
@@ -299,10 +358,13 @@ class PiiScanner:
                 if len(full):
                     words = max(words, int(pd.Series(full).str.count(" ").max()) + 1)
                 names.append(_hash(full, key))
-        id_hashes = np.unique(np.concatenate(ids)) if ids else np.empty(0, np.uint64)
-        name_hashes = np.unique(np.concatenate(names)) if names else np.empty(0, np.uint64)
+                parts = {word for part in pd.concat([first, last]).unique() for word in part.split()}
+                name_words.append(_hash(sorted(parts), key))
+        id_hashes = _unique(ids)
+        name_hashes = _unique(names)
+        word_hashes = _unique(name_words)
         stats = {"people": people, "supporter_ids": len(id_hashes), "full_names": len(name_hashes)}
-        return cls(id_hashes=id_hashes, name_hashes=name_hashes, key=key, name_words=words, allowlist=allowlist, stats=stats)
+        return cls(id_hashes=id_hashes, name_hashes=name_hashes, word_hashes=word_hashes, key=key, name_words=words, allowlist=allowlist, stats=stats)
 
     @classmethod
     def from_store(cls, store: Any, keys: Iterable[str], allowlist: Iterable[str] = ()) -> PiiScanner:
@@ -328,68 +390,145 @@ class PiiScanner:
             for kind, masked in self._memo[text]:
                 yield where, kind, masked
 
-    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+    def remember(self, texts: Iterable[str]) -> None:
+        """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
+        fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
+        if fresh:
+            self._memo.update(self._examine(fresh))
+
+    def _name_grams(self, texts: list[str], words: list[str], known: set[str]) -> dict[str, list[str]]:
+        """Every 2..k-gram inside a run of known name words → the texts holding it.
+
+        ``words`` are the words of all ``texts`` in order, with ``_SEP`` between two texts
+        (never a known word, so no run spans two texts).
+        """
         import numpy as np
 
+        grams: dict[str, list[str]] = {}
+        if len(known) == 0 or not words:
+            return grams
+        flags = np.fromiter(map(known.__contains__, words), dtype=bool, count=len(words))
+        pairs = np.flatnonzero(flags[:-1] & flags[1:])
+        if len(pairs) == 0:
+            return grams
+        separators = np.flatnonzero(np.fromiter(map(_SEP.__eq__, words), dtype=bool, count=len(words)))
+        position = np.flatnonzero(flags)
+        breaks = np.flatnonzero(np.diff(position) != 1) + 1
+        run_starts = np.concatenate(([0], breaks))
+        run_ends = np.concatenate((breaks, [len(position)]))
+        several = run_ends - run_starts >= 2
+        longest = self._name_words
+        for first, last in zip(position[run_starts[several]].tolist(), position[run_ends[several] - 1].tolist(), strict=True):
+            run = words[first : last + 1]  # a maximal run of name words
+            text = texts[int(np.searchsorted(separators, first))]
+            found: dict[str, None] = {}
+            for n in range(2, min(longest, len(run)) + 1):
+                found.update(dict.fromkeys(" ".join(run[i : i + n]) for i in range(len(run) - n + 1)))
+            for gram in found:
+                if gram not in self.allowed_names:
+                    holders = grams.setdefault(gram, [])
+                    if not holders or holders[-1] is not text:
+                        holders.append(text)
+        return grams
+
+    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """What personal data each text holds, for a batch of distinct texts.
+
+        The batch is joined into one string (``_SEP`` between texts, so that no match can
+        span two texts) and the phone, id and name patterns run once over it; a phone belongs
+        to the text its offset falls in. E-mail addresses are looked for only in texts with
+        an ``@``. Candidate ids and names are gathered over the whole batch, so each distinct
+        one is hashed and looked up once, in one vectorised call per kind.
+
+        A full name is first + last, each made of name words, so a name n-gram can only lie
+        inside a run of consecutive words that are each a word of some supporter's first or
+        last name. The distinct words of the batch are hashed first, and n-grams are built
+        only inside such runs: this finds exactly what building every n-gram of every text
+        would find (a gram with any other word cannot be a full name), for a small part of
+        the work. The known words stay local to this call; the scanner keeps only hashes.
+        """
         results: dict[str, list[tuple[str, str]]] = {text: [] for text in texts}
-        candidates: list[tuple[str, str, str]] = []  # text, kind, raw candidate
-        for original in texts:
-            found = results[original]
-            text = _DATA_URI.sub(" ", original)  # images, not words; base64 only makes noise
-            for match in _EMAIL.finditer(text):
-                value = match.group(0)
-                if value.casefold() not in self.allowed_emails:
-                    found.append(("e-mail address", mask_email(value)))
-            for match in _PHONE.finditer(text):
-                value = match.group(0)
-                if normalise_phone(value) not in self.allowed_phones:
-                    found.append(("phone number", mask_value(re.sub(r"\D", "", value))))
-            if len(self._ids):
-                tokens = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)}
-                candidates.extend((original, "supporter id", t) for t in tokens if len(t) >= _MIN_ID_LENGTH)
-            if len(self._names):
-                words = normalise_name(text).split()
-                grams = {
-                    " ".join(words[i : i + n])
-                    for n in range(2, self._name_words + 1)
-                    for i in range(len(words) - n + 1)
-                }
-                candidates.extend((original, "supporter full name", g) for g in grams if g not in self.allowed_names)
-        if candidates:
-            hashes = _hash([c[2] for c in candidates], self._key)
-            is_id = np.fromiter((c[1] == "supporter id" for c in candidates), dtype=bool, count=len(candidates))
-            hit = np.where(is_id, _contains(self._ids, hashes), _contains(self._names, hashes))
-            for index in np.flatnonzero(hit):
-                original, kind, value = candidates[index]
-                results[original].append((kind, mask_value(value) if kind == "supporter id" else _mask_name(value)))
+        clean = [_DATA_URI.sub(" ", text) if "data:" in text else text for text in texts]  # images, not words
+        # A separator inside a text would split it: any other character no pattern uses will do.
+        clean = [text.replace(_SEP, "\x01") if _SEP in text else text for text in clean]
+        joined = _SEP.join(clean)
+        starts = list(itertools.accumulate((len(text) + 1 for text in clean[:-1]), initial=0))
+
+        def owner(offset: int) -> list[tuple[str, str]]:
+            return results[texts[bisect.bisect_right(starts, offset) - 1]]
+
+        for text, cleaned in zip(texts, clean, strict=True):
+            if "@" in cleaned:  # most texts have none: skip the pattern there
+                for match in _EMAIL.finditer(cleaned):
+                    value = match.group(0)
+                    if value.casefold() not in self.allowed_emails:
+                        results[text].append(("e-mail address", mask_email(value)))
+        for match in _PHONE.finditer(joined):
+            value = match.group(0)
+            if normalise_phone(value) not in self.allowed_phones:
+                owner(match.start()).append(("phone number", mask_value(re.sub(r"\D", "", value))))
+
+        if len(self._ids):
+            raw = set(_ID_CANDIDATES[0].findall(joined))
+            raw.update(_ID_CANDIDATES[1].findall(joined))
+            tokens = sorted({token.strip("._-").casefold() for token in raw} - {""})
+            hits = _select([t for t in tokens if len(t) >= _MIN_ID_LENGTH], self._ids, self._key)
+            if hits:  # rare: find which texts hold them (ids are ASCII: casefold keeps them whole)
+                for text, cleaned in zip(texts, clean, strict=True):
+                    folded = cleaned.casefold()
+                    present = [hit for hit in hits if hit in folded]
+                    if present:
+                        seen = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(cleaned)}
+                        results[text].extend(("supporter id", mask_value(hit)) for hit in present if hit in seen)
+
+        if len(self._names):
+            # normalise_name over the whole batch: the words, with _SEP between texts.
+            folded = _COMBINING.sub("", unicodedata.normalize("NFKD", joined)).casefold()
+            # What _NOT_ALNUM does, keeping _SEP as a word of its own: any non-ASCII character
+            # becomes "?", then everything but [0-9a-z] and _SEP a space.
+            ascii_only = folded.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
+            words = ascii_only.replace(_SEP, f" {_SEP} ").split()
+            if words.count(_SEP) != len(texts) - 1:  # cannot happen (nothing normalises to _SEP); never guess
+                words = [word for text in clean for word in (*normalise_name(text).split(), _SEP)][:-1]
+            vocabulary = sorted(set(words) - {_SEP})
+            known = set(_select(vocabulary, self._words, self._key))
+            grams = self._name_grams(texts, words, known)
+            for gram in _select(list(grams), self._names, self._key):
+                for text in grams[gram]:
+                    results[text].append(("supporter full name", _mask_name(gram)))
         return results
 
 
 # --- walking files ----------------------------------------------------------------------
 
 
-def _json_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _json_strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _json_strings(item, f"{path}[{index}]")
-    elif isinstance(value, str):
-        yield path or "(value)", value
+def _json_strings(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(JSON path, string)`` for every string in ``value``, depth first, in document order."""
+    found: list[tuple[str, str]] = []
+
+    def walk(item: Any, where: str) -> None:
+        if isinstance(item, str):
+            found.append((where or "(value)", item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                walk(child, f"{where}.{key}" if where else str(key))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                walk(child, f"{where}[{index}]")
+
+    walk(value, path)
+    return found
 
 
-def _text_items(path: str, data: bytes) -> Iterator[tuple[str, str]]:
+def _text_items(path: str, data: bytes) -> list[tuple[str, str]]:
     """``(field, text)`` pairs of a text file: JSON paths for JSON, line numbers otherwise."""
     text = data.decode("utf-8", errors="replace")
     if path.endswith(".json"):
         try:
-            yield from _json_strings(json.loads(text))
-            return
+            return _json_strings(json.loads(text))
         except json.JSONDecodeError:
             pass
-    for number, line in enumerate(text.splitlines(), start=1):
-        yield f"line {number}", line
+    return [(f"line {number}", line) for number, line in enumerate(text.splitlines(), start=1)]
 
 
 def safe_member_name(name: str) -> bool:
@@ -400,12 +539,15 @@ def safe_member_name(name: str) -> bool:
     return all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", part) and part not in {".", ".."} for part in parts)
 
 
-def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[str, str, bytes]]:
-    """``(file, kind-of-text, bytes)`` for every text file, zip members included."""
+def _texts(files: Mapping[str, bytes], report: CheckReport, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str, bytes]]:
+    """``(file, kind-of-text, bytes)`` for every text file, zip members included (files in
+    ``skip`` left out)."""
     # Source data first (posts.json, cards.json), then readable copies, pages, packs: a
     # finding is reported where it is easiest to fix.
     order = {".json": 0, ".md": 1, ".txt": 1, ".csv": 1, ".html": 2}
     for path, data in sorted(files.items(), key=lambda item: (order.get(PurePosixPath(item[0]).suffix, 3), item[0])):
+        if path in skip:
+            continue
         if path.endswith(_TEXT_SUFFIXES):
             yield path, path, data
         elif path.endswith(".zip"):
@@ -422,28 +564,56 @@ def _texts(files: Mapping[str, bytes], report: CheckReport) -> Iterator[tuple[st
                     yield f"{path}!{info.filename}", info.filename, archive.read(info)
 
 
+class _Parsed:
+    """The ``(field, text)`` pairs of each distinct text, parsed once for every check.
+
+    A pack repeats its segment's posts.json, cards.json and posts.md byte for byte: the
+    copy's strings are the same objects as the source's, and each check answers a copy
+    from what it found in the source (same bytes read the same way: same findings).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[bool, bytes], list[tuple[str, str]]] = {}
+
+    def __call__(self, label: str, data: bytes) -> list[tuple[str, str]]:
+        key = (label.endswith(".json"), data)
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = _text_items(label, data)
+        return items
+
+
 # --- the checks -------------------------------------------------------------------------
 
 
-def _check_pii(files: Mapping[str, bytes], scanner: PiiScanner, report: CheckReport) -> None:
+def _pii_finding(label: str, where: str, kind: str, masked: str) -> Finding:
+    return Finding(
+        "pii",
+        label,
+        where,
+        masked,
+        f"looks like a {kind}: personal data must never be published; remove it from the "
+        "brief or template, or add it to privacy.pii_allowlist in campaign.yaml if it is the campaign's own",
+    )
+
+
+def _check_pii(texts: list[tuple[str, str, bytes]], parsed: _Parsed, scanner: PiiScanner, report: CheckReport) -> None:
     report.counts.setdefault("pii", {"findings": 0})
     for name, stat in scanner.stats.items():
         report.counts["pii"][f"reference_{name}"] = stat
-    for label, _, data in _texts(files, report):
-        items = list(_text_items(label, data))
+    # Every distinct string of the bundle in one batch: each candidate is hashed once.
+    scanner.remember(text for label, _, data in texts for _, text in parsed(label, data))
+    seen: dict[tuple[bool, bytes], list[tuple[str, str, str]]] = {}
+    for label, _, data in texts:
+        items = parsed(label, data)
         report.count("pii", "files_scanned")
         report.count("pii", "strings_scanned", len(items))
-        for where, kind, masked in scanner.scan(items):
-            report.add(
-                Finding(
-                    "pii",
-                    label,
-                    where,
-                    masked,
-                    f"looks like a {kind}: personal data must never be published; remove it from the "
-                    "brief or template, or add it to privacy.pii_allowlist in campaign.yaml if it is the campaign's own",
-                )
-            )
+        key = (label.endswith(".json"), data)
+        found = seen.get(key)
+        if found is None:  # a copy (same bytes, read the same way) has the same findings
+            found = seen[key] = list(scanner.scan(items))
+        for where, kind, masked in found:
+            report.add(_pii_finding(label, where, kind, masked))
 
 
 class _LinkParser(HTMLParser):
@@ -472,18 +642,31 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120] if parts.scheme else url[:120]
 
 
-def _absolute_link_problem(url: str, *, page: bool, domains: tuple[str, ...], own: Callable[[str], bool]) -> str | None:
+def _absolute_link_problem(
+    url: str, *, page: bool, domains: tuple[str, ...], own: Callable[[str], bool], origins: dict[str, str | None] | None = None
+) -> str | None:
+    """What is wrong with an absolute link, or None. ``origins`` remembers the verdict on each
+    ``scheme://host`` part (all that matters once the link is neither our own nor a share)."""
     if own(url):
         return None
     if page and url.startswith(SHARE_ENDPOINTS):
         return None
-    parts = urlsplit(url)
+    # The scheme and host of ``url`` are those of its beginning up to the path, query or
+    # fragment (what urlsplit takes as scheme and netloc): judge that part once.
+    start = url.find("://")
+    end = min((i for i in (url.find(c, start + 3) for c in "/?#") if i >= 0), default=len(url)) if start >= 0 else len(url)
+    origin = url[:end]
+    if origins is not None and origin in origins:
+        return origins[origin]
+    parts = urlsplit(origin)
     if parts.scheme != "https":
-        return "link is not https: use an https address"
-    host = (parts.hostname or "").lower()
-    if not _host_allowed(host, domains):
-        return f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
-    return None
+        problem: str | None = "link is not https: use an https address"
+    else:
+        host = (parts.hostname or "").lower()
+        problem = None if _host_allowed(host, domains) else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+    if origins is not None:
+        origins[origin] = problem
+    return problem
 
 
 def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) -> str | None:
@@ -505,7 +688,22 @@ def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) ->
     return None
 
 
+def _absolute_urls(string: str) -> list[str]:
+    """The absolute links in a string (``_URL`` matches, trailing punctuation dropped).
+
+    Only the whitespace-separated pieces holding ``://`` are searched: no match holds
+    whitespace or starts without ``://`` ahead, and a piece starts after whitespace (a
+    word boundary, like the start of the string), so the matches are the same; pieces
+    such as an inlined image's base64 make ``_URL`` backtrack at every ``+`` and ``/``.
+    """
+    if "://" not in string:
+        return []
+    return [match.group(0).rstrip(".,;:!?)]'") for piece in string.split() if "://" in piece for match in _URL.finditer(piece)]
+
+
 def _check_links(
+    texts: list[tuple[str, str, bytes]],
+    parsed: _Parsed,
     files: Mapping[str, bytes],
     kinds: Mapping[str, str],
     report: CheckReport,
@@ -514,36 +712,59 @@ def _check_links(
     own: Callable[[str], bool],
 ) -> None:
     report.counts.setdefault("links", {"findings": 0})
-    for label, member, data in _texts(files, report):
+    urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
+    problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
+    origins: dict[str, str | None] = {}  # scheme://host -> problem
+    seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
+    for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
-        text = data.decode("utf-8", errors="replace")
-        for where, string in _text_items(label, data):
-            for match in _URL.finditer(string):
-                url = match.group(0).rstrip(".,;:!?)]'")
-                report.count("links", "absolute_links")
-                problem = _absolute_link_problem(url, page=page, domains=domains, own=own)
-                if problem:
-                    report.add(Finding("links", label, where, _shown(url), problem))
-        if member.endswith(".html"):
-            parser = _LinkParser()
-            parser.feed(text)
-            for line, tag, attribute, value in parser.links:
-                where = f"line {line} <{tag} {attribute}>"
-                scheme = urlsplit(value).scheme.lower()
-                if scheme == "data":
-                    # "data:," is the empty favicon that stops browsers asking the server for one.
-                    if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
-                        report.add(Finding("links", label, where, value[:40], "data: URI outside an image; inline only images"))
-                    continue
-                if scheme in {"http", "https"}:
-                    continue  # already checked above with the text
-                report.count("links", "relative_links")
-                if scheme or value.startswith("//"):
-                    report.add(Finding("links", label, where, value[:80], f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed"))
-                    continue
-                problem = _relative_link_problem(member if "!" in label else label, value, files)
-                if problem and "!" not in label:
-                    report.add(Finding("links", label, where, value[:80], problem))
+        html = member.endswith(".html")
+        key = (label.endswith(".json"), page, data)
+        if not html and key in seen:  # a copy: same bytes, read the same way, same answers
+            count, found = seen[key]
+        else:
+            count, found = 0, []
+            for where, string in parsed(label, data):
+                urls = urls_in.get(string)
+                if urls is None:
+                    urls = urls_in[string] = _absolute_urls(string)
+                for url in urls:
+                    count += 1
+                    problem = problems.get((url, page), "")
+                    if problem == "":
+                        problem = problems[(url, page)] = _absolute_link_problem(url, page=page, domains=domains, own=own, origins=origins)
+                    if problem:
+                        found.append((where, _shown(url), problem))
+            if not html:
+                seen[key] = (count, found)
+        if count:
+            report.count("links", "absolute_links", count)
+        for where, shown, problem in found:
+            report.add(Finding("links", label, where, shown, problem))
+        if html:
+            _check_html_links(label, member, data, files, report)
+
+
+def _check_html_links(label: str, member: str, data: bytes, files: Mapping[str, bytes], report: CheckReport) -> None:
+    parser = _LinkParser()
+    parser.feed(data.decode("utf-8", errors="replace"))
+    for line, tag, attribute, value in parser.links:
+        where = f"line {line} <{tag} {attribute}>"
+        scheme = urlsplit(value).scheme.lower()
+        if scheme == "data":
+            # "data:," is the empty favicon that stops browsers asking the server for one.
+            if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
+                report.add(Finding("links", label, where, value[:40], "data: URI outside an image; inline only images"))
+            continue
+        if scheme in {"http", "https"}:
+            continue  # already checked above with the text
+        report.count("links", "relative_links")
+        if scheme or value.startswith("//"):
+            report.add(Finding("links", label, where, value[:80], f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed"))
+            continue
+        problem = _relative_link_problem(member if "!" in label else label, value, files)
+        if problem and "!" not in label:
+            report.add(Finding("links", label, where, value[:80], problem))
 
 
 def _check_sizes(files: Mapping[str, bytes], kinds: Mapping[str, str], limits: Mapping[str, int], report: CheckReport) -> None:
@@ -559,23 +780,122 @@ def _check_sizes(files: Mapping[str, bytes], kinds: Mapping[str, str], limits: M
             )
 
 
-def _schema_errors(document: Any, schema_name: str) -> list[str]:
+@cache
+def _validator(schema_name: str) -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
-    return [
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message[:160]}"
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    return jsonschema.Draft202012Validator(load_schema(schema_name))
 
 
-def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], report: CheckReport) -> None:
-    import hashlib
+_Problems = tuple[tuple[tuple[str | int, ...], str], ...]  # (path, message) pairs
+_OBJECT_KEYWORDS = frozenset({"type", "additionalProperties", "required", "properties", "description", "title"})
+_SCALARS = (str, int, bool, type(None))  # not float: -0.0 == 0.0 but the messages differ
 
+
+class _ItemValidator:
+    """Validates the items of one top-level array, remembering what it found.
+
+    An item schema made only of ``type: object``, ``additionalProperties: false``,
+    ``required`` and ``properties`` judges an item's set of keys (extra or missing ones)
+    apart from each property's value (its own subschema), so both are remembered: the keys
+    by their names in order, each value by property, type and value (strings, integers,
+    booleans, null). A manifest's entries
+    share most values (kinds, content types, segments) and each distinct path or checksum is
+    validated once per process. Same problems, same messages as validating the whole item.
+    """
+
+    def __init__(self, root: Mapping[str, Any], items: Mapping[str, Any]) -> None:
+        import jsonschema
+
+        def validator(schema: Mapping[str, Any]) -> Any:
+            return jsonschema.Draft202012Validator({"$schema": root["$schema"], "$defs": root.get("$defs", {}), **schema})
+
+        self._whole = validator(items)
+        properties = items.get("properties")
+        self._split = (
+            set(items) <= _OBJECT_KEYWORDS
+            and items.get("type") == "object"
+            and items.get("additionalProperties", True) in (True, False)
+            and isinstance(properties, dict)
+            and all(isinstance(sub, dict) for sub in properties.values())
+        )
+        if self._split:
+            self._keys = validator({**items, "properties": dict.fromkeys(properties, True)})
+            self._values = {name: validator(sub) for name, sub in properties.items()}
+        self._known_keys: dict[tuple[str, ...], _Problems] = {}
+        self._known_values: dict[tuple[str, type, Any], _Problems] = {}
+
+    @staticmethod
+    def _problems(validator: Any, instance: Any, prefix: tuple[str | int, ...] = ()) -> _Problems:
+        return tuple(((*prefix, *error.absolute_path), error.message) for error in validator.iter_errors(instance))
+
+    def __call__(self, item: Any) -> _Problems:
+        if not (self._split and isinstance(item, dict) and all(isinstance(key, str) for key in item)):
+            return self._problems(self._whole, item)
+        if len(self._known_values) > 500_000:
+            self._known_values.clear()
+        names = tuple(item)
+        found = self._known_keys.get(names)
+        if found is None:
+            found = self._known_keys[names] = self._problems(self._keys, dict.fromkeys(names))
+        problems = list(found)
+        for name, value in item.items():
+            validator = self._values.get(name)
+            if validator is None:
+                continue  # an extra key: reported with the keys
+            if not isinstance(value, _SCALARS):
+                problems.extend(self._problems(validator, value, (name,)))
+                continue
+            key = (name, type(value), value)
+            known = self._known_values.get(key)
+            if known is None:
+                known = self._known_values[key] = self._problems(validator, value, (name,))
+            problems.extend(known)
+        return tuple(problems)
+
+
+@cache
+def _item_validator(schema_name: str, array: str) -> _ItemValidator | None:
+    """A validator for the items of the top-level array ``array``, or None when the array's
+    schema says more than ``type`` and ``items`` (then only a whole validation is exact)."""
+    schema = load_schema(schema_name)
+    array_schema = schema.get("properties", {}).get(array, {})
+    if set(array_schema) - {"type", "description", "items"} or array_schema.get("type") != "array" or not isinstance(array_schema.get("items"), dict):
+        return None
+    return _ItemValidator(schema, array_schema["items"])
+
+
+def schema_problems(document: Any, schema_name: str) -> list[tuple[str, str]]:
+    """``(where, message)`` for every way ``document`` breaks ``<schema_name>.schema.json``,
+    sorted by where (``files/12/sha256``, ``(root)``).
+
+    Validators are built once. The schema checks a manifest's ``files`` array only through
+    ``items``, so the document's problems are those of the document without its files plus
+    those of each entry, prefixed with ``files/<index>``; entries are validated by
+    ``_ItemValidator``, which remembers what it judged (same answers, far fewer calls).
+    """
+    items = _item_validator(schema_name, "files") if isinstance(document, dict) and isinstance(document.get("files"), list) else None
+    if items is None:
+        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors(document)]
+    else:
+        found = [(tuple(error.absolute_path), error.message) for error in _validator(schema_name).iter_errors({**document, "files": []})]
+        for index, entry in enumerate(document["files"]):
+            found.extend((("files", index, *path), message) for path, message in items(entry))
+    found.sort(key=lambda problem: list(map(str, problem[0])))
+    return [("/".join(str(part) for part in path) or "(root)", message) for path, message in found]
+
+
+def _schema_errors(document: Any, schema_name: str) -> list[str]:
+    return [f"{where}: {message[:160]}" for where, message in schema_problems(document, schema_name)]
+
+
+def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], report: CheckReport, sha256: Callable[[bytes], str]) -> dict[str, str]:
+    """The manifest check; returns the sha256 of every listed file that is present."""
     report.counts.setdefault("manifest", {"findings": 0})
     for problem in _schema_errors(manifest, "manifest"):
         report.add(Finding("manifest", "manifest.json", problem.split(":", 1)[0], "schema", f"does not match manifest.schema.json: {problem}"))
     listed = {entry.get("path"): entry for entry in manifest.get("files", []) if isinstance(entry, dict)}
+    digests: dict[str, str] = {}
     for path, entry in sorted(listed.items()):
         report.count("manifest", "files_listed")
         if not isinstance(path, str) or not safe_member_name(path):
@@ -585,7 +905,7 @@ def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], rep
         if data is None:
             report.add(Finding("manifest", path, "path", "missing", "listed in the manifest but absent: rebuild the bundle"))
             continue
-        digest = hashlib.sha256(data).hexdigest()
+        digest = digests[path] = sha256(data)
         if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
             report.add(
                 Finding("manifest", path, "sha256", f"{digest[:12]}… ({len(data)} bytes)", f"does not match the manifest ({str(entry.get('sha256'))[:12]}…, {entry.get('bytes')} bytes): the file changed after the bundle was built; rebuild it")
@@ -599,13 +919,51 @@ def _check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], rep
             compliance = None
         for problem in _schema_errors(compliance, "compliance"):
             report.add(Finding("manifest", "compliance.json", problem.split(":", 1)[0], "schema", f"does not match compliance.schema.json: {problem}"))
+    return digests
 
 
-def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> CheckReport:
+def check_manifest(files: Mapping[str, bytes], manifest: Mapping[str, Any], *, sha256: Sha256s | None = None) -> CheckReport:
     """Only the manifest check: sizes, checksums, file list and schemas."""
     report = CheckReport()
-    _check_manifest(files, manifest, report)
+    _check_manifest(files, manifest, report, sha256 or Sha256s())
     return report
+
+
+#: Bumped whenever what the PII or link checks find changes: a fingerprint taken by another
+#: version of the checks is never trusted.
+CHECKS_VERSION = 2
+
+
+def checks_fingerprint(
+    files: Mapping[str, str],
+    *,
+    scanner: PiiScanner,
+    allowed_domains: Iterable[str],
+    limits: Mapping[str, int] | None = None,
+) -> str:
+    """SHA-256 (hex) naming what a pass of the checks covered: every file (path → sha256) and
+    the settings the checks judged them by (allowed domains, limits, the PII allowlist and
+    the size of the PII reference, the checks' version).
+
+    The checks stage records it in compliance.json; publishing trusts that pass only for the
+    files whose bytes still have those digests, and only if the fingerprint it computes from
+    the verified manifest and its own settings is the same. Holds no personal data: the
+    allowlist is the campaign's own, the reference is counted, never listed.
+    """
+    import hashlib
+
+    settings = {
+        "version": CHECKS_VERSION,
+        "domains": sorted(d.lower() for d in allowed_domains),
+        "limits": dict(sorted((limits or DEFAULT_LIMITS).items())),
+        "allowlist": [sorted(scanner.allowed_emails), sorted(scanner.allowed_phones), sorted(scanner.allowed_names)],
+        "reference": dict(sorted(scanner.stats.items())),
+        "name_words": scanner.name_words,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8"))
+    for path, sha256 in sorted(files.items()):
+        digest.update(f"\n{path}\t{sha256}".encode())
+    return digest.hexdigest()
 
 
 def check_bundle(
@@ -616,17 +974,30 @@ def check_bundle(
     allowed_domains: Iterable[str],
     limits: Mapping[str, int] | None = None,
     own_link: Callable[[str], bool] = lambda url: False,
+    passed: Mapping[str, str] | None = None,
+    sha256: Sha256s | None = None,
 ) -> CheckReport:
     """Run every check over the bundle's files (paths relative to the run, manifest excluded).
 
     ``own_link`` says whether an absolute URL is one of the bundle's own presigned links.
+    ``passed`` maps paths to the sha256 of bytes that already passed the PII and link checks
+    with the same settings (see ``checks_fingerprint``): a file whose bytes still have that
+    sha256 (computed here, by the manifest check) is not scanned again; the manifest and
+    size checks always cover every file. ``sha256`` hashes each file once for this check and
+    what the caller does next with the same objects (rebuilding the manifest).
     Returns the report; call ``raise_for_findings()`` to block publishing on any finding.
     """
     report = CheckReport()
     kinds = {entry["path"]: entry.get("kind", "other") for entry in manifest.get("files", []) if isinstance(entry, dict) and "path" in entry}
     domains = tuple(d.lower() for d in allowed_domains)
-    _check_manifest(files, manifest, report)
+    digests = _check_manifest(files, manifest, report, sha256 or Sha256s())
     _check_sizes(files, kinds, limits or DEFAULT_LIMITS, report)
-    _check_links(files, kinds, report, domains=domains, own=own_link)
-    _check_pii(files, scanner, report)
+    unchanged = frozenset(path for path, digest in (passed or {}).items() if path in files and digests.get(path) == digest)
+    texts = list(_texts(files, report, skip=unchanged))
+    parsed = _Parsed()
+    _check_links(texts, parsed, files, kinds, report, domains=domains, own=own_link)
+    _check_pii(texts, parsed, scanner, report)
+    if passed is not None:
+        for check in ("links", "pii"):
+            report.count(check, "files_unchanged_since_checks", len(unchanged))
     return report

@@ -508,7 +508,9 @@ def _pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> Any:
 
 def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
     """Pre-publish checks on the built bundle (PII, links, sizes, manifest); records the
-    result in compliance.json. Publishing checks again on the exact bytes it uploads."""
+    result in compliance.json, with the fingerprint of the files and settings checked.
+    Publishing checks again on the exact bytes it uploads (scanning again only the files
+    that changed since this pass: see ``publish.publish_bundle``)."""
     from matinale.bundle import (
         COMPLIANCE,
         MANIFEST,
@@ -517,24 +519,28 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         validate_compliance,
         write_manifest,
     )
-    from matinale.checks import ChecksFailed, check_bundle, limits_from
+    from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
 
     files = read_bundle_files(store, ctx.bundle)
     manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
-    report = check_bundle(
-        files, manifest, scanner=_pii_scanner(settings, store, ctx), allowed_domains=settings.allowed_domains, limits=limits_from(settings.raw)
-    )
+    sha256 = Sha256s()  # the manifest is rebuilt below from the same objects: hash them once
+    scanner = _pii_scanner(settings, store, ctx)
+    limits = limits_from(settings.raw)
+    report = check_bundle(files, manifest, scanner=scanner, allowed_domains=settings.allowed_domains, limits=limits, sha256=sha256)
     log.info("Checks: %s", json.dumps(report.summary()))
     try:
         report.raise_for_findings()
     except ChecksFailed as exc:
         raise NightError(str(exc)) from exc
     compliance = json.loads(files[COMPLIANCE])
-    compliance["checks"] = {"stage": "bundle", **report.summary()}
+    # What this pass covered, so that publishing can tell which files it need not scan again.
+    checked = {path: sha256(data) for path, data in files.items() if path != COMPLIANCE}
+    fingerprint = checks_fingerprint(checked, scanner=scanner, allowed_domains=settings.allowed_domains, limits=limits)
+    compliance["checks"] = {"stage": "bundle", **report.summary(), "fingerprint": fingerprint}
     validate_compliance(compliance)
     files[COMPLIANCE] = write_manifest(compliance)
     store.put_bytes(f"{ctx.bundle}/{COMPLIANCE}", files[COMPLIANCE])
-    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files)))
+    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files, digest_of=sha256)))
     return {name: counts.get("findings", 0) for name, counts in report.counts.items()}
 
 

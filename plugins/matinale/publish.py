@@ -9,9 +9,13 @@ Publishing one run, in order:
 2. re-render the pages with presigned links (the bucket is private and relative links do
    not survive presigned URLs), and build the private delivery file's rows;
 3. run every pre-publish check (``matinale.checks``) on the exact bytes to publish: nothing
-   with personal data ever reaches S3, not even under an unpromoted prefix;
-4. upload everything under ``editions/<date>/<run>/``, manifest last, then read every object
-   back and compare size and SHA-256 with the manifest;
+   with personal data ever reaches S3, not even under an unpromoted prefix. The files the
+   checks stage passed and that are byte for byte unchanged are not scanned again (see
+   ``publish_bundle``); the pages, re-rendered here, and compliance.json always are;
+4. upload everything under ``editions/<date>/<run>/``, manifest last, each object with the
+   SHA-256 of the manifest, which the server verifies before storing it, then list the run's
+   objects and compare each size and ETag with what its upload answered (a server that does
+   not confirm the checksum has its objects read back and compared with the manifest);
 5. write the delivery file to the private bucket (under the run's own key);
 6. write ``editions/<date>/current.json``, then ``latest.json`` last (only if this edition is
    not older than the one it names), then the delivery pointer and a history event.
@@ -23,6 +27,7 @@ Takes a boto3 client; ``matinale.airflow`` builds it from the ``aws_default`` co
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -51,8 +56,10 @@ from matinale.checks import (
     DEFAULT_LIMITS,
     CheckReport,
     PiiScanner,
+    Sha256s,
     check_bundle,
     check_manifest,
+    checks_fingerprint,
     normalise_phone,
 )
 from matinale.store import Store
@@ -297,11 +304,19 @@ def delivery_rows(contacts: pd.DataFrame, assignments: pd.DataFrame, links: Mapp
 
 
 def _delivery_csv(rows: pd.DataFrame) -> bytes:
+    """The delivery file: ``_csv_cell`` on every cell, done column by column."""
+    cells = {}
+    for column in DELIVERY_COLUMNS:
+        values = rows[column].map(str)  # what str() gives for each value, missing ones included
+        first = values.str[:1]
+        formula = first.isin(["=", "+", "-", "@", "\t", "\r"])
+        phone = first == "+"  # an E.164 phone starts with + and is data, not a formula
+        formula[phone] &= ~values[phone].str.match(_E164.pattern)
+        cells[column] = values.where(~formula, "'" + values)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(DELIVERY_COLUMNS)
-    for record in rows.itertuples(index=False, name=None):
-        writer.writerow([_csv_cell(str(value)) for value in record])
+    writer.writerows(zip(*(cells[column].tolist() for column in DELIVERY_COLUMNS), strict=True))
     return buffer.getvalue().encode("utf-8")
 
 
@@ -392,6 +407,55 @@ def _exists(client: Any, bucket: str, key: str) -> bool:
     return True
 
 
+def _passed_before(files: Mapping[str, bytes], manifest: Mapping[str, Any], config: PublishConfig, scanner: PiiScanner) -> dict[str, str] | None:
+    """The files (path → sha256) a passed bundle-stage check covered, if it still holds.
+
+    ``manifest`` was just verified against ``files`` (every size and sha256, nothing missing
+    or extra). compliance.json records the checks stage's pass and its fingerprint of the
+    files it checked and of its settings; when the fingerprint of the same files and of
+    this publish's settings is the same, those files (all but compliance.json) need no new
+    PII or link scan. Otherwise (no such pass, a file or a setting changed since): None,
+    and every file is scanned again.
+    """
+    try:
+        checks = json.loads(files[COMPLIANCE]).get("checks") or {}
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if checks.get("stage") != "bundle" or checks.get("passed") is not True or not isinstance(checks.get("fingerprint"), str):
+        return None
+    listed = {entry["path"]: entry["sha256"] for entry in manifest["files"] if entry["path"] != COMPLIANCE}
+    if checks_fingerprint(listed, scanner=scanner, allowed_domains=config.allowed_domains, limits=config.limits) != checks["fingerprint"]:
+        log.info("The checks stage's pass does not cover these files or settings: every file is scanned again")
+        return None
+    return listed
+
+
+def _verify_listing(
+    client: Any, bucket: str, target: str, entries: list[dict[str, Any]], etags: Mapping[str, str], progress: Callable[[str, int, int], None] | None
+) -> None:
+    """Every object of the run is there, with its size and the ETag its upload answered.
+
+    One listing (a thousand objects a request) instead of one request per object: together
+    with the checksum the server verified on each upload, it proves the run's objects are
+    the manifest's bytes when the pointers move (nothing missing, cut short or overwritten).
+    """
+    listed: dict[str, tuple[int, str]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{target}/"):
+        for item in page.get("Contents", []):
+            listed[item["Key"][len(target) + 1 :]] = (int(item["Size"]), str(item.get("ETag", "")))
+    total = len(entries)
+    for done, entry in enumerate(entries, start=1):
+        size, etag = listed.get(entry["path"], (None, ""))
+        if size is None:
+            raise PublishError(f"s3://{bucket}/{target}/{entry['path']}: missing after its upload; nothing promoted, rerun")
+        if size != entry["bytes"] or etag != etags.get(entry["path"]):
+            raise PublishError(
+                f"s3://{bucket}/{target}/{entry['path']}: the server lists {size} bytes (ETag {etag}) that do not match the upload ({entry['bytes']} bytes, ETag {etags.get(entry['path'])}); nothing promoted, rerun"
+            )
+        if progress:
+            progress("verify", done, total)
+
+
 def publish_bundle(
     client: Any,
     store: Store,
@@ -408,6 +472,31 @@ def publish_bundle(
 
     ``audience`` is ``(contacts, assignments)`` from the private store, for the delivery file.
     ``progress(step, done, total)`` is called after each upload and each verification.
+
+    What is checked again, and why that is enough:
+
+    - Every file of the work store is hashed once and compared with the manifest (sizes,
+      SHA-256, nothing missing or extra): a file changed after the checks stage, without
+      rebuilding the manifest, stops the publish here.
+    - The PII and link scans run again on every file publishing writes: the pages (rendered
+      again with presigned links) and compliance.json. Every other file is published with
+      the very bytes the manifest lists. They are not scanned again when compliance.json
+      records a passed checks stage whose fingerprint (``checks.checks_fingerprint``: each
+      file's path and SHA-256, the allowed domains, the limits, the PII allowlist and the
+      size of the PII reference) is the one computed here from the verified manifest and
+      this publish's settings: those exact bytes passed those exact checks. A file changed
+      since (even with the manifest rebuilt to match), a changed setting or a bundle the
+      checks stage never passed changes the fingerprint: then every file is scanned again.
+      The fingerprint guards against mistakes and stale files, not against someone who can
+      rewrite the work store at will (they could rewrite the bundle stage's output too).
+    - The manifest check (sizes, SHA-256, file list, schemas) always covers every file, and
+      the final manifest and compliance.json are validated before anything is uploaded.
+    - Each upload carries the manifest's SHA-256 (``x-amz-checksum-sha256``): the server
+      refuses a body that does not match and echoes the checksum it verified. The manifest is
+      uploaded last; then one listing of the run checks every object's presence, size and
+      ETag against its upload's answer, before any pointer moves. Objects whose upload was not
+      confirmed with the checksum (a server that ignores it) are read back and compared with
+      the manifest, as every object used to be.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -429,9 +518,11 @@ def publish_bundle(
 
     manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
     files = read_bundle_files(store, prefix)
-    before = check_manifest(files, manifest)
+    sha256 = Sha256s()  # every file object hashed once, whatever checks or rebuilds it
+    before = check_manifest(files, manifest, sha256=sha256)
     if not before.passed:
         raise PublishError("the bundle in the work store does not match its manifest (checksum or file list); rebuild it:\n  " + "\n  ".join(str(f) for f in before.findings[:10]))
+    passed = _passed_before(files, manifest, config, scanner)
 
     published_at = datetime.now(UTC)
     presign = Presigner(client, bucket, target, config.expiry)
@@ -444,7 +535,14 @@ def publish_bundle(
         rows, delivery_counts = delivery_rows(audience[0], audience[1], links)
 
     report: CheckReport = check_bundle(
-        files, rebuild_manifest(manifest, files), scanner=scanner, allowed_domains=config.allowed_domains, limits=config.limits, own_link=presign.owns
+        files,
+        rebuild_manifest(manifest, files, digest_of=sha256),
+        scanner=scanner,
+        allowed_domains=config.allowed_domains,
+        limits=config.limits,
+        own_link=presign.owns,
+        passed=passed,
+        sha256=sha256,
     )
     report.raise_for_findings()
 
@@ -456,18 +554,31 @@ def publish_bundle(
     final = rebuild_manifest(
         manifest,
         files,
+        digest_of=sha256,
         published_at=published_at.isoformat(timespec="seconds"),
         link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
     )
-    last = check_manifest(files, final)
+    last = check_manifest(files, final, sha256=sha256)
     last.raise_for_findings()
     manifest_bytes = write_manifest(final)
     entries = final["files"]
+    manifest_item = {"path": MANIFEST, "bytes": len(manifest_bytes), "sha256": sha256(manifest_bytes), "content_type": content_type(MANIFEST)}
+    bodies = {**files, MANIFEST: manifest_bytes}
+    etags: dict[str, str] = {}
+    unconfirmed: list[dict[str, Any]] = []
 
     def upload(entry: dict[str, Any]) -> None:
-        client.put_object(Bucket=bucket, Key=f"{target}/{entry['path']}", Body=files[entry["path"]], ContentType=entry["content_type"], CacheControl=_RUN_CACHE)
+        # The server checks the body against the manifest's SHA-256 and refuses it otherwise
+        # (BadDigest); its answer echoes the checksum it verified.
+        checksum = base64.b64encode(bytes.fromhex(entry["sha256"])).decode("ascii")
+        response = client.put_object(
+            Bucket=bucket, Key=f"{target}/{entry['path']}", Body=bodies[entry["path"]], ContentType=entry["content_type"], CacheControl=_RUN_CACHE, ChecksumSHA256=checksum
+        )
+        etags[entry["path"]] = str(response.get("ETag", ""))
+        if response.get("ChecksumSHA256") != checksum:
+            unconfirmed.append(entry)  # a server that does not verify checksums: read it back
 
-    def verify(entry: dict[str, Any]) -> None:
+    def read_back(entry: dict[str, Any]) -> None:
         body = client.get_object(Bucket=bucket, Key=f"{target}/{entry['path']}")["Body"].read()
         if len(body) != entry["bytes"] or hashlib.sha256(body).hexdigest() != entry["sha256"]:
             raise PublishError(f"s3://{bucket}/{target}/{entry['path']}: read back {len(body)} bytes that do not match the manifest ({entry['bytes']} bytes); nothing promoted, rerun")
@@ -475,9 +586,10 @@ def publish_bundle(
     doing = "uploading to"
     try:
         _parallel(entries, upload, progress, "upload")
-        client.put_object(Bucket=bucket, Key=f"{target}/{MANIFEST}", Body=manifest_bytes, ContentType=content_type(MANIFEST), CacheControl=_RUN_CACHE)
+        upload(manifest_item)  # last: a run without its manifest is never served
         doing = "reading back from"
-        _parallel([*entries, {"path": MANIFEST, "bytes": len(manifest_bytes), "sha256": hashlib.sha256(manifest_bytes).hexdigest()}], verify, progress, "verify")
+        _verify_listing(client, bucket, target, [*entries, manifest_item], etags, progress)
+        _parallel(unconfirmed, read_back, None, "verify")
         if rows is not None and config.private_bucket:
             doing = "writing the delivery file to"
             client.put_object(Bucket=config.private_bucket, Key=delivery_key(edition, run), Body=_delivery_csv(rows), ContentType="text/csv; charset=utf-8")

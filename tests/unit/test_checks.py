@@ -10,6 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bundle_samples import build, settings
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from matinale.bundle import read_bundle_files
 from matinale.checks import (
@@ -242,3 +245,141 @@ def test_night_checks_stop_the_night(tmp_path: Path) -> None:
     store, ctx = _night(tmp_path / "blind", people=False)
     with pytest.raises(NightError, match="cannot scan for personal data"):
         run_checks(settings(), store, ctx)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["https", "://", "http", "a", "B9", "+", "/", ".", "-", "=", " ", "\u00a0", "\x1c", "\n", "é", "_", "x.org", "?q=1", ")", "data:image/png;base64,"]), max_size=40).map("".join))
+def test_absolute_urls_are_the_pattern_matches(text: str) -> None:
+    from matinale.checks import _URL, _absolute_urls
+
+    assert _absolute_urls(text) == [m.group(0).rstrip(".,;:!?)]'") for m in _URL.finditer(text)]
+
+
+def _repack(files: dict[str, bytes], segment: str, **members: bytes) -> dict[str, bytes]:
+    """The bundle with some members of a segment's pack.zip replaced."""
+    import io
+    import zipfile
+
+    from matinale.bundle import make_pack
+
+    archive = zipfile.ZipFile(io.BytesIO(files[f"{segment}/pack.zip"]))
+    content = {name: archive.read(name) for name in archive.namelist()}
+    content.update({f"{segment}/{name}": data for name, data in members.items()})
+    return _with(files, f"{segment}/pack.zip", make_pack(content))
+
+
+def test_pack_only_texts_and_changed_copies_are_scanned(built, scanner: PiiScanner) -> None:
+    from matinale.bundle import rebuild_manifest
+
+    files, manifest = built
+    posts = files["65plus-p01/posts.json"].replace(b"Ce matin", "Merci Zoé N'Diaye".encode(), 1)
+    alt = b"Textes alternatifs\n\nsante-square.jpg\nAvec Jean-Pierre Le Gall\n"
+    changed = _repack(files, "65plus-p01", **{"posts.json": posts, "textes-alternatifs.txt": alt})
+    report = _check(changed, rebuild_manifest(manifest, changed), scanner)
+    pii = {(f.file, f.field, f.value) for f in report.findings if f.check == "pii"}
+    assert pii == {
+        ("65plus-p01/pack.zip!65plus-p01/textes-alternatifs.txt", "line 4", "j**n p****e ** g**l"),
+        ("65plus-p01/pack.zip!65plus-p01/posts.json", "posts[0].text", "z*e * d***e"),
+    }
+
+
+def test_copies_in_packs_report_the_source_findings(tmp_path: Path, scanner: PiiScanner) -> None:
+    store = LocalStore(tmp_path)
+    build(store, "b", extra_text="\nMerci à Hélène Dupont !")
+    files, manifest = read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
+    report = _check(files, manifest, scanner)
+    where = [(f.file, f.field) for f in report.findings if f.check == "pii" and f.file.startswith("65plus-p01/")]
+    source = [field for file, field in where if file == "65plus-p01/posts.json"]
+    copy = [field for file, field in where if file == "65plus-p01/pack.zip!65plus-p01/posts.json"]
+    assert source and copy == source  # the copy in the pack: the same findings, its own name
+    assert report.summary()["checks"]["pii"]["files_scanned"] == len([f for f in files if f.endswith((".json", ".md", ".html"))]) + 4 * len(manifest["segments"])
+
+
+def test_files_passed_before_are_skipped_only_while_their_bytes_are_unchanged(built, scanner: PiiScanner) -> None:
+    from matinale.bundle import rebuild_manifest
+
+    files, manifest = built
+    passed = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+    clean = _check(files, manifest, scanner, passed=passed)
+    assert clean.passed and clean.counts["pii"]["files_unchanged_since_checks"] == len(files)
+    assert "files_scanned" not in clean.counts["pii"]
+    # A file changed after the checks (and the manifest rebuilt to match) is scanned again.
+    leaky = _with(files, "18-24-p02/posts.md", files["18-24-p02/posts.md"] + "\nAvec Hélène Dupont".encode())
+    leaky = _repack(leaky, "18-24-p02", **{"cards.json": b'{"cards": [], "note": "S0001234"}'})
+    report = _check(leaky, rebuild_manifest(manifest, leaky), scanner, passed=passed)
+    found = {(f.file, f.problem.split(":")[0]) for f in report.findings if f.check == "pii"}
+    assert found == {("18-24-p02/posts.md", "looks like a supporter full name"), ("18-24-p02/pack.zip!18-24-p02/cards.json", "looks like a supporter id")}
+    assert report.counts["pii"]["files_unchanged_since_checks"] == len(files) - 2
+
+
+_ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 3), st.floats(allow_nan=False, allow_infinity=False, width=16), st.just(-0.0), st.just(1.0),
+    st.sampled_from(["", "x", "65plus-p01", "a/../b", "0" * 64, "A" * 64, "page", "card", "Bad Slug", "square"]),
+    st.lists(st.integers(0, 2), max_size=2), st.dictionaries(st.sampled_from(["a", "path"]), st.integers(0, 2), max_size=2),
+)
+
+
+@pytest.fixture(scope="module")
+def built_manifest(built) -> dict:
+    return built[1]
+
+
+@settings_(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st.DataObject) -> None:
+    import copy
+
+    import jsonschema
+
+    from matinale.checks import load_schema, schema_problems
+
+    document = copy.deepcopy(built_manifest)
+    entries = document["files"]
+    for _ in range(data.draw(st.integers(0, 6))):
+        index = data.draw(st.integers(0, len(entries) - 1))
+        action = data.draw(st.sampled_from(["set", "delete", "extra", "replace"]))
+        key = data.draw(st.sampled_from(["path", "sha256", "bytes", "content_type", "segment", "kind", "width", "theme", "format", "alt"]))
+        if action == "replace":
+            entries[index] = data.draw(_ODD_VALUES)
+        elif isinstance(entries[index], dict):
+            if action == "set":
+                entries[index][key] = data.draw(_ODD_VALUES)
+            elif action == "delete":
+                entries[index].pop(key, None)
+            else:
+                entries[index][data.draw(st.sampled_from(["extra", "zz"]))] = 1
+    if data.draw(st.booleans()):
+        document[data.draw(st.sampled_from(["run", "edition", "unexpected"]))] = data.draw(_ODD_VALUES)
+    errors = sorted(jsonschema.Draft202012Validator(load_schema("manifest")).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    expected = [("/".join(str(p) for p in error.absolute_path) or "(root)", error.message) for error in errors]
+    assert sorted(schema_problems(document, "manifest")) == sorted(expected)
+    assert [where for where, _ in schema_problems(document, "manifest")] == [where for where, _ in expected]
+
+
+@settings_(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["https", "http", "://", "x.org", "X.ORG", "/", "?", "#", "@", ":443", "a", ".", "-", "evil.com", "wa.me/", "[::1]", "ensemble-demain.example.org"]), min_size=1, max_size=12).map("".join))
+def test_link_verdicts_by_origin_are_the_same(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from matinale.checks import _absolute_link_problem
+
+    domains = ("ensemble-demain.example.org", "x.org")
+
+    def plain(url: str) -> str | None:  # the verdict on the whole link, as before
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            return "link is not https: use an https address"
+        host = (parts.hostname or "").lower()
+        return None if host == "x.org" or host.endswith(".x.org") or host == domains[0] or host.endswith("." + domains[0]) else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+
+    try:
+        expected: object = plain(url)
+    except ValueError as exc:
+        expected = type(exc)
+    origins: dict = {}
+    for _ in range(2):  # fresh, then remembered
+        try:
+            got: object = _absolute_link_problem(url, page=False, domains=domains, own=lambda u: False, origins=origins)
+        except ValueError as exc:
+            got = type(exc)
+        assert got == expected

@@ -320,3 +320,124 @@ def test_make_up_prints_working_links(s3_server, s3_buckets, store, scanner, mon
     page = out.split("Page of segment 65plus-p01: ", 1)[1].split()[0]
     assert _get(overview)[0] == 200 and "Pages par segment" in _get(overview)[1].decode()
     assert "Votre matinale du mardi 24 novembre 2026" in _get(page)[1].decode()
+
+
+def test_delivery_csv_neutralises_formulas_cell_by_cell() -> None:
+    from matinale.publish import DELIVERY_COLUMNS, _csv_cell, _delivery_csv
+
+    values = ["=cmd", "+33639980004", "+3363998", "+33639980004\n", "-1", "@a", "\tb", "\rc", "", "a,b", 'q"q', "é", "+33 6", "12", "+1234567890123456"]
+    rows = pd.DataFrame({column: values[i:] + values[:i] for i, column in enumerate(DELIVERY_COLUMNS)})
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(DELIVERY_COLUMNS)
+    writer.writerows([_csv_cell(str(value)) for value in record] for record in rows.itertuples(index=False, name=None))
+    assert _delivery_csv(rows) == expected.getvalue().encode("utf-8")
+
+
+# --- what publishing checks again after the checks stage ------------------------------------
+
+
+class _Client:
+    """A real client whose put_object goes through ``put(real, **kwargs)`` (fault injection)."""
+
+    def __init__(self, real, put) -> None:
+        self._real, self._put = real, put
+        self.read = []  # keys read with get_object
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def put_object(self, **kwargs):
+        return self._put(self._real, **kwargs)
+
+    def get_object(self, **kwargs):
+        self.read.append(kwargs["Key"])
+        return self._real.get_object(**kwargs)
+
+
+def _checked_run(tmp_path: Path):
+    """A bundle that went through the night's checks stage, and the scanner publish would use."""
+    from matinale.night import RunContext, _pii_scanner, run_checks
+
+    ctx = RunContext(edition=EDITION, run="20261124T000000Z-chkd", supporters_file="-", brief_file="-")
+    store = LocalStore(tmp_path)
+    build(store, ctx.bundle)
+    store.put_frame(f"{ctx.prefix}/private/valid.parquet", CONTACTS[["supporter_id", "first_name", "last_name"]])
+    assert run_checks(settings(), store, ctx)["pii"] == 0
+    return store, ctx, _pii_scanner(settings(), store, ctx)
+
+
+def test_files_the_checks_stage_passed_are_not_scanned_again_but_pages_are(s3_server, s3_buckets, tmp_path: Path) -> None:
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    store, ctx, scanner = _checked_run(tmp_path)
+    result = _publish(client, store, s3_buckets, "20261124T000000Z-skip", scanner, prefix=ctx.bundle)
+    compliance = json.loads(_read(client, bucket, result["prefix"] + "compliance.json"))["checks"]["checks"]
+    pages = 1 + len(SEGMENTS)
+    # compliance.json and the pages (rendered again with presigned links) are scanned; the rest was passed.
+    assert compliance["pii"]["files_scanned"] == pages + 1
+    assert compliance["pii"]["files_unchanged_since_checks"] == compliance["manifest"]["files_listed"] - pages - 1
+    assert compliance["links"]["absolute_links"] > 0 and compliance["links"]["relative_links"] > 0
+
+
+def test_a_file_changed_after_the_checks_stage_is_scanned_again(s3_server, s3_buckets, tmp_path: Path) -> None:
+    from matinale.bundle import read_bundle_files, rebuild_manifest, write_manifest
+
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    store, ctx, scanner = _checked_run(tmp_path)
+    # Changed after the checks, the manifest rebuilt to match: the work store looks consistent.
+    posts = store.get_bytes(f"{ctx.bundle}/18-24-p02/posts.md") + "\nAvec Zoé N'Diaye".encode()
+    store.put_bytes(f"{ctx.bundle}/18-24-p02/posts.md", posts)
+    manifest = json.loads(store.get_bytes(f"{ctx.bundle}/manifest.json"))
+    store.put_bytes(f"{ctx.bundle}/manifest.json", write_manifest(rebuild_manifest(manifest, read_bundle_files(store, ctx.bundle))))
+    with pytest.raises(ChecksFailed, match="18-24-p02/posts.md: line .*supporter full name"):
+        _publish(client, store, s3_buckets, "20261124T000000Z-tamp", scanner, prefix=ctx.bundle)
+    assert _keys(client, bucket, f"editions/{EDITION}/20261124T000000Z-tamp/") == []
+    # Other settings than the checks stage's (here the allowlist): every file is scanned again.
+    other = PiiScanner.from_frames([CONTACTS], [*settings().pii_allowlist, "Zoé N'Diaye"])
+    store2, ctx2, _ = _checked_run(tmp_path / "again")
+    result = _publish(client, store2, s3_buckets, "20261124T000000Z-allw", other, prefix=ctx2.bundle)
+    checks = json.loads(_read(client, bucket, result["prefix"] + "compliance.json"))["checks"]["checks"]
+    assert "files_unchanged_since_checks" not in checks["pii"] and checks["pii"]["files_scanned"] > 2 * len(SEGMENTS) * 4
+
+
+def test_a_body_that_does_not_match_its_checksum_is_refused(s3_server, s3_buckets, store, scanner) -> None:
+    def corrupt(real, **kwargs):
+        if kwargs["Key"].endswith("65plus-p01/posts.json"):
+            kwargs["Body"] = kwargs["Body"] + b" "
+        return real.put_object(**kwargs)
+
+    client = _Client(s3_server.client(), corrupt)
+    with pytest.raises(PublishError, match="BadDigest.*not promoted: the pointers still name the previous run"):
+        _publish(client, store, s3_buckets, "20261124T000000Z-corr", scanner)
+    assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
+
+
+def test_without_checksums_every_object_is_read_back(s3_server, s3_buckets, store, scanner) -> None:
+    def unverified(real, **kwargs):  # a server that ignores checksums, and a byte flipped on the way
+        kwargs.pop("ChecksumSHA256", None)
+        if kwargs["Key"].endswith("65plus-p01/posts.md"):
+            kwargs["Body"] = kwargs["Body"][:-1] + bytes([kwargs["Body"][-1] ^ 1])
+        response = real.put_object(**kwargs)
+        response.pop("ChecksumSHA256", None)
+        response.pop("ChecksumCRC32", None)
+        return response
+
+    client = _Client(s3_server.client(), unverified)
+    with pytest.raises(PublishError, match="65plus-p01/posts.md: read back .* bytes that do not match the manifest"):
+        _publish(client, store, s3_buckets, "20261124T000000Z-nock", scanner)
+    assert len([key for key in client.read if "/20261124T000000Z-nock/" in key]) > 20
+    assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
+
+
+def test_an_object_lost_after_its_upload_stops_the_promotion(s3_server, s3_buckets, store, scanner) -> None:
+    def lose(real, **kwargs):
+        response = real.put_object(**kwargs)
+        if kwargs["Key"].endswith("/manifest.json"):  # uploaded last: delete another object now
+            real.delete_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"].replace("manifest.json", "65plus-p01/cards.json"))
+        return response
+
+    client = _Client(s3_server.client(), lose)
+    with pytest.raises(PublishError, match="65plus-p01/cards.json: missing after its upload"):
+        _publish(client, store, s3_buckets, "20261124T000000Z-lost", scanner)
+    assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
+    assert not [key for key in client.read if "/20261124T000000Z-lost/" in key]  # checksums confirmed: nothing read back
