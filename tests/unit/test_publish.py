@@ -17,6 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bundle_samples import EDITION, SEGMENTS, build, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from matinale.checks import ChecksFailed, PiiScanner, limits_from
 from matinale.publish import (
@@ -327,6 +330,24 @@ def test_delivery_csv_neutralises_formulas_cell_by_cell() -> None:
 
     values = ["=cmd", "+33639980004", "+3363998", "+33639980004\n", "-1", "@a", "\tb", "\rc", "", "a,b", 'q"q', "é", "+33 6", "12", "+1234567890123456"]
     rows = pd.DataFrame({column: values[i:] + values[:i] for i, column in enumerate(DELIVERY_COLUMNS)})
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(DELIVERY_COLUMNS)
+    writer.writerows([_csv_cell(str(value)) for value in record] for record in rows.itertuples(index=False, name=None))
+    assert _delivery_csv(rows) == expected.getvalue().encode("utf-8")
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(*[st.one_of(st.text(alphabet=st.sampled_from(list('=+-@\t\r\n,"; 0123456789aé')), max_size=14), st.integers(-99, 10**12), st.none()) for _ in range(5)]),
+        max_size=12,
+    )
+)
+def test_delivery_csv_is_what_the_csv_module_writes_cell_by_cell(records: list[tuple]) -> None:
+    from matinale.publish import DELIVERY_COLUMNS, _csv_cell, _delivery_csv
+
+    rows = pd.DataFrame(records, columns=list(DELIVERY_COLUMNS)) if records else pd.DataFrame(columns=list(DELIVERY_COLUMNS))
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")
     writer.writerow(DELIVERY_COLUMNS)
