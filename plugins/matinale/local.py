@@ -106,7 +106,7 @@ def print_latest_links(client: Any, settings: Settings) -> tuple[str, str] | Non
 
     from matinale.publish import latest_links
 
-    links = latest_links(client, settings.bundle_bucket, timedelta(hours=settings.presign_expiry_hours))
+    links = latest_links(client, settings.bundle_bucket, timedelta(hours=settings.presign_expiry_hours), public_url=settings.public_s3_url)
     if links is None:
         print("No edition published yet: trigger matinale_nightly; its links will appear here.", flush=True)
         return None

@@ -560,6 +560,7 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
         limits=limits_from(settings.raw),
         zone=settings.clocks.campaign_tz,
         actor=actor,
+        public_url=settings.public_s3_url,
     )
 
 

@@ -81,6 +81,7 @@ __all__ = [
     "delivery_rows",
     "edition_prefix",
     "latest_links",
+    "signing_client",
     "list_editions",
     "make_client",
     "promote",
@@ -213,13 +214,40 @@ def _put_json(client: Any, bucket: str, key: str, value: Mapping[str, Any]) -> N
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", CacheControl=_POINTER_CACHE)
 
 
-class Presigner:
-    """Presigned GET links for the objects of one run (no request is made to sign)."""
+def signing_client(client: Any, public_url: str) -> Any:
+    """A client that signs links for ``public_url`` with ``client``'s credentials and region.
 
-    def __init__(self, client: Any, bucket: str, prefix: str, expiry: timedelta) -> None:
+    A SigV4 signature covers the host, so a link signed for the address the workers use
+    (``http://s3:8333`` inside compose) fails from a phone even if rewritten. This client
+    never sends a request: it only signs for the address activists reach.
+    """
+    import boto3
+
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)  # botocore has no public accessor
+    if credentials is None:
+        raise PublishError("cannot read the S3 client's credentials to sign links for MATINALE_S3_PUBLIC_URL")
+    frozen = credentials.get_frozen_credentials()
+    return boto3.client(
+        "s3",
+        endpoint_url=public_url,
+        region_name=client.meta.region_name,
+        aws_access_key_id=frozen.access_key,
+        aws_secret_access_key=frozen.secret_key,
+        aws_session_token=frozen.token,
+        config=client.meta.config,
+    )
+
+
+class Presigner:
+    """Presigned GET links for the objects of one run (no request is made to sign).
+
+    ``public_url``: the S3 address phones reach, when it is not the one ``client`` uses.
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str, expiry: timedelta, *, public_url: str | None = None) -> None:
         if not timedelta(seconds=1) <= expiry <= timedelta(days=7):
             raise PublishError(f"presigned links last 1 second to 7 days; got {expiry}: fix links.presign_expiry_hours")
-        self.client = client
+        self.client = signing_client(client, public_url) if public_url else client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.seconds = int(expiry.total_seconds())
@@ -251,6 +279,8 @@ class PublishConfig:
     limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     zone: ZoneInfo = PARIS
     actor: str = "matinale"
+    #: Where phones reach the bundle bucket, if not at the client's endpoint (MATINALE_S3_PUBLIC_URL).
+    public_url: str | None = None
 
 
 # --- delivery file ----------------------------------------------------------------------
@@ -568,7 +598,7 @@ def publish_bundle(
     passed = _passed_before(files, manifest, config, scanner)
 
     published_at = datetime.now(UTC)
-    presign = Presigner(client, bucket, target, config.expiry)
+    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
     files.update(render_pages(files, manifest, campaign=config.campaign, zone=config.zone, published_at=published_at, linker=lambda _dir: presign))
 
     rows = None
@@ -658,7 +688,7 @@ def publish_bundle(
 
 def _links(client: Any, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
-    presign = Presigner(client, bucket, target, config.expiry)
+    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
     segments = manifest.get("segments") or []
     return {"overview_url": presign("index.html"), "sample_page_url": presign(segments[0]["page"]) if segments else None}
 
@@ -758,7 +788,7 @@ def rollback(client: Any, bucket: str, target: str, *, actor: str, reason: str =
     return {**pointer, "links_expire_at": expires}
 
 
-def latest_links(client: Any, bucket: str, expiry: timedelta) -> dict[str, Any] | None:
+def latest_links(client: Any, bucket: str, expiry: timedelta, *, public_url: str | None = None) -> dict[str, Any] | None:
     """Fresh presigned links to the promoted edition's overview and first segment page,
     or None while nothing has been published."""
     pointer = read_pointer(client, bucket, LATEST)
@@ -766,7 +796,7 @@ def latest_links(client: Any, bucket: str, expiry: timedelta) -> dict[str, Any] 
         return None
     target = pointer["prefix"].rstrip("/")
     manifest = read_pointer(client, bucket, f"{target}/{MANIFEST}") or {}
-    presign = Presigner(client, bucket, target, expiry)
+    presign = Presigner(client, bucket, target, expiry, public_url=public_url)
     segments = manifest.get("segments") or []
     return {
         "edition": pointer["edition"],

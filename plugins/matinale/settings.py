@@ -12,6 +12,8 @@ Environment variables (all optional):
 ``MATINALE_WORK_STORE``     ``local`` (default) or ``s3`` (Celery workers share no disk)
 ``MATINALE_BUNDLE_BUCKET``  / ``MATINALE_PRIVATE_BUCKET``  override the buckets of campaign.yaml
 ``MATINALE_AWS_CONN_ID``    Airflow connection for S3 (default ``aws_default``)
+``MATINALE_S3_PUBLIC_URL``  the S3 address phones reach (``https://s3.example.org``), when the workers use
+                            another one (``http://s3:8333`` in compose): presigned links are signed for it
 ``MATINALE_APPROVAL``       ``on`` / ``off``: human approval before publish (default ``off``)
 ``MATINALE_ALERT_CONN_ID``  Airflow connection holding the alert webhook URL (default ``matinale_alerts``)
 ``MATINALE_DEADLINE_ALERT`` ``on`` (default) / ``off``: the nightly DAG's publish-deadline alert. Off only
@@ -152,6 +154,7 @@ class Settings:
     alert_conn_id: str = "matinale_alerts"
     deadline_alert: bool = True
     retention: Retention = field(default_factory=lambda: Retention(30, None, 30, False))
+    public_s3_url: str | None = None
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -415,8 +418,25 @@ def _parse(raw: dict[str, Any], home: Path, campaign_file: Path) -> Settings:
         alert_conn_id=os.environ.get("MATINALE_ALERT_CONN_ID", "matinale_alerts"),
         deadline_alert=os.environ.get("MATINALE_DEADLINE_ALERT", "on").strip().lower() not in {"0", "off", "false", "no"},
         retention=_retention(raw),
+        public_s3_url=_public_s3_url(os.environ.get("MATINALE_S3_PUBLIC_URL", "")),
         raw=raw,
     )
+
+
+def _public_s3_url(value: str) -> str | None:
+    """``MATINALE_S3_PUBLIC_URL``: an http(s) origin (a path is allowed for path-style proxies)."""
+    from urllib.parse import urlsplit
+
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment or parts.username:
+        raise SettingsError(
+            f"MATINALE_S3_PUBLIC_URL={value!r}: give the address phones reach the S3 server at, "
+            "like https://s3.example.org (no query, no credentials)"
+        )
+    return value
 
 
 class _Loader(yaml.SafeLoader):

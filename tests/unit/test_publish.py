@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
+import re
 import socket
 import time
 import urllib.error
@@ -225,6 +227,27 @@ def test_presigned_link_works_then_expires(s3_server, s3_buckets) -> None:
     assert _get(url)[0] == 403
     with pytest.raises(PublishError, match="7 days"):
         Presigner(client, bucket, "x", timedelta(days=8))
+
+
+def test_links_are_signed_for_the_address_phones_reach(s3_server, s3_buckets, store, scanner) -> None:
+    # The workers reach S3 at 127.0.0.1 (compose: http://s3:8333); phones at another name.
+    client = s3_server.client()
+    assert "127.0.0.1" in s3_server.endpoint_url
+    public = s3_server.endpoint_url.replace("127.0.0.1", "localhost")
+    config = _config(s3_buckets, public_url=public)
+    result = publish_bundle(client, store, "b", edition=EDITION, run="20261124T000000Z-pub1", config=config, scanner=scanner)
+    assert result["overview_url"].startswith(public + "/")
+    status, overview = _get(result["overview_url"])
+    assert status == 200 and b"Pages par segment" in overview
+    page = _get(result["sample_page_url"])
+    assert page[0] == 200
+    # Every link inside the page is signed for the public name, and works from there.
+    links = sorted(set(re.findall(r'href="([^"]+)"', page[1].decode())))
+    own = [html.unescape(link) for link in links if "X-Amz-Signature=" in link]
+    assert own and all(link.startswith(public + "/") for link in own)
+    assert _get(own[0])[0] == 200
+    # The host is part of the signature: the same link sent to the workers' address is refused.
+    assert _get(own[0].replace(public, s3_server.endpoint_url, 1))[0] == 403
 
 
 def test_rollback_and_editions(s3_server, s3_buckets, store, scanner, monkeypatch, capsys) -> None:

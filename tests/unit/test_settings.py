@@ -45,3 +45,21 @@ def test_work_store_env_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MATINALE_WORK_STORE", "ftp")
     with pytest.raises(SettingsError, match="MATINALE_WORK_STORE"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", None), ("https://s3.ma-campagne.fr/", "https://s3.ma-campagne.fr"), ("http://localhost:8333", "http://localhost:8333")],
+)
+def test_public_s3_url_is_an_origin(monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None) -> None:
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_S3_PUBLIC_URL", value)
+    assert load_settings().public_s3_url == expected
+
+
+@pytest.mark.parametrize("value", ["s3.ma-campagne.fr", "ftp://s3.example.org", "https://key:secret@s3.example.org", "https://s3.example.org/?x=1"])
+def test_a_public_s3_url_that_is_not_one_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_S3_PUBLIC_URL", value)
+    with pytest.raises(SettingsError, match="MATINALE_S3_PUBLIC_URL"):
+        load_settings()
