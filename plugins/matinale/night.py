@@ -296,7 +296,7 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
         raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
-    # Segments render in this process (and a pool of others with MATINALE_CONTENT_WORKERS);
+    # Segments render in this process and a pool of others (one per core; MATINALE_CONTENT_WORKERS);
     # a thread stores the files meanwhile, so rendering never waits for the disk or S3.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
         stored: deque[Future[None]] = deque()
