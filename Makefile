@@ -14,9 +14,15 @@ run: install
 up: install
 	@.venv/bin/matinale up
 
-## the whole test suite: unit, DAG, end-to-end, browser and stack tests
+## the whole test suite: the no-server tests again under faked clocks (DST nights, New Year's
+## Eve, an election, Montréal's zone), then unit, DAG, end-to-end, browser and stack tests
 test: install system-deps
+	@scripts/test-any-date.sh
 	@.venv/bin/python -m pytest
+
+## the tests that start no server (no S3, browser, stack or e2e): the edit loop, in about a minute
+test-fast: install
+	@.venv/bin/python -m pytest -q -m "not (s3 or browser or stack or e2e)"
 
 ## system packages for browser and stack tests (installs as root; prints the command otherwise)
 system-deps:

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# System packages the browser and stack tests need: Debian's chromium, postgresql, redis-server.
+# System packages the browser, stack and clock tests need: Debian's chromium, postgresql,
+# redis-server, faketime (libfaketime, which shifts the clock of the no-server tests) and
+# docker-compose (1.29, which validates docker-compose.yml offline; no engine is needed).
 # As root they are installed; otherwise the exact command to run is printed and we fail.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # validates docker-compose.yml offline
 [ ${#need[@]} -eq 0 ] && exit 0
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${need[*]}"
 if [ "$(id -u)" -eq 0 ]; then

@@ -33,6 +33,31 @@ os.environ.update(
 )
 
 
+# Tests that start a server carry one of these markers: a server keeps the real clock (S3
+# signatures would be skewed under faketime), so the any-date check runs only the others.
+SERVER_MARKERS = ("s3", "browser", "stack", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the session's S3 server is an ``s3`` test, whoever wrote it."""
+    for item in items:
+        if "s3_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.s3)
+
+
+@pytest.fixture(autouse=True)
+def _servers_only_in_marked_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting SeaweedFS from a test without a server marker fails it: the marker is what
+    keeps server tests out of the faked-clock runs (``scripts/test-any-date.sh``)."""
+    if any(request.node.get_closest_marker(name) for name in SERVER_MARKERS):
+        return
+
+    def refuse(self: SeaweedS3, *args: object, **kwargs: object) -> None:
+        pytest.fail(f"{request.node.nodeid} starts an S3 server: mark it @pytest.mark.s3", pytrace=False)
+
+    monkeypatch.setattr(SeaweedS3, "start", refuse)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 

@@ -120,6 +120,8 @@ def _input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
             name = path.relative_to(settings.home).as_posix()
         except ValueError:
             name = f"inbox/{path.parent.name}/{path.name}"
+        if path == settings.campaign_file:
+            name = "campaign.yaml"  # by its role: MATINALE_CAMPAIGN_FILE may name any path
         checksums[name] = _sha256_file(path)
     checksums["code_version"] = _code_version(settings.home)
     return checksums

@@ -299,6 +299,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.s3
 def test_s3_stopped_mid_publish_leaves_pointers_then_rerun_completes(tmp_path: Path, store, scanner) -> None:
     """Fault injection on a dedicated server: kill it during the uploads of a rerun."""
     server = SeaweedS3(tmp_path / "s3", S3Credentials.generate(), s3_port=_free_port())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -41,7 +41,8 @@ def _fill(store: S3Store, inbox: Path) -> None:
         store.put_bytes(f"{base}/bundle/manifest.json", b"{}")
     exports = inbox / "supporters"
     exports.mkdir(parents=True)
-    now = time.time()
+    # File ages count from TODAY (noon, Paris), never from the machine's clock.
+    now = datetime.combine(TODAY, datetime.min.time().replace(hour=12), tzinfo=ZoneInfo("Europe/Paris")).timestamp()
     for name, age_days in (("export-old.csv", 90), ("export-last-month.csv", 40), ("export-today.csv", 0)):
         path = exports / name
         path.write_text("supporter_id\n")

@@ -55,7 +55,7 @@ def _short(edition: date) -> bool:
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
-    return load_settings()
+    return load_settings(ROOT / "campaign.yaml")  # the repo's file, whatever MATINALE_CAMPAIGN_FILE says
 
 
 @pytest.fixture

@@ -187,6 +187,7 @@ def test_airflow_s3_hook_uses_the_connection(
 # -- a server of its own ----------------------------------------------------------------
 
 
+@pytest.mark.s3
 def test_stop_kills_the_server_cleans_up_and_is_idempotent(tmp_path: Path) -> None:
     root = tmp_path / "s3"
     credentials = S3Credentials.load_or_create(tmp_path / "credentials.json")
@@ -214,6 +215,7 @@ def test_stop_kills_the_server_cleans_up_and_is_idempotent(tmp_path: Path) -> No
     assert len([p for p in (root / "data").iterdir() if p.name.startswith("m") and p.is_dir()]) == 1
 
 
+@pytest.mark.s3
 def test_busy_fixed_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -226,6 +228,7 @@ def test_busy_fixed_port_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "weed.log").exists(), "nothing is launched when the port is busy"
 
 
+@pytest.mark.s3
 def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
     fake = tmp_path / "weed"
     fake.write_text(
