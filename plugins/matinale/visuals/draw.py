@@ -1,0 +1,263 @@
+"""Drawing one card from a layout, and the worker side of the process pool.
+
+Static layers (background, bands, logo) are drawn once per layout and brand and copied for
+every card; a text layer drawn on its ground is cached per process as a patch to paste. The
+same inputs give byte-identical files: fixed encoder settings and no metadata, timestamps
+or random state. Each drawn card also gives its contact-sheet thumbnail and, for the
+theme's preview format, the page's inline preview.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from matinale.visuals.errors import BrandError, CardError, TextFitError
+from matinale.visuals.qr import _qr_image
+from matinale.visuals.text import _fit, _font_bytes, _normalise
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from matinale.visuals.kit import CardKit, Layer, Layout
+
+__all__ = ["FORMAT_ORDER", "PREVIEW_MAX_BYTES", "PREVIEW_MAX_SIDE", "CardJob", "RenderedCard", "preview_format", "preview_jpeg"]
+
+
+#: The order formats are listed in a theme's downloads; the first one present is the preview.
+FORMAT_ORDER: tuple[str, ...] = ("square", "landscape", "story")
+#: The inline preview of a theme on the activists' page: at most this wide/high and heavy.
+PREVIEW_MAX_SIDE = 720
+PREVIEW_MAX_BYTES = 150_000
+
+
+_THUMB_HEIGHT = 96  # contact-sheet thumbnails, in pixels
+
+
+def _rounded(draw: Any, box: tuple[int, int, int, int], fill: tuple[int, int, int], radius: int) -> None:
+    if radius:
+        draw.rounded_rectangle([box[0], box[1], box[2] - 1, box[3] - 1], radius=radius, fill=fill)
+    else:
+        draw.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], fill=fill)
+
+
+def _cover(path: Path, size: tuple[int, int]) -> Image.Image:
+    """An image scaled and centre-cropped to fill ``size``."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as source:
+        return ImageOps.fit(source.convert("RGB"), size, Image.Resampling.LANCZOS)
+
+
+def _draw_static(kit: CardKit, layout: Layout, *, logo: bool = True) -> Image.Image:
+    """Background, bands and logo: the same on every card of a layout.
+
+    Without the logo, it is the ground every text layer is read against.
+    """
+    from PIL import Image, ImageDraw
+
+    colors = kit.brand.colors
+    image = Image.new("RGB", layout.size, colors.get("background", (255, 255, 255)))
+    draw = ImageDraw.Draw(image)
+    for layer in layout.layers:
+        if layer.type == "background":
+            if layer.image:
+                image.paste(_cover(kit.templates_dir / layer.image, layout.size), (0, 0))
+            else:
+                draw.rectangle([0, 0, layout.size[0], layout.size[1]], fill=colors[layer.color])
+        elif layer.type == "band":
+            _rounded(draw, layer.box, colors[layer.color], layer.radius)
+        elif layer.type == "logo" and logo:
+            if kit.brand.logo_image is not None:
+                _paste_logo_image(image, kit.brand.logo_image, layer)
+            else:
+                try:
+                    block = _fit(_normalise(kit.brand.logo_text, kit.brand.fonts[layer.font].path), layer, kit.brand.fonts[layer.font].path)
+                except TextFitError as exc:
+                    raise BrandError(f"cards/{layout.name}.yaml: logo text: {exc}") from exc
+                image.paste(colors[layer.color], block.offset, block.mask)
+    return image
+
+
+def _paste_logo_image(image: Image.Image, path: Path, layer: Layer) -> None:
+    from PIL import Image
+
+    with Image.open(path) as source:
+        logo = source.convert("RGBA")
+    width, height = layer.box[2] - layer.box[0], layer.box[3] - layer.box[1]
+    logo.thumbnail((width, height), Image.Resampling.LANCZOS)
+    left = layer.box[0] if layer.align == "left" else layer.box[0] + (width - logo.width) // 2
+    image.paste(logo, (left, layer.box[1] + (height - logo.height) // 2), logo)
+
+
+@dataclass(frozen=True)
+class CardJob:
+    """The cards of one segment × theme: one per format of the kit."""
+
+    segment: str
+    theme: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    """An encoded card, a small thumbnail (raw RGB) for the contact sheet, and, for the
+    theme's preview format (:func:`preview_format`), the page's inline preview (JPEG)."""
+
+    segment: str
+    theme: str
+    format: str
+    data: bytes
+    width: int
+    height: int
+    thumbnail: bytes
+    thumbnail_size: tuple[int, int]
+    preview: bytes | None = None
+    preview_size: tuple[int, int] | None = None
+
+
+_PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
+_PATCHES_MAX = 128  # a night repeats a few dozen texts per layout; bounded for worst cases
+
+
+def _text_patch(kit: CardKit, layout: Layout, index: int, text: str) -> tuple[Image.Image, tuple[int, int]]:
+    """A text layer drawn on its static ground, as an opaque patch to paste.
+
+    Cached per process: headlines and messages repeat across segments, so most cards copy
+    pixels instead of fitting and blending text (blending costs ~1 ms per layer). Exact,
+    because text and QR boxes never overlap and the ground under them is static.
+    """
+    key = (kit.digest, layout.name, index, text)
+    cached = _PATCHES.get(key)
+    if cached is not None:
+        _PATCHES.move_to_end(key)
+        return cached
+    layer = layout.layers[index]
+    font_path = kit.brand.fonts[layer.font].path
+    block = _fit(_normalise(text, font_path), layer, font_path)
+    left, top = block.offset
+    patch = kit.base(layout.name).crop((left, top, left + block.mask.width, top + block.mask.height))
+    patch.paste(kit.brand.colors[layer.color], (0, 0), block.mask)
+    _PATCHES[key] = (patch, block.offset)
+    if len(_PATCHES) > _PATCHES_MAX:
+        _PATCHES.popitem(last=False)
+    return patch, block.offset
+
+
+def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Image:
+    image = kit.base(layout.name).copy()
+    for index, layer in enumerate(layout.layers):
+        if layer.type == "text":
+            text = fields.get(layer.field, "")
+            if not text.strip():
+                if layer.field == "footer":
+                    raise CardError("the legal mention (footer) is empty: set legal.mention in campaign.yaml")
+                continue  # an optional line (e.g. no segment-specific framing)
+            patch, offset = _text_patch(kit, layout, index, text)
+            image.paste(patch, offset)
+        elif layer.type == "qr":
+            link = fields.get("link", "")
+            if link:
+                qr, position = _qr_image(link, layer, kit)
+                image.paste(qr, position)
+    return image
+
+
+def _encode(image: Image.Image, kit: CardKit) -> bytes:
+    out = io.BytesIO()
+    encoding, quality = kit.brand.encoding, kit.brand.quality
+    if encoding == "jpeg":
+        # Fixed settings and no EXIF/ICC: the bytes depend on the pixels only.
+        image.save(out, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False, progressive=False)
+    elif encoding == "webp":
+        image.save(out, format="WEBP", quality=quality, method=0, exact=True)
+    else:
+        image.save(out, format="PNG", compress_level=6)
+    return out.getvalue()
+
+
+def _thumbnail(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
+    # Sampling every other pixel first halves the cost; box-averaging then keeps it legible.
+    half = image.resize((image.width // 2, image.height // 2), Image.Resampling.NEAREST)
+    return half.reduce(max(1, round(half.height / _THUMB_HEIGHT)))
+
+
+def preview_format(formats: Sequence[str]) -> str | None:
+    """The format whose card a theme's page shows inline: the first in :data:`FORMAT_ORDER`
+    (formats outside it come after, by name), as the page lists its downloads."""
+    return min(formats, key=lambda name: (FORMAT_ORDER.index(name) if name in FORMAT_ORDER else len(FORMAT_ORDER), name), default=None)
+
+
+def preview_jpeg(image: Image.Image, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES) -> tuple[bytes, tuple[int, int]]:
+    """A reduced JPEG of a drawn card for inlining in the page: ``(bytes, size)``.
+
+    The card is box-averaged by the smallest whole factor that brings its longest side to
+    ``max_side`` or less (1080 px → 540 px): a whole-factor reduction costs a tenth of a
+    resampling resize and stays sharp. Deterministic (fixed settings, no metadata) and at
+    most ``max_bytes``: the quality, then the size, step down until it fits, because heavy
+    previews make the page slow on patchy 4G.
+    """
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    factor = max(1, math.ceil(max(rgb.size) / max_side))
+    for step in (factor, factor + 1, factor * 2):
+        small = rgb.reduce(step) if step > 1 else rgb
+        for quality in (72, 60, 48, 36):
+            buffer = io.BytesIO()
+            small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
+            if buffer.tell() <= max_bytes:
+                return buffer.getvalue(), small.size
+    raise CardError(f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex")
+
+
+def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
+    cards = []
+    shown = preview_format(formats)
+    for name in formats:
+        layout = kit.layouts[name]
+        try:
+            image = _draw(kit, layout, job.fields)
+        except CardError as exc:
+            raise type(exc)(f"segment {job.segment}, format {name}, theme {job.theme}: {exc}") from None
+        thumb = _thumbnail(image)
+        # Made here, from the drawn pixels: decoding the JPEG again later costs more than the card.
+        preview, preview_size = preview_jpeg(image) if name == shown else (None, None)
+        cards.append(
+            RenderedCard(
+                segment=job.segment,
+                theme=job.theme,
+                format=name,
+                data=_encode(image, kit),
+                width=image.width,
+                height=image.height,
+                thumbnail=thumb.tobytes(),
+                thumbnail_size=thumb.size,
+                preview=preview,
+                preview_size=preview_size,
+            )
+        )
+    return cards
+
+
+# --------------------------------------------------------------------------- the worker side of the pool
+
+_WORKER_KIT: CardKit | None = None
+
+
+def _init_worker(kit: CardKit) -> None:
+    """Adopt the parent's checked kit: fonts are read once here, static layers come drawn."""
+    global _WORKER_KIT
+    _WORKER_KIT = kit
+    for spec in kit.brand.fonts.values():
+        _font_bytes(spec.path)
+
+
+def _render_chunk(jobs: Sequence[CardJob], formats: tuple[str, ...]) -> list[RenderedCard]:
+    assert _WORKER_KIT is not None, "worker used before _init_worker"
+    return [card for job in jobs for card in _render_job(_WORKER_KIT, job, formats)]

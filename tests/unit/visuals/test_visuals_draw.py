@@ -1,0 +1,71 @@
+"""Drawing one card: sizes and encodings, the inline preview, the legal mention, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from visuals_samples import (
+    FIELDS,
+    LINK,
+    SIZES,
+    TEMPLATES,
+    kit_copy,
+    open_image,
+)
+
+from matinale.visuals import (
+    CardError,
+    CardJob,
+    card_filename,
+    load_kit,
+    preview_format,
+    qr_modules,
+    render_card,
+    render_cards,
+)
+from matinale.visuals.draw import _PATCHES
+
+
+@pytest.mark.parametrize("name", ["square", "landscape", "story"])
+def test_each_format_is_a_jpeg_of_its_size(name: str) -> None:
+    image = open_image(render_card(FIELDS, templates_dir=TEMPLATES, format=name))
+    assert image.format == "JPEG"
+    assert image.size == SIZES[name]
+    assert "exif" not in image.info and "icc_profile" not in image.info
+
+
+@pytest.mark.parametrize(("encoding", "pillow_format", "extension"), [("webp", "WEBP", "webp"), ("png", "PNG", "png")])
+def test_webp_and_png_are_configurable(tmp_path: Path, encoding: str, pillow_format: str, extension: str) -> None:
+    templates = kit_copy(tmp_path, brand={"cards": {"encoding": encoding, "formats": ["square"]}})
+    kit = load_kit(templates)
+    assert card_filename("sante", "square", kit) == f"cards/sante-square.{extension}"
+    image = open_image(render_card(FIELDS, templates_dir=templates))
+    assert image.format == pillow_format and image.size == (1080, 1080)
+
+
+def test_preview_format_is_the_first_listed_format() -> None:
+    assert preview_format(("story", "landscape", "square")) == "square"
+    assert preview_format(("story", "landscape")) == "landscape"
+    assert preview_format(("banner", "story")) == "story"
+    assert preview_format(("wide", "banner")) == "banner"
+    assert preview_format(()) is None
+
+
+def test_legal_mention_is_required() -> None:
+    with pytest.raises(CardError, match="legal.mention"):
+        render_card({**FIELDS, "footer": " "}, templates_dir=TEMPLATES)
+
+
+def test_same_inputs_give_identical_bytes() -> None:
+    jobs = [
+        CardJob(segment=f"50-64-p0{i}", theme=theme, fields={**FIELDS, "headline": theme, "link": f"{LINK}{i}"})
+        for i in range(2)
+        for theme in ("sante", "ecole")
+    ]
+    first = [card.data for card in render_cards(jobs, templates_dir=TEMPLATES, workers=1)]
+    _PATCHES.clear()  # what a process has cached must not change a pixel
+    qr_modules.cache_clear()
+    second = [card.data for card in render_cards(jobs, templates_dir=TEMPLATES, workers=1)]
+    assert first == second
+    assert len(set(first)) == len(first)  # and different inputs give different cards
