@@ -9,7 +9,11 @@ __all__ = ["FORMAT_LABELS", "alt_text"]
 
 
 #: How alt texts name each format, in French.
-FORMAT_LABELS: dict[str, str] = {"square": "carré", "landscape": "paysage", "story": "vertical (format story)"}
+FORMAT_LABELS: dict[str, str] = {
+    "square": "carré",
+    "landscape": "paysage",
+    "story": "vertical (format story)",
+}
 
 
 def _de(name: str) -> str:

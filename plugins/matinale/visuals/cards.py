@@ -1,8 +1,9 @@
-"""The stage's entry points: every job's cards rendered on a process pool, one card in-process.
+"""What the night's visuals stage calls: every job's cards on a process pool, their file names.
 
-Cards are rendered on all the task's cores by a process pool (:func:`render_cards`); the
-workers adopt the parent's checked kit (:mod:`.draw` holds their side). Output does not
-depend on the number of workers.
+Cards are rendered on all the task's cores by a process pool (:func:`render_cards`, sized by
+:func:`worker_count`); the workers adopt the parent's checked kit (:mod:`.draw` holds their
+side). Output does not depend on the number of workers. :func:`render_card` draws one card
+in-process.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def _pool_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["matinale.visuals", "PIL.Image", "PIL.ImageFont", "numpy", "segno"])
+    context.set_forkserver_preload(
+        ["matinale.visuals", "PIL.Image", "PIL.ImageFont", "numpy", "segno"]
+    )
     return context
 
 
@@ -70,12 +73,18 @@ def worker_count(cards: int, requested: int | None = None) -> int:
     ``MATINALE_VISUALS_WORKERS`` overrides the core count (e.g. when several mapped tasks
     share a machine).
     """
-    cores = requested or int(os.environ.get("MATINALE_VISUALS_WORKERS", "0") or 0) or _available_cores()
+    cores = (
+        requested or int(os.environ.get("MATINALE_VISUALS_WORKERS", "0") or 0) or _available_cores()
+    )
     return max(1, min(cores, cards // _MIN_CARDS_PER_WORKER))
 
 
 def render_cards(
-    jobs: Sequence[CardJob], *, templates_dir: Path, workers: int | None = None, formats: Sequence[str] | None = None
+    jobs: Sequence[CardJob],
+    *,
+    templates_dir: Path,
+    workers: int | None = None,
+    formats: Sequence[str] | None = None,
 ) -> Iterator[RenderedCard]:
     """Render every job's cards, in job order, on a process pool sized to the cores.
 
@@ -87,10 +96,14 @@ def render_cards(
     formats = tuple(formats or kit.formats)
     unknown = [name for name in formats if name not in kit.layouts]
     if unknown:
-        raise CardError(f"formats {unknown} are not in brand.yaml cards.formats {list(kit.formats)}")
+        raise CardError(
+            f"formats {unknown} are not in brand.yaml cards.formats {list(kit.formats)}"
+        )
     keys = [(job.segment, job.theme) for job in jobs]
     if len(set(keys)) != len(keys):
-        raise CardError("two card jobs share a segment and theme: their files would overwrite each other")
+        raise CardError(
+            "two card jobs share a segment and theme: their files would overwrite each other"
+        )
     count = worker_count(len(jobs) * len(formats), workers)
     if count <= 1:
         for job in jobs:
@@ -112,7 +125,9 @@ def render_cards(
         chunks = iter([jobs[start : start + size] for start in range(0, len(jobs), size)])
         # A bounded window of chunks in flight: results wait in memory only while the
         # caller uploads, and never more than a few per worker.
-        pending = deque(pool.submit(_render_chunk, chunk, formats) for chunk in islice(chunks, count * 4))
+        pending = deque(
+            pool.submit(_render_chunk, chunk, formats) for chunk in islice(chunks, count * 4)
+        )
         while pending:
             cards = pending.popleft().result()
             following = next(chunks, None)

@@ -54,7 +54,9 @@ def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 
 
-def _worst_contrast(region: Image.Image, rgb: tuple[int, int, int]) -> tuple[float, tuple[int, int, int]]:
+def _worst_contrast(
+    region: Image.Image, rgb: tuple[int, int, int]
+) -> tuple[float, tuple[int, int, int]]:
     """Lowest contrast of ``rgb`` against any pixel of ``region`` (flat bands or an image)."""
     import numpy as np
 
@@ -68,7 +70,11 @@ def _worst_contrast(region: Image.Image, rgb: tuple[int, int, int]) -> tuple[flo
     text = relative_luminance(rgb)
     ratios = (np.maximum(lum, text) + 0.05) / (np.minimum(lum, text) + 0.05)
     worst = int(np.argmin(ratios))
-    return float(ratios[worst]), (int(pixels[worst][0]), int(pixels[worst][1]), int(pixels[worst][2]))
+    return float(ratios[worst]), (
+        int(pixels[worst][0]),
+        int(pixels[worst][1]),
+        int(pixels[worst][2]),
+    )
 
 
 def _is_large(layer: Layer, layout: Layout, weight: int) -> bool:
@@ -86,7 +92,9 @@ def _check_contrast(kit: CardKit) -> None:
             if layer.type == "text" or (layer.type == "logo" and kit.brand.logo_image is None):
                 weight = kit.brand.fonts[layer.font].weight
                 needed = _AA_LARGE if _is_large(layer, layout, weight) else _AA_NORMAL
-                ratio, under = _worst_contrast(ground.crop(layer.box), kit.brand.colors[layer.color])
+                ratio, under = _worst_contrast(
+                    ground.crop(layer.box), kit.brand.colors[layer.color]
+                )
                 what = layer.field or "logo"
             elif layer.type == "qr":
                 # Scanners need dark modules on a light ground; WCAG's 4.5:1 is a sound floor.
@@ -95,7 +103,9 @@ def _check_contrast(kit: CardKit) -> None:
                 ratio, under = contrast_ratio(dark, light), light
                 what = "QR code"
                 if relative_luminance(dark) > relative_luminance(light):
-                    problems.append(f"cards/{layout.name}.yaml layers[{index}] (QR code): modules must be darker than their background")
+                    problems.append(
+                        f"cards/{layout.name}.yaml layers[{index}] (QR code): modules must be darker than their background"
+                    )
             else:
                 continue
             if ratio < needed:

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from matinale.visuals.kit import CardKit, Layer, Layout
 
-__all__ = ["FORMAT_ORDER", "PREVIEW_MAX_BYTES", "PREVIEW_MAX_SIDE", "CardJob", "RenderedCard", "preview_format", "preview_jpeg"]
+__all__ = [
+    "FORMAT_ORDER",
+    "PREVIEW_MAX_BYTES",
+    "PREVIEW_MAX_SIDE",
+    "CardJob",
+    "RenderedCard",
+    "preview_format",
+    "preview_jpeg",
+]
 
 
 #: The order formats are listed in a theme's downloads; the first one present is the preview.
@@ -39,7 +47,9 @@ PREVIEW_MAX_BYTES = 150_000
 _THUMB_HEIGHT = 96  # contact-sheet thumbnails, in pixels
 
 
-def _rounded(draw: Any, box: tuple[int, int, int, int], fill: tuple[int, int, int], radius: int) -> None:
+def _rounded(
+    draw: Any, box: tuple[int, int, int, int], fill: tuple[int, int, int], radius: int
+) -> None:
     if radius:
         draw.rounded_rectangle([box[0], box[1], box[2] - 1, box[3] - 1], radius=radius, fill=fill)
     else:
@@ -77,7 +87,11 @@ def _draw_static(kit: CardKit, layout: Layout, *, logo: bool = True) -> Image.Im
                 _paste_logo_image(image, kit.brand.logo_image, layer)
             else:
                 try:
-                    block = _fit(_normalise(kit.brand.logo_text, kit.brand.fonts[layer.font].path), layer, kit.brand.fonts[layer.font].path)
+                    block = _fit(
+                        _normalise(kit.brand.logo_text, kit.brand.fonts[layer.font].path),
+                        layer,
+                        kit.brand.fonts[layer.font].path,
+                    )
                 except TextFitError as exc:
                     raise BrandError(f"cards/{layout.name}.yaml: logo text: {exc}") from exc
                 image.paste(colors[layer.color], block.offset, block.mask)
@@ -121,11 +135,15 @@ class RenderedCard:
     preview_size: tuple[int, int] | None = None
 
 
-_PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
+_PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = (
+    OrderedDict()
+)
 _PATCHES_MAX = 128  # a night repeats a few dozen texts per layout; bounded for worst cases
 
 
-def _text_patch(kit: CardKit, layout: Layout, index: int, text: str) -> tuple[Image.Image, tuple[int, int]]:
+def _text_patch(
+    kit: CardKit, layout: Layout, index: int, text: str
+) -> tuple[Image.Image, tuple[int, int]]:
     """A text layer drawn on its static ground, as an opaque patch to paste.
 
     Cached per process: headlines and messages repeat across segments, so most cards copy
@@ -141,7 +159,9 @@ def _text_patch(kit: CardKit, layout: Layout, index: int, text: str) -> tuple[Im
     font_path = kit.brand.fonts[layer.font].path
     block = _fit(_normalise(text, font_path), layer, font_path)
     left, top = block.offset
-    patch = kit.base(layout.name).crop((left, top, left + block.mask.width, top + block.mask.height))
+    patch = kit.base(layout.name).crop(
+        (left, top, left + block.mask.width, top + block.mask.height)
+    )
     patch.paste(kit.brand.colors[layer.color], (0, 0), block.mask)
     _PATCHES[key] = (patch, block.offset)
     if len(_PATCHES) > _PATCHES_MAX:
@@ -156,7 +176,9 @@ def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Imag
             text = fields.get(layer.field, "")
             if not text.strip():
                 if layer.field == "footer":
-                    raise CardError("the legal mention (footer) is empty: set legal.mention in campaign.yaml")
+                    raise CardError(
+                        "the legal mention (footer) is empty: set legal.mention in campaign.yaml"
+                    )
                 continue  # an optional line (e.g. no segment-specific framing)
             patch, offset = _text_patch(kit, layout, index, text)
             image.paste(patch, offset)
@@ -173,7 +195,14 @@ def _encode(image: Image.Image, kit: CardKit) -> bytes:
     encoding, quality = kit.brand.encoding, kit.brand.quality
     if encoding == "jpeg":
         # Fixed settings and no EXIF/ICC: the bytes depend on the pixels only.
-        image.save(out, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False, progressive=False)
+        image.save(
+            out,
+            format="JPEG",
+            quality=quality,
+            subsampling="4:2:0",
+            optimize=False,
+            progressive=False,
+        )
     elif encoding == "webp":
         image.save(out, format="WEBP", quality=quality, method=0, exact=True)
     else:
@@ -192,10 +221,19 @@ def _thumbnail(image: Image.Image) -> Image.Image:
 def preview_format(formats: Sequence[str]) -> str | None:
     """The format whose card a theme's page shows inline: the first in :data:`FORMAT_ORDER`
     (formats outside it come after, by name), as the page lists its downloads."""
-    return min(formats, key=lambda name: (FORMAT_ORDER.index(name) if name in FORMAT_ORDER else len(FORMAT_ORDER), name), default=None)
+    return min(
+        formats,
+        key=lambda name: (
+            FORMAT_ORDER.index(name) if name in FORMAT_ORDER else len(FORMAT_ORDER),
+            name,
+        ),
+        default=None,
+    )
 
 
-def preview_jpeg(image: Image.Image, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES) -> tuple[bytes, tuple[int, int]]:
+def preview_jpeg(
+    image: Image.Image, *, max_side: int = PREVIEW_MAX_SIDE, max_bytes: int = PREVIEW_MAX_BYTES
+) -> tuple[bytes, tuple[int, int]]:
     """A reduced JPEG of a drawn card for inlining in the page: ``(bytes, size)``.
 
     The card is box-averaged by the smallest whole factor that brings its longest side to
@@ -213,7 +251,9 @@ def preview_jpeg(image: Image.Image, *, max_side: int = PREVIEW_MAX_SIDE, max_by
             small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
             if buffer.tell() <= max_bytes:
                 return buffer.getvalue(), small.size
-    raise CardError(f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex")
+    raise CardError(
+        f"a card preview stays over {max_bytes} bytes even at low quality: the card is unusually complex"
+    )
 
 
 def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
@@ -224,7 +264,9 @@ def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[Re
         try:
             image = _draw(kit, layout, job.fields)
         except CardError as exc:
-            raise type(exc)(f"segment {job.segment}, format {name}, theme {job.theme}: {exc}") from None
+            raise type(exc)(
+                f"segment {job.segment}, format {name}, theme {job.theme}: {exc}"
+            ) from None
         thumb = _thumbnail(image)
         # Made here, from the drawn pixels: decoding the JPEG again later costs more than the card.
         preview, preview_size = preview_jpeg(image) if name == shown else (None, None)

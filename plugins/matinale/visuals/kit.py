@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+# The kit draws its static layers (draw) and checks its contrast (contrast) itself; those
+# modules see the kit's types only under TYPE_CHECKING, so there is no import cycle.
 from matinale.visuals.contrast import _check_contrast
 from matinale.visuals.draw import _draw_static
 from matinale.visuals.errors import BrandError
@@ -143,7 +145,7 @@ def _read_yaml(path: Path) -> Any:
 def _hex_rgb(value: Any, path: Path, where: str) -> tuple[int, int, int]:
     text = str(value)
     if not _HEX.match(text):
-        raise _brand_error(path, f"{where} = {text!r} must be a hex colour such as \"#1B3A6B\"")
+        raise _brand_error(path, f'{where} = {text!r} must be a hex colour such as "#1B3A6B"')
     digits = text[1:]
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
@@ -158,7 +160,9 @@ def _load_brand(templates_dir: Path) -> BrandKit:
     colors_raw = raw.get("colors")
     if not isinstance(colors_raw, dict) or not colors_raw:
         raise _brand_error(path, "'colors' must map colour names to hex values")
-    colors = {str(name): _hex_rgb(value, path, f"colors.{name}") for name, value in colors_raw.items()}
+    colors = {
+        str(name): _hex_rgb(value, path, f"colors.{name}") for name, value in colors_raw.items()
+    }
 
     fonts_raw = raw.get("fonts")
     if not isinstance(fonts_raw, dict) or not fonts_raw:
@@ -176,17 +180,24 @@ def _load_brand(templates_dir: Path) -> BrandKit:
         try:
             weight = int(spec.get("weight", 400))
         except (TypeError, ValueError) as exc:
-            raise _brand_error(path, f"fonts.{role}.weight must be a number such as 400 or 700") from exc
+            raise _brand_error(
+                path, f"fonts.{role}.weight must be a number such as 400 or 700"
+            ) from exc
         fonts[str(role)] = FontSpec(path=file, weight=weight)
 
     logo = raw.get("logo") or {}
     if not isinstance(logo, dict) or not (logo.get("text") or logo.get("image")):
-        raise _brand_error(path, "'logo' needs 'text' (drawn with a brand font) or 'image' (a PNG under content_templates/)")
+        raise _brand_error(
+            path,
+            "'logo' needs 'text' (drawn with a brand font) or 'image' (a PNG under content_templates/)",
+        )
     logo_image = None
     if logo.get("image"):
         logo_image = templates_dir / str(logo["image"])
         if not logo_image.is_file():
-            raise _brand_error(path, f"logo.image {logo['image']!r} not found under {templates_dir}")
+            raise _brand_error(
+                path, f"logo.image {logo['image']!r} not found under {templates_dir}"
+            )
 
     cards = raw.get("cards") or {}
     if not isinstance(cards, dict):
@@ -210,11 +221,17 @@ def _load_brand(templates_dir: Path) -> BrandKit:
 
 
 def _box(value: Any, path: Path, where: str, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    if not (isinstance(value, list | tuple) and len(value) == 4 and all(isinstance(v, int) for v in value)):
+    if not (
+        isinstance(value, list | tuple)
+        and len(value) == 4
+        and all(isinstance(v, int) for v in value)
+    ):
         raise _brand_error(path, f"{where}.box must be [left, top, right, bottom] in pixels")
     left, top, right, bottom = value
     if not (0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]):
-        raise _brand_error(path, f"{where}.box {list(value)} must lie inside the {size[0]}×{size[1]} canvas")
+        raise _brand_error(
+            path, f"{where}.box {list(value)} must lie inside the {size[0]}×{size[1]} canvas"
+        )
     return (left, top, right, bottom)
 
 
@@ -228,7 +245,11 @@ def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
     if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
         raise _brand_error(path, "a layout needs 'size: [width, height]' and a list of 'layers'")
     size_raw = raw.get("size")
-    if not (isinstance(size_raw, list) and len(size_raw) == 2 and all(isinstance(v, int) and v > 0 for v in size_raw)):
+    if not (
+        isinstance(size_raw, list)
+        and len(size_raw) == 2
+        and all(isinstance(v, int) and v > 0 for v in size_raw)
+    ):
         raise _brand_error(path, "'size' must be [width, height] in pixels")
     size = (size_raw[0], size_raw[1])
     display_width = int(raw.get("display_width", 360))
@@ -248,42 +269,70 @@ def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
             if "line_spacing" in item:
                 numbers["line_spacing"] = float(item["line_spacing"])  # type: ignore[assignment]
         except (TypeError, ValueError) as exc:
-            raise _brand_error(path, f"{where}: size, min_size and radius are pixels, line_spacing a number") from exc
+            raise _brand_error(
+                path, f"{where}: size, min_size and radius are pixels, line_spacing a number"
+            ) from exc
         layer = Layer(**{**item, **numbers, "box": box})
         for colour in (layer.color, layer.background):
             if colour and colour not in brand.colors:
-                raise _brand_error(path, f"{where}: colour {colour!r} is not in brand.yaml colors {sorted(brand.colors)}")
+                raise _brand_error(
+                    path,
+                    f"{where}: colour {colour!r} is not in brand.yaml colors {sorted(brand.colors)}",
+                )
         if kind in {"text", "qr"} and layer.field not in FIELDS:
-            raise _brand_error(path, f"{where}: field {layer.field!r} must be one of {list(FIELDS)}")
+            raise _brand_error(
+                path, f"{where}: field {layer.field!r} must be one of {list(FIELDS)}"
+            )
         if kind == "qr" and layer.field != "link":
             raise _brand_error(path, f"{where}: a qr layer draws the 'link' field")
         if kind == "text" and layer.field == "link":
             raise _brand_error(path, f"{where}: the link is drawn as a qr layer, not as text")
         if kind in {"text", "logo"}:
             if layer.font not in brand.fonts:
-                raise _brand_error(path, f"{where}: font {layer.font!r} is not in brand.yaml fonts {sorted(brand.fonts)}")
+                raise _brand_error(
+                    path,
+                    f"{where}: font {layer.font!r} is not in brand.yaml fonts {sorted(brand.fonts)}",
+                )
             if not 0 < layer.min_size <= layer.size:
-                raise _brand_error(path, f"{where}: needs size and min_size with 0 < min_size <= size")
+                raise _brand_error(
+                    path, f"{where}: needs size and min_size with 0 < min_size <= size"
+                )
             if not layer.color:
                 raise _brand_error(path, f"{where}: needs a text colour")
-            if layer.align not in {"left", "center"} or layer.valign not in {"top", "middle", "bottom"}:
-                raise _brand_error(path, f"{where}: align is left|center, valign is top|middle|bottom")
+            if layer.align not in {"left", "center"} or layer.valign not in {
+                "top",
+                "middle",
+                "bottom",
+            }:
+                raise _brand_error(
+                    path, f"{where}: align is left|center, valign is top|middle|bottom"
+                )
         if kind == "qr" and not (layer.color and layer.background):
-            raise _brand_error(path, f"{where}: a qr layer needs color (dark modules) and background (light modules)")
+            raise _brand_error(
+                path,
+                f"{where}: a qr layer needs color (dark modules) and background (light modules)",
+            )
         if kind == "background" and bool(layer.color) == bool(layer.image):
             raise _brand_error(path, f"{where}: a background has either a color or an image")
         if kind == "band" and not layer.color:
             raise _brand_error(path, f"{where}: a band needs a color")
         if kind == "background" and layer.image and not (templates_dir / layer.image).is_file():
-            raise _brand_error(path, f"{where}: background image {layer.image!r} not found under {templates_dir}")
+            raise _brand_error(
+                path, f"{where}: background image {layer.image!r} not found under {templates_dir}"
+            )
         layers.append(layer)
     dynamic = [(i, layer) for i, layer in enumerate(layers) if layer.type in {"text", "qr", "logo"}]
     for position, (i, a) in enumerate(dynamic):
         for j, b in dynamic[position + 1 :]:
             if _overlap(a.box, b.box):
-                raise _brand_error(path, f"layers[{i}] and layers[{j}] overlap: text or QR code would be drawn over each other")
+                raise _brand_error(
+                    path,
+                    f"layers[{i}] and layers[{j}] overlap: text or QR code would be drawn over each other",
+                )
     if not any(layer.type == "text" and layer.field == "footer" for layer in layers):
-        raise _brand_error(path, "the legal mention is printed on every card: add a text layer with field: footer")
+        raise _brand_error(
+            path, "the legal mention is printed on every card: add a text layer with field: footer"
+        )
     return Layout(name=name, size=size, display_width=display_width, layers=tuple(layers))
 
 

@@ -91,7 +91,9 @@ def _penalties(stack: np.ndarray) -> np.ndarray:
         # starts once, so its penalty L - 2 is (windows) + 2 × (starts).
         equal = lines[:, :, 1:] == lines[:, :, :-1]
         five = equal[:, :, :-3] & equal[:, :, 1:-2] & equal[:, :, 2:-1] & equal[:, :, 3:]
-        starts = five[:, :, 0].sum(axis=1) + (five[:, :, 1:] & ~equal[:, :, : size - 5]).sum(axis=(1, 2))
+        starts = five[:, :, 0].sum(axis=1) + (five[:, :, 1:] & ~equal[:, :, : size - 5]).sum(
+            axis=(1, 2)
+        )
         scores += five.sum(axis=(1, 2)) + 2 * starts
         # N3: each 11-module window (light margin outside the symbol) read as an 11-bit number.
         light = np.zeros((count, size, size + 8), dtype=np.int16)
@@ -130,11 +132,15 @@ def qr_modules(link: str) -> np.ndarray:
     encoder.write_terminator(buffer, capacity, None, len(buffer))
     encoder.write_padding_bits(buffer, version, len(buffer))
     encoder.write_pad_codewords(buffer, version, capacity, len(buffer))
-    bits = np.frombuffer(bytes(encoder.make_final_message(version, error, buffer).getbits()), dtype=np.uint8)
+    bits = np.frombuffer(
+        bytes(encoder.make_final_message(version, error, buffer).getbits()), dtype=np.uint8
+    )
 
     template, positions, masks = _qr_template(version)
     if bits.size != positions[0].size:
-        raise CardError(f"QR code of {link!r}: {bits.size} bits for {positions[0].size} modules (segno changed?)")
+        raise CardError(
+            f"QR code of {link!r}: {bits.size} bits for {positions[0].size} modules (segno changed?)"
+        )
     data = template.copy()
     data[positions] = bits
     candidates = data.astype(bool) ^ masks
@@ -162,7 +168,9 @@ def _qr_image(link: str, layer: Layer, kit: CardKit) -> tuple[Image.Image, tuple
     palette = np.array([light, dark], dtype=np.uint8)
     framed = np.zeros((count, count), dtype=np.uint8)
     framed[_QR_QUIET_ZONE:-_QR_QUIET_ZONE, _QR_QUIET_ZONE:-_QR_QUIET_ZONE] = modules
-    image = Image.fromarray(palette[framed], "RGB").resize((count * scale, count * scale), Image.Resampling.NEAREST)
+    image = Image.fromarray(palette[framed], "RGB").resize(
+        (count * scale, count * scale), Image.Resampling.NEAREST
+    )
     left = layer.box[0] + (layer.box[2] - layer.box[0] - image.width) // 2
     top = layer.box[1] + (layer.box[3] - layer.box[1] - image.height) // 2
     return image, (left, top)

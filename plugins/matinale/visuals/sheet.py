@@ -44,7 +44,12 @@ def contact_strip(cards: Sequence[RenderedCard]) -> bytes:
 
 
 def contact_sheets(
-    rows: Sequence[tuple[str, bytes]], *, title: str, templates_dir: Path, rows_per_page: int = 60, quality: int = 80
+    rows: Sequence[tuple[str, bytes]],
+    *,
+    title: str,
+    templates_dir: Path,
+    rows_per_page: int = 60,
+    quality: int = 80,
 ) -> list[bytes]:
     """Staff's contact sheets (JPEG): a title, then one labelled strip per segment.
 
@@ -75,9 +80,15 @@ def contact_sheets(
         draw.text((margin, margin), heading, font=_font(bold, 28), fill=ink, anchor="la")
         top = header
         for label, strip in page:
-            lines = [part for given in label.split("\n") for part in (_wrap(given, _font(regular, 18), label_width - 16, 4) or [given])]
+            lines = [
+                part
+                for given in label.split("\n")
+                for part in (_wrap(given, _font(regular, 18), label_width - 16, 4) or [given])
+            ]
             for index, line in enumerate(lines[:4]):
-                draw.text((margin, top + index * 22), line, font=_font(regular, 18), fill=ink, anchor="la")
+                draw.text(
+                    (margin, top + index * 22), line, font=_font(regular, 18), fill=ink, anchor="la"
+                )
             sheet.paste(strip, (margin + label_width, top))
             top += strip.height + row_gap
         buffer = io.BytesIO()

@@ -34,7 +34,9 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     from PIL import ImageFont
 
     # Basic layout, not raqm: identical glyph placement on every machine, and faster.
-    return ImageFont.truetype(io.BytesIO(_font_bytes(path)), size, layout_engine=ImageFont.Layout.BASIC)
+    return ImageFont.truetype(
+        io.BytesIO(_font_bytes(path)), size, layout_engine=ImageFont.Layout.BASIC
+    )
 
 
 @lru_cache(maxsize=16)
@@ -140,7 +142,9 @@ class _Block:
     lines: tuple[str, ...]
 
 
-def _draw_block(lines: list[str], font: ImageFont.FreeTypeFont, layer: Layer, line_height: int) -> _Block | None:
+def _draw_block(
+    lines: list[str], font: ImageFont.FreeTypeFont, layer: Layer, line_height: int
+) -> _Block | None:
     """Render ``lines`` in the layer's box; None if any ink would fall outside the box."""
     from PIL import Image, ImageDraw
 
@@ -150,21 +154,30 @@ def _draw_block(lines: list[str], font: ImageFont.FreeTypeFont, layer: Layer, li
     block_height = (len(lines) - 1) * line_height + ascent + descent
     if block_height > height:
         return None
-    y = {"top": 0, "middle": (height - block_height) // 2, "bottom": height - block_height}[layer.valign]
+    y = {"top": 0, "middle": (height - block_height) // 2, "bottom": height - block_height}[
+        layer.valign
+    ]
     # Draw on a canvas with a margin, so ink that would cross the box edge is seen and refused.
     margin = layer.size
     canvas = Image.new("L", (width + 2 * margin, height + 2 * margin), 0)
     draw = ImageDraw.Draw(canvas)
     for index, line in enumerate(lines):
         x = 0 if layer.align == "left" else int((width - font.getlength(line)) // 2)
-        draw.text((margin + x, margin + y + index * line_height), line, font=font, fill=255, anchor="la")
+        draw.text(
+            (margin + x, margin + y + index * line_height), line, font=font, fill=255, anchor="la"
+        )
     ink = canvas.getbbox()
     if ink is None:
         return None
     if ink[0] < margin or ink[1] < margin or ink[2] > margin + width or ink[3] > margin + height:
         return None
     mask = canvas.crop(ink)
-    return _Block(mask=mask, offset=(left + ink[0] - margin, top + ink[1] - margin), size=int(font.size), lines=tuple(lines))
+    return _Block(
+        mask=mask,
+        offset=(left + ink[0] - margin, top + ink[1] - margin),
+        size=int(font.size),
+        lines=tuple(lines),
+    )
 
 
 def _sizes(layer: Layer) -> list[int]:
@@ -177,7 +190,9 @@ def _fit(text: str, layer: Layer, font_path: Path) -> _Block:
     missing = sorted({c for c in text if not _has_glyph(font_path, c)})
     if missing:
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
-        raise TextFitError(f"the font {font_path.name} has no glyph for {shown}: remove these characters from the text")
+        raise TextFitError(
+            f"the font {font_path.name} has no glyph for {shown}: remove these characters from the text"
+        )
     width, height = layer.box[2] - layer.box[0], layer.box[3] - layer.box[1]
     for size in _sizes(layer):
         font = _font(font_path, size)

@@ -22,32 +22,57 @@ from matinale.visuals import (
 
 
 def test_render_cards_gives_every_format_of_every_job_in_order() -> None:
-    jobs = [CardJob(segment=s, theme=t, fields=FIELDS) for s in ("18-24-p01", "t-75056") for t in ("sante", "ecole")]
+    jobs = [
+        CardJob(segment=s, theme=t, fields=FIELDS)
+        for s in ("18-24-p01", "t-75056")
+        for t in ("sante", "ecole")
+    ]
     cards = list(render_cards(jobs, templates_dir=TEMPLATES, workers=1))
     assert [(c.segment, c.theme, c.format) for c in cards] == [
         (j.segment, j.theme, f) for j in jobs for f in ("square", "landscape", "story")
     ]
     for card in cards:
         assert (card.width, card.height) == SIZES[card.format] == open_image(card.data).size
-        assert card.thumbnail_size[1] <= 100 and len(card.thumbnail) == card.thumbnail_size[0] * card.thumbnail_size[1] * 3
+        assert (
+            card.thumbnail_size[1] <= 100
+            and len(card.thumbnail) == card.thumbnail_size[0] * card.thumbnail_size[1] * 3
+        )
         # The page's inline preview comes with the card it shows: the square one, 1080 → 540 px.
         if card.format == "square":
-            assert card.preview is not None and card.preview_size == (540, 540) == open_image(card.preview).size
-            assert len(card.preview) <= PREVIEW_MAX_BYTES and open_image(card.preview).format == "JPEG"
+            assert (
+                card.preview is not None
+                and card.preview_size == (540, 540) == open_image(card.preview).size
+            )
+            assert (
+                len(card.preview) <= PREVIEW_MAX_BYTES and open_image(card.preview).format == "JPEG"
+            )
         else:
             assert card.preview is None and card.preview_size is None
 
 
-def test_worker_processes_render_the_same_bytes_as_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_render_the_same_bytes_as_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("matinale.visuals.cards._MIN_CARDS_PER_WORKER", 1)
-    jobs = [CardJob(segment=f"t-{code}", theme="sante", fields={**FIELDS, "link": f"{LINK}-{code}"}) for code in ("75056", "29019", "59350")]
+    jobs = [
+        CardJob(segment=f"t-{code}", theme="sante", fields={**FIELDS, "link": f"{LINK}-{code}"})
+        for code in ("75056", "29019", "59350")
+    ]
     assert worker_count(len(jobs), 2) == 2
-    pooled = [card.data for card in render_cards(jobs, templates_dir=TEMPLATES, workers=2, formats=("square",))]
-    alone = [card.data for card in render_cards(jobs, templates_dir=TEMPLATES, workers=1, formats=("square",))]
+    pooled = [
+        card.data
+        for card in render_cards(jobs, templates_dir=TEMPLATES, workers=2, formats=("square",))
+    ]
+    alone = [
+        card.data
+        for card in render_cards(jobs, templates_dir=TEMPLATES, workers=1, formats=("square",))
+    ]
     assert pooled == alone
 
 
-def test_an_error_in_a_worker_reaches_the_caller_with_its_context(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_in_a_worker_reaches_the_caller_with_its_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("matinale.visuals.cards._MIN_CARDS_PER_WORKER", 1)
     jobs = [
         CardJob(segment="18-24-p01", theme="sante", fields=FIELDS),

@@ -51,7 +51,11 @@ def test_large_text_needs_3_to_1_and_small_text_4_5(tmp_path: Path) -> None:
                 layer["color"] = "grey"
         return raw
 
-    passes = kit_copy(tmp_path / "a", brand={"colors": {"grey": grey}, "cards": {"formats": ["square"]}}, layouts={"square": large_headline})
+    passes = kit_copy(
+        tmp_path / "a",
+        brand={"colors": {"grey": grey}, "cards": {"formats": ["square"]}},
+        layouts={"square": large_headline},
+    )
     load_kit(passes)
 
     def small_headline(raw: dict[str, Any]) -> dict[str, Any]:
@@ -59,14 +63,20 @@ def test_large_text_needs_3_to_1_and_small_text_4_5(tmp_path: Path) -> None:
         raw["display_width"] = 360  # on a phone the same headline is small text
         return raw
 
-    fails = kit_copy(tmp_path / "b", brand={"colors": {"grey": grey}, "cards": {"formats": ["square"]}}, layouts={"square": small_headline})
+    fails = kit_copy(
+        tmp_path / "b",
+        brand={"colors": {"grey": grey}, "cards": {"formats": ["square"]}},
+        layouts={"square": small_headline},
+    )
     with pytest.raises(BrandError, match="headline.*needs 4.5:1"):
         load_kit(fails)
 
 
 def test_text_over_a_background_image_is_checked_pixel_by_pixel(tmp_path: Path) -> None:
     templates = kit_copy(tmp_path, brand={"cards": {"formats": ["square"]}})
-    photo = Image.linear_gradient("L").resize((1080, 1080)).convert("RGB")  # white to black, top to bottom
+    photo = (
+        Image.linear_gradient("L").resize((1080, 1080)).convert("RGB")
+    )  # white to black, top to bottom
     photo.save(templates / "photo.png")
 
     def with_photo(raw: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +84,11 @@ def test_text_over_a_background_image_is_checked_pixel_by_pixel(tmp_path: Path) 
         return raw
 
     (templates / "cards" / "square.yaml").write_text(
-        yaml.safe_dump(with_photo(yaml.safe_load((TEMPLATES / "cards" / "square.yaml").read_text(encoding="utf-8")))),
+        yaml.safe_dump(
+            with_photo(
+                yaml.safe_load((TEMPLATES / "cards" / "square.yaml").read_text(encoding="utf-8"))
+            )
+        ),
         encoding="utf-8",
     )
     with pytest.raises(BrandError, match="body"):
@@ -82,6 +96,12 @@ def test_text_over_a_background_image_is_checked_pixel_by_pixel(tmp_path: Path) 
 
 
 def test_qr_colours_are_checked(tmp_path: Path) -> None:
-    templates = kit_copy(tmp_path, brand={"colors": {"text": "#FFFFFF", "background": "#14213D"}, "cards": {"formats": ["square"]}})
+    templates = kit_copy(
+        tmp_path,
+        brand={
+            "colors": {"text": "#FFFFFF", "background": "#14213D"},
+            "cards": {"formats": ["square"]},
+        },
+    )
     with pytest.raises(BrandError, match="QR code"):
         load_kit(templates)

@@ -35,8 +35,12 @@ def test_each_format_is_a_jpeg_of_its_size(name: str) -> None:
     assert "exif" not in image.info and "icc_profile" not in image.info
 
 
-@pytest.mark.parametrize(("encoding", "pillow_format", "extension"), [("webp", "WEBP", "webp"), ("png", "PNG", "png")])
-def test_webp_and_png_are_configurable(tmp_path: Path, encoding: str, pillow_format: str, extension: str) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "pillow_format", "extension"), [("webp", "WEBP", "webp"), ("png", "PNG", "png")]
+)
+def test_webp_and_png_are_configurable(
+    tmp_path: Path, encoding: str, pillow_format: str, extension: str
+) -> None:
     templates = kit_copy(tmp_path, brand={"cards": {"encoding": encoding, "formats": ["square"]}})
     kit = load_kit(templates)
     assert card_filename("sante", "square", kit) == f"cards/sante-square.{extension}"
@@ -59,7 +63,11 @@ def test_legal_mention_is_required() -> None:
 
 def test_same_inputs_give_identical_bytes() -> None:
     jobs = [
-        CardJob(segment=f"50-64-p0{i}", theme=theme, fields={**FIELDS, "headline": theme, "link": f"{LINK}{i}"})
+        CardJob(
+            segment=f"50-64-p0{i}",
+            theme=theme,
+            fields={**FIELDS, "headline": theme, "link": f"{LINK}{i}"},
+        )
         for i in range(2)
         for theme in ("sante", "ecole")
     ]

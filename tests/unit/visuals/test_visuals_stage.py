@@ -18,7 +18,9 @@ from visuals_samples import (
 )
 
 
-def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from matinale import night
     from matinale.settings import load_settings
     from matinale.store import LocalStore
@@ -32,9 +34,17 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
     raw["themes"] = raw["themes"][:2]
     brief.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     store = LocalStore(tmp_path / "work")
-    ctx = night.RunContext(edition=EDITION, run="20261124T000000Z-test", supporters_file="-", brief_file=str(brief))
+    ctx = night.RunContext(
+        edition=EDITION, run="20261124T000000Z-test", supporters_file="-", brief_file=str(brief)
+    )
     segments = [
-        {"id": "65plus-p03", "kind": "main", "band": "65plus", "label": "65 ans et + · santé", "size": 120},
+        {
+            "id": "65plus-p03",
+            "kind": "main",
+            "band": "65plus",
+            "label": "65 ans et + · santé",
+            "size": 120,
+        },
         {
             "id": "t-51518",
             "kind": "territory",
@@ -60,12 +70,20 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
             image = open_image(store.get_bytes(f"{ctx.bundle}/{segment['id']}/{card['file']}"))
             assert image.size == (card["width"], card["height"]) == SIZES[card["format"]]
             assert card["alt"].startswith("Visuel ") and "code QR" in card["alt"]
-            assert f"utm_content={segment['id']}" in card["link"] and "utm_medium=card" in card["link"]
+            assert (
+                f"utm_content={segment['id']}" in card["link"] and "utm_medium=card" in card["link"]
+            )
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]
-                preview = open_image(store.get_bytes(f"{ctx.bundle}/{segment['id']}/previews/{card['theme']}-square.jpg"))
+                preview = open_image(
+                    store.get_bytes(
+                        f"{ctx.bundle}/{segment['id']}/previews/{card['theme']}-square.jpg"
+                    )
+                )
                 assert preview.size == (540, 540)
-        previews = sorted(p.rsplit("/", 1)[-1] for p in store.list(f"{ctx.bundle}/{segment['id']}/previews"))
+        previews = sorted(
+            p.rsplit("/", 1)[-1] for p in store.list(f"{ctx.bundle}/{segment['id']}/previews")
+        )
         assert previews == sorted(f"{t['id']}-square.jpg" for t in raw["themes"])
     territory = store.get_json(f"{ctx.bundle}/t-51518/cards.json")["cards"][0]["alt"]
     assert f"« {COMMUNE} »" in territory  # the territorial pack names its commune
@@ -76,9 +94,15 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(tmp_path: Path, 
     assert sheet == {"segments": 2, "pages": 1, "files": ["contact-sheet.jpg"]}
     assert open_image(store.get_bytes(f"{ctx.bundle}/contact-sheet.jpg")).format == "JPEG"
     # A run whose visuals were skipped has no sheet, and that is no error.
-    other = night.RunContext(edition=EDITION, run="20261124T010000Z-skip", supporters_file="-", brief_file=str(brief))
+    other = night.RunContext(
+        edition=EDITION, run="20261124T010000Z-skip", supporters_file="-", brief_file=str(brief)
+    )
     store.put_json(f"{other.prefix}/segments.json", {"segments": segments, "report": {}})
-    assert night.run_contact_sheet(settings, store, other) == {"segments": 0, "pages": 0, "files": []}
+    assert night.run_contact_sheet(settings, store, other) == {
+        "segments": 0,
+        "pages": 0,
+        "files": [],
+    }
     # The bundle holds the cards, alt texts and contact sheet; thumbnails stay in the work store.
     assert not [k for k in store.list(ctx.bundle) if k.endswith(".png")]
     json.dumps(summary)  # a small XCom

@@ -27,7 +27,9 @@ def _ink_outside_boxes(name: str, fields: dict[str, str]) -> int:
     layout = kit.layouts[name]
     card = open_image(render_card(fields, templates_dir=TEMPLATES, format=name)).convert("L")
     base = kit.base(name).convert("L")
-    diff = ImageChops.difference(card, base).point(lambda v: 255 if v > 40 else 0)  # JPEG noise under 40
+    diff = ImageChops.difference(card, base).point(
+        lambda v: 255 if v > 40 else 0
+    )  # JPEG noise under 40
     for layer in layout.layers:
         if layer.type in {"text", "qr"}:
             left, top, right, bottom = layer.box
@@ -57,8 +59,13 @@ def test_long_headline_wraps_at_hyphens_and_shrinks() -> None:
     assert short.size == layer.size  # fits at full size, wrapped or not
     assert layer.min_size <= long.size < layer.size
     assert len(long.lines) > 1
-    assert any(line.endswith("-") for line in long.lines), long.lines  # broken after a hyphen, not mid-word
-    assert "".join(long.lines).replace(" ", "") == f"Unmédecinpourchacunà{COMMUNE},{COMMUNE}etalentours"
+    assert any(line.endswith("-") for line in long.lines), (
+        long.lines
+    )  # broken after a hyphen, not mid-word
+    assert (
+        "".join(long.lines).replace(" ", "")
+        == f"Unmédecinpourchacunà{COMMUNE},{COMMUNE}etalentours"
+    )
 
 
 def test_punctuation_never_starts_a_line() -> None:
@@ -75,9 +82,17 @@ def test_punctuation_never_starts_a_line() -> None:
 def test_text_that_cannot_fit_names_segment_format_and_theme() -> None:
     fields = {**FIELDS, "headline": "Démocratie " * 80}
     with pytest.raises(TextFitError) as caught:
-        list(render_cards([CardJob(segment="65plus-p03", theme="sante", fields=fields)], templates_dir=TEMPLATES, workers=1))
+        list(
+            render_cards(
+                [CardJob(segment="65plus-p03", theme="sante", fields=fields)],
+                templates_dir=TEMPLATES,
+                workers=1,
+            )
+        )
     message = str(caught.value)
-    assert "segment 65plus-p03" in message and "format square" in message and "theme sante" in message
+    assert (
+        "segment 65plus-p03" in message and "format square" in message and "theme sante" in message
+    )
     assert "headline" in message and "min_size" in message
 
 
@@ -98,4 +113,6 @@ def test_french_letters_and_punctuation_have_glyphs_in_every_brand_font() -> Non
 
 def test_a_character_the_font_lacks_is_a_clear_error() -> None:
     with pytest.raises(TextFitError, match="U\\+1F600"):
-        render_card({**FIELDS, "headline": "Un médecin pour chacun \U0001f600"}, templates_dir=TEMPLATES)
+        render_card(
+            {**FIELDS, "headline": "Un médecin pour chacun \U0001f600"}, templates_dir=TEMPLATES
+        )
