@@ -11,7 +11,6 @@ postal and INSEE codes, phones) always stay text.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,14 @@ import pyarrow.compute as pc
 
 from matinale.contacts import empty_strings
 from matinale.ingest.schema import FIELDS, EmptyFileError, UnreadableFileError
-from matinale.ingest.sniff import _decode_start, _head_records, _map_header, _sniff, _to_utf8
+from matinale.ingest.sniff import (
+    _csv_reader,
+    _decode_start,
+    _head_records,
+    _map_header,
+    _sniff,
+    _to_utf8,
+)
 from matinale.ingest.values import _bools
 
 __all__ = ["RawSupporters", "read_supporters"]
@@ -125,13 +131,7 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
     other width is a ragged row, kept aside for the quarantine.
     """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # long notes are not errors
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=delimiter,
-        quotechar='"',
-        doublequote=True,
-        strict=False,
-    )
+    reader = _csv_reader(text, delimiter)
     columns: list[list[str]] = [[] for _ in range(width)]
     lines: list[int] = []
     counts: list[int] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matinale.ingest.schema import (
     _FIELDS,
@@ -18,6 +19,9 @@ from matinale.ingest.schema import (
     MissingColumnError,
     canonical_header,
 )
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -39,15 +43,20 @@ def _to_utf8(data: bytes) -> tuple[bytes, str]:
         return data.decode("latin-1").encode("utf-8"), "latin-1"
 
 
-def _head_records(text: str, delimiter: str, count: int) -> tuple[list[list[str]], list[int]]:
-    """The first ``count`` records of ``text`` and the physical line each one ends on."""
-    reader = csv.reader(
+def _csv_reader(text: str, delimiter: str) -> Reader:
+    """Python's exact reader, quotes doubled as Excel writes them."""
+    return csv.reader(
         io.StringIO(text, newline=""),
         delimiter=delimiter,
         quotechar='"',
         doublequote=True,
         strict=False,
     )
+
+
+def _head_records(text: str, delimiter: str, count: int) -> tuple[list[list[str]], list[int]]:
+    """The first ``count`` records of ``text`` and the physical line each one ends on."""
+    reader = _csv_reader(text, delimiter)
     records, ends = [], []
     try:
         for record in reader:
