@@ -9,11 +9,14 @@ See ``data/README.md`` for the sources, the licence and the shape of the tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "DENSITY_CLASSES",
@@ -166,3 +169,135 @@ def regions() -> pd.DataFrame:
     """The 18 régions; codes as text."""
     text = ("insee_reg", "region", "region_article", "lambda", "phi", "insee_reg_cheflieu", "commune_centre")
     return _read_table("regions.csv", {column: "str" for column in text} | _PLACE_NUMBERS)
+
+
+# ------------------------------------------------------------ look-ups on code columns
+# Ingest checks whole columns of postal and INSEE codes at once: the look-ups below take
+# Arrow arrays and are built once per process from the tables above.
+
+__all__ += ["CommuneIndex", "CommuneMatch", "code_positions", "commune_index", "match_communes"]
+
+# Paris, Lyon and Marseille: the commune codes CRMs use for the whole city, whose table rows
+# are the arrondissements.
+_ARM_TYPE = "ARM"
+
+
+@dataclass(frozen=True)
+class CommuneIndex:
+    """The commune table as look-ups on codes; see ``commune_index``."""
+
+    postal_codes: pd.Index  # every postal code
+    postal_candidates: pa.Array  # "|"-joined INSEE codes it serves
+    insee_codes: pd.Index  # every valid commune code, city codes of Paris/Lyon/Marseille included
+    city_candidates: pa.Array  # for each insee code: its arrondissements ("" when not a city)
+    pair_keys: pd.Index  # "postal|insee"
+    pair_insee: pa.Array  # the commune a pair means ("|"-joined when several arrondissements)
+
+
+@lru_cache(maxsize=1)
+def commune_index() -> CommuneIndex:
+    """Postal codes, commune codes and (postal, commune) pairs, each with what it resolves to.
+
+    Delegated communes count as their parent; a city code (Paris 75056, Lyon 69123,
+    Marseille 13055) is valid and stands for its arrondissements.
+    """
+    table = communes()
+    by_postal = postal_codes()
+    own = table["insee_com"].where(table["commune_type"] != "COMD", table["insee_parente"])
+    pairs = pd.DataFrame({"postal": table["code_postal"], "key_insee": own, "insee": own})
+    arrondissements = table[table["commune_type"] == _ARM_TYPE]
+    city_pairs = pd.DataFrame(
+        {
+            "postal": arrondissements["code_postal"],
+            "key_insee": arrondissements["insee_parente"],
+            "insee": arrondissements["insee_com"],
+        }
+    )
+    pairs = (
+        pd.concat([pairs, city_pairs])
+        .drop_duplicates()
+        .sort_values(["postal", "key_insee", "insee"])
+    )
+    # Grouped in plain Python over the sorted rows: a pandas groupby-agg with a Python
+    # function costs a second here, paid by every ingest process (40,000 small groups).
+    resolved: dict[str, list[str]] = {}
+    for postal, key_insee, insee in zip(
+        pairs["postal"].tolist(), pairs["key_insee"].tolist(), pairs["insee"].tolist(), strict=True
+    ):
+        if isinstance(postal, str) and isinstance(key_insee, str):  # groupby drops missing keys
+            resolved.setdefault(f"{postal}|{key_insee}", []).append(insee)
+    city_sets: dict[str, set[str]] = {}
+    for parent, code in zip(
+        arrondissements["insee_parente"].tolist(),
+        arrondissements["insee_com"].tolist(),
+        strict=True,
+    ):
+        if isinstance(parent, str):
+            city_sets.setdefault(parent, set()).add(code)
+    cities = {parent: "|".join(sorted(codes)) for parent, codes in city_sets.items()}
+    insee_codes = sorted(set(own.dropna()) | set(cities))
+    return CommuneIndex(
+        postal_codes=pd.Index(list(by_postal), dtype=object),
+        postal_candidates=pa.array(["|".join(codes) for codes in by_postal.values()], pa.string()),
+        insee_codes=pd.Index(insee_codes, dtype=object),
+        city_candidates=pa.array([cities.get(code, "") for code in insee_codes], pa.string()),
+        pair_keys=pd.Index(list(resolved), dtype=object),
+        pair_insee=pa.array(["|".join(codes) for codes in resolved.values()], pa.string()),
+    )
+
+
+def code_positions(values: pa.Array, known: pd.Index) -> np.ndarray:
+    """Position of each value in ``known`` (-1 when absent). A pandas Index keeps its hash
+    table between calls, where Arrow's is_in would rebuild one per call."""
+    return known.get_indexer(values.to_numpy(zero_copy_only=False))
+
+
+@dataclass
+class CommuneMatch:
+    """What each (postal code, commune code) pair of ``match_communes`` means."""
+
+    candidates: pa.Array  # "|"-joined INSEE codes it may mean ("" for none)
+    insee: pa.Array  # the commune when there is exactly one candidate, else ""
+    ambiguous: np.ndarray  # several candidates
+    mismatch: np.ndarray  # both codes known, but the postal code does not serve the commune
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def match_communes(postal: pa.Array, insee: pa.Array) -> CommuneMatch:
+    """Resolve pairs of known codes (normalised, "" when empty or unknown) to communes."""
+    table = commune_index()
+    has_postal, has_insee = ~_mask(pc.equal(postal, "")), ~_mask(pc.equal(insee, ""))
+    # Both known: the postal code must serve the commune (for a city code, it names the
+    # arrondissement).
+    found = code_positions(pc.binary_join_element_wise(postal, insee, "|"), table.pair_keys)
+    both = has_postal & has_insee
+    mismatch = both & (found < 0)
+    from_pair = table.pair_insee.take(pa.array(np.maximum(found, 0)))
+    # Postal code only: it may serve several communes, and the ambiguity stays explicit.
+    from_postal = table.postal_candidates.take(
+        pa.array(np.maximum(code_positions(postal, table.postal_codes), 0))
+    )
+    # Commune code only: a city code (Paris 75056…) stands for its arrondissements.
+    city = table.city_candidates.take(
+        pa.array(np.maximum(code_positions(insee, table.insee_codes), 0))
+    )
+    from_insee = pc.if_else(pc.equal(city, ""), insee, city)
+    candidates = pc.if_else(
+        pa.array(both & ~mismatch),
+        from_pair,
+        pc.if_else(
+            pa.array(has_insee & ~has_postal),
+            from_insee,
+            pc.if_else(pa.array(has_postal & ~has_insee), from_postal, ""),
+        ),
+    )
+    ambiguous = _mask(pc.match_substring(candidates, "|"))
+    return CommuneMatch(
+        candidates=candidates,
+        insee=pc.if_else(pa.array(ambiguous), "", candidates),
+        ambiguous=ambiguous,
+        mismatch=mismatch,
+    )

@@ -34,13 +34,27 @@ ON = date(2026, 11, 24)
 HEADER = "supporter_id,first_name,last_name,email,phone,birth_date,postal_code,insee_com,consent_email,consent_sms"
 
 
-def _row(sid: str = "S1", *, first: str = "Jeanne", last: str = "Martin", email: str = "", phone: str = "",
-         birth: str = "12/03/1950", postal: str = "75011", insee: str = "", consent_email: str = "oui",
-         consent_sms: str = "non") -> str:
-    return ",".join([sid, first, last, email, phone, birth, postal, insee, consent_email, consent_sms])
+def _row(
+    sid: str = "S1",
+    *,
+    first: str = "Jeanne",
+    last: str = "Martin",
+    email: str = "",
+    phone: str = "",
+    birth: str = "12/03/1950",
+    postal: str = "75011",
+    insee: str = "",
+    consent_email: str = "oui",
+    consent_sms: str = "non",
+) -> str:
+    return ",".join(
+        [sid, first, last, email, phone, birth, postal, insee, consent_email, consent_sms]
+    )
 
 
-def _write(tmp_path: Path, text: str, *, name: str = "supporters.csv", encoding: str = "utf-8") -> Path:
+def _write(
+    tmp_path: Path, text: str, *, name: str = "supporters.csv", encoding: str = "utf-8"
+) -> Path:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
     return path
@@ -57,7 +71,9 @@ def _problems(result: IngestResult) -> list[tuple[int, str, str]]:
 
 def _balanced(result: IngestResult) -> bool:
     c = result.counts
-    return c["rows_read"] == c["valid"] + c["quarantined"] + c["duplicates_merged"] + c["suppressed"]
+    return (
+        c["rows_read"] == c["valid"] + c["quarantined"] + c["duplicates_merged"] + c["suppressed"]
+    )
 
 
 # ------------------------------------------------------------------ headers
@@ -91,11 +107,20 @@ def test_one_alias_table_maps_french_and_english_headers(header: str, field: str
 
 def test_french_headers_map_to_the_contract(tmp_path: Path) -> None:
     header = "Identifiant;Prénom;Nom;Courriel;Portable;Date de naissance;CP;Consentement SMS;Colonne inconnue"
-    path = _write(tmp_path, header + "\nS1;Jeanne;Martin;j@example.org;0612345678;12/03/1950;75011;oui;x\n")
+    path = _write(
+        tmp_path, header + "\nS1;Jeanne;Martin;j@example.org;0612345678;12/03/1950;75011;oui;x\n"
+    )
     result = ingest_supporters(path, reference_date=ON)
     row = result.valid.iloc[0]
-    assert (row["supporter_id"], row["email"], row["phone"], row["postal_code"]) == ("S1", "j@example.org", "+33612345678", "75011")
-    assert bool(row["consent_sms"]) and not bool(row["consent_email"])  # a missing consent column means no
+    assert (row["supporter_id"], row["email"], row["phone"], row["postal_code"]) == (
+        "S1",
+        "j@example.org",
+        "+33612345678",
+        "75011",
+    )
+    assert bool(row["consent_sms"]) and not bool(
+        row["consent_email"]
+    )  # a missing consent column means no
     assert result.info["ignored_columns"] == ["Colonne inconnue"]
 
 
@@ -123,7 +148,9 @@ def test_missing_id_column_stops_without_echoing_the_first_line(tmp_path: Path) 
         (b"supporter_id\x00,email\x00\n", UnreadableFileError),
     ],
 )
-def test_file_level_errors_are_specific(tmp_path: Path, content: bytes, error: type[Exception]) -> None:
+def test_file_level_errors_are_specific(
+    tmp_path: Path, content: bytes, error: type[Exception]
+) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes(content)
     with pytest.raises(error, match="export.csv"):
@@ -138,13 +165,19 @@ def test_missing_file_is_unreadable(tmp_path: Path) -> None:
 # ------------------------------------------------------------ reading quirks
 
 
-@pytest.mark.parametrize(("encoding", "expected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252"), ("utf-16", "utf-16")])
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252"), ("utf-16", "utf-16")],
+)
 def test_encodings_are_detected_by_content(tmp_path: Path, encoding: str, expected: str) -> None:
     text = "Identifiant;Prénom;Nom;Code postal;Date de naissance\nS1;Hélène;Dupré-Œuvray;75011;12/03/1950\n"
     path = _write(tmp_path, text, name="export.txt", encoding=encoding)  # the name says nothing
     result = ingest_supporters(path, reference_date=ON)
     assert result.info["encoding"] == expected
-    assert (result.valid.loc[0, "first_name"], result.valid.loc[0, "last_name"]) == ("Hélène", "Dupré-Œuvray")
+    assert (result.valid.loc[0, "first_name"], result.valid.loc[0, "last_name"]) == (
+        "Hélène",
+        "Dupré-Œuvray",
+    )
 
 
 def test_cp1252_is_detected_even_when_the_first_accent_is_far_down(tmp_path: Path) -> None:
@@ -159,14 +192,21 @@ def test_cp1252_is_detected_even_when_the_first_accent_is_far_down(tmp_path: Pat
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_separators_are_sniffed(tmp_path: Path, delimiter: str) -> None:
     header = delimiter.join(["supporter_id", "Nom", "CP", "Date de naissance", "Courriel"])
-    line = delimiter.join(["S1", "Martin, Jeanne", "75011", "12/03/1950", "j@example.org"]) if delimiter != "," else 'S1,"Martin, Jeanne",75011,12/03/1950,j@example.org'
+    line = (
+        delimiter.join(["S1", "Martin, Jeanne", "75011", "12/03/1950", "j@example.org"])
+        if delimiter != ","
+        else 'S1,"Martin, Jeanne",75011,12/03/1950,j@example.org'
+    )
     result = ingest_supporters(_write(tmp_path, f"{header}\n{line}\n"), reference_date=ON)
     assert result.info["delimiter"] == delimiter
     assert result.valid.loc[0, "last_name"] == "Martin, Jeanne"
 
 
 def test_a_comma_inside_a_semicolon_header(tmp_path: Path) -> None:
-    path = _write(tmp_path, "Nom, prénom;Courriel;Identifiant;CP;Âge\nMartin, Jeanne;j@example.org;S1;75011;45\n")
+    path = _write(
+        tmp_path,
+        "Nom, prénom;Courriel;Identifiant;CP;Âge\nMartin, Jeanne;j@example.org;S1;75011;45\n",
+    )
     result = ingest_supporters(path, reference_date=ON)
     assert result.info["delimiter"] == ";" and result.valid.loc[0, "email"] == "j@example.org"
 
@@ -175,7 +215,9 @@ def test_excel_sep_line_and_crlf(tmp_path: Path) -> None:
     path = _write(tmp_path, "sep=;\r\nsupporter_id;CP;Âge\r\nS1;75011;45\r\nS2;75011;abc\r\n")
     result = ingest_supporters(path, reference_date=ON)
     assert result.info["delimiter"] == ";"
-    assert _problems(result) == [(4, "age", "unreadable_age")]  # sep=, header, S1, then S2 on line 4
+    assert _problems(result) == [
+        (4, "age", "unreadable_age")
+    ]  # sep=, header, S1, then S2 on line 4
 
 
 def test_quoted_separators_and_newlines_keep_line_numbers(tmp_path: Path) -> None:
@@ -202,7 +244,12 @@ def test_quoted_newlines_across_read_blocks(tmp_path: Path) -> None:
 def test_excel_apostrophe_on_codes(tmp_path: Path) -> None:
     result = _ingest(tmp_path, [_row("'S1", phone="'0612345678", postal="'01400", insee="'01001")])
     row = result.valid.iloc[0]
-    assert (row["supporter_id"], row["phone"], row["postal_code"], row["insee_com"]) == ("S1", "+33612345678", "01400", "01001")
+    assert (row["supporter_id"], row["phone"], row["postal_code"], row["insee_com"]) == (
+        "S1",
+        "+33612345678",
+        "01400",
+        "01001",
+    )
 
 
 def test_trailing_empty_columns(tmp_path: Path) -> None:
@@ -225,7 +272,9 @@ def test_a_row_with_extra_fields_is_quarantined_and_the_rest_goes_on(tmp_path: P
 
 
 def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
-    result = ingest_supporters(_write(tmp_path, "supporter_id;CP;Âge\nS1;75011;45\n;;\n\nS2;75011;46\n"), reference_date=ON)
+    result = ingest_supporters(
+        _write(tmp_path, "supporter_id;CP;Âge\nS1;75011;45\n;;\n\nS2;75011;46\n"), reference_date=ON
+    )
     assert result.counts["rows_read"] == 2 and result.info["blank_rows"] == 2
     assert result.rows["line"].tolist() == [2, 5]
 
@@ -245,7 +294,10 @@ def test_parquet_with_numeric_codes(tmp_path: Path) -> None:
     result = ingest_supporters(path, reference_date=ON)
     assert result.info["format"] == "parquet"
     valid = result.valid.set_index("supporter_id")
-    assert valid.loc["1001", "postal_code"] == "01400" and valid.loc["1001", "email"] == "a@example.org"
+    assert (
+        valid.loc["1001", "postal_code"] == "01400"
+        and valid.loc["1001", "email"] == "a@example.org"
+    )
     assert bool(valid.loc["1001", "consent_email"]) and not bool(valid.loc["1002", "consent_email"])
     assert _problems(result) == [(3, "supporter_id", "missing_supporter_id")]
     assert result.repairs == {"postal_code_leading_zero": 1}
@@ -302,15 +354,26 @@ def test_two_digit_years_after_this_year_are_last_century(tmp_path: Path) -> Non
     assert result.valid.loc[0, "birth_date"] == "1927-01-01" and result.valid.loc[0, "age"] == 99
 
 
-@pytest.mark.parametrize(("stated", "age"), [("45", 45), ("45 ans", 45), ("45ANS", 45), ("16", 16), ("110", 110)])
+@pytest.mark.parametrize(
+    ("stated", "age"), [("45", 45), ("45 ans", 45), ("45ANS", 45), ("16", 16), ("110", 110)]
+)
 def test_stated_ages(tmp_path: Path, stated: str, age: int) -> None:
     result = _ingest(tmp_path, [f"S1,75011,{stated}"], header="supporter_id,CP,Âge")
     assert result.valid.loc[0, "age"] == age
 
 
 def test_bad_and_missing_ages(tmp_path: Path) -> None:
-    result = _ingest(tmp_path, ["S1,75011,15", "S2,75011,111", "S3,75011,quarante", "S4,75011,"], header="supporter_id,CP,Âge")
-    assert [p[2] for p in _problems(result)] == ["age_out_of_range", "age_out_of_range", "unreadable_age", "missing_age"]
+    result = _ingest(
+        tmp_path,
+        ["S1,75011,15", "S2,75011,111", "S3,75011,quarante", "S4,75011,"],
+        header="supporter_id,CP,Âge",
+    )
+    assert [p[2] for p in _problems(result)] == [
+        "age_out_of_range",
+        "age_out_of_range",
+        "unreadable_age",
+        "missing_age",
+    ]
 
 
 def test_postal_and_insee_codes_against_the_commune_table(tmp_path: Path) -> None:
@@ -329,16 +392,30 @@ def test_postal_and_insee_codes_against_the_commune_table(tmp_path: Path) -> Non
     )
     valid = result.valid.set_index("supporter_id")
     assert valid.loc["S1", "postal_code"] == "01400" and bool(valid.loc["S1", "commune_ambiguous"])
-    assert valid.loc["S1", "insee_com"] == "" and "01001" in valid.loc["S1", "insee_candidates"].split("|")
+    assert valid.loc["S1", "insee_com"] == "" and "01001" in valid.loc[
+        "S1", "insee_candidates"
+    ].split("|")
     assert valid.loc["S2", "insee_com"] == "75111"
     assert valid.loc["S3", "insee_com"] == "2A004"
     assert valid.loc["S4", "insee_com"] == "01001"
     assert result.repairs == {"insee_com_leading_zero": 1, "postal_code_leading_zero": 1}
-    assert [p[2] for p in _problems(result)] == ["unknown_postal_code", "postal_insee_mismatch", "missing_location", "invalid_postal_code"]
+    assert [p[2] for p in _problems(result)] == [
+        "unknown_postal_code",
+        "postal_insee_mismatch",
+        "missing_location",
+        "invalid_postal_code",
+    ]
 
 
 def test_emails_are_validated_and_normalised(tmp_path: Path) -> None:
-    result = _ingest(tmp_path, [_row("S1", email=" Jeanne.Martin@Example.ORG "), _row("S2", email="jeanne@@example"), _row("S3", email="jé@example.org")])
+    result = _ingest(
+        tmp_path,
+        [
+            _row("S1", email=" Jeanne.Martin@Example.ORG "),
+            _row("S2", email="jeanne@@example"),
+            _row("S3", email="jé@example.org"),
+        ],
+    )
     assert result.valid.loc[0, "email"] == "jeanne.martin@example.org"
     assert [p[2] for p in _problems(result)] == ["invalid_email", "invalid_email"]
 
@@ -374,7 +451,9 @@ def test_phone_spellings_of_one_number_are_one_person(tmp_path: Path) -> None:
     assert result.repairs == {"phone_leading_zero": 1}
 
 
-def test_phonenumbers_reads_each_odd_value_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_phonenumbers_reads_each_odd_value_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[list[str]] = []
     real = contacts._phonenumbers_e164
 
@@ -401,10 +480,17 @@ def test_booleans(tmp_path: Path) -> None:
 
 def test_counts_and_interests(tmp_path: Path) -> None:
     header = "supporter_id,CP,Âge,evenements,partages_30j,Centres d'intérêt"
-    result = _ingest(tmp_path, ["S1,75011,45,3,,Écologie ; Emploi|europe", "S2,75011,45,-1,2,", "S3,75011,45,4.0,x,"], header=header)
+    result = _ingest(
+        tmp_path,
+        ["S1,75011,45,3,,Écologie ; Emploi|europe", "S2,75011,45,-1,2,", "S3,75011,45,4.0,x,"],
+        header=header,
+    )
     assert result.valid.loc[0, "events_attended"] == 3 and result.valid.loc[0, "shares_30d"] == 0
     assert result.valid.loc[0, "interests"] == "ecologie|emploi|europe"
-    assert [(p[1], p[2]) for p in _problems(result)] == [("events_attended", "unreadable_count"), ("shares_30d", "unreadable_count")]
+    assert [(p[1], p[2]) for p in _problems(result)] == [
+        ("events_attended", "unreadable_count"),
+        ("shares_30d", "unreadable_count"),
+    ]
 
 
 # ---------------------------------------------------------------- duplicates
@@ -415,13 +501,27 @@ def test_duplicates_merge_with_the_most_restrictive_consent(tmp_path: Path) -> N
         tmp_path,
         [
             _row("S1", email="j@example.org", consent_email="oui", consent_sms="oui"),
-            _row("S2", email="J@Example.org ", phone="06 12 34 56 78", consent_email="oui", consent_sms="non"),  # same e-mail
-            _row("S3", phone="+33612345678", consent_email="oui", consent_sms="oui"),  # same phone as S2: same person
+            _row(
+                "S2",
+                email="J@Example.org ",
+                phone="06 12 34 56 78",
+                consent_email="oui",
+                consent_sms="non",
+            ),  # same e-mail
+            _row(
+                "S3", phone="+33612345678", consent_email="oui", consent_sms="oui"
+            ),  # same phone as S2: same person
             _row("S4", email="p@example.org"),
             _row("S4", consent_email="", first=""),  # same id, consent missing = no
         ],
     )
-    assert result.counts == {"rows_read": 5, "valid": 2, "quarantined": 0, "duplicates_merged": 3, "suppressed": 0}
+    assert result.counts == {
+        "rows_read": 5,
+        "valid": 2,
+        "quarantined": 0,
+        "duplicates_merged": 3,
+        "suppressed": 0,
+    }
     valid = result.valid.set_index("supporter_id")
     assert bool(valid.loc["S1", "consent_email"]) and not bool(valid.loc["S1", "consent_sms"])
     assert valid.loc["S1", "phone"] == "+33612345678"  # filled from a duplicate
@@ -432,17 +532,27 @@ def test_duplicates_merge_with_the_most_restrictive_consent(tmp_path: Path) -> N
 def test_duplicates_chain_through_email_and_phone(tmp_path: Path) -> None:
     # Row i shares its e-mail with one neighbour and its phone with the other: one person.
     rows = [
-        _row(f"S{i}", email=f"e{i // 2}@example.org", phone=f"06 12 34 {(i + 1) // 2:02d} 00", consent_sms="oui")
+        _row(
+            f"S{i}",
+            email=f"e{i // 2}@example.org",
+            phone=f"06 12 34 {(i + 1) // 2:02d} 00",
+            consent_sms="oui",
+        )
         for i in range(40, 0, -1)
     ]
     rows[7] = rows[7].replace(",oui", ",non")  # one opt-out in the middle of the chain
     result = _ingest(tmp_path, rows)
     assert result.counts["valid"] == 1 and result.counts["duplicates_merged"] == 39
-    assert result.valid.loc[0, "supporter_id"] == "S40" and not bool(result.valid.loc[0, "consent_sms"])
+    assert result.valid.loc[0, "supporter_id"] == "S40" and not bool(
+        result.valid.loc[0, "consent_sms"]
+    )
 
 
 def test_an_opt_out_on_a_quarantined_twin_still_counts(tmp_path: Path) -> None:
-    result = _ingest(tmp_path, [_row("S1", consent_email="oui"), _row("S1", consent_email="non", birth="31/02/1990")])
+    result = _ingest(
+        tmp_path,
+        [_row("S1", consent_email="oui"), _row("S1", consent_email="non", birth="31/02/1990")],
+    )
     assert result.counts["valid"] == 1 and result.counts["quarantined"] == 1
     assert not bool(result.valid.loc[0, "consent_email"])
 
@@ -454,8 +564,13 @@ def test_suppression_before_deduplication(tmp_path: Path) -> None:
     inbox = tmp_path / "suppression"
     inbox.mkdir()
     hashed_phone = hashlib.sha256(b"+33698765432").hexdigest()
-    (inbox / "stop.txt").write_text(f"# STOP SMS et désinscriptions\nOPTOUT@example.org\n\n07 81 22 33 44\n{hashed_phone.upper()}\n", encoding="utf-8")
-    (inbox / "cnil.txt").write_text(hashlib.sha256(b"hashed@example.org").hexdigest() + "\n", encoding="utf-8")
+    (inbox / "stop.txt").write_text(
+        f"# STOP SMS et désinscriptions\nOPTOUT@example.org\n\n07 81 22 33 44\n{hashed_phone.upper()}\n",
+        encoding="utf-8",
+    )
+    (inbox / "cnil.txt").write_text(
+        hashlib.sha256(b"hashed@example.org").hexdigest() + "\n", encoding="utf-8"
+    )
     suppression = load_suppression(inbox)
     result = _ingest(
         tmp_path,
@@ -465,14 +580,27 @@ def test_suppression_before_deduplication(tmp_path: Path) -> None:
             _row("S2", phone="+33 7 81 22 33 44"),
             _row("S3", phone="06 98 76 54 32"),
             _row("S4", email="Hashed@Example.org"),
-            _row("S5", email="optout@example.org", birth="31/02/1990"),  # invalid first: quarantined
+            _row(
+                "S5", email="optout@example.org", birth="31/02/1990"
+            ),  # invalid first: quarantined
             _row("S6", email="keep@example.org"),
         ],
         suppression=suppression,
     )
-    assert result.counts == {"rows_read": 7, "valid": 1, "quarantined": 1, "duplicates_merged": 0, "suppressed": 5}
+    assert result.counts == {
+        "rows_read": 7,
+        "valid": 1,
+        "quarantined": 1,
+        "duplicates_merged": 0,
+        "suppressed": 5,
+    }
     assert result.valid["supporter_id"].tolist() == ["S6"]
-    assert result.info["suppression"] == {"entries": 4, "files": 2, "matched_rows": 4, "suppressed_rows": 5}
+    assert result.info["suppression"] == {
+        "entries": 4,
+        "files": 2,
+        "matched_rows": 4,
+        "suppressed_rows": 5,
+    }
 
 
 def test_an_unreadable_suppression_line_stops_without_showing_it(tmp_path: Path) -> None:
@@ -490,14 +618,18 @@ def test_quarantine_report_masks_and_neutralises(tmp_path: Path) -> None:
     result = _ingest(
         tmp_path,
         [
-            _row("S1", email="jeanne.martin@example", consent_email="=HYPERLINK(\"http://x\")"),
+            _row("S1", email="jeanne.martin@example", consent_email='=HYPERLINK("http://x")'),
             _row("S2", phone="+33 6 12", consent_sms="@SUM(1)"),
             _row("S3", last="=cmd|' /C calc'!A0", birth="31/02/1990"),
         ],
     )
-    frame = pd.read_csv(io.BytesIO(result.quarantine_csv()), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = pd.read_csv(
+        io.BytesIO(result.quarantine_csv()), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
     assert list(frame.columns) == ["source_file", "line", "column", "value", "reason", "hint"]
-    values = dict(zip(zip(frame["line"], frame["column"], strict=True), frame["value"], strict=True))
+    values = dict(
+        zip(zip(frame["line"], frame["column"], strict=True), frame["value"], strict=True)
+    )
     assert values[("2", "email")] == "j***@e***"
     assert values[("2", "consent_email")].startswith("'=")
     assert values[("3", "phone")].startswith("'+") and "12" in values[("3", "phone")]
@@ -506,10 +638,26 @@ def test_quarantine_report_masks_and_neutralises(tmp_path: Path) -> None:
     assert all(frame["hint"] != "")
 
 
-def test_no_personal_data_in_logs_report_or_summary(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_personal_data_in_logs_report_or_summary(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     people = [
-        ("S100001", "Hildegarde", "Vasseur-Quint", "hildegarde.vq@example.org", "06 39 98 11 22", "17/05/1961"),
-        ("S100002", "Anatole", "Brisebois", "anatole.b@example", "06 39 98 33", "31/02/1970"),  # invalid e-mail, phone, date
+        (
+            "S100001",
+            "Hildegarde",
+            "Vasseur-Quint",
+            "hildegarde.vq@example.org",
+            "06 39 98 11 22",
+            "17/05/1961",
+        ),
+        (
+            "S100002",
+            "Anatole",
+            "Brisebois",
+            "anatole.b@example",
+            "06 39 98 33",
+            "31/02/1970",
+        ),  # invalid e-mail, phone, date
         ("S100003", "Philomène", "Quérard", "philo@example.fr", "+33 1 99 00 44 55", "1999-13-01"),
     ]
     rows = [_row(s, first=f, last=n, email=e, phone=p, birth=b) for s, f, n, e, p, b in people]
@@ -525,12 +673,16 @@ def test_no_personal_data_in_logs_report_or_summary(tmp_path: Path, caplog: pyte
 
 
 def test_too_many_quarantined_rows_stop_the_night(tmp_path: Path) -> None:
-    result = _ingest(tmp_path, [_row("S1"), _row("S2", birth="x"), _row("S3"), _row("S4"), _row("S5")])
+    result = _ingest(
+        tmp_path, [_row("S1"), _row("S2", birth="x"), _row("S3"), _row("S4"), _row("S5")]
+    )
     assert result.quarantined_share == pytest.approx(0.2)
     assert result.stop_reason(0.2) is None  # exactly the limit is allowed
     result = _ingest(tmp_path, [_row("S1"), _row("S2", birth="x"), _row("S3", birth="y")])
     reason = result.stop_reason(0.2)
-    assert reason is not None and "2 of 3 rows quarantined" in reason and "unreadable_date" in reason
+    assert (
+        reason is not None and "2 of 3 rows quarantined" in reason and "unreadable_date" in reason
+    )
 
 
 def test_read_supporters_keeps_original_lines(tmp_path: Path) -> None:
@@ -563,13 +715,20 @@ def _exports(draw: st.DrawFn) -> tuple[list[list[str] | None], list[str]]:
             max_size=25,
         )
     )
-    suppressed = draw(st.lists(st.sampled_from(["a@example.org", "c@example.fr", "+33781223344", "06 12 34 56 78"]), max_size=2))
+    suppressed = draw(
+        st.lists(
+            st.sampled_from(["a@example.org", "c@example.fr", "+33781223344", "06 12 34 56 78"]),
+            max_size=2,
+        )
+    )
     return rows, suppressed
 
 
 @settings(max_examples=30, deadline=None)
 @given(export=_exports())
-def test_every_row_lands_in_exactly_one_bucket(tmp_path_factory: pytest.TempPathFactory, export: tuple[list[list[str] | None], list[str]]) -> None:
+def test_every_row_lands_in_exactly_one_bucket(
+    tmp_path_factory: pytest.TempPathFactory, export: tuple[list[list[str] | None], list[str]]
+) -> None:
     rows, suppressed = export
     folder = tmp_path_factory.mktemp("property")
     lines, expected, current = [";".join(_CELLS)], [], 2
@@ -594,7 +753,10 @@ def test_every_row_lands_in_exactly_one_bucket(tmp_path_factory: pytest.TempPath
     buckets = result.rows["bucket"].value_counts().to_dict()
     counts = result.counts
     assert (buckets["valid"], buckets["quarantined"], buckets["merged"], buckets["suppressed"]) == (
-        counts["valid"], counts["quarantined"], counts["duplicates_merged"], counts["suppressed"]
+        counts["valid"],
+        counts["quarantined"],
+        counts["duplicates_merged"],
+        counts["suppressed"],
     )
     quarantined_lines = set(result.rows.loc[result.rows["bucket"] == "quarantined", "line"])
     assert set(result.quarantine["line"]) == quarantined_lines
@@ -618,48 +780,97 @@ def night(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     settings = load_settings()
     supporters = settings.inbox / "supporters" / "export.csv"
     supporters.parent.mkdir(parents=True)
-    ctx = RunContext(edition=ON, run="20261124T000000Z-test", supporters_file=str(supporters), brief_file="")
-    return {"settings": settings, "store": LocalStore(tmp_path / "work"), "ctx": ctx, "file": supporters}
+    ctx = RunContext(
+        edition=ON, run="20261124T000000Z-test", supporters_file=str(supporters), brief_file=""
+    )
+    return {
+        "settings": settings,
+        "store": LocalStore(tmp_path / "work"),
+        "ctx": ctx,
+        "file": supporters,
+    }
 
 
-def test_run_ingest_stores_the_accounting_and_applies_the_suppression_folder(night: dict, caplog: pytest.LogCaptureFixture) -> None:
+def test_run_ingest_stores_the_accounting_and_applies_the_suppression_folder(
+    night: dict, caplog: pytest.LogCaptureFixture
+) -> None:
     from matinale.night import run_ingest, run_privacy
 
-    night["file"].write_text(HEADER + "\n" + "\n".join([
-        _row("S1", first="Hildegarde", email="hildegarde@example.org"),
-        _row("S2", first="Anatole", email="anatole@example.org", birth="31/02/1970"),
-        _row("S3", first="Philomène", email="philo@example.fr"),
-        _row("S4", first="Eulalie", email="eulalie@example.org"),
-        _row("S5", first="Zéphyrin", email="zeph@example.org"),
-    ]) + "\n", encoding="utf-8")
+    night["file"].write_text(
+        HEADER
+        + "\n"
+        + "\n".join(
+            [
+                _row("S1", first="Hildegarde", email="hildegarde@example.org"),
+                _row("S2", first="Anatole", email="anatole@example.org", birth="31/02/1970"),
+                _row("S3", first="Philomène", email="philo@example.fr"),
+                _row("S4", first="Eulalie", email="eulalie@example.org"),
+                _row("S5", first="Zéphyrin", email="zeph@example.org"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     (night["settings"].inbox / "suppression").mkdir()
-    (night["settings"].inbox / "suppression" / "stop.txt").write_text("philo@example.fr\n", encoding="utf-8")
+    (night["settings"].inbox / "suppression" / "stop.txt").write_text(
+        "philo@example.fr\n", encoding="utf-8"
+    )
     caplog.set_level(logging.DEBUG)
 
     counts = run_ingest(night["settings"], night["store"], night["ctx"])
 
     prefix = night["ctx"].prefix
-    assert counts == {"rows_read": 5, "valid": 3, "quarantined": 1, "duplicates_merged": 0, "suppressed": 1, "repaired": 0}
+    assert counts == {
+        "rows_read": 5,
+        "valid": 3,
+        "quarantined": 1,
+        "duplicates_merged": 0,
+        "suppressed": 1,
+        "repaired": 0,
+    }
     stored = night["store"].get_json(f"{prefix}/ingest.json")
-    assert stored["suppressed"] == 1 and stored["reasons"] == {"impossible_date": 1} and stored["error"] is None
+    assert (
+        stored["suppressed"] == 1
+        and stored["reasons"] == {"impossible_date": 1}
+        and stored["error"] is None
+    )
     assert stored["consent"]["consent_by_channel"]["email"] == 3
-    assert night["store"].get_frame(f"{prefix}/private/valid.parquet")["supporter_id"].tolist() == ["S1", "S4", "S5"]
+    assert night["store"].get_frame(f"{prefix}/private/valid.parquet")["supporter_id"].tolist() == [
+        "S1",
+        "S4",
+        "S5",
+    ]
     report = night["store"].get_bytes(f"{prefix}/private/quarantine.csv").decode("utf-8-sig")
     assert "export.csv,3,birth_date,3******0,impossible_date" in report
     visible = caplog.text + json.dumps(stored, ensure_ascii=False) + report
-    for secret in ("Hildegarde", "Anatole", "anatole@example.org", "philo@example.fr", "31/02/1970", "Zéphyrin"):
+    for secret in (
+        "Hildegarde",
+        "Anatole",
+        "anatole@example.org",
+        "philo@example.fr",
+        "31/02/1970",
+        "Zéphyrin",
+    ):
         assert secret not in visible
 
     # The night's compliance record counts consents per legal basis and channel.
     run_privacy(night["settings"], night["store"], night["ctx"])
     compliance = night["store"].get_json(f"{prefix}/compliance.json")
-    assert compliance["consent_by_legal_basis"] == {"non renseignée": {"email": 3, "sms": 0, "whatsapp": 0, "social": 0}}
+    assert compliance["consent_by_legal_basis"] == {
+        "non renseignée": {"email": 3, "sms": 0, "whatsapp": 0, "social": 0}
+    }
 
 
 def test_run_ingest_stops_the_night_when_too_many_rows_are_quarantined(night: dict) -> None:
     from matinale.night import NightError, run_ingest
 
-    night["file"].write_text(HEADER + "\n" + "\n".join([_row("S1"), _row("S2", birth="?"), _row("S3", birth="?")]) + "\n", encoding="utf-8")
+    night["file"].write_text(
+        HEADER
+        + "\n"
+        + "\n".join([_row("S1"), _row("S2", birth="?"), _row("S3", birth="?")])
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(NightError, match=r"2 of 3 rows quarantined \(67% > 20%"):
         run_ingest(night["settings"], night["store"], night["ctx"])
     prefix = night["ctx"].prefix
@@ -692,45 +903,106 @@ def test_validate_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     code, summary = _validate(capsys, str(clean))
     assert code == 0 and summary["error"] is None and summary["valid"] == 1
 
-    some = _write(tmp_path, HEADER + "\n" + "\n".join([_row(f"S{i}") for i in range(9)] + [_row("S9", birth="?")]) + "\n", name="some.csv")
+    some = _write(
+        tmp_path,
+        HEADER
+        + "\n"
+        + "\n".join([_row(f"S{i}") for i in range(9)] + [_row("S9", birth="?")])
+        + "\n",
+        name="some.csv",
+    )
     code, summary = _validate(capsys, str(some))
-    assert code == 1 and summary["quarantined"] == 1 and summary["reasons"] == {"unreadable_date": 1}
+    assert (
+        code == 1 and summary["quarantined"] == 1 and summary["reasons"] == {"unreadable_date": 1}
+    )
 
-    broken = _write(tmp_path, HEADER + "\n" + "\n".join([_row("S1", birth="?"), _row("S2")]) + "\n", name="broken.csv")
+    broken = _write(
+        tmp_path,
+        HEADER + "\n" + "\n".join([_row("S1", birth="?"), _row("S2")]) + "\n",
+        name="broken.csv",
+    )
     code, summary = _validate(capsys, str(broken))
     assert code == 2 and "50% > 20%" in summary["error"]
 
     code, summary = _validate(capsys, str(tmp_path / "absent.csv"))
     assert code == 2 and "not found" in summary["error"]
-    required = {"rows_read", "valid", "quarantined", "duplicates_merged", "suppressed", "repaired", "reasons", "error"}
+    required = {
+        "rows_read",
+        "valid",
+        "quarantined",
+        "duplicates_merged",
+        "suppressed",
+        "repaired",
+        "reasons",
+        "error",
+    }
     assert required <= set(summary)
 
 
-def test_validate_writes_the_report_and_applies_a_suppression_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _write(tmp_path, HEADER + "\n" + "\n".join([_row("S1", email="stop@example.org"), _row("S2"), _row("S3", birth="?")] + [_row(f"S{i}") for i in range(4, 9)]) + "\n")
+def test_validate_writes_the_report_and_applies_a_suppression_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(
+        tmp_path,
+        HEADER
+        + "\n"
+        + "\n".join(
+            [_row("S1", email="stop@example.org"), _row("S2"), _row("S3", birth="?")]
+            + [_row(f"S{i}") for i in range(4, 9)]
+        )
+        + "\n",
+    )
     stop = tmp_path / "stop.txt"
     stop.write_text(hashlib.sha256(b"stop@example.org").hexdigest() + "\n", encoding="utf-8")
-    code, summary = _validate(capsys, str(path), "--suppression", str(stop), "--report", str(tmp_path / "report"))
+    code, summary = _validate(
+        capsys, str(path), "--suppression", str(stop), "--report", str(tmp_path / "report")
+    )
     assert code == 1 and summary["suppressed"] == 1 and summary["quarantined"] == 1
-    assert json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))["exit_code"] == 1
+    assert (
+        json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))["exit_code"]
+        == 1
+    )
     report = pd.read_csv(tmp_path / "report" / "quarantine.csv", dtype=str, encoding="utf-8-sig")
-    assert report[["line", "column", "reason"]].values.tolist() == [["4", "birth_date", "unreadable_date"]]
+    assert report[["line", "column", "reason"]].values.tolist() == [
+        ["4", "birth_date", "unreadable_date"]
+    ]
 
 
-def test_validate_bad_reference_date_still_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_bad_reference_date_still_prints_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from matinale.cli import main
 
-    code = main(["validate", str(_write(tmp_path, HEADER + "\n" + _row() + "\n")), "--on", "24/11/2026", "--json"])
+    code = main(
+        [
+            "validate",
+            str(_write(tmp_path, HEADER + "\n" + _row() + "\n")),
+            "--on",
+            "24/11/2026",
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 2 and "YYYY-MM-DD" in summary["error"]
 
 
-def test_validate_prints_a_readable_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_prints_a_readable_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from matinale.cli import main
 
-    path = _write(tmp_path, "Identifiant;Prénom;Date de naissance;CP\nS1;Hélène;12/03/1950;1400\nS2;Paul;31/02/1990;75011\n", encoding="cp1252")
+    path = _write(
+        tmp_path,
+        "Identifiant;Prénom;Date de naissance;CP\nS1;Hélène;12/03/1950;1400\nS2;Paul;31/02/1990;75011\n",
+        encoding="cp1252",
+    )
     code = main(["validate", str(path), "--on", ON.isoformat()])
     out = capsys.readouterr().out
     assert code == 2  # 1 of 2 rows: over 20%
-    assert "cp1252" in out and "impossible_date" in out and "postal_code_leading_zero 1" in out and "would stop" in out
+    assert (
+        "cp1252" in out
+        and "impossible_date" in out
+        and "postal_code_leading_zero 1" in out
+        and "would stop" in out
+    )
     assert "Paul" not in out and "31/02/1990" not in out
