@@ -18,17 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matinale.checks import (
+from matinale.checks import PiiScanner, normalise_name, normalise_phone
+from matinale.checks.pii import (
     _DATA_URI,
     _EMAIL,
     _ID_TOKENS,
     _MAX_NAME_WORDS,
     _MIN_ID_LENGTH,
     _PHONE,
-    PiiScanner,
     _mask_name,
-    normalise_name,
-    normalise_phone,
 )
 from matinale.privacy import mask_email, mask_value
 
@@ -39,7 +37,9 @@ def _reference(people: pd.DataFrame, scanner: PiiScanner, text: str) -> Counter[
     ids = {v for v in ids if len(v) >= _MIN_ID_LENGTH}
     names: set[str] = set()
     longest = 2
-    for first, last in zip(people["first_name"].fillna(""), people["last_name"].fillna(""), strict=True):
+    for first, last in zip(
+        people["first_name"].fillna(""), people["last_name"].fillna(""), strict=True
+    ):
         first, last = normalise_name(str(first)), normalise_name(str(last))
         if first and last:
             names |= {f"{first} {last}", f"{last} {first}"}
@@ -53,12 +53,16 @@ def _reference(people: pd.DataFrame, scanner: PiiScanner, text: str) -> Counter[
     for match in _PHONE.finditer(text):
         if normalise_phone(match.group(0)) not in scanner.allowed_phones:
             found[("phone number", mask_value(re.sub(r"\D", "", match.group(0))))] += 1
-    tokens = {m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)}
+    tokens = {
+        m.group(0).strip("._-").casefold() for pattern in _ID_TOKENS for m in pattern.finditer(text)
+    }
     for token in tokens:
         if len(token) >= _MIN_ID_LENGTH and token in ids:
             found[("supporter id", mask_value(token))] += 1
     words = normalise_name(text).split()
-    grams = {" ".join(words[i : i + n]) for n in range(2, longest + 1) for i in range(len(words) - n + 1)}
+    grams = {
+        " ".join(words[i : i + n]) for n in range(2, longest + 1) for i in range(len(words) - n + 1)
+    }
     for gram in grams:
         if gram in names and gram not in scanner.allowed_names:
             found[("supporter full name", _mask_name(gram))] += 1
@@ -69,8 +73,48 @@ def _reference(people: pd.DataFrame, scanner: PiiScanner, text: str) -> Counter[
 _SYLLABLES = ("an", "el", "jean", "le", "ma", "rie", "du", "pont", "zo", "é", "gall", "o")
 _WORD = st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=3).map("".join)
 _NAME = st.lists(_WORD, min_size=1, max_size=3).map(" ".join)
-_FILLER = ("et", "la", "Merci", "à", "de", "le", "pour", "ce matin", "500", "S", "!", "?", "…", "»", "«", "\n", "-", "'", "’", ".", ",", "  ")
-_SEPARATORS = (" ", "  ", ", ", "-", "'", "’", "\n", " (", ") ", ". ", "_", "/", "", ":", "\x00", "\x01")
+_FILLER = (
+    "et",
+    "la",
+    "Merci",
+    "à",
+    "de",
+    "le",
+    "pour",
+    "ce matin",
+    "500",
+    "S",
+    "!",
+    "?",
+    "…",
+    "»",
+    "«",
+    "\n",
+    "-",
+    "'",
+    "’",
+    ".",
+    ",",
+    "  ",
+)
+_SEPARATORS = (
+    " ",
+    "  ",
+    ", ",
+    "-",
+    "'",
+    "’",
+    "\n",
+    " (",
+    ") ",
+    ". ",
+    "_",
+    "/",
+    "",
+    ":",
+    "\x00",
+    "\x01",
+)
 
 
 def _variant(draw: st.DrawFn, value: str) -> str:
@@ -115,20 +159,43 @@ def _text(draw: st.DrawFn, people: pd.DataFrame) -> str:
         choice = draw(st.integers(0, 8))
         if choice == 0 and firsts and lasts:  # a planted full name, either order
             first, last = draw(st.sampled_from(firsts)), draw(st.sampled_from(lasts))
-            pieces.append(_variant(draw, draw(st.sampled_from((f"{first} {last}", f"{last} {first}")))))
+            pieces.append(
+                _variant(draw, draw(st.sampled_from((f"{first} {last}", f"{last} {first}"))))
+            )
         elif choice == 1 and (firsts or lasts):  # a name word alone
             pieces.append(_variant(draw, draw(st.sampled_from(firsts + lasts))))
         elif choice == 2 and ids:
             value = draw(st.sampled_from(ids))
-            pieces.append(draw(st.sampled_from((value, value.upper(), value.lower(), f"({value}).", f"_{value}_"))))
+            pieces.append(
+                draw(
+                    st.sampled_from(
+                        (value, value.upper(), value.lower(), f"({value}).", f"_{value}_")
+                    )
+                )
+            )
         elif choice == 3:
-            pieces.append(draw(st.sampled_from(("jean.dupont@example.org", "contact@ensemble-demain.example.org", "a@b.fr"))))
+            pieces.append(
+                draw(
+                    st.sampled_from(
+                        ("jean.dupont@example.org", "contact@ensemble-demain.example.org", "a@b.fr")
+                    )
+                )
+            )
         elif choice == 4:
-            pieces.append(draw(st.sampled_from(("06 39 98 12 34", "+33 6 39 98 12 34", "01 99 00 00 01", "0639981234"))))
+            pieces.append(
+                draw(
+                    st.sampled_from(
+                        ("06 39 98 12 34", "+33 6 39 98 12 34", "01 99 00 00 01", "0639981234")
+                    )
+                )
+            )
         elif choice == 5:
             pieces.append(draw(_WORD))
         elif choice == 6:
-            pieces.append("data:image/jpeg;base64,QUJD" + draw(st.sampled_from(("jeanpont", "AB12345678", "=="))))
+            pieces.append(
+                "data:image/jpeg;base64,QUJD"
+                + draw(st.sampled_from(("jeanpont", "AB12345678", "==")))
+            )
         else:
             pieces.append(draw(st.sampled_from(_FILLER)))
         pieces.append(draw(st.sampled_from(_SEPARATORS)))
@@ -140,7 +207,15 @@ def _text(draw: st.DrawFn, people: pd.DataFrame) -> str:
 def test_scanner_finds_exactly_what_brute_force_finds(data: st.DataObject) -> None:
     people = data.draw(_people(), label="people")
     firsts = [str(v) for v in people["first_name"].dropna() if v]
-    allow = data.draw(st.lists(st.sampled_from([*firsts, "Camille Durand", "contact@ensemble-demain.example.org", "01 99 00 00 01"]), max_size=3), label="allow")
+    allow = data.draw(
+        st.lists(
+            st.sampled_from(
+                [*firsts, "Camille Durand", "contact@ensemble-demain.example.org", "01 99 00 00 01"]
+            ),
+            max_size=3,
+        ),
+        label="allow",
+    )
     texts = data.draw(st.lists(_text(people), min_size=1, max_size=8), label="texts")
     scanner = PiiScanner.from_frames([people], allow)
     # One batch (candidates shared across texts), repeated texts included.
@@ -152,7 +227,9 @@ def test_scanner_finds_exactly_what_brute_force_finds(data: st.DataObject) -> No
         assert got[where] == _reference(people, scanner, text), (where, text)
     # Texts met again in a later batch come from the memo, with the same answer.
     again = [("again", texts[0])]
-    assert Counter((k, m) for _, k, m in scanner.scan(again)) == _reference(people, scanner, texts[0])
+    assert Counter((k, m) for _, k, m in scanner.scan(again)) == _reference(
+        people, scanner, texts[0]
+    )
 
 
 @pytest.mark.parametrize(

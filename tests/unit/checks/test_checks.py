@@ -98,10 +98,17 @@ def test_scanner_holds_no_copy_and_reports_masked_values(scanner: PiiScanner) ->
 
 def test_normalisation() -> None:
     assert normalise_name("  Hélène  D'Aubigné-Œuvre ") == "helene d aubigne uvre"
-    assert normalise_phone("06 39 98 12 34") == normalise_phone("+33 6 39 98 12 34") == normalise_phone("0033639981234") == "+33639981234"
+    assert (
+        normalise_phone("06 39 98 12 34")
+        == normalise_phone("+33 6 39 98 12 34")
+        == normalise_phone("0033639981234")
+        == "+33639981234"
+    )
 
 
-@pytest.mark.parametrize("name", ["../evil", "/abs", "a/../b", "a\\b", "c:/x", ".hidden", "", "a//b"])
+@pytest.mark.parametrize(
+    "name", ["../evil", "/abs", "a/../b", "a\\b", "c:/x", ".hidden", "", "a//b"]
+)
 def test_unsafe_member_names(name: str) -> None:
     assert not safe_member_name(name)
 
@@ -118,7 +125,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], d
 
 
 def _check(files: dict[str, bytes], manifest: dict, scanner: PiiScanner, **kwargs):
-    return check_bundle(files, manifest, scanner=scanner, allowed_domains=settings().allowed_domains, **kwargs)
+    return check_bundle(
+        files, manifest, scanner=scanner, allowed_domains=settings().allowed_domains, **kwargs
+    )
 
 
 def test_clean_bundle_passes_with_counts(built, scanner: PiiScanner) -> None:
@@ -127,12 +136,18 @@ def test_clean_bundle_passes_with_counts(built, scanner: PiiScanner) -> None:
     assert report.passed, [str(f) for f in report.findings]
     summary = report.summary()
     assert set(summary["checks"]) == {"pii", "links", "sizes", "manifest"}
-    assert summary["checks"]["pii"]["files_scanned"] > len(manifest["segments"]) * 4  # pack members too
-    assert summary["checks"]["links"]["absolute_links"] > 0 and summary["checks"]["links"]["relative_links"] > 0
+    pii_files = summary["checks"]["pii"]["files_scanned"]
+    assert pii_files > len(manifest["segments"]) * 4  # pack members too
+    assert (
+        summary["checks"]["links"]["absolute_links"] > 0
+        and summary["checks"]["links"]["relative_links"] > 0
+    )
     assert summary["checks"]["manifest"]["files_listed"] == len(files)
 
 
-def test_pii_in_the_bundle_blocks_with_precise_messages(tmp_path: Path, scanner: PiiScanner) -> None:
+def test_pii_in_the_bundle_blocks_with_precise_messages(
+    tmp_path: Path, scanner: PiiScanner
+) -> None:
     store = LocalStore(tmp_path)
     build(store, "b", extra_text="\nMerci à Hélène Dupont (S0001234) !")
     files, manifest = read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
@@ -146,7 +161,10 @@ def test_pii_in_the_bundle_blocks_with_precise_messages(tmp_path: Path, scanner:
     with pytest.raises(ChecksFailed) as failure:
         report.raise_for_findings()
     message = str(failure.value)
-    assert "[pii] 18-24-p02/posts.json: posts[0].text: looks like a supporter full name" in message and "pii_allowlist" in message
+    assert (
+        "[pii] 18-24-p02/posts.json: posts[0].text: looks like a supporter full name" in message
+        and "pii_allowlist" in message
+    )
     assert "other places]" in message
     assert "Dupont" not in message and "S0001234" not in message
 
@@ -158,12 +176,22 @@ def _with(files: dict[str, bytes], path: str, data: bytes) -> dict[str, bytes]:
 def test_links_must_be_https_on_allowed_domains(built, scanner: PiiScanner) -> None:
     files, manifest = built
     posts = json.loads(files["65plus-p01/posts.json"])
-    posts["posts"][1]["text"] = "Voir http://ensemble-demain.example.org/x et https://evil.example.com/y"
+    posts["posts"][1]["text"] = (
+        "Voir http://ensemble-demain.example.org/x et https://evil.example.com/y"
+    )
     posts["posts"][2]["text"] = "Partagez https://wa.me/?text=abc"  # share endpoints: pages only
-    report = _check(_with(files, "65plus-p01/posts.json", json.dumps(posts).encode()), manifest, scanner)
-    links = {(f.field, f.value, f.problem.split(":")[0]) for f in report.findings if f.check == "links"}
+    report = _check(
+        _with(files, "65plus-p01/posts.json", json.dumps(posts).encode()), manifest, scanner
+    )
+    links = {
+        (f.field, f.value, f.problem.split(":")[0]) for f in report.findings if f.check == "links"
+    }
     assert ("posts[1].text", "http://ensemble-demain.example.org/x", "link is not https") in links
-    assert ("posts[1].text", "https://evil.example.com/y", "domain 'evil.example.com' is not in links.allowed_domains of campaign.yaml") in links
+    assert (
+        "posts[1].text",
+        "https://evil.example.com/y",
+        "domain 'evil.example.com' is not in links.allowed_domains of campaign.yaml",
+    ) in links
     assert any(field == "posts[2].text" for field, _, _ in links)
 
 
@@ -171,7 +199,9 @@ def test_page_links_stay_in_the_bundle(built, scanner: PiiScanner) -> None:
     files, manifest = built
     page = files["65plus-p01/index.html"].decode()
     page = page.replace('href="pack.zip"', 'href="../../outside/pack.zip"', 1)
-    page = page.replace("</main>", '<a href="javascript:alert(1)">x</a><img src="cards/nope.jpg" alt=""></main>', 1)
+    page = page.replace(
+        "</main>", '<a href="javascript:alert(1)">x</a><img src="cards/nope.jpg" alt=""></main>', 1
+    )
     report = _check(_with(files, "65plus-p01/index.html", page.encode()), manifest, scanner)
     problems = {(f.value, f.problem) for f in report.findings if f.check == "links"}
     assert ("../../outside/pack.zip", "relative link leaves the edition's folder") in problems
@@ -184,7 +214,16 @@ def test_own_presigned_links_are_allowed(built, scanner: PiiScanner) -> None:
     own = "http://127.0.0.1:8333/b/editions/2026-11-24/r/65plus-p01/pack.zip?X-Amz-Signature=ab"
     page = files["65plus-p01/index.html"].decode().replace('href="pack.zip"', f'href="{own}"', 1)
     changed = _with(files, "65plus-p01/index.html", page.encode())
-    assert not [f for f in _check(changed, manifest, scanner, own_link=lambda url: url.startswith("http://127.0.0.1:8333/b/editions/2026-11-24/r/")).findings if f.check == "links"]
+    assert not [
+        f
+        for f in _check(
+            changed,
+            manifest,
+            scanner,
+            own_link=lambda url: url.startswith("http://127.0.0.1:8333/b/editions/2026-11-24/r/"),
+        ).findings
+        if f.check == "links"
+    ]
     assert [f for f in _check(changed, manifest, scanner).findings if f.check == "links"]
 
 
@@ -206,15 +245,24 @@ def test_manifest_mismatches(built, scanner: PiiScanner) -> None:
     del tampered["18-24-p02/cards.json"]
     report = _check(tampered, manifest, scanner)
     found = {(f.file, f.field) for f in report.findings if f.check == "manifest"}
-    assert {("65plus-p01/posts.md", "sha256"), ("stray.txt", "path"), ("18-24-p02/cards.json", "path")} <= found
-    broken = {**manifest, "files": [{**manifest["files"][0], "sha256": "xyz"}, *manifest["files"][1:]]}
+    assert {
+        ("65plus-p01/posts.md", "sha256"),
+        ("stray.txt", "path"),
+        ("18-24-p02/cards.json", "path"),
+    } <= found
+    broken = {
+        **manifest,
+        "files": [{**manifest["files"][0], "sha256": "xyz"}, *manifest["files"][1:]],
+    }
     assert any("manifest.schema.json" in f.problem for f in _check(files, broken, scanner).findings)
 
 
 def _night(tmp_path: Path, extra_text: str = "", people: bool = True):
     from matinale.night import RunContext
 
-    ctx = RunContext(edition=date(2026, 11, 24), run="20261124T000000Z-abcd", supporters_file="-", brief_file="-")
+    ctx = RunContext(
+        edition=date(2026, 11, 24), run="20261124T000000Z-abcd", supporters_file="-", brief_file="-"
+    )
     store = LocalStore(tmp_path)
     build(store, ctx.bundle, extra_text=extra_text)
     if people:
@@ -248,9 +296,37 @@ def test_night_checks_stop_the_night(tmp_path: Path) -> None:
 
 
 @settings_(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["https", "://", "http", "a", "B9", "+", "/", ".", "-", "=", " ", "\u00a0", "\x1c", "\n", "é", "_", "x.org", "?q=1", ")", "data:image/png;base64,"]), max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "https",
+                "://",
+                "http",
+                "a",
+                "B9",
+                "+",
+                "/",
+                ".",
+                "-",
+                "=",
+                " ",
+                "\u00a0",
+                "\x1c",
+                "\n",
+                "é",
+                "_",
+                "x.org",
+                "?q=1",
+                ")",
+                "data:image/png;base64,",
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
 def test_absolute_urls_are_the_pattern_matches(text: str) -> None:
-    from matinale.checks import _URL, _absolute_urls
+    from matinale.checks.links import _URL, _absolute_urls
 
     assert _absolute_urls(text) == [m.group(0).rstrip(".,;:!?)]'") for m in _URL.finditer(text)]
 
@@ -288,14 +364,22 @@ def test_copies_in_packs_report_the_source_findings(tmp_path: Path, scanner: Pii
     build(store, "b", extra_text="\nMerci à Hélène Dupont !")
     files, manifest = read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
     report = _check(files, manifest, scanner)
-    where = [(f.file, f.field) for f in report.findings if f.check == "pii" and f.file.startswith("65plus-p01/")]
+    where = [
+        (f.file, f.field)
+        for f in report.findings
+        if f.check == "pii" and f.file.startswith("65plus-p01/")
+    ]
     source = [field for file, field in where if file == "65plus-p01/posts.json"]
     copy = [field for file, field in where if file == "65plus-p01/pack.zip!65plus-p01/posts.json"]
     assert source and copy == source  # the copy in the pack: the same findings, its own name
-    assert report.summary()["checks"]["pii"]["files_scanned"] == len([f for f in files if f.endswith((".json", ".md", ".html"))]) + 4 * len(manifest["segments"])
+    assert report.summary()["checks"]["pii"]["files_scanned"] == len(
+        [f for f in files if f.endswith((".json", ".md", ".html"))]
+    ) + 4 * len(manifest["segments"])
 
 
-def test_files_passed_before_are_skipped_only_while_their_bytes_are_unchanged(built, scanner: PiiScanner) -> None:
+def test_files_passed_before_are_skipped_only_while_their_bytes_are_unchanged(
+    built, scanner: PiiScanner
+) -> None:
     from matinale.bundle import rebuild_manifest
 
     files, manifest = built
@@ -304,18 +388,31 @@ def test_files_passed_before_are_skipped_only_while_their_bytes_are_unchanged(bu
     assert clean.passed and clean.counts["pii"]["files_unchanged_since_checks"] == len(files)
     assert "files_scanned" not in clean.counts["pii"]
     # A file changed after the checks (and the manifest rebuilt to match) is scanned again.
-    leaky = _with(files, "18-24-p02/posts.md", files["18-24-p02/posts.md"] + "\nAvec Hélène Dupont".encode())
+    leaky = _with(
+        files, "18-24-p02/posts.md", files["18-24-p02/posts.md"] + "\nAvec Hélène Dupont".encode()
+    )
     leaky = _repack(leaky, "18-24-p02", **{"cards.json": b'{"cards": [], "note": "S0001234"}'})
     report = _check(leaky, rebuild_manifest(manifest, leaky), scanner, passed=passed)
     found = {(f.file, f.problem.split(":")[0]) for f in report.findings if f.check == "pii"}
-    assert found == {("18-24-p02/posts.md", "looks like a supporter full name"), ("18-24-p02/pack.zip!18-24-p02/cards.json", "looks like a supporter id")}
+    assert found == {
+        ("18-24-p02/posts.md", "looks like a supporter full name"),
+        ("18-24-p02/pack.zip!18-24-p02/cards.json", "looks like a supporter id"),
+    }
     assert report.counts["pii"]["files_unchanged_since_checks"] == len(files) - 2
 
 
 _ODD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-2, 3), st.floats(allow_nan=False, allow_infinity=False, width=16), st.just(-0.0), st.just(1.0),
-    st.sampled_from(["", "x", "65plus-p01", "a/../b", "0" * 64, "A" * 64, "page", "card", "Bad Slug", "square"]),
-    st.lists(st.integers(0, 2), max_size=2), st.dictionaries(st.sampled_from(["a", "path"]), st.integers(0, 2), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+    st.floats(allow_nan=False, allow_infinity=False, width=16),
+    st.just(-0.0),
+    st.just(1.0),
+    st.sampled_from(
+        ["", "x", "65plus-p01", "a/../b", "0" * 64, "A" * 64, "page", "card", "Bad Slug", "square"]
+    ),
+    st.lists(st.integers(0, 2), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "path"]), st.integers(0, 2), max_size=2),
 )
 
 
@@ -326,7 +423,9 @@ def built_manifest(built) -> dict:
 
 @settings_(max_examples=150, deadline=None)
 @given(data=st.data())
-def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st.DataObject) -> None:
+def test_schema_problems_match_a_whole_validation(
+    built_manifest: dict, data: st.DataObject
+) -> None:
     import copy
 
     import jsonschema
@@ -338,7 +437,22 @@ def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st
     for _ in range(data.draw(st.integers(0, 6))):
         index = data.draw(st.integers(0, len(entries) - 1))
         action = data.draw(st.sampled_from(["set", "delete", "extra", "replace"]))
-        key = data.draw(st.sampled_from(["path", "sha256", "bytes", "content_type", "segment", "kind", "width", "theme", "format", "alt"]))
+        key = data.draw(
+            st.sampled_from(
+                [
+                    "path",
+                    "sha256",
+                    "bytes",
+                    "content_type",
+                    "segment",
+                    "kind",
+                    "width",
+                    "theme",
+                    "format",
+                    "alt",
+                ]
+            )
+        )
         if action == "replace":
             entries[index] = data.draw(_ODD_VALUES)
         elif isinstance(entries[index], dict):
@@ -349,19 +463,55 @@ def test_schema_problems_match_a_whole_validation(built_manifest: dict, data: st
             else:
                 entries[index][data.draw(st.sampled_from(["extra", "zz"]))] = 1
     if data.draw(st.booleans()):
-        document[data.draw(st.sampled_from(["run", "edition", "unexpected"]))] = data.draw(_ODD_VALUES)
-    errors = sorted(jsonschema.Draft202012Validator(load_schema("manifest")).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    expected = [("/".join(str(p) for p in error.absolute_path) or "(root)", error.message) for error in errors]
+        document[data.draw(st.sampled_from(["run", "edition", "unexpected"]))] = data.draw(
+            _ODD_VALUES
+        )
+    errors = sorted(
+        jsonschema.Draft202012Validator(load_schema("manifest")).iter_errors(document),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    expected = [
+        ("/".join(str(p) for p in error.absolute_path) or "(root)", error.message)
+        for error in errors
+    ]
     assert sorted(schema_problems(document, "manifest")) == sorted(expected)
-    assert [where for where, _ in schema_problems(document, "manifest")] == [where for where, _ in expected]
+    assert [where for where, _ in schema_problems(document, "manifest")] == [
+        where for where, _ in expected
+    ]
 
 
 @settings_(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(["https", "http", "://", "x.org", "X.ORG", "/", "?", "#", "@", ":443", "a", ".", "-", "evil.com", "wa.me/", "[::1]", "ensemble-demain.example.org"]), min_size=1, max_size=12).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "https",
+                "http",
+                "://",
+                "x.org",
+                "X.ORG",
+                "/",
+                "?",
+                "#",
+                "@",
+                ":443",
+                "a",
+                ".",
+                "-",
+                "evil.com",
+                "wa.me/",
+                "[::1]",
+                "ensemble-demain.example.org",
+            ]
+        ),
+        min_size=1,
+        max_size=12,
+    ).map("".join)
+)
 def test_link_verdicts_by_origin_are_the_same(url: str) -> None:
     from urllib.parse import urlsplit
 
-    from matinale.checks import _absolute_link_problem
+    from matinale.checks.links import _absolute_link_problem
 
     domains = ("ensemble-demain.example.org", "x.org")
 
@@ -370,7 +520,14 @@ def test_link_verdicts_by_origin_are_the_same(url: str) -> None:
         if parts.scheme != "https":
             return "link is not https: use an https address"
         host = (parts.hostname or "").lower()
-        return None if host == "x.org" or host.endswith(".x.org") or host == domains[0] or host.endswith("." + domains[0]) else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+        return (
+            None
+            if host == "x.org"
+            or host.endswith(".x.org")
+            or host == domains[0]
+            or host.endswith("." + domains[0])
+            else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+        )
 
     try:
         expected: object = plain(url)
@@ -379,7 +536,9 @@ def test_link_verdicts_by_origin_are_the_same(url: str) -> None:
     origins: dict = {}
     for _ in range(2):  # fresh, then remembered
         try:
-            got: object = _absolute_link_problem(url, page=False, domains=domains, own=lambda u: False, origins=origins)
+            got: object = _absolute_link_problem(
+                url, page=False, domains=domains, own=lambda u: False, origins=origins
+            )
         except ValueError as exc:
             got = type(exc)
         assert got == expected

@@ -1,0 +1,52 @@
+"""Pre-publish checks: nothing reaches S3 unless every one of them passes.
+
+Four checks, each counted in ``compliance.json`` and each finding named precisely
+(file, field, value, what to do):
+
+- **pii** (``pii``): e-mail addresses and French phone numbers anywhere in the text; any
+  supporter id of 6 characters or more; any supporter's full name (first + last, either
+  order). The scanner is built from the private supporter data but keeps only keyed 64-bit
+  hashes of the normalised ids and names (the key is random per scanner and never stored),
+  so it holds no copy of the data and can be logged or pickled without leaking it. Values
+  it reports are masked. ``privacy.pii_allowlist`` in campaign.yaml lists the candidate,
+  spokespeople and the campaign's own addresses that may appear.
+- **links** (``links``): every absolute link is https on an allowed domain
+  (``links.allowed_domains``), a share endpoint (WhatsApp, X, Facebook: pages only), or the
+  bundle's own presigned link; relative links stay inside the run and point at a file of
+  the bundle.
+- **sizes** (``sizes``): every file is under its kind's limit (``limits`` in campaign.yaml).
+- **manifest** (``schema``): every file is listed with the right size and sha256, nothing is
+  missing or extra, and the manifest and compliance files match their JSON Schemas.
+
+``stage`` runs them all (``check_bundle``) and fingerprints a pass (``checks_fingerprint``);
+``report`` holds the findings and counts; ``texts`` walks the files into strings.
+"""
+
+from matinale.checks.links import SHARE_ENDPOINTS
+from matinale.checks.pii import PiiScanner, normalise_name, normalise_phone
+from matinale.checks.report import CheckReport, ChecksFailed, Finding, Sha256s
+from matinale.checks.schema import check_manifest, load_schema, schema_problems
+from matinale.checks.sizes import DEFAULT_LIMITS, limits_from
+from matinale.checks.stage import CHECKS, CHECKS_VERSION, check_bundle, checks_fingerprint
+from matinale.checks.texts import safe_member_name
+
+__all__ = [
+    "CHECKS",
+    "CHECKS_VERSION",
+    "DEFAULT_LIMITS",
+    "SHARE_ENDPOINTS",
+    "CheckReport",
+    "ChecksFailed",
+    "Finding",
+    "PiiScanner",
+    "Sha256s",
+    "check_bundle",
+    "check_manifest",
+    "checks_fingerprint",
+    "limits_from",
+    "load_schema",
+    "normalise_name",
+    "normalise_phone",
+    "safe_member_name",
+    "schema_problems",
+]

@@ -1,0 +1,211 @@
+"""The links check: absolute links are https on an allowed domain, a share endpoint or
+the bundle's own presigned link; relative links stay in the run and name a bundle file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from html.parser import HTMLParser
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from matinale.checks.report import CheckReport, Finding
+from matinale.checks.texts import _Parsed
+
+__all__ = ["SHARE_ENDPOINTS"]
+
+#: Share-intent endpoints the activist page may link to (fallbacks of the Web Share API).
+SHARE_ENDPOINTS = ("https://wa.me/", "https://x.com/intent/", "https://www.facebook.com/sharer/")
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+class _LinkParser(HTMLParser):
+    """Collects the URL-valued attributes of an HTML page with their line numbers."""
+
+    ATTRIBUTES = frozenset(
+        {"href", "src", "action", "formaction", "poster", "data", "srcset", "cite", "data-image"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[int, str, str, str]] = []  # line, tag, attribute, value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        line = self.getpos()[0]
+        for name, value in attrs:
+            if name in self.ATTRIBUTES and value is not None:
+                self.links.append((line, tag, name, value.strip()))
+
+
+def _host_allowed(host: str, domains: Iterable[str]) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def _shown(url: str) -> str:
+    """A URL without its query (presigned signatures, tracking) for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120] if parts.scheme else url[:120]
+
+
+def _absolute_link_problem(
+    url: str,
+    *,
+    page: bool,
+    domains: tuple[str, ...],
+    own: Callable[[str], bool],
+    origins: dict[str, str | None] | None = None,
+) -> str | None:
+    """What is wrong with an absolute link, or None. ``origins`` remembers the verdict on each
+    ``scheme://host`` part (all that matters once the link is neither our own nor a share)."""
+    if own(url):
+        return None
+    if page and url.startswith(SHARE_ENDPOINTS):
+        return None
+    # The scheme and host of ``url`` are those of its beginning up to the path, query or
+    # fragment (what urlsplit takes as scheme and netloc): judge that part once.
+    start = url.find("://")
+    end = (
+        min((i for i in (url.find(c, start + 3) for c in "/?#") if i >= 0), default=len(url))
+        if start >= 0
+        else len(url)
+    )
+    origin = url[:end]
+    if origins is not None and origin in origins:
+        return origins[origin]
+    parts = urlsplit(origin)
+    if parts.scheme != "https":
+        problem: str | None = "link is not https: use an https address"
+    else:
+        host = (parts.hostname or "").lower()
+        problem = (
+            None
+            if _host_allowed(host, domains)
+            else f"domain {host!r} is not in links.allowed_domains of campaign.yaml: fix the link or allow the domain"
+        )
+    if origins is not None:
+        origins[origin] = problem
+    return problem
+
+
+def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) -> str | None:
+    target = value.split("#", 1)[0].split("?", 1)[0]
+    if not target:
+        return None  # in-page anchor
+    if target.startswith("/") or target.startswith("\\"):
+        return "absolute path: links between bundle files must be relative"
+    parts: list[str] = []
+    for part in (PurePosixPath(base).parent / target).parts:
+        if part == "..":
+            if not parts:
+                return "relative link leaves the edition's folder"
+            parts.pop()
+        elif part not in {".", ""}:
+            parts.append(part)
+    if "/".join(parts) not in files and "/".join(parts) != "manifest.json":
+        return "relative link to a file that is not in the bundle"
+    return None
+
+
+def _absolute_urls(string: str) -> list[str]:
+    """The absolute links in a string (``_URL`` matches, trailing punctuation dropped).
+
+    Only the whitespace-separated pieces holding ``://`` are searched: no match holds
+    whitespace or starts without ``://`` ahead, and a piece starts after whitespace (a
+    word boundary, like the start of the string), so the matches are the same; pieces
+    such as an inlined image's base64 make ``_URL`` backtrack at every ``+`` and ``/``.
+    """
+    if "://" not in string:
+        return []
+    return [
+        match.group(0).rstrip(".,;:!?)]'")
+        for piece in string.split()
+        if "://" in piece
+        for match in _URL.finditer(piece)
+    ]
+
+
+def _check_links(
+    texts: list[tuple[str, str, bytes]],
+    parsed: _Parsed,
+    files: Mapping[str, bytes],
+    kinds: Mapping[str, str],
+    report: CheckReport,
+    *,
+    domains: tuple[str, ...],
+    own: Callable[[str], bool],
+) -> None:
+    report.counts.setdefault("links", {"findings": 0})
+    urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
+    problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
+    origins: dict[str, str | None] = {}  # scheme://host -> problem
+    seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
+    for label, member, data in texts:
+        page = kinds.get(label) in {"page", "overview"}
+        html = member.endswith(".html")
+        key = (label.endswith(".json"), page, data)
+        if not html and key in seen:  # a copy: same bytes, read the same way, same answers
+            count, found = seen[key]
+        else:
+            count, found = 0, []
+            for where, string in parsed(label, data):
+                urls = urls_in.get(string)
+                if urls is None:
+                    urls = urls_in[string] = _absolute_urls(string)
+                for url in urls:
+                    count += 1
+                    problem = problems.get((url, page), "")
+                    if problem == "":
+                        problem = problems[(url, page)] = _absolute_link_problem(
+                            url, page=page, domains=domains, own=own, origins=origins
+                        )
+                    if problem:
+                        found.append((where, _shown(url), problem))
+            if not html:
+                seen[key] = (count, found)
+        if count:
+            report.count("links", "absolute_links", count)
+        for where, shown, problem in found:
+            report.add(Finding("links", label, where, shown, problem))
+        if html:
+            _check_html_links(label, member, data, files, report)
+
+
+def _check_html_links(
+    label: str, member: str, data: bytes, files: Mapping[str, bytes], report: CheckReport
+) -> None:
+    parser = _LinkParser()
+    parser.feed(data.decode("utf-8", errors="replace"))
+    for line, tag, attribute, value in parser.links:
+        where = f"line {line} <{tag} {attribute}>"
+        scheme = urlsplit(value).scheme.lower()
+        if scheme == "data":
+            # "data:," is the empty favicon that stops browsers asking the server for one.
+            if value != "data:," and (tag != "img" or not value.startswith("data:image/")):
+                report.add(
+                    Finding(
+                        "links",
+                        label,
+                        where,
+                        value[:40],
+                        "data: URI outside an image; inline only images",
+                    )
+                )
+            continue
+        if scheme in {"http", "https"}:
+            continue  # already checked above with the text
+        report.count("links", "relative_links")
+        if scheme or value.startswith("//"):
+            report.add(
+                Finding(
+                    "links",
+                    label,
+                    where,
+                    value[:80],
+                    f"{scheme or 'protocol-relative'} link: only https and bundle links are allowed",
+                )
+            )
+            continue
+        problem = _relative_link_problem(member if "!" in label else label, value, files)
+        if problem and "!" not in label:
+            report.add(Finding("links", label, where, value[:80], problem))

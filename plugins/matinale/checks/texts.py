@@ -1,0 +1,125 @@
+"""Walking a bundle's files: the text files (zip members included) and their strings.
+
+Every check that reads text (PII, links) gets ``(field, text)`` pairs from here: JSON
+paths for JSON files, line numbers otherwise, each distinct text parsed once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from matinale.checks.report import CheckReport, Finding
+
+__all__ = ["safe_member_name"]
+
+_TEXT_SUFFIXES = (".html", ".json", ".md", ".txt", ".csv")
+
+
+def _json_strings(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(JSON path, string)`` for every string in ``value``, depth first, in document order."""
+    found: list[tuple[str, str]] = []
+
+    def walk(item: Any, where: str) -> None:
+        if isinstance(item, str):
+            found.append((where or "(value)", item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                walk(child, f"{where}.{key}" if where else str(key))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                walk(child, f"{where}[{index}]")
+
+    walk(value, path)
+    return found
+
+
+def _text_items(path: str, data: bytes) -> list[tuple[str, str]]:
+    """``(field, text)`` pairs of a text file: JSON paths for JSON, line numbers otherwise."""
+    text = data.decode("utf-8", errors="replace")
+    if path.endswith(".json"):
+        try:
+            return _json_strings(json.loads(text))
+        except json.JSONDecodeError:
+            pass
+    return [(f"line {number}", line) for number, line in enumerate(text.splitlines(), start=1)]
+
+
+def safe_member_name(name: str) -> bool:
+    """A zip member or bundle path that cannot escape its folder (zip-slip)."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    parts = name.split("/")
+    return all(
+        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", part) and part not in {".", ".."}
+        for part in parts
+    )
+
+
+def _texts(
+    files: Mapping[str, bytes], report: CheckReport, skip: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(file, kind-of-text, bytes)`` for every text file, zip members included (files in
+    ``skip`` left out)."""
+    # Source data first (posts.json, cards.json), then readable copies, pages, packs: a
+    # finding is reported where it is easiest to fix.
+    order = {".json": 0, ".md": 1, ".txt": 1, ".csv": 1, ".html": 2}
+    for path, data in sorted(
+        files.items(), key=lambda item: (order.get(PurePosixPath(item[0]).suffix, 3), item[0])
+    ):
+        if path in skip:
+            continue
+        if path.endswith(_TEXT_SUFFIXES):
+            yield path, path, data
+        elif path.endswith(".zip"):
+            try:
+                archive = zipfile.ZipFile(io.BytesIO(data))
+            except zipfile.BadZipFile:
+                report.add(
+                    Finding(
+                        "manifest",
+                        path,
+                        "(archive)",
+                        "not a zip",
+                        "the pack is corrupt; rebuild the bundle",
+                    )
+                )
+                continue
+            for info in archive.infolist():
+                if not safe_member_name(info.filename):
+                    report.add(
+                        Finding(
+                            "manifest",
+                            path,
+                            info.filename,
+                            info.filename[:80],
+                            "unsafe member name (zip-slip); rebuild the pack",
+                        )
+                    )
+                    continue
+                if info.filename.endswith(_TEXT_SUFFIXES):
+                    yield f"{path}!{info.filename}", info.filename, archive.read(info)
+
+
+class _Parsed:
+    """The ``(field, text)`` pairs of each distinct text, parsed once for every check.
+
+    A pack repeats its segment's posts.json, cards.json and posts.md byte for byte: the
+    copy's strings are the same objects as the source's, and each check answers a copy
+    from what it found in the source (same bytes read the same way: same findings).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[bool, bytes], list[tuple[str, str]]] = {}
+
+    def __call__(self, label: str, data: bytes) -> list[tuple[str, str]]:
+        key = (label.endswith(".json"), data)
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = _text_items(label, data)
+        return items

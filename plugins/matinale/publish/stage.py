@@ -1,0 +1,315 @@
+"""The publish stage: check a built bundle again, upload it, then move the pointers.
+
+Readers only ever follow ``latest.json`` → ``editions/<date>/current.json`` → a run prefix,
+so nobody sees half a bundle: until the pointers move, the previous run is served.
+``publish_bundle`` says step by step what is checked again and why that is enough.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from matinale.bundle import (
+    COMPLIANCE,
+    MANIFEST,
+    PARIS,
+    content_type,
+    read_bundle_files,
+    rebuild_manifest,
+    render_pages,
+    validate_compliance,
+    write_manifest,
+)
+from matinale.checks import (
+    DEFAULT_LIMITS,
+    CheckReport,
+    PiiScanner,
+    Sha256s,
+    check_bundle,
+    check_manifest,
+    checks_fingerprint,
+)
+from matinale.publish.delivery import delivery_key, delivery_rows, write_delivery
+from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
+from matinale.publish.presign import Presigner
+from matinale.publish.s3 import PublishError, _s3_failure, check_access, read_pointer
+from matinale.publish.upload import RunUpload
+from matinale.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PublishConfig", "publish_bundle"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """Where and how to publish; built from Settings by ``matinale.night``."""
+
+    bucket: str
+    campaign: Any
+    private_bucket: str | None = None
+    expiry: timedelta = timedelta(hours=48)
+    allowed_domains: tuple[str, ...] = ()
+    limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    zone: ZoneInfo = PARIS
+    actor: str = "matinale"
+    #: Where phones reach the bundle bucket, if not at the client's endpoint (MATINALE_S3_PUBLIC_URL).
+    public_url: str | None = None
+
+
+def _passed_before(
+    files: Mapping[str, bytes],
+    manifest: Mapping[str, Any],
+    config: PublishConfig,
+    scanner: PiiScanner,
+) -> dict[str, str] | None:
+    """The files (path → sha256) a passed bundle-stage check covered, if it still holds.
+
+    ``manifest`` was just verified against ``files`` (every size and sha256, nothing missing
+    or extra). compliance.json records the checks stage's pass and its fingerprint of the
+    files it checked and of its settings; when the fingerprint of the same files and of
+    this publish's settings is the same, those files (all but compliance.json) need no new
+    PII or link scan. Otherwise (no such pass, a file or a setting changed since): None,
+    and every file is scanned again.
+    """
+    try:
+        checks = json.loads(files[COMPLIANCE]).get("checks") or {}
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if (
+        checks.get("stage") != "bundle"
+        or checks.get("passed") is not True
+        or not isinstance(checks.get("fingerprint"), str)
+    ):
+        return None
+    listed = {
+        entry["path"]: entry["sha256"] for entry in manifest["files"] if entry["path"] != COMPLIANCE
+    }
+    if (
+        checks_fingerprint(
+            listed, scanner=scanner, allowed_domains=config.allowed_domains, limits=config.limits
+        )
+        != checks["fingerprint"]
+    ):
+        log.info(
+            "The checks stage's pass does not cover these files or settings: every file is scanned again"
+        )
+        return None
+    return listed
+
+
+def publish_bundle(
+    client: Any,
+    store: Store,
+    prefix: str,
+    *,
+    edition: date,
+    run: str,
+    config: PublishConfig,
+    scanner: PiiScanner,
+    audience: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Publish the bundle built under ``prefix`` in the work store as ``editions/<date>/<run>/``.
+
+    ``audience`` is ``(contacts, assignments)`` from the private store, for the delivery file.
+    ``progress(step, done, total)`` is called after each upload and each verification.
+
+    What is checked again, and why that is enough:
+
+    - Every file of the work store is hashed once and compared with the manifest (sizes,
+      SHA-256, nothing missing or extra): a file changed after the checks stage, without
+      rebuilding the manifest, stops the publish here.
+    - The PII and link scans run again on every file publishing writes: the pages (rendered
+      again with presigned links) and compliance.json. Every other file is published with
+      the very bytes the manifest lists. They are not scanned again when compliance.json
+      records a passed checks stage whose fingerprint (``checks.checks_fingerprint``: each
+      file's path and SHA-256, the allowed domains, the limits, the PII allowlist and the
+      size of the PII reference) is the one computed here from the verified manifest and
+      this publish's settings: those exact bytes passed those exact checks. A file changed
+      since (even with the manifest rebuilt to match), a changed setting or a bundle the
+      checks stage never passed changes the fingerprint: then every file is scanned again.
+      The fingerprint guards against mistakes and stale files, not against someone who can
+      rewrite the work store at will (they could rewrite the bundle stage's output too).
+    - The manifest check (sizes, SHA-256, file list, schemas) always covers every file, and
+      the final manifest and compliance.json are validated before anything is uploaded.
+    - Each upload carries the manifest's SHA-256 (``x-amz-checksum-sha256``): the server
+      refuses a body that does not match and echoes the checksum it verified. The manifest is
+      uploaded last; then one listing of the run checks every object's presence, size and
+      ETag against its upload's answer, before any pointer moves. Objects whose upload was not
+      confirmed with the checksum (a server that ignores it) are read back and compared with
+      the manifest, as every object used to be.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = config.bucket
+    target = edition_prefix(edition, run)
+    check_access(
+        client, *(b for b in (bucket, config.private_bucket if audience is not None else None) if b)
+    )
+
+    current = read_pointer(client, bucket, current_key(edition))
+    if current and current.get("run") == run:
+        log.info(
+            "Run %s is already promoted for %s: nothing re-uploaded (idempotent retry)",
+            run,
+            edition,
+        )
+        promoted = promote(
+            client,
+            bucket,
+            edition,
+            run,
+            event="publish-retry",
+            actor=config.actor,
+            private_bucket=config.private_bucket,
+        )
+        return {
+            "bucket": bucket,
+            "prefix": f"{target}/",
+            "files": None,
+            "already_promoted": True,
+            **_links(
+                client,
+                bucket,
+                target,
+                config,
+                read_pointer(client, bucket, f"{target}/{MANIFEST}") or {},
+            ),
+            "latest_moved": promoted["latest_moved"],
+        }
+
+    if _was_promoted(client, bucket, edition, run):
+        raise PublishError(
+            f"run {run} of {edition} was promoted before and another run has replaced it since: its objects are not "
+            f"rewritten. To serve it again: matinale rollback --to {edition}/{run}"
+        )
+
+    manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
+    files = read_bundle_files(store, prefix)
+    sha256 = Sha256s()  # every file object hashed once, whatever checks or rebuilds it
+    before = check_manifest(files, manifest, sha256=sha256)
+    if not before.passed:
+        raise PublishError(
+            "the bundle in the work store does not match its manifest (checksum or file list); rebuild it:\n  "
+            + "\n  ".join(str(f) for f in before.findings[:10])
+        )
+    passed = _passed_before(files, manifest, config, scanner)
+
+    published_at = datetime.now(UTC)
+    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
+    files.update(
+        render_pages(
+            files,
+            manifest,
+            campaign=config.campaign,
+            zone=config.zone,
+            published_at=published_at,
+            linker=lambda _dir: presign,
+        )
+    )
+
+    rows = None
+    delivery_counts: dict[str, Any] | None = None
+    if audience is not None and config.private_bucket:
+        links = {s["id"]: presign(s["page"]) for s in manifest["segments"]}
+        rows, delivery_counts = delivery_rows(audience[0], audience[1], links)
+
+    report: CheckReport = check_bundle(
+        files,
+        rebuild_manifest(manifest, files, digest_of=sha256),
+        scanner=scanner,
+        allowed_domains=config.allowed_domains,
+        limits=config.limits,
+        own_link=presign.owns,
+        passed=passed,
+        sha256=sha256,
+    )
+    report.raise_for_findings()
+
+    compliance = json.loads(files[COMPLIANCE])
+    compliance["checks"] = {"stage": "publish", **report.summary()}
+    compliance["delivery"] = delivery_counts
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    final = rebuild_manifest(
+        manifest,
+        files,
+        digest_of=sha256,
+        published_at=published_at.isoformat(timespec="seconds"),
+        link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
+    )
+    last = check_manifest(files, final, sha256=sha256)
+    last.raise_for_findings()
+    manifest_bytes = write_manifest(final)
+    entries = final["files"]
+    manifest_item = {
+        "path": MANIFEST,
+        "bytes": len(manifest_bytes),
+        "sha256": sha256(manifest_bytes),
+        "content_type": content_type(MANIFEST),
+    }
+    bodies = {**files, MANIFEST: manifest_bytes}
+
+    uploads = RunUpload(client, bucket, target)
+    doing = "uploading to"
+    try:
+        uploads.upload(entries, manifest_item, bodies, progress)
+        doing = "reading back from"
+        uploads.verify([*entries, manifest_item], progress)
+        if rows is not None and config.private_bucket:
+            doing = "writing the delivery file to"
+            write_delivery(client, config.private_bucket, edition, run, rows, delivery_counts)
+        doing = "moving the pointers in"
+        promoted = promote(
+            client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket
+        )
+    except (BotoCoreError, ClientError) as exc:
+        failure = _s3_failure(client, bucket, doing, exc)
+        raise PublishError(
+            f"{failure}. Run {run} was not promoted: the pointers still name the previous run; rerun to publish"
+        ) from exc
+
+    log.info(
+        "Published %d files under s3://%s/%s/ (checks: %s)",
+        len(entries) + 1,
+        bucket,
+        target,
+        json.dumps(report.summary()["checks"]),
+    )
+    return {
+        "bucket": bucket,
+        "prefix": f"{target}/",
+        "files": len(entries) + 1,
+        "bytes": sum(e["bytes"] for e in entries) + len(manifest_bytes),
+        "page_bytes_max": max((e["bytes"] for e in entries if e["kind"] == "page"), default=0),
+        "delivery": delivery_counts
+        and {
+            "key": delivery_key(edition, run),
+            "rows": delivery_counts["rows"],
+            "by_channel": delivery_counts["by_channel"],
+        },
+        "latest_moved": promoted["latest_moved"],
+        **_links(client, bucket, target, config, final),
+    }
+
+
+def _links(
+    client: Any, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
+    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
+    segments = manifest.get("segments") or []
+    return {
+        "overview_url": presign("index.html"),
+        "sample_page_url": presign(segments[0]["page"]) if segments else None,
+    }
