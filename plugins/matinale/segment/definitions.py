@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,13 @@ def _int(value: Any, where: str, hint: str) -> int:
         raise SegmentDefinitionError(f"{where} = {value!r} must be an integer ({hint})") from exc
 
 
+def _float(value: Any, message: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise SegmentDefinitionError(message) from exc
+
+
 def _unknown_keys(
     raw: Mapping[str, Any], known: Iterable[str], path: Path, where: str = ""
 ) -> None:
@@ -113,6 +120,18 @@ def _unknown_keys(
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {known}"
             raise SegmentDefinitionError(f"{path}: unknown key '{where}{key}'; {hint}")
+
+
+def _entries(
+    items: list[Any], path: Path, key: str, known: tuple[str, ...], shape: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each entry of the list ``key``, checked to be a mapping of known keys: (where, entry)."""
+    for index, item in enumerate(items):
+        where = f"{path}: {key}[{index}]"
+        if not isinstance(item, dict):
+            raise SegmentDefinitionError(f"{where} must be a mapping with {shape}")
+        _unknown_keys(item, known, path, f"{key}[{index}].")
+        yield where, item
 
 
 def load_age_bands(path: Path) -> list[AgeBand]:
@@ -125,16 +144,9 @@ def load_age_bands(path: Path) -> list[AgeBand]:
             f"{path}: 'bands' is missing or empty; list bands such as {{id: 65plus, label: \"65 ans et +\", min: 65, max: 120, framing: devoir-civique}}"
         )
     bands: list[AgeBand] = []
-    for index, item in enumerate(items):
-        where = f"{path}: bands[{index}]"
-        if not isinstance(item, dict):
-            raise SegmentDefinitionError(
-                f"{where} must be a mapping with id, label, min, max and framing"
-            )
-        _unknown_keys(item, ("id", "label", "min", "max", "framing"), path, f"bands[{index}].")
-        missing = [
-            key for key in ("id", "label", "min", "max", "framing") if item.get(key) in (None, "")
-        ]
+    known = ("id", "label", "min", "max", "framing")
+    for where, item in _entries(items, path, "bands", known, "id, label, min, max and framing"):
+        missing = [key for key in known if item.get(key) in (None, "")]
         if missing:
             raise SegmentDefinitionError(
                 f"{where} has no {', '.join(missing)}; every band needs id, label, min, max and framing"
@@ -281,12 +293,7 @@ def load_profiles(path: Path) -> ProfileConfig:
             raise SegmentDefinitionError(
                 f"{path}: weights.{name} weighs a feature that is not in 'features'; add it there or remove the weight"
             )
-        try:
-            weight = float(value)
-        except (TypeError, ValueError) as exc:
-            raise SegmentDefinitionError(
-                f"{path}: weights.{name} = {value!r} must be a positive number"
-            ) from exc
+        weight = _float(value, f"{path}: weights.{name} = {value!r} must be a positive number")
         if not weight > 0:
             raise SegmentDefinitionError(
                 f"{path}: weights.{name} = {value!r} must be a positive number (drop the feature instead of weighing it 0)"
@@ -310,12 +317,9 @@ def load_profiles(path: Path) -> ProfileConfig:
                 raise SegmentDefinitionError(f"{path}: interests.{key} needs a French label")
             interests[str(key)] = str(label)
     shift_raw = raw.get("max_centroid_shift", 0.5)
-    try:
-        shift = float(shift_raw)
-    except (TypeError, ValueError) as exc:
-        raise SegmentDefinitionError(
-            f"{path}: max_centroid_shift = {shift_raw!r} must be a number in (0, 2]"
-        ) from exc
+    shift = _float(
+        shift_raw, f"{path}: max_centroid_shift = {shift_raw!r} must be a number in (0, 2]"
+    )
     if not 0 < shift <= 2:
         raise SegmentDefinitionError(
             f"{path}: max_centroid_shift = {shift} must be in (0, 2] (a share of the median distance between profiles)"
@@ -357,13 +361,8 @@ def load_territories(path: Path) -> list[TerritoryPack]:
     kinds = commune_types()
     deps = departements().set_index("insee_dep")["departement"]
     packs: list[TerritoryPack] = []
-    for index, item in enumerate(items):
-        where = f"{path}: packs[{index}]"
-        if not isinstance(item, dict):
-            raise SegmentDefinitionError(
-                f"{where} must be a mapping with level, code and an optional theme"
-            )
-        _unknown_keys(item, ("level", "code", "theme", "name"), path, f"packs[{index}].")
+    known = ("level", "code", "theme", "name")
+    for where, item in _entries(items, path, "packs", known, "level, code and an optional theme"):
         level = str(item.get("level", ""))
         code = str(item.get("code", "")).strip().upper()
         if level not in ("departement", "commune", "arrondissement"):
