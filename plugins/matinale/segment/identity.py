@@ -41,9 +41,8 @@ class _Snapshot:
     profiles: list[dict[str, Any]]  # id, label, centroid {feature: value}, size
     retired: list[str]
     next_profile: int
-    segment_labels: dict[str, str] = field(
-        default_factory=dict
-    )  # segment id → label (without the band)
+    # Segment id → label (without the band).
+    segment_labels: dict[str, str] = field(default_factory=dict)
     assignments: str | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -31,9 +31,8 @@ from matinale.segment.features import (
 __all__ = ["build_profile_pipeline", "profile_matrix"]
 
 
-_SEARCH_SAMPLE = (
-    10_000  # rows used to compare k by silhouette (differences between k are far above its noise)
-)
+# Rows used to compare k by silhouette (differences between k are far above its noise).
+_SEARCH_SAMPLE = 10_000
 _SILHOUETTE_SAMPLE = 3_000
 _STICKY_SILHOUETTE = 0.02  # keep last night's k unless another k is clearly better
 _CHUNK = 131_072  # rows predicted at once: bounds memory whatever the feature width
