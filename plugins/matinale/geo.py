@@ -20,6 +20,12 @@ import pyarrow.compute as pc
 
 __all__ = [
     "DENSITY_CLASSES",
+    "PLM_CITIES",
+    "CommuneArrays",
+    "arrondissements",
+    "commune_arrays",
+    "commune_rows",
+    "commune_types",
     "communes",
     "communes_by_insee",
     "departements",
@@ -152,6 +158,115 @@ def insee_for_postal(code: str) -> tuple[str, ...]:
     return postal_codes().get(code, ())
 
 
+# --------------------------------------------------------------------------- look-ups by row
+# Segmentation's look-ups: supporters resolved to rows of ``communes_by_insee()`` once, then
+# every per-commune value read from plain arrays by row number (a million rows, no joins).
+
+
+@dataclass(frozen=True, eq=False)
+class CommuneArrays:
+    """Lookup arrays over ``communes_by_insee()`` rows; the last slot of each is 'unknown'.
+
+    A row number of -1 (commune unknown) thus reads -1 (no code) or NaN (no rate).
+    """
+
+    index: pd.Index  # INSEE codes, in row order
+    density_labels: list[str]  # DENSITY_CLASSES labels, in code order
+    density: np.ndarray  # density class code per row
+    dep_codes: list[str]  # département codes, in code order
+    dep_names: list[str]
+    dep: np.ndarray  # département code per row
+    unemployment: np.ndarray  # unemployment rate per row
+    dep_population: np.ndarray  # population per département, in ``dep_codes`` order
+
+
+@lru_cache(maxsize=1)
+def commune_arrays() -> CommuneArrays:
+    """Lookup arrays over ``communes_by_insee()`` rows; the last slot of each is 'unknown'."""
+    table = communes_by_insee()
+    density_labels = [label for label, _ in DENSITY_CLASSES]
+    density = pd.Categorical(table["density_class"], categories=density_labels).codes.astype(
+        np.int16
+    )
+    dep_codes = departements()["insee_dep"].tolist()
+    dep_names = departements()["departement"].tolist()
+    dep = pd.Categorical(table["insee_dep"], categories=dep_codes).codes.astype(np.int16)
+    unemployment = table["unemployment_rate"].to_numpy(np.float64)
+    population = (
+        table.groupby("insee_dep")["population_2021"]
+        .sum()
+        .reindex(dep_codes)
+        .fillna(0)
+        .to_numpy(np.int64)
+    )
+    return CommuneArrays(
+        index=table.index,
+        density_labels=density_labels,
+        density=np.append(density, -1),
+        dep_codes=dep_codes,
+        dep_names=dep_names,
+        dep=np.append(dep, -1),
+        unemployment=np.append(unemployment, np.nan),
+        dep_population=population,
+    )
+
+
+def commune_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's commune as a row of ``communes_by_insee()`` (-1 when unknown).
+
+    Reads ``insee_com`` (spaces and case ignored), else an unambiguous ``postal_code`` (one
+    that serves a single commune); ``frame`` may have either column or both.
+    """
+    index = commune_arrays().index
+    rows = np.full(len(frame), -1, dtype=np.int32)
+    if "insee_com" in frame:
+        # Factorise first: a million codes hold a few thousand distinct values to clean.
+        codes, uniques = pd.factorize(frame["insee_com"], use_na_sentinel=True)
+        cleaned = pd.Index(
+            pd.Series(uniques, dtype="string").str.strip().str.upper().fillna(""), dtype=object
+        )
+        lookup = np.append(index.get_indexer(cleaned), -1).astype(np.int32)
+        rows = lookup[codes]
+    if "postal_code" in frame:
+        missing = np.flatnonzero(rows < 0)
+        if missing.size:
+            codes, uniques = pd.factorize(frame["postal_code"].iloc[missing], use_na_sentinel=True)
+            resolved = []
+            for postal in uniques:
+                found = insee_for_postal(str(postal)) if isinstance(postal, str) else ()
+                resolved.append(
+                    index.get_loc(found[0]) if len(found) == 1 and found[0] in index else -1
+                )
+            rows[missing] = np.append(np.asarray(resolved, dtype=np.int32), -1)[codes]
+    return rows
+
+
+#: Paris, Lyon and Marseille (INSEE code → name): the tables hold them as arrondissements only.
+PLM_CITIES: dict[str, str] = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
+_PLM_DEPARTEMENTS = {"75056": "75", "69123": "69", "13055": "13"}
+
+
+@lru_cache(maxsize=1)
+def commune_types() -> pd.Series:
+    """INSEE code → commune type (``COM``, ``ARM`` or ``COMD``)."""
+    return communes().drop_duplicates("insee_com").set_index("insee_com")["commune_type"]
+
+
+def arrondissements(city: str) -> tuple[str, ...]:
+    """The INSEE codes (sorted) of the arrondissements of a city in ``PLM_CITIES``."""
+    table = communes_by_insee()
+    kinds = commune_types()
+    return tuple(
+        sorted(
+            c
+            for c in table.index
+            if c.startswith(city[:2])
+            and kinds.get(c) == "ARM"
+            and table.at[c, "insee_dep"] == _PLM_DEPARTEMENTS[city]
+        )
+    )
+
+
 @lru_cache(maxsize=1)
 def departements() -> pd.DataFrame:
     """The 101 départements; codes as text.
@@ -161,13 +276,23 @@ def departements() -> pd.DataFrame:
     """
     text = ("insee_dep", "insee_reg", "departement", "departement_article", "lambda", "phi")
     codes = ("insee_com_cheflieu", "insee_com_centre")
-    return _read_table("departements.csv", {column: "str" for column in (*text, *codes)} | _PLACE_NUMBERS)
+    return _read_table(
+        "departements.csv", {column: "str" for column in (*text, *codes)} | _PLACE_NUMBERS
+    )
 
 
 @lru_cache(maxsize=1)
 def regions() -> pd.DataFrame:
     """The 18 régions; codes as text."""
-    text = ("insee_reg", "region", "region_article", "lambda", "phi", "insee_reg_cheflieu", "commune_centre")
+    text = (
+        "insee_reg",
+        "region",
+        "region_article",
+        "lambda",
+        "phi",
+        "insee_reg_cheflieu",
+        "commune_centre",
+    )
     return _read_table("regions.csv", {column: "str" for column in text} | _PLACE_NUMBERS)
 
 

@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from matinale.geo import (
     DENSITY_CLASSES,
+    PLM_CITIES,
+    arrondissements,
+    commune_arrays,
+    commune_rows,
+    commune_types,
     communes,
     communes_by_insee,
     departements,
@@ -79,3 +85,47 @@ def test_loaders_are_cached() -> None:
     assert communes() is communes()
     assert communes_by_insee() is communes_by_insee()
     assert postal_codes() is postal_codes()
+
+
+def test_commune_rows_read_insee_codes_then_unambiguous_postal_codes() -> None:
+    frame = pd.DataFrame(
+        {
+            "insee_com": pd.array([" 29019 ", "2a004", None, None, "99999"], dtype="string"),
+            "postal_code": pd.array(["", "", "75011", "51300", ""], dtype="string"),
+        }
+    )
+    index = commune_arrays().index
+    rows = commune_rows(frame)
+    assert rows.tolist() == [
+        index.get_loc("29019"),
+        index.get_loc("2A004"),
+        index.get_loc("75111"),
+        -1,
+        -1,
+    ]
+    assert commune_rows(frame[["postal_code"]]).tolist()[2] == index.get_loc("75111")
+
+
+def test_commune_arrays_end_with_an_unknown_slot() -> None:
+    arrays = commune_arrays()
+    assert arrays is commune_arrays()
+    n = len(communes_by_insee())
+    assert len(arrays.index) == n and len(arrays.density) == len(arrays.dep) == n + 1
+    assert arrays.density[-1] == -1 and arrays.dep[-1] == -1 and math.isnan(arrays.unemployment[-1])
+    brest = arrays.index.get_loc("29019")
+    assert (
+        arrays.dep_codes[arrays.dep[brest]] == "29"
+        and arrays.dep_names[arrays.dep[brest]] == "Finistère"
+    )
+    assert (
+        arrays.density_labels[arrays.density[brest]]
+        == communes_by_insee().loc["29019", "density_class"]
+    )
+    assert arrays.dep_population.sum() == communes_by_insee()["population_2021"].sum()
+
+
+def test_arrondissements_of_paris_lyon_and_marseille() -> None:
+    assert arrondissements("75056") == tuple(f"751{i:02d}" for i in range(1, 21))
+    assert len(arrondissements("69123")) == 9 and len(arrondissements("13055")) == 16
+    assert set(PLM_CITIES.values()) == {"Paris", "Lyon", "Marseille"}
+    assert commune_types()["75120"] == "ARM" and commune_types()["29019"] == "COM"

@@ -1,0 +1,107 @@
+"""Segment adults by age band × profile, with stable ids, lawful criteria and a staff report.
+
+What the data team edits (``segments/``):
+
+- ``age_bands.yaml``: bands with id, French label, min/max age and a framing key;
+- ``profiles.yaml``: features (from an allowlist), number of clusters or a range chosen by
+  silhouette, minimum segment size, seed, optional weights and the interest vocabulary;
+- ``territories.yaml``: territorial packs (département, commune, Paris/Lyon/Marseille
+  arrondissement) that overlap the main segments.
+
+How a night segments (``segment_supporters``):
+
+1. Adults only (age on the edition date, 18+); minors are counted, never used.
+2. Profiles are one clustering over all adults: a scikit-learn ``Pipeline`` (territory
+   context joined from the INSEE commune table → ``ColumnTransformer`` encoding multi-label
+   interests, engagement, density class, unemployment rate, département → weighted scaling →
+   ``KMeans``). The model is fitted on a uniform sample (``sample_size`` rows, 50,000 by
+   default) and predicts every adult: with 50,000 rows each centroid is estimated to a small
+   fraction of a standard deviation, so fitting on a million rows would only cost time.
+   ``MiniBatchKMeans`` is not needed at that size and moves more from one night to the next.
+3. Profiles are matched to the previous night's (Hungarian assignment on centroid
+   distances): a matched profile keeps its id and label, a new one gets a new id, ids that
+   disappear are retired and never reused. The state kept between nights is plain JSON
+   (centroids in named feature space), not a pickled model.
+4. A segment is ``<band>-<profile>`` (e.g. ``65plus-p03``). A segment under the minimum
+   size is merged into the nearest profile of its band; a band too small as a whole is
+   merged with its neighbour. Sizes that reach the bundle are rounded to 10.
+5. The report compares the supporter base with France (INSEE): by département and by age.
+
+Assignments (who is in which segment) and territorial memberships are private; only
+segment-level descriptions reach the bundle.
+
+Modules: ``definitions`` (the YAML files, checked), ``features`` (allowed and forbidden
+criteria, encoders), ``adults`` (who is segmented, per-adult arrays), ``model`` (pipeline,
+choice of k, fit), ``identity`` (state, matching, drift), ``describe`` (descriptors, labels,
+rounded sizes), ``territories`` (packs), ``build`` (``segment_supporters``), ``report``
+(representativeness, Markdown report), ``errors``. Commune look-ups live in ``matinale.geo``.
+"""
+
+from __future__ import annotations
+
+from matinale.segment.adults import ages_on
+from matinale.segment.build import SegmentationResult, segment_supporters
+from matinale.segment.definitions import (
+    AgeBand,
+    Definitions,
+    ProfileConfig,
+    TerritoryPack,
+    load_age_bands,
+    load_definitions,
+    load_profiles,
+    load_territories,
+)
+from matinale.segment.describe import round_size
+from matinale.segment.errors import (
+    ForbiddenCriterionError,
+    NotEnoughSupportersError,
+    SegmentationError,
+    SegmentDefinitionError,
+)
+from matinale.segment.features import (
+    ALLOWED_FEATURES,
+    CNIL_RULE,
+    DEFAULT_INTERESTS,
+    FORBIDDEN_CRITERIA,
+    check_criterion,
+)
+from matinale.segment.identity import STATE_KEY, assignment_drift
+from matinale.segment.model import build_profile_pipeline, profile_matrix
+from matinale.segment.report import (
+    INSEE_ADULTS_BY_AGE,
+    INSEE_AGE_SOURCE,
+    render_report,
+    representativeness,
+)
+
+__all__ = [
+    "ALLOWED_FEATURES",
+    "CNIL_RULE",
+    "DEFAULT_INTERESTS",
+    "FORBIDDEN_CRITERIA",
+    "INSEE_ADULTS_BY_AGE",
+    "INSEE_AGE_SOURCE",
+    "STATE_KEY",
+    "AgeBand",
+    "Definitions",
+    "ForbiddenCriterionError",
+    "NotEnoughSupportersError",
+    "ProfileConfig",
+    "SegmentDefinitionError",
+    "SegmentationError",
+    "SegmentationResult",
+    "TerritoryPack",
+    "ages_on",
+    "assignment_drift",
+    "build_profile_pipeline",
+    "check_criterion",
+    "load_age_bands",
+    "load_definitions",
+    "load_profiles",
+    "load_territories",
+    "profile_matrix",
+    "render_report",
+    "representativeness",
+    "round_size",
+    "segment_supporters",
+]
