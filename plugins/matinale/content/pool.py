@@ -140,6 +140,9 @@ def write_segments(
         finally:
             done.put((None, None))  # the feeder has finished
 
+    # True until the feeder's last message: shared by every call of collect().
+    feeding = True
+
     def collect(*, wait: bool) -> Iterator[SegmentFiles]:
         nonlocal feeding
         while feeding:
@@ -154,7 +157,6 @@ def write_segments(
                 return
             yield from files
 
-    feeding = True
     feeder = threading.Thread(target=feed, name="matinale-content-pool", daemon=True)
     feeder.start()
     try:

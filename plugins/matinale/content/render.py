@@ -5,9 +5,14 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matinale.content.errors import ContentError, RulesError
+
+if TYPE_CHECKING:  # Jinja2 is imported when first used, not with this module
+    from jinja2 import Template
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
 
 
 def _finalize(value: Any) -> Any:
@@ -19,7 +24,7 @@ class _Data(SimpleNamespace):
 
 
 @cache
-def _environment(templates_dir: Path, autoescape: bool) -> Any:
+def _environment(templates_dir: Path, autoescape: bool) -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader, StrictUndefined, pass_context
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -46,7 +51,7 @@ def _environment(templates_dir: Path, autoescape: bool) -> Any:
     )
 
     @pass_context
-    def track(context: Any, url: str) -> str:
+    def track(context: Context, url: str) -> str:
         """``{{ campaign.website | track }}``: any other link a template prints, tracked."""
         return context["_track"](url)
 
@@ -55,7 +60,7 @@ def _environment(templates_dir: Path, autoescape: bool) -> Any:
 
 
 @cache
-def _opener_template(source: str) -> Any:
+def _opener_template(source: str) -> Template:
     """An opener of framing.yaml: reviewed text that may name ``territory`` or ``interest``.
 
     Compiled in the same sandbox as the post templates; brief text never goes this way.
@@ -63,7 +68,7 @@ def _opener_template(source: str) -> Any:
     return _environment(Path(__file__).parent.parent, False).from_string(source)
 
 
-def _template(templates_dir: Path, name: str, autoescape: bool = False) -> Any:
+def _template(templates_dir: Path, name: str, autoescape: bool = False) -> Template:
     from jinja2 import TemplateNotFound, TemplateSyntaxError
 
     try:
@@ -99,6 +104,7 @@ def _template_variables(templates_dir: Path, channel: str) -> frozenset[str]:
         else [f"{channel}.j2"]
     )
     env = _environment(templates_dir, False)
+    assert env.loader is not None  # _environment always gives one
     used: set[str] = set()
     for name in names:
         _template(templates_dir, name, name.endswith(".html.j2"))  # a clear error if missing
@@ -108,12 +114,12 @@ def _template_variables(templates_dir: Path, channel: str) -> frozenset[str]:
 
 
 @cache
-def _flat_globals(template: Any) -> dict[str, Any]:
+def _flat_globals(template: Template) -> dict[str, Any]:
     """The template's globals (a ChainMap over the environment's) as one plain dict."""
     return dict(template.globals)
 
 
-def _render(template: Any, context: dict[str, Any]) -> str:
+def _render(template: Template, context: dict[str, Any]) -> str:
     """``template.render(context)``, without copying the globals' ChainMap at every render.
 
     ``Template.render`` builds its context with ``dict(globals, **vars)`` and
@@ -132,7 +138,10 @@ def _render(template: Any, context: dict[str, Any]) -> str:
         try:
             return environment.concat(template.root_render_func(ctx))
         except Exception:
-            environment.handle_exception()  # what Template.render does: re-raises, template lines in the traceback
+            # What Template.render does: re-raises, template lines in the traceback. A bare
+            # raise after it keeps this function total: never None instead of the text.
+            environment.handle_exception()
+            raise
     except TemplateError as exc:
         # Names the template and the problem (e.g. an undefined variable); never data.
         raise ContentError(f"template {template.name}: {exc}") from exc

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from matinale.night import RunContext, run_content
 from matinale.settings import Settings, load_settings
 from matinale.store import LocalStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = Path(__file__).parent / "content_golden"
 EDITION = date(2026, 11, 24)
 SEGMENTS = json.loads((GOLDEN / "segments.json").read_text(encoding="utf-8"))
@@ -117,3 +118,52 @@ def test_the_pool_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> No
     assert content_workers(200) == 3 and content_workers(2) == 2
     monkeypatch.setenv("MATINALE_CONTENT_WORKERS", "cores")
     assert 1 <= content_workers(200) <= 200 // 8 and content_workers(9) == 1
+
+
+def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_segments remembers, from one collect to the next, that the pool's feeder has ended.
+
+    The pool here is threads of this process, and this process's first segment waits until
+    the pool has written all the others: the feeder's last message is then read after that
+    chunk, and the final wait must return at once (a flag forgotten between calls would wait
+    forever for a message that never comes).
+    """
+    import concurrent.futures
+    import threading
+    import time
+
+    from matinale.content import PostWriter, load_brief, pool, write_segments
+
+    brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
+    writer = PostWriter.from_settings(brief, settings)
+    date_text = "mardi 24 novembre 2026"
+    expected = {files.segment: files for files in write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=1)}
+    pool_done = threading.Event()
+
+    class Threads(concurrent.futures.ThreadPoolExecutor):
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+            pool_done.set()
+
+    def threads(*, max_workers: int, mp_context: object, initializer: Callable[..., None], initargs: tuple) -> Threads:
+        return Threads(max_workers=max_workers, initializer=initializer, initargs=initargs)
+
+    written = pool.segment_files
+
+    def after_the_pool(writer: PostWriter, segment: dict, *, date_text: str) -> pool.SegmentFiles:
+        if threading.current_thread() is reader:
+            assert pool_done.wait(timeout=60), "the pool never finished"
+            time.sleep(0.2)  # the feeder's last message follows the pool's shutdown
+        return written(writer, segment, date_text=date_text)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", threads)
+    monkeypatch.setattr(pool, "_pool_context", lambda: None)
+    monkeypatch.setattr(pool, "segment_files", after_the_pool)
+    monkeypatch.setattr(pool, "_WORKER", None)
+    got: list[pool.SegmentFiles] = []
+    reader = threading.Thread(target=lambda: got.extend(write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=2)), daemon=True)
+    reader.start()
+    reader.join(timeout=90)
+    assert not reader.is_alive(), "write_segments kept waiting after the pool had finished"
+    assert sorted(files.segment for files in got) == sorted(IDS)
+    assert all(files == expected[files.segment] for files in got)

@@ -31,9 +31,9 @@ from matinale.content import (
     tracked_link,
 )
 from matinale.settings import Settings, load_settings
-from matinale.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
+from matinale.content.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EDITION = date(2026, 11, 24)
 SENIORS = {
     "id": "65plus-p01",
@@ -233,6 +233,33 @@ def test_undefined_template_variable_fails_with_the_template_name(settings: Sett
     templates = _templates(tmp_path, {"posts/whatsapp.j2": lambda t: t + "\n{{ theme.slogan }}"})
     with pytest.raises(Exception, match="template whatsapp.j2: .*slogan"):
         _posts(settings, SENIORS, templates=templates, channels=("whatsapp",))
+
+
+def test_a_render_error_is_raised_never_returned_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_render gives the text or raises: a failed render never comes back as a None post.
+
+    Jinja2's handle_exception re-raises today; if it ever returned (its contract broken),
+    the render must still fail rather than hand None to typography and the checks.
+    """
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from matinale.content.render import _opener_template, _render
+
+    undefined = _opener_template("Bonjour {{ nobody }}")
+    with pytest.raises(ContentError, match="'nobody' is undefined"):
+        _render(undefined, {})
+
+    def refuse(url: str) -> str:
+        raise LinkError(f"{url} refused")
+
+    # Not a template error: it keeps its own type (the night reports a link problem).
+    with pytest.raises(LinkError, match="refused"):
+        _render(_opener_template("{{ 'https://a.example/x' | track }}"), {"_track": refuse})
+    monkeypatch.setattr(SandboxedEnvironment, "handle_exception", lambda self, source=None: None)
+    with pytest.raises(ContentError, match="'nobody' is undefined"):
+        _render(undefined, {})
+    with pytest.raises(LinkError, match="refused"):
+        _render(_opener_template("{{ 'https://a.example/x' | track }}"), {"_track": refuse})
 
 
 def test_plain_text_keeps_french_place_names(settings: Settings) -> None:

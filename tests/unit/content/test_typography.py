@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matinale.typography import (
+from matinale.content.typography import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     NNBSP,
