@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import html as _html
+import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from matinale.content.charset import to_gsm7
 from matinale.content.errors import RulesError
 from matinale.content.typography import Style
 from matinale.content.yamldoc import _Doc
 
 CHANNELS: tuple[str, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
 DIRECT_CHANNELS = frozenset({"sms", "email"})
-
-
 _STYLE: dict[str, Style] = {"sms": "sms"}
 _SHORTEN_STEPS = ("hashtags", "secondary_facts", "facts", "compact", "minimal")
 
@@ -35,6 +38,25 @@ _MENTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Mentions are looked for in the text a reader sees: HTML without tags, typography aside.
+_HREF = re.compile(r"""href\s*=\s*(["'])(.*?)\1""", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]*>")
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+
+@lru_cache(maxsize=8192)
+def _loose(text: str) -> str:
+    """Text compared for mentions: no accents, case or typography, single spaces."""
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", to_gsm7(text)))
+    return " ".join(text.casefold().replace('"', " ").split())
+
+
+@lru_cache(maxsize=8192)
+def _html_text(markup: str) -> str:
+    return _html.unescape(_TAGS.sub(" ", markup))
+
+
+# Channel names as posts.md headings write them.
 _CHANNEL_TITLES = {
     "x": "X",
     "facebook": "Facebook",

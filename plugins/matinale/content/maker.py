@@ -5,17 +5,15 @@ from __future__ import annotations
 import html as _html
 import random
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from itertools import combinations, product
 from typing import TYPE_CHECKING, Any
 
 from matinale.content import typography
 from matinale.content.brief import Theme
-from matinale.content.channels import _MENTIONS, _STYLE, DIRECT_CHANNELS
+from matinale.content.channels import _HREF, _MENTIONS, _STYLE, DIRECT_CHANNELS, _html_text, _loose
 from matinale.content.errors import (
     ContentError,
     FitError,
@@ -35,23 +33,6 @@ if TYPE_CHECKING:
 
 
 _HASHTAG_IN_TEXT = re.compile(r"(?<![&\w])#\w+")
-_HREF = re.compile(r"""href\s*=\s*(["'])(.*?)\1""", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]*>")
-
-
-_COMBINING = re.compile("[\u0300-\u036f]")
-
-
-@lru_cache(maxsize=8192)
-def _loose(text: str) -> str:
-    """Text compared for mentions: no accents, case or typography, single spaces."""
-    text = _COMBINING.sub("", unicodedata.normalize("NFKD", typography.to_gsm7(text)))
-    return " ".join(text.casefold().replace('"', " ").split())
-
-
-@lru_cache(maxsize=8192)
-def _html_text(markup: str) -> str:
-    return _html.unescape(_TAGS.sub(" ", markup))
 
 
 @dataclass

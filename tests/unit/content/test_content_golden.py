@@ -18,8 +18,8 @@ import hashlib
 import json
 import os
 import shutil
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -42,14 +42,24 @@ def settings() -> Settings:
         return load_settings()
 
 
-def _run(settings: Settings, tmp_path: Path, batches: list[list[str]]) -> tuple[dict[str, str], list[dict]]:
+def _run(
+    settings: Settings, tmp_path: Path, batches: list[list[str]]
+) -> tuple[dict[str, str], list[dict]]:
     """Run the content stage on ``batches``; the SHA-256 of every file it wrote, and the summaries."""
     store = LocalStore(tmp_path / "work")
-    ctx = RunContext(edition=EDITION, run="20261124T000000Z-gold", supporters_file="unused.csv", brief_file=str(GOLDEN / "brief.yaml"))
+    ctx = RunContext(
+        edition=EDITION,
+        run="20261124T000000Z-gold",
+        supporters_file="unused.csv",
+        brief_file=str(GOLDEN / "brief.yaml"),
+    )
     store.put_json(f"{ctx.prefix}/segments.json", SEGMENTS)
     summaries = [run_content(settings, store, ctx, batch) for batch in batches]
     prefix = len(ctx.bundle) + 1
-    digests = {key[prefix:]: hashlib.sha256(store.get_bytes(key)).hexdigest() for key in store.list(ctx.bundle)}
+    digests = {
+        key[prefix:]: hashlib.sha256(store.get_bytes(key)).hexdigest()
+        for key in store.list(ctx.bundle)
+    }
     return digests, summaries
 
 
@@ -61,9 +71,15 @@ def test_content_output_is_pinned(settings: Settings, tmp_path: Path) -> None:
     digests, (summary,) = _run(settings, tmp_path, [IDS])
     if os.environ.get("MATINALE_GOLDEN_UPDATE") == "1":  # a deliberate change of the posts
         document = {"summary": summary, "files": digests}
-        (GOLDEN / "expected.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        (GOLDEN / "expected.json").write_text(
+            json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
     expected = _expected()
-    changed = sorted(name for name in expected["files"].keys() | digests.keys() if expected["files"].get(name) != digests.get(name))
+    changed = sorted(
+        name
+        for name in expected["files"].keys() | digests.keys()
+        if expected["files"].get(name) != digests.get(name)
+    )
     assert not changed, f"the content stage's output changed: {changed}"
     assert summary == expected["summary"]
 
@@ -73,39 +89,69 @@ def test_content_output_is_pinned(settings: Settings, tmp_path: Path) -> None:
     [[IDS[::-1]], [[segment] for segment in IDS], [IDS[1::2], IDS[0::2]]],
     ids=["reversed", "one-per-batch", "interleaved"],
 )
-def test_content_output_ignores_segment_order_and_batches(settings: Settings, tmp_path: Path, batches: list[list[str]]) -> None:
+def test_content_output_ignores_segment_order_and_batches(
+    settings: Settings, tmp_path: Path, batches: list[list[str]]
+) -> None:
     digests, _ = _run(settings, tmp_path, batches)
     assert digests == _expected()["files"]
 
 
 @pytest.mark.parametrize("workers", ["1", "2", "3"])
-def test_content_output_ignores_the_number_of_workers(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str) -> None:
+def test_content_output_ignores_the_number_of_workers(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
     monkeypatch.setenv("MATINALE_CONTENT_WORKERS", workers)
     digests, (summary,) = _run(settings, tmp_path, [IDS])
     assert digests == _expected()["files"]
     assert summary == _expected()["summary"]
 
 
-def test_an_error_fails_the_task_with_its_message_in_any_process(settings: Settings, tmp_path: Path) -> None:
+def test_an_error_fails_the_task_with_its_message_in_any_process(
+    settings: Settings, tmp_path: Path
+) -> None:
     from matinale.content import ContentError, FitError, PostWriter, load_brief, write_segments
 
     templates = tmp_path / "content_templates"
-    shutil.copytree(ROOT / "content_templates", templates, ignore=shutil.ignore_patterns("fonts", "cards"))
+    shutil.copytree(
+        ROOT / "content_templates", templates, ignore=shutil.ignore_patterns("fonts", "cards")
+    )
     channels = templates / "channels.yaml"
-    channels.write_text(channels.read_text(encoding="utf-8").replace("x: {limit: 280}", "x: {limit: 60}"), encoding="utf-8")
+    channels.write_text(
+        channels.read_text(encoding="utf-8").replace("x: {limit: 280}", "x: {limit: 60}"),
+        encoding="utf-8",
+    )
     brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
 
     def writer(templates_dir: Path) -> PostWriter:
         return PostWriter(
-            brief, campaign=settings.campaign, channels=("x",), templates_dir=templates_dir, variants=settings.variants, allowed_domains=settings.allowed_domains
+            brief,
+            campaign=settings.campaign,
+            channels=("x",),
+            templates_dir=templates_dir,
+            variants=settings.variants,
+            allowed_domains=settings.allowed_domains,
         )
 
     with pytest.raises(FitError, match=r"segment \S+, channel x, theme \S+: does not fit"):
-        list(write_segments(writer(templates), SEGMENTS["segments"], date_text="mardi 24 novembre 2026", workers=2))
+        list(
+            write_segments(
+                writer(templates),
+                SEGMENTS["segments"],
+                date_text="mardi 24 novembre 2026",
+                workers=2,
+            )
+        )
     # The pool takes segments from the back: a corrupt last segment fails in a worker.
     corrupt = [*SEGMENTS["segments"], {"id": "Not A Slug", "kind": "main"}]
     with pytest.raises(ContentError, match="segment id 'Not A Slug' is not a slug"):
-        list(write_segments(writer(ROOT / "content_templates"), corrupt, date_text="mardi 24 novembre 2026", workers=2))
+        list(
+            write_segments(
+                writer(ROOT / "content_templates"),
+                corrupt,
+                date_text="mardi 24 novembre 2026",
+                workers=2,
+            )
+        )
 
 
 def test_the_pool_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,14 +159,20 @@ def test_the_pool_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.delenv("MATINALE_CONTENT_WORKERS", raising=False)
     # By default the cores this task may use, and one process for a small batch.
-    assert 1 <= content_workers(200) <= 200 // 8 and content_workers(9) == 1 and content_workers(200, 2) == 2
+    assert (
+        1 <= content_workers(200) <= 200 // 8
+        and content_workers(9) == 1
+        and content_workers(200, 2) == 2
+    )
     monkeypatch.setenv("MATINALE_CONTENT_WORKERS", "3")
     assert content_workers(200) == 3 and content_workers(2) == 2
     monkeypatch.setenv("MATINALE_CONTENT_WORKERS", "cores")
     assert 1 <= content_workers(200) <= 200 // 8 and content_workers(9) == 1
 
 
-def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """write_segments remembers, from one collect to the next, that the pool's feeder has ended.
 
     The pool here is threads of this process, and this process's first segment waits until
@@ -137,7 +189,10 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(setti
     brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
     date_text = "mardi 24 novembre 2026"
-    expected = {files.segment: files for files in write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=1)}
+    expected = {
+        files.segment: files
+        for files in write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=1)
+    }
     pool_done = threading.Event()
 
     class Threads(concurrent.futures.ThreadPoolExecutor):
@@ -145,7 +200,9 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(setti
             super().shutdown(wait=wait, cancel_futures=cancel_futures)
             pool_done.set()
 
-    def threads(*, max_workers: int, mp_context: object, initializer: Callable[..., None], initargs: tuple) -> Threads:
+    def threads(
+        *, max_workers: int, mp_context: object, initializer: Callable[..., None], initargs: tuple
+    ) -> Threads:
         return Threads(max_workers=max_workers, initializer=initializer, initargs=initargs)
 
     written = pool.segment_files
@@ -161,7 +218,12 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(setti
     monkeypatch.setattr(pool, "segment_files", after_the_pool)
     monkeypatch.setattr(pool, "_WORKER", None)
     got: list[pool.SegmentFiles] = []
-    reader = threading.Thread(target=lambda: got.extend(write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=2)), daemon=True)
+    reader = threading.Thread(
+        target=lambda: got.extend(
+            write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=2)
+        ),
+        daemon=True,
+    )
     reader.start()
     reader.join(timeout=90)
     assert not reader.is_alive(), "write_segments kept waiting after the pool had finished"
