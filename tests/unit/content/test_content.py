@@ -30,10 +30,10 @@ from matinale.content import (
     shingles,
     tracked_link,
 )
+from matinale.content.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
 from matinale.settings import Settings, load_settings
-from matinale.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EDITION = date(2026, 11, 24)
 SENIORS = {
     "id": "65plus-p01",
@@ -45,7 +45,14 @@ SENIORS = {
     "size": 120,
     "top_interests": ["sante", "ecole"],
 }
-YOUNG = {**SENIORS, "id": "18-24-p02", "band": "18-24", "framing": "mobiliser", "label": "18–24 ans · emploi", "top_interests": ["emploi"]}
+YOUNG = {
+    **SENIORS,
+    "id": "18-24-p02",
+    "band": "18-24",
+    "framing": "mobiliser",
+    "label": "18–24 ans · emploi",
+    "top_interests": ["emploi"],
+}
 TERRITORY = {
     "id": "t-94038",
     "kind": "territory",
@@ -67,7 +74,9 @@ def settings() -> Settings:
         return load_settings()
 
 
-def _brief(tmp_path: Path, mutate: Callable[[str], str] = lambda text: text, edition: date = EDITION) -> Path:
+def _brief(
+    tmp_path: Path, mutate: Callable[[str], str] = lambda text: text, edition: date = EDITION
+) -> Path:
     text = (ROOT / "content_templates" / "sample_brief.yaml").read_text(encoding="utf-8")
     text = text.replace("edition: 2026-11-24", f"edition: {edition.isoformat()}")
     path = tmp_path / f"{edition.isoformat()}.yaml"
@@ -78,7 +87,9 @@ def _brief(tmp_path: Path, mutate: Callable[[str], str] = lambda text: text, edi
 def _templates(tmp_path: Path, changes: dict[str, Callable[[str], str]]) -> Path:
     """A copy of content_templates/ with some files changed, e.g. ``{"posts/sms.j2": edit}``."""
     target = tmp_path / "content_templates"
-    shutil.copytree(ROOT / "content_templates", target, ignore=shutil.ignore_patterns("fonts", "cards"))
+    shutil.copytree(
+        ROOT / "content_templates", target, ignore=shutil.ignore_patterns("fonts", "cards")
+    )
     for name, change in changes.items():
         path = target / name
         before = path.read_text(encoding="utf-8")
@@ -87,8 +98,17 @@ def _templates(tmp_path: Path, changes: dict[str, Callable[[str], str]]) -> Path
     return target
 
 
-def _posts(settings: Settings, segment: dict, brief_path: Path | None = None, templates: Path | None = None, **kwargs):
-    brief = load_brief(brief_path or ROOT / "content_templates" / "sample_brief.yaml", allowed_domains=settings.allowed_domains)
+def _posts(
+    settings: Settings,
+    segment: dict,
+    brief_path: Path | None = None,
+    templates: Path | None = None,
+    **kwargs,
+):
+    brief = load_brief(
+        brief_path or ROOT / "content_templates" / "sample_brief.yaml",
+        allowed_domains=settings.allowed_domains,
+    )
     kwargs.setdefault("channels", settings.channels)
     kwargs.setdefault("variants", settings.variants)
     return render_segment_posts(
@@ -110,47 +130,128 @@ def seniors(settings: Settings):
 
 
 def test_sample_brief_loads_with_alternatives(settings: Settings) -> None:
-    brief = load_brief(ROOT / "content_templates" / "sample_brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
+    brief = load_brief(
+        ROOT / "content_templates" / "sample_brief.yaml",
+        EDITION,
+        allowed_domains=settings.allowed_domains,
+    )
     assert [t.id for t in brief.themes] == ["pouvoir-achat", "sante", "transition-ecologique"]
     first = brief.themes[0]
     assert first.call_to_action == first.calls_to_action[0] and len(first.calls_to_action) == 3
-    assert first.facts[0].source.startswith("https://www.insee.fr/") and first.hashtags == ("PouvoirDAchat", "EnsembleDemain")
+    assert first.facts[0].source.startswith("https://www.insee.fr/") and first.hashtags == (
+        "PouvoirDAchat",
+        "EnsembleDemain",
+    )
     assert brief.framing["65plus"].startswith("Voter")
 
 
 def test_brief_of_another_day_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BriefError, match=r"line 8: edition: 2026-11-23 inside does not match the expected 2026-11-24"):
+    with pytest.raises(
+        BriefError,
+        match=r"line 8: edition: 2026-11-23 inside does not match the expected 2026-11-24",
+    ):
         load_brief(_brief(tmp_path, edition=date(2026, 11, 23)), EDITION)
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda t: t.replace('    call_to_action: "Partagez et parlez-en autour de vous"\n', ""), r"line 35: themes\[2\]: 'call_to_action' is required"),
-        (lambda t: t.replace("    call_to_action:\n      - \"Venez", "    call_to_acton:\n      - \"Venez"), r"line 32: themes\[1\]\.call_to_acton: unknown key 'call_to_acton'; did you mean 'call_to_action'\?"),
-        (lambda t: t.replace('source: "https://www.service-public.fr', 'source: "http://www.service-public.fr'), r"line 29: themes\[1\]\.facts\[0\]\.source: .* must start with https://"),
-        (lambda t: t.replace("https://ensemble-demain.example.org/climat", "https://evil.example.com/climat"), r"line 41: themes\[2\]\.link: .*evil\.example\.com is not in links\.allowed_domains"),
-        (lambda t: t.replace('title: "Un médecin pour chacun"', "title: No"), r"line 25: themes\[1\]\.title: must be text; got true/false \(YAML reads yes/no"),
-        (lambda t: t.replace("id: sante", "id: pouvoir-achat"), r"line 24: themes\[1\]\.id: theme id 'pouvoir-achat' is used twice"),
-        (lambda t: t.replace("id: sante", "id: Santé!"), r"line 24: themes\[1\]\.id: 'Santé!' must be a slug"),
-        (lambda t: t.replace("hashtags: [Climat, EnsembleDemain]", "hashtags: [Climat, Ensemble Demain]"), r"line 42: themes\[2\]\.hashtags\[1\]: 'Ensemble Demain' is not a hashtag"),
-        (lambda t: t.replace('title: "Un médecin pour chacun"', 'title: "' + "Un médecin " * 9 + '"'), r"line 25: themes\[1\]\.title: is 98 characters long; at most 80"),
-        (lambda t: t.replace('title: "Un médecin pour chacun"', "title: '\"" + "Un médecin " * 6 + "pour tous ok\"'"), r"line 25: themes\[1\]\.title: is 82 characters once written in French typography; at most 80"),
-        (lambda t: t.replace("prix justes\"\n    key_message:", "prix justes\"\n    title: \"bis\"\n    key_message:"), r"line 12: themes\[0\]\.title: 'title' appears twice"),
-        (lambda t: t.replace("et revaloriser les petites retraites.", "et revaloriser https://x.example.org/a ."), r"line 12: themes\[0\]\.key_message: holds a link; put links in 'link'"),
-        (lambda t: t.replace("/sante\"", "/santé\""), r"line 30: themes\[1\]\.link: .* non-ASCII characters; percent-encode"),
-        (lambda t: t.split("themes:")[0] + "themes: []\n", r"line 9: themes: must be a non-empty list"),
-        (lambda t: t.replace("  65plus:", "  65 plus:"), r"line 49: framing\.65 plus: '65 plus' must be an age band"),
-        (lambda t: t.replace("themes:\n  - id: pouvoir-achat", "themes:\n  - id: pouvoir-achat\n    title: [a"), r"line 1\d: not valid YAML"),
+        (
+            lambda t: t.replace('    call_to_action: "Partagez et parlez-en autour de vous"\n', ""),
+            r"line 35: themes\[2\]: 'call_to_action' is required",
+        ),
+        (
+            lambda t: t.replace(
+                '    call_to_action:\n      - "Venez', '    call_to_acton:\n      - "Venez'
+            ),
+            r"line 32: themes\[1\]\.call_to_acton: unknown key 'call_to_acton'; did you mean 'call_to_action'\?",
+        ),
+        (
+            lambda t: t.replace(
+                'source: "https://www.service-public.fr', 'source: "http://www.service-public.fr'
+            ),
+            r"line 29: themes\[1\]\.facts\[0\]\.source: .* must start with https://",
+        ),
+        (
+            lambda t: t.replace(
+                "https://ensemble-demain.example.org/climat", "https://evil.example.com/climat"
+            ),
+            r"line 41: themes\[2\]\.link: .*evil\.example\.com is not in links\.allowed_domains",
+        ),
+        (
+            lambda t: t.replace('title: "Un médecin pour chacun"', "title: No"),
+            r"line 25: themes\[1\]\.title: must be text; got true/false \(YAML reads yes/no",
+        ),
+        (
+            lambda t: t.replace("id: sante", "id: pouvoir-achat"),
+            r"line 24: themes\[1\]\.id: theme id 'pouvoir-achat' is used twice",
+        ),
+        (
+            lambda t: t.replace("id: sante", "id: Santé!"),
+            r"line 24: themes\[1\]\.id: 'Santé!' must be a slug",
+        ),
+        (
+            lambda t: t.replace(
+                "hashtags: [Climat, EnsembleDemain]", "hashtags: [Climat, Ensemble Demain]"
+            ),
+            r"line 42: themes\[2\]\.hashtags\[1\]: 'Ensemble Demain' is not a hashtag",
+        ),
+        (
+            lambda t: t.replace(
+                'title: "Un médecin pour chacun"', 'title: "' + "Un médecin " * 9 + '"'
+            ),
+            r"line 25: themes\[1\]\.title: is 98 characters long; at most 80",
+        ),
+        (
+            lambda t: t.replace(
+                'title: "Un médecin pour chacun"',
+                "title: '\"" + "Un médecin " * 6 + "pour tous ok\"'",
+            ),
+            r"line 25: themes\[1\]\.title: is 82 characters once written in French typography; at most 80",
+        ),
+        (
+            lambda t: t.replace(
+                'prix justes"\n    key_message:', 'prix justes"\n    title: "bis"\n    key_message:'
+            ),
+            r"line 12: themes\[0\]\.title: 'title' appears twice",
+        ),
+        (
+            lambda t: t.replace(
+                "et revaloriser les petites retraites.", "et revaloriser https://x.example.org/a ."
+            ),
+            r"line 12: themes\[0\]\.key_message: holds a link; put links in 'link'",
+        ),
+        (
+            lambda t: t.replace('/sante"', '/santé"'),
+            r"line 30: themes\[1\]\.link: .* non-ASCII characters; percent-encode",
+        ),
+        (
+            lambda t: t.split("themes:")[0] + "themes: []\n",
+            r"line 9: themes: must be a non-empty list",
+        ),
+        (
+            lambda t: t.replace("  65plus:", "  65 plus:"),
+            r"line 49: framing\.65 plus: '65 plus' must be an age band",
+        ),
+        (
+            lambda t: t.replace(
+                "themes:\n  - id: pouvoir-achat", "themes:\n  - id: pouvoir-achat\n    title: [a"
+            ),
+            r"line 1\d: not valid YAML",
+        ),
     ],
 )
-def test_brief_errors_name_line_and_field(settings: Settings, tmp_path: Path, mutate: Callable[[str], str], message: str) -> None:
+def test_brief_errors_name_line_and_field(
+    settings: Settings, tmp_path: Path, mutate: Callable[[str], str], message: str
+) -> None:
     with pytest.raises(BriefError, match=message):
         load_brief(_brief(tmp_path, mutate), EDITION, allowed_domains=settings.allowed_domains)
 
 
 def test_missing_brief_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(BriefError, match="no brief for this edition; staff must write it before the cut-off"):
+    with pytest.raises(
+        BriefError, match="no brief for this edition; staff must write it before the cut-off"
+    ):
         load_brief(tmp_path / "2026-11-24.yaml", EDITION)
 
 
@@ -170,7 +271,9 @@ def test_every_theme_channel_and_variant_is_written(settings: Settings, seniors)
             assert post["parts"] == sms_count(post["text"]).parts
     social = [p for p in seniors.posts if p["channel"] not in {"sms", "email"}]
     assert all(p["variant"] in {1, 2, 3} for p in social)
-    assert len(social) == len(brief.themes) * 4 * settings.variants  # activists' posts: all variants made
+    assert (
+        len(social) == len(brief.themes) * 4 * settings.variants
+    )  # activists' posts: all variants made
 
 
 def test_channel_limits_hold(seniors) -> None:
@@ -193,7 +296,12 @@ def test_posts_json_and_md_are_written_per_segment(settings: Settings, tmp_path:
 
     store = LocalStore(tmp_path / "work")
     brief = _brief(tmp_path)
-    ctx = RunContext(edition=EDITION, run="20261124T000000Z-abcd", supporters_file="unused.csv", brief_file=str(brief))
+    ctx = RunContext(
+        edition=EDITION,
+        run="20261124T000000Z-abcd",
+        supporters_file="unused.csv",
+        brief_file=str(brief),
+    )
     store.put_json(f"{ctx.prefix}/segments.json", {"segments": [SENIORS, TERRITORY], "report": {}})
     summary = run_content(settings, store, ctx, ["65plus-p01", "t-94038"])
     assert summary["segments"] == 2 and summary["posts"] > 90
@@ -201,7 +309,9 @@ def test_posts_json_and_md_are_written_per_segment(settings: Settings, tmp_path:
     document = store.get_json(f"{ctx.bundle}/t-94038/posts.json")
     assert document["segment"] == "t-94038" and document["edition"] == "2026-11-24"
     assert document["themes"][0] == "sante" and document["angle"] == "territoire"
-    assert {"text", "channel", "theme", "variant"} <= set(document["posts"][0])  # what the page reads
+    assert {"text", "channel", "theme", "variant"} <= set(
+        document["posts"][0]
+    )  # what the page reads
     markdown = store.get_bytes(f"{ctx.bundle}/t-94038/posts.md").decode()
     assert markdown.startswith("# L'Haÿ-les-Roses — édition du mardi 24 novembre 2026")
     assert "## Un médecin pour chacun" in markdown and "### SMS · variante 1" in markdown
@@ -217,27 +327,67 @@ def test_brief_text_is_data_not_template(settings: Settings, tmp_path: Path) -> 
     posts = _posts(settings, SENIORS, path, channels=("facebook", "email")).posts
     facebook = next(p for p in posts if p["channel"] == "facebook" and p["theme"] == "sante")
     email = next(p for p in posts if p["channel"] == "email" and p["theme"] == "sante")
-    assert "{{ 7 * 7 }} {% for x in range(3) %}x{% endfor %} <script>alert(1)</script>" in facebook["text"]
+    assert (
+        "{{ 7 * 7 }} {% for x in range(3) %}x{% endfor %} <script>alert(1)</script>"
+        in facebook["text"]
+    )
     assert "49" not in facebook["text"] and "xxx" not in facebook["text"]
-    assert "<script>" not in email["html"] and "&lt;script&gt;alert(1)&lt;/script&gt;" in email["html"]
+    assert (
+        "<script>" not in email["html"] and "&lt;script&gt;alert(1)&lt;/script&gt;" in email["html"]
+    )
     assert "{{ 7 * 7 }}" in email["html"]
 
 
 def test_sandbox_blocks_unsafe_template_code(settings: Settings, tmp_path: Path) -> None:
-    templates = _templates(tmp_path, {"posts/x.j2": lambda t: "{{ campaign.__class__.__mro__ }}\n" + t})
-    with pytest.raises(ContentError, match=r"template x\.j2: access to attribute '__class__' .* is unsafe"):
+    templates = _templates(
+        tmp_path, {"posts/x.j2": lambda t: "{{ campaign.__class__.__mro__ }}\n" + t}
+    )
+    with pytest.raises(
+        ContentError, match=r"template x\.j2: access to attribute '__class__' .* is unsafe"
+    ):
         _posts(settings, SENIORS, templates=templates, channels=("x",))
 
 
-def test_undefined_template_variable_fails_with_the_template_name(settings: Settings, tmp_path: Path) -> None:
+def test_undefined_template_variable_fails_with_the_template_name(
+    settings: Settings, tmp_path: Path
+) -> None:
     templates = _templates(tmp_path, {"posts/whatsapp.j2": lambda t: t + "\n{{ theme.slogan }}"})
     with pytest.raises(Exception, match="template whatsapp.j2: .*slogan"):
         _posts(settings, SENIORS, templates=templates, channels=("whatsapp",))
 
 
+def test_a_render_error_is_raised_never_returned_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_render gives the text or raises: a failed render never comes back as a None post.
+
+    Jinja2's handle_exception re-raises today; if it ever returned (its contract broken),
+    the render must still fail rather than hand None to typography and the checks.
+    """
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from matinale.content.render import _opener_template, _render
+
+    undefined = _opener_template("Bonjour {{ nobody }}")
+    with pytest.raises(ContentError, match="'nobody' is undefined"):
+        _render(undefined, {})
+
+    def refuse(url: str) -> str:
+        raise LinkError(f"{url} refused")
+
+    # Not a template error: it keeps its own type (the night reports a link problem).
+    with pytest.raises(LinkError, match="refused"):
+        _render(_opener_template("{{ 'https://a.example/x' | track }}"), {"_track": refuse})
+    monkeypatch.setattr(SandboxedEnvironment, "handle_exception", lambda self, source=None: None)
+    with pytest.raises(ContentError, match="'nobody' is undefined"):
+        _render(undefined, {})
+    with pytest.raises(LinkError, match="refused"):
+        _render(_opener_template("{{ 'https://a.example/x' | track }}"), {"_track": refuse})
+
+
 def test_plain_text_keeps_french_place_names(settings: Settings) -> None:
     posts = _posts(settings, TERRITORY).posts
-    social = [p["text"] for p in posts if p["channel"] in {"x", "facebook", "whatsapp", "instagram"}]
+    social = [
+        p["text"] for p in posts if p["channel"] in {"x", "facebook", "whatsapp", "instagram"}
+    ]
     assert any("L’Haÿ-les-Roses" in text for text in social)
     assert not any("&#39;" in text or "&amp;" in text for text in social)
     sms = [p["text"] for p in posts if p["channel"] == "sms"]
@@ -250,12 +400,18 @@ def test_plain_text_keeps_french_place_names(settings: Settings) -> None:
 def test_framing_follows_band_profile_and_territory(settings: Settings, seniors) -> None:
     assert seniors.angle == "devoir-civique"
     staff_line = "Voter, c’est un devoir civique\u202f: transmettons une France solidaire."
-    assert staff_line in next(p["text"] for p in seniors.posts if p["channel"] == "x" and p["variant"] == 1)
+    assert staff_line in next(
+        p["text"] for p in seniors.posts if p["channel"] == "x" and p["variant"] == 1
+    )
     assert seniors.themes[0] == "sante"  # the segment's first interest leads
 
     young = _posts(settings, YOUNG, channels=("x",))
     assert young.angle == "mobiliser" and any("populistes" in p["text"] for p in young.posts)
-    green = _posts(settings, {**YOUNG, "id": "18-24-p03", "top_interests": ["transition-ecologique"]}, channels=("x",))
+    green = _posts(
+        settings,
+        {**YOUNG, "id": "18-24-p03", "top_interests": ["transition-ecologique"]},
+        channels=("x",),
+    )
     assert green.angle == "climat" and green.themes[0] == "transition-ecologique"
 
     local = _posts(settings, TERRITORY, channels=("x", "facebook"))
@@ -268,21 +424,52 @@ def test_framing_rules_are_data(settings: Settings, tmp_path: Path) -> None:
     rule = "rules:\n  - when: {band: 65plus, interest: ecole}\n    angle: familles\n"
     templates = _templates(tmp_path, {"framing.yaml": lambda t: t.replace("rules:\n", rule)})
     assert _posts(settings, SENIORS, templates=templates, channels=("x",)).angle == "familles"
-    assert _posts(settings, {**SENIORS, "top_interests": ["sante"]}, templates=templates, channels=("x",)).angle == "devoir-civique"
+    assert (
+        _posts(
+            settings, {**SENIORS, "top_interests": ["sante"]}, templates=templates, channels=("x",)
+        ).angle
+        == "devoir-civique"
+    )
 
 
 @pytest.mark.parametrize(
     ("file", "change", "message"),
     [
-        ("framing.yaml", lambda t: t.replace("angle: climat", "angle: climate"), r"framing\.yaml, line \d+: rules\[1\]\.angle: angle 'climate' is not defined"),
-        ("framing.yaml", lambda t: t.replace("  - when: {kind: territory}", "  - when: {knd: territory}"), r"rules\[0\]\.when\.knd: unknown key 'knd'; did you mean 'kind'"),
-        ("framing.yaml", lambda t: t.replace("Une autre voie est possible.", "Une autre {{ voie"), r"angles\.default\.openers\[1\]"),
-        ("channels.yaml", lambda t: t.replace("x: {limit: 280}", "x: {limit: 500}"), r"channels\.x\.limit: 500 is over x's own limit of 280"),
-        ("channels.yaml", lambda t: t.replace("shorten: [hashtags,", "shorten: [emojis,"), r"shorten\[0\]: unknown step 'emojis'"),
-        ("channels.yaml", lambda t: t.replace("threshold: 0.8", "threshold: 2"), r"variants\.threshold: must be a similarity in \(0, 1\]"),
+        (
+            "framing.yaml",
+            lambda t: t.replace("angle: climat", "angle: climate"),
+            r"framing\.yaml, line \d+: rules\[1\]\.angle: angle 'climate' is not defined",
+        ),
+        (
+            "framing.yaml",
+            lambda t: t.replace("  - when: {kind: territory}", "  - when: {knd: territory}"),
+            r"rules\[0\]\.when\.knd: unknown key 'knd'; did you mean 'kind'",
+        ),
+        (
+            "framing.yaml",
+            lambda t: t.replace("Une autre voie est possible.", "Une autre {{ voie"),
+            r"angles\.default\.openers\[1\]",
+        ),
+        (
+            "channels.yaml",
+            lambda t: t.replace("x: {limit: 280}", "x: {limit: 500}"),
+            r"channels\.x\.limit: 500 is over x's own limit of 280",
+        ),
+        (
+            "channels.yaml",
+            lambda t: t.replace("shorten: [hashtags,", "shorten: [emojis,"),
+            r"shorten\[0\]: unknown step 'emojis'",
+        ),
+        (
+            "channels.yaml",
+            lambda t: t.replace("threshold: 0.8", "threshold: 2"),
+            r"variants\.threshold: must be a similarity in \(0, 1\]",
+        ),
     ],
 )
-def test_rules_files_are_validated(tmp_path: Path, file: str, change: Callable[[str], str], message: str) -> None:
+def test_rules_files_are_validated(
+    tmp_path: Path, file: str, change: Callable[[str], str], message: str
+) -> None:
     with pytest.raises(RulesError, match=message):
         load_rules(_templates(tmp_path, {file: change}))
 
@@ -293,7 +480,11 @@ def test_rules_files_are_validated(tmp_path: Path, file: str, change: Callable[[
 def test_each_channel_has_its_typography(seniors) -> None:
     for post in seniors.posts:
         if post["channel"] == "sms":
-            assert check(post["text"], "sms") == [] and "’" not in post["text"] and NNBSP not in post["text"]
+            assert (
+                check(post["text"], "sms") == []
+                and "’" not in post["text"]
+                and NNBSP not in post["text"]
+            )
             assert " : " in post["text"]  # French spacing, with a plain space
         else:
             assert check(post["text"], "social") == [], post["text"]
@@ -312,34 +503,52 @@ def test_variants_differ_and_the_report_shows_the_matrix(settings: Settings, sen
         threshold = rules.channels[item["channel"]].threshold
         assert item["max"] <= threshold and item["threshold"] == threshold
         size = item["variants"]
-        assert len(item["matrix"]) == size and all(row[i] == 1.0 for i, row in enumerate(item["matrix"]))
-        assert all(item["matrix"][i][j] == item["matrix"][j][i] for i in range(size) for j in range(size))
+        assert len(item["matrix"]) == size and all(
+            row[i] == 1.0 for i, row in enumerate(item["matrix"])
+        )
+        assert all(
+            item["matrix"][i][j] == item["matrix"][j][i] for i in range(size) for j in range(size)
+        )
     for theme in ("pouvoir-achat", "sante"):
-        texts = [p["text"] for p in seniors.posts if p["channel"] == "facebook" and p["theme"] == theme]
+        texts = [
+            p["text"] for p in seniors.posts if p["channel"] == "facebook" and p["theme"] == theme
+        ]
         assert len(set(texts)) == 3
 
 
-def test_variants_are_deterministic_per_segment_and_edition(settings: Settings, tmp_path: Path, seniors) -> None:
+def test_variants_are_deterministic_per_segment_and_edition(
+    settings: Settings, tmp_path: Path, seniors
+) -> None:
     again = _posts(settings, SENIORS)
     assert again.posts == seniors.posts
     other_segment = _posts(settings, {**SENIORS, "id": "65plus-p02"}, channels=("x",))
-    texts = lambda result: [URL_PATTERN.sub("", p["text"]) for p in result.posts if p["channel"] == "x"]  # noqa: E731
+    texts = lambda result: [  # noqa: E731
+        URL_PATTERN.sub("", p["text"]) for p in result.posts if p["channel"] == "x"
+    ]
     assert texts(other_segment) != texts(seniors)
-    other_day = _posts(settings, SENIORS, _brief(tmp_path, edition=date(2026, 11, 25)), channels=("x",))
+    other_day = _posts(
+        settings, SENIORS, _brief(tmp_path, edition=date(2026, 11, 25)), channels=("x",)
+    )
     assert texts(other_day) != texts(seniors)
 
 
 def test_too_similar_variants_are_rejected(settings: Settings, tmp_path: Path) -> None:
     # One opener, one intro, one hashtag set and one call to action: every candidate reads the same.
     def single(text: str) -> str:
-        text = re.sub(r"(  devoir-civique:\n    label: [^\n]+\n    openers:\n      - [^\n]+\n)(      - [^\n]+\n)+", r"\1", text)
+        text = re.sub(
+            r"(  devoir-civique:\n    label: [^\n]+\n    openers:\n      - [^\n]+\n)(      - [^\n]+\n)+",
+            r"\1",
+            text,
+        )
         return text.replace(
             '    cta_intros: ["👉", "Concrètement :", "Pour agir :", "Avec nous :"]\n    hashtags: [[DevoirCivique], [Voter], [Citoyens]]',
             '    cta_intros: ["👉"]\n    hashtags: [[Voter]]',
         )
 
     def near_copy(text: str) -> str:  # the second call to action differs by one word; no staff line
-        return text.replace("Découvrez notre plan santé", "Venez à la réunion publique de votre quartier").split("framing:")[0]
+        return text.replace(
+            "Découvrez notre plan santé", "Venez à la réunion publique de votre quartier"
+        ).split("framing:")[0]
 
     brief = _brief(tmp_path, near_copy)
     lenient = _templates(tmp_path / "a", {"framing.yaml": single})
@@ -350,15 +559,27 @@ def test_too_similar_variants_are_rejected(settings: Settings, tmp_path: Path) -
     assert by_theme["sante"]["variants"] == 1 and by_theme["sante"]["rejected"] == 1
     assert by_theme["pouvoir-achat"]["variants"] == 3  # three different calls to action
     assert by_theme["transition-ecologique"]["variants"] == 1  # nothing left to vary
-    strict = _templates(tmp_path / "b", {"framing.yaml": single, "channels.yaml": lambda t: t.replace("min_distinct: 1", "min_distinct: 2")})
-    with pytest.raises(VariantError, match=r"segment 65plus-p01, channel x, theme [a-z-]+: only 1 variant\(s\) differ enough .*framing\.yaml"):
+    strict = _templates(
+        tmp_path / "b",
+        {
+            "framing.yaml": single,
+            "channels.yaml": lambda t: t.replace("min_distinct: 1", "min_distinct: 2"),
+        },
+    )
+    with pytest.raises(
+        VariantError,
+        match=r"segment 65plus-p01, channel x, theme [a-z-]+: only 1 variant\(s\) differ enough .*framing\.yaml",
+    ):
         _posts(settings, SENIORS, brief, strict, channels=("x",))
 
 
 def test_shingle_similarity() -> None:
     a = shingles("Le climat, c'est maintenant : rénovons un million de logements.")
     assert jaccard(a, a) == 1.0
-    assert jaccard(a, shingles("LE CLIMAT,  c'est maintenant : rénovons un million de logements.")) == 1.0
+    assert (
+        jaccard(a, shingles("LE CLIMAT,  c'est maintenant : rénovons un million de logements."))
+        == 1.0
+    )
     assert jaccard(a, shingles("Un médecin pour chacun, partout en France.")) < 0.1
 
 
@@ -377,18 +598,43 @@ def test_direct_messages_carry_the_mandatory_mentions(settings: Settings, senior
             assert campaign.unsubscribe_url in post["text"] and campaign.sender_name in post["text"]
 
 
-def test_a_template_that_drops_a_mention_fails_the_night(settings: Settings, tmp_path: Path) -> None:
-    templates = _templates(tmp_path, {"posts/sms.j2": lambda t: t.replace(" : {{ campaign.sms_stop }}", "")})
-    with pytest.raises(MentionError, match=r"segment 65plus-p01, channel sms, theme sante, variant 1: text lacks the mandatory mention 'free opt-out' \(sms_stop"):
+def test_a_template_that_drops_a_mention_fails_the_night(
+    settings: Settings, tmp_path: Path
+) -> None:
+    templates = _templates(
+        tmp_path, {"posts/sms.j2": lambda t: t.replace(" : {{ campaign.sms_stop }}", "")}
+    )
+    with pytest.raises(
+        MentionError,
+        match=r"segment 65plus-p01, channel sms, theme sante, variant 1: text lacks the mandatory mention 'free opt-out' \(sms_stop",
+    ):
         _posts(settings, SENIORS, templates=templates, channels=("sms",))
-    templates = _templates(tmp_path / "b", {"posts/email.html.j2": lambda t: t.replace('<a href="{{ campaign.unsubscribe_url }}">{{ campaign.how_to_object }}</a>', "{{ campaign.how_to_object }}")})
-    with pytest.raises(MentionError, match=r"channel email, theme sante, variant 1: html lacks the mandatory mention 'unsubscribe link'"):
+    templates = _templates(
+        tmp_path / "b",
+        {
+            "posts/email.html.j2": lambda t: t.replace(
+                '<a href="{{ campaign.unsubscribe_url }}">{{ campaign.how_to_object }}</a>',
+                "{{ campaign.how_to_object }}",
+            )
+        },
+    )
+    with pytest.raises(
+        MentionError,
+        match=r"channel email, theme sante, variant 1: html lacks the mandatory mention 'unsubscribe link'",
+    ):
         _posts(settings, SENIORS, templates=templates, channels=("email",))
 
 
 def test_an_sms_opt_out_without_stop_is_refused(settings: Settings) -> None:
-    with pytest.raises(MentionError, match=r"legal\.sms_stop = 'Répondez NON' must hold the keyword STOP"):
-        _posts(settings, SENIORS, campaign=replace(settings.campaign, sms_stop="Répondez NON"), channels=("sms",))
+    with pytest.raises(
+        MentionError, match=r"legal\.sms_stop = 'Répondez NON' must hold the keyword STOP"
+    ):
+        _posts(
+            settings,
+            SENIORS,
+            campaign=replace(settings.campaign, sms_stop="Répondez NON"),
+            channels=("sms",),
+        )
 
 
 # -------------------------------------------------------------------------- 8. limits
@@ -396,34 +642,64 @@ def test_an_sms_opt_out_without_stop_is_refused(settings: Settings) -> None:
 
 def test_long_posts_are_shortened_by_template_rules(settings: Settings, tmp_path: Path) -> None:
     longer = "Ouvrir 500 maisons de santé dans les territoires où l'on attend des mois pour un rendez-vous, avec des médecins salariés et des horaires du soir pour celles et ceux qui travaillent."
-    path = _brief(tmp_path, lambda t: t.replace("Ouvrir 500 maisons de santé dans les territoires où l'on attend des mois pour un rendez-vous.", longer))
-    posts = [p for p in _posts(settings, SENIORS, path, channels=("x", "sms")).posts if p["theme"] == "sante"]
+    path = _brief(
+        tmp_path,
+        lambda t: t.replace(
+            "Ouvrir 500 maisons de santé dans les territoires où l'on attend des mois pour un rendez-vous.",
+            longer,
+        ),
+    )
+    posts = [
+        p
+        for p in _posts(settings, SENIORS, path, channels=("x", "sms")).posts
+        if p["theme"] == "sante"
+    ]
     for post in posts:
         assert post["shortened"], post
         if post["channel"] == "x":
             assert post["length"] <= 280 and "#" not in post["text"]
-            assert "l’on attend des mois pour un rendez-vous, avec des médecins salariés et des horaires du soir" in post["text"]
+            assert (
+                "l’on attend des mois pour un rendez-vous, avec des médecins salariés et des horaires du soir"
+                in post["text"]
+            )
         # Never cut mid-word: every word of the post comes whole from the inputs.
         assert not post["text"].endswith(("…", "..."))
 
 
 def test_instagram_drops_hashtags_over_thirty(settings: Settings, tmp_path: Path) -> None:
     tags = ", ".join(f"Tag{i}" for i in range(31))
-    path = _brief(tmp_path, lambda t: t.replace("hashtags: [Climat, EnsembleDemain]", f"hashtags: [{tags}]"))
-    posts = [p for p in _posts(settings, SENIORS, path, channels=("instagram",)).posts if p["theme"] == "transition-ecologique"]
+    path = _brief(
+        tmp_path, lambda t: t.replace("hashtags: [Climat, EnsembleDemain]", f"hashtags: [{tags}]")
+    )
+    posts = [
+        p
+        for p in _posts(settings, SENIORS, path, channels=("instagram",)).posts
+        if p["theme"] == "transition-ecologique"
+    ]
     assert posts and all(p["shortened"] == ["hashtags"] and "#Tag" not in p["text"] for p in posts)
 
 
-def test_a_post_that_cannot_fit_fails_naming_segment_channel_theme(settings: Settings, tmp_path: Path) -> None:
-    templates = _templates(tmp_path, {"channels.yaml": lambda t: t.replace("x: {limit: 280}", "x: {limit: 60}")})
-    with pytest.raises(FitError, match=r"segment 65plus-p01, channel x, theme sante: does not fit \(\d+ characters > 60\) even after hashtags, secondary_facts, facts, compact, minimal"):
+def test_a_post_that_cannot_fit_fails_naming_segment_channel_theme(
+    settings: Settings, tmp_path: Path
+) -> None:
+    templates = _templates(
+        tmp_path, {"channels.yaml": lambda t: t.replace("x: {limit: 280}", "x: {limit: 60}")}
+    )
+    with pytest.raises(
+        FitError,
+        match=r"segment 65plus-p01, channel x, theme sante: does not fit \(\d+ characters > 60\) even after hashtags, secondary_facts, facts, compact, minimal",
+    ):
         _posts(settings, SENIORS, templates=templates, channels=("x",))
 
 
 def test_sms_parts_are_configurable(settings: Settings, tmp_path: Path) -> None:
-    templates = _templates(tmp_path, {"channels.yaml": lambda t: t.replace("sms: {max_parts: 2", "sms: {max_parts: 3")})
+    templates = _templates(
+        tmp_path, {"channels.yaml": lambda t: t.replace("sms: {max_parts: 2", "sms: {max_parts: 3")}
+    )
     roomy = _posts(settings, SENIORS, templates=templates, channels=("sms",)).posts
-    assert any(p["parts"] == 3 and not p["shortened"] for p in roomy)  # the full form fits in 3 parts
+    assert any(
+        p["parts"] == 3 and not p["shortened"] for p in roomy
+    )  # the full form fits in 3 parts
 
 
 # --------------------------------------------------------------------------- 9. links
@@ -431,7 +707,9 @@ def test_sms_parts_are_configurable(settings: Settings, tmp_path: Path) -> None:
 
 def test_every_link_is_tracked_on_an_allowed_domain(settings: Settings, seniors) -> None:
     for post in seniors.posts:
-        texts = [post["text"]] + ([post["html"].replace("&amp;", "&")] if post["channel"] == "email" else [])
+        texts = [post["text"]] + (
+            [post["html"].replace("&amp;", "&")] if post["channel"] == "email" else []
+        )
         for url in {u for text in texts for u in URL_PATTERN.findall(text)} | {post["link"]}:
             if url == settings.campaign.unsubscribe_url:
                 continue
@@ -439,30 +717,64 @@ def test_every_link_is_tracked_on_an_allowed_domain(settings: Settings, seniors)
             assert parts.scheme == "https" and parts.hostname in settings.allowed_domains
             query = parse_qs(parts.query)
             assert query["utm_source"] == ["matinale"] and query["utm_medium"] == [post["channel"]]
-            assert query["utm_campaign"] == ["2026-11-24"] and query["utm_content"] == [f"65plus-p01-{post['variant']}"]
+            assert query["utm_campaign"] == ["2026-11-24"] and query["utm_content"] == [
+                f"65plus-p01-{post['variant']}"
+            ]
 
 
 def test_tracked_link_replaces_utm_and_keeps_the_rest() -> None:
-    link = tracked_link("https://example.org/p?a=1&utm_source=other#top", channel="card", edition=EDITION, content="65plus-p01-1")
-    assert link == "https://example.org/p?a=1&utm_source=matinale&utm_medium=card&utm_campaign=2026-11-24&utm_content=65plus-p01-1#top"
+    link = tracked_link(
+        "https://example.org/p?a=1&utm_source=other#top",
+        channel="card",
+        edition=EDITION,
+        content="65plus-p01-1",
+    )
+    assert (
+        link
+        == "https://example.org/p?a=1&utm_source=matinale&utm_medium=card&utm_campaign=2026-11-24&utm_content=65plus-p01-1#top"
+    )
     with pytest.raises(LinkError, match="not in links.allowed_domains"):
-        tracked_link("https://evil.example.com/", channel="x", edition=EDITION, content="a-1", allowed_domains=("example.org",))
+        tracked_link(
+            "https://evil.example.com/",
+            channel="x",
+            edition=EDITION,
+            content="a-1",
+            allowed_domains=("example.org",),
+        )
     with pytest.raises(LinkError, match="must be a slug"):
-        tracked_link("https://example.org/", channel="x", edition=EDITION, content="jean.dupont@example.org")
+        tracked_link(
+            "https://example.org/", channel="x", edition=EDITION, content="jean.dupont@example.org"
+        )
 
 
 def test_an_untracked_link_in_a_template_fails(settings: Settings, tmp_path: Path) -> None:
-    templates = _templates(tmp_path, {"posts/whatsapp.j2": lambda t: t + "\n{{ campaign.website }}"})
-    with pytest.raises(LinkError, match=r"channel whatsapp, theme sante, variant 1: text: 'https://ensemble-demain.example.org' is not tracked"):
+    templates = _templates(
+        tmp_path, {"posts/whatsapp.j2": lambda t: t + "\n{{ campaign.website }}"}
+    )
+    with pytest.raises(
+        LinkError,
+        match=r"channel whatsapp, theme sante, variant 1: text: 'https://ensemble-demain.example.org' is not tracked",
+    ):
         _posts(settings, SENIORS, templates=templates, channels=("whatsapp",))
-    tracked = _templates(tmp_path / "b", {"posts/whatsapp.j2": lambda t: t + "\n{{ campaign.website | track }}"})
+    tracked = _templates(
+        tmp_path / "b", {"posts/whatsapp.j2": lambda t: t + "\n{{ campaign.website | track }}"}
+    )
     posts = _posts(settings, SENIORS, templates=tracked, channels=("whatsapp",)).posts
-    assert "https://ensemble-demain.example.org/?utm_source=matinale&utm_medium=whatsapp" in posts[0]["text"]
+    assert (
+        "https://ensemble-demain.example.org/?utm_source=matinale&utm_medium=whatsapp"
+        in posts[0]["text"]
+    )
 
 
 def test_writer_serves_many_segments_and_markdown_is_readable(settings: Settings) -> None:
     brief = load_brief(ROOT / "content_templates" / "sample_brief.yaml")
-    writer = PostWriter(brief, campaign=settings.campaign, channels=("x", "sms"), templates_dir=settings.templates_dir, allowed_domains=settings.allowed_domains)
+    writer = PostWriter(
+        brief,
+        campaign=settings.campaign,
+        channels=("x", "sms"),
+        templates_dir=settings.templates_dir,
+        allowed_domains=settings.allowed_domains,
+    )
     results = [writer.segment(s) for s in (SENIORS, YOUNG, TERRITORY)]
     assert [r.angle for r in results] == ["devoir-civique", "mobiliser", "territoire"]
     markdown = posts_markdown(results[0], label="65 ans et +")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matinale.typography import (
+from matinale.content.typography import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     NNBSP,
@@ -29,7 +29,10 @@ def test_social_spacing_apostrophe_and_guillemets() -> None:
 
 
 def test_social_straight_quotes_ellipsis_and_doubled_punctuation() -> None:
-    assert fix('Il a dit "non merci"... vraiment ?!', "social") == f"Il a dit «{NNBSP}non merci{NNBSP}»… vraiment{NNBSP}?!"
+    assert (
+        fix('Il a dit "non merci"... vraiment ?!', "social")
+        == f"Il a dit «{NNBSP}non merci{NNBSP}»… vraiment{NNBSP}?!"
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,7 +92,7 @@ def test_checker_gives_the_position() -> None:
 
 def test_sms_stays_in_gsm7_with_plain_space_and_apostrophe() -> None:
     text = fix("L'Haÿ-les-Roses : «ça» compte – même à 07:30 ! Fête, côte, où, Noël… Œuvre", "sms")
-    assert text == "L'Hay-les-Roses : \"ca\" compte - meme à 07:30 ! Fete, cote, où, Noel... OEuvre"
+    assert text == 'L\'Hay-les-Roses : "ca" compte - meme à 07:30 ! Fete, cote, où, Noel... OEuvre'
     assert set(text) <= GSM7_BASIC
     assert check(text, "sms") == []
 
@@ -106,7 +109,10 @@ def test_sms_leaves_out_what_gsm7_cannot_carry() -> None:
 
 
 def test_plain_text_keeps_french_letters() -> None:
-    assert fix("L'Haÿ-les-Roses, Saint-Étienne, Œuvre", "social") == "L’Haÿ-les-Roses, Saint-Étienne, Œuvre"
+    assert (
+        fix("L'Haÿ-les-Roses, Saint-Étienne, Œuvre", "social")
+        == "L’Haÿ-les-Roses, Saint-Étienne, Œuvre"
+    )
 
 
 def test_html_fixes_text_nodes_only() -> None:
@@ -171,7 +177,10 @@ def test_x_length(text: str, length: int) -> None:
     assert x_length(text) == length
 
 
-_FRENCH = st.text(alphabet=st.sampled_from(list("abcéèàùçôÿ '\"«»:;!?.,-0123456789#()…👉\u202f\u00a0\n")), max_size=80)
+_FRENCH = st.text(
+    alphabet=st.sampled_from(list("abcéèàùçôÿ '\"«»:;!?.,-0123456789#()…👉\u202f\u00a0\n")),
+    max_size=80,
+)
 
 
 @settings(max_examples=150, deadline=None)

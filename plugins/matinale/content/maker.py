@@ -1,0 +1,453 @@
+"""One segment's posts: context, rendering, shortening to fit, checks, and distinct variants."""
+
+from __future__ import annotations
+
+import html as _html
+import random
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from itertools import combinations, product
+from typing import TYPE_CHECKING, Any
+
+from matinale.content import typography
+from matinale.content.brief import Theme
+from matinale.content.channels import _HREF, _MENTIONS, _STYLE, DIRECT_CHANNELS, _html_text, _loose
+from matinale.content.errors import (
+    ContentError,
+    FitError,
+    LinkError,
+    MentionError,
+    TypographyError,
+    VariantError,
+)
+from matinale.content.links import _link_problem, _site, tracked_link
+from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_template, _render
+from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
+from matinale.content.typography import URL_PATTERN
+from matinale.content.yamldoc import _SLUG
+
+if TYPE_CHECKING:
+    from matinale.content.posts import PostWriter
+
+
+_HASHTAG_IN_TEXT = re.compile(r"(?<![&\w])#\w+")
+
+
+@dataclass
+class SegmentPosts:
+    """Everything made for one segment: what posts.json and posts.md hold."""
+
+    segment: str
+    edition: date
+    angle: str
+    themes: list[str]
+    posts: list[dict[str, Any]]
+    similarity: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "segment": self.segment,
+            "edition": self.edition.isoformat(),
+            "angle": self.angle,
+            "themes": self.themes,
+            "posts": self.posts,
+            "similarity": self.similarity,
+        }
+
+
+class _SegmentMaker:
+    """Renders and checks the posts of one segment; one instance per segment."""
+
+    def __init__(self, writer: PostWriter, segment: Mapping[str, Any]) -> None:
+        self.w = writer
+        self.segment = segment
+        self.segment_id = str(segment.get("id"))
+        if not _SLUG.match(self.segment_id):
+            raise ContentError(
+                f"segment id {self.segment_id!r} is not a slug; segments.json is corrupt"
+            )
+        rules = writer.rules
+        self.angle = rules.angles[_choose_angle(segment, rules)]
+        territory = segment.get("territory") or {}
+        self.territory = (
+            str(territory.get("name") or territory.get("label") or segment.get("label") or "")
+            if segment.get("kind") == "territory"
+            else ""
+        )
+        interests = [str(i) for i in segment.get("top_interests") or ()]
+        self.interest = (
+            rules.interests.get(interests[0], interests[0].replace("-", " ")) if interests else ""
+        )
+        framing = writer.brief.framing
+        self.staff_line = next(
+            (
+                framing[k]
+                for k in (self.segment_id, segment.get("band"), self.angle.id)
+                if k and k in framing
+            ),
+            "",
+        )
+        self.segment_ns = _namespace(
+            id=self.segment_id,
+            label=str(segment.get("label") or ""),
+            band_label=str(segment.get("band_label") or ""),
+            kind=str(segment.get("kind") or "main"),
+            territory=self.territory,
+            interest=self.interest,
+        )
+        context = {
+            "territory": self.territory,
+            "territory_level": str(territory.get("level") or ""),
+            "interest": self.interest,
+            "segment": self.segment_ns,
+        }
+        self.openers = tuple(
+            " ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers
+        )
+        self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
+
+    # -- ordering and choices
+
+    def theme_order(self) -> list[Theme]:
+        """The local theme first for a territorial pack, else the segment's interests first."""
+        hint = self.segment.get("theme")
+        interests = [str(i) for i in self.segment.get("top_interests") or ()]
+
+        def rank(item: tuple[int, Theme]) -> tuple[int, int]:
+            index, theme = item
+            if hint and theme.id == hint:
+                return (0, index)
+            if theme.id in interests:
+                return (1, interests.index(theme.id))
+            return (2, index)
+
+        return [theme for _, theme in sorted(enumerate(self.w.brief.themes), key=rank)]
+
+    def choices(self, theme: Theme, channel: str) -> Iterator[_Choice]:
+        """Candidate ingredient sets, most different first, in an order fixed by the seed."""
+        # A str seed is hashed with SHA-512, not hash(): the same order in every process and
+        # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
+        rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
+        openers = list(self.openers)
+        rng.shuffle(openers)
+        if self.staff_line:
+            # The staff's line of the day leads variant 1; the reviewed openers follow.
+            openers.insert(0, self.staff_line)
+        ctas = list(theme.calls_to_action)
+        rng.shuffle(ctas)
+        intros = list(self.angle.cta_intros)
+        rng.shuffle(intros)
+        sets = list(self.angle.hashtag_sets) or [()]
+        rng.shuffle(sets)
+        dims = (len(openers), len(ctas), len(intros), len(sets))
+
+        def choice(k: int, combo: tuple[int, ...]) -> _Choice:
+            o, c, i, h = combo
+            return _Choice(
+                openers[o], ctas[c], intros[i], _rotate_hashtags(theme.hashtags, sets[h], k)
+            )
+
+        # The diagonal first: variant k takes the k-th of every list, so consecutive
+        # variants differ in every ingredient while the lists last.
+        diagonal = [tuple(k % n for n in dims) for k in range(max(dims))]
+        for k, combo in enumerate(diagonal):
+            yield choice(k, combo)
+        # Only when the diagonal ran short (too similar): other combinations, a bounded few.
+        seen = set(diagonal)
+        rest = [combo for combo in product(*(range(n) for n in dims)) if combo not in seen]
+        rng.shuffle(rest)
+        for k, combo in enumerate(rest[: 2 * self.w.variants], start=len(diagonal)):
+            yield choice(k, combo)
+
+    # -- one post
+
+    def _context(
+        self, theme: Theme, channel: str, variant: int, choice: _Choice
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The template context of one post before shortening, and the links it may print."""
+        content = f"{self.segment_id}-{variant}"
+        edition = self.w.edition
+        allowed = self.w.allowed
+        base, tracked = self._variant_base(theme, channel, variant)
+        links = set(tracked)
+
+        def track(url: str) -> str:
+            tracked = tracked_link(
+                url, channel=channel, edition=edition, content=content, allowed_domains=allowed
+            )
+            links.add(tracked)
+            return tracked
+
+        context = {
+            **base,
+            "facts": list(
+                base["facts"]
+            ),  # a list of this post's own: a template may not change another's
+            "opener": choice.opener,
+            "cta": choice.cta,
+            "cta_intro": choice.cta_intro,
+            "hashtag_list": list(choice.hashtags),
+            "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
+            "_track": track,
+        }
+        return context, links
+
+    def _variant_base(
+        self, theme: Theme, channel: str, variant: int
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        """What the context of every candidate for this variant shares, and its tracked links.
+
+        A candidate rejected as too similar is followed by another for the same variant
+        number: its links and facts are tracked once.
+        """
+        key = (theme.id, channel, variant)
+        cached = self._bases.get(key)
+        if cached is not None:
+            return cached
+        content = f"{self.segment_id}-{variant}"
+        edition = self.w.edition
+        allowed = self.w.allowed
+        links: set[str] = set()
+
+        def track(url: str) -> str:
+            tracked = tracked_link(
+                url, channel=channel, edition=edition, content=content, allowed_domains=allowed
+            )
+            links.add(tracked)
+            return tracked
+
+        link = track(theme.link)
+        facts = tuple(
+            _namespace(text=f.text, source=track(f.source), site=_site(f.source))
+            for f in theme.facts
+        )
+        local = bool(self.segment.get("theme")) and self.segment.get("theme") == theme.id
+        base = {
+            "campaign": self.w.campaign_ns,
+            "segment": self.segment_ns,
+            "angle": self.angle.id,
+            "theme": _namespace(
+                id=theme.id, title=theme.title, key_message=theme.key_message, local=local
+            ),
+            "variant": variant,
+            "link": link,
+            "facts": facts,
+            "compact": False,
+            "minimal": False,
+            "territory": self.territory,
+            "interest": self.interest,
+        }
+        cached = self._bases[key] = (base, frozenset(links))
+        return cached
+
+    @staticmethod
+    def _shorten(context: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
+        context = dict(context)
+        if "hashtags" in steps:
+            context["hashtags"], context["hashtag_list"] = "", []
+        if "facts" in steps:
+            context["facts"] = []
+        elif "secondary_facts" in steps:
+            context["facts"] = context["facts"][:1]
+        context["compact"] = "compact" in steps or "minimal" in steps
+        context["minimal"] = "minimal" in steps
+        return context
+
+    def _render_post(self, channel: str, context: dict[str, Any]) -> dict[str, Any]:
+        """The post's parts in the channel's typography; ``_parts`` keeps what checks need."""
+        templates = self.w.templates[channel]
+        parts: dict[str, typography.Fixed]
+        if channel == "email":
+            parts = {
+                "subject": typography.fix_checked(_render(templates[0], context), "social"),
+                "text": typography.fix_checked(_render(templates[1], context), "social"),
+                "html": typography.fix_checked(_render(templates[2], context), "html"),
+            }
+        else:
+            parts = {
+                "text": typography.fix_checked(
+                    _render(templates[0], context), _STYLE.get(channel, "social")
+                )
+            }
+        return {**{name: fixed.text for name, fixed in parts.items()}, "_parts": parts}
+
+    def _measure(self, channel: str, post: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The channel's length fields of ``post`` and, when it does not fit, why."""
+        rule = self.w.rules.channels[channel]
+        text = post["text"]
+        length = typography.x_length(text) if channel == "x" else len(text)
+        fields: dict[str, Any] = {"length": length}
+        problem = None
+        if rule.limit is not None and length > rule.limit:
+            problem = f"{length} characters > {rule.limit}"
+        if channel == "instagram" and rule.max_hashtags is not None:
+            tags = len(_HASHTAG_IN_TEXT.findall(text))
+            if tags > rule.max_hashtags:
+                problem = f"{tags} hashtags > {rule.max_hashtags}"
+        if channel == "sms":
+            sms = typography.sms_count(text)
+            fields.update(parts=sms.parts, encoding=sms.encoding, units=sms.units)
+            if rule.max_parts is not None and sms.parts > rule.max_parts:
+                problem = f"{sms.parts} parts of {sms.encoding} ({sms.units} units) > {rule.max_parts} parts"
+        if (
+            channel == "email"
+            and rule.subject_limit is not None
+            and len(post["subject"]) > rule.subject_limit
+        ):
+            problem = f"subject of {len(post['subject'])} characters > {rule.subject_limit}"
+        return fields, problem
+
+    def fitted(
+        self, theme: Theme, channel: str, variant: int, choice: _Choice
+    ) -> tuple[dict[str, Any], set[str]]:
+        """One post that fits its channel, shortened step by step, and the links it may hold."""
+        context, links = self._context(theme, channel, variant, choice)
+        used = self.w.used[channel]
+        steps: list[str] = []
+        problem = ""
+        for step in [None, *self.w.rules.shorten]:
+            if step is not None:
+                steps.append(step)
+                if not used & _STEP_VARIABLES[step]:
+                    continue  # the channel's templates never read what this step changes
+            post = self._render_post(channel, self._shorten(context, steps) if steps else context)
+            fields, problem = self._measure(channel, post)  # type: ignore[assignment]
+            if problem is None:
+                entry = {
+                    "theme": theme.id,
+                    "channel": channel,
+                    "variant": variant,
+                    **post,
+                    **fields,
+                }
+                entry["link"] = context["link"]
+                entry["shortened"] = list(steps)
+                return entry, links
+        raise FitError(
+            f"segment {self.segment_id}, channel {channel}, theme {theme.id}: does not fit ({problem}) even after "
+            f"{', '.join(self.w.rules.shorten)}; shorten the theme's key message, call to action or link in the brief, "
+            f"or the template content_templates/posts/{channel}*.j2"
+        )
+
+    # -- checks
+
+    def _where(self, post: Mapping[str, Any]) -> str:
+        return f"segment {self.segment_id}, channel {post['channel']}, theme {post['theme']}, variant {post['variant']}"
+
+    def check(
+        self, post: dict[str, Any], links: set[str], parts: Mapping[str, typography.Fixed]
+    ) -> None:
+        """Typography, links and mandatory mentions of one rendered post."""
+        channel = post["channel"]
+        for name, fixed in parts.items():
+            if fixed.issues:
+                issues = fixed.issues
+                raise TypographyError(
+                    f"{self._where(post)}: {name}: {issues[0]} ({len(issues)} problem(s)); fix the template"
+                )
+            for url in fixed.links:
+                url = url.replace("&amp;", "&") if name == "html" else url
+                if url in links or url == self.w.unsubscribe:
+                    continue
+                problem = _link_problem(url, self.w.allowed) or (
+                    f"{url!r} is not tracked for this post; print links from the context ({{{{ link }}}}, "
+                    f"{{{{ fact.source }}}}) or through the 'track' filter"
+                )
+                raise LinkError(f"{self._where(post)}: {name}: {problem}")
+            if channel in DIRECT_CHANNELS and name != "subject":
+                self._check_mentions(post, name, fixed.bare, fixed.links, html=name == "html")
+
+    def _check_mentions(
+        self, post: Mapping[str, Any], part: str, bare: str, links: list[str], *, html: bool
+    ) -> None:
+        loose = _loose(_html_text(bare) if html else bare)
+        if html:
+            # In HTML a link counts only as a real href, which is what a reader can click.
+            links = [_html.unescape(m.group(2)) for m in _HREF.finditer(post["html"])]
+        for label, key in _MENTIONS[post["channel"]]:
+            value = str(self.w.campaign.get(key) or "")
+            present = value in links if URL_PATTERN.fullmatch(value) else _loose(value) in loose
+            if not present:
+                raise MentionError(
+                    f"{self._where(post)}: {part} lacks the mandatory mention '{label}' ({key} of campaign.yaml: "
+                    f"{value!r}); the template content_templates/posts/{post['channel']}*.j2 must print "
+                    f"{{{{ campaign.{key} }}}}. Nothing was published."
+                )
+
+    # -- variants
+
+    def _signature(self, channel: str, parts: Mapping[str, typography.Fixed]) -> frozenset[str]:
+        """What an author chose: links and fixed legal mentions left out of the comparison."""
+        bare = (
+            parts["text"].bare
+            if channel != "email"
+            else f"{parts['subject'].bare}\n{parts['text'].bare}"
+        )
+        return _signature(bare, self.w.fixed_mentions.get(channel, ()), self.w.rules.shingle)
+
+    def theme_channel(
+        self, theme: Theme, channel: str
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The accepted variants of one theme × channel and their similarity summary."""
+        rule = self.w.rules.channels[channel]
+        accepted: list[dict[str, Any]] = []
+        signatures: list[frozenset[str]] = []
+        matrix: list[list[float]] = []
+        rejected = 0
+        closest = 0.0
+        for choice in self.choices(theme, channel):
+            if len(accepted) == self.w.variants or rejected >= 2 * self.w.variants:
+                break  # enough variants, or the ingredients are used up
+            post, links = self.fitted(theme, channel, len(accepted) + 1, choice)
+            parts = post.pop("_parts")
+            signature = self._signature(channel, parts)
+            row = [round(jaccard(signature, other), 3) for other in signatures]
+            nearest = max(row, default=0.0)
+            if nearest > rule.threshold:
+                rejected += 1
+                closest = max(closest, nearest)
+                continue
+            self.check(post, links, parts)
+            for earlier, value in zip(matrix, row, strict=True):
+                earlier.append(value)
+            matrix.append([*row, 1.0])
+            accepted.append(post)
+            signatures.append(signature)
+        if len(accepted) < min(rule.min_distinct, self.w.variants):
+            raise VariantError(
+                f"segment {self.segment_id}, channel {channel}, theme {theme.id}: only {len(accepted)} variant(s) differ "
+                f"enough (similarity {closest:.2f} > threshold {rule.threshold}); add openers, call-to-action intros or "
+                f"hashtag sets to angle '{self.angle.id}' in content_templates/framing.yaml, or calls to action in the brief"
+            )
+        pairs = [matrix[i][j] for i, j in combinations(range(len(matrix)), 2)]
+        summary = {
+            "theme": theme.id,
+            "channel": channel,
+            "variants": len(accepted),
+            "rejected": rejected,
+            "threshold": rule.threshold,
+            "max": max(pairs, default=0.0),
+            "mean": round(sum(pairs) / len(pairs), 3) if pairs else 0.0,
+            "matrix": matrix,
+        }
+        return accepted, summary
+
+    def make(self) -> SegmentPosts:
+        posts: list[dict[str, Any]] = []
+        similarity: list[dict[str, Any]] = []
+        themes = self.theme_order()
+        for theme in themes:
+            for channel in self.w.channels:
+                accepted, summary = self.theme_channel(theme, channel)
+                posts.extend(accepted)
+                similarity.append(summary)
+        return SegmentPosts(
+            self.segment_id,
+            self.w.edition,
+            self.angle.id,
+            [t.id for t in themes],
+            posts,
+            similarity,
+        )

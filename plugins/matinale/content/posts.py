@@ -1,0 +1,238 @@
+"""Posts of many segments for one brief: the writer, posts.json and posts.md of each segment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from matinale.content import typography
+from matinale.content.brief import Brief
+from matinale.content.channels import _CHANNEL_TITLES, _MENTIONS, _STYLE, CHANNELS, DIRECT_CHANNELS
+from matinale.content.errors import ContentError, LinkError, MentionError
+from matinale.content.links import _link_problem
+from matinale.content.maker import SegmentPosts, _SegmentMaker
+from matinale.content.render import _namespace, _template, _template_variables
+from matinale.content.rules import load_rules
+from matinale.content.typography import URL_PATTERN
+
+
+class PostWriter:
+    """Writes the posts of many segments for one brief: templates and rules loaded once.
+
+    ``writer.segment(segment)`` renders, fits and checks every post of one segment;
+    :func:`render_segment_posts` is the one-segment shortcut.
+    """
+
+    @classmethod
+    def from_settings(cls, brief: Brief, settings: Any) -> PostWriter:
+        """A writer with the campaign's channels, variants and allowed domains."""
+        return cls(
+            brief,
+            campaign=settings.campaign,
+            channels=settings.channels,
+            templates_dir=settings.templates_dir,
+            variants=settings.variants,
+            allowed_domains=settings.allowed_domains,
+        )
+
+    def __init__(
+        self,
+        brief: Brief,
+        *,
+        campaign: Any,
+        channels: Sequence[str],
+        templates_dir: Path,
+        variants: int = 3,
+        allowed_domains: Sequence[str] | None = None,
+    ) -> None:
+        unknown = sorted(set(channels) - set(CHANNELS))
+        if unknown:
+            raise ContentError(f"unknown channel(s) {unknown}; use {list(CHANNELS)}")
+        if variants < 1:
+            raise ContentError(f"content.variants = {variants} in campaign.yaml; it must be ≥ 1")
+        self.brief = brief
+        self.edition = brief.edition
+        self.channels = tuple(channels)
+        self.templates_dir = Path(templates_dir)
+        self.variants = variants
+        self.allowed = tuple(allowed_domains) if allowed_domains is not None else None
+        self.rules = load_rules(self.templates_dir)
+        self.campaign = asdict(campaign) if not isinstance(campaign, dict) else dict(campaign)
+        self.campaign_ns = _namespace(**self.campaign)
+        self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
+        self._check_campaign()
+        self.templates: dict[str, tuple[Any, ...]] = {
+            channel: (
+                (
+                    _template(self.templates_dir, "email.subject.j2"),
+                    _template(self.templates_dir, "email.txt.j2"),
+                    _template(self.templates_dir, "email.html.j2", True),
+                )
+                if channel == "email"
+                else (_template(self.templates_dir, f"{channel}.j2"),)
+            )
+            for channel in self.channels
+        }
+        self.used = {
+            channel: _template_variables(self.templates_dir, channel) for channel in self.channels
+        }
+        for theme in brief.themes:
+            for url in (theme.link, *(f.source for f in theme.facts)):
+                problem = _link_problem(url, self.allowed)
+                if problem:
+                    raise LinkError(f"brief, theme {theme.id}: {problem}")
+        # The mandatory mentions as they read once typography has run, to leave them out
+        # of the similarity of direct messages.
+        self.fixed_mentions = {
+            channel: tuple(
+                typography.fix(str(self.campaign.get(key) or ""), _STYLE.get(channel, "social"))
+                for _, key in _MENTIONS[channel]
+                if self.campaign.get(key) and not URL_PATTERN.fullmatch(str(self.campaign[key]))
+            )
+            for channel in DIRECT_CHANNELS
+        }
+
+    def spec(self) -> dict[str, Any]:
+        """The arguments that make this writer again in another process (all picklable)."""
+        return {
+            "brief": self.brief,
+            "campaign": self.campaign,
+            "channels": self.channels,
+            "templates_dir": self.templates_dir,
+            "variants": self.variants,
+            "allowed_domains": self.allowed,
+        }
+
+    def _check_campaign(self) -> None:
+        if not any(channel in DIRECT_CHANNELS for channel in self.channels):
+            return
+        for channel in DIRECT_CHANNELS & set(self.channels):
+            for label, key in _MENTIONS[channel]:
+                if not str(self.campaign.get(key) or "").strip():
+                    raise MentionError(
+                        f"campaign.yaml: the {label} ({key}) is empty; {channel} messages must carry it"
+                    )
+        stop = str(self.campaign.get("sms_stop") or "")
+        if "sms" in self.channels and "STOP" not in stop:
+            raise MentionError(
+                f"campaign.yaml: legal.sms_stop = {stop!r} must hold the keyword STOP (free SMS opt-out)"
+            )
+        problem = _link_problem(self.unsubscribe, self.allowed)
+        if "email" in self.channels and problem:
+            raise LinkError(f"campaign.yaml: legal.unsubscribe_url: {problem}")
+
+    def segment(self, segment: Mapping[str, Any]) -> SegmentPosts:
+        """Every post for one segment: theme × channel × variant, rendered, fitted and checked."""
+        return _SegmentMaker(self, segment).make()
+
+
+def render_segment_posts(
+    segment: Mapping[str, Any],
+    brief: Brief,
+    *,
+    campaign: Any,
+    channels: Sequence[str],
+    templates_dir: Path,
+    variants: int = 3,
+    allowed_domains: Sequence[str] | None = None,
+) -> SegmentPosts:
+    """Every post for one segment (see :class:`PostWriter` to write many segments)."""
+    writer = PostWriter(
+        brief,
+        campaign=campaign,
+        channels=channels,
+        templates_dir=templates_dir,
+        variants=variants,
+        allowed_domains=allowed_domains,
+    )
+    return writer.segment(segment)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def posts_markdown(
+    result: SegmentPosts,
+    *,
+    label: str = "",
+    theme_titles: Mapping[str, str] | None = None,
+    fmt_date: Callable[[date], str] = date.isoformat,
+) -> str:
+    """posts.md: the segment's posts, readable by a person, French headings."""
+    titles = dict(theme_titles or {})
+    lines = [
+        f"# {label or result.segment} — édition du {fmt_date(result.edition)}",
+        "",
+        f"Angle : {result.angle}",
+        "",
+    ]
+    for theme_id in result.themes:
+        lines += [f"## {titles.get(theme_id, theme_id)}", ""]
+        for post in (p for p in result.posts if p["theme"] == theme_id):
+            extra = (
+                f", {post['parts']} SMS ({post['encoding']})" if post["channel"] == "sms" else ""
+            )
+            lines += [
+                f"### {_CHANNEL_TITLES[post['channel']]} · variante {post['variant']} ({post['length']} caractères{extra})",
+                "",
+            ]
+            if post["channel"] == "email":
+                lines += [f"**Objet :** {post['subject']}", ""]
+            lines += [_quote(post["text"]), ""]
+    lines += [
+        "## Similarité des variantes",
+        "",
+        "Similarité de Jaccard entre les variantes d'un même thème et canal (0 : tout diffère, 1 : identiques),",
+        "liens et mentions légales exclus. Une variante trop proche d'une autre est écartée.",
+        "",
+        "| Thème | Canal | Variantes | Écartées | Max | Moyenne | Seuil |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in result.similarity:
+        values = (f"{item[key]:.2f}".replace(".", ",") for key in ("max", "mean", "threshold"))
+        lines.append(
+            f"| {titles.get(item['theme'], item['theme'])} | {_CHANNEL_TITLES[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SegmentFiles:
+    """One segment's posts.json and posts.md, and the counts a task's summary adds up."""
+
+    segment: str
+    posts_json: bytes
+    posts_md: bytes
+    posts: int
+    shortened: int
+    similarity: tuple[tuple[int, int, float], ...]  # (variants, rejected, max) per theme × channel
+
+
+def segment_files(
+    writer: PostWriter, segment: Mapping[str, Any], *, date_text: str
+) -> SegmentFiles:
+    """Render one segment's posts and write its two files: posts.json as the store's put_json writes it."""
+    from matinale.store import dumps
+
+    result = writer.segment(segment)
+    titles = {theme.id: theme.title for theme in writer.brief.themes}
+    markdown = posts_markdown(
+        result,
+        label=str(segment.get("label") or result.segment),
+        theme_titles=titles,
+        fmt_date=lambda _day: date_text,
+    )
+    return SegmentFiles(
+        segment=result.segment,
+        posts_json=dumps(result.to_json()).encode(),
+        posts_md=markdown.encode("utf-8"),
+        posts=len(result.posts),
+        shortened=sum(1 for post in result.posts if post["shortened"]),
+        similarity=tuple(
+            (item["variants"], item["rejected"], item["max"]) for item in result.similarity
+        ),
+    )
