@@ -29,13 +29,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from matinale.schemas.fields import Clock, Day, Required, Section, Zone
+from matinale.yamlfile import ConfigError, Fix, load_yaml
 
 __all__ = [
     "Campaign",
+    "CampaignFile",
     "Clocks",
     "Election",
     "Retention",
@@ -47,11 +51,15 @@ __all__ = [
     "project_home",
 ]
 
-CHANNELS: tuple[str, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
+Channel = Literal["x", "facebook", "instagram", "whatsapp", "sms", "email"]
+CHANNELS: tuple[Channel, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
 
 
-class SettingsError(ValueError):
-    """campaign.yaml or the environment holds a value Matinale cannot use."""
+class SettingsError(ConfigError):
+    """campaign.yaml or the environment holds a value Matinale cannot use.
+
+    A ValueError; ``findings`` lists every problem of the file with its line and fix.
+    """
 
 
 @dataclass(frozen=True)
@@ -184,96 +192,90 @@ def project_home() -> Path:
     )
 
 
-def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
-    value = raw.get(name) or {}
-    if not isinstance(value, dict):
-        raise SettingsError(f"campaign.yaml: '{name}' must be a mapping, got {type(value).__name__}")
-    return value
+# ------------------------------------------------------------------ campaign.yaml, as validated
 
 
-def _required(section: dict[str, Any], key: str, where: str) -> str:
-    value = section.get(key)
-    if value is None or str(value).strip() == "":
-        raise SettingsError(f"campaign.yaml: '{where}.{key}' is required")
-    return str(value)
+class CampaignSection(Section):
+    """Who the campaign is."""
+
+    name: Required
+    candidate: Required
+    slug: Required
+    website: Required
 
 
-def _zone(name: str, where: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SettingsError(
-            f"campaign.yaml: '{where}' = {name!r} is not an IANA time zone (e.g. Europe/Paris)"
-        ) from exc
+class SenderSection(Section):
+    """Who sends direct messages (SMS, e-mail): shown in every one of them."""
+
+    name: Required
+    email: Required
+    sms_sender_id: str = ""
 
 
-def _clock(value: Any, where: str) -> time:
-    text = str(value)
-    try:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError as exc:
-        raise SettingsError(f"campaign.yaml: '{where}' = {text!r} must be HH:MM, e.g. 06:30") from exc
+class LegalSection(Section):
+    """Mandatory mentions carried by direct messages and printed on every card."""
+
+    mention: Required
+    why_you_receive: Required
+    how_to_object: Required
+    unsubscribe_url: Required
+    sms_stop: Required
+    controller: str = ""
+    dpo_email: str = ""
 
 
-def _day(value: Any, where: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise SettingsError(f"campaign.yaml: '{where}' = {value!r} must be a date YYYY-MM-DD") from exc
+class ClocksSection(Section):
+    """The two clocks and the night's wall-clock times, in campaign_timezone."""
 
+    model_config = ConfigDict(validate_default=True)  # the checks below also see the defaults
 
-def _silence_windows(item: dict[str, Any], where: str, default_zone: ZoneInfo, default_close: time) -> tuple[SilenceWindow, ...]:
-    windows = []
-    for index, extra in enumerate(item.get("extra_windows") or []):
-        here = f"{where}.extra_windows[{index}]"
-        if not isinstance(extra, dict) or "date" not in extra:
-            raise SettingsError(
-                f"campaign.yaml: '{here}' needs at least a date, e.g. "
-                "{name: Outre-mer Amériques, date: 2027-04-10, timezone: America/Martinique}"
+    campaign_timezone: Zone = ZoneInfo("Europe/Paris")
+    team_timezone: Zone = ZoneInfo("America/Montreal")
+    nightly_start: Clock = Field(default=time(1, 0), description="The DAG's schedule")
+    brief_cutoff: Clock = Field(
+        default=time(1, 30), description="The night fails early without the brief by then"
+    )
+    publish_deadline: Clock = Field(
+        default=time(6, 30), description="Staff are alerted if the run is not done by then"
+    )
+    approval_closes: Clock = Field(
+        default=time(12, 0),
+        description="With MATINALE_APPROVAL=on: no answer by then = not published",
+    )
+
+    @field_validator("nightly_start", "brief_cutoff", "publish_deadline", "approval_closes")
+    @classmethod
+    def _one_night(cls, moment: time, info: ValidationInfo) -> time:
+        zone = info.data.get("campaign_timezone")
+        if zone is not None:
+            _check_wall_time(zone, moment)
+        if (
+            info.field_name == "publish_deadline"
+            and {"nightly_start", "brief_cutoff"} <= info.data.keys()
+        ):
+            start, cutoff = info.data["nightly_start"], info.data["brief_cutoff"]
+            if not _since(start, moment) <= _since(cutoff, moment) <= _since(moment, moment):
+                raise Fix(
+                    f"the night must read nightly_start ≤ brief_cutoff ≤ publish_deadline within one night "
+                    f"(got {start:%H:%M}, {cutoff:%H:%M}, {moment:%H:%M})",
+                    "reorder the three times",
+                )
+        deadline = info.data.get("publish_deadline")
+        if info.field_name == "approval_closes" and deadline is not None and moment < deadline:
+            raise Fix(
+                f"{moment:%H:%M} is before publish_deadline ({deadline:%H:%M}) on the edition's morning",
+                "close approval at or after the publish deadline",
             )
-        zone = _zone(str(extra["timezone"]), f"{here}.timezone") if extra.get("timezone") else default_zone
-        close = _clock(extra["polls_close"], f"{here}.polls_close") if "polls_close" in extra else default_close
-        windows.append(
-            SilenceWindow(
-                name=str(extra.get("name", "Territoire")),
-                day=_day(extra["date"], f"{here}.date"),
-                zone=zone,
-                polls_close=close,
-            )
-        )
-    return tuple(windows)
+        return moment
 
 
-def _elections(raw: dict[str, Any], campaign_tz: ZoneInfo) -> tuple[Election, ...]:
-    section = _section(raw, "elections")
-    default_close = _clock(section.get("polls_close", "20:00"), "elections.polls_close")
-    days = []
-    for index, item in enumerate(section.get("days") or []):
-        where = f"elections.days[{index}]"
-        if not isinstance(item, dict) or "date" not in item:
-            raise SettingsError(f"campaign.yaml: '{where}' needs a date, e.g. {{date: 2027-04-11}}")
-        close = _clock(item["polls_close"], f"{where}.polls_close") if "polls_close" in item else default_close
-        round_ = item.get("round")
-        if round_ is not None and (not isinstance(round_, int) or round_ < 1):
-            raise SettingsError(f"campaign.yaml: '{where}.round' must be a positive whole number (1, 2)")
-        days.append(
-            Election(
-                day=_day(item["date"], f"{where}.date"),
-                name=str(item.get("name", "Scrutin")),
-                polls_close=close,
-                round=round_,
-                extra_windows=_silence_windows(item, where, campaign_tz, close),
-            )
-        )
-    return tuple(sorted(days, key=lambda e: e.day))
+def _since(moment: time, deadline: time) -> int:
+    """Minutes since the previous evening's deadline: the night reads start → cut-off → deadline."""
+    minutes = moment.hour * 60 + moment.minute
+    return (minutes - (deadline.hour * 60 + deadline.minute)) % (24 * 60) or 24 * 60
 
 
-def _check_wall_time(zone: ZoneInfo, moment: time, where: str) -> None:
+def _check_wall_time(zone: ZoneInfo, moment: time) -> None:
     """Refuse a time that some night skips or repeats (a DST gap or fold) in ``zone``.
 
     Checked over this year and the next two: a night whose start does not exist would be
@@ -290,134 +292,162 @@ def _check_wall_time(zone: ZoneInfo, moment: time, where: str) -> None:
             problem = "happens twice"
         else:
             continue
-        raise SettingsError(
-            f"campaign.yaml: '{where}' = {moment:%H:%M} {problem} on {day.isoformat()} in {zone.key} "
-            "(daylight saving change); choose a time outside the change hour, e.g. 01:00"
+        raise Fix(
+            f"{moment:%H:%M} {problem} on {day.isoformat()} in {zone.key} (daylight saving change)",
+            "choose a time outside the change hour, e.g. 01:00",
         )
 
 
-def _clocks(raw: dict[str, Any]) -> Clocks:
-    section = _section(raw, "clocks")
-    campaign_tz = _zone(str(section.get("campaign_timezone", "Europe/Paris")), "clocks.campaign_timezone")
+class WindowSection(Section):
+    """A territory voting on another day or clock: silent from 00:00 on its eve until its polls close."""
+
+    name: str = "Territoire"
+    date: Day = Field(examples=["2027-04-10"])
+    timezone: Zone | None = Field(default=None, description="Default: clocks.campaign_timezone")
+    polls_close: Clock | None = Field(default=None, description="Default: the day's polls_close")
+
+
+class DaySection(Section):
+    """One round of the vote (Code électoral L49: silence from 00:00 on the eve until polls close)."""
+
+    date: Day = Field(examples=["2027-04-11"])
+    name: str = "Scrutin"
+    round: int | None = Field(default=None, ge=1, description="A positive whole number (1, 2)")
+    polls_close: Clock | None = Field(default=None, description="Default: elections.polls_close")
+    extra_windows: list[WindowSection] = []
+
+
+class ElectionsSection(Section):
+    """The votes of the campaign: nothing is published during their electoral silence."""
+
+    polls_close: Clock = time(20, 0)
+    days: list[DaySection] = []
+
+
+class RetentionSection(Section):
+    """How long per-person files are kept (GDPR storage limitation)."""
+
+    private_outputs_days: int = Field(default=30, ge=1, description="At least 1 day")
+    campaign_end: Day | None = None
+    after_end_days: int = Field(default=30, ge=0, description="0 or more days")
+    purge_suppression_after_end: bool = False
+
+
+class LinksSection(Section):
+    allowed_domains: list[str] = []
+    presign_expiry_hours: int = Field(
+        default=48, ge=1, le=168, description="1 to 168: S3 presigned links last 7 days at most"
+    )
+
+
+class PrivacySection(Section):
+    pii_allowlist: list[str] = []
+    max_quarantine_share: float = Field(
+        default=0.20, ge=0, le=1, description="A share between 0 and 1"
+    )
+    min_segment_size: int = Field(default=50, ge=0)
+
+
+class ContentSection(Section):
+    channels: list[Channel] = list(CHANNELS)
+    variants: int = Field(default=3, ge=1)
+
+
+class StorageSection(Section):
+    bundle_bucket: str = "matinale-bundle"
+    private_bucket: str = "matinale-private"
+
+
+class CampaignFile(Section):
+    """campaign.yaml: the campaign's settings (secrets never live here)."""
+
+    model_config = ConfigDict(title="campaign.yaml")
+
+    campaign: CampaignSection
+    sender: SenderSection
+    legal: LegalSection
+    clocks: ClocksSection = ClocksSection()
+    elections: ElectionsSection = ElectionsSection()
+    retention: RetentionSection = RetentionSection()
+    links: LinksSection = LinksSection()
+    privacy: PrivacySection = PrivacySection()
+    content: ContentSection = ContentSection()
+    storage: StorageSection = StorageSection()
+    limits: dict[str, int] | None = Field(
+        None, description="Bytes per bundle file kind (see matinale.checks.DEFAULT_LIMITS)"
+    )
+
+
+# ------------------------------------------------------------------ the Settings object
+
+
+def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file: Path) -> Settings:
+    c, legal = file.clocks, file.legal
     clocks = Clocks(
-        campaign_tz=campaign_tz,
-        team_tz=_zone(str(section.get("team_timezone", "America/Montreal")), "clocks.team_timezone"),
-        nightly_start=_clock(section.get("nightly_start", "01:00"), "clocks.nightly_start"),
-        brief_cutoff=_clock(section.get("brief_cutoff", "01:30"), "clocks.brief_cutoff"),
-        publish_deadline=_clock(section.get("publish_deadline", "06:30"), "clocks.publish_deadline"),
-        approval_closes=_clock(section.get("approval_closes", "12:00"), "clocks.approval_closes"),
+        c.campaign_timezone,
+        c.team_timezone,
+        c.nightly_start,
+        c.brief_cutoff,
+        c.publish_deadline,
+        c.approval_closes,
     )
-    for name in ("nightly_start", "brief_cutoff", "publish_deadline", "approval_closes"):
-        _check_wall_time(campaign_tz, getattr(clocks, name), f"clocks.{name}")
-
-    # Minutes since the previous evening's deadline: the night must read start → cut-off → deadline.
-    def since_deadline(moment: time) -> int:
-        minutes = moment.hour * 60 + moment.minute
-        deadline = clocks.publish_deadline.hour * 60 + clocks.publish_deadline.minute
-        return (minutes - deadline) % (24 * 60) or 24 * 60
-
-    if not since_deadline(clocks.nightly_start) <= since_deadline(clocks.brief_cutoff) <= since_deadline(clocks.publish_deadline):
-        raise SettingsError(
-            "campaign.yaml: 'clocks' must read nightly_start ≤ brief_cutoff ≤ publish_deadline within one night "
-            f"(got {clocks.nightly_start:%H:%M}, {clocks.brief_cutoff:%H:%M}, {clocks.publish_deadline:%H:%M})"
+    elections = []
+    for day in file.elections.days:
+        close = file.elections.polls_close if day.polls_close is None else day.polls_close
+        windows = tuple(
+            SilenceWindow(
+                w.name,
+                w.date,
+                w.timezone or clocks.campaign_tz,
+                close if w.polls_close is None else w.polls_close,
+            )
+            for w in day.extra_windows
         )
-    deadline_minutes = clocks.publish_deadline.hour * 60 + clocks.publish_deadline.minute
-    closes_minutes = clocks.approval_closes.hour * 60 + clocks.approval_closes.minute
-    if closes_minutes < deadline_minutes:
-        raise SettingsError(
-            f"campaign.yaml: 'clocks.approval_closes' ({clocks.approval_closes:%H:%M}) must not be before "
-            f"'clocks.publish_deadline' ({clocks.publish_deadline:%H:%M}) on the edition's morning"
-        )
-    return clocks
-
-
-def _retention(raw: dict[str, Any]) -> Retention:
-    section = _section(raw, "retention")
-    try:
-        days = int(section.get("private_outputs_days", 30))
-        after = int(section.get("after_end_days", 30))
-    except (TypeError, ValueError) as exc:
-        raise SettingsError("campaign.yaml: 'retention.private_outputs_days' and 'retention.after_end_days' must be whole numbers of days") from exc
-    if days < 1 or after < 0:
-        raise SettingsError("campaign.yaml: 'retention.private_outputs_days' must be ≥ 1 and 'retention.after_end_days' ≥ 0")
-    end = section.get("campaign_end")
-    return Retention(
-        private_outputs_days=days,
-        campaign_end=_day(end, "retention.campaign_end") if end else None,
-        after_end_days=after,
-        purge_suppression_after_end=bool(section.get("purge_suppression_after_end", False)),
-    )
-
-
-def _parse(raw: dict[str, Any], home: Path, campaign_file: Path) -> Settings:
-    campaign = _section(raw, "campaign")
-    sender = _section(raw, "sender")
-    legal = _section(raw, "legal")
-    clocks = _clocks(raw)
-    links = _section(raw, "links")
-    privacy = _section(raw, "privacy")
-    content = _section(raw, "content")
-    storage = _section(raw, "storage")
-
-    channels = tuple(content.get("channels") or CHANNELS)
-    unknown = sorted(set(channels) - set(CHANNELS))
-    if unknown:
-        raise SettingsError(
-            f"campaign.yaml: 'content.channels' has unknown channel(s) {unknown}; "
-            f"use only {list(CHANNELS)}"
-        )
-    share = float(privacy.get("max_quarantine_share", 0.20))
-    if not 0 <= share <= 1:
-        raise SettingsError("campaign.yaml: 'privacy.max_quarantine_share' must be between 0 and 1")
-    expiry = int(links.get("presign_expiry_hours", 48))
-    if not 1 <= expiry <= 168:
-        raise SettingsError(
-            "campaign.yaml: 'links.presign_expiry_hours' must be 1..168 (S3 presigned links last 7 days at most)"
-        )
+        elections.append(Election(day.date, day.name, close, day.round, windows))
+    r = file.retention
     var_dir = Path(os.environ.get("MATINALE_VAR", home / "var")).resolve()
     work_store = os.environ.get("MATINALE_WORK_STORE", "local").strip().lower()
     if work_store not in {"local", "s3"}:
         raise SettingsError(f"MATINALE_WORK_STORE must be 'local' or 's3', got {work_store!r}")
-    approval = os.environ.get("MATINALE_APPROVAL", "off").strip().lower() in {"1", "on", "true", "yes"}
-
     return Settings(
         home=home,
         campaign_file=campaign_file,
         campaign=Campaign(
-            name=_required(campaign, "name", "campaign"),
-            candidate=_required(campaign, "candidate", "campaign"),
-            slug=_required(campaign, "slug", "campaign"),
-            website=_required(campaign, "website", "campaign"),
-            sender_name=_required(sender, "name", "sender"),
-            sender_email=_required(sender, "email", "sender"),
-            sms_sender_id=str(sender.get("sms_sender_id", "")),
-            legal_mention=_required(legal, "mention", "legal"),
-            why_you_receive=_required(legal, "why_you_receive", "legal"),
-            how_to_object=_required(legal, "how_to_object", "legal"),
-            unsubscribe_url=_required(legal, "unsubscribe_url", "legal"),
-            sms_stop=_required(legal, "sms_stop", "legal"),
-            controller=str(legal.get("controller", "")),
-            dpo_email=str(legal.get("dpo_email", "")),
+            **file.campaign.model_dump(),
+            sender_name=file.sender.name,
+            sender_email=file.sender.email,
+            sms_sender_id=file.sender.sms_sender_id,
+            legal_mention=legal.mention,
+            why_you_receive=legal.why_you_receive,
+            how_to_object=legal.how_to_object,
+            unsubscribe_url=legal.unsubscribe_url,
+            sms_stop=legal.sms_stop,
+            controller=legal.controller,
+            dpo_email=legal.dpo_email,
         ),
         clocks=clocks,
-        elections=_elections(raw, clocks.campaign_tz),
-        allowed_domains=tuple(str(d).lower() for d in links.get("allowed_domains") or ()),
-        presign_expiry_hours=expiry,
-        pii_allowlist=tuple(str(v) for v in privacy.get("pii_allowlist") or ()),
-        max_quarantine_share=share,
-        min_segment_size=int(privacy.get("min_segment_size", 50)),
-        channels=channels,
-        variants=int(content.get("variants", 3)),
-        bundle_bucket=os.environ.get("MATINALE_BUNDLE_BUCKET") or str(storage.get("bundle_bucket", "matinale-bundle")),
-        private_bucket=os.environ.get("MATINALE_PRIVATE_BUCKET") or str(storage.get("private_bucket", "matinale-private")),
+        elections=tuple(sorted(elections, key=lambda e: e.day)),
+        allowed_domains=tuple(d.lower() for d in file.links.allowed_domains),
+        presign_expiry_hours=file.links.presign_expiry_hours,
+        pii_allowlist=tuple(file.privacy.pii_allowlist),
+        max_quarantine_share=file.privacy.max_quarantine_share,
+        min_segment_size=file.privacy.min_segment_size,
+        channels=tuple(file.content.channels) or CHANNELS,
+        variants=file.content.variants,
+        bundle_bucket=os.environ.get("MATINALE_BUNDLE_BUCKET") or file.storage.bundle_bucket,
+        private_bucket=os.environ.get("MATINALE_PRIVATE_BUCKET") or file.storage.private_bucket,
         var_dir=var_dir,
         inbox=Path(os.environ.get("MATINALE_INBOX", var_dir / "inbox")).resolve(),
         work_store=work_store,
         aws_conn_id=os.environ.get("MATINALE_AWS_CONN_ID", "aws_default"),
-        approval=approval,
+        approval=os.environ.get("MATINALE_APPROVAL", "off").strip().lower()
+        in {"1", "on", "true", "yes"},
         alert_conn_id=os.environ.get("MATINALE_ALERT_CONN_ID", "matinale_alerts"),
-        deadline_alert=os.environ.get("MATINALE_DEADLINE_ALERT", "on").strip().lower() not in {"0", "off", "false", "no"},
-        retention=_retention(raw),
+        deadline_alert=os.environ.get("MATINALE_DEADLINE_ALERT", "on").strip().lower()
+        not in {"0", "off", "false", "no"},
+        retention=Retention(
+            r.private_outputs_days, r.campaign_end, r.after_end_days, r.purge_suppression_after_end
+        ),
         public_s3_url=_public_s3_url(os.environ.get("MATINALE_S3_PUBLIC_URL", "")),
         raw=raw,
     )
@@ -431,7 +461,13 @@ def _public_s3_url(value: str) -> str | None:
     if not value:
         return None
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment or parts.username:
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
         raise SettingsError(
             f"MATINALE_S3_PUBLIC_URL={value!r}: give the address phones reach the S3 server at, "
             "like https://s3.example.org (no query, no credentials)"
@@ -439,29 +475,17 @@ def _public_s3_url(value: str) -> str | None:
     return value
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as text, so a bad one is reported with its field name."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_settings(campaign_file: Path | None = None) -> Settings:
-    """Read campaign.yaml (or ``campaign_file``) and the environment into a Settings."""
+    """Read campaign.yaml (or ``campaign_file``) and the environment into a Settings.
+
+    Duplicate top-level sections keep PyYAML's rule (the last one wins), as before.
+    """
     home = project_home()
     path = Path(campaign_file or os.environ.get("MATINALE_CAMPAIGN_FILE") or home / "campaign.yaml")
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-    except FileNotFoundError as exc:
-        raise SettingsError(f"{path}: campaign file not found") from exc
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: the campaign file must be a mapping of sections")
-    return _parse(raw, home, path.resolve())
+    doc = load_yaml(path, error=SettingsError, last_key_wins=True)
+    raw = doc.data if doc.data is not None else {}
+    file = doc.validate(CampaignFile, raw)
+    return _settings(file, raw, home, path.resolve())
 
 
 @cache
