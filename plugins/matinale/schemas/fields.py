@@ -15,9 +15,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     PlainSerializer,
     PlainValidator,
+    StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -90,7 +90,9 @@ Day = Annotated[
     PlainSerializer(date.isoformat, return_type=str),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2027-04-11"]}),
 ]
-Required = Annotated[str, BeforeValidator(_required), Field(min_length=1, pattern=r"\S")]
+Required = Annotated[
+    str, StringConstraints(min_length=1, pattern=r"\S"), BeforeValidator(_required)
+]
 
 
 class Section(BaseModel):
