@@ -238,15 +238,12 @@ class ClocksSection(Section):
     campaign_timezone: Zone = ZoneInfo("Europe/Paris")
     team_timezone: Zone = ZoneInfo("America/Montreal")
     nightly_start: Clock = Field(default=time(1, 0), description="The DAG's schedule")
-    brief_cutoff: Clock = Field(
-        default=time(1, 30), description="The night fails early without the brief by then"
-    )
+    brief_cutoff: Clock = Field(default=time(1, 30), description="The brief must be in by then")
     publish_deadline: Clock = Field(
-        default=time(6, 30), description="Staff are alerted if the run is not done by then"
+        default=time(6, 30), description="Alert if not published by then"
     )
     approval_closes: Clock = Field(
-        default=time(12, 0),
-        description="With MATINALE_APPROVAL=on: no answer by then = not published",
+        default=time(12, 0), description="Only with MATINALE_APPROVAL=on"
     )
 
     @field_validator("nightly_start", "brief_cutoff", "publish_deadline", "approval_closes")
@@ -348,9 +345,7 @@ class LinksSection(Section):
 
 class PrivacySection(Section):
     pii_allowlist: list[str] = []
-    max_quarantine_share: float = Field(
-        default=0.20, ge=0, le=1, description="A share between 0 and 1"
-    )
+    max_quarantine_share: float = Field(default=0.20, ge=0, le=1, description="From 0 to 1")
     min_segment_size: int = Field(default=50, ge=0)
 
 
@@ -389,14 +384,8 @@ class CampaignFile(Section):
 
 def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file: Path) -> Settings:
     c, legal = file.clocks, file.legal
-    clocks = Clocks(
-        c.campaign_timezone,
-        c.team_timezone,
-        c.nightly_start,
-        c.brief_cutoff,
-        c.publish_deadline,
-        c.approval_closes,
-    )
+    times = c.nightly_start, c.brief_cutoff, c.publish_deadline, c.approval_closes
+    clocks = Clocks(c.campaign_timezone, c.team_timezone, *times)
     elections = []
     for day in file.elections.days:
         close = file.elections.polls_close if day.polls_close is None else day.polls_close
@@ -410,7 +399,6 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
             for w in day.extra_windows
         )
         elections.append(Election(day.date, day.name, close, day.round, windows))
-    r = file.retention
     var_dir = Path(os.environ.get("MATINALE_VAR", home / "var")).resolve()
     work_store = os.environ.get("MATINALE_WORK_STORE", "local").strip().lower()
     if work_store not in {"local", "s3"}:
@@ -451,9 +439,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         alert_conn_id=os.environ.get("MATINALE_ALERT_CONN_ID", "matinale_alerts"),
         deadline_alert=os.environ.get("MATINALE_DEADLINE_ALERT", "on").strip().lower()
         not in {"0", "off", "false", "no"},
-        retention=Retention(
-            r.private_outputs_days, r.campaign_end, r.after_end_days, r.purge_suppression_after_end
-        ),
+        retention=Retention(**file.retention.model_dump()),
         public_s3_url=_public_s3_url(os.environ.get("MATINALE_S3_PUBLIC_URL", "")),
         raw=raw,
     )
@@ -467,13 +453,8 @@ def _public_s3_url(value: str) -> str | None:
     if not value:
         return None
     parts = urlsplit(value)
-    if (
-        parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-    ):
+    extras = parts.query or parts.fragment or parts.username
+    if parts.scheme not in {"http", "https"} or not parts.hostname or extras:
         raise SettingsError(
             f"MATINALE_S3_PUBLIC_URL={value!r}: give the address phones reach the S3 server at, "
             "like https://s3.example.org (no query, no credentials)"

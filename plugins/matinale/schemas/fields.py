@@ -71,7 +71,7 @@ def _required(value: Any) -> Any:
 Zone = Annotated[
     ZoneInfo,
     PlainValidator(_zone),
-    PlainSerializer(lambda zone: zone.key, return_type=str),
+    PlainSerializer(lambda zone: zone.key, return_type=str, when_used="json"),
     WithJsonSchema(
         {"type": "string", "description": "IANA time zone", "examples": ["Europe/Paris"]}
     ),
@@ -79,7 +79,7 @@ Zone = Annotated[
 Clock = Annotated[
     time,
     PlainValidator(_clock),
-    PlainSerializer(lambda moment: moment.strftime("%H:%M"), return_type=str),
+    PlainSerializer(lambda moment: moment.strftime("%H:%M"), return_type=str, when_used="json"),
     WithJsonSchema(
         {"type": "string", "pattern": r"^\s*[0-9]{1,2}\s*:\s*[0-9]{2}\s*$", "examples": ["06:30"]}
     ),
@@ -87,7 +87,7 @@ Clock = Annotated[
 Day = Annotated[
     date,
     PlainValidator(_day),
-    PlainSerializer(date.isoformat, return_type=str),
+    PlainSerializer(date.isoformat, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2027-04-11"]}),
 ]
 Required = Annotated[
