@@ -28,11 +28,42 @@ without visuals, or as a dry run.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from matinale.airflow import glue
 from matinale.airflow.sensors import BriefSensor
+from matinale.night import (
+    APPROVAL,
+    BUNDLE,
+    CHECKS,
+    CONTACT_SHEET,
+    CONTENT,
+    GATE,
+    INGEST,
+    PLAN,
+    PREPARE,
+    PRIVACY,
+    PUBLISH,
+    RECORD,
+    SEGMENT,
+    STAGES,
+    VISUALS,
+    WAIT_FOR_BRIEF,
+)
 from matinale.settings import cached_settings
+
+
+def stage_task(name: str) -> Any:
+    """The task of the night's stage ``name`` (task id = stage name): ``glue.run_stage``
+    with the run's context and, for a mapped stage, its batch of segments."""
+
+    @task(task_id=name)
+    def run_stage(ctx: dict | None = None, batch: list | None = None) -> dict:
+        return glue.run_stage(name, get_current_context(), ctx, batch)
+
+    return run_stage
 
 
 @dag(
@@ -47,83 +78,58 @@ from matinale.settings import cached_settings
     params=glue.nightly_params(),
 )
 def matinale_nightly():
-    @task
-    def prepare() -> dict:
-        return glue.prepare(get_current_context())
+    # One task per stage of matinale.night.STAGES; the tasks below steer them.
+    stage = {s.name: stage_task(s.name) for s in STAGES}
 
-    @task
-    def ingest(ctx: dict) -> dict:
-        return glue.ingest(ctx)
-
-    @task
-    def privacy(ctx: dict) -> dict:
-        return glue.privacy(ctx)
-
-    @task
-    def segment(ctx: dict) -> dict:
-        return glue.segment(ctx)
-
-    @task
+    @task(task_id=PLAN)
     def plan(ctx: dict) -> list:
         return glue.plan(ctx, get_current_context()["params"])
 
-    @task
-    def content(ctx: dict, batch: list) -> dict:
-        return glue.content(ctx, batch)
-
-    @task
-    def visuals(ctx: dict, batch: list) -> dict:
-        return glue.visuals(ctx, batch, get_current_context()["params"])
-
-    @task
-    def contact_sheet(ctx: dict) -> dict:
-        return glue.contact_sheet(ctx)
-
-    @task
-    def bundle(ctx: dict) -> dict:
-        return glue.bundle(ctx, get_current_context()["params"])
-
-    @task
-    def checks(ctx: dict) -> dict:
-        return glue.checks(ctx)
-
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    @task.short_circuit(task_id=GATE, ignore_downstream_trigger_rules=False)
     def gate(ctx: dict) -> bool:
         return glue.gate(ctx, get_current_context())
 
-    @task
-    def publish(ctx: dict) -> dict:
-        return glue.publish(ctx, get_current_context())
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_id=RECORD, trigger_rule=TriggerRule.ALL_DONE)
     def record() -> dict:
         return glue.record(get_current_context())
 
-    brief = BriefSensor(task_id="wait_for_brief")
-    ctx = prepare()
+    brief = BriefSensor(task_id=WAIT_FOR_BRIEF)
+    ctx = stage[PREPARE]()
     batches = plan(ctx)
-    steps = [ingest(ctx), privacy(ctx), segment(ctx)]
+    steps = [stage[INGEST](ctx), stage[PRIVACY](ctx), stage[SEGMENT](ctx)]
     brief >> ctx >> steps[0] >> steps[1] >> steps[2] >> batches
-    posts = content.partial(ctx=ctx).expand(batch=batches)
-    cards = visuals.partial(ctx=ctx).expand(batch=batches)
-    sheet = contact_sheet(ctx)
-    built = bundle(ctx)
-    checked = checks(ctx)
+    posts = stage[CONTENT].partial(ctx=ctx).expand(batch=batches)
+    cards = stage[VISUALS].partial(ctx=ctx).expand(batch=batches)
+    sheet = stage[CONTACT_SHEET](ctx)
+    built = stage[BUNDLE](ctx)
+    checked = stage[CHECKS](ctx)
     allowed = gate(ctx)
     cards >> sheet
     [posts, cards, sheet] >> built >> checked >> allowed
-    done = publish(ctx)
+    done = stage[PUBLISH](ctx)
     if cached_settings().approval:
         from matinale.airflow.approval import EditionApproval
 
-        approval = EditionApproval(task_id="approval")
+        approval = EditionApproval(task_id=APPROVAL)
         allowed >> approval >> done
         steps.append(approval)
     else:
         allowed >> done
     # The status record runs after everything, whatever happened, and never changes the
     # run's outcome (a teardown is not counted for the run's state).
-    [brief, ctx, batches, posts, cards, sheet, built, checked, allowed, done, *steps] >> record().as_teardown()
+    [
+        brief,
+        ctx,
+        batches,
+        posts,
+        cards,
+        sheet,
+        built,
+        checked,
+        allowed,
+        done,
+        *steps,
+    ] >> record().as_teardown()
 
 
 matinale_nightly()

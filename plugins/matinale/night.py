@@ -1,34 +1,68 @@
-"""The night's stages as plain functions over the work store.
+"""The night's stages as plain functions over the work store, and ``STAGES`` listing them.
 
 Each function is one Airflow task's body: it reads what the previous stage left in the
 work store, writes its own files under the run's prefix, and returns a small summary for
 XCom. Nothing here imports Airflow, so every stage runs and is tested as a function.
 Every stage writes only under ``runs/<edition>/<run>/``: a retry overwrites its own files
 and never touches a promoted edition.
+
+``STAGES`` lists them in night order, each with its task id: the DAG builds one task per
+stage from it (``matinale.airflow.glue.run_stage`` calls ``call_stage``), the status record
+orders its tasks by ``TASKS``, and the bench can measure each stage alone. The run's
+identity and files are in ``matinale.run``; the card stages in ``matinale.cards``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import os
-import subprocess
-import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from matinale.cards import run_contact_sheet, run_visuals
+from matinale.release import publish_config, run_checks, run_publish
+from matinale.run import (
+    NightError,
+    RunContext,
+    brief_path,
+    compliance_summary,
+    input_checksums,
+    make_store,
+    newest_supporter_file,
+    pii_scanner,
+    segments_of,
+)
 from matinale.settings import Settings
-from matinale.store import LocalStore, S3Store, Store
+from matinale.store import Store
 
 __all__ = [
+    "APPROVAL",
+    "BUNDLE",
+    "CHECKS",
+    "CONTACT_SHEET",
+    "CONTENT",
+    "GATE",
+    "INGEST",
+    "PLAN",
+    "PREPARE",
+    "PRIVACY",
+    "PUBLISH",
+    "RECORD",
+    "SEGMENT",
+    "STAGES",
+    "TASKS",
+    "VISUALS",
+    "WAIT_FOR_BRIEF",
     "NightError",
     "RunContext",
+    "Stage",
+    "call_stage",
     "make_store",
     "plan_batches",
     "publish_config",
@@ -42,101 +76,13 @@ __all__ = [
     "run_publish",
     "run_segment",
     "run_visuals",
+    "stage",
 ]
 
 log = logging.getLogger(__name__)
 
-
-class NightError(RuntimeError):
-    """The night must stop before publishing; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Who this run is: passed between tasks through XCom as a small dict."""
-
-    edition: date
-    run: str
-    supporters_file: str
-    brief_file: str
-
-    @property
-    def prefix(self) -> str:
-        return f"runs/{self.edition.isoformat()}/{self.run}"
-
-    @property
-    def bundle(self) -> str:
-        return f"{self.prefix}/bundle"
-
-    def to_xcom(self) -> dict[str, str]:
-        return {"edition": self.edition.isoformat(), "run": self.run, "supporters_file": self.supporters_file, "brief_file": self.brief_file}
-
-    @classmethod
-    def from_xcom(cls, value: dict[str, str]) -> RunContext:
-        return cls(
-            edition=date.fromisoformat(value["edition"]),
-            run=value["run"],
-            supporters_file=value["supporters_file"],
-            brief_file=value["brief_file"],
-        )
-
-
-def make_store(settings: Settings, client: Any = None) -> Store:
-    """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
-    if settings.work_store == "s3":
-        if client is None:
-            raise NightError("MATINALE_WORK_STORE=s3 needs an S3 client (the aws_default connection)")
-        return S3Store(client, settings.private_bucket, "work")
-    return LocalStore(settings.work_dir)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _code_version(home: Path) -> str:
-    """The code's version: ``MATINALE_CODE_VERSION`` (set by the image build), else git's commit."""
-    given = os.environ.get("MATINALE_CODE_VERSION", "").strip()
-    if given:
-        return given
-    try:
-        out = subprocess.run(["git", "-C", str(home), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def _input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
-    files = [Path(ctx.supporters_file), Path(ctx.brief_file), settings.campaign_file]
-    for folder in (settings.segments_dir, settings.templates_dir):
-        files.extend(p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in {".yaml", ".j2", ".yml"})
-    checksums = {}
-    for path in files:
-        try:
-            name = path.relative_to(settings.home).as_posix()
-        except ValueError:
-            name = f"inbox/{path.parent.name}/{path.name}"
-        if path == settings.campaign_file:
-            name = "campaign.yaml"  # by its role: MATINALE_CAMPAIGN_FILE may name any path
-        checksums[name] = _sha256_file(path)
-    checksums["code_version"] = _code_version(settings.home)
-    return checksums
-
-
-def newest_supporter_file(inbox: Path) -> Path:
-    folder = inbox / "supporters"
-    candidates = [p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".parquet"} and p.is_file()]
-    if not candidates:
-        raise NightError(f"{folder}: no supporter file (*.csv or *.parquet); drop the CRM export there")
-    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def brief_path(inbox: Path, edition: date) -> Path:
-    return inbox / "briefs" / f"{edition.isoformat()}.yaml"
+# tests/unit/test_publish.py imports the scanner's builder from here by its old name.
+_pii_scanner = pii_scanner
 
 
 def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) -> dict[str, Any]:
@@ -145,10 +91,16 @@ def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) ->
 
     supporters = newest_supporter_file(settings.inbox)
     brief = brief_path(settings.inbox, edition)
-    load_brief(brief, edition, allowed_domains=settings.allowed_domains)  # fail early, with the field named
-    ctx = RunContext(edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief))
-    store.put_json(f"{ctx.prefix}/inputs.json", _input_checksums(settings, ctx))
-    log.info("Edition %s, run %s: supporters %s, brief %s", edition, run, supporters.name, brief.name)
+    load_brief(
+        brief, edition, allowed_domains=settings.allowed_domains
+    )  # fail early, with the field named
+    ctx = RunContext(
+        edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief)
+    )
+    store.put_json(f"{ctx.prefix}/inputs.json", input_checksums(settings, ctx))
+    log.info(
+        "Edition %s, run %s: supporters %s, brief %s", edition, run, supporters.name, brief.name
+    )
     return ctx.to_xcom()
 
 
@@ -169,18 +121,30 @@ def run_ingest(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
 
     try:
         suppression = load_suppression(settings.inbox / "suppression")
-        result = ingest_supporters(Path(ctx.supporters_file), reference_date=ctx.edition, suppression=suppression)
+        result = ingest_supporters(
+            Path(ctx.supporters_file), reference_date=ctx.edition, suppression=suppression
+        )
     except (IngestError, SuppressionError) as exc:
         store.put_json(f"{ctx.prefix}/ingest.json", {"error": str(exc)})
-        raise NightError(f"Supporter file rejected, the night stops before publishing: {exc}") from exc
+        raise NightError(
+            f"Supporter file rejected, the night stops before publishing: {exc}"
+        ) from exc
     stop = result.stop_reason(settings.max_quarantine_share)
-    summary = {**result.summary(), "max_quarantine_share": settings.max_quarantine_share, "error": stop}
+    summary = {
+        **result.summary(),
+        "max_quarantine_share": settings.max_quarantine_share,
+        "error": stop,
+    }
     store.put_bytes(f"{ctx.prefix}/private/quarantine.csv", result.quarantine_csv())
     store.put_json(f"{ctx.prefix}/ingest.json", summary)
     counts = {**result.counts, "repaired": result.repaired}
     log.info("Ingest of %s: %s", Path(ctx.supporters_file).name, json.dumps(counts))
     if result.reasons:
-        log.info("Quarantine reasons (report in %s/private/quarantine.csv): %s", ctx.prefix, json.dumps(result.reasons))
+        log.info(
+            "Quarantine reasons (report in %s/private/quarantine.csv): %s",
+            ctx.prefix,
+            json.dumps(result.reasons),
+        )
     if stop:
         raise NightError(stop)
     store.put_frame(f"{ctx.prefix}/private/valid.parquet", result.valid, plain=_UNIQUE_COLUMNS)
@@ -194,9 +158,17 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     split = split_for_segmentation(valid)
     store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features, plain=_UNIQUE_COLUMNS)
     store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts, plain=_UNIQUE_COLUMNS)
-    compliance = {"minors_excluded": split.minors, "adults": len(split.features), **compliance_counts(valid)}
+    compliance = {
+        "minors_excluded": split.minors,
+        "adults": len(split.features),
+        **compliance_counts(valid),
+    }
     store.put_json(f"{ctx.prefix}/compliance.json", compliance)
-    log.info("Privacy: %d adults kept for segmentation, %d minors left out", len(split.features), split.minors)
+    log.info(
+        "Privacy: %d adults kept for segmentation, %d minors left out",
+        len(split.features),
+        split.minors,
+    )
     return {"adults": len(split.features), "minors_excluded": split.minors}
 
 
@@ -220,7 +192,11 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     features = store.get_frame(f"{ctx.prefix}/private/features.parquet")
     state = store.get_json(STATE_KEY) if store.exists(STATE_KEY) else None
     compliance_key = f"{ctx.prefix}/compliance.json"
-    minors = int(store.get_json(compliance_key).get("minors_excluded", 0)) if store.exists(compliance_key) else 0
+    minors = (
+        int(store.get_json(compliance_key).get("minors_excluded", 0))
+        if store.exists(compliance_key)
+        else 0
+    )
     result = segment_supporters(
         features,
         definitions.bands,
@@ -239,13 +215,19 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
         try:
             drift.update(assignment_drift(store.get_frame(previous_key), result.assignments))
         except StoreError:
-            drift["note"] = "affectations de la veille introuvables (purgées ?) : part des personnes déplacées non calculée"
+            drift["note"] = (
+                "affectations de la veille introuvables (purgées ?) : part des personnes déplacées non calculée"
+            )
     store.put_frame(assignments_key, result.assignments)
     store.put_frame(f"{ctx.prefix}/private/territories.parquet", result.memberships)
-    store.put_json(f"{ctx.prefix}/segments.json", {"segments": result.segments, "report": result.report})
+    store.put_json(
+        f"{ctx.prefix}/segments.json", {"segments": result.segments, "report": result.report}
+    )
     store.put_bytes(
         f"{ctx.prefix}/segments_report.md",
-        render_report(result.segments, result.report, interests=definitions.profiles.interests).encode("utf-8"),
+        render_report(
+            result.segments, result.report, interests=definitions.profiles.interests
+        ).encode("utf-8"),
     )
     if result.state is not None:
         result.state["current"]["assignments"] = assignments_key
@@ -271,13 +253,16 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     return summary
 
 
-def _segments(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
-    return store.get_json(f"{ctx.prefix}/segments.json")["segments"]
-
-
-def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int = 2, only: list[str] | None = None) -> list[list[str]]:
+def plan_batches(
+    store: Store,
+    ctx: RunContext,
+    *,
+    per_core: int = 2,
+    cores: int = 2,
+    only: list[str] | None = None,
+) -> list[list[str]]:
     """Split the segments into a few batches per core for dynamic task mapping."""
-    ids = [s["id"] for s in _segments(store, ctx) if not only or s["id"] in only]
+    ids = [s["id"] for s in segments_of(store, ctx) if not only or s["id"] in only]
     if not ids:
         return []
     count = min(len(ids), max(1, per_core * cores))
@@ -285,26 +270,40 @@ def plan_batches(store: Store, ctx: RunContext, *, per_core: int = 2, cores: int
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
+def run_content(
+    settings: Settings, store: Store, ctx: RunContext, batch: list[str]
+) -> dict[str, Any]:
     """Posts of each segment of ``batch``: ``<segment>/posts.json`` and ``posts.md`` in the bundle."""
     from matinale.bundle import french_date
     from matinale.content import PostWriter, load_brief, write_segments
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
-    by_id = {s["id"]: s for s in _segments(store, ctx)}
+    by_id = {s["id"]: s for s in segments_of(store, ctx)}
     missing = [s for s in batch if s not in by_id]
     if missing:
-        raise NightError(f"segments {missing} are not in segments.json of this run; rerun the segment stage")
+        raise NightError(
+            f"segments {missing} are not in segments.json of this run; rerun the segment stage"
+        )
     posts = shortened = rejected = fewer = 0
     similarities: list[float] = []
     # Segments render in this process and a pool of others (one per core; MATINALE_CONTENT_WORKERS);
     # a thread stores the files meanwhile, so rendering never waits for the disk or S3.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
         stored: deque[Future[None]] = deque()
-        for files in write_segments(writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)):
-            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json))
-            stored.append(storing.submit(store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md))
+        for files in write_segments(
+            writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)
+        ):
+            stored.append(
+                storing.submit(
+                    store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json
+                )
+            )
+            stored.append(
+                storing.submit(
+                    store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md
+                )
+            )
             while stored and stored[0].done():
                 stored.popleft().result()  # a failed write fails the task now
             posts += files.posts
@@ -334,147 +333,9 @@ def run_content(settings: Settings, store: Store, ctx: RunContext, batch: list[s
     return summary
 
 
-def _card_fields(settings: Settings, segment: dict[str, Any], theme: Any, brief: Any, edition: date) -> dict[str, str]:
-    """What a card says: the theme for everyone, one line for the segment, the legal mention."""
-    from matinale.content import tracked_link
-
-    if segment.get("kind") == "territory":
-        # The place a territorial pack is for, named as the posts name it.
-        territory = segment.get("territory") or {}
-        line = str(territory.get("name") or territory.get("label") or segment.get("label") or "")
-    else:
-        # The staff's line for this segment, else for its age band (the brief's framing).
-        line = next((brief.framing[k] for k in (segment["id"], segment.get("band")) if k and k in brief.framing), "")
-    return {
-        "tagline": line,
-        "headline": theme.title,
-        "body": theme.key_message,
-        "cta": theme.call_to_action,
-        "link": tracked_link(theme.link, channel="card", edition=edition, content=segment["id"], allowed_domains=settings.allowed_domains),
-        "footer": settings.campaign.legal_mention,
-    }
-
-
-def run_visuals(settings: Settings, store: Store, ctx: RunContext, batch: list[str]) -> dict[str, Any]:
-    """Cards of a batch of segments: one per theme × format, their alt texts, a contact strip.
-
-    Writes ``<segment>/cards/<theme>-<format>.jpg``, each theme's page preview
-    (``<segment>/previews/``) and ``<segment>/cards.json`` into the run's bundle, and each
-    segment's thumbnails into the work store for the contact sheet.
-    """
-    from matinale.content import load_brief
-    from matinale.visuals import (
-        CardJob,
-        alt_text,
-        card_filename,
-        contact_strip,
-        load_kit,
-        render_cards,
-        worker_count,
-    )
-
-    brief = load_brief(Path(ctx.brief_file), ctx.edition)
-    kit = load_kit(settings.templates_dir)  # a brand kit failing its checks stops here
-    by_id = {s["id"]: s for s in _segments(store, ctx)}
-    unknown = [s for s in batch if s not in by_id]
-    if unknown:
-        raise NightError(f"segments {unknown} are not in this run's segments.json: rerun the segment stage or fix the 'segments' param")
-    jobs = [
-        CardJob(segment=segment_id, theme=theme.id, fields=_card_fields(settings, by_id[segment_id], theme, brief, ctx.edition))
-        for segment_id in batch
-        for theme in brief.themes
-    ]
-    fields = {(job.segment, job.theme): job.fields for job in jobs}
-    entries: dict[str, list[dict[str, Any]]] = {segment_id: [] for segment_id in batch}
-    thumbnails: dict[str, list[Any]] = {segment_id: [] for segment_id in batch}
-    started = time.perf_counter()
-    # Files are written as cards arrive: the parent's uploads overlap the workers' drawing.
-    for card in render_cards(jobs, templates_dir=settings.templates_dir):
-        name = card_filename(card.theme, card.format, kit)
-        store.put_bytes(f"{ctx.bundle}/{card.segment}/{name}", card.data)
-        if card.preview is not None:  # the theme's inline preview on the page (bundle uses it)
-            store.put_bytes(f"{ctx.bundle}/{card.segment}/previews/{name.rsplit('/', 1)[-1]}", card.preview)
-        card_fields = fields[(card.segment, card.theme)]
-        entries[card.segment].append(
-            {
-                "file": name,
-                "theme": card.theme,
-                "format": card.format,
-                "alt": alt_text(card_fields, format=card.format, campaign=settings.campaign.name),
-                "link": card_fields["link"],
-                "width": card.width,
-                "height": card.height,
-                "content_type": kit.content_type,
-            }
-        )
-        thumbnails[card.segment].append(card)
-    elapsed = time.perf_counter() - started
-    for segment_id in batch:
-        store.put_json(f"{ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": entries[segment_id]})
-        store.put_bytes(f"{ctx.prefix}/visuals/{segment_id}.png", contact_strip(thumbnails[segment_id]))
-    total = sum(len(cards) for cards in entries.values())
-    log.info(
-        "Visuals: %d cards for %d segments in %.1f s (%.0f cards/s, %d processes)",
-        total, len(batch), elapsed, total / elapsed if elapsed else 0, worker_count(total),
-    )
-    return {"segments": len(batch), "cards": total}
-
-
-def run_contact_sheet(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    """Staff's contact sheet: every card of the night, small, one row per segment.
-
-    Written as ``contact-sheet.jpg`` in the run's bundle (``contact-sheet-2.jpg``… when a
-    long night needs more pages).
-    """
-    from matinale.bundle import french_date
-    from matinale.visuals import contact_sheets
-
-    segments = _segments(store, ctx)
-    rows = []
-    for segment in segments:
-        key = f"{ctx.prefix}/visuals/{segment['id']}.png"
-        if store.exists(key):  # a rerun of a few segments draws only those
-            rows.append((f"{segment.get('label', segment['id'])}\n{segment['id']}", store.get_bytes(key)))
-    if not rows:  # visuals skipped for this run: nothing to show, and nothing wrong
-        log.info("Contact sheet: no card was drawn in this run, no sheet written")
-        return {"segments": 0, "pages": 0, "files": []}
-    title = f"Planche contact — {french_date(ctx.edition)} — {len(rows)} segments"
-    pages = contact_sheets(rows, title=title, templates_dir=settings.templates_dir)
-    names = ["contact-sheet.jpg", *(f"contact-sheet-{number}.jpg" for number in range(2, len(pages) + 1))]
-    for name, data in zip(names, pages, strict=True):
-        store.put_bytes(f"{ctx.bundle}/{name}", data)
-    log.info("Contact sheet: %d segments on %d page(s)", len(rows), len(pages))
-    return {"segments": len(rows), "pages": len(pages), "files": names}
-
-
-#: Private supporter data the PII scanner is built from (hashed, never copied).
-_PII_SOURCES = ("private/valid.parquet", "private/contacts.parquet")
-
-
-def _counts_only(value: Any) -> Any:
-    """Numbers and maps of numbers: what may enter compliance.json (never a person)."""
-    if isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, dict):
-        kept = {str(k): _counts_only(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if v is not None}
-    return None
-
-
-def _compliance_counts(store: Store, ctx: RunContext) -> dict[str, Any]:
-    """Counts from ingest, privacy and segmentation for compliance.json."""
-    counts: dict[str, Any] = {}
-    if store.exists(f"{ctx.prefix}/compliance.json"):
-        counts.update(_counts_only(store.get_json(f"{ctx.prefix}/compliance.json")) or {})
-    if store.exists(f"{ctx.prefix}/ingest.json"):
-        counts["ingest"] = _counts_only(store.get_json(f"{ctx.prefix}/ingest.json")) or {}
-    if store.exists(f"{ctx.prefix}/segments.json"):
-        segments = store.get_json(f"{ctx.prefix}/segments.json")
-        counts["segments"] = {"count": len(segments.get("segments", [])), **(_counts_only(segments.get("report") or {}) or {})}
-    return counts
-
-
-def run_bundle(settings: Settings, store: Store, ctx: RunContext, only: list[str] | None = None) -> dict[str, Any]:
+def run_bundle(
+    settings: Settings, store: Store, ctx: RunContext, only: list[str] | None = None
+) -> dict[str, Any]:
     """Previews, packs, pages (relative links), compliance.json and the manifest.
 
     ``only`` (the Param ``segments``) limits the bundle to the segments a partial run made.
@@ -488,102 +349,111 @@ def run_bundle(settings: Settings, store: Store, ctx: RunContext, only: list[str
         ctx.bundle,
         edition=ctx.edition,
         run=ctx.run,
-        segments=[s for s in _segments(store, ctx) if not only or s["id"] in only],
+        segments=[s for s in segments_of(store, ctx) if not only or s["id"] in only],
         brief=brief,
         campaign=settings.campaign,
         inputs=store.get_json(f"{ctx.prefix}/inputs.json"),
-        compliance=_compliance_counts(store, ctx),
+        compliance=compliance_summary(store, ctx),
         zone=settings.clocks.campaign_tz,
     )
-    log.info("Bundle: %d files, %.1f MB, heaviest page %.0f KB", summary["files"], summary["bytes"] / 1e6, summary["page_bytes_max"] / 1e3)
+    log.info(
+        "Bundle: %d files, %.1f MB, heaviest page %.0f KB",
+        summary["files"],
+        summary["bytes"] / 1e6,
+        summary["page_bytes_max"] / 1e3,
+    )
     return summary
 
 
-def _pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> Any:
-    from matinale.checks import PiiScanner
+# -- the night, in order -------------------------------------------------------------------------
 
-    keys = [f"{ctx.prefix}/{name}" for name in _PII_SOURCES]
-    if not any(store.exists(key) for key in keys):
-        raise NightError(f"cannot scan for personal data: none of {', '.join(keys)} is in the work store; rerun ingest and privacy")
-    return PiiScanner.from_store(store, keys, settings.pii_allowlist)
+# Task ids of the nightly DAG, defined once: a stage's task id is its name.
+WAIT_FOR_BRIEF = "wait_for_brief"
+PREPARE = "prepare"
+INGEST = "ingest"
+PRIVACY = "privacy"
+SEGMENT = "segment"
+PLAN = "plan"
+CONTENT = "content"
+VISUALS = "visuals"
+CONTACT_SHEET = "contact_sheet"
+BUNDLE = "bundle"
+CHECKS = "checks"
+GATE = "gate"
+APPROVAL = "approval"
+PUBLISH = "publish"
+RECORD = "record"
 
 
-def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
-    """Pre-publish checks on the built bundle (PII, links, sizes, manifest); records the
-    result in compliance.json, with the fingerprint of the files and settings checked.
-    Publishing checks again on the exact bytes it uploads (scanning again only the files
-    that changed since this pass: see ``publish.publish_bundle``)."""
-    from matinale.bundle import (
-        COMPLIANCE,
-        MANIFEST,
-        read_bundle_files,
-        rebuild_manifest,
-        validate_compliance,
-        write_manifest,
-    )
-    from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the night: its task id, its plain function, and what the function takes.
 
-    files = read_bundle_files(store, ctx.bundle)
-    manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
-    sha256 = Sha256s()  # the manifest is rebuilt below from the same objects: hash them once
-    scanner = _pii_scanner(settings, store, ctx)
-    limits = limits_from(settings.raw)
-    report = check_bundle(files, manifest, scanner=scanner, allowed_domains=settings.allowed_domains, limits=limits, sha256=sha256)
-    log.info("Checks: %s", json.dumps(report.summary()))
+    ``takes`` names the function's arguments after ``settings`` and ``store``, passed by
+    name: ``ctx`` (the run's ``RunContext``), ``edition`` and ``run`` (who a new run is),
+    ``batch`` (the segments of one mapped task), ``only`` (the Param ``segments``),
+    ``skip_visuals`` (the Param) and ``client`` (an S3 client, to publish).
+    """
+
+    name: str
+    function: Callable[..., dict[str, Any]]
+    takes: tuple[str, ...] = ("ctx",)
+    # False: a NightError fails the task at once, without retries (a broken file stays broken).
+    retry: bool = True
+
+    @property
+    def mapped(self) -> bool:
+        """Mapped over batches of segments: one task instance per batch."""
+        return "batch" in self.takes
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(PREPARE, run_prepare, takes=("edition", "run")),
+    Stage(INGEST, run_ingest, retry=False),
+    Stage(PRIVACY, run_privacy),
+    Stage(SEGMENT, run_segment),
+    Stage(CONTENT, run_content, takes=("ctx", "batch")),
+    Stage(VISUALS, run_visuals, takes=("ctx", "batch", "skip_visuals")),
+    Stage(CONTACT_SHEET, run_contact_sheet),
+    Stage(BUNDLE, run_bundle, takes=("ctx", "only")),
+    Stage(CHECKS, run_checks),
+    Stage(PUBLISH, run_publish, takes=("ctx", "client")),
+)
+
+#: Every task of the nightly DAG in night order: the stages and the tasks that steer them
+#: (the brief sensor, the batch plan, the publication gate, staff approval, the status record).
+TASKS: tuple[str, ...] = (
+    WAIT_FOR_BRIEF,
+    PREPARE,
+    INGEST,
+    PRIVACY,
+    SEGMENT,
+    PLAN,
+    CONTENT,
+    VISUALS,
+    CONTACT_SHEET,
+    BUNDLE,
+    CHECKS,
+    GATE,
+    APPROVAL,
+    PUBLISH,
+    RECORD,
+)
+
+_BY_NAME = {s.name: s for s in STAGES}
+
+
+def stage(name: str) -> Stage:
+    """The stage whose task id is ``name``."""
     try:
-        report.raise_for_findings()
-    except ChecksFailed as exc:
-        raise NightError(str(exc)) from exc
-    compliance = json.loads(files[COMPLIANCE])
-    # What this pass covered, so that publishing can tell which files it need not scan again.
-    checked = {path: sha256(data) for path, data in files.items() if path != COMPLIANCE}
-    fingerprint = checks_fingerprint(checked, scanner=scanner, allowed_domains=settings.allowed_domains, limits=limits)
-    compliance["checks"] = {"stage": "bundle", **report.summary(), "fingerprint": fingerprint}
-    validate_compliance(compliance)
-    files[COMPLIANCE] = write_manifest(compliance)
-    store.put_bytes(f"{ctx.bundle}/{COMPLIANCE}", files[COMPLIANCE])
-    store.put_bytes(f"{ctx.bundle}/{MANIFEST}", write_manifest(rebuild_manifest(manifest, files, digest_of=sha256)))
-    return {name: counts.get("findings", 0) for name, counts in report.counts.items()}
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a stage of the night ({', '.join(_BY_NAME)})") from None
 
 
-def publish_config(settings: Settings, actor: str = "matinale") -> Any:
-    """Where and how to publish, from the settings."""
-    from datetime import timedelta
-
-    from matinale.checks import limits_from
-    from matinale.publish import PublishConfig
-
-    return PublishConfig(
-        bucket=settings.bundle_bucket,
-        private_bucket=settings.private_bucket,
-        campaign=settings.campaign,
-        expiry=timedelta(hours=settings.presign_expiry_hours),
-        allowed_domains=settings.allowed_domains,
-        limits=limits_from(settings.raw),
-        zone=settings.clocks.campaign_tz,
-        actor=actor,
-        public_url=settings.public_s3_url,
-    )
-
-
-def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) -> dict[str, Any]:
-    """Checks on the final bytes, upload, read-back, delivery file, then the pointers."""
-    from matinale.checks import ChecksFailed
-    from matinale.publish import publish_bundle
-
-    audience = None
-    contacts, assignments = f"{ctx.prefix}/private/contacts.parquet", f"{ctx.prefix}/private/assignments.parquet"
-    if store.exists(contacts) and store.exists(assignments):
-        audience = (store.get_frame(contacts), store.get_frame(assignments))
-    else:
-        log.warning("No contacts/assignments in the work store: no delivery file for this run")
-    try:
-        result = publish_bundle(
-            client, store, ctx.bundle, edition=ctx.edition, run=ctx.run, config=publish_config(settings), scanner=_pii_scanner(settings, store, ctx), audience=audience
-        )
-    except ChecksFailed as exc:
-        raise NightError(str(exc)) from exc
-    # Presigned links are bearer tokens: they stay out of logs and XCom.
-    summary = {k: v for k, v in result.items() if not k.endswith("_url")}
-    log.info("Published s3://%s/%s (%s files, delivery %s)", result["bucket"], result["prefix"], result["files"], json.dumps((result.get("delivery") or {}).get("by_channel")))
-    return summary
+def call_stage(which: Stage, settings: Settings, store: Store, **inputs: Any) -> dict[str, Any]:
+    """Run a stage with the inputs it takes (``Stage.takes``), picked by name from ``inputs``."""
+    missing = [name for name in which.takes if name not in inputs]
+    if missing:
+        raise TypeError(f"stage {which.name} needs {', '.join(missing)}")
+    return which.function(settings, store, **{name: inputs[name] for name in which.takes})

@@ -46,10 +46,27 @@ def test_conventions(dagbag) -> None:
 
 def test_nightly_shape(dagbag) -> None:
     dag = dagbag.dags["matinale_nightly"]
-    assert {"wait_for_brief", "prepare", "ingest", "privacy", "segment", "plan", "content", "visuals", "contact_sheet", "bundle", "checks", "gate", "publish", "record"} == set(dag.task_ids)
+    assert {
+        "wait_for_brief",
+        "prepare",
+        "ingest",
+        "privacy",
+        "segment",
+        "plan",
+        "content",
+        "visuals",
+        "contact_sheet",
+        "bundle",
+        "checks",
+        "gate",
+        "publish",
+        "record",
+    } == set(dag.task_ids)
     assert "wait_for_brief" in dag.get_task("prepare").upstream_task_ids
     assert {"content", "visuals", "contact_sheet"} <= dag.get_task("bundle").upstream_task_ids
-    assert "visuals" in dag.get_task("contact_sheet").upstream_task_ids  # the sheet shows every card of the night
+    assert (
+        "visuals" in dag.get_task("contact_sheet").upstream_task_ids
+    )  # the sheet shows every card of the night
     assert dag.get_task("checks").upstream_task_ids == {"bundle", "prepare"}
     assert "checks" in dag.get_task("gate").upstream_task_ids
     assert "gate" in dag.get_task("publish").upstream_task_ids  # approval off by default
@@ -75,7 +92,12 @@ def test_nightly_deadline_alert_is_the_publish_deadline(dagbag) -> None:
 
 def _in_subprocess(code: str, **env: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env={**os.environ, **env}, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **env},
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()[-1]
@@ -94,8 +116,93 @@ def test_approval_on_puts_hitl_between_gate_and_publish() -> None:
     found = json.loads(_in_subprocess(code, MATINALE_APPROVAL="on"))
     assert found["type"] == "ApprovalOperator"
     assert found["defaults"] == ["Reject"], "no answer must mean: not published"
-    assert found["up"] == ["gate"] and "approval" in found["publish_up"] and "gate" not in found["publish_up"]
+    assert (
+        found["up"] == ["gate"]
+        and "approval" in found["publish_up"]
+        and "gate" not in found["publish_up"]
+    )
     assert "approval_body" in found["body"] and "Publier l'édition" in found["subject"]
+
+
+# The nightly graph as it must stay: task id → (upstream task ids, mapped over batches).
+# Spelled out here, not built from matinale.night: renaming a task or moving an edge fails.
+NIGHTLY_GRAPH = {
+    "wait_for_brief": ([], False),
+    "prepare": (["wait_for_brief"], False),
+    "ingest": (["prepare"], False),
+    "privacy": (["ingest", "prepare"], False),
+    "segment": (["prepare", "privacy"], False),
+    "plan": (["prepare", "segment"], False),
+    "content": (["plan", "prepare"], True),
+    "visuals": (["plan", "prepare"], True),
+    "contact_sheet": (["prepare", "visuals"], False),
+    "bundle": (["contact_sheet", "content", "prepare", "visuals"], False),
+    "checks": (["bundle", "prepare"], False),
+    "gate": (["checks", "prepare"], False),
+    "publish": (["gate", "prepare"], False),
+    "record": (
+        [
+            "bundle",
+            "checks",
+            "contact_sheet",
+            "content",
+            "gate",
+            "ingest",
+            "plan",
+            "prepare",
+            "privacy",
+            "publish",
+            "segment",
+            "visuals",
+            "wait_for_brief",
+        ],
+        False,
+    ),
+}
+# With MATINALE_APPROVAL=on, staff approval sits between gate and publish.
+APPROVAL_GRAPH = {
+    **NIGHTLY_GRAPH,
+    "approval": (["gate"], False),
+    "publish": (["approval", "prepare"], False),
+    "record": (sorted([*NIGHTLY_GRAPH["record"][0], "approval"]), False),
+}
+_GRAPH_CODE = (
+    "import json\nfrom airflow.dag_processing.dagbag import DagBag\n"
+    "from airflow.sdk.definitions.mappedoperator import MappedOperator\n"
+    f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
+    "assert not bag.import_errors, bag.import_errors\n"
+    "dag = bag.dags['matinale_nightly']\n"
+    "print(json.dumps({t.task_id: [sorted(t.upstream_task_ids), isinstance(t, MappedOperator)] for t in dag.tasks}))"
+)
+
+
+def _graph(dag) -> dict[str, tuple[list[str], bool]]:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    return {
+        task.task_id: (sorted(task.upstream_task_ids), isinstance(task, MappedOperator))
+        for task in dag.tasks
+    }
+
+
+def test_nightly_graph_is_unchanged(dagbag) -> None:
+    assert _graph(dagbag.dags["matinale_nightly"]) == NIGHTLY_GRAPH
+
+
+def test_nightly_graph_with_approval_is_unchanged() -> None:
+    found = json.loads(_in_subprocess(_GRAPH_CODE, MATINALE_APPROVAL="on"))
+    assert {task: (up, mapped) for task, (up, mapped) in found.items()} == APPROVAL_GRAPH
+
+
+def test_the_dag_runs_every_stage_of_the_night(dagbag) -> None:
+    """One task per stage of matinale.night.STAGES (task id = stage name), mapped as the stage says."""
+    from matinale.night import STAGES, TASKS
+
+    dag = dagbag.dags["matinale_nightly"]
+    for stage in STAGES:
+        assert stage.name in dag.task_ids, f"stage {stage.name} has no task"
+        assert _graph(dag)[stage.name][1] == stage.mapped, stage.name
+    assert set(APPROVAL_GRAPH) == set(TASKS), "night.TASKS lists every task of the nightly DAG"
 
 
 def test_timetable_fires_every_night_of_2026_2027_at_the_campaign_start(dagbag) -> None:
@@ -108,11 +215,15 @@ def test_timetable_fires_every_night_of_2026_2027_at_the_campaign_start(dagbag) 
 
     clocks = cached_settings().clocks
     timetable = coerce_to_core_timetable(dagbag.dags["matinale_nightly"].timetable)
-    restriction = TimeRestriction(earliest=datetime(2025, 12, 31, tzinfo=UTC), latest=None, catchup=True)
+    restriction = TimeRestriction(
+        earliest=datetime(2025, 12, 31, tzinfo=UTC), latest=None, catchup=True
+    )
     last: DataInterval | None = None
     expected = date(2026, 1, 1)
     while expected <= date(2027, 12, 31):
-        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=last, restriction=restriction
+        )
         assert info is not None
         run_after = info.run_after
         if edition_for(run_after, clocks) < expected:
@@ -149,4 +260,6 @@ def test_no_heavy_imports_and_parse_cost() -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "dag_parse.json").write_text(json.dumps(found, indent=1, sort_keys=True))
     for name, cost in found.items():
-        print(f"{name}: parsed in {cost['seconds']} s beyond Airflow, {cost['new_modules']} new modules")
+        print(
+            f"{name}: parsed in {cost['seconds']} s beyond Airflow, {cost['new_modules']} new modules"
+        )

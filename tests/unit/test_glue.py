@@ -1,16 +1,24 @@
-"""The glue's own decisions: the run's deadline, the night's outcome, partial runs."""
+"""The glue's own work: the run's deadline, and ``run_stage`` running the night's stages as
+tasks (their inputs from the Airflow context, a broken file failing at once, publish checking
+the law again). The night's outcome itself is tested without Airflow in test_outcome.py."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from matinale import night
 from matinale.airflow.deadline import publish_deadline_for
-from matinale.airflow.glue import _decide, _outcome
-from matinale.settings import load_settings
+from matinale.airflow.glue import run_stage
+from matinale.settings import cached_settings, load_settings
+from matinale.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = ZoneInfo("Europe/Paris")
@@ -27,44 +35,113 @@ def clocks(monkeypatch: pytest.MonkeyPatch):
     [
         # Scheduled nights, the two Paris DST nights included: always 06:30 Paris.
         (datetime(2026, 3, 29, 0, 0, tzinfo=UTC), None, datetime(2026, 3, 29, 6, 30, tzinfo=PARIS)),
-        (datetime(2026, 10, 24, 23, 0, tzinfo=UTC), {}, datetime(2026, 10, 25, 6, 30, tzinfo=PARIS)),
+        (
+            datetime(2026, 10, 24, 23, 0, tzinfo=UTC),
+            {},
+            datetime(2026, 10, 25, 6, 30, tzinfo=PARIS),
+        ),
         # A manual run at 03:30 Paris: this morning's deadline, not 5 h 30 later.
-        (datetime(2026, 11, 24, 3, 30, tzinfo=PARIS), None, datetime(2026, 11, 24, 6, 30, tzinfo=PARIS)),
+        (
+            datetime(2026, 11, 24, 3, 30, tzinfo=PARIS),
+            None,
+            datetime(2026, 11, 24, 6, 30, tzinfo=PARIS),
+        ),
         # After the deadline: tomorrow's edition.
-        (datetime(2026, 11, 24, 9, 0, tzinfo=PARIS), None, datetime(2026, 11, 25, 6, 30, tzinfo=PARIS)),
+        (
+            datetime(2026, 11, 24, 9, 0, tzinfo=PARIS),
+            None,
+            datetime(2026, 11, 25, 6, 30, tzinfo=PARIS),
+        ),
         # A rerun of a past edition is watched against the next deadline, not alerted at once.
-        (datetime(2026, 11, 24, 9, 0, tzinfo=PARIS), {"edition_date": "2026-11-20"}, datetime(2026, 11, 25, 6, 30, tzinfo=PARIS)),
+        (
+            datetime(2026, 11, 24, 9, 0, tzinfo=PARIS),
+            {"edition_date": "2026-11-20"},
+            datetime(2026, 11, 25, 6, 30, tzinfo=PARIS),
+        ),
         # Building the day after tomorrow's edition early: its own deadline.
-        (datetime(2026, 11, 24, 9, 0, tzinfo=PARIS), {"edition_date": "2026-11-26"}, datetime(2026, 11, 26, 6, 30, tzinfo=PARIS)),
+        (
+            datetime(2026, 11, 24, 9, 0, tzinfo=PARIS),
+            {"edition_date": "2026-11-26"},
+            datetime(2026, 11, 26, 6, 30, tzinfo=PARIS),
+        ),
     ],
 )
-def test_publish_deadline_of_a_run(clocks, run_after: datetime, conf: dict | None, deadline: datetime) -> None:
+def test_publish_deadline_of_a_run(
+    clocks, run_after: datetime, conf: dict | None, deadline: datetime
+) -> None:
     assert publish_deadline_for(run_after, conf, clocks) == deadline
 
 
-def test_outcome_of_the_night() -> None:
-    ok = {"gate": "success", "approval": "success"}
-    go = {"publish": True, "status": "publish", "reason": "ok"}
-    assert _outcome({**ok, "publish": "success"}, go, None, None, {})[0] == "published"
-    state, reason, _ = _outcome({"wait_for_brief": "failed", "prepare": "upstream_failed"}, None, None, None, {})
-    assert state == "failed" and "wait_for_brief" in reason and "prepare" not in reason
-    frozen = {"publish": False, "status": "frozen", "reason": "Silence électoral …"}
-    assert _outcome({"gate": "success", "publish": "skipped"}, frozen, None, None, {}) == ("skipped", "Silence électoral …", "frozen")
-    rejected = _outcome({**ok, "publish": "skipped"}, go, {"chosen": ["Reject"], "by": "Claire", "timed_out": False}, None, {})
-    assert rejected == ("rejected", "Publication refusée par Claire ; rien n'est publié", "rejected")
-    timeout = _outcome({**ok, "publish": "skipped"}, go, {"chosen": ["Reject"], "by": None, "timed_out": True}, None, {})
-    assert timeout[0] == "rejected" and timeout[2] == "timeout" and "n'est pas publiée" in timeout[1]
-
-
-def test_a_partial_run_is_never_published(monkeypatch: pytest.MonkeyPatch) -> None:
-    from matinale.settings import cached_settings
-
+@pytest.fixture
+def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A local work store and an inbox with tonight's brief and a supporter file ingest refuses."""
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("MATINALE_WORK_STORE", "local")
+    monkeypatch.delenv("MATINALE_INBOX", raising=False)
+    inbox = tmp_path / "var" / "inbox"
+    (inbox / "supporters").mkdir(parents=True)
+    (inbox / "briefs").mkdir()
+    (inbox / "supporters" / "supporters.csv").write_text(
+        "supporter_id;prenom\nA-0001;Hélène\n", encoding="utf-8"
+    )
+    shutil.copy(
+        ROOT / "content_templates" / "sample_brief.yaml", inbox / "briefs" / "2026-11-24.yaml"
+    )
     cached_settings.cache_clear()
-    ctx = {"edition": "2026-11-24", "run": "20261124T000000Z-abcd"}
-    now = datetime(2026, 11, 24, 3, 0, tzinfo=PARIS)
-    assert _decide(ctx, {"segments": []}, now).publish
-    partial = _decide(ctx, {"segments": ["65plus-p03"]}, now)
-    assert (partial.publish, partial.status) == (False, "partial") and "65plus-p03" in partial.reason
-    assert _decide(ctx, {"segments": ["65plus-p03"], "dry_run": True}, now).status == "dry_run"
+    yield tmp_path / "var"
     cached_settings.cache_clear()
+
+
+def _context(**params: Any) -> Any:
+    run_after = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    return {
+        "params": params,
+        "dag_run": SimpleNamespace(
+            run_after=run_after, run_id="scheduled__2026-11-24T00:00:00+00:00"
+        ),
+    }
+
+
+def test_run_stage_prepares_then_a_broken_file_fails_at_once(var: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    ctx = run_stage(night.PREPARE, _context())
+    assert ctx["edition"] == "2026-11-24" and ctx["run"].startswith("20261124T000000Z-")
+    store = LocalStore(load_settings().work_dir)
+    assert store.exists(f"{night.RunContext.from_xcom(ctx).prefix}/inputs.json")
+    # A broken export stays broken on retry: ingest (retry=False) fails the task for good.
+    assert night.stage(night.INGEST).retry is False
+    with pytest.raises(AirflowFailException) as failed:
+        run_stage(night.INGEST, _context(), ctx)
+    assert isinstance(failed.value.__cause__, night.NightError) and str(failed.value) == str(
+        failed.value.__cause__
+    )
+
+
+def test_run_stage_skips_visuals_on_the_param(var: Path) -> None:
+    ctx = run_stage(night.PREPARE, _context(skip_visuals=True))
+    summary = run_stage(night.VISUALS, _context(skip_visuals=True), ctx, ["18-24-p01"])
+    assert summary == {"segments": 1, "cards": 0, "skipped": True}
+    store = LocalStore(load_settings().work_dir)
+    cards = store.get_json(f"{night.RunContext.from_xcom(ctx).bundle}/18-24-p01/cards.json")
+    assert cards == {"segment": "18-24-p01", "cards": []}
+
+
+def test_publish_checks_the_law_again_before_any_upload(var: Path) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    ctx = {
+        "edition": "2026-11-24",
+        "run": "20261124T000000Z-abcd",
+        "supporters_file": "x",
+        "brief_file": "y",
+    }
+    # A partial run is a preview: publish skips before building an S3 client.
+    with pytest.raises(AirflowSkipException, match="Run partiel"):
+        run_stage(night.PUBLISH, _context(segments=["65plus-p03"]), ctx)
+
+
+def test_run_stage_knows_only_the_nights_stages() -> None:
+    with pytest.raises(KeyError, match="gate"):
+        run_stage(night.GATE, _context())

@@ -1,9 +1,12 @@
 """Task bodies for the DAG files: Airflow context in, plain stage calls out.
 
-DAG files stay thin: they wire these functions into tasks. Each function reads the run's
+DAG files stay thin: they wire these functions into tasks. Every stage of
+``matinale.night.STAGES`` runs through one helper, ``run_stage``: it reads the run's
 identity from XCom (a small dict), builds the work store and S3 client from configuration
-and connections, and returns a small summary. The two clocks are explicit everywhere:
-the edition is the Paris morning a run serves, and logs show campaign and team time.
+and connections, picks the inputs the stage takes and returns its small summary. ``plan``,
+``gate`` and ``record`` steer the night; their decisions are plain functions of
+``matinale.outcome``. The two clocks are explicit everywhere: the edition is the Paris
+morning a run serves, and logs show campaign and team time.
 """
 
 from __future__ import annotations
@@ -11,44 +14,38 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matinale import night
+from matinale.outcome import Params, counts, decide, only_segments, outcome, task_states, total
 from matinale.schedule import (
-    Decision,
     edition_for,
     format_schedule,
     next_nights,
     night_of,
-    publication_decision,
     run_slug,
     schedule_rows,
     two_clocks,
 )
 from matinale.settings import Settings, cached_settings
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 __all__ = [
-    "bundle",
-    "checks",
-    "contact_sheet",
-    "content",
+    "UnknownSegments",
     "deadline_alert",
     "default_args",
     "edition_of",
     "gate",
-    "ingest",
     "nightly_doc",
     "nightly_params",
     "nightly_timetable",
     "plan",
-    "prepare",
-    "privacy",
-    "publish",
     "record",
     "retention",
+    "run_stage",
     "s3_client",
-    "segment",
-    "visuals",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,7 +79,9 @@ def nightly_timetable() -> Any:
 
     clocks = cached_settings().clocks
     start = clocks.nightly_start
-    return CronTriggerTimetable(f"{start.minute} {start.hour} * * *", timezone=clocks.campaign_tz.key)
+    return CronTriggerTimetable(
+        f"{start.minute} {start.hour} * * *", timezone=clocks.campaign_tz.key
+    )
 
 
 def nightly_params() -> dict[str, Any]:
@@ -101,7 +100,9 @@ def nightly_params() -> dict[str, Any]:
             items={"type": "string"},
             description="Only these segment ids (empty = all). A partial run is a preview: it is never published.",
         ),
-        "skip_visuals": Param(False, type="boolean", description="Build posts only: no card is drawn"),
+        "skip_visuals": Param(
+            False, type="boolean", description="Build posts only: no card is drawn"
+        ),
         "dry_run": Param(False, type="boolean", description="Everything but publish"),
     }
 
@@ -167,15 +168,50 @@ def _ctx(value: dict[str, Any]) -> night.RunContext:
     return night.RunContext.from_xcom(value)
 
 
-def _only(params: Any) -> list[str]:
-    return [s for s in ((params or {}).get("segments") or []) if s]
-
-
 # -- the stages ----------------------------------------------------------------------------------
 
 
-def prepare(context: Any) -> dict[str, Any]:
+def run_stage(
+    name: str,
+    context: Context,
+    ctx: dict[str, Any] | None = None,
+    batch: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run the stage ``name`` of ``night.STAGES`` as this task; return its summary for XCom.
+
+    The stage gets what it takes (``Stage.takes``): the run's context from XCom (``ctx``),
+    the mapped task's ``batch``, the Params, an S3 client; ``prepare`` gets the edition and
+    run slug of a new run instead.
+    """
+    stage = night.stage(name)
     settings = cached_settings()
+    params = context["params"]
+    if stage.name == night.PUBLISH:
+        _may_still_publish(ctx or {}, params, settings)
+    client = s3_client(settings) if "client" in stage.takes or settings.work_store == "s3" else None
+    inputs: dict[str, Any] = {
+        "batch": batch,
+        "only": only_segments(params) or None,
+        "skip_visuals": bool(params.get("skip_visuals")),
+        "client": client,
+    }
+    if ctx is not None:
+        inputs["ctx"] = _ctx(ctx)
+    if "edition" in stage.takes:
+        inputs.update(_new_run(context, settings))
+    try:
+        return night.call_stage(stage, settings, night.make_store(settings, client), **inputs)
+    except night.NightError as exc:
+        if stage.retry:
+            raise
+        # A broken export stays broken on retry: fail at once with the message.
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _new_run(context: Context, settings: Settings) -> dict[str, Any]:
+    """The edition and run slug of a run that starts (``prepare``), logged in both clocks."""
     dag_run = context["dag_run"]
     edition = edition_of(context)
     run = run_slug(dag_run.run_after, dag_run.run_id)
@@ -187,39 +223,30 @@ def prepare(context: Any) -> dict[str, Any]:
         two_clocks(dag_run.run_after, settings.clocks),
         two_clocks(the_night.deadline, settings.clocks),
     )
-    return night.run_prepare(settings, _store(settings), edition=edition, run=run)
+    return {"edition": edition, "run": run}
 
 
-def ingest(ctx: dict[str, Any]) -> dict[str, Any]:
-    settings = cached_settings()
-    try:
-        return night.run_ingest(settings, _store(settings), _ctx(ctx))
-    except night.NightError as exc:
-        # A broken export stays broken on retry: fail at once with the message.
-        from airflow.sdk.exceptions import AirflowFailException
+def _may_still_publish(ctx: dict[str, Any], params: Params, settings: Settings) -> None:
+    """Publish, after checking the law once more: an approval may have crossed into a silence."""
+    from airflow.sdk.exceptions import AirflowSkipException
 
-        raise AirflowFailException(str(exc)) from exc
-
-
-def privacy(ctx: dict[str, Any]) -> dict[str, Any]:
-    settings = cached_settings()
-    return night.run_privacy(settings, _store(settings), _ctx(ctx))
-
-
-def segment(ctx: dict[str, Any]) -> dict[str, Any]:
-    settings = cached_settings()
-    return night.run_segment(settings, _store(settings), _ctx(ctx))
+    decision = decide(ctx, params, datetime.now(UTC), settings)
+    if not decision.publish:
+        log.warning("Not publishing: %s", decision.reason)
+        raise AirflowSkipException(decision.reason)
 
 
 class UnknownSegments(ValueError):
     """The Param ``segments`` names segments this night did not make."""
 
 
-def plan(ctx: dict[str, Any], params: Any) -> list[list[str]]:
+def plan(ctx: dict[str, Any], params: Params) -> list[list[str]]:
     """Batches of segments for the mapped content and visuals tasks (a few per core)."""
     settings = cached_settings()
-    only = _only(params)
-    batches = night.plan_batches(_store(settings), _ctx(ctx), cores=os.cpu_count() or 2, only=only or None)
+    only = only_segments(params)
+    batches = night.plan_batches(
+        _store(settings), _ctx(ctx), cores=os.cpu_count() or 2, only=only or None
+    )
     unknown = sorted(set(only) - {s for batch in batches for s in batch})
     if unknown:
         raise UnknownSegments(
@@ -227,67 +254,6 @@ def plan(ctx: dict[str, Any], params: Any) -> list[list[str]]:
             "use ids from segments.json of the run (e.g. 35-49-p02) or leave it empty for all"
         )
     return batches
-
-
-def content(ctx: dict[str, Any], batch: list[str]) -> dict[str, Any]:
-    settings = cached_settings()
-    return night.run_content(settings, _store(settings), _ctx(ctx), batch)
-
-
-def visuals(ctx: dict[str, Any], batch: list[str], params: Any = None) -> dict[str, Any]:
-    settings = cached_settings()
-    store = _store(settings)
-    run_ctx = _ctx(ctx)
-    if (params or {}).get("skip_visuals"):
-        # The bundle reads one cards.json per segment: an empty list says "no card tonight".
-        for segment_id in batch:
-            store.put_json(f"{run_ctx.bundle}/{segment_id}/cards.json", {"segment": segment_id, "cards": []})
-        log.info("Param skip_visuals: no card drawn for %d segment(s)", len(batch))
-        return {"segments": len(batch), "cards": 0, "skipped": True}
-    return night.run_visuals(settings, store, run_ctx, batch)
-
-
-def contact_sheet(ctx: dict[str, Any]) -> dict[str, Any]:
-    settings = cached_settings()
-    return night.run_contact_sheet(settings, _store(settings), _ctx(ctx))
-
-
-def bundle(ctx: dict[str, Any], params: Any = None) -> dict[str, Any]:
-    settings = cached_settings()
-    return night.run_bundle(settings, _store(settings), _ctx(ctx), only=_only(params) or None)
-
-
-def checks(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Pre-publish checks on the built bundle: a failure stops the night before approval."""
-    settings = cached_settings()
-    return night.run_checks(settings, _store(settings), _ctx(ctx))
-
-
-def _decide(ctx: dict[str, Any], params: Any, now: datetime) -> Decision:
-    settings = cached_settings()
-    edition = date.fromisoformat(ctx["edition"])
-    only = _only(params)
-    if only and not (params or {}).get("dry_run"):
-        return Decision(
-            False,
-            "partial",
-            f"Run partiel ({len(only)} segment(s) : {', '.join(only[:5])}) : aperçu seulement, jamais publié, "
-            "pour ne pas retirer les autres segments de l'édition. Pour republier, relancez sans le paramètre "
-            "segments, ou effacez (Clear) le lot en échec dans le run de la nuit.",
-        )
-    return publication_decision(
-        edition,
-        now,
-        settings,
-        explicit=bool((params or {}).get("edition_date")),
-        dry_run=bool((params or {}).get("dry_run")),
-    )
-
-
-def _sum(values: Any, key: str) -> int:
-    if isinstance(values, dict):
-        values = [values]
-    return sum(int(v.get(key, 0)) for v in values or [] if isinstance(v, dict))
 
 
 def _preview_url(ctx: dict[str, Any]) -> str:
@@ -298,7 +264,7 @@ def _preview_url(ctx: dict[str, Any]) -> str:
     return f"{base}/matinale/preview/{ctx['edition']}/{ctx['run']}/index.html"
 
 
-def gate(ctx: dict[str, Any], context: Any) -> bool:
+def gate(ctx: dict[str, Any], context: Context) -> bool:
     """Decide whether this run may go on to approval and publish; say why not, in the log.
 
     Short-circuit: returning False skips approval and publish; the reason is kept in XCom
@@ -306,19 +272,24 @@ def gate(ctx: dict[str, Any], context: Any) -> bool:
     """
     settings = cached_settings()
     now = datetime.now(UTC)
-    decision = _decide(ctx, context["params"], now)
+    decision = decide(ctx, context["params"], now, settings)
     edition = date.fromisoformat(ctx["edition"])
     the_night = night_of(edition, settings.clocks)
     ti = context["ti"]
     ti.xcom_push(
         key="decision",
-        value={**decision.to_dict(), "edition": ctx["edition"], "edition_label": f"{edition:%d/%m/%Y}", "run": ctx["run"]},
+        value={
+            **decision.to_dict(),
+            "edition": ctx["edition"],
+            "edition_label": f"{edition:%d/%m/%Y}",
+            "run": ctx["run"],
+        },
     )
     log.info("Publication decision at %s: %s", two_clocks(now, settings.clocks), decision.reason)
     if decision.publish and settings.approval:
-        posts = _sum(ti.xcom_pull(task_ids="content"), "posts")
-        cards = _sum(ti.xcom_pull(task_ids="visuals"), "cards")
-        segments = (ti.xcom_pull(task_ids="segment") or {}).get("segments", "?")
+        posts = total(ti.xcom_pull(task_ids=night.CONTENT), "posts")
+        cards = total(ti.xcom_pull(task_ids=night.VISUALS), "cards")
+        segments = (ti.xcom_pull(task_ids=night.SEGMENT) or {}).get("segments", "?")
         ti.xcom_push(
             key="approval_body",
             value=(
@@ -333,67 +304,19 @@ def gate(ctx: dict[str, Any], context: Any) -> bool:
     return decision.publish
 
 
-def publish(ctx: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Publish, after checking the law once more: an approval may have crossed into a silence."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    settings = cached_settings()
-    decision = _decide(ctx, (context or {}).get("params"), datetime.now(UTC))
-    if not decision.publish:
-        log.warning("Not publishing: %s", decision.reason)
-        raise AirflowSkipException(decision.reason)
-    client = s3_client(settings)
-    return night.run_publish(settings, night.make_store(settings, client), _ctx(ctx), client)
-
-
 # -- the night's status record -----------------------------------------------------------------
 
 
-def _counts(*summaries: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for summary in summaries:
-        if isinstance(summary, dict):
-            counts.update({k: int(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)})
-    return counts
-
-
-def _task_states(context: Any) -> dict[str, str]:
+def _task_states(context: Context) -> dict[str, str]:
     """task_id → worst state among its instances (mapped ones included), for this run."""
     dag_run, ti = context["dag_run"], context["ti"]
-    raw = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-    order = ("failed", "upstream_failed", "skipped", "success")
-    states: dict[str, str] = {}
-    for key, state in raw.items():
-        task_id = key if key in context["dag"].task_ids else key.rsplit("_", 1)[0]
-        known = states.get(task_id)
-        rank = order.index(state) if state in order else -1
-        if known is None or (rank != -1 and (known not in order or rank < order.index(known))):
-            states[task_id] = str(state)
-    return states
+    raw = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(
+        dag_run.run_id, {}
+    )
+    return task_states(raw, context["dag"].task_ids)
 
 
-def _outcome(states: dict[str, str], decision: dict[str, Any] | None, answer: dict[str, Any] | None, ctx: dict[str, Any] | None, params: Any) -> tuple[str, str, str | None]:
-    """(state, reason, detail) of the night for the status record."""
-    failed = sorted(t for t, s in states.items() if s == "failed")
-    if states.get("publish") == "success":
-        return "published", "Publiée", None
-    if failed:
-        return "failed", f"Échec : {', '.join(failed)} (voir le journal de la tâche dans Airflow) ; rien n'est publié", "failed"
-    if decision and not decision.get("publish"):
-        return "skipped", str(decision["reason"]), str(decision.get("status"))
-    if answer and answer.get("chosen") and answer["chosen"][0] != "Approve":
-        if answer.get("timed_out") or not answer.get("by"):
-            return "rejected", "Pas d'approbation avant la clôture : l'édition n'est pas publiée (réponse par défaut)", "timeout"
-        return "rejected", f"Publication refusée par {answer['by']} ; rien n'est publié", "rejected"
-    if states.get("publish") == "skipped" and ctx:
-        # Approved, then the law said no at publish time (an approval that crossed into a silence).
-        late = _decide(ctx, params, datetime.now(UTC))
-        if not late.publish:
-            return "skipped", late.reason, late.status
-    return "running", "En cours", None
-
-
-def record(context: Any) -> dict[str, Any]:
+def record(context: Context) -> dict[str, Any]:
     """Write the night's status (outcome, reason, counts) to the private bucket.
 
     Runs as a teardown, after everything: it never changes the run's own outcome. Counts
@@ -403,27 +326,35 @@ def record(context: Any) -> dict[str, Any]:
 
     settings = cached_settings()
     ti, dag_run = context["ti"], context["dag_run"]
-    ctx = ti.xcom_pull(task_ids="prepare")
+    ctx = ti.xcom_pull(task_ids=night.PREPARE)
     edition = date.fromisoformat(ctx["edition"]) if ctx else edition_of(context)
     run = ctx["run"] if ctx else run_slug(dag_run.run_after, dag_run.run_id)
     states = {k: v for k, v in _task_states(context).items() if k != ti.task_id}
-    decision = ti.xcom_pull(task_ids="gate", key="decision")
-    answer = ti.xcom_pull(task_ids="approval", key="answer") if "approval" in context["dag"].task_ids else None
-    state, reason, detail = _outcome(states, decision, answer, ctx, context["params"])
-    built = ti.xcom_pull(task_ids="bundle") or {}
+    decision = ti.xcom_pull(task_ids=night.GATE, key="decision")
+    answer = (
+        ti.xcom_pull(task_ids=night.APPROVAL, key="answer")
+        if night.APPROVAL in context["dag"].task_ids
+        else None
+    )
+    state, reason, detail = outcome(
+        states, decision, answer, ctx, context["params"], settings=settings
+    )
+    built = ti.xcom_pull(task_ids=night.BUNDLE) or {}
     segments: list[dict[str, Any]] = []
     if ctx and built:
         manifest = _store(settings).get_json(f"{_ctx(ctx).bundle}/manifest.json")
-        segments = [{k: s.get(k) for k in ("id", "label", "size")} for s in manifest.get("segments", [])]
+        segments = [
+            {k: s.get(k) for k in ("id", "label", "size")} for s in manifest.get("segments", [])
+        ]
     the_night = night_of(edition, settings.clocks)
-    counts = _counts(ti.xcom_pull(task_ids="ingest"), ti.xcom_pull(task_ids="privacy"))
-    counts.update(
+    night_counts = counts(ti.xcom_pull(task_ids=night.INGEST), ti.xcom_pull(task_ids=night.PRIVACY))
+    night_counts.update(
         segments=len(segments),
-        posts=_sum(ti.xcom_pull(task_ids="content"), "posts"),
-        cards=_sum(ti.xcom_pull(task_ids="visuals"), "cards"),
+        posts=total(ti.xcom_pull(task_ids=night.CONTENT), "posts"),
+        cards=total(ti.xcom_pull(task_ids=night.VISUALS), "cards"),
         files=int(built.get("files", 0)),
     )
-    published = ti.xcom_pull(task_ids="publish") if state == "published" else None
+    published = ti.xcom_pull(task_ids=night.PUBLISH) if state == "published" else None
     status = {
         "edition": edition.isoformat(),
         "run": run,
@@ -431,17 +362,31 @@ def record(context: Any) -> dict[str, Any]:
         "state": state,
         "detail": detail,
         "reason": reason,
-        "params": {k: v for k, v in dict(context["params"]).items() if k in {"edition_date", "segments", "skip_visuals", "dry_run"}},
-        "started_at": dag_run.start_date.astimezone(UTC).isoformat(timespec="seconds") if dag_run.start_date else None,
+        "params": {
+            k: v
+            for k, v in dict(context["params"]).items()
+            if k in {"edition_date", "segments", "skip_visuals", "dry_run"}
+        },
+        "started_at": dag_run.start_date.astimezone(UTC).isoformat(timespec="seconds")
+        if dag_run.start_date
+        else None,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "deadline": the_night.deadline.astimezone(UTC).isoformat(timespec="seconds"),
-        "counts": counts,
+        "counts": night_counts,
         "segments": segments,
         "tasks": states,
         "published": {"prefix": published["prefix"]} if isinstance(published, dict) else None,
     }
     key = write_status(s3_client(settings), settings.private_bucket, status)
-    log.info("Night %s / %s: %s — %s (s3://%s/%s)", edition, run, state, reason, settings.private_bucket, key)
+    log.info(
+        "Night %s / %s: %s — %s (s3://%s/%s)",
+        edition,
+        run,
+        state,
+        reason,
+        settings.private_bucket,
+        key,
+    )
     return {"state": state, "key": key}
 
 
@@ -456,4 +401,6 @@ def retention(context: Any) -> dict[str, Any]:
     client = s3_client(settings)
     store = night.make_store(settings, client)
     today = datetime.now(UTC).astimezone(settings.clocks.campaign_tz).date()
-    return purge(store, settings, today=today, dry_run=bool(context["params"].get("dry_run")), client=client)
+    return purge(
+        store, settings, today=today, dry_run=bool(context["params"].get("dry_run")), client=client
+    )

@@ -1,0 +1,129 @@
+"""The night's last stages: the pre-publish checks on the built bundle, then publishing it.
+
+``run_checks`` and ``run_publish`` are stages of ``matinale.night.STAGES`` (re-exported
+there). Both scan for personal data with the scanner built from the run's private files;
+publishing checks again on the exact bytes it uploads. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from matinale.run import NightError, RunContext, pii_scanner
+from matinale.settings import Settings
+from matinale.store import Store
+
+__all__ = ["publish_config", "run_checks", "run_publish"]
+
+log = logging.getLogger(__name__)
+
+
+def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Pre-publish checks on the built bundle (PII, links, sizes, manifest); records the
+    result in compliance.json, with the fingerprint of the files and settings checked.
+    Publishing checks again on the exact bytes it uploads (scanning again only the files
+    that changed since this pass: see ``publish.publish_bundle``)."""
+    from matinale.bundle import (
+        COMPLIANCE,
+        MANIFEST,
+        read_bundle_files,
+        rebuild_manifest,
+        validate_compliance,
+        write_manifest,
+    )
+    from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
+
+    files = read_bundle_files(store, ctx.bundle)
+    manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
+    sha256 = Sha256s()  # the manifest is rebuilt below from the same objects: hash them once
+    scanner = pii_scanner(settings, store, ctx)
+    limits = limits_from(settings.raw)
+    report = check_bundle(
+        files,
+        manifest,
+        scanner=scanner,
+        allowed_domains=settings.allowed_domains,
+        limits=limits,
+        sha256=sha256,
+    )
+    log.info("Checks: %s", json.dumps(report.summary()))
+    try:
+        report.raise_for_findings()
+    except ChecksFailed as exc:
+        raise NightError(str(exc)) from exc
+    compliance = json.loads(files[COMPLIANCE])
+    # What this pass covered, so that publishing can tell which files it need not scan again.
+    checked = {path: sha256(data) for path, data in files.items() if path != COMPLIANCE}
+    fingerprint = checks_fingerprint(
+        checked, scanner=scanner, allowed_domains=settings.allowed_domains, limits=limits
+    )
+    compliance["checks"] = {"stage": "bundle", **report.summary(), "fingerprint": fingerprint}
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    store.put_bytes(f"{ctx.bundle}/{COMPLIANCE}", files[COMPLIANCE])
+    store.put_bytes(
+        f"{ctx.bundle}/{MANIFEST}",
+        write_manifest(rebuild_manifest(manifest, files, digest_of=sha256)),
+    )
+    return {name: counts.get("findings", 0) for name, counts in report.counts.items()}
+
+
+def publish_config(settings: Settings, actor: str = "matinale") -> Any:
+    """Where and how to publish, from the settings."""
+    from datetime import timedelta
+
+    from matinale.checks import limits_from
+    from matinale.publish import PublishConfig
+
+    return PublishConfig(
+        bucket=settings.bundle_bucket,
+        private_bucket=settings.private_bucket,
+        campaign=settings.campaign,
+        expiry=timedelta(hours=settings.presign_expiry_hours),
+        allowed_domains=settings.allowed_domains,
+        limits=limits_from(settings.raw),
+        zone=settings.clocks.campaign_tz,
+        actor=actor,
+        public_url=settings.public_s3_url,
+    )
+
+
+def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) -> dict[str, Any]:
+    """Checks on the final bytes, upload, read-back, delivery file, then the pointers."""
+    from matinale.checks import ChecksFailed
+    from matinale.publish import publish_bundle
+
+    audience = None
+    contacts, assignments = (
+        f"{ctx.prefix}/private/contacts.parquet",
+        f"{ctx.prefix}/private/assignments.parquet",
+    )
+    if store.exists(contacts) and store.exists(assignments):
+        audience = (store.get_frame(contacts), store.get_frame(assignments))
+    else:
+        log.warning("No contacts/assignments in the work store: no delivery file for this run")
+    try:
+        result = publish_bundle(
+            client,
+            store,
+            ctx.bundle,
+            edition=ctx.edition,
+            run=ctx.run,
+            config=publish_config(settings),
+            scanner=pii_scanner(settings, store, ctx),
+            audience=audience,
+        )
+    except ChecksFailed as exc:
+        raise NightError(str(exc)) from exc
+    # Presigned links are bearer tokens: they stay out of logs and XCom.
+    summary = {k: v for k, v in result.items() if not k.endswith("_url")}
+    log.info(
+        "Published s3://%s/%s (%s files, delivery %s)",
+        result["bucket"],
+        result["prefix"],
+        result["files"],
+        json.dumps((result.get("delivery") or {}).get("by_channel")),
+    )
+    return summary

@@ -1,0 +1,197 @@
+"""One run of the night: who it is, where its files live, what it read.
+
+``RunContext`` is the run's identity, passed between tasks through XCom as a small dict;
+``make_store`` is the work store every stage reads and writes under ``runs/<edition>/<run>/``;
+``input_checksums`` is the identity card ``prepare`` records (every input's SHA-256 and the
+code's version). The readers at the end give later stages what earlier ones left in the run
+(its segments, the counts for compliance.json, the private files the PII scanner hashes).
+Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from matinale.settings import Settings
+from matinale.store import LocalStore, S3Store, Store
+
+if TYPE_CHECKING:
+    from matinale.checks import PiiScanner
+
+__all__ = [
+    "NightError",
+    "RunContext",
+    "brief_path",
+    "compliance_summary",
+    "input_checksums",
+    "make_store",
+    "newest_supporter_file",
+    "pii_scanner",
+    "segments_of",
+]
+
+
+class NightError(RuntimeError):
+    """The night must stop before publishing; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who this run is: passed between tasks through XCom as a small dict."""
+
+    edition: date
+    run: str
+    supporters_file: str
+    brief_file: str
+
+    @property
+    def prefix(self) -> str:
+        return f"runs/{self.edition.isoformat()}/{self.run}"
+
+    @property
+    def bundle(self) -> str:
+        return f"{self.prefix}/bundle"
+
+    def to_xcom(self) -> dict[str, str]:
+        return {
+            "edition": self.edition.isoformat(),
+            "run": self.run,
+            "supporters_file": self.supporters_file,
+            "brief_file": self.brief_file,
+        }
+
+    @classmethod
+    def from_xcom(cls, value: dict[str, str]) -> RunContext:
+        return cls(
+            edition=date.fromisoformat(value["edition"]),
+            run=value["run"],
+            supporters_file=value["supporters_file"],
+            brief_file=value["brief_file"],
+        )
+
+
+def make_store(settings: Settings, client: Any = None) -> Store:
+    """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
+    if settings.work_store == "s3":
+        if client is None:
+            raise NightError(
+                "MATINALE_WORK_STORE=s3 needs an S3 client (the aws_default connection)"
+            )
+        return S3Store(client, settings.private_bucket, "work")
+    return LocalStore(settings.work_dir)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _code_version(home: Path) -> str:
+    """The code's version: ``MATINALE_CODE_VERSION`` (set by the image build), else git's commit."""
+    given = os.environ.get("MATINALE_CODE_VERSION", "").strip()
+    if given:
+        return given
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(home), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
+    files = [Path(ctx.supporters_file), Path(ctx.brief_file), settings.campaign_file]
+    for folder in (settings.segments_dir, settings.templates_dir):
+        files.extend(
+            p
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix in {".yaml", ".j2", ".yml"}
+        )
+    checksums = {}
+    for path in files:
+        try:
+            name = path.relative_to(settings.home).as_posix()
+        except ValueError:
+            name = f"inbox/{path.parent.name}/{path.name}"
+        if path == settings.campaign_file:
+            name = "campaign.yaml"  # by its role: MATINALE_CAMPAIGN_FILE may name any path
+        checksums[name] = _sha256_file(path)
+    checksums["code_version"] = _code_version(settings.home)
+    return checksums
+
+
+def newest_supporter_file(inbox: Path) -> Path:
+    folder = inbox / "supporters"
+    candidates = [
+        p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".parquet"} and p.is_file()
+    ]
+    if not candidates:
+        raise NightError(
+            f"{folder}: no supporter file (*.csv or *.parquet); drop the CRM export there"
+        )
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def brief_path(inbox: Path, edition: date) -> Path:
+    return inbox / "briefs" / f"{edition.isoformat()}.yaml"
+
+
+def segments_of(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
+    """The segments ``segment`` wrote for this run (``segments.json``)."""
+    return store.get_json(f"{ctx.prefix}/segments.json")["segments"]
+
+
+#: Private supporter data the PII scanner is built from (hashed, never copied).
+_PII_SOURCES = ("private/valid.parquet", "private/contacts.parquet")
+
+
+def _counts_only(value: Any) -> Any:
+    """Numbers and maps of numbers: what may enter compliance.json (never a person)."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        kept = {str(k): _counts_only(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None}
+    return None
+
+
+def compliance_summary(store: Store, ctx: RunContext) -> dict[str, Any]:
+    """Counts from ingest, privacy and segmentation for compliance.json."""
+    counts: dict[str, Any] = {}
+    if store.exists(f"{ctx.prefix}/compliance.json"):
+        counts.update(_counts_only(store.get_json(f"{ctx.prefix}/compliance.json")) or {})
+    if store.exists(f"{ctx.prefix}/ingest.json"):
+        counts["ingest"] = _counts_only(store.get_json(f"{ctx.prefix}/ingest.json")) or {}
+    if store.exists(f"{ctx.prefix}/segments.json"):
+        segments = store.get_json(f"{ctx.prefix}/segments.json")
+        counts["segments"] = {
+            "count": len(segments.get("segments", [])),
+            **(_counts_only(segments.get("report") or {}) or {}),
+        }
+    return counts
+
+
+def pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> PiiScanner:
+    """The PII scanner built from this run's private supporter files (hashed, never copied)."""
+    from matinale.checks import PiiScanner
+
+    keys = [f"{ctx.prefix}/{name}" for name in _PII_SOURCES]
+    if not any(store.exists(key) for key in keys):
+        raise NightError(
+            f"cannot scan for personal data: none of {', '.join(keys)} is in the work store; rerun ingest and privacy"
+        )
+    return PiiScanner.from_store(store, keys, settings.pii_allowlist)
