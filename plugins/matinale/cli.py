@@ -17,7 +17,7 @@ _SHOWN_PROBLEMS = 10
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from matinale.sample import write_sample
+    from matinale.dev.sample import write_sample
 
     path = write_sample(args.rows, args.seed, Path(args.out))
     print(f"Wrote {args.rows} sample supporters to {path}")
@@ -127,19 +127,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from matinale.local import run_demo
+    from matinale.dev.local import run_demo
 
     return run_demo(rows=args.rows, seed=args.seed)
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from matinale.local import run_up
+    from matinale.dev.local import run_up
 
     return run_up(s3_port=args.s3_port, ui_port=args.ui_port)
 
 
 def _cmd_editions(args: argparse.Namespace) -> int:
-    from matinale.local import client_from_env
+    from matinale.dev.local import client_from_env
     from matinale.publish import list_editions
     from matinale.settings import load_settings
 
@@ -159,7 +159,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     import getpass
     import logging
 
-    from matinale.local import client_from_env
+    from matinale.dev.local import client_from_env
     from matinale.publish import rollback
     from matinale.settings import load_settings
 
@@ -193,7 +193,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_stack_test(args: argparse.Namespace) -> int:
-    from matinale.stack import run_stack_test
+    from matinale.dev.stack import run_stack_test
 
     return run_stack_test(rows=args.rows, approval=args.approval == "on", keep=args.keep)
 

@@ -1,6 +1,6 @@
 """The night's benchmark: how fast each stage is, how it grows, how close to the machine's limit.
 
-``make bench`` runs ``python -m matinale.bench run``: it generates (and caches) sample
+``make bench`` runs ``python -m matinale.dev.bench run``: it generates (and caches) sample
 supporter files, builds a bench copy of the project's settings giving ~200 segments and a
 5-theme brief (3,000 cards with three card formats), starts a local SeaweedFS, and then for
 each size runs every stage of ``matinale.night`` in its own process (time, CPU time, peak
@@ -17,7 +17,7 @@ processes and their memory), ``child`` (what runs inside them: stages, floors, A
 
 from __future__ import annotations
 
-from matinale.bench.harness import BenchOptions, run_bench
-from matinale.bench.report import check_report, render_markdown, render_text
+from matinale.dev.bench.harness import BenchOptions, run_bench
+from matinale.dev.bench.report import check_report, render_markdown, render_text
 
 __all__ = ["BenchOptions", "check_report", "render_markdown", "render_text", "run_bench"]

@@ -126,7 +126,7 @@ def run_child(
     name: str,
     timeout: float = 3600,
 ) -> ChildResult:
-    """Run ``python -m matinale.bench <command> <spec file>`` and collect its result.
+    """Run ``python -m matinale.dev.bench <command> <spec file>`` and collect its result.
 
     ``folder`` receives ``<name>.spec.json``, ``<name>.result.json`` and ``<name>.log``
     (the child's stdout and stderr). A child that fails, is killed (e.g. out of memory) or
@@ -140,7 +140,7 @@ def run_child(
     started = time.perf_counter()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "matinale.bench", command, str(spec_path)],
+            [sys.executable, "-m", "matinale.dev.bench", command, str(spec_path)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of the report dictionary the harness builds, so it is
 tested on made-up numbers and can redraw the tables of any saved result
-(``python -m matinale.bench table bench/results/<file>.json``).
+(``python -m matinale.dev.bench table bench/results/<file>.json``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _MIN_GROWTH_SECONDS = 0.5
 _SAME_INPUT = 1.2  # input ratios below this count as "the same input"
 _SAME_INPUT_TIME_RATIO = 1.25
 _SAME_INPUT_MIN_SECONDS = 1.0
-README_BEGIN = "<!-- bench:begin (written by `python -m matinale.bench readme`) -->"
+README_BEGIN = "<!-- bench:begin (written by `python -m matinale.dev.bench readme`) -->"
 README_END = "<!-- bench:end -->"
 _UNITS = {"rows": "rows/s", "posts": "posts/s", "cards": "cards/s", "bytes": "MB/s"}
 

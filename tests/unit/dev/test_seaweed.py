@@ -17,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from matinale.seaweed import S3Credentials, S3ServerError, SeaweedS3
+from matinale.dev.seaweed import S3Credentials, S3ServerError, SeaweedS3
 
 
 def _http_get(url: str) -> tuple[int, bytes]:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from matinale.bench import report as reporting
-from matinale.bench.child import counts_only
-from matinale.bench.probe import run_child
-from matinale.bench.workspace import BENCH_EDITION, bench_brief, fill_inbox, make_home, split_bands
+from matinale.dev.bench import report as reporting
+from matinale.dev.bench.child import counts_only
+from matinale.dev.bench.probe import run_child
+from matinale.dev.bench.workspace import BENCH_EDITION, bench_brief, fill_inbox, make_home, split_bands
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REAL_BANDS = [
     {"id": "18-24", "label": "18–24 ans", "min": 18, "max": 24, "framing": "mobiliser"},
     {"id": "25-34", "label": "25–34 ans", "min": 25, "max": 34, "framing": "quotidien"},
@@ -304,7 +304,7 @@ def test_cpu_of_workers_the_stage_never_waited_for_is_sampled() -> None:
     import sys
     import time
 
-    from matinale.bench.probe import _tree_sample
+    from matinale.dev.bench.probe import _tree_sample
 
     # A child whose grandchild burns CPU: what a forkserver's pool worker is to a stage.
     burner = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\ntime.sleep(30)"
@@ -323,7 +323,7 @@ def test_cpu_of_workers_the_stage_never_waited_for_is_sampled() -> None:
 
 
 def test_child_cpu_adds_the_larger_of_waited_and_sampled_workers() -> None:
-    from matinale.bench.probe import ChildResult
+    from matinale.dev.bench.probe import ChildResult
 
     payload = {"cpu_seconds": 5.0, "self_cpu_seconds": 2.0, "children_cpu_seconds": 3.0}
     assert ChildResult(True, 1.0, 10.0, payload, descendants_cpu_seconds=7.5).cpu_seconds() == 9.5

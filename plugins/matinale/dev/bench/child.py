@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matinale.bench.probe import write_result
+from matinale.dev.bench.probe import write_result
 
 __all__ = [
     "STAGES",
@@ -196,7 +196,7 @@ def _stage(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_main(spec_path: str) -> int:
-    """``python -m matinale.bench _stage SPEC``: run one stage of the night, timed."""
+    """``python -m matinale.dev.bench _stage SPEC``: run one stage of the night, timed."""
     return _guarded(_stage, spec_path)
 
 
@@ -268,7 +268,7 @@ _FLOOR_IMPORTS = ("pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.cluster",
 
 def _floors(spec: dict[str, Any]) -> dict[str, Any]:
     from matinale import night
-    from matinale.bench import floors
+    from matinale.dev.bench import floors
     from matinale.settings import load_settings
 
     _warm(_FLOOR_IMPORTS)  # a floor times work, not a first import (pyarrow.parquet pulls pandas in)
@@ -341,7 +341,7 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def floors_main(spec_path: str) -> int:
-    """``python -m matinale.bench _floors SPEC``: every floor of one size, on the stages' outputs."""
+    """``python -m matinale.dev.bench _floors SPEC``: every floor of one size, on the stages' outputs."""
     return _guarded(_floors, spec_path)
 
 
@@ -411,7 +411,7 @@ def _airflow(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def airflow_main(spec_path: str) -> int:
-    """``python -m matinale.bench _airflow SPEC``: the night as one ``dag.test()`` run, timed."""
+    """``python -m matinale.dev.bench _airflow SPEC``: the night as one ``dag.test()`` run, timed."""
     return _guarded(_airflow, spec_path)
 
 
@@ -430,5 +430,5 @@ def _stage_bench(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_bench_main(spec_path: str) -> int:
-    """``python -m matinale.bench _stage_bench SPEC``: another engineer's ``bench/<stage>_bench.py`` ``run()``."""
+    """``python -m matinale.dev.bench _stage_bench SPEC``: another engineer's ``bench/<stage>_bench.py`` ``run()``."""
     return _guarded(_stage_bench, spec_path)

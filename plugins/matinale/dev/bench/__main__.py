@@ -1,9 +1,9 @@
-"""``python -m matinale.bench``: run the benchmark, redraw a saved report, update the README.
+"""``python -m matinale.dev.bench``: run the benchmark, redraw a saved report, update the README.
 
-    python -m matinale.bench run              # make bench: 100k, 1M, 3M + Airflow at 1M
-    python -m matinale.bench run --smoke      # 10k rows, a few cards (what make test runs)
-    python -m matinale.bench table FILE.json  # the tables of a saved result again
-    python -m matinale.bench readme FILE.json # rewrite the README's bench section from it
+    python -m matinale.dev.bench run              # make bench: 100k, 1M, 3M + Airflow at 1M
+    python -m matinale.dev.bench run --smoke      # 10k rows, a few cards (what make test runs)
+    python -m matinale.dev.bench table FILE.json  # the tables of a saved result again
+    python -m matinale.dev.bench readme FILE.json # rewrite the README's bench section from it
 
 Commands starting with ``_`` are the child processes the harness starts.
 """
@@ -30,7 +30,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from matinale.bench.harness import BenchOptions, run_bench
+    from matinale.dev.bench.harness import BenchOptions, run_bench
 
     options = BenchOptions.smoke() if args.smoke else BenchOptions()
     changes: dict[str, object] = {"keep": args.keep, "stage_benches": args.stage_benches}
@@ -60,7 +60,7 @@ def _load(path: str) -> dict[str, object]:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from matinale.bench.report import render_markdown, render_text
+    from matinale.dev.bench.report import render_markdown, render_text
 
     report = _load(args.results)
     print(render_markdown(report) if args.markdown else render_text(report), end="")
@@ -68,7 +68,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_readme(args: argparse.Namespace) -> int:
-    from matinale.bench.report import render_markdown, update_readme
+    from matinale.dev.bench.report import render_markdown, update_readme
 
     update_readme(Path(args.readme), render_markdown(_load(args.results)))
     print(f"Updated the bench section of {args.readme} from {args.results}")
@@ -76,7 +76,7 @@ def _cmd_readme(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m matinale.bench", description="Benchmark Matinale's night.")
+    parser = argparse.ArgumentParser(prog="python -m matinale.dev.bench", description="Benchmark Matinale's night.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="measure every stage at each size, the floors and one Airflow run")
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is None:
-        from matinale.bench import child
+        from matinale.dev.bench import child
 
         entry = {"_stage": child.stage_main, "_floors": child.floors_main, "_airflow": child.airflow_main, "_stage_bench": child.stage_bench_main}[args.child]
         return entry(args.spec)

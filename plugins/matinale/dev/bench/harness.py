@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from matinale.bench import report as reporting
-from matinale.bench.child import STAGES, StageSpec
-from matinale.bench.probe import ChildResult, run_child
-from matinale.bench.workspace import (
+from matinale.dev.bench import report as reporting
+from matinale.dev.bench.child import STAGES, StageSpec
+from matinale.dev.bench.probe import ChildResult, run_child
+from matinale.dev.bench.workspace import (
     BENCH_EDITION,
     BenchHome,
     fill_inbox,
@@ -105,7 +105,7 @@ def machine_info(project: Path) -> dict[str, Any]:
     """The machine, the libraries and the code measured (no host name, no user)."""
     import psutil
 
-    from matinale.bench.floors import cpu_count
+    from matinale.dev.bench.floors import cpu_count
 
     versions = {}
     for name in _LIBRARIES:
@@ -406,7 +406,7 @@ class _Bench:
 
 def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
     """Measure the night as ``options`` say; return the report and the JSON file it was saved to."""
-    from matinale.seaweed import S3Credentials, SeaweedS3
+    from matinale.dev.seaweed import S3Credentials, SeaweedS3
     from matinale.settings import project_home
 
     project = Path(project or project_home()).resolve()
@@ -419,7 +419,7 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
         "schema": reporting.SCHEMA,
         "mode": options.mode,
         "started_at": started.isoformat(timespec="seconds"),
-        "command": "make bench" if options.mode == "full" else "python -m matinale.bench run --smoke",
+        "command": "make bench" if options.mode == "full" else "python -m matinale.dev.bench run --smoke",
         "machine": machine_info(project),
         "setup": {
             "home": home.to_json(),

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from matinale.geo import communes
-from matinale.sample import (
+from matinale.dev.sample import (
     COLUMNS,
     FICTION_PHONE_BLOCKS,
     INTERESTS,

@@ -7,7 +7,7 @@ folder:
 - PostgreSQL from Debian (``initdb`` + ``postgres``; as the ``postgres`` OS user when run as
   root, since PostgreSQL refuses root) — compose uses PostgreSQL 16, Debian 12 ships 15;
 - ``redis-server`` from Debian, with a password, as the Celery broker;
-- SeaweedFS (``weed server -s3`` with an S3 identity) through :class:`matinale.seaweed.SeaweedS3`;
+- SeaweedFS (``weed server -s3`` with an S3 identity) through :class:`matinale.dev.seaweed.SeaweedS3`;
 - Airflow with the CeleryExecutor: the init steps of compose's ``airflow-init`` (db migrate,
   login file, ``aws_default`` connection, buckets), then api-server, scheduler,
   dag-processor, triggerer and one Celery worker, sharing one environment.
@@ -411,7 +411,7 @@ class NativeStack:
         _wait_until(ready, what="Redis", timeout=30, watch=[proc])
 
     def _start_s3(self) -> None:
-        from matinale.seaweed import S3Credentials, S3ServerError, SeaweedS3
+        from matinale.dev.seaweed import S3Credentials, S3ServerError, SeaweedS3
 
         self._s3 = SeaweedS3(self.root / "s3", S3Credentials.generate())
         try:
@@ -704,7 +704,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def run_stack_test(*, rows: int = 3_000, approval: bool = True, keep: bool = False, home: Path | None = None) -> int:
     """``make stack-test``: one night through the native production topology; 0 when published."""
-    from matinale.local import fill_inbox
+    from matinale.dev.local import fill_inbox
     from matinale.schedule import edition_for
     from matinale.settings import project_home
 
