@@ -23,6 +23,26 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from matinale.dev.sample_tables import (
+    _BLOCK_SIZE,
+    _CONSENT_BASIS,
+    _EMAIL_DOMAINS,
+    _EMPTY_EMAIL_RATE,
+    _FIRST_NAMES,
+    _INTEREST_WEIGHTS,
+    _LAST_NAMES,
+    _MEMBERSHIP_BASIS,
+    _MOBILE,
+    _MOBILE_PREFERENCE,
+    _PHONE_RATE,
+    _RURAL_AGRICULTURE_BOOST,
+    _ZONE_BY_DEPARTEMENT,
+    _ZONE_BY_REGION,
+    COLUMNS,
+    FICTION_PHONE_BLOCKS,
+    INTERESTS,
+    REFERENCE_DATE,
+)
 from matinale.geo import communes, communes_by_insee
 
 __all__ = [
@@ -34,165 +54,6 @@ __all__ = [
     "write_sample",
     "write_supporters",
 ]
-
-# A fixed "today" so that the same seed gives the same ages and dates on any day.
-REFERENCE_DATE = date(2026, 11, 1)
-
-COLUMNS = (
-    "supporter_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "postal_code",
-    "insee_com",
-    "consent_email",
-    "consent_sms",
-    "consent_whatsapp",
-    "consent_social",
-    "consent_date",
-    "legal_basis",
-    "joined_on",
-    "interests",
-    "events_attended",
-    "shares_30d",
-    "donor",
-    "volunteer",
-)
-
-INTERESTS = (
-    "pouvoir-achat",
-    "ecole",
-    "sante",
-    "transition-ecologique",
-    "europe",
-    "securite",
-    "emploi",
-    "logement",
-    "culture",
-    "agriculture",
-)
-
-# Phone numbers that cannot ring anyone. ARCEP's plan national de numérotation (annex 1 to
-# decision 2018-0881, as amended; article 2.5.12 in the version cited) sets aside, for
-# films, series and other audiovisual works, six blocks of 10,000 numbers: 01 99 00 xx xx,
-# 02 61 91 xx xx, 03 53 01 xx xx, 04 65 71 xx xx, 05 36 49 xx xx and 06 39 98 xx xx. Found
-# through the French state's design system (DSFR, "Numéro de téléphone" pattern), which
-# tells designers to use these roots in examples and links the Légifrance text
-# (JORFARTI000037263033). The "09 77 21" block that some lists add is NOT reserved: real
-# businesses answer on 09 77 21 xx xx numbers, so it is left out. Keys are the ARCEP zone
-# digit (1 Île-de-France, 2 North-West, 3 North-East, 4 South-East, 5 South-West, 6 mobile).
-FICTION_PHONE_BLOCKS: dict[int, str] = {
-    1: "019900",
-    2: "026191",
-    3: "035301",
-    4: "046571",
-    5: "053649",
-    6: "063998",
-}
-_BLOCK_SIZE = 10_000
-_MOBILE = 6
-
-# Landline zone of each région (INSEE code), so that a fixed-line number matches where the
-# person lives; overseas régions have no fiction landline block and get mobiles only.
-_ZONE_BY_REGION = {
-    "11": 1,
-    "24": 2, "28": 2, "52": 2, "53": 2,
-    "27": 3, "32": 3, "44": 3,
-    "84": 4, "93": 4, "94": 4,
-    "75": 5, "76": 5,
-}
-# Languedoc-Roussillon (Aude, Gard, Hérault, Lozère, Pyrénées-Orientales) dials 04, unlike
-# the rest of Occitanie.
-_ZONE_BY_DEPARTEMENT = {"11": 4, "30": 4, "34": 4, "48": 4, "66": 4}
-
-# Common French first names by birth cohort, most frequent first. Each cohort has its own
-# fashion: a Monique is rarely under 60, an Enzo rarely over 30.
-_FIRST_NAMES: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...] = (
-    # (born up to this year, women, men)
-    (
-        1954,
-        ("Marie", "Jeanne", "Monique", "Françoise", "Jacqueline", "Colette", "Denise", "Simone",
-         "Michèle", "Nicole", "Paulette", "Odette", "Yvette", "Annie", "Danielle"),
-        ("Jean", "Pierre", "Michel", "André", "Jacques", "Bernard", "René", "Claude", "Roger",
-         "Robert", "Marcel", "Gérard", "Louis", "Georges", "Henri"),
-    ),
-    (
-        1969,
-        ("Martine", "Catherine", "Christine", "Sylvie", "Isabelle", "Brigitte", "Nathalie",
-         "Dominique", "Chantal", "Véronique", "Patricia", "Évelyne", "Marie-France", "Pascale", "Anne"),
-        ("Philippe", "Alain", "Patrick", "Daniel", "Christian", "Jean-Pierre", "Gilles", "Dominique",
-         "Thierry", "Didier", "Pascal", "Éric", "Jean-Claude", "Serge", "Bruno"),
-    ),
-    (
-        1984,
-        ("Sandrine", "Stéphanie", "Valérie", "Céline", "Sophie", "Karine", "Virginie", "Aurélie",
-         "Laurence", "Émilie", "Caroline", "Nadia", "Julie", "Séverine", "Delphine"),
-        ("Christophe", "Stéphane", "Sébastien", "Frédéric", "Laurent", "Olivier", "Nicolas", "David",
-         "Julien", "Jérôme", "Vincent", "Cédric", "Franck", "Karim", "Mathieu"),
-    ),
-    (
-        1999,
-        ("Camille", "Marine", "Laura", "Julie", "Pauline", "Manon", "Élodie", "Mélanie", "Sarah",
-         "Anaïs", "Claire", "Charlotte", "Amandine", "Audrey", "Léa"),
-        ("Thomas", "Nicolas", "Kevin", "Maxime", "Alexandre", "Romain", "Anthony", "Guillaume",
-         "Antoine", "Quentin", "Florian", "Mehdi", "Benjamin", "Jérémy", "Clément"),
-    ),
-    (
-        9999,
-        ("Emma", "Léa", "Chloé", "Inès", "Manon", "Camille", "Jade", "Lina", "Sarah", "Clara",
-         "Lucie", "Océane", "Louise", "Zoé", "Yasmine"),
-        ("Lucas", "Hugo", "Enzo", "Théo", "Nathan", "Louis", "Mathis", "Tom", "Raphaël", "Noah",
-         "Adam", "Gabriel", "Ethan", "Rayan", "Arthur"),
-    ),
-)
-
-# Common surnames in France, most frequent first.
-_LAST_NAMES = (
-    "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
-    "Laurent", "Simon", "Michel", "Lefèvre", "Leroy", "Roux", "David", "Bertrand", "Morel",
-    "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
-    "Muller", "Lefebvre", "Faure", "André", "Mercier", "Blanc", "Guérin", "Boyer", "Garnier",
-    "Chevalier", "François", "Legrand", "Gauthier", "Garcia", "Perrin", "Robin", "Clément",
-    "Morin", "Nicolas", "Henry", "Roussel", "Mathieu", "Gautier", "Masson", "Marchand", "Duval",
-    "Denis", "Dumont", "Marie", "Lemaire", "Noël", "Meyer", "Dufour", "Meunier", "Brun",
-    "Blanchard", "Giraud", "Joly", "Rivière", "Lucas", "Brunet", "Gaillard", "Barbier", "Arnaud",
-    "Martinez", "Gérard", "Roche", "Renard", "Schmitt", "Roy", "Leroux", "Colin", "Vidal",
-    "Caron", "Picard", "Roger", "Fabre", "Aubert", "Lemoine", "Renaud", "Dumas", "Lacroix",
-    "Olivier", "Philippe", "Bourgeois", "Pierre", "Benoît", "Rey", "Leclerc", "Payet", "Rolland",
-    "Leclercq", "Guillaume", "Lecomte", "Lopez", "Jean", "Dupuy", "Guillot", "Hubert", "Berger",
-    "Carpentier", "Sanchez", "Dupuis", "Moulin", "Louis", "Deschamps", "Huet", "Vasseur", "Perez",
-    "Boucher", "Fleury", "Royer", "Klein", "Jacquet", "Adam", "Paris", "Poirier", "Marty",
-    "Aubry", "Guyot", "Carré", "Charles", "Renault", "Charpentier", "Ménard", "Maillard", "Baron",
-    "Bertin", "Bailly", "Hervé", "Schneider", "Fernandez", "Le Gall", "Collet", "Léger",
-    "Bouvier", "Julien", "Prévost", "Millet", "Perrot", "Daniel", "Le Roux", "Cousin", "Germain",
-    "Breton", "Besson", "Langlois", "Rémy", "Le Goff", "Pelletier", "Lévêque", "Perrier",
-    "Leblanc", "Barré", "Lebrun", "Marchal", "Weber", "Mallet", "Hamon", "Boulanger", "Jacob",
-    "Monnier", "Michaud", "Rodriguez", "Guichard", "Gillet", "Étienne", "Grondin", "Poulain",
-    "Tessier", "Chevallier", "Collin", "Chauvin", "Da Silva", "Bouchet", "Gay", "Lemaître",
-    "Bénard", "Maréchal", "Humbert", "Reynaud", "Antoine", "Hoarau", "Perret", "Barthélemy",
-    "Cordier", "Pichon", "Lejeune", "Gilbert", "Lamy", "Delaunay", "Pasquier", "Carlier",
-    "Laporte", "Nguyen", "Dos Santos", "Ferreira", "Pereira", "Diallo", "Haddad", "Benali",
-    "Gomez", "Traoré", "Cohen",
-)
-
-# How likely each interest is, by age group (under 30, 30–59, 60 and over), in the order
-# of INTERESTS: the young lean to the climate and housing, their elders to health.
-_INTEREST_WEIGHTS = np.array(
-    [
-        [1.0, 0.6, 0.5, 1.8, 0.9, 0.5, 1.1, 1.5, 0.9, 0.3],
-        [1.5, 1.2, 0.9, 1.0, 0.6, 0.8, 1.0, 0.9, 0.5, 0.4],
-        [1.3, 0.5, 1.8, 0.7, 0.8, 1.1, 0.4, 0.4, 0.6, 0.5],
-    ]
-)
-_RURAL_AGRICULTURE_BOOST = 3.0
-
-_EMAIL_DOMAINS = ("example.org", "example.fr")
-_EMPTY_EMAIL_RATE = 0.08
-_PHONE_RATE = 0.75
-_MOBILE_PREFERENCE = 0.80
-_MEMBERSHIP_BASIS, _CONSENT_BASIS = "adhésion", "consentement"
 
 
 def _zipf_weights(count: int, shift: float = 3.0) -> np.ndarray:
@@ -330,7 +191,9 @@ def _draw_names(
     for position, (_, female, male) in enumerate(_FIRST_NAMES):
         for is_woman, names in ((True, female), (False, male)):
             members = np.flatnonzero((cohort == position) & (women == is_woman))
-            first[members] = len(table) + rng.choice(len(names), size=members.size, p=_zipf_weights(len(names)))
+            first[members] = len(table) + rng.choice(
+                len(names), size=members.size, p=_zipf_weights(len(names))
+            )
             table.extend(names)
     last = rng.choice(len(_LAST_NAMES), size=rows, p=_zipf_weights(len(_LAST_NAMES), shift=8.0))
     return (
@@ -387,7 +250,9 @@ def _draw_emails(
         number[clash] = rng.integers(10 ** (width - 1), 10**width, size=clash.size)
         width += 1
     # 10**length + digits, without its leading 1, is the digits zero-padded to length.
-    suffix = pc.utf8_slice_codeunits(pc.cast(pa.array(10**length + digits, pa.int64()), pa.string()), 1)
+    suffix = pc.utf8_slice_codeunits(
+        pc.cast(pa.array(10**length + digits, pa.int64()), pa.string()), 1
+    )
     address = _join(_join(letters, suffix), _labels(_EMAIL_DOMAINS, domain), sep="@")
     return pc.if_else(pa.array(has_email), address, "")
 
@@ -397,7 +262,9 @@ def _digit_count(numbers: np.ndarray) -> np.ndarray:
     return np.searchsorted(10 ** np.arange(1, 19, dtype=np.int64), numbers, side="right") + 1
 
 
-def _email_key(name_key: np.ndarray, domain: np.ndarray, digits: np.ndarray, length: np.ndarray) -> np.ndarray:
+def _email_key(
+    name_key: np.ndarray, domain: np.ndarray, digits: np.ndarray, length: np.ndarray
+) -> np.ndarray:
     # 10**length + digits tells "07" from "7" and both from no digits at all; it stays
     # below 2**40 for any number the loop above can draw.
     return ((name_key * len(_EMAIL_DOMAINS) + domain) << 40) + 10**length + digits
@@ -487,11 +354,15 @@ def _rate(overall: float, factors: tuple[float, float, float], age_group: np.nda
     return overall * relative / relative.mean() if relative.size else relative
 
 
-def _zero_inflated(rng: np.random.Generator, zero_rate: np.ndarray, positive: np.ndarray) -> np.ndarray:
+def _zero_inflated(
+    rng: np.random.Generator, zero_rate: np.ndarray, positive: np.ndarray
+) -> np.ndarray:
     return np.where(rng.random(zero_rate.size) < zero_rate, 0, positive)
 
 
-def generate_supporters(rows: int = 20_000, seed: int = 42, *, reference_date: date | None = None) -> pd.DataFrame:
+def generate_supporters(
+    rows: int = 20_000, seed: int = 42, *, reference_date: date | None = None
+) -> pd.DataFrame:
     """A fictional supporter export of ``rows`` people, every column as text.
 
     The same ``rows``, ``seed`` and ``reference_date`` (default ``REFERENCE_DATE``, a fixed
@@ -525,14 +396,18 @@ def generate_supporters(rows: int = 20_000, seed: int = 42, *, reference_date: d
     joined = today - (rng.beta(1.0, 1.7, size=rows) * longest).astype(np.int64)
     # Consent is usually given on the sign-up form; the others answered a later request.
     later = rng.random(rows) >= 0.65
-    consent = joined + np.where(later, (rng.random(rows) * (today - joined + 1)).astype(np.int64), 0)
+    consent = joined + np.where(
+        later, (rng.random(rows) * (today - joined + 1)).astype(np.int64), 0
+    )
 
     member = rng.random(rows) < _rate(0.20, (0.7, 1.0, 1.3), age_group)
     events = _zero_inflated(
         rng, np.where(member, 0.30, 0.60), 1 + rng.poisson(np.where(member, 2.5, 1.0))
     )
     shares = _zero_inflated(
-        rng, np.where(young, 0.45, 0.62), np.minimum(999, 1 + rng.lognormal(1.0, 1.1, size=rows).astype(np.int64))
+        rng,
+        np.where(young, 0.45, 0.62),
+        np.minimum(999, 1 + rng.lognormal(1.0, 1.1, size=rows).astype(np.int64)),
     )
     density_class = communes_by_insee()["density_class"].to_numpy(object)[commune_rows]
     rural = density_class == "rural"
@@ -566,7 +441,10 @@ def _as_arrow(df: pd.DataFrame) -> pa.Table:
     # pandas keeps text as Arrow large_string; plain string is what every reader expects.
     table = pa.Table.from_pandas(df, preserve_index=False)
     schema = pa.schema(
-        [field.with_type(pa.string()) if pa.types.is_large_string(field.type) else field for field in table.schema]
+        [
+            field.with_type(pa.string()) if pa.types.is_large_string(field.type) else field
+            for field in table.schema
+        ]
     )
     return table.cast(schema)
 
@@ -584,7 +462,9 @@ def write_supporters(df: pd.DataFrame, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         found = f"it ends in {path.suffix!r}" if path.suffix else "it has no extension"
-        raise ValueError(f"cannot write supporters to {path}: {found}; name the file *.csv or *.parquet")
+        raise ValueError(
+            f"cannot write supporters to {path}: {found}; name the file *.csv or *.parquet"
+        )
     table = _as_arrow(df)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
