@@ -35,9 +35,9 @@ BUDGET_MIB = 2048
 
 def _features(rows: int, folder: Path) -> Path:
     """The privacy stage's output for ``rows`` generated supporters, as Parquet."""
+    from matinale.dev.sample import write_sample
     from matinale.ingest import ingest_supporters
     from matinale.privacy import split_for_segmentation
-    from matinale.dev.sample import write_sample
 
     supporters = write_sample(rows, 1, folder / "supporters.parquet")
     valid = ingest_supporters(supporters, reference_date=EDITION).valid

@@ -16,10 +16,17 @@ from typing import Any
 import pytest
 import yaml
 
+from matinale.dev.bench import render
 from matinale.dev.bench import report as reporting
 from matinale.dev.bench.child import counts_only
 from matinale.dev.bench.probe import run_child
-from matinale.dev.bench.workspace import BENCH_EDITION, bench_brief, fill_inbox, make_home, split_bands
+from matinale.dev.bench.workspace import (
+    BENCH_EDITION,
+    bench_brief,
+    fill_inbox,
+    make_home,
+    split_bands,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 REAL_BANDS = [
@@ -260,8 +267,8 @@ def test_check_report_accepts_a_good_report_and_names_what_is_wrong() -> None:
 def test_tables_show_each_stage_with_throughput_and_ratio() -> None:
     report = _report([_run(100_000), _run(1_000_000, 10.0)])
 
-    text = reporting.render_text(report)
-    markdown = reporting.render_markdown(report)
+    text = render.render_text(report)
+    markdown = render.render_markdown(report)
 
     for stage in ("ingest", "segment", "visuals", "publish"):
         assert stage in text and f"| {stage} |" in markdown
@@ -273,16 +280,16 @@ def test_tables_show_each_stage_with_throughput_and_ratio() -> None:
 
 def test_update_readme_replaces_only_the_bench_section(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\nintro\n\n{reporting.README_BEGIN}\nold\n{reporting.README_END}\n\nafter\n", encoding="utf-8")
+    readme.write_text(f"# Title\n\nintro\n\n{render.README_BEGIN}\nold\n{render.README_END}\n\nafter\n", encoding="utf-8")
 
-    reporting.update_readme(readme, "new table\n")
+    render.update_readme(readme, "new table\n")
 
     text = readme.read_text(encoding="utf-8")
     assert "old" not in text and "new table" in text
     assert text.startswith("# Title\n\nintro\n") and text.endswith("\n\nafter\n")
     readme.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no bench section"):
-        reporting.update_readme(readme, "x")
+        render.update_readme(readme, "x")
 
 
 # -- child processes ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from matinale.geo import communes
 from matinale.dev.sample import (
     COLUMNS,
     FICTION_PHONE_BLOCKS,
@@ -18,6 +17,7 @@ from matinale.dev.sample import (
     write_sample,
     write_supporters,
 )
+from matinale.geo import communes
 
 ROWS = 2_000
 

@@ -11,13 +11,14 @@ and a few cards, for ``make test``.
 
 Modules: ``workspace`` (inputs and the bench copy of the settings), ``probe`` (child
 processes and their memory), ``child`` (what runs inside them: stages, floors, Airflow),
-``floors`` (the bare operations), ``report`` (scaling, targets, tables, README section),
-``harness`` (the whole run).
+``floors`` (the bare operations), ``report`` (scaling, targets, schema check), ``labels``
+(how numbers are written), ``render`` (tables, README section), ``harness`` (the whole run).
 """
 
 from __future__ import annotations
 
 from matinale.dev.bench.harness import BenchOptions, run_bench
-from matinale.dev.bench.report import check_report, render_markdown, render_text
+from matinale.dev.bench.render import render_markdown, render_text
+from matinale.dev.bench.report import check_report
 
 __all__ = ["BenchOptions", "check_report", "render_markdown", "render_text", "run_bench"]

@@ -60,7 +60,7 @@ def _load(path: str) -> dict[str, object]:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from matinale.dev.bench.report import render_markdown, render_text
+    from matinale.dev.bench.render import render_markdown, render_text
 
     report = _load(args.results)
     print(render_markdown(report) if args.markdown else render_text(report), end="")
@@ -68,7 +68,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_readme(args: argparse.Namespace) -> int:
-    from matinale.dev.bench.report import render_markdown, update_readme
+    from matinale.dev.bench.render import render_markdown, update_readme
 
     update_readme(Path(args.readme), render_markdown(_load(args.results)))
     print(f"Updated the bench section of {args.readme} from {args.results}")

@@ -26,6 +26,7 @@ from typing import Any
 from matinale.dev.bench import report as reporting
 from matinale.dev.bench.child import STAGES, StageSpec
 from matinale.dev.bench.probe import ChildResult, run_child
+from matinale.dev.bench.render import render_text
 from matinale.dev.bench.workspace import (
     BENCH_EDITION,
     BenchHome,
@@ -464,7 +465,7 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
     report["targets"] = reporting.evaluate_targets(report)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     out("")
-    out(reporting.render_text(report))
+    out(render_text(report))
     out(f"Results: {path}")
     if bench.failures or options.keep:
         out(f"Workspace kept for a look (logs of each stage in night-*/bench/): {bench.workspace}")

@@ -1,36 +1,29 @@
-"""Reading the measures: scaling flags, the issue's targets, the tables and the README section.
+"""Reading the measures: scaling flags, the issue's targets and the report's schema check.
 
 Everything here is a pure function of the report dictionary the harness builds, so it is
-tested on made-up numbers and can redraw the tables of any saved result
-(``python -m matinale.dev.bench table bench/results/<file>.json``).
+tested on made-up numbers; :mod:`matinale.dev.bench.render` draws the tables.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
+
+from matinale.dev.bench.labels import size_label, throughput_label
 
 __all__ = [
     "FLOOR_RATIO_TARGET",
     "GROWTH_EXPONENT_LIMIT",
     "MEMORY_TARGET_GIB",
-    "README_BEGIN",
-    "README_END",
     "SCHEMA",
     "TARGET_ROWS",
     "TARGET_SECONDS",
     "check_report",
     "evaluate_targets",
-    "render_markdown",
-    "render_text",
     "scaling",
     "scaling_step",
     "size_label",
     "throughput_label",
-    "update_readme",
 ]
 
 SCHEMA = "matinale.bench/1"
@@ -46,53 +39,6 @@ _MIN_GROWTH_SECONDS = 0.5
 _SAME_INPUT = 1.2  # input ratios below this count as "the same input"
 _SAME_INPUT_TIME_RATIO = 1.25
 _SAME_INPUT_MIN_SECONDS = 1.0
-README_BEGIN = "<!-- bench:begin (written by `python -m matinale.dev.bench readme`) -->"
-README_END = "<!-- bench:end -->"
-_UNITS = {"rows": "rows/s", "posts": "posts/s", "cards": "cards/s", "bytes": "MB/s"}
-
-
-# -- labels ------------------------------------------------------------------------------
-
-
-def size_label(unit: str, amount: float | None) -> str:
-    """``1,000,000 rows``, ``3,000 cards``, ``412.5 MB``."""
-    if amount is None:
-        return "—"
-    if unit == "bytes":
-        return f"{amount / 1e6:,.1f} MB"
-    return f"{int(amount):,} {unit}"
-
-
-def throughput_label(unit: str, value: float | None) -> str:
-    """``102k rows/s``, ``171 cards/s``, ``38.2 MB/s``."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    label = _UNITS.get(unit, f"{unit}/s")
-    if unit == "bytes":
-        return f"{value / 1e6:,.1f} {label}"
-    if value >= 10_000:
-        return f"{value / 1000:,.0f}k {label}"
-    return f"{value:,.0f} {label}"
-
-
-def _rows(n: int) -> str:
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1000 and n % 1000 == 0:
-        return f"{n // 1000}k"
-    return f"{n:,}"
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.1f}×"
-
-
-def _mib(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
 
 
 # -- scaling ----------------------------------------------------------------------------
@@ -109,17 +55,30 @@ def scaling_step(input0: float, input1: float, seconds0: float, seconds1: float)
     input_ratio = input1 / input0 if input0 > 0 else math.inf
     time_ratio = seconds1 / seconds0 if seconds0 > 0 else math.inf
     gained = seconds1 - seconds0
-    step: dict[str, Any] = {"input_ratio": round(input_ratio, 3), "time_ratio": round(time_ratio, 3), "exponent": None}
-    if input_ratio >= _SAME_INPUT and math.isfinite(input_ratio) and math.isfinite(time_ratio) and time_ratio > 0:
+    step: dict[str, Any] = {
+        "input_ratio": round(input_ratio, 3),
+        "time_ratio": round(time_ratio, 3),
+        "exponent": None,
+    }
+    if (
+        input_ratio >= _SAME_INPUT
+        and math.isfinite(input_ratio)
+        and math.isfinite(time_ratio)
+        and time_ratio > 0
+    ):
         exponent = math.log(time_ratio) / math.log(input_ratio)
         step["exponent"] = round(exponent, 3)
         step["flag"] = exponent > GROWTH_EXPONENT_LIMIT and gained > _MIN_GROWTH_SECONDS
         if step["flag"]:
-            step["note"] = f"time ×{time_ratio:.1f} for input ×{input_ratio:.1f} (grows like input^{exponent:.2f})"
+            step["note"] = (
+                f"time ×{time_ratio:.1f} for input ×{input_ratio:.1f} (grows like input^{exponent:.2f})"
+            )
     else:
         step["flag"] = time_ratio > _SAME_INPUT_TIME_RATIO and gained > _SAME_INPUT_MIN_SECONDS
         if step["flag"]:
-            step["note"] = f"time ×{time_ratio:.1f} while its input stayed about the same (×{input_ratio:.2f})"
+            step["note"] = (
+                f"time ×{time_ratio:.1f} while its input stayed about the same (×{input_ratio:.2f})"
+            )
     return step
 
 
@@ -137,7 +96,15 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if stage is None or not stage.get("ok"):
                 continue
             grows_with = stage.get("grows_with") or {stage.get("unit", "input"): stage.get("input")}
-            points.append({"rows": run["rows"], "input": stage.get("input"), "grows_with": grows_with, "seconds": stage["seconds"], "peak_mib": stage.get("peak_mib")})
+            points.append(
+                {
+                    "rows": run["rows"],
+                    "input": stage.get("input"),
+                    "grows_with": grows_with,
+                    "seconds": stage["seconds"],
+                    "peak_mib": stage.get("peak_mib"),
+                }
+            )
         steps = []
         for before, after in zip(points, points[1:], strict=False):
             ratios = {
@@ -149,9 +116,23 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             # Its input grows as fast as the fastest-growing thing it reads.
             key = max(ratios, key=lambda k: ratios[k])
-            step = scaling_step(float(before["grows_with"][key]), float(after["grows_with"][key]), before["seconds"], after["seconds"])
-            steps.append({"from_rows": before["rows"], "to_rows": after["rows"], "input": key, **step})
-        stages.append({"stage": name, "points": points, "steps": steps, "flagged": any(s["flag"] for s in steps)})
+            step = scaling_step(
+                float(before["grows_with"][key]),
+                float(after["grows_with"][key]),
+                before["seconds"],
+                after["seconds"],
+            )
+            steps.append(
+                {"from_rows": before["rows"], "to_rows": after["rows"], "input": key, **step}
+            )
+        stages.append(
+            {
+                "stage": name,
+                "points": points,
+                "steps": steps,
+                "flagged": any(s["flag"] for s in steps),
+            }
+        )
     return {"exponent_limit": GROWTH_EXPONENT_LIMIT, "stages": stages}
 
 
@@ -187,7 +168,12 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     run = _run_at(report, TARGET_ROWS)
     ok_stages = [s for s in run["stages"] if s.get("ok")] if run else []
 
-    direct: dict[str, Any] = {"id": "direct_night", "what": f"{TARGET_ROWS:,} supporters and every stage, called directly, ≤ {TARGET_SECONDS:.0f} s", "limit": TARGET_SECONDS, "unit": "s"}
+    direct: dict[str, Any] = {
+        "id": "direct_night",
+        "what": f"{TARGET_ROWS:,} supporters and every stage, called directly, ≤ {TARGET_SECONDS:.0f} s",
+        "limit": TARGET_SECONDS,
+        "unit": "s",
+    }
     if run is None:
         direct.update(value=None, met=None, why=_not_measured("direct night", TARGET_ROWS))
     elif not run["ok"]:
@@ -200,16 +186,31 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         if value <= TARGET_SECONDS:
             why = f"{value:.1f} s{note}; slowest: " + "; ".join(_stage_line(s) for s in slowest)
         else:
-            why = f"{value - TARGET_SECONDS:.1f} s over{note}; slowest: " + "; ".join(_stage_line(s) for s in slowest)
+            why = f"{value - TARGET_SECONDS:.1f} s over{note}; slowest: " + "; ".join(
+                _stage_line(s) for s in slowest
+            )
         direct.update(value=round(value, 2), met=value <= TARGET_SECONDS, why=why)
     targets.append(direct)
 
     airflow = report.get("airflow") or {}
-    through: dict[str, Any] = {"id": "airflow_run", "what": "the same night as one Airflow run (dag.test()), reported beside the direct one", "limit": None, "unit": "s"}
+    through: dict[str, Any] = {
+        "id": "airflow_run",
+        "what": "the same night as one Airflow run (dag.test()), reported beside the direct one",
+        "limit": None,
+        "unit": "s",
+    }
     if not airflow:
-        through.update(value=None, met=None, why="not measured: the Airflow run was not asked for (--no-airflow)")
+        through.update(
+            value=None,
+            met=None,
+            why="not measured: the Airflow run was not asked for (--no-airflow)",
+        )
     elif not airflow.get("ok"):
-        through.update(value=airflow.get("seconds"), met=False, why=f"the Airflow run failed: {airflow.get('error')}")
+        through.update(
+            value=airflow.get("seconds"),
+            met=False,
+            why=f"the Airflow run failed: {airflow.get('error')}",
+        )
     else:
         overhead = airflow.get("overhead_seconds")
         if overhead is None:
@@ -222,36 +223,68 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         through.update(value=round(airflow["seconds"], 2), met=True, why=why)
     targets.append(through)
 
-    ratio: dict[str, Any] = {"id": "floor_ratio", "what": f"time at {TARGET_ROWS:,} rows / sum of the stages' floors, aim ≤ {FLOOR_RATIO_TARGET}×", "limit": FLOOR_RATIO_TARGET, "unit": "×"}
+    ratio: dict[str, Any] = {
+        "id": "floor_ratio",
+        "what": f"time at {TARGET_ROWS:,} rows / sum of the stages' floors, aim ≤ {FLOOR_RATIO_TARGET}×",
+        "limit": FLOOR_RATIO_TARGET,
+        "unit": "×",
+    }
     if run is None or run.get("ratio_to_floors") is None:
-        ratio.update(value=None, met=None, why=_not_measured("floors", TARGET_ROWS) if run is None else "no floor was measured")
+        ratio.update(
+            value=None,
+            met=None,
+            why=_not_measured("floors", TARGET_ROWS) if run is None else "no floor was measured",
+        )
     else:
         value = run["ratio_to_floors"]
         with_floor = [s for s in ok_stages if s.get("floor")]
         furthest = sorted(with_floor, key=lambda s: -(s["seconds"] - s["floor"]["seconds"]))[:3]
-        lost = "; ".join(f"{s['stage']} loses {s['seconds'] - s['floor']['seconds']:.1f} s ({_stage_line(s)})" for s in furthest)
+        lost = "; ".join(
+            f"{s['stage']} loses {s['seconds'] - s['floor']['seconds']:.1f} s ({_stage_line(s)})"
+            for s in furthest
+        )
         why = f"{value:.2f}× ({run['direct_seconds']:.1f} s vs floors {run['floor_seconds']:.1f} s); furthest from their floor: {lost}"
         ratio.update(value=round(value, 3), met=value <= FLOOR_RATIO_TARGET, why=why)
     targets.append(ratio)
 
-    memory: dict[str, Any] = {"id": "memory", "what": f"peak memory < {MEMORY_TARGET_GIB:.0f} GiB at {TARGET_ROWS:,} rows", "limit": MEMORY_TARGET_GIB, "unit": "GiB"}
+    memory: dict[str, Any] = {
+        "id": "memory",
+        "what": f"peak memory < {MEMORY_TARGET_GIB:.0f} GiB at {TARGET_ROWS:,} rows",
+        "limit": MEMORY_TARGET_GIB,
+        "unit": "GiB",
+    }
     if run is None or not ok_stages:
-        memory.update(value=None, met=None, why=_not_measured("memory", TARGET_ROWS) if run is None else _failure(run))
+        memory.update(
+            value=None,
+            met=None,
+            why=_not_measured("memory", TARGET_ROWS) if run is None else _failure(run),
+        )
     else:
         top = max(ok_stages, key=lambda s: s.get("peak_mib") or 0)
         gib = (top.get("peak_mib") or 0) / 1024
-        memory.update(value=round(gib, 3), met=gib < MEMORY_TARGET_GIB and run["ok"], why=f"highest in {top['stage']}: {gib:.2f} GiB (its process and any workers it started)")
+        memory.update(
+            value=round(gib, 3),
+            met=gib < MEMORY_TARGET_GIB and run["ok"],
+            why=f"highest in {top['stage']}: {gib:.2f} GiB (its process and any workers it started)",
+        )
     targets.append(memory)
 
     large = _run_at(report, LARGE_ROWS)
-    completes: dict[str, Any] = {"id": "large_night", "what": f"{LARGE_ROWS:,} supporters complete every stage", "limit": None, "unit": None}
+    completes: dict[str, Any] = {
+        "id": "large_night",
+        "what": f"{LARGE_ROWS:,} supporters complete every stage",
+        "limit": None,
+        "unit": None,
+    }
     if large is None:
         completes.update(value=None, met=None, why=_not_measured("large night", LARGE_ROWS))
     else:
         completes.update(
             value=large["ok"],
             met=large["ok"],
-            why=f"completed in {large['direct_seconds']:.1f} s, peak {large['peak_mib'] / 1024:.2f} GiB in {large['peak_stage']}" if large["ok"] else _failure(large),
+            why=f"completed in {large['direct_seconds']:.1f} s, peak {large['peak_mib'] / 1024:.2f} GiB in {large['peak_stage']}"
+            if large["ok"]
+            else _failure(large),
         )
     targets.append(completes)
     return targets
@@ -309,208 +342,10 @@ def check_report(report: dict[str, Any]) -> list[str]:
         if ids != expected:
             problems.append(f"targets: expected ids {expected}, got {ids}")
         for target in targets:
-            if target.get("met") not in (True, False, None) or not isinstance(target.get("why"), str):
-                problems.append(f"targets.{target.get('id')}: needs met (true/false/null) and why (text)")
+            if target.get("met") not in (True, False, None) or not isinstance(
+                target.get("why"), str
+            ):
+                problems.append(
+                    f"targets.{target.get('id')}: needs met (true/false/null) and why (text)"
+                )
     return problems
-
-
-# -- tables -----------------------------------------------------------------------------
-
-_HEAD = ("stage", "size", "seconds", "cpu s", "throughput", "peak MiB", "floor s", "ratio")
-
-
-def _made(run: dict[str, Any]) -> str:
-    sizes = run.get("sizes") or {}
-    parts = [f"{sizes[key]:,} {label}" for key, label in (("segments", "segments"), ("posts", "posts"), ("cards", "cards")) if sizes.get(key)]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
-    for stage in run["stages"]:
-        if not stage.get("ok"):
-            rows.append((stage["stage"], "—", "failed", "—", (stage.get("error") or "")[:60], "—", "—", "—"))
-            continue
-        floor = stage.get("floor") or {}
-        rows.append(
-            (
-                stage["stage"],
-                stage.get("size_label") or "—",
-                _seconds(stage["seconds"]),
-                _seconds(stage.get("cpu_seconds")),
-                throughput_label(stage["unit"], stage.get("throughput")),
-                _mib(stage.get("peak_mib")),
-                _seconds(floor.get("seconds")),
-                _ratio(stage.get("ratio")),
-            )
-        )
-    cpu = sum(s.get("cpu_seconds") or 0.0 for s in run["stages"] if s.get("ok"))
-    rows.append(("total (direct)", "", _seconds(run["direct_seconds"]), _seconds(cpu), "", _mib(run.get("peak_mib")), _seconds(run.get("floor_seconds")), _ratio(run.get("ratio_to_floors"))))
-    return rows
-
-
-def _aligned(head: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
-    table = [head, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    lines = []
-    for row in table:
-        cells = [row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
-def _markdown_table(head: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", *["---:"] * (len(head) - 1)]) + "|"]
-    lines.extend("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)
-    return lines
-
-
-def _scaling_rows(report: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    sizes = sorted(r["rows"] for r in report.get("runs", []))
-    head = ("stage", *(f"s @{_rows(n)}" for n in sizes), *(f"MiB @{_rows(n)}" for n in sizes), "growth", "flag")
-    rows = []
-    for stage in (report.get("scaling") or {}).get("stages", []):
-        by_rows = {p["rows"]: p for p in stage["points"]}
-        growth = ", ".join(
-            f"×{s['time_ratio']:.1f} for ×{s['input_ratio']:.1f}" + (f" (^{s['exponent']:.2f})" if s.get("exponent") is not None else "")
-            for s in stage["steps"]
-        )
-        rows.append(
-            (
-                stage["stage"],
-                *(_seconds(by_rows[n]["seconds"]) if n in by_rows else "—" for n in sizes),
-                *(_mib(by_rows[n].get("peak_mib")) if n in by_rows else "—" for n in sizes),
-                growth or "—",
-                "FASTER THAN INPUT" if stage["flagged"] else "",
-            )
-        )
-    return head, rows
-
-
-def _airflow_lines(report: dict[str, Any]) -> list[str]:
-    airflow = report.get("airflow")
-    if not airflow:
-        return ["Airflow run: not measured (--no-airflow)."]
-    if not airflow.get("ok"):
-        return [f"Airflow run ({airflow.get('rows', 0):,} rows): FAILED: {airflow.get('error')}"]
-    overhead = airflow.get("overhead_seconds")
-    compared = (
-        f"direct {airflow['direct_seconds']:.1f} s: Airflow's own overhead ≈ {overhead:.1f} s"
-        if overhead is not None
-        else "no direct night of that size to compare with"
-    )
-    lines = [
-        f"Airflow run, dag.test() at {airflow['rows']:,} rows: {airflow['seconds']:.1f} s ({compared}; imports excluded from both), "
-        f"peak {airflow.get('peak_mib') or 0:,.0f} MiB (dag.test runs every task in one process)."
-    ]
-    by_task = airflow.get("by_task") or {}
-    direct = airflow.get("direct_by_stage") or {}
-    if by_task:
-        pairs = ", ".join(f"{task} {seconds:.1f}" + (f"/{direct[task]:.1f}" if task in direct else "") for task, seconds in by_task.items())
-        lines.append(f"  per task, Airflow/direct seconds (mapped tasks summed): {pairs}")
-    if airflow.get("dag_only_tasks"):
-        only = ", ".join(f"{task} {seconds:.1f}" for task, seconds in airflow["dag_only_tasks"].items())
-        lines.append(f"  tasks only the DAG has (counted in the overhead): {only}")
-    if airflow.get("direct_not_in_dag"):
-        lines.append(f"  stages the DAG does not run, left out of the comparison: {', '.join(airflow['direct_not_in_dag'])}")
-    if airflow.get("between_tasks_seconds") is not None:
-        lines.append(f"  between tasks (dag.test's scheduling loop and metadata DB): {airflow['between_tasks_seconds']:.1f} s")
-    return lines
-
-
-def _target_lines(report: dict[str, Any]) -> list[str]:
-    lines = []
-    for target in report.get("targets") or []:
-        mark = {True: "met", False: "MISSED", None: "not measured"}[target.get("met")]
-        lines.append(f"[{mark}] {target['what']}: {target['why']}")
-    return lines
-
-
-def _machine_line(report: dict[str, Any]) -> str:
-    machine = report.get("machine") or {}
-    load = machine.get("load_1min_start")
-    return (
-        f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memory_gib', 0):.0f} GiB, "
-        f"{machine.get('os', '?')}, Python {machine.get('python', '?')}"
-        + (f"; load average at start {load:.2f}" if isinstance(load, int | float) else "")
-    )
-
-
-def render_text(report: dict[str, Any]) -> str:
-    """The report as plain-text tables for the terminal."""
-    lines = [
-        f"Matinale bench ({report.get('mode')}), {report.get('started_at')}, commit {(report.get('machine') or {}).get('commit', '?')}",
-        f"Machine: {_machine_line(report)}",
-        f"Setup: {_setup_line(report)}",
-        "",
-    ]
-    for run in sorted(report.get("runs", []), key=lambda r: r["rows"]):
-        lines.append(f"Night at {run['rows']:,} supporters{_made(run)}, each stage called directly in its own process{'' if run['ok'] else ' (FAILED)'}:")
-        lines.extend(_aligned(_HEAD, _night_rows(run)))
-        lines.append("")
-    head, rows = _scaling_rows(report)
-    if len(report.get("runs", [])) > 1:
-        lines.append(f"Scaling (flagged when time grows faster than input^{GROWTH_EXPONENT_LIMIT}):")
-        lines.extend(_aligned(head, rows))
-        lines.append("")
-    lines.extend(_airflow_lines(report))
-    imports = (report.get("imports") or {}).get("seconds")
-    if imports is not None:
-        lines.append(f"Importing the night's libraries costs {imports:.1f} s per process (paid by every task process, not counted above).")
-    lines.append("")
-    lines.append("Targets:")
-    lines.extend(_target_lines(report))
-    unmeasured = report.get("unmeasured_night_functions") or []
-    if unmeasured:
-        lines.append(f"Not measured directly (unknown to the bench; they run in the Airflow run): {', '.join(unmeasured)}")
-    return "\n".join(lines) + "\n"
-
-
-def _setup_line(report: dict[str, Any]) -> str:
-    setup = report.get("setup") or {}
-    home = setup.get("home") or {}
-    return (
-        f"{home.get('segments_asked', '?')} segments asked ({len(home.get('bands', []))} age bands × {home.get('clusters', '?')} profiles), "
-        f"{len(home.get('themes', []))} themes, card layouts {', '.join(home.get('card_formats', []))}; "
-        f"edition {setup.get('edition')}; local SeaweedFS; work store on local disk"
-    )
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """The README section: machine, date, the target-size night, scaling, Airflow, targets."""
-    machine = report.get("machine") or {}
-    lines = [
-        f"Measured {report.get('started_at', '?')[:10]} on {_machine_line(report)} "
-        f"(commit `{str(machine.get('commit', '?'))[:10]}`, `make bench`, {report.get('duration_seconds', 0) / 60:.0f} min). "
-        f"Setup: {_setup_line(report)}. Raw numbers: `{report.get('results_file', 'bench/results/')}`.",
-        "",
-    ]
-    runs = sorted(report.get("runs", []), key=lambda r: r["rows"])
-    main = _run_at(report, TARGET_ROWS) or (runs[-1] if runs else None)
-    if main:
-        lines.append(f"**One night at {main['rows']:,} supporters**{_made(main)}, each stage called directly in its own process:")
-        lines.append("")
-        lines.extend(_markdown_table(_HEAD, _night_rows(main)))
-        lines.append("")
-    if len(runs) > 1:
-        head, rows = _scaling_rows(report)
-        lines.append(f"**Scaling** (a stage is flagged when its time grows faster than input^{GROWTH_EXPONENT_LIMIT}):")
-        lines.append("")
-        lines.extend(_markdown_table(head, rows))
-        lines.append("")
-    lines.extend(_airflow_lines(report))
-    lines.append("")
-    lines.append("**Targets** (issue #11):")
-    lines.append("")
-    lines.extend(f"- {line}" for line in _target_lines(report))
-    return "\n".join(lines) + "\n"
-
-
-def update_readme(readme: Path, section: str) -> None:
-    """Replace the text between the bench markers of ``readme`` with ``section``."""
-    text = Path(readme).read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.DOTALL)
-    if not pattern.search(text):
-        raise ValueError(f"{readme}: no bench section; add the lines {README_BEGIN!r} and {README_END!r} where it goes")
-    Path(readme).write_text(pattern.sub(lambda _: f"{README_BEGIN}\n{section.rstrip()}\n{README_END}", text, count=1), encoding="utf-8")
