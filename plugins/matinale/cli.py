@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from matinale.settings import Settings
+
+__all__ = ["client_from_env", "main"]
 
 # Exit codes of ``matinale validate``.
 EXIT_VALID, EXIT_QUARANTINED, EXIT_NIGHT_WOULD_STOP = 0, 1, 2
@@ -138,8 +142,34 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return run_up(s3_port=args.s3_port, ui_port=args.ui_port)
 
 
+def client_from_env(settings: Settings, *, local_port: int = 8333) -> Any:
+    """An S3 client for the CLI, from (in order) the Airflow connection in the environment
+    (``AIRFLOW_CONN_AWS_DEFAULT`` as JSON), the ``AWS_*`` variables with
+    ``MATINALE_S3_ENDPOINT_URL``, or the keys of the local server that ``make up`` runs."""
+    from matinale.publish import PublishError, make_client
+
+    raw = os.environ.get(f"AIRFLOW_CONN_{settings.aws_conn_id.upper()}", "")
+    if raw.strip().startswith("{"):
+        conn = json.loads(raw)
+        extra = conn.get("extra") or {}
+        extra = json.loads(extra) if isinstance(extra, str) else extra
+        return make_client(extra.get("endpoint_url"), conn.get("login", ""), conn.get("password", ""), region=extra.get("region_name", "us-east-1"))
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        endpoint = os.environ.get("MATINALE_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or None
+        return make_client(endpoint, os.environ["AWS_ACCESS_KEY_ID"], os.environ.get("AWS_SECRET_ACCESS_KEY", ""), region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    keys = settings.var_dir / "s3" / "credentials.json"
+    if keys.is_file():
+        from matinale.dev.s3_credentials import S3Credentials
+
+        credentials = S3Credentials.load_or_create(keys)
+        return make_client(f"http://127.0.0.1:{local_port}", credentials.access_key, credentials.secret_key, max_attempts=2)
+    raise PublishError(
+        f"no S3 credentials: set AIRFLOW_CONN_{settings.aws_conn_id.upper()} (JSON) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+        "and MATINALE_S3_ENDPOINT_URL, or start the local server with `make up`"
+    )
+
+
 def _cmd_editions(args: argparse.Namespace) -> int:
-    from matinale.dev.local import client_from_env
     from matinale.publish import list_editions
     from matinale.settings import load_settings
 
@@ -159,7 +189,6 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     import getpass
     import logging
 
-    from matinale.dev.local import client_from_env
     from matinale.publish import rollback
     from matinale.settings import load_settings
 
@@ -174,8 +203,6 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    import os
-
     from matinale.airflow.deploy import run_init
 
     users = args.users or os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS") or "admin:admin"

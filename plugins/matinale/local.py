@@ -1,8 +1,8 @@
 """Shim: moved to matinale.dev.local; removed once every import is updated."""
 
+from matinale.cli import client_from_env
 from matinale.dev.local import (
     airflow_env,
-    client_from_env,
     fill_inbox,
     print_latest_links,
     run_demo,

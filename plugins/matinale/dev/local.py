@@ -20,7 +20,7 @@ from typing import Any
 from matinale.schedule import edition_for
 from matinale.settings import Settings, load_settings
 
-__all__ = ["airflow_env", "client_from_env", "fill_inbox", "print_latest_links", "run_demo", "run_up", "sample_brief_for"]
+__all__ = ["airflow_env", "fill_inbox", "print_latest_links", "run_demo", "run_up", "sample_brief_for"]
 
 DEMO_ROWS = 20_000
 DEMO_SEED = 42
@@ -71,33 +71,6 @@ def fill_inbox(settings: Settings, edition: date, *, rows: int = DEMO_ROWS, seed
     brief.parent.mkdir(parents=True, exist_ok=True)
     brief.write_text(sample_brief_for(settings, edition), encoding="utf-8")
     return supporters
-
-
-def client_from_env(settings: Settings, *, local_port: int = 8333) -> Any:
-    """An S3 client for the CLI, from (in order) the Airflow connection in the environment
-    (``AIRFLOW_CONN_AWS_DEFAULT`` as JSON), the ``AWS_*`` variables with
-    ``MATINALE_S3_ENDPOINT_URL``, or the keys of the local server that ``make up`` runs."""
-    from matinale.publish import PublishError, make_client
-
-    raw = os.environ.get(f"AIRFLOW_CONN_{settings.aws_conn_id.upper()}", "")
-    if raw.strip().startswith("{"):
-        conn = json.loads(raw)
-        extra = conn.get("extra") or {}
-        extra = json.loads(extra) if isinstance(extra, str) else extra
-        return make_client(extra.get("endpoint_url"), conn.get("login", ""), conn.get("password", ""), region=extra.get("region_name", "us-east-1"))
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        endpoint = os.environ.get("MATINALE_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or None
-        return make_client(endpoint, os.environ["AWS_ACCESS_KEY_ID"], os.environ.get("AWS_SECRET_ACCESS_KEY", ""), region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    keys = settings.var_dir / "s3" / "credentials.json"
-    if keys.is_file():
-        from matinale.dev.seaweed import S3Credentials
-
-        credentials = S3Credentials.load_or_create(keys)
-        return make_client(f"http://127.0.0.1:{local_port}", credentials.access_key, credentials.secret_key, max_attempts=2)
-    raise PublishError(
-        f"no S3 credentials: set AIRFLOW_CONN_{settings.aws_conn_id.upper()} (JSON) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-        "and MATINALE_S3_ENDPOINT_URL, or start the local server with `make up`"
-    )
 
 
 def print_latest_links(client: Any, settings: Settings) -> tuple[str, str] | None:
