@@ -33,22 +33,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from matinale.dev.bench.harness import BenchOptions, run_bench
 
     options = BenchOptions.smoke() if args.smoke else BenchOptions()
-    changes: dict[str, object] = {"keep": args.keep, "stage_benches": args.stage_benches}
+    options = replace(options, keep=args.keep, stage_benches=args.stage_benches)
     if args.cache_dir:
-        changes["cache_dir"] = Path(args.cache_dir).resolve()
+        options = replace(options, cache_dir=Path(args.cache_dir).resolve())
     if args.results_dir:
-        changes["results_dir"] = Path(args.results_dir).resolve()
+        options = replace(options, results_dir=Path(args.results_dir).resolve())
     if args.sizes:
-        changes["sizes"] = args.sizes
+        options = replace(options, sizes=args.sizes)
     if args.segments:
-        changes["segments"] = args.segments
+        options = replace(options, segments=args.segments)
     if args.themes:
-        changes["themes"] = args.themes
+        options = replace(options, themes=args.themes)
     if args.no_airflow:
-        changes["airflow_rows"] = None
+        options = replace(options, airflow_rows=None)
     elif args.airflow_rows:
-        changes["airflow_rows"] = args.airflow_rows
-    report, _ = run_bench(replace(options, **changes), out=lambda line: print(line, flush=True))
+        options = replace(options, airflow_rows=args.airflow_rows)
+    report, _ = run_bench(options, out=lambda line: print(line, flush=True))
     if report["failures"]:
         print(f"{len(report['failures'])} measurement(s) failed:", *report["failures"], sep="\n  ", file=sys.stderr)
         return 1

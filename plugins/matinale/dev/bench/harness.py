@@ -108,7 +108,7 @@ def machine_info(project: Path) -> dict[str, Any]:
 
     from matinale.dev.bench.floors import cpu_count
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _LIBRARIES:
         try:
             versions[name] = importlib.metadata.version(name)

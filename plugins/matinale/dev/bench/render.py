@@ -34,7 +34,7 @@ def _made(run: dict[str, Any]) -> str:
 
 
 def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for stage in run["stages"]:
         if not stage.get("ok"):
             rows.append(

@@ -336,7 +336,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
             else:
                 need(f"{spot}.error", stage.get("error"), str)
     targets = report.get("targets")
-    if need("targets", targets, list):
+    if need("targets", targets, list) and isinstance(targets, list):
         ids = [t.get("id") for t in targets]
         expected = ["direct_night", "airflow_run", "floor_ratio", "memory", "large_night"]
         if ids != expected:
