@@ -20,7 +20,14 @@ from typing import Any
 from matinale.schedule import edition_for
 from matinale.settings import Settings, load_settings
 
-__all__ = ["airflow_env", "fill_inbox", "print_latest_links", "run_demo", "run_up", "sample_brief_for"]
+__all__ = [
+    "airflow_env",
+    "fill_inbox",
+    "print_latest_links",
+    "run_demo",
+    "run_up",
+    "sample_brief_for",
+]
 
 DEMO_ROWS = 20_000
 DEMO_SEED = 42
@@ -60,7 +67,9 @@ def sample_brief_for(settings: Settings, edition: date) -> str:
     return text.replace(f"edition: {old}", f"edition: {edition.isoformat()}", 1)
 
 
-def fill_inbox(settings: Settings, edition: date, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
+def fill_inbox(
+    settings: Settings, edition: date, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED
+) -> Path:
     """Generated sample supporters and the sample brief dated for ``edition``."""
     from matinale.dev.sample import write_sample
 
@@ -79,11 +88,21 @@ def print_latest_links(client: Any, settings: Settings) -> tuple[str, str] | Non
 
     from matinale.publish import latest_links
 
-    links = latest_links(client, settings.bundle_bucket, timedelta(hours=settings.presign_expiry_hours), public_url=settings.public_s3_url)
+    links = latest_links(
+        client,
+        settings.bundle_bucket,
+        timedelta(hours=settings.presign_expiry_hours),
+        public_url=settings.public_s3_url,
+    )
     if links is None:
-        print("No edition published yet: trigger matinale_nightly; its links will appear here.", flush=True)
+        print(
+            "No edition published yet: trigger matinale_nightly; its links will appear here.",
+            flush=True,
+        )
         return None
-    print(f"Edition {links['edition']} (run {links['run']}), links valid {settings.presign_expiry_hours} h:")
+    print(
+        f"Edition {links['edition']} (run {links['run']}), links valid {settings.presign_expiry_hours} h:"
+    )
     print(f"  Overview (staff): {links['overview_url']}")
     if links["sample_page_url"]:
         print(f"  Page of segment {links['segment']}: {links['sample_page_url']}", flush=True)
@@ -109,7 +128,10 @@ def _run(command: list[str], env: dict[str, str], log: Path) -> None:
         result = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-        raise SystemExit(f"{' '.join(command[:3])} failed (exit {result.returncode}); last lines of {log}:\n" + "\n".join(tail))
+        raise SystemExit(
+            f"{' '.join(command[:3])} failed (exit {result.returncode}); last lines of {log}:\n"
+            + "\n".join(tail)
+        )
 
 
 def download_edition(client: Any, bucket: str, pointer: dict[str, Any], target: Path) -> Path:
@@ -132,7 +154,10 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
     edition = edition_for(datetime.now(UTC), settings.clocks)
     log = settings.var_dir / "logs" / "run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Matinale demo: edition {edition.isoformat()} (Paris), {rows} sample supporters, log in {log}", flush=True)
+    print(
+        f"Matinale demo: edition {edition.isoformat()} (Paris), {rows} sample supporters, log in {log}",
+        flush=True,
+    )
     fill_inbox(settings, edition, rows=rows, seed=seed)
     server = _start_s3(settings)
     try:
@@ -148,8 +173,15 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
         client = server.client()
         pointer = read_pointer(client, settings.bundle_bucket, LATEST)
         if not pointer or pointer["edition"] != edition.isoformat():
-            raise SystemExit(f"the run finished but latest.json does not name edition {edition}; see {log}")
-        local = download_edition(client, settings.bundle_bucket, pointer, settings.var_dir / "editions" / pointer["edition"] / pointer["run"])
+            raise SystemExit(
+                f"the run finished but latest.json does not name edition {edition}; see {log}"
+            )
+        local = download_edition(
+            client,
+            settings.bundle_bucket,
+            pointer,
+            settings.var_dir / "editions" / pointer["edition"] / pointer["run"],
+        )
     finally:
         server.stop()
     print(f"Bundle: s3://{settings.bundle_bucket}/{pointer['prefix']}")
@@ -179,7 +211,9 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
         **server.env(),
         "AIRFLOW__API__PORT": str(ui_port),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.var_dir / "airflow" / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+            settings.var_dir / "airflow" / "passwords.json"
+        ),
     }
     passwords = settings.var_dir / "airflow" / "passwords.json"
     if not passwords.exists():
@@ -190,7 +224,9 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     password = json.loads(passwords.read_text())["admin"]
     standalone = subprocess.Popen([_bin("airflow"), "standalone"], env=env, start_new_session=True)
     _stop_on_signals()
-    print(f"S3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}")
+    print(
+        f"S3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}"
+    )
     print(f"Airflow UI: http://127.0.0.1:{ui_port}  login: admin / {password}")
     print("Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.", flush=True)
     client = server.client()

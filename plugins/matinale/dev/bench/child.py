@@ -62,16 +62,62 @@ class StageSpec:
 
 #: The night's stages in the order the DAG runs them. Optional ones run when ``night`` has them.
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("prepare", "run_prepare", True, "bytes", ("yaml", "matinale.content"), per_supporter=True),
-    StageSpec("ingest", "run_ingest", True, "rows", ("pandas", "pyarrow.csv", "pyarrow.parquet", "matinale.ingest", "matinale.privacy")),
-    StageSpec("privacy", "run_privacy", True, "rows", ("pandas", "pyarrow.parquet", "matinale.privacy")),
-    StageSpec("segment", "run_segment", True, "rows", ("pandas", "pyarrow.parquet", "sklearn.cluster", "matinale.geo", "matinale.segment")),
-    StageSpec("content", "run_content", True, "posts", ("jinja2", "matinale.content", "matinale.bundle")),
-    StageSpec("visuals", "run_visuals", True, "cards", ("PIL.Image", "matinale.content", "matinale.visuals")),
-    StageSpec("contact_sheet", "run_contact_sheet", False, "cards", ("PIL.Image", "matinale.bundle", "matinale.visuals")),
-    StageSpec("bundle", "run_bundle", True, "bytes", ("jinja2", "matinale.content", "matinale.bundle")),
-    StageSpec("checks", "run_checks", False, "bytes", ("matinale.bundle", "matinale.checks"), per_supporter=True),
-    StageSpec("publish", "run_publish", True, "bytes", ("boto3", "matinale.bundle", "matinale.publish"), per_supporter=True),
+    StageSpec(
+        "prepare", "run_prepare", True, "bytes", ("yaml", "matinale.content"), per_supporter=True
+    ),
+    StageSpec(
+        "ingest",
+        "run_ingest",
+        True,
+        "rows",
+        ("pandas", "pyarrow.csv", "pyarrow.parquet", "matinale.ingest", "matinale.privacy"),
+    ),
+    StageSpec(
+        "privacy", "run_privacy", True, "rows", ("pandas", "pyarrow.parquet", "matinale.privacy")
+    ),
+    StageSpec(
+        "segment",
+        "run_segment",
+        True,
+        "rows",
+        ("pandas", "pyarrow.parquet", "sklearn.cluster", "matinale.geo", "matinale.segment"),
+    ),
+    StageSpec(
+        "content", "run_content", True, "posts", ("jinja2", "matinale.content", "matinale.bundle")
+    ),
+    StageSpec(
+        "visuals",
+        "run_visuals",
+        True,
+        "cards",
+        ("PIL.Image", "matinale.content", "matinale.visuals"),
+    ),
+    StageSpec(
+        "contact_sheet",
+        "run_contact_sheet",
+        False,
+        "cards",
+        ("PIL.Image", "matinale.bundle", "matinale.visuals"),
+    ),
+    StageSpec(
+        "bundle", "run_bundle", True, "bytes", ("jinja2", "matinale.content", "matinale.bundle")
+    ),
+    StageSpec(
+        "checks",
+        "run_checks",
+        False,
+        "bytes",
+        ("matinale.bundle", "matinale.checks"),
+        per_supporter=True,
+    ),
+    StageSpec(
+        "publish",
+        "run_publish",
+        True,
+        "bytes",
+        ("boto3", "matinale.bundle", "matinale.publish"),
+        per_supporter=True,
+    ),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
@@ -151,7 +197,9 @@ def s3_client_from_env(*, pool: int = 10) -> Any:
 def _guarded(main: Callable[[dict[str, Any]], dict[str, Any]], spec_path: str) -> int:
     """Run ``main`` on the spec; write ``{"ok": False, "error": ...}`` if it raises."""
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         payload = {"ok": True, **main(spec)}
     except Exception as exc:  # the report says which stage failed and why
@@ -164,7 +212,11 @@ def _guarded(main: Callable[[dict[str, Any]], dict[str, Any]], spec_path: str) -
 
 def _all_segments(night: Any, store: Any, ctx: Any) -> list[str]:
     # One batch holding every segment: the direct night calls each stage once.
-    return [segment for batch in night.plan_batches(store, ctx, per_core=1, cores=1) for segment in batch]
+    return [
+        segment
+        for batch in night.plan_batches(store, ctx, per_core=1, cores=1)
+        for segment in batch
+    ]
 
 
 def _stage(spec: dict[str, Any]) -> dict[str, Any]:
@@ -180,9 +232,18 @@ def _stage(spec: dict[str, Any]) -> dict[str, Any]:
     client = s3_client_from_env() if stage.name == "publish" else None
     if stage.name == "prepare":
         started = time.perf_counter()
-        result = function(settings, store, edition=date.fromisoformat(spec["edition"]), run=spec["run"])
+        result = function(
+            settings, store, edition=date.fromisoformat(spec["edition"]), run=spec["run"]
+        )
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "import_seconds": import_seconds, "load_1min": load, "ctx": result, "summary": {}, **_usage()}
+        return {
+            "seconds": seconds,
+            "import_seconds": import_seconds,
+            "load_1min": load,
+            "ctx": result,
+            "summary": {},
+            **_usage(),
+        }
     ctx = night.RunContext.from_xcom(spec["ctx"])
     args: tuple[Any, ...] = (settings, store, ctx)
     if stage.name in {"content", "visuals"}:
@@ -192,7 +253,13 @@ def _stage(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     result = function(*args)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "import_seconds": import_seconds, "load_1min": load, "summary": counts_only(result) or {}, **_usage()}
+    return {
+        "seconds": seconds,
+        "import_seconds": import_seconds,
+        "load_1min": load,
+        "summary": counts_only(result) or {},
+        **_usage(),
+    }
 
 
 def stage_main(spec_path: str) -> int:
@@ -236,7 +303,11 @@ def _posts_and_renders(store: Any, keys: list[str]) -> tuple[int, int]:
     for key in keys:
         for post in store.get_json(key).get("posts", []):
             posts += 1
-            renders += max(1, sum(1 for part in _EMAIL_PARTS if part in post)) if post.get("channel") == "email" else 1
+            renders += (
+                max(1, sum(1 for part in _EMAIL_PARTS if part in post))
+                if post.get("channel") == "email"
+                else 1
+            )
     return posts, renders
 
 
@@ -263,7 +334,17 @@ def _card_quality(templates_dir: Path) -> int:
 
 
 _IMAGE = (".jpg", ".jpeg", ".webp", ".png")
-_FLOOR_IMPORTS = ("pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.cluster", "sklearn.datasets", "jinja2", "PIL.Image", "boto3", "yaml")
+_FLOOR_IMPORTS = (
+    "pandas",
+    "pyarrow.csv",
+    "pyarrow.parquet",
+    "sklearn.cluster",
+    "sklearn.datasets",
+    "jinja2",
+    "PIL.Image",
+    "boto3",
+    "yaml",
+)
 
 
 def _floors(spec: dict[str, Any]) -> dict[str, Any]:
@@ -271,17 +352,27 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
     from matinale.dev.bench import floors
     from matinale.settings import load_settings
 
-    _warm(_FLOOR_IMPORTS)  # a floor times work, not a first import (pyarrow.parquet pulls pandas in)
+    _warm(
+        _FLOOR_IMPORTS
+    )  # a floor times work, not a first import (pyarrow.parquet pulls pandas in)
     settings = load_settings()
     store = night.make_store(settings)
     ctx = night.RunContext.from_xcom(spec["ctx"])
-    ran: dict[str, dict[str, Any]] = spec["stages"]  # stage name → its summary, for stages that succeeded
+    ran: dict[str, dict[str, Any]] = spec[
+        "stages"
+    ]  # stage name → its summary, for stages that succeeded
     scratch = Path(spec["scratch"])
     bundle_keys = store.list(ctx.bundle)
     prefix = len(ctx.bundle) + 1
     cards = [k for k in bundle_keys if "/cards/" in k and k.lower().endswith(_IMAGE)]
-    sheets = [k for k in bundle_keys if k[prefix:].startswith("contact-sheet") and k.lower().endswith(_IMAGE)]
-    posts, renders = _posts_and_renders(store, [k for k in bundle_keys if k.endswith("/posts.json")])
+    sheets = [
+        k
+        for k in bundle_keys
+        if k[prefix:].startswith("contact-sheet") and k.lower().endswith(_IMAGE)
+    ]
+    posts, renders = _posts_and_renders(
+        store, [k for k in bundle_keys if k.endswith("/posts.json")]
+    )
     posts = int((ran.get("content") or {}).get("posts") or posts)
     result: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -295,7 +386,9 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
             traceback.print_exc()
             skipped[name] = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
 
-    measure("prepare", lambda: floors.file_hashes([Path(ctx.supporters_file), Path(ctx.brief_file)]))
+    measure(
+        "prepare", lambda: floors.file_hashes([Path(ctx.supporters_file), Path(ctx.brief_file)])
+    )
     measure("ingest", lambda: floors.csv_read(Path(ctx.supporters_file)))
     valid_key = f"{ctx.prefix}/private/valid.parquet"
     if store.exists(valid_key):
@@ -307,18 +400,39 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
         import yaml
 
         report = store.get_json(f"{ctx.prefix}/segments.json").get("report") or {}
-        profiles = yaml.safe_load((settings.segments_dir / "profiles.yaml").read_text(encoding="utf-8")) or {}
+        profiles = (
+            yaml.safe_load((settings.segments_dir / "profiles.yaml").read_text(encoding="utf-8"))
+            or {}
+        )
         shape = _model_shape(report, profiles, int(spec["rows"]))
-        return floors.kmeans_fit(fit_rows=shape["fit_rows"], predict_rows=shape["adults"], columns=shape["columns"], k=shape["k"])
+        return floors.kmeans_fit(
+            fit_rows=shape["fit_rows"],
+            predict_rows=shape["adults"],
+            columns=shape["columns"],
+            k=shape["k"],
+        )
 
     measure("segment", kmeans)
     measure("content", lambda: floors.jinja_renders(renders or posts))
     quality = _card_quality(settings.templates_dir)
     workers = floors.cpu_count()
-    measure("visuals", lambda: floors.blank_encodes(_card_sizes(store, cards), quality=quality, workers=workers))
-    measure("contact_sheet", lambda: floors.blank_encodes(_card_sizes(store, sheets), quality=quality, workers=1))
-    measure("bundle", lambda: floors.read_hash_write(bundle_keys, store.get_bytes, scratch / "bundle"))
-    measure("checks", lambda: floors.read_hash_write(bundle_keys, store.get_bytes, scratch / "checks", write=False))
+    measure(
+        "visuals",
+        lambda: floors.blank_encodes(_card_sizes(store, cards), quality=quality, workers=workers),
+    )
+    measure(
+        "contact_sheet",
+        lambda: floors.blank_encodes(_card_sizes(store, sheets), quality=quality, workers=1),
+    )
+    measure(
+        "bundle", lambda: floors.read_hash_write(bundle_keys, store.get_bytes, scratch / "bundle")
+    )
+    measure(
+        "checks",
+        lambda: floors.read_hash_write(
+            bundle_keys, store.get_bytes, scratch / "checks", write=False
+        ),
+    )
 
     def uploads() -> dict[str, Any]:
         client = s3_client_from_env(pool=floors.S3_FLOOR_THREADS * 2)
@@ -329,7 +443,9 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
     bundle_bytes = sum(len(store.get_bytes(k)) for k in bundle_keys)
     segments_key = f"{ctx.prefix}/segments.json"
     sizes = {
-        "segments": len(store.get_json(segments_key).get("segments", [])) if store.exists(segments_key) else 0,
+        "segments": len(store.get_json(segments_key).get("segments", []))
+        if store.exists(segments_key)
+        else 0,
         "supporters_bytes": Path(ctx.supporters_file).stat().st_size,
         "bundle_bytes": bundle_bytes,
         "bundle_files": len(bundle_keys),
@@ -374,7 +490,9 @@ def _airflow(spec: dict[str, Any]) -> dict[str, Any]:
 
     bag = DagBag(dag_folder=spec["dags_folder"])
     if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {sorted(bag.import_errors)}; run `make test` (tests/dags) to see them")
+        raise RuntimeError(
+            f"DAG import errors: {sorted(bag.import_errors)}; run `make test` (tests/dags) to see them"
+        )
     dag = bag.get_dag(spec["dag_id"])
     if dag is None:
         raise RuntimeError(f"no DAG {spec['dag_id']!r} in {spec['dags_folder']}")
@@ -385,7 +503,10 @@ def _airflow(spec: dict[str, Any]) -> dict[str, Any]:
     run = dag.test(run_conf={"edition_date": spec["edition"]})
     seconds = time.perf_counter() - started
     tasks = []
-    for ti in sorted(run.get_task_instances(), key=lambda t: (t.start_date is None, t.start_date or 0, t.map_index)):
+    for ti in sorted(
+        run.get_task_instances(),
+        key=lambda t: (t.start_date is None, t.start_date or 0, t.map_index),
+    ):
         tasks.append(
             {
                 "task_id": ti.task_id,
@@ -406,7 +527,10 @@ def _airflow(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if state != "success":
         failed = sorted({t["task_id"] for t in tasks if t["state"] not in {"success", "skipped"}})
-        payload.update(ok=False, error=f"the DAG run ended {state}; tasks not successful: {failed}; see the log beside the result")
+        payload.update(
+            ok=False,
+            error=f"the DAG run ended {state}; tasks not successful: {failed}; see the log beside the result",
+        )
     return payload
 
 
