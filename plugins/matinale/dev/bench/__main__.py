@@ -147,11 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is None:
-        from matinale.dev.bench import child
+        from matinale.dev.bench import child, child_floors
 
         entry = {
             "_stage": child.stage_main,
-            "_floors": child.floors_main,
+            "_floors": child_floors.floors_main,
             "_airflow": child.airflow_main,
             "_stage_bench": child.stage_bench_main,
         }[args.child]
