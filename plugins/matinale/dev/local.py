@@ -39,17 +39,24 @@ def _bin(name: str) -> str:
     return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
+def sqlite_airflow_env(airflow_home: Path, project: Path) -> dict[str, str]:
+    """Airflow settings for a throwaway home (SQLite metadata), DAGs and plugins from ``project``."""
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+    }
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
     """Environment for an Airflow home inside the project (SQLite), DAGs and plugins from the repo."""
     home = settings.var_dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.home / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.home / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        **sqlite_airflow_env(home, settings.home),
         "MATINALE_HOME": str(settings.home),
         "MATINALE_VAR": str(settings.var_dir),
         # Airflow re-launches itself by name (standalone, task runners): find this venv's first.

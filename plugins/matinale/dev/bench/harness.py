@@ -39,6 +39,7 @@ from matinale.dev.bench.workspace import (
     make_home,
     supporters_file,
 )
+from matinale.dev.local import sqlite_airflow_env
 
 __all__ = ["FULL_SIZES", "SMOKE_ROWS", "BenchOptions", "run_bench"]
 
@@ -245,12 +246,7 @@ class _Bench:
         env = {
             **base_env,
             "MATINALE_VAR": str(var),
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.project / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            **sqlite_airflow_env(airflow_home, self.project),
             # dag.test() of Airflow 3.3.2 crashes when a run with a DeadlineAlert succeeds (see
             # tests/e2e/conftest.py); the alert costs nothing measurable during the night.
             "MATINALE_DEADLINE_ALERT": "off",
