@@ -2,8 +2,10 @@
 #
 # A plain Python base with the project installed from the committed uv.lock, so the image runs
 # exactly the versions `make test` ran (Airflow 3.3.2 with the [stack] extra: Celery provider,
-# celery<5.7, redis, psycopg2 and asyncpg). DAGs, plugins, templates, segments and campaign.yaml
-# are baked in: a release is an image tag, and every worker runs the same code.
+# celery<5.7, redis, psycopg2 and asyncpg). Not the [local] extra (SeaweedFS's binary for `make
+# run`, `make up` and the tests): the image talks to the compose file's S3 server, and the night
+# never imports matinale.dev. DAGs, plugins, templates, segments and campaign.yaml are baked
+# in: a release is an image tag, and every worker runs the same code.
 FROM python:3.11-slim-bookworm
 
 ARG AIRFLOW_UID=50000

@@ -35,7 +35,7 @@ stack-test: install system-deps
 ## measure the night at 100k, 1M and 3M supporters against each stage's floor, plus one Airflow
 ## run (takes minutes; inputs cached in bench/cache/, JSON report in bench/results/)
 bench: install
-	@PYTHONPATH=$(CURDIR)/plugins .venv/bin/python -m matinale.bench run
+	@PYTHONPATH=$(CURDIR)/plugins .venv/bin/python -m matinale.dev.bench run
 
 lint: install
 	@.venv/bin/ruff check --extend-select AIR plugins dags tests

@@ -40,7 +40,7 @@ __all__ = ["run", "sample_file"]
 
 def sample_file(rows: int, seed: int = SEED) -> Path:
     """The cached sample CSV of ``rows`` supporters (written on first use)."""
-    from matinale.sample import generate_supporters, write_supporters
+    from matinale.dev.sample import generate_supporters, write_supporters
 
     path = CACHE / f"supporters-{rows}-{seed}.csv"
     if not path.exists():

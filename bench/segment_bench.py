@@ -3,7 +3,7 @@
 Usage: ``PYTHONPATH=plugins .venv/bin/python bench/segment_bench.py [rows]``; ``run(rows)`` returns
 the measures as a dict for ``make bench``.
 
-The supporters are generated (``matinale.sample``), then go through the real ingest and
+The supporters are generated (``matinale.dev.sample``), then go through the real ingest and
 privacy stages; that setup is not timed. The measure runs in a fresh process, as the
 Airflow task does: it reads the privacy stage's Parquet output, segments it with the
 shipped ``segments/`` definitions (territorial packs included), and reports the wall time
@@ -35,9 +35,9 @@ BUDGET_MIB = 2048
 
 def _features(rows: int, folder: Path) -> Path:
     """The privacy stage's output for ``rows`` generated supporters, as Parquet."""
+    from matinale.dev.sample import write_sample
     from matinale.ingest import ingest_supporters
     from matinale.privacy import split_for_segmentation
-    from matinale.sample import write_sample
 
     supporters = write_sample(rows, 1, folder / "supporters.parquet")
     valid = ingest_supporters(supporters, reference_date=EDITION).valid

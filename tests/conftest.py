@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from matinale.seaweed import S3Credentials, SeaweedS3
+from matinale.dev.seaweed import S3Credentials, SeaweedS3
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="matinale-airflow-"))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from matinale.settings import Settings
+
+__all__ = ["client_from_env", "main"]
 
 # Exit codes of ``matinale validate``.
 EXIT_VALID, EXIT_QUARANTINED, EXIT_NIGHT_WOULD_STOP = 0, 1, 2
@@ -17,7 +21,7 @@ _SHOWN_PROBLEMS = 10
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from matinale.sample import write_sample
+    from matinale.dev.sample import write_sample
 
     path = write_sample(args.rows, args.seed, Path(args.out))
     print(f"Wrote {args.rows} sample supporters to {path}")
@@ -61,7 +65,9 @@ def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     try:
         reference = date.fromisoformat(args.on) if args.on else datetime.now(zone).date()
     except ValueError:
-        summary["error"] = f"--on {args.on!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-11-24)"
+        summary["error"] = (
+            f"--on {args.on!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-11-24)"
+        )
         return summary, None
     summary["reference_date"] = reference.isoformat()
     if args.suppression and not Path(args.suppression).exists():
@@ -69,7 +75,9 @@ def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         return summary, None
     try:
         suppression = load_suppression(Path(args.suppression)) if args.suppression else None
-        result = ingest_supporters(Path(args.file), reference_date=reference, suppression=suppression)
+        result = ingest_supporters(
+            Path(args.file), reference_date=reference, suppression=suppression
+        )
     except (IngestError, SuppressionError) as exc:
         summary["error"] = str(exc)
         return summary, None
@@ -83,14 +91,28 @@ def _print_validation(summary: dict[str, Any], result: Any) -> None:
         print(f"{summary['file']}: the night would stop.\n  {summary['error']}")
         return
     source = summary["source"]
-    kind = "Parquet" if source["format"] == "parquet" else f"CSV, {source['encoding']}, separator {source['delimiter']!r}"
+    kind = (
+        "Parquet"
+        if source["format"] == "parquet"
+        else f"CSV, {source['encoding']}, separator {source['delimiter']!r}"
+    )
     print(f"{source['source']} ({kind}), ages on {source['reference_date']}")
     share = summary["quarantined_share"]
-    for label, key in (("rows read", "rows_read"), ("valid", "valid"), ("quarantined", "quarantined"), ("merged duplicates", "duplicates_merged"), ("suppressed", "suppressed"), ("repaired values", "repaired")):
+    for label, key in (
+        ("rows read", "rows_read"),
+        ("valid", "valid"),
+        ("quarantined", "quarantined"),
+        ("merged duplicates", "duplicates_merged"),
+        ("suppressed", "suppressed"),
+        ("repaired values", "repaired"),
+    ):
         extra = f"  ({share:.1%})" if key == "quarantined" and summary[key] else ""
         print(f"  {label:<18}{summary[key]:>10,}{extra}".replace(",", " "))
     if summary["repairs"]:
-        print("  repairs: " + ", ".join(f"{name} {count}" for name, count in summary["repairs"].items()))
+        print(
+            "  repairs: "
+            + ", ".join(f"{name} {count}" for name, count in summary["repairs"].items())
+        )
     if summary["reasons"]:
         from matinale.ingest import REASONS
 
@@ -118,7 +140,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if result is not None:
             (folder / "quarantine.csv").write_bytes(result.quarantine_csv())
-        (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (folder / "summary.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -127,19 +151,62 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from matinale.local import run_demo
+    from matinale.dev.local import run_demo
 
     return run_demo(rows=args.rows, seed=args.seed)
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from matinale.local import run_up
+    from matinale.dev.local import run_up
 
     return run_up(s3_port=args.s3_port, ui_port=args.ui_port)
 
 
+def client_from_env(settings: Settings, *, local_port: int = 8333) -> Any:
+    """An S3 client for the CLI, from (in order) the Airflow connection in the environment
+    (``AIRFLOW_CONN_AWS_DEFAULT`` as JSON), the ``AWS_*`` variables with
+    ``MATINALE_S3_ENDPOINT_URL``, or the keys of the local server that ``make up`` runs."""
+    from matinale.publish import PublishError, make_client
+
+    raw = os.environ.get(f"AIRFLOW_CONN_{settings.aws_conn_id.upper()}", "")
+    if raw.strip().startswith("{"):
+        conn = json.loads(raw)
+        extra = conn.get("extra") or {}
+        extra = json.loads(extra) if isinstance(extra, str) else extra
+        return make_client(
+            extra.get("endpoint_url"),
+            conn.get("login", ""),
+            conn.get("password", ""),
+            region=extra.get("region_name", "us-east-1"),
+        )
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        endpoint = (
+            os.environ.get("MATINALE_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or None
+        )
+        return make_client(
+            endpoint,
+            os.environ["AWS_ACCESS_KEY_ID"],
+            os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+    keys = settings.var_dir / "s3" / "credentials.json"
+    if keys.is_file():
+        from matinale.dev.s3_credentials import S3Credentials
+
+        credentials = S3Credentials.load_or_create(keys)
+        return make_client(
+            f"http://127.0.0.1:{local_port}",
+            credentials.access_key,
+            credentials.secret_key,
+            max_attempts=2,
+        )
+    raise PublishError(
+        f"no S3 credentials: set AIRFLOW_CONN_{settings.aws_conn_id.upper()} (JSON) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+        "and MATINALE_S3_ENDPOINT_URL, or start the local server with `make up`"
+    )
+
+
 def _cmd_editions(args: argparse.Namespace) -> int:
-    from matinale.local import client_from_env
     from matinale.publish import list_editions
     from matinale.settings import load_settings
 
@@ -159,26 +226,36 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     import getpass
     import logging
 
-    from matinale.local import client_from_env
     from matinale.publish import rollback
     from matinale.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = load_settings()
     actor = args.by or getpass.getuser()
-    result = rollback(client_from_env(settings), settings.bundle_bucket, args.to, actor=actor, reason=args.reason, private_bucket=settings.private_bucket)
-    print(f"latest.json and editions/{result['edition']}/current.json now name run {result['run']} (by {actor}).")
+    result = rollback(
+        client_from_env(settings),
+        settings.bundle_bucket,
+        args.to,
+        actor=actor,
+        reason=args.reason,
+        private_bucket=settings.private_bucket,
+    )
+    print(
+        f"latest.json and editions/{result['edition']}/current.json now name run {result['run']} (by {actor})."
+    )
     if result.get("links_expire_at"):
-        print(f"Links inside its pages were presigned at publish time and expire at {result['links_expire_at']} (UTC).")
+        print(
+            f"Links inside its pages were presigned at publish time and expire at {result['links_expire_at']} (UTC)."
+        )
     return 0
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    import os
-
     from matinale.airflow.deploy import run_init
 
-    users = args.users or os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS") or "admin:admin"
+    users = (
+        args.users or os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS") or "admin:admin"
+    )
     summary = run_init(
         Path(args.passwords_file),
         users=users,
@@ -193,7 +270,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_stack_test(args: argparse.Namespace) -> int:
-    from matinale.stack import run_stack_test
+    from matinale.dev.stack import run_stack_test
 
     return run_stack_test(rows=args.rows, approval=args.approval == "on", keep=args.keep)
 
@@ -202,7 +279,9 @@ def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-24") from exc
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-24"
+        ) from exc
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
@@ -221,15 +300,21 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     print(format_schedule(rows, settings, markdown=args.markdown))
     changes = sum(row.offset_changed for row in rows)
     frozen = sum(row.freeze is not None for row in rows)
-    print(f"\n{len(rows)} nights, {changes} offset change(s), {frozen} freeze night(s) (nothing published).")
+    print(
+        f"\n{len(rows)} nights, {changes} offset change(s), {frozen} freeze night(s) (nothing published)."
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="matinale", description="Overnight content pipeline for campaigns, on Airflow.")
+    parser = argparse.ArgumentParser(
+        prog="matinale", description="Overnight content pipeline for campaigns, on Airflow."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sample = commands.add_parser("sample", help="write a realistic sample supporter file (CSV or Parquet)")
+    sample = commands.add_parser(
+        "sample", help="write a realistic sample supporter file (CSV or Parquet)"
+    )
     sample.add_argument("--rows", type=int, default=20_000)
     sample.add_argument("--seed", type=int, default=42)
     sample.add_argument("--out", required=True, help="file to write: .csv or .parquet")
@@ -239,29 +324,54 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check a supporter export as the night will (exit 0 all valid, 1 rows quarantined, 2 the night would stop)",
     )
-    validate.add_argument("file", help="the supporter file: CSV (any common encoding or separator) or Parquet")
-    validate.add_argument("--suppression", help="suppression list file or folder (one e-mail, phone or SHA-256 per line)")
-    validate.add_argument("--on", help="reference date for ages, YYYY-MM-DD (default: today in the campaign's time zone)")
+    validate.add_argument(
+        "file", help="the supporter file: CSV (any common encoding or separator) or Parquet"
+    )
+    validate.add_argument(
+        "--suppression",
+        help="suppression list file or folder (one e-mail, phone or SHA-256 per line)",
+    )
+    validate.add_argument(
+        "--on",
+        help="reference date for ages, YYYY-MM-DD (default: today in the campaign's time zone)",
+    )
     validate.add_argument("--report", help="folder to write quarantine.csv and summary.json to")
-    validate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    validate.add_argument("--max-quarantine-share", type=float, help="stop share (default: campaign.yaml, else 0.2)")
+    validate.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of text"
+    )
+    validate.add_argument(
+        "--max-quarantine-share", type=float, help="stop share (default: campaign.yaml, else 0.2)"
+    )
     validate.set_defaults(func=_cmd_validate)
 
-    demo = commands.add_parser("demo", help="run the whole night locally through Airflow (make run)")
+    demo = commands.add_parser(
+        "demo", help="run the whole night locally through Airflow (make run)"
+    )
     demo.add_argument("--rows", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_cmd_demo)
 
-    up = commands.add_parser("up", help="start the local S3 server and Airflow standalone until Ctrl-C (make up)")
+    up = commands.add_parser(
+        "up", help="start the local S3 server and Airflow standalone until Ctrl-C (make up)"
+    )
     up.add_argument("--s3-port", type=int, default=8333)
     up.add_argument("--ui-port", type=int, default=8080)
     up.set_defaults(func=_cmd_up)
 
-    editions = commands.add_parser("editions", help="list published editions and runs with their status")
+    editions = commands.add_parser(
+        "editions", help="list published editions and runs with their status"
+    )
     editions.set_defaults(func=_cmd_editions)
 
-    back = commands.add_parser("rollback", help="move the pointers back to an earlier promoted run (kill switch)")
-    back.add_argument("--to", required=True, metavar="DATE[/RUN]", help="e.g. 2026-11-23, or 2026-11-24/20261124T000102Z-3f9c")
+    back = commands.add_parser(
+        "rollback", help="move the pointers back to an earlier promoted run (kill switch)"
+    )
+    back.add_argument(
+        "--to",
+        required=True,
+        metavar="DATE[/RUN]",
+        help="e.g. 2026-11-23, or 2026-11-24/20261124T000102Z-3f9c",
+    )
     back.add_argument("--reason", default="", help="why (kept in the history with your name)")
     back.add_argument("--by", default="", help="who (default: the current user)")
     back.set_defaults(func=_cmd_rollback)
@@ -270,24 +380,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="deployment init after `airflow db migrate`: logins, the aws_default connection "
         "(from $MATINALE_AWS_CONN_JSON), the two buckets",
     )
-    init.add_argument("--passwords-file", required=True, help="SimpleAuthManager passwords file (JSON)")
-    init.add_argument("--users", help="name:role pairs (default: $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)")
+    init.add_argument(
+        "--passwords-file", required=True, help="SimpleAuthManager passwords file (JSON)"
+    )
+    init.add_argument(
+        "--users", help="name:role pairs (default: $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)"
+    )
     init.set_defaults(func=_cmd_init)
 
     stack = commands.add_parser(
-        "stack-test", help="run the production topology natively (Postgres, Redis, Celery, SeaweedFS) and one night through it"
+        "stack-test",
+        help="run the production topology natively (Postgres, Redis, Celery, SeaweedFS) and one night through it",
     )
     stack.add_argument("--rows", type=int, default=3_000)
     stack.add_argument("--approval", choices=["on", "off"], default="on")
-    stack.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) after the run")
+    stack.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (logs) after the run"
+    )
     stack.set_defaults(func=_cmd_stack_test)
 
     schedule = commands.add_parser(
         "schedule",
         help="nights with start and deadline in the campaign zone, the team zone and UTC; offset changes and freezes",
     )
-    schedule.add_argument("--from", dest="date_from", type=_iso_date, help="first edition (Paris date); default: the next one")
-    schedule.add_argument("--to", dest="date_to", type=_iso_date, help="last edition; default: two weeks after --from")
+    schedule.add_argument(
+        "--from",
+        dest="date_from",
+        type=_iso_date,
+        help="first edition (Paris date); default: the next one",
+    )
+    schedule.add_argument(
+        "--to", dest="date_to", type=_iso_date, help="last edition; default: two weeks after --from"
+    )
     schedule.add_argument("--markdown", action="store_true", help="print a Markdown table")
     schedule.set_defaults(func=_cmd_schedule)
     return parser

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from matinale.bench.report import check_report
+from matinale.dev.bench.report import check_report
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ NIGHT = ["prepare", "ingest", "privacy", "segment", "content", "visuals", "bundl
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("bench")
-    command = [sys.executable, "-m", "matinale.bench", "run", "--smoke", "--cache-dir", str(base / "cache"), "--results-dir", str(base / "results")]
+    command = [sys.executable, "-m", "matinale.dev.bench", "run", "--smoke", "--cache-dir", str(base / "cache"), "--results-dir", str(base / "results")]
     # The timeout only stops a hung run; how long it takes is not what is tested.
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"

@@ -20,7 +20,7 @@ def airflow_db() -> None:
 @pytest.fixture
 def night_env(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Settings pointing at a fresh inbox, work store and buckets, with sample supporters."""
-    from matinale.local import fill_inbox
+    from matinale.dev.local import fill_inbox
     from matinale.settings import cached_settings, load_settings
 
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))

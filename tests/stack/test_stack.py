@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from matinale.local import fill_inbox
-from matinale.stack import NativeStack, verify_bundle
+from matinale.dev.local import fill_inbox
+from matinale.dev.stack import NativeStack, verify_bundle
 
 pytestmark = pytest.mark.stack
 

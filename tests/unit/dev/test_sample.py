@@ -8,8 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from matinale.geo import communes
-from matinale.sample import (
+from matinale.dev.sample import (
     COLUMNS,
     FICTION_PHONE_BLOCKS,
     INTERESTS,
@@ -18,6 +17,7 @@ from matinale.sample import (
     write_sample,
     write_supporters,
 )
+from matinale.geo import communes
 
 ROWS = 2_000
 
@@ -52,7 +52,9 @@ def test_same_seed_same_bytes_and_other_seed_other_people(tmp_path: Path) -> Non
 
 
 def test_reference_date_moves_dates_not_the_default() -> None:
-    assert generate_supporters(50, 3).equals(generate_supporters(50, 3, reference_date=REFERENCE_DATE))
+    assert generate_supporters(50, 3).equals(
+        generate_supporters(50, 3, reference_date=REFERENCE_DATE)
+    )
     later = generate_supporters(50, 3, reference_date=date(2030, 6, 1))
     assert _dates(later["joined_on"]).max() > pd.Timestamp(REFERENCE_DATE)
 
@@ -117,7 +119,14 @@ def test_ages_and_dates(supporters: pd.DataFrame) -> None:
 
 
 def test_flags_counts_and_interests(supporters: pd.DataFrame) -> None:
-    for column in ("consent_email", "consent_sms", "consent_whatsapp", "consent_social", "donor", "volunteer"):
+    for column in (
+        "consent_email",
+        "consent_sms",
+        "consent_whatsapp",
+        "consent_social",
+        "donor",
+        "volunteer",
+    ):
         assert set(supporters[column]) == {"oui", "non"}, column
     assert 0.75 < (supporters["consent_email"] == "oui").mean() < 0.85
     assert set(supporters["legal_basis"]) == {"consentement", "adhésion"}
@@ -126,7 +135,9 @@ def test_flags_counts_and_interests(supporters: pd.DataFrame) -> None:
         assert counts.min() == 0 and (counts == 0).mean() > 0.3, column
     chosen = supporters["interests"].str.split("|")
     assert chosen.map(len).between(1, 3).all()
-    assert chosen.map(lambda items: set(items) <= set(INTERESTS) and len(set(items)) == len(items)).all()
+    assert chosen.map(
+        lambda items: set(items) <= set(INTERESTS) and len(set(items)) == len(items)
+    ).all()
 
 
 def test_parquet_round_trip_keeps_text(supporters: pd.DataFrame, tmp_path: Path) -> None:

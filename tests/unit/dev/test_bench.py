@@ -16,12 +16,19 @@ from typing import Any
 import pytest
 import yaml
 
-from matinale.bench import report as reporting
-from matinale.bench.child import counts_only
-from matinale.bench.probe import run_child
-from matinale.bench.workspace import BENCH_EDITION, bench_brief, fill_inbox, make_home, split_bands
+from matinale.dev.bench import render
+from matinale.dev.bench import report as reporting
+from matinale.dev.bench.child import counts_only
+from matinale.dev.bench.probe import run_child
+from matinale.dev.bench.workspace import (
+    BENCH_EDITION,
+    bench_brief,
+    fill_inbox,
+    make_home,
+    split_bands,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REAL_BANDS = [
     {"id": "18-24", "label": "18–24 ans", "min": 18, "max": 24, "framing": "mobiliser"},
     {"id": "25-34", "label": "25–34 ans", "min": 25, "max": 34, "framing": "quotidien"},
@@ -32,7 +39,11 @@ REAL_BANDS = [
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # -- bench settings ----------------------------------------------------------------------
@@ -57,7 +68,9 @@ def test_split_bands_keeps_the_bands_when_no_split_is_needed() -> None:
     assert [b["id"] for b in split_bands(REAL_BANDS, 5)] == [b["id"] for b in REAL_BANDS]
 
 
-def test_bench_home_gives_200_segments_and_5_themes_without_touching_the_project(tmp_path: Path) -> None:
+def test_bench_home_gives_200_segments_and_5_themes_without_touching_the_project(
+    tmp_path: Path,
+) -> None:
     from matinale.content import load_brief
     from matinale.segment import load_age_bands, load_profiles
 
@@ -81,7 +94,9 @@ def test_bench_home_gives_200_segments_and_5_themes_without_touching_the_project
 
 
 def test_bench_brief_extends_themes_in_the_shape_of_the_first() -> None:
-    sample = yaml.safe_load((ROOT / "content_templates" / "sample_brief.yaml").read_text(encoding="utf-8"))
+    sample = yaml.safe_load(
+        (ROOT / "content_templates" / "sample_brief.yaml").read_text(encoding="utf-8")
+    )
     brief = bench_brief(sample, edition=BENCH_EDITION, themes=5, bands=split_bands(REAL_BANDS, 5))
 
     first = sample["themes"][0]
@@ -99,9 +114,21 @@ def test_bench_brief_extends_themes_in_the_shape_of_the_first() -> None:
 
 
 def test_counts_only_keeps_numbers_and_drops_text() -> None:
-    summary = {"files": 12, "bytes": 3.5, "ok": True, "presigned_url": "https://s3/x?X-Amz-Signature=abc", "delivery": {"by_channel": {"sms": 3}, "key": "private/x.csv"}, "ids": ["S001"]}
+    summary = {
+        "files": 12,
+        "bytes": 3.5,
+        "ok": True,
+        "presigned_url": "https://s3/x?X-Amz-Signature=abc",
+        "delivery": {"by_channel": {"sms": 3}, "key": "private/x.csv"},
+        "ids": ["S001"],
+    }
 
-    assert counts_only(summary) == {"files": 12, "bytes": 3.5, "ok": True, "delivery": {"by_channel": {"sms": 3}}}
+    assert counts_only(summary) == {
+        "files": 12,
+        "bytes": 3.5,
+        "ok": True,
+        "delivery": {"by_channel": {"sms": 3}},
+    }
 
 
 # -- scaling -----------------------------------------------------------------------------
@@ -120,7 +147,9 @@ def test_counts_only_keeps_numbers_and_drops_text() -> None:
         ((100_000, 1_000_000), (0.01, 0.4), False),  # grows fast but gains under half a second
     ],
 )
-def test_scaling_step_flags_time_growing_faster_than_input(inputs: tuple[int, int], seconds: tuple[float, float], flag: bool) -> None:
+def test_scaling_step_flags_time_growing_faster_than_input(
+    inputs: tuple[int, int], seconds: tuple[float, float], flag: bool
+) -> None:
     step = reporting.scaling_step(float(inputs[0]), float(inputs[1]), *seconds)
     assert step["flag"] is flag
     if flag:
@@ -128,7 +157,14 @@ def test_scaling_step_flags_time_growing_faster_than_input(inputs: tuple[int, in
 
 
 def _stage(
-    name: str, seconds: float, *, unit: str = "rows", amount: float = 1.0, floor: float | None = None, peak: float = 500.0, rows: int | None = None
+    name: str,
+    seconds: float,
+    *,
+    unit: str = "rows",
+    amount: float = 1.0,
+    floor: float | None = None,
+    peak: float = 500.0,
+    rows: int | None = None,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "stage": name,
@@ -148,12 +184,16 @@ def _stage(
     return record
 
 
-def _run(rows: int, scale: float = 1.0, *, visuals: float = 12.0, peak: float = 900.0) -> dict[str, Any]:
+def _run(
+    rows: int, scale: float = 1.0, *, visuals: float = 12.0, peak: float = 900.0
+) -> dict[str, Any]:
     stages = [
         _stage("ingest", 8.0 * scale, amount=rows, floor=0.6 * scale, peak=peak),
         _stage("segment", 3.0 * scale, amount=rows, floor=2.0 * scale),
         _stage("visuals", visuals, unit="cards", amount=3000, floor=6.0),
-        _stage("publish", 4.0 * max(1.0, scale / 3), unit="bytes", amount=3e8, floor=3.0, rows=rows),  # the delivery file grows with rows
+        _stage(
+            "publish", 4.0 * max(1.0, scale / 3), unit="bytes", amount=3e8, floor=3.0, rows=rows
+        ),  # the delivery file grows with rows
     ]
     direct = sum(s["seconds"] for s in stages)
     floors = sum(s["floor"]["seconds"] for s in stages)
@@ -177,8 +217,24 @@ def _report(runs: list[dict[str, Any]], airflow: dict[str, Any] | None = None) -
         "started_at": "2026-11-23T10:00:00+00:00",
         "finished_at": "2026-11-23T10:09:00+00:00",
         "duration_seconds": 540.0,
-        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 8.0, "os": "Linux", "python": "3.11", "commit": "abc"},
-        "setup": {"home": {"bands": ["a"] * 8, "clusters": 25, "segments_asked": 200, "themes": ["t"] * 5, "card_formats": ["square"]}, "edition": "2026-11-24"},
+        "machine": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "memory_gib": 8.0,
+            "os": "Linux",
+            "python": "3.11",
+            "commit": "abc",
+        },
+        "setup": {
+            "home": {
+                "bands": ["a"] * 8,
+                "clusters": 25,
+                "segments_asked": 200,
+                "themes": ["t"] * 5,
+                "card_formats": ["square"],
+            },
+            "edition": "2026-11-24",
+        },
         "imports": {"seconds": 4.0, "modules": {}},
         "runs": runs,
         "airflow": airflow or {},
@@ -208,7 +264,13 @@ def test_scaling_flags_only_the_stage_that_grows_too_fast() -> None:
 
 def test_targets_met_name_the_numbers() -> None:
     runs = [_run(100_000, 0.1), _run(1_000_000, 0.2, visuals=6.5), _run(3_000_000, 0.6)]
-    airflow = {"ok": True, "rows": 1_000_000, "seconds": 30.0, "direct_seconds": runs[1]["direct_seconds"], "overhead_seconds": 30.0 - runs[1]["direct_seconds"]}
+    airflow = {
+        "ok": True,
+        "rows": 1_000_000,
+        "seconds": 30.0,
+        "direct_seconds": runs[1]["direct_seconds"],
+        "overhead_seconds": 30.0 - runs[1]["direct_seconds"],
+    }
     targets = {t["id"]: t for t in _report(runs, airflow)["targets"]}
 
     assert targets["direct_night"]["met"] is True
@@ -221,15 +283,25 @@ def test_targets_missed_say_which_stage_and_why() -> None:
     slow = _run(1_000_000, 10.0, visuals=30.0, peak=5000.0)
     broken = _run(3_000_000, 30.0)
     broken["ok"] = False
-    broken["stages"][1] = {"stage": "segment", "ok": False, "unit": "rows", "error": "MemoryError: cannot allocate"}
+    broken["stages"][1] = {
+        "stage": "segment",
+        "ok": False,
+        "unit": "rows",
+        "error": "MemoryError: cannot allocate",
+    }
     targets = {t["id"]: t for t in _report([slow, broken])["targets"]}
 
     assert targets["direct_night"]["met"] is False
     assert "over" in targets["direct_night"]["why"] and "ingest" in targets["direct_night"]["why"]
     assert targets["floor_ratio"]["met"] is False
-    assert "ingest loses" in targets["floor_ratio"]["why"]  # the stage furthest from its floor comes first
+    assert (
+        "ingest loses" in targets["floor_ratio"]["why"]
+    )  # the stage furthest from its floor comes first
     assert targets["memory"]["met"] is False and "ingest" in targets["memory"]["why"]
-    assert targets["large_night"]["met"] is False and "segment failed: MemoryError" in targets["large_night"]["why"]
+    assert (
+        targets["large_night"]["met"] is False
+        and "segment failed: MemoryError" in targets["large_night"]["why"]
+    )
     assert targets["airflow_run"]["met"] is None
 
 
@@ -260,8 +332,8 @@ def test_check_report_accepts_a_good_report_and_names_what_is_wrong() -> None:
 def test_tables_show_each_stage_with_throughput_and_ratio() -> None:
     report = _report([_run(100_000), _run(1_000_000, 10.0)])
 
-    text = reporting.render_text(report)
-    markdown = reporting.render_markdown(report)
+    text = render.render_text(report)
+    markdown = render.render_markdown(report)
 
     for stage in ("ingest", "segment", "visuals", "publish"):
         assert stage in text and f"| {stage} |" in markdown
@@ -273,29 +345,44 @@ def test_tables_show_each_stage_with_throughput_and_ratio() -> None:
 
 def test_update_readme_replaces_only_the_bench_section(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\nintro\n\n{reporting.README_BEGIN}\nold\n{reporting.README_END}\n\nafter\n", encoding="utf-8")
+    readme.write_text(
+        f"# Title\n\nintro\n\n{render.README_BEGIN}\nold\n{render.README_END}\n\nafter\n",
+        encoding="utf-8",
+    )
 
-    reporting.update_readme(readme, "new table\n")
+    render.update_readme(readme, "new table\n")
 
     text = readme.read_text(encoding="utf-8")
     assert "old" not in text and "new table" in text
     assert text.startswith("# Title\n\nintro\n") and text.endswith("\n\nafter\n")
     readme.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no bench section"):
-        reporting.update_readme(readme, "x")
+        render.update_readme(readme, "x")
 
 
 # -- child processes ---------------------------------------------------------------------
 
 
 def test_a_failing_child_reports_its_error(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("MATINALE_S3_ENDPOINT_URL", None)
 
-    result = run_child("_stage", {"stage": "publish", "ctx": None}, env=env, folder=tmp_path, name="broken", timeout=120)
+    result = run_child(
+        "_stage",
+        {"stage": "publish", "ctx": None},
+        env=env,
+        folder=tmp_path,
+        name="broken",
+        timeout=120,
+    )
 
     assert result.ok is False
-    assert result.error and "KeyError" in result.error and "MATINALE_S3_ENDPOINT_URL" in result.error
+    assert (
+        result.error and "KeyError" in result.error and "MATINALE_S3_ENDPOINT_URL" in result.error
+    )
     assert json.loads((tmp_path / "broken.result.json").read_text())["ok"] is False
 
 
@@ -304,11 +391,17 @@ def test_cpu_of_workers_the_stage_never_waited_for_is_sampled() -> None:
     import sys
     import time
 
-    from matinale.bench.probe import _tree_sample
+    from matinale.dev.bench.probe import _tree_sample
 
     # A child whose grandchild burns CPU: what a forkserver's pool worker is to a stage.
     burner = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\ntime.sleep(30)"
-    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {burner!r}]); time.sleep(30)"])
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {burner!r}]); time.sleep(30)",
+        ]
+    )
     try:
         cpu: dict[tuple[int, float], float] = {}
         deadline = time.monotonic() + 20
@@ -323,10 +416,15 @@ def test_cpu_of_workers_the_stage_never_waited_for_is_sampled() -> None:
 
 
 def test_child_cpu_adds_the_larger_of_waited_and_sampled_workers() -> None:
-    from matinale.bench.probe import ChildResult
+    from matinale.dev.bench.probe import ChildResult
 
     payload = {"cpu_seconds": 5.0, "self_cpu_seconds": 2.0, "children_cpu_seconds": 3.0}
     assert ChildResult(True, 1.0, 10.0, payload, descendants_cpu_seconds=7.5).cpu_seconds() == 9.5
     assert ChildResult(True, 1.0, 10.0, payload, descendants_cpu_seconds=1.0).cpu_seconds() == 5.0
     # A result from before the split keeps its single number.
-    assert ChildResult(True, 1.0, 10.0, {"cpu_seconds": 4.0}, descendants_cpu_seconds=9.0).cpu_seconds() == 4.0
+    assert (
+        ChildResult(
+            True, 1.0, 10.0, {"cpu_seconds": 4.0}, descendants_cpu_seconds=9.0
+        ).cpu_seconds()
+        == 4.0
+    )

@@ -60,7 +60,11 @@ def file_hashes(paths: Iterable[Path]) -> dict[str, Any]:
                 hashlib.file_digest(handle, "sha256")
 
     size = sum(p.stat().st_size for p in files)
-    return {"seconds": _best(run), "what": f"SHA-256 of the {len(files)} input files", "bytes": size}
+    return {
+        "seconds": _best(run),
+        "what": f"SHA-256 of the {len(files)} input files",
+        "bytes": size,
+    }
 
 
 def csv_read(path: Path) -> dict[str, Any]:
@@ -84,7 +88,12 @@ def csv_read(path: Path) -> dict[str, Any]:
         rows = pa_csv.read_csv(path, convert_options=options).num_rows
 
     seconds = _best(run)
-    return {"seconds": seconds, "what": "pyarrow.csv.read_csv of the same file, all text", "rows": rows, "bytes": Path(path).stat().st_size}
+    return {
+        "seconds": seconds,
+        "what": "pyarrow.csv.read_csv of the same file, all text",
+        "rows": rows,
+        "bytes": Path(path).stat().st_size,
+    }
 
 
 def parquet_round_trip(data: bytes) -> dict[str, Any]:
@@ -95,7 +104,11 @@ def parquet_round_trip(data: bytes) -> dict[str, Any]:
         table = pq.read_table(io.BytesIO(data))
         pq.write_table(table, io.BytesIO())
 
-    return {"seconds": _best(run), "what": "pyarrow: read the valid supporters' Parquet and write it back", "bytes": len(data)}
+    return {
+        "seconds": _best(run),
+        "what": "pyarrow: read the valid supporters' Parquet and write it back",
+        "bytes": len(data),
+    }
 
 
 def kmeans_fit(*, fit_rows: int, predict_rows: int, columns: int, k: int) -> dict[str, Any]:
@@ -163,7 +176,11 @@ def jinja_renders(posts: int) -> dict[str, Any]:
         for _ in range(posts):
             template.render(context)
 
-    return {"seconds": _best(run), "what": f"{posts:,} bare Jinja2 renders of a short post (one thread)", "renders": posts}
+    return {
+        "seconds": _best(run),
+        "what": f"{posts:,} bare Jinja2 renders of a short post (one thread)",
+        "renders": posts,
+    }
 
 
 def _encode_blank(job: tuple[int, int, str, int, int]) -> int:
@@ -183,7 +200,9 @@ def _encode_blank(job: tuple[int, int, str, int, int]) -> int:
     return count
 
 
-def blank_encodes(sizes: dict[tuple[int, int, str], int], *, quality: int, workers: int) -> dict[str, Any]:
+def blank_encodes(
+    sizes: dict[tuple[int, int, str], int], *, quality: int, workers: int
+) -> dict[str, Any]:
     """Encode as many blank cards of each size and format as the stage made, on ``workers`` processes."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -205,10 +224,17 @@ def blank_encodes(sizes: dict[tuple[int, int, str], int], *, quality: int, worke
         done = sum(pool.map(_encode_blank, jobs))
         seconds = time.perf_counter() - started
     kinds = ", ".join(f"{count:,} {fmt} {w}×{h}" for (w, h, fmt), count in sorted(sizes.items()))
-    return {"seconds": seconds, "what": f"Pillow encodes of blank cards ({kinds}) on {workers} processes", "cards": done, "workers": workers}
+    return {
+        "seconds": seconds,
+        "what": f"Pillow encodes of blank cards ({kinds}) on {workers} processes",
+        "cards": done,
+        "workers": workers,
+    }
 
 
-def read_hash_write(keys: list[str], read: Callable[[str], bytes], scratch: Path, *, write: bool = True) -> dict[str, Any]:
+def read_hash_write(
+    keys: list[str], read: Callable[[str], bytes], scratch: Path, *, write: bool = True
+) -> dict[str, Any]:
     """Read each file, SHA-256 it and (if ``write``) write it once into ``scratch``."""
     scratch = Path(scratch)
     total = 0
@@ -226,10 +252,17 @@ def read_hash_write(keys: list[str], read: Callable[[str], bytes], scratch: Path
     scratch.mkdir(parents=True, exist_ok=True)
     seconds = _best(run)
     verb = "read, SHA-256 and write once" if write else "read and SHA-256"
-    return {"seconds": seconds, "what": f"{verb} the bundle's {len(keys):,} files", "files": len(keys), "bytes": total}
+    return {
+        "seconds": seconds,
+        "what": f"{verb} the bundle's {len(keys):,} files",
+        "files": len(keys),
+        "bytes": total,
+    }
 
 
-def s3_uploads(client: Any, bucket: str, prefix: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+def s3_uploads(
+    client: Any, bucket: str, prefix: str, files: list[tuple[str, bytes]]
+) -> dict[str, Any]:
     """``put_object`` of every file (bytes already in memory) on ``S3_FLOOR_THREADS`` threads."""
     from concurrent.futures import ThreadPoolExecutor
 

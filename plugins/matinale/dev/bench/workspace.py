@@ -71,7 +71,10 @@ _EXTRA_THEMES: tuple[dict[str, Any], ...] = (
         "source": "https://www.insee.fr/fr/statistiques/4277800",
         "link": "https://ensemble-demain.example.org/europe",
         "hashtags": ["Europe", "EnsembleDemain"],
-        "call_to_action": ["Inscrivez-vous sur les listes électorales", "Partagez notre projet européen"],
+        "call_to_action": [
+            "Inscrivez-vous sur les listes électorales",
+            "Partagez notre projet européen",
+        ],
     },
     {
         "id": "securite",
@@ -132,7 +135,9 @@ class BenchHome:
         }
 
 
-def supporters_file(cache_dir: Path, rows: int, seed: int, *, env: dict[str, str] | None = None) -> tuple[Path, float | None]:
+def supporters_file(
+    cache_dir: Path, rows: int, seed: int, *, env: dict[str, str] | None = None
+) -> tuple[Path, float | None]:
     """The cached sample file of ``rows`` supporters, generated on first use.
 
     Generation runs in a process of its own (``matinale sample``): 3M rows take a few GiB
@@ -145,10 +150,23 @@ def supporters_file(cache_dir: Path, rows: int, seed: int, *, env: dict[str, str
         return path, None
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    command = [sys.executable, "-m", "matinale.cli", "sample", "--rows", str(rows), "--seed", str(seed), "--out", str(path)]
+    command = [
+        sys.executable,
+        "-m",
+        "matinale.cli",
+        "sample",
+        "--rows",
+        str(rows),
+        "--seed",
+        str(seed),
+        "--out",
+        str(path),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not path.is_file():
-        raise BenchWorkspaceError(f"generating {rows:,} sample supporters failed (exit {done.returncode}): {done.stderr[-2000:]}")
+        raise BenchWorkspaceError(
+            f"generating {rows:,} sample supporters failed (exit {done.returncode}): {done.stderr[-2000:]}"
+        )
     return path, time.perf_counter() - started
 
 
@@ -199,7 +217,13 @@ def split_bands(bands: list[dict[str, Any]], count: int) -> list[dict[str, Any]]
             if pieces == 1:
                 item = {**band}
             else:
-                item = {**band, "id": _band_id(start, end, last), "label": _band_label(start, end, last), "min": start, "max": end}
+                item = {
+                    **band,
+                    "id": _band_id(start, end, last),
+                    "label": _band_label(start, end, last),
+                    "min": start,
+                    "max": end,
+                }
             item["parent"] = str(band["id"])
             result.append(item)
     return result
@@ -221,7 +245,9 @@ def _theme_from(template: dict[str, Any], extra: dict[str, Any]) -> dict[str, An
     theme.update({key: extra[key] for key in ("id", "title", "key_message", "link")})
     theme["hashtags"] = list(extra["hashtags"])
     calls = extra["call_to_action"]
-    theme["call_to_action"] = list(calls) if isinstance(template.get("call_to_action"), list) else calls[0]
+    theme["call_to_action"] = (
+        list(calls) if isinstance(template.get("call_to_action"), list) else calls[0]
+    )
     facts = template.get("facts")
     if isinstance(facts, list) and facts and isinstance(facts[0], dict):
         fact = copy.deepcopy(facts[0])
@@ -230,18 +256,24 @@ def _theme_from(template: dict[str, Any], extra: dict[str, Any]) -> dict[str, An
     return theme
 
 
-def bench_brief(sample: dict[str, Any], *, edition: date, themes: int, bands: list[dict[str, Any]]) -> dict[str, Any]:
+def bench_brief(
+    sample: dict[str, Any], *, edition: date, themes: int, bands: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The sample brief dated ``edition`` with ``themes`` themes and a framing line per band."""
     brief = copy.deepcopy(sample)
     brief["edition"] = edition
     found = list(brief.get("themes") or [])
     if not found:
-        raise BenchWorkspaceError("content_templates/sample_brief.yaml has no theme to build the bench brief on")
+        raise BenchWorkspaceError(
+            "content_templates/sample_brief.yaml has no theme to build the bench brief on"
+        )
     known = {str(t.get("id")) for t in found}
     extras = [_theme_from(found[0], extra) for extra in _EXTRA_THEMES if extra["id"] not in known]
     chosen = (found + extras)[:themes]
     if len(chosen) < themes:
-        raise BenchWorkspaceError(f"the bench brief can have at most {len(found) + len(extras)} themes, {themes} asked")
+        raise BenchWorkspaceError(
+            f"the bench brief can have at most {len(found) + len(extras)} themes, {themes} asked"
+        )
     brief["themes"] = chosen
     framing = dict(brief.get("framing") or {})
     if framing:
@@ -268,7 +300,9 @@ def make_home(project: Path, target: Path, *, segments: int, themes: int) -> Ben
     raw_bands = _load_yaml(bands_path) or {}
     real = list(raw_bands.get("bands") or []) if isinstance(raw_bands, dict) else []
     if not real:
-        raise BenchWorkspaceError(f"{project / 'segments' / 'age_bands.yaml'}: no 'bands' to build the bench segments on")
+        raise BenchWorkspaceError(
+            f"{project / 'segments' / 'age_bands.yaml'}: no 'bands' to build the bench segments on"
+        )
     band_count, clusters = _plan_bands(len(real), segments)
     bands = split_bands(real, band_count)
     if band_count != len(real):
@@ -286,10 +320,13 @@ def make_home(project: Path, target: Path, *, segments: int, themes: int) -> Ben
 
     sample = _load_yaml(target / "content_templates" / "sample_brief.yaml")
     if not isinstance(sample, dict):
-        raise BenchWorkspaceError(f"{project / 'content_templates' / 'sample_brief.yaml'}: must be a mapping")
+        raise BenchWorkspaceError(
+            f"{project / 'content_templates' / 'sample_brief.yaml'}: must be a mapping"
+        )
     brief = bench_brief(sample, edition=BENCH_EDITION, themes=themes, bands=bands)
-    brief_text = "# Bench brief: the sample brief, made longer by matinale.bench.\n" + yaml.safe_dump(
-        brief, allow_unicode=True, sort_keys=False
+    brief_text = (
+        "# Bench brief: the sample brief, made longer by matinale.bench.\n"
+        + yaml.safe_dump(brief, allow_unicode=True, sort_keys=False)
     )
     formats = tuple(sorted(p.stem for p in (target / "content_templates" / "cards").glob("*.yaml")))
     return BenchHome(

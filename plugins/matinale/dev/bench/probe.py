@@ -56,7 +56,9 @@ class ChildResult:
         own = self.payload.get("self_cpu_seconds")
         if own is None:
             return float(self.payload.get("cpu_seconds", 0.0))
-        return float(own) + max(float(self.payload.get("children_cpu_seconds", 0.0)), self.descendants_cpu_seconds)
+        return float(own) + max(
+            float(self.payload.get("children_cpu_seconds", 0.0)), self.descendants_cpu_seconds
+        )
 
 
 def write_result(path: Path, payload: dict[str, Any]) -> None:
@@ -126,7 +128,7 @@ def run_child(
     name: str,
     timeout: float = 3600,
 ) -> ChildResult:
-    """Run ``python -m matinale.bench <command> <spec file>`` and collect its result.
+    """Run ``python -m matinale.dev.bench <command> <spec file>`` and collect its result.
 
     ``folder`` receives ``<name>.spec.json``, ``<name>.result.json`` and ``<name>.log``
     (the child's stdout and stderr). A child that fails, is killed (e.g. out of memory) or
@@ -134,13 +136,17 @@ def run_child(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    spec_path, result_path, log_path = (folder / f"{name}.{suffix}" for suffix in ("spec.json", "result.json", "log"))
+    spec_path, result_path, log_path = (
+        folder / f"{name}.{suffix}" for suffix in ("spec.json", "result.json", "log")
+    )
     result_path.unlink(missing_ok=True)
-    spec_path.write_text(json.dumps({**spec, "result": str(result_path)}, default=str), encoding="utf-8")
+    spec_path.write_text(
+        json.dumps({**spec, "result": str(result_path)}, default=str), encoding="utf-8"
+    )
     started = time.perf_counter()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "matinale.bench", command, str(spec_path)],
+            [sys.executable, "-m", "matinale.dev.bench", command, str(spec_path)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -171,12 +177,22 @@ def run_child(
     if result_path.is_file():
         payload = json.loads(result_path.read_text(encoding="utf-8"))
     if timed_out:
-        return ChildResult(False, wall, peak, payload, f"{name}: stopped after {timeout:.0f} s (timeout); log: {log_path}", log_path, workers_cpu)
+        return ChildResult(
+            False,
+            wall,
+            peak,
+            payload,
+            f"{name}: stopped after {timeout:.0f} s (timeout); log: {log_path}",
+            log_path,
+            workers_cpu,
+        )
     if process.returncode != 0 or not payload.get("ok"):
         if payload.get("error"):
             error = str(payload["error"])
         elif process.returncode and process.returncode < 0:
-            error = f"{name}: killed by signal {-process.returncode} (out of memory?); log: {log_path}"
+            error = (
+                f"{name}: killed by signal {-process.returncode} (out of memory?); log: {log_path}"
+            )
         else:
             error = f"{name}: exited with code {process.returncode} without a result; end of {log_path}:\n{_tail(log_path)}"
         return ChildResult(False, wall, peak, payload, error, log_path, workers_cpu)

