@@ -62,7 +62,7 @@ def _send(url: str, body: dict, *, method: str = "POST", token: str | None = Non
 @pytest.fixture
 def staff_night(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Settings for a night with approval on, a filled inbox, and a silent night already recorded."""
-    from matinale.local import fill_inbox
+    from matinale.dev.local import fill_inbox
     from matinale.schedule import publication_decision
     from matinale.settings import cached_settings, load_settings
     from matinale.status import write_status

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PLUGINS = ROOT / "plugins"
 PACKAGE = PLUGINS / "matinale"
-# The developer tools, and their old top-level names (shims while imports are updated).
+# The developer tools, and their old top-level names (which must not come back).
 DEV_MODULES = (
     "matinale.dev",
     "matinale.local",
@@ -26,12 +26,9 @@ DEV_MODULES = (
     "matinale.stack",
     "matinale.bench",
 )
-# Files allowed to name the dev tools: the tools themselves, the CLI (lazily, inside the
-# commands that need them) and the shims left at the old paths.
-ALLOWED = {
-    PACKAGE / "cli.py",
-    *(PACKAGE / f"{name}.py" for name in ("local", "seaweed", "sample", "stack")),
-}
+# Files allowed to name the dev tools: the tools themselves and the CLI (lazily, inside the
+# commands that need them).
+ALLOWED = {PACKAGE / "cli.py"}
 
 
 def _is_dev(module: str) -> bool:

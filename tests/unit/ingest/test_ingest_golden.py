@@ -30,7 +30,7 @@ import pytest
 
 from matinale.ingest import IngestResult, ingest_supporters
 from matinale.privacy import load_suppression, sha256_hex
-from matinale.sample import generate_supporters
+from matinale.dev.sample import generate_supporters
 
 ON = date(2026, 11, 24)
 

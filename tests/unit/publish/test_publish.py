@@ -37,7 +37,7 @@ from matinale.publish import (
     read_pointer,
     rollback,
 )
-from matinale.seaweed import S3Credentials, SeaweedS3
+from matinale.dev.seaweed import S3Credentials, SeaweedS3
 from matinale.store import LocalStore
 
 CONTACTS = pd.DataFrame(
@@ -499,7 +499,8 @@ def test_s3_stopped_mid_publish_leaves_pointers_then_rerun_completes(
 def test_make_up_prints_working_links(
     s3_server, s3_buckets, store, scanner, monkeypatch, capsys
 ) -> None:
-    from matinale.local import client_from_env, print_latest_links
+    from matinale.cli import client_from_env
+    from matinale.dev.local import print_latest_links
     from matinale.settings import load_settings
 
     for name, value in {**s3_server.env(), "MATINALE_BUNDLE_BUCKET": s3_buckets["bundle"]}.items():

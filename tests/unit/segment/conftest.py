@@ -11,7 +11,7 @@ from segment_samples import EDITION
 
 from matinale.ingest import ingest_supporters
 from matinale.privacy import split_for_segmentation
-from matinale.sample import write_sample
+from matinale.dev.sample import write_sample
 from matinale.segment import load_definitions, segment_supporters
 
 ROOT = Path(__file__).resolve().parents[3]
