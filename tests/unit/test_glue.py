@@ -145,3 +145,36 @@ def test_publish_checks_the_law_again_before_any_upload(var: Path) -> None:
 def test_run_stage_knows_only_the_nights_stages() -> None:
     with pytest.raises(KeyError, match="gate"):
         run_stage(night.GATE, _context())
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 7, 0, 50, tzinfo=UTC),  # 01:50 Paris: the start was 50 minutes ago
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),  # 02:30 Paris (CEST), the spring-forward night
+        datetime(2026, 12, 6, 23, 59, tzinfo=UTC),  # 00:59 Paris: a minute before the start
+    ],
+)
+def test_unpausing_never_starts_a_past_night(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+    """The scheduler's first run is the next 01:00 Paris, whatever the hour the DAG is
+    unpaused at (Airflow's default would run a start up to 2 h 24 min old at once)."""
+    import airflow.timetables.trigger as core_trigger
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    from matinale.airflow.glue import nightly_timetable
+
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    cached_settings.cache_clear()
+    try:
+        timetable = decode_timetable(encode_timetable(nightly_timetable()))  # as the scheduler has it
+    finally:
+        cached_settings.cache_clear()
+    monkeypatch.setattr(core_trigger, "utcnow", lambda: now)
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=TimeRestriction(earliest=None, latest=None, catchup=False)
+    )
+    assert info is not None
+    first = info.run_after.astimezone(PARIS)
+    assert first > now and (first.hour, first.minute) == (1, 0), first

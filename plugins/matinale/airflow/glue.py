@@ -80,7 +80,13 @@ def nightly_timetable() -> Any:
     clocks = cached_settings().clocks
     start = clocks.nightly_start
     return CronTriggerTimetable(
-        f"{start.minute} {start.hour} * * *", timezone=clocks.campaign_tz.key
+        f"{start.minute} {start.hour} * * *",
+        timezone=clocks.campaign_tz.key,
+        # Unpausing never starts a night by surprise: the first run is the next start.
+        # Airflow's default (False) still runs the past start if it is less than a tenth of a
+        # day old (2 h 24 min), so a DAG unpaused at 02:00 Paris would publish at once, and
+        # whether it does would depend on the hour. A late night is triggered on purpose.
+        run_immediately=timedelta(0),
     )
 
 
