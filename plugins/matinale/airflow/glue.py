@@ -5,7 +5,7 @@ DAG files stay thin: they wire these functions into tasks. Every stage of
 identity from XCom (a small dict), builds the work store and S3 client from configuration
 and connections, picks the inputs the stage takes and returns its small summary. ``plan``,
 ``gate`` and ``record`` steer the night; their decisions are plain functions of
-``matinale.outcome``. The two clocks are explicit everywhere: the edition is the Paris
+``matinale.night.outcome``. The two clocks are explicit everywhere: the edition is the Paris
 morning a run serves, and logs show campaign and team time.
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from matinale import night
-from matinale.outcome import Params, counts, decide, only_segments, outcome, task_states, total
+from matinale.night.outcome import Params, counts, decide, only_segments, outcome, task_states, total
 from matinale.schedule import (
     edition_for,
     format_schedule,

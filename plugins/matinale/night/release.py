@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from matinale.run import NightError, RunContext, pii_scanner
+from matinale.night.run import NightError, RunContext, pii_scanner
 from matinale.settings import Settings
 from matinale.store import Store
 

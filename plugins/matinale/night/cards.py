@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matinale.run import NightError, RunContext, segments_of
+from matinale.night.run import NightError, RunContext, segments_of
 from matinale.settings import Settings
 from matinale.store import Store
 

@@ -20,7 +20,7 @@ from matinale.airflow.glue import run_stage
 from matinale.settings import cached_settings, load_settings
 from matinale.store import LocalStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARIS = ZoneInfo("Europe/Paris")
 
 

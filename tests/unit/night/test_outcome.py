@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from matinale.night import STAGES, TASKS
-from matinale.outcome import counts, decide, only_segments, outcome, task_states, total
+from matinale.night.outcome import counts, decide, only_segments, outcome, task_states, total
 from matinale.settings import Settings, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARIS = ZoneInfo("Europe/Paris")
 CTX = {"edition": "2026-11-24", "run": "20261124T000000Z-abcd"}
 
@@ -161,7 +161,7 @@ def test_tasks_list_every_stage_in_night_order() -> None:
 
 def test_the_outcome_needs_no_airflow() -> None:
     code = (
-        "import sys\nimport matinale.outcome, matinale.night, matinale.run, matinale.cards, matinale.release\n"
+        "import sys\nimport matinale.night.outcome, matinale.night, matinale.night.run, matinale.night.cards, matinale.night.release\n"
         "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
     )
     found = subprocess.run(

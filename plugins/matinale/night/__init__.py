@@ -9,7 +9,7 @@ and never touches a promoted edition.
 ``STAGES`` lists them in night order, each with its task id: the DAG builds one task per
 stage from it (``matinale.airflow.glue.run_stage`` calls ``call_stage``), the status record
 orders its tasks by ``TASKS``, and the bench can measure each stage alone. The run's
-identity and files are in ``matinale.run``; the card stages in ``matinale.cards``.
+identity and files are in ``matinale.night.run``; the card stages in ``matinale.night.cards``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matinale.cards import run_contact_sheet, run_visuals
-from matinale.release import publish_config, run_checks, run_publish
-from matinale.run import (
+from matinale.night.cards import run_contact_sheet, run_visuals
+from matinale.night.release import publish_config, run_checks, run_publish
+from matinale.night.run import (
     NightError,
     RunContext,
     brief_path,

@@ -16,7 +16,7 @@ from matinale.content import BriefError
 from matinale.settings import load_settings
 from matinale.store import LocalStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EDITION = date(2026, 11, 24)
 RUN = "20261124T000000Z-test"
 
