@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 
-
 def _channel_enum(schema: dict[str, Any]) -> None:
     """Editors offer the project's channels (content_templates/channels.yaml)."""
     from matinale.content.channels import channel_ids

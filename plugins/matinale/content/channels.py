@@ -84,7 +84,9 @@ def _consent(value: str) -> str:
 
 Similarity = Annotated[float, BeforeValidator(_similarity)]
 Positive = Annotated[int, Field(ge=1, description="A whole number ≥ 1")]
-Step = Annotated[str, BeforeValidator(_step), Field(json_schema_extra={"enum": list(_SHORTEN_STEPS)})]
+Step = Annotated[
+    str, BeforeValidator(_step), Field(json_schema_extra={"enum": list(_SHORTEN_STEPS)})
+]
 
 
 class Ceilings(Section):
@@ -218,7 +220,9 @@ def _ceilings(doc: YamlDoc, name: str, spec: ChannelSpec) -> None:
                 if key == "limit"
                 else f"{value} is over the ceiling of {cap}"
             )
-            raise doc.refuse(message, f"at most {cap} (platform.{key})", path=("channels", name, key))
+            raise doc.refuse(
+                message, f"at most {cap} (platform.{key})", path=("channels", name, key)
+            )
 
 
 def _channel(name: str, spec: ChannelSpec, variants: VariantsSpec) -> Channel:
@@ -258,7 +262,9 @@ def load_channels(templates_dir: Path) -> ChannelsRegistry:
             )
         _ceilings(doc, name, spec)
     return ChannelsRegistry(
-        channels={name: _channel(name, spec, file.variants) for name, spec in file.channels.items()},
+        channels={
+            name: _channel(name, spec, file.variants) for name, spec in file.channels.items()
+        },
         shorten=tuple(file.shorten),
         shingle=file.variants.shingle,
     )
