@@ -162,3 +162,11 @@ def test_campaign_channels_are_the_registrys(
         match=r"campaign\.yaml:\d+: content\.channels\[1\]: unknown channel 'tiktok'.*telegram",
     ):
         load_settings()
+
+
+def test_every_consent_column_is_a_supporter_file_column() -> None:
+    from matinale.content import channels
+    from matinale.ingest import CONSENT_FIELDS
+
+    used = {channel.consent for channel in channels(ROOT / "content_templates")}
+    assert used <= set(CONSENT_FIELDS), used - set(CONSENT_FIELDS)
