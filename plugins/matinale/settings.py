@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
@@ -57,8 +57,12 @@ __all__ = [
     "project_home",
 ]
 
-Channel = Literal["x", "facebook", "instagram", "whatsapp", "sms", "email"]
-CHANNELS: tuple[Channel, ...] = ("x", "facebook", "instagram", "whatsapp", "sms", "email")
+
+def _channel_enum(schema: dict[str, Any]) -> None:
+    """Editors offer the project's channels (content_templates/channels.yaml)."""
+    from matinale.content.channels import channel_ids
+
+    schema["items"] = {"enum": list(channel_ids())}
 
 
 class SettingsError(ConfigError):
@@ -350,7 +354,11 @@ class PrivacySection(Section):
 
 
 class ContentSection(Section):
-    channels: list[Channel] = list(CHANNELS)
+    channels: list[str] = Field(
+        default_factory=list,
+        description="Channels of content_templates/channels.yaml the campaign uses (default: all)",
+        json_schema_extra=_channel_enum,
+    )
     variants: int = Field(default=3, ge=1)
 
 
@@ -426,7 +434,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         pii_allowlist=tuple(file.privacy.pii_allowlist),
         max_quarantine_share=file.privacy.max_quarantine_share,
         min_segment_size=file.privacy.min_segment_size,
-        channels=tuple(file.content.channels) or CHANNELS,
+        channels=tuple(file.content.channels) or _channel_ids(home),
         variants=file.content.variants,
         bundle_bucket=os.environ.get("MATINALE_BUNDLE_BUCKET") or file.storage.bundle_bucket,
         private_bucket=os.environ.get("MATINALE_PRIVATE_BUCKET") or file.storage.private_bucket,
@@ -472,7 +480,22 @@ def load_settings(campaign_file: Path | None = None) -> Settings:
     doc = load_yaml(path, error=SettingsError, last_key_wins=True)
     raw = doc.data if doc.data is not None else {}
     file = doc.validate(CampaignFile, raw)
+    known = _channel_ids(home)
+    for index, name in enumerate(file.content.channels):
+        if name not in known:
+            raise doc.refuse(
+                f"unknown channel {name!r}",
+                f"use {', '.join(known)} (content_templates/channels.yaml)",
+                path=("content", "channels", index),
+            )
     return _settings(file, raw, home, path.resolve())
+
+
+def _channel_ids(home: Path) -> tuple[str, ...]:
+    """The channels of the project's registry, content_templates/channels.yaml."""
+    from matinale.content.channels import channel_ids
+
+    return channel_ids(home / "content_templates")
 
 
 @cache

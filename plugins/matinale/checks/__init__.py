@@ -11,7 +11,8 @@ Four checks, each counted in ``compliance.json`` and each finding named precisel
   it reports are masked. ``privacy.pii_allowlist`` in campaign.yaml lists the candidate,
   spokespeople and the campaign's own addresses that may appear.
 - **links** (``links``): every absolute link is https on an allowed domain
-  (``links.allowed_domains``), a share endpoint (WhatsApp, X, Facebook: pages only), or the
+  (``links.allowed_domains``), a share endpoint (the share links of
+  content_templates/channels.yaml: pages only), or the
   bundle's own presigned link; relative links stay inside the run and point at a file of
   the bundle.
 - **sizes** (``sizes``): every file is under its kind's limit (``limits`` in campaign.yaml).
@@ -22,7 +23,6 @@ Four checks, each counted in ``compliance.json`` and each finding named precisel
 ``report`` holds the findings and counts; ``texts`` walks the files into strings.
 """
 
-from matinale.checks.links import SHARE_ENDPOINTS
 from matinale.checks.pii import PiiScanner, normalise_name, normalise_phone
 from matinale.checks.report import CheckReport, ChecksFailed, Finding, Sha256s
 from matinale.checks.schema import check_manifest, load_schema, schema_problems
@@ -34,7 +34,6 @@ __all__ = [
     "CHECKS",
     "CHECKS_VERSION",
     "DEFAULT_LIMITS",
-    "SHARE_ENDPOINTS",
     "CheckReport",
     "ChecksFailed",
     "Finding",

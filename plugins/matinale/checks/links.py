@@ -1,5 +1,8 @@
 """The links check: absolute links are https on an allowed domain, a share endpoint or
-the bundle's own presigned link; relative links stay in the run and name a bundle file."""
+the bundle's own presigned link; relative links stay in the run and name a bundle file.
+
+Share endpoints (pages only) are those of the channel registry, content_templates/channels.yaml
+(:func:`matinale.content.channels.share_endpoints`)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,9 @@ from urllib.parse import urlsplit
 
 from matinale.checks.report import CheckReport, Finding
 from matinale.checks.texts import _Parsed
+from matinale.content.channels import share_endpoints
 
-__all__ = ["SHARE_ENDPOINTS"]
-
-#: Share-intent endpoints the activist page may link to (fallbacks of the Web Share API).
-SHARE_ENDPOINTS = ("https://wa.me/", "https://x.com/intent/", "https://www.facebook.com/sharer/")
+__all__: list[str] = []
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
@@ -55,12 +56,14 @@ def _absolute_link_problem(
     domains: tuple[str, ...],
     own: Callable[[str], bool],
     origins: dict[str, str | None] | None = None,
+    shares: tuple[str, ...] = (),
 ) -> str | None:
     """What is wrong with an absolute link, or None. ``origins`` remembers the verdict on each
-    ``scheme://host`` part (all that matters once the link is neither our own nor a share)."""
+    ``scheme://host`` part (all that matters once the link is neither our own nor a share);
+    ``shares`` are the share endpoints a page may link to (fallbacks of the Web Share API)."""
     if own(url):
         return None
-    if page and url.startswith(SHARE_ENDPOINTS):
+    if page and url.startswith(shares):
         return None
     # The scheme and host of ``url`` are those of its beginning up to the path, query or
     # fragment (what urlsplit takes as scheme and netloc): judge that part once.
@@ -140,6 +143,8 @@ def _check_links(
     problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
     origins: dict[str, str | None] = {}  # scheme://host -> problem
     seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
+    pages = any(kinds.get(label) in {"page", "overview"} for label, _, _ in texts)
+    shares = share_endpoints() if pages else ()
     for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
         html = member.endswith(".html")
@@ -157,7 +162,12 @@ def _check_links(
                     problem = problems.get((url, page), "")
                     if problem == "":
                         problem = problems[(url, page)] = _absolute_link_problem(
-                            url, page=page, domains=domains, own=own, origins=origins
+                            url,
+                            page=page,
+                            domains=domains,
+                            own=own,
+                            origins=origins,
+                            shares=shares,
                         )
                     if problem:
                         found.append((where, _shown(url), problem))

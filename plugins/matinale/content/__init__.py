@@ -22,7 +22,7 @@ What happens to one segment (see :func:`render_segment_posts`):
 The package, one concern a module:
 
 - :mod:`.brief`: the day's brief, read and validated;
-- :mod:`.channels`: what defines each channel (names, styles, limits, mentions, channels.yaml);
+- :mod:`.channels`: the channel registry (channels.yaml: names, kinds, limits, mentions, page);
 - :mod:`.rules`: framing rules and angles, variant ingredients, near-duplicate measures;
 - :mod:`.render`: the sandboxed Jinja2 environment and fast rendering;
 - :mod:`.maker`: one segment's posts (fit, checks, distinct variants);
@@ -34,7 +34,16 @@ The package, one concern a module:
 from __future__ import annotations
 
 from matinale.content.brief import Brief, Fact, Theme, load_brief
-from matinale.content.channels import CHANNELS, DIRECT_CHANNELS
+from matinale.content.channels import (
+    Channel,
+    channel_ids,
+    channels,
+    direct_channels,
+    load_channels,
+    share_channels,
+    share_endpoints,
+    social_channels,
+)
 from matinale.content.errors import (
     BriefError,
     ContentError,
@@ -58,10 +67,9 @@ from matinale.content.posts import (
 from matinale.content.rules import ContentRules, jaccard, load_rules, shingles
 
 __all__ = [
-    "CHANNELS",
-    "DIRECT_CHANNELS",
     "Brief",
     "BriefError",
+    "Channel",
     "ContentError",
     "ContentRules",
     "Fact",
@@ -75,14 +83,21 @@ __all__ = [
     "Theme",
     "TypographyError",
     "VariantError",
+    "channel_ids",
+    "channels",
+    "direct_channels",
     "jaccard",
     "content_workers",
     "load_brief",
+    "load_channels",
     "load_rules",
     "posts_markdown",
     "render_segment_posts",
     "segment_files",
+    "share_channels",
+    "share_endpoints",
     "shingles",
+    "social_channels",
     "tracked_link",
     "write_segments",
 ]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from matinale.content import typography
 from matinale.content.brief import Theme
-from matinale.content.channels import _HREF, _MENTIONS, _STYLE, DIRECT_CHANNELS, _html_text, _loose
+from matinale.content.channels import _HREF, _html_text, _loose
 from matinale.content.errors import (
     ContentError,
     FitError,
@@ -259,7 +259,7 @@ class _SegmentMaker:
         """The post's parts in the channel's typography; ``_parts`` keeps what checks need."""
         templates = self.w.templates[channel]
         parts: dict[str, typography.Fixed]
-        if channel == "email":
+        if self.w.registry[channel].form == "email":
             parts = {
                 "subject": typography.fix_checked(_render(templates[0], context), "social"),
                 "text": typography.fix_checked(_render(templates[1], context), "social"),
@@ -268,32 +268,32 @@ class _SegmentMaker:
         else:
             parts = {
                 "text": typography.fix_checked(
-                    _render(templates[0], context), _STYLE.get(channel, "social")
+                    _render(templates[0], context), self.w.registry[channel].style
                 )
             }
         return {**{name: fixed.text for name, fixed in parts.items()}, "_parts": parts}
 
     def _measure(self, channel: str, post: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The channel's length fields of ``post`` and, when it does not fit, why."""
-        rule = self.w.rules.channels[channel]
+        rule = self.w.registry[channel]
         text = post["text"]
-        length = typography.x_length(text) if channel == "x" else len(text)
+        length = typography.x_length(text) if rule.counting == "x" else len(text)
         fields: dict[str, Any] = {"length": length}
         problem = None
         if rule.limit is not None and length > rule.limit:
             problem = f"{length} characters > {rule.limit}"
-        if channel == "instagram" and rule.max_hashtags is not None:
+        if rule.max_hashtags is not None:
             tags = len(_HASHTAG_IN_TEXT.findall(text))
             if tags > rule.max_hashtags:
                 problem = f"{tags} hashtags > {rule.max_hashtags}"
-        if channel == "sms":
+        if rule.counting == "gsm7":
             sms = typography.sms_count(text)
             fields.update(parts=sms.parts, encoding=sms.encoding, units=sms.units)
             if rule.max_parts is not None and sms.parts > rule.max_parts:
                 problem = f"{sms.parts} parts of {sms.encoding} ({sms.units} units) > {rule.max_parts} parts"
         if (
-            channel == "email"
-            and rule.subject_limit is not None
+            rule.subject_limit is not None
+            and "subject" in post
             and len(post["subject"]) > rule.subject_limit
         ):
             problem = f"subject of {len(post['subject'])} characters > {rule.subject_limit}"
@@ -356,7 +356,7 @@ class _SegmentMaker:
                     f"{{{{ fact.source }}}}) or through the 'track' filter"
                 )
                 raise LinkError(f"{self._where(post)}: {name}: {problem}")
-            if channel in DIRECT_CHANNELS and name != "subject":
+            if self.w.registry[channel].direct and name != "subject":
                 self._check_mentions(post, name, fixed.bare, fixed.links, html=name == "html")
 
     def _check_mentions(
@@ -366,7 +366,7 @@ class _SegmentMaker:
         if html:
             # In HTML a link counts only as a real href, which is what a reader can click.
             links = [_html.unescape(m.group(2)) for m in _HREF.finditer(post["html"])]
-        for label, key in _MENTIONS[post["channel"]]:
+        for label, key in self.w.registry[post["channel"]].mentions:
             value = str(self.w.campaign.get(key) or "")
             present = value in links if URL_PATTERN.fullmatch(value) else _loose(value) in loose
             if not present:
@@ -381,9 +381,9 @@ class _SegmentMaker:
     def _signature(self, channel: str, parts: Mapping[str, typography.Fixed]) -> frozenset[str]:
         """What an author chose: links and fixed legal mentions left out of the comparison."""
         bare = (
-            parts["text"].bare
-            if channel != "email"
-            else f"{parts['subject'].bare}\n{parts['text'].bare}"
+            f"{parts['subject'].bare}\n{parts['text'].bare}"
+            if "subject" in parts
+            else parts["text"].bare
         )
         return _signature(bare, self.w.fixed_mentions.get(channel, ()), self.w.rules.shingle)
 

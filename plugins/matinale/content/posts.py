@@ -10,7 +10,7 @@ from typing import Any
 
 from matinale.content import typography
 from matinale.content.brief import Brief
-from matinale.content.channels import _CHANNEL_TITLES, _MENTIONS, _STYLE, CHANNELS, DIRECT_CHANNELS
+from matinale.content.channels import Channel, channels, load_channels
 from matinale.content.errors import ContentError, LinkError, MentionError
 from matinale.content.links import _link_problem
 from matinale.content.maker import SegmentPosts, _SegmentMaker
@@ -48,9 +48,12 @@ class PostWriter:
         variants: int = 3,
         allowed_domains: Sequence[str] | None = None,
     ) -> None:
-        unknown = sorted(set(channels) - set(CHANNELS))
+        self.registry: dict[str, Channel] = load_channels(Path(templates_dir)).channels
+        unknown = sorted(set(channels) - set(self.registry))
         if unknown:
-            raise ContentError(f"unknown channel(s) {unknown}; use {list(CHANNELS)}")
+            raise ContentError(
+                f"unknown channel(s) {unknown}; use {list(self.registry)} (content_templates/channels.yaml)"
+            )
         if variants < 1:
             raise ContentError(f"content.variants = {variants} in campaign.yaml; it must be ≥ 1")
         self.brief = brief
@@ -65,14 +68,9 @@ class PostWriter:
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
         self._check_campaign()
         self.templates: dict[str, tuple[Any, ...]] = {
-            channel: (
-                (
-                    _template(self.templates_dir, "email.subject.j2"),
-                    _template(self.templates_dir, "email.txt.j2"),
-                    _template(self.templates_dir, "email.html.j2", True),
-                )
-                if channel == "email"
-                else (_template(self.templates_dir, f"{channel}.j2"),)
+            channel: tuple(
+                _template(self.templates_dir, name, name.endswith(".html.j2"))
+                for name in self.registry[channel].templates
             )
             for channel in self.channels
         }
@@ -87,12 +85,13 @@ class PostWriter:
         # The mandatory mentions as they read once typography has run, to leave them out
         # of the similarity of direct messages.
         self.fixed_mentions = {
-            channel: tuple(
-                typography.fix(str(self.campaign.get(key) or ""), _STYLE.get(channel, "social"))
-                for _, key in _MENTIONS[channel]
+            channel.id: tuple(
+                typography.fix(str(self.campaign.get(key) or ""), channel.style)
+                for _, key in channel.mentions
                 if self.campaign.get(key) and not URL_PATTERN.fullmatch(str(self.campaign[key]))
             )
-            for channel in DIRECT_CHANNELS
+            for channel in self.registry.values()
+            if channel.direct
         }
 
     def spec(self) -> dict[str, Any]:
@@ -107,21 +106,23 @@ class PostWriter:
         }
 
     def _check_campaign(self) -> None:
-        if not any(channel in DIRECT_CHANNELS for channel in self.channels):
+        direct = [channel for channel in self.channels if self.registry[channel].direct]
+        if not direct:
             return
-        for channel in DIRECT_CHANNELS & set(self.channels):
-            for label, key in _MENTIONS[channel]:
+        for channel in direct:
+            for label, key in self.registry[channel].mentions:
                 if not str(self.campaign.get(key) or "").strip():
                     raise MentionError(
                         f"campaign.yaml: the {label} ({key}) is empty; {channel} messages must carry it"
                     )
+        keys = {key for channel in direct for _, key in self.registry[channel].mentions}
         stop = str(self.campaign.get("sms_stop") or "")
-        if "sms" in self.channels and "STOP" not in stop:
+        if "sms_stop" in keys and "STOP" not in stop:
             raise MentionError(
                 f"campaign.yaml: legal.sms_stop = {stop!r} must hold the keyword STOP (free SMS opt-out)"
             )
         problem = _link_problem(self.unsubscribe, self.allowed)
-        if "email" in self.channels and problem:
+        if "unsubscribe_url" in keys and problem:
             raise LinkError(f"campaign.yaml: legal.unsubscribe_url: {problem}")
 
     def segment(self, segment: Mapping[str, Any]) -> SegmentPosts:
@@ -161,9 +162,14 @@ def posts_markdown(
     label: str = "",
     theme_titles: Mapping[str, str] | None = None,
     fmt_date: Callable[[date], str] = date.isoformat,
+    templates_dir: Path | None = None,
 ) -> str:
-    """posts.md: the segment's posts, readable by a person, French headings."""
+    """posts.md: the segment's posts, readable by a person, French headings.
+
+    Channels are named as ``templates_dir``'s channels.yaml says (default: the project's).
+    """
     titles = dict(theme_titles or {})
+    names = {channel.id: channel.name for channel in channels(templates_dir)}
     lines = [
         f"# {label or result.segment} — édition du {fmt_date(result.edition)}",
         "",
@@ -173,14 +179,12 @@ def posts_markdown(
     for theme_id in result.themes:
         lines += [f"## {titles.get(theme_id, theme_id)}", ""]
         for post in (p for p in result.posts if p["theme"] == theme_id):
-            extra = (
-                f", {post['parts']} SMS ({post['encoding']})" if post["channel"] == "sms" else ""
-            )
+            extra = f", {post['parts']} SMS ({post['encoding']})" if "parts" in post else ""
             lines += [
-                f"### {_CHANNEL_TITLES[post['channel']]} · variante {post['variant']} ({post['length']} caractères{extra})",
+                f"### {names[post['channel']]} · variante {post['variant']} ({post['length']} caractères{extra})",
                 "",
             ]
-            if post["channel"] == "email":
+            if "subject" in post:
                 lines += [f"**Objet :** {post['subject']}", ""]
             lines += [_quote(post["text"]), ""]
     lines += [
@@ -195,7 +199,7 @@ def posts_markdown(
     for item in result.similarity:
         values = (f"{item[key]:.2f}".replace(".", ",") for key in ("max", "mean", "threshold"))
         lines.append(
-            f"| {titles.get(item['theme'], item['theme'])} | {_CHANNEL_TITLES[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |"
+            f"| {titles.get(item['theme'], item['theme'])} | {names[item['channel']]} | {item['variants']} | {item['rejected']} | {' | '.join(values)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -225,6 +229,7 @@ def segment_files(
         label=str(segment.get("label") or result.segment),
         theme_titles=titles,
         fmt_date=lambda _day: date_text,
+        templates_dir=writer.templates_dir,
     )
     return SegmentFiles(
         segment=result.segment,

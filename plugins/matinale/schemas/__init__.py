@@ -28,6 +28,7 @@ SCHEMA_DIR = Path(__file__).parent
 #: Schema name → ``module:Model`` validating that file (its ``.schema.json`` is generated).
 MODELS: dict[str, str] = {
     "campaign": "matinale.settings:CampaignFile",
+    "channels": "matinale.content.channels:ChannelsFile",
 }
 
 

@@ -73,12 +73,15 @@
     var valeur = encodeURIComponent(texte(post));
     var lien = encodeURIComponent(visible(post).getAttribute("data-lien") || "");
     var repli = post.querySelector(".repli");
-    repli.querySelector('[data-reseau="whatsapp"]').href = "https://wa.me/?text=" + valeur;
-    repli.querySelector('[data-reseau="x"]').href = "https://x.com/intent/post?text=" + valeur;
-    repli.querySelector('[data-reseau="facebook"]').href = "https://www.facebook.com/sharer/sharer.php?u=" + lien;
+    // One link per channel with a share link in channels.yaml: {text} and {link} filled in.
+    var liens = repli.querySelectorAll("a[data-modele]");
+    if (!liens.length) { dire("Partage impossible ici : copiez le texte."); return; }
+    for (var i = 0; i < liens.length; i++) {
+      liens[i].href = liens[i].getAttribute("data-modele").split("{text}").join(valeur).split("{link}").join(lien);
+    }
     repli.hidden = false;
-    repli.querySelector("a").focus();
-    dire("Choisissez où partager : WhatsApp, X ou Facebook.");
+    liens[0].focus();
+    dire(repli.getAttribute("data-annonce"));
   }
 
   function partager(post) {

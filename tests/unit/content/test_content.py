@@ -452,7 +452,7 @@ def test_framing_rules_are_data(settings: Settings, tmp_path: Path) -> None:
         ),
         (
             "channels.yaml",
-            lambda t: t.replace("x: {limit: 280}", "x: {limit: 500}"),
+            lambda t: t.replace("    limit: 280\n", "    limit: 500\n"),
             r"channels\.x\.limit: 500 is over x's own limit of 280",
         ),
         (
@@ -683,7 +683,7 @@ def test_a_post_that_cannot_fit_fails_naming_segment_channel_theme(
     settings: Settings, tmp_path: Path
 ) -> None:
     templates = _templates(
-        tmp_path, {"channels.yaml": lambda t: t.replace("x: {limit: 280}", "x: {limit: 60}")}
+        tmp_path, {"channels.yaml": lambda t: t.replace("    limit: 280\n", "    limit: 60\n")}
     )
     with pytest.raises(
         FitError,
@@ -694,7 +694,7 @@ def test_a_post_that_cannot_fit_fails_naming_segment_channel_theme(
 
 def test_sms_parts_are_configurable(settings: Settings, tmp_path: Path) -> None:
     templates = _templates(
-        tmp_path, {"channels.yaml": lambda t: t.replace("sms: {max_parts: 2", "sms: {max_parts: 3")}
+        tmp_path, {"channels.yaml": lambda t: t.replace("    max_parts: 2\n", "    max_parts: 3\n")}
     )
     roomy = _posts(settings, SENIORS, templates=templates, channels=("sms",)).posts
     assert any(

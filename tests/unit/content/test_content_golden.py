@@ -117,7 +117,7 @@ def test_an_error_fails_the_task_with_its_message_in_any_process(
     )
     channels = templates / "channels.yaml"
     channels.write_text(
-        channels.read_text(encoding="utf-8").replace("x: {limit: 280}", "x: {limit: 60}"),
+        channels.read_text(encoding="utf-8").replace("    limit: 280\n", "    limit: 60\n"),
         encoding="utf-8",
     )
     brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)

@@ -31,7 +31,8 @@ from matinale.bundle import (
     read_bundle_files,
     render_pages,
 )
-from matinale.checks import SHARE_ENDPOINTS, load_schema
+from matinale.checks import load_schema
+from matinale.content import share_endpoints
 from matinale.store import LocalStore
 
 
@@ -183,7 +184,7 @@ def test_page_is_french_self_contained_and_light(bundle) -> None:
     # Only bundle-relative links, inline images and the share fallbacks: no CDN, font or script.
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?:", page)
     absolute = set(re.findall(r"https?://[^\s\"'<>]+", page))
-    assert all(url.startswith(("https://ensemble-demain.example.org/", *SHARE_ENDPOINTS)) for url in absolute), absolute
+    assert all(url.startswith(("https://ensemble-demain.example.org/", *share_endpoints())) for url in absolute), absolute
     assert "default-src 'none'" in page and "connect-src 'none'" in page
     assert page.count('src="data:image/jpeg;base64,') == len(THEMES)
     assert 'href="pack.zip"' in page and 'href="cards/sante-landscape.jpg"' in page
