@@ -16,6 +16,8 @@ import re
 from datetime import date
 from typing import Any
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "SCHEMA",
     "STATES",
@@ -38,7 +40,7 @@ _RUN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$")
 _MAX_CARDS = 4
 
 
-class StatusError(ValueError):
+class StatusError(MatinaleError, ValueError):
     """An edition date or run slug that cannot name a status record."""
 
 

@@ -16,6 +16,8 @@ from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from matinale.errors import MatinaleError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -24,7 +26,7 @@ __all__ = ["LocalStore", "S3Store", "Store", "StoreError", "check_key", "dumps"]
 _KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
 
 
-class StoreError(RuntimeError):
+class StoreError(MatinaleError, RuntimeError):
     """A work-store key is unsafe or missing."""
 
 

@@ -30,6 +30,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
@@ -80,7 +82,7 @@ class Finding:
         return f"{where}: {what}" + (f" — {self.fix}" if self.fix else "")
 
 
-class ConfigError(ValueError):
+class ConfigError(MatinaleError, ValueError):
     """A configuration file or brief Matinale cannot use; ``findings`` lists every problem.
 
     Built from findings (``ConfigError(*findings)``) or, for problems that are not in a

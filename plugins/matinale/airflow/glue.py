@@ -7,17 +7,32 @@ and connections, picks the inputs the stage takes and returns its small summary.
 ``gate`` and ``record`` steer the night; their decisions are plain functions of
 ``matinale.night.outcome``. The two clocks are explicit everywhere: the edition is the Paris
 morning a run serves, and logs show campaign and team time.
+
+Every task body goes through ``task_errors``, the one place that maps Matinale's errors to
+Airflow: a wrong brief, template, brand kit or file fails the task at once with its message;
+a transient failure (S3, network, database) is raised again for Airflow to retry.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from matinale import night
-from matinale.night.outcome import Params, counts, decide, only_segments, outcome, task_states, total
+from matinale.errors import MatinaleError, is_retryable
+from matinale.night.outcome import (
+    Params,
+    counts,
+    decide,
+    only_segments,
+    outcome,
+    task_states,
+    total,
+)
 from matinale.schedule import (
     edition_for,
     format_schedule,
@@ -46,9 +61,34 @@ __all__ = [
     "retention",
     "run_stage",
     "s3_client",
+    "task_errors",
 ]
 
 log = logging.getLogger(__name__)
+
+
+# -- how an error ends a task -------------------------------------------------------------------
+
+
+@contextmanager
+def task_errors() -> Iterator[None]:
+    """Fail the task at once on an error retrying cannot fix; let Airflow retry the others.
+
+    A Matinale error that is not retryable (brief, template, brand kit, text that does not
+    fit, segment definitions, check findings, unknown segments…) becomes an
+    ``AirflowFailException`` with the error's message: no retry, and the failure alert
+    (``on_failure_callback``) fires once, with that message. A retryable one (S3 through the
+    work store or publish) and any error that is not Matinale's (botocore, network, database)
+    are raised again: the DAG's ``retries`` apply, as before. Also a decorator.
+    """
+    try:
+        yield
+    except MatinaleError as error:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if is_retryable(error) or isinstance(error, AirflowFailException):
+            raise
+        raise AirflowFailException(str(error)) from error
 
 
 # -- DAG-level wiring (parse time: light imports only) -------------------------------------------
@@ -177,6 +217,7 @@ def _ctx(value: dict[str, Any]) -> night.RunContext:
 # -- the stages ----------------------------------------------------------------------------------
 
 
+@task_errors()
 def run_stage(
     name: str,
     context: Context,
@@ -205,15 +246,8 @@ def run_stage(
         inputs["ctx"] = _ctx(ctx)
     if "edition" in stage.takes:
         inputs.update(_new_run(context, settings))
-    try:
-        return night.call_stage(stage, settings, night.make_store(settings, client), **inputs)
-    except night.NightError as exc:
-        if stage.retry:
-            raise
-        # A broken export stays broken on retry: fail at once with the message.
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(exc)) from exc
+    # A NightError (a broken export, check findings…) stays on retry: task_errors fails at once.
+    return night.call_stage(stage, settings, night.make_store(settings, client), **inputs)
 
 
 def _new_run(context: Context, settings: Settings) -> dict[str, Any]:
@@ -242,10 +276,11 @@ def _may_still_publish(ctx: dict[str, Any], params: Params, settings: Settings) 
         raise AirflowSkipException(decision.reason)
 
 
-class UnknownSegments(ValueError):
+class UnknownSegments(MatinaleError, ValueError):
     """The Param ``segments`` names segments this night did not make."""
 
 
+@task_errors()
 def plan(ctx: dict[str, Any], params: Params) -> list[list[str]]:
     """Batches of segments for the mapped content and visuals tasks (a few per core)."""
     settings = cached_settings()
@@ -270,6 +305,7 @@ def _preview_url(ctx: dict[str, Any]) -> str:
     return f"{base}/matinale/preview/{ctx['edition']}/{ctx['run']}/index.html"
 
 
+@task_errors()
 def gate(ctx: dict[str, Any], context: Context) -> bool:
     """Decide whether this run may go on to approval and publish; say why not, in the log.
 
@@ -322,6 +358,7 @@ def _task_states(context: Context) -> dict[str, str]:
     return task_states(raw, context["dag"].task_ids)
 
 
+@task_errors()
 def record(context: Context) -> dict[str, Any]:
     """Write the night's status (outcome, reason, counts) to the private bucket.
 
@@ -399,6 +436,7 @@ def record(context: Context) -> dict[str, Any]:
 # -- retention -----------------------------------------------------------------------------------
 
 
+@task_errors()
 def retention(context: Any) -> dict[str, Any]:
     """Delete per-person files past their retention (see ``matinale.retention``)."""
     from matinale.retention import purge

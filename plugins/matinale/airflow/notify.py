@@ -26,6 +26,7 @@ from typing import Any
 from airflow.sdk import BaseHook, BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from matinale.errors import MatinaleError
 from matinale.schedule import edition_for, two_clocks
 from matinale.settings import cached_settings
 
@@ -36,9 +37,12 @@ log = logging.getLogger(__name__)
 DEADLINE_MISSED = "deadline_missed"
 TASK_FAILED = "task_failed"
 _TIMEOUT_SECONDS = 10
+# A Matinale error's message lists what to fix, a line each: the alert keeps this many.
+_DETAIL_LINES = 12
+_LINE_CHARS = 300
 
 
-class NotificationError(RuntimeError):
+class NotificationError(MatinaleError, RuntimeError):
     """The alert was logged but the webhook refused it or could not be reached."""
 
 
@@ -81,6 +85,33 @@ def _edition(dag_run: Any) -> date | None:
     return edition_for(run_after, cached_settings().clocks) if run_after else None
 
 
+def _failure(error: BaseException) -> BaseException:
+    """The error to report: the Matinale error ``glue.task_errors`` failed the task with."""
+    cause = error.__cause__
+    if not isinstance(error, MatinaleError) and isinstance(cause, MatinaleError):
+        return cause
+    return error
+
+
+def _error_detail(error: BaseException | None) -> tuple[str, str]:
+    """The error's first line (after its type), and for a Matinale error its next lines.
+
+    A Matinale error's message is written for staff (what is wrong, where, what to do): the
+    alert shows it, never a traceback. Other errors show their first line only.
+    """
+    if error is None:
+        return "", ""
+    error = _failure(error)
+    lines = str(error).splitlines() or [""]
+    first = f" : {type(error).__name__}: {lines[0][:_LINE_CHARS]}"
+    if not isinstance(error, MatinaleError) or len(lines) == 1:
+        return first, ""
+    rest = [line[:_LINE_CHARS] for line in lines[1:_DETAIL_LINES]]
+    if len(lines) > _DETAIL_LINES:
+        rest.append(f"… ({len(lines) - _DETAIL_LINES} more lines in the task's log)")
+    return first, "\n" + "\n".join(rest)
+
+
 def alert_text(event: str, context: dict[str, Any], now: datetime | None = None) -> str:
     """The alert in French for staff, with both clocks. Never holds supporter data."""
     clocks = cached_settings().clocks
@@ -99,26 +130,32 @@ def alert_text(event: str, context: dict[str, Any], now: datetime | None = None)
         )
     task = context.get("ti") or context.get("task_instance")
     task_id = _field(task, "task_id") or "?"
-    error = context.get("exception")
-    detail = f" : {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}" if error else ""
+    detail, more = _error_detail(context.get("exception"))
     return (
         f"❌ Matinale : la tâche {task_id} de {label} a échoué à {two_clocks(now, clocks)} "
         f"(run {run_id}){detail}. Rien n'a été publié par cette tâche ; corrigez puis relancez-la depuis Airflow."
+        f"{more}"
     )
 
 
 def _post(url: str, text: str) -> int:
     body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        raise NotificationError(f"alert webhook answered HTTP {exc.code}; check the connection's URL") from None
+        raise NotificationError(
+            f"alert webhook answered HTTP {exc.code}; check the connection's URL"
+        ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         # The URL holds the webhook's secret: name the failure, never the address.
         reason = getattr(exc, "reason", exc)
-        raise NotificationError(f"alert webhook unreachable ({type(reason).__name__}); check the connection's URL") from None
+        raise NotificationError(
+            f"alert webhook unreachable ({type(reason).__name__}); check the connection's URL"
+        ) from None
 
 
 class MatinaleNotifier(BaseNotifier):
@@ -128,10 +165,18 @@ class MatinaleNotifier(BaseNotifier):
     ``AsyncCallback`` (async, in the triggerer).
     """
 
-    def __init__(self, *, event: str = TASK_FAILED, conn_id: str | None = None, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        event: str = TASK_FAILED,
+        conn_id: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(context=context)  # type: ignore[arg-type]
         if event not in {TASK_FAILED, DEADLINE_MISSED}:
-            raise ValueError(f"unknown alert event {event!r}; use {TASK_FAILED!r} or {DEADLINE_MISSED!r}")
+            raise ValueError(
+                f"unknown alert event {event!r}; use {TASK_FAILED!r} or {DEADLINE_MISSED!r}"
+            )
         self.event = event
         self.conn_id = conn_id
 
@@ -161,6 +206,8 @@ class MatinaleNotifier(BaseNotifier):
     def _send(self, conn: Any, text: str) -> None:
         url = webhook_url(conn)
         if not url:
-            raise NotificationError(f"Airflow connection {self._conn_id()!r} has no webhook URL (host or extra.webhook_url)")
+            raise NotificationError(
+                f"Airflow connection {self._conn_id()!r} has no webhook URL (host or extra.webhook_url)"
+            )
         status = _post(url, text)
         log.info("Alert posted to the webhook of connection %r (HTTP %d)", self._conn_id(), status)

@@ -2,7 +2,8 @@
 
 Publishing yesterday's messages by accident is worse than publishing late, so a missing
 brief at the cut-off stops the night (no retry: the cut-off will not come back) and the
-task's failure alert tells staff what to do.
+task's failure alert tells staff what to do. Any other error goes through
+``glue.task_errors``, like every task: a wrong setting fails at once, a transient one retries.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from matinale.errors import MatinaleError
 from matinale.schedule import night_of, two_clocks
 from matinale.settings import Settings, cached_settings
 
 __all__ = ["BriefMissing", "BriefSensor", "BriefTrigger", "brief_file"]
 
 
-class BriefMissing(AirflowFailException):
+class BriefMissing(MatinaleError, AirflowFailException):
     """The brief of the edition was not in the inbox at the cut-off."""
 
 
@@ -77,7 +79,9 @@ class BriefSensor(BaseSensorOperator):
     morning the run serves. Deferrable by default: the wait costs no worker slot.
     """
 
-    def __init__(self, *, poke_seconds: float = 30.0, deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *, poke_seconds: float = 30.0, deferrable: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(poke_interval=poke_seconds, **kwargs)
         self.poke_seconds = poke_seconds
         self.deferrable = deferrable
@@ -99,6 +103,12 @@ class BriefSensor(BaseSensorOperator):
         return False
 
     def execute(self, context: Any) -> Any:
+        from matinale.airflow.glue import task_errors
+
+        with task_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> Any:
         settings = cached_settings()
         edition = self._edition(context)
         if not self.deferrable:
@@ -112,11 +122,21 @@ class BriefSensor(BaseSensorOperator):
             two_clocks(cutoff, settings.clocks),
         )
         self.defer(
-            trigger=BriefTrigger(str(brief_file(settings, edition)), cutoff.astimezone(UTC).isoformat(), self.poke_seconds),
+            trigger=BriefTrigger(
+                str(brief_file(settings, edition)),
+                cutoff.astimezone(UTC).isoformat(),
+                self.poke_seconds,
+            ),
             method_name="execute_complete",
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
+        from matinale.airflow.glue import task_errors
+
+        with task_errors():
+            self._complete(context, event)
+
+    def _complete(self, context: Any, event: dict[str, Any]) -> None:
         if event.get("status") == "found":
             self.log.info("Brief found: %s", event["path"])
             return

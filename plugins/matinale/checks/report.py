@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from matinale.errors import MatinaleError
+
 __all__ = ["CheckReport", "ChecksFailed", "Finding", "Sha256s"]
 
 _MAX_LISTED = 25
 
 
-class ChecksFailed(RuntimeError):
+class ChecksFailed(MatinaleError, RuntimeError):
     """At least one pre-publish check failed: nothing was published."""
 
     def __init__(self, report: CheckReport) -> None:

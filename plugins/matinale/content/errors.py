@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from matinale.errors import MatinaleError
 
-class BriefError(ValueError):
+
+class BriefError(MatinaleError, ValueError):
     """The brief is wrong: the message names the file, the line and the field."""
 
 
-class RulesError(ValueError):
+class RulesError(MatinaleError, ValueError):
     """A file of ``content_templates/`` is wrong: the message names file, line and key."""
 
 
-class ContentError(RuntimeError):
+class ContentError(MatinaleError, RuntimeError):
     """A post could not be made: the message names segment, channel and theme."""
 
 

@@ -1,40 +1,36 @@
-"""Many segments on many cores: this process and a pool of others write segments' files."""
+"""Many segments on many cores: this process and a pool of others write segments' files.
+
+The pool is the task's one pool of :mod:`matinale.pool` (sizing, forkserver, workers
+initialised once); this module decides what each process writes.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matinale.content.posts import PostWriter, SegmentFiles, segment_files
+from matinale.pool import pool_context, process_pool, worker_count
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 # Below this many segments per worker, a process costs more to start than it saves.
 _MIN_SEGMENTS_PER_WORKER = 8
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def content_workers(segments: int, requested: int | None = None) -> int:
     """Processes to write ``segments``, this one included.
 
-    ``requested``, else ``MATINALE_CONTENT_WORKERS`` (a number; ``1`` turns the pool off),
-    else the cores this task may use, fewer for small batches (the pool's start, about half
-    a second, is only won back over enough segments). Measured at 200 segments on 2 cores:
-    3.8–4.6 s with two processes against 5.5–6.5 s with one.
+    ``requested``, else ``MATINALE_CONTENT_WORKERS`` or ``MATINALE_WORKERS`` (a number;
+    ``1`` turns the pool off), else the cores this task may use, fewer for small batches
+    (the pool's start, about half a second, is only won back over enough segments).
+    Measured at 200 segments on 2 cores: 3.8–4.6 s with two processes against 5.5–6.5 s
+    with one.
     """
-    chosen = (
-        str(requested)
-        if requested
-        else os.environ.get("MATINALE_CONTENT_WORKERS", "").strip() or "cores"
+    return worker_count(
+        segments, per_worker=_MIN_SEGMENTS_PER_WORKER, requested=requested, stage="content"
     )
-    if chosen == "cores":
-        return max(1, min(_available_cores(), segments // _MIN_SEGMENTS_PER_WORKER))
-    return max(1, min(int(chosen), segments))
 
 
 _WORKER: tuple[PostWriter, str] | None = None
@@ -52,21 +48,9 @@ def _files_chunk(segments: Sequence[Mapping[str, Any]]) -> list[SegmentFiles]:
     return [segment_files(writer, segment, date_text=date_text) for segment in segments]
 
 
-def _pool_context() -> Any:
-    """Workers forked from a fresh server process that has imported Jinja2 and this module once.
-
-    Not a plain fork: the parent may be an Airflow task process with threads and locks.
-    Not spawn: each worker would import Jinja2 and YAML again.
-    """
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        ["matinale.content", "matinale.store", "jinja2", "jinja2.sandbox", "yaml"]
-    )
-    return context
+def _pool_context() -> BaseContext | None:
+    """Workers forked from a server process that has imported Jinja2 and this package once."""
+    return pool_context(["matinale.content", "matinale.store", "jinja2", "jinja2.sandbox", "yaml"])
 
 
 def write_segments(
@@ -116,16 +100,13 @@ def write_segments(
 
     def feed() -> None:
         """Keep the pool's workers busy with runs from the back; hand their files to ``done``."""
-        from concurrent.futures import ProcessPoolExecutor
-
         try:
-            pool = ProcessPoolExecutor(
-                max_workers=count - 1,
-                mp_context=_pool_context(),
+            with process_pool(
+                count - 1,
+                _pool_context(),
                 initializer=_init_worker,
                 initargs=(writer.spec(), date_text),
-            )
-            try:
+            ) as pool:
                 window: deque[Any] = deque()
                 while True:
                     while len(window) < 2 * (count - 1) and (chunk := take(back=True)) is not None:
@@ -133,8 +114,6 @@ def write_segments(
                     if not window:
                         break
                     done.put((window.popleft().result(), None))
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
         except BaseException as exc:  # handed to the caller's thread, raised there
             done.put((None, exc))
         finally:

@@ -12,6 +12,8 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from matinale.errors import MatinaleError
+
 __all__ = ["S3Credentials", "S3ServerError"]
 
 _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
@@ -20,7 +22,7 @@ _ACCESS_KEY_LENGTH = 20
 _SECRET_KEY_LENGTH = 40
 
 
-class S3ServerError(RuntimeError):
+class S3ServerError(MatinaleError, RuntimeError):
     """The local S3 server cannot be found, started or reached."""
 
 

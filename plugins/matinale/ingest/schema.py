@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "ALIASES",
     "BOOLEAN_FIELDS",
@@ -91,7 +93,7 @@ ALIASES: dict[str, str] = {
 }
 
 
-class IngestError(ValueError):
+class IngestError(MatinaleError, ValueError):
     """The file as a whole cannot be used: the night stops and nothing is published."""
 
 

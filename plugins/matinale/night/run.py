@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from matinale.errors import MatinaleError
 from matinale.settings import Settings
 from matinale.store import LocalStore, S3Store, Store
 
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-class NightError(RuntimeError):
+class NightError(MatinaleError, RuntimeError):
     """The night must stop before publishing; the message says why and what to do."""
 
 

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "PublishError",
     "S3AccessError",
@@ -19,12 +21,31 @@ __all__ = [
 _POINTER_CACHE = "no-cache"
 
 
-class PublishError(RuntimeError):
-    """Publishing failed; the pointers still name the previous run."""
+class PublishError(MatinaleError, RuntimeError):
+    """Publishing failed; the pointers still name the previous run.
+
+    A bundle, pointer or rollback problem stays on the next try: not retryable. Raised
+    ``from`` an S3 failure (a botocore error, an :class:`S3AccessError`), it is as transient
+    as that failure; ``PublishError(message, retryable=...)`` decides for itself.
+    """
+
+    @property
+    def retryable(self) -> bool:
+        chosen = self.__dict__.get("_retryable")
+        if chosen is not None:
+            return bool(chosen)
+        cause = self.__cause__
+        return isinstance(cause, S3AccessError) or type(cause).__module__.startswith("botocore")
+
+    @retryable.setter
+    def retryable(self, value: bool) -> None:
+        self.__dict__["_retryable"] = value
 
 
 class S3AccessError(PublishError):
     """S3 refused us or cannot be reached: wrong credentials, missing bucket, endpoint down."""
+
+    retryable = True
 
 
 def retry_config(

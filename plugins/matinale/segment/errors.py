@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "ForbiddenCriterionError",
     "NotEnoughSupportersError",
@@ -10,7 +12,7 @@ __all__ = [
 ]
 
 
-class SegmentationError(ValueError):
+class SegmentationError(MatinaleError, ValueError):
     """Segmentation cannot run: the message says what to fix."""
 
 

@@ -1,7 +1,7 @@
 """What the night's visuals stage calls: every job's cards on a process pool, their file names.
 
-Cards are rendered on all the task's cores by a process pool (:func:`render_cards`, sized by
-:func:`worker_count`); the workers adopt the parent's checked kit (:mod:`.draw` holds their
+Cards are rendered on all the task's cores by the task's process pool (:mod:`matinale.pool`,
+used by :func:`render_cards`, sized by :func:`worker_count`); the workers adopt the parent's checked kit (:mod:`.draw` holds their
 side). Output does not depend on the number of workers. :func:`render_card` draws one card
 in-process.
 """
@@ -9,13 +9,14 @@ in-process.
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from matinale.pool import pool_context, process_pool
+from matinale.pool import worker_count as _pool_size
 from matinale.visuals.draw import (
     CardJob,
     RenderedCard,
@@ -27,6 +28,9 @@ from matinale.visuals.draw import (
 )
 from matinale.visuals.errors import CardError
 from matinale.visuals.kit import CardKit, load_kit
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 __all__ = ["card_filename", "render_card", "render_cards", "worker_count"]
 
@@ -43,40 +47,22 @@ def render_card(fields: Mapping[str, str], *, templates_dir: Path, format: str =
     return _encode(_draw(kit, kit.layouts[format], fields), kit)
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _pool_context() -> Any:
-    """Workers forked from a fresh server process that has imported the renderer once.
-
-    Not a plain fork: the parent may be an Airflow task process with threads and locks.
-    Not spawn: each worker would import Pillow, numpy and segno again.
-    """
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        ["matinale.visuals", "PIL.Image", "PIL.ImageFont", "numpy", "segno"]
-    )
-    return context
+def _pool_context() -> BaseContext | None:
+    """Workers forked from a server process that has imported the renderer once."""
+    return pool_context(["matinale.visuals", "PIL.Image", "PIL.ImageFont", "numpy", "segno"])
 
 
 def worker_count(cards: int, requested: int | None = None) -> int:
     """Processes to render ``cards``: the cores this task may use, fewer for small batches.
 
-    ``MATINALE_VISUALS_WORKERS`` overrides the core count (e.g. when several mapped tasks
-    share a machine).
+    ``requested``, ``MATINALE_VISUALS_WORKERS`` or ``MATINALE_WORKERS`` overrides the core
+    count (e.g. when several mapped tasks share a machine); a small batch still gets one
+    process per ``_MIN_CARDS_PER_WORKER`` cards, whatever the count.
     """
-    cores = (
-        requested or int(os.environ.get("MATINALE_VISUALS_WORKERS", "0") or 0) or _available_cores()
+    count = _pool_size(
+        cards, per_worker=_MIN_CARDS_PER_WORKER, requested=requested, stage="visuals"
     )
-    return max(1, min(cores, cards // _MIN_CARDS_PER_WORKER))
+    return min(count, max(1, cards // _MIN_CARDS_PER_WORKER))
 
 
 def render_cards(
@@ -110,17 +96,9 @@ def render_cards(
             yield from _render_job(kit, job, formats)
         return
 
-    from concurrent.futures import ProcessPoolExecutor
-
     for name in formats:
         kit.base(name)  # drawn once here, handed to every worker with the kit
-    pool = ProcessPoolExecutor(
-        max_workers=count,
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(kit,),
-    )
-    try:
+    with process_pool(count, _pool_context(), initializer=_init_worker, initargs=(kit,)) as pool:
         size = max(1, min(8, math.ceil(len(jobs) / (count * 8))))
         chunks = iter([jobs[start : start + size] for start in range(0, len(jobs), size)])
         # A bounded window of chunks in flight: results wait in memory only while the
@@ -134,8 +112,6 @@ def render_cards(
             if following is not None:
                 pending.append(pool.submit(_render_chunk, following, formats))
             yield from cards
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def card_filename(theme: str, format: str, kit: CardKit) -> str:

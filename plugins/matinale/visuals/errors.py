@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from matinale.errors import MatinaleError
+
 __all__ = ["BrandError", "CardError", "TextFitError"]
 
 
-class CardError(RuntimeError):
+class CardError(MatinaleError, RuntimeError):
     """A card cannot be drawn: the message names segment, format and theme, and what to do."""
 
 

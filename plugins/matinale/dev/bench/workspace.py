@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from matinale.errors import MatinaleError
+
 __all__ = [
     "BENCH_EDITION",
     "MAX_PORTABLE_CLUSTERS",
@@ -99,7 +101,7 @@ _EXTRA_THEMES: tuple[dict[str, Any], ...] = (
 )
 
 
-class BenchWorkspaceError(RuntimeError):
+class BenchWorkspaceError(MatinaleError, RuntimeError):
     """The bench copy of the settings cannot be made: the message names the file and the fix."""
 
 

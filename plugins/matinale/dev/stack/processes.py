@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from matinale.errors import MatinaleError
 from matinale.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class StackError(RuntimeError):
+class StackError(MatinaleError, RuntimeError):
     """The native stack could not start, or the night did not succeed on it."""
 
 
