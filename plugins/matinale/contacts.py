@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = [
+    "CONSENT_FIELDS",
     "DOM_PREFIXES",
     "Normalised",
     "empty_strings",
@@ -43,6 +44,10 @@ DOM_PREFIXES: dict[str, str] = {
 # Metropolitan ranges the vectorised path accepts: geographic 01–05, mobiles 06 and 073–079,
 # 09 (VoIP). Anything else (08 services, unallocated 070–072, foreign numbers) goes to
 # phonenumbers, which knows the allocations.
+#: The supporter file's consent columns, one per kind of contact: the one list (ingest reads
+#: them, privacy counts them, each channel of content_templates/channels.yaml names one).
+CONSENT_FIELDS = ("consent_email", "consent_sms", "consent_whatsapp", "consent_social")
+
 _METRO = r"^0(?:[1-5]|6|7[3-9]|9)\d{8}$"
 # Separators people type inside numbers, including the no-break spaces spreadsheets insert.
 _PHONE_SEPARATORS = r"[\s.\-/()\x{00a0}\x{202f}]"

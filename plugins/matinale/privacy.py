@@ -24,7 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matinale.contacts import normalise_phones
+from matinale.contacts import CONSENT_FIELDS, normalise_phones
+from matinale.errors import MatinaleError
 
 __all__ = [
     "ADULT_AGE",
@@ -49,7 +50,8 @@ ADULT_AGE = 18
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone")
 #: Fields whose values identify a person: always masked in reports.
 PERSONAL_FIELDS = ("supporter_id", "first_name", "last_name", "email", "phone", "birth_date")
-CONSENT_CHANNELS = {"email": "consent_email", "sms": "consent_sms", "whatsapp": "consent_whatsapp", "social": "consent_social"}
+#: Consent kind (email, sms, whatsapp, social) → its column, as the compliance counts name them.
+CONSENT_CHANNELS = {column.removeprefix("consent_"): column for column in CONSENT_FIELDS}
 #: Features a segmentation may use (anything else is refused by segment definitions).
 SEGMENTATION_FEATURES = (
     "age",
@@ -138,7 +140,7 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-class SuppressionError(ValueError):
+class SuppressionError(MatinaleError, ValueError):
     """The suppression list cannot be read entirely: the night stops rather than risk
     contacting someone who objected."""
 

@@ -14,12 +14,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from matinale.errors import MatinaleError
 from matinale.settings import Settings, cached_settings
 
 __all__ = ["DeployError", "ensure_buckets", "parse_users", "run_init", "save_connection", "write_passwords"]
 
 
-class DeployError(RuntimeError):
+class DeployError(MatinaleError, RuntimeError):
     """The deployment's configuration cannot be applied; the message says what to set."""
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from matinale.errors import MatinaleError
+
 MANIFEST = "manifest.json"
 COMPLIANCE = "compliance.json"
 MANIFEST_SCHEMA = "matinale.manifest/1"
@@ -41,7 +43,7 @@ PAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 Linker = Callable[[str], str]
 
 
-class BundleError(RuntimeError):
+class BundleError(MatinaleError, RuntimeError):
     """The bundle cannot be built: the message names the segment and file."""
 
 

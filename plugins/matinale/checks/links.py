@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from matinale.checks.report import CheckReport, Finding
@@ -137,6 +137,7 @@ def _check_links(
     *,
     domains: tuple[str, ...],
     own: Callable[[str], bool],
+    templates_dir: Path | None = None,
 ) -> None:
     report.counts.setdefault("links", {"findings": 0})
     urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
@@ -144,7 +145,7 @@ def _check_links(
     origins: dict[str, str | None] = {}  # scheme://host -> problem
     seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
     pages = any(kinds.get(label) in {"page", "overview"} for label, _, _ in texts)
-    shares = share_endpoints() if pages else ()
+    shares = share_endpoints(templates_dir) if pages else ()
     for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
         html = member.endswith(".html")

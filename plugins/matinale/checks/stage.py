@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from matinale.checks.links import _check_links
@@ -70,6 +71,7 @@ def check_bundle(
     own_link: Callable[[str], bool] = lambda url: False,
     passed: Mapping[str, str] | None = None,
     sha256: Sha256s | None = None,
+    templates_dir: Path | None = None,
 ) -> CheckReport:
     """Run every check over the bundle's files (paths relative to the run, manifest excluded).
 
@@ -97,7 +99,16 @@ def check_bundle(
     )
     texts = list(_texts(files, report, skip=unchanged))
     parsed = _Parsed()
-    _check_links(texts, parsed, files, kinds, report, domains=domains, own=own_link)
+    _check_links(
+        texts,
+        parsed,
+        files,
+        kinds,
+        report,
+        domains=domains,
+        own=own_link,
+        templates_dir=templates_dir,
+    )
     _check_pii(texts, parsed, scanner, report)
     if passed is not None:
         for check in ("links", "pii"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from matinale.contacts import CONSENT_FIELDS
 from matinale.errors import MatinaleError
 
 __all__ = [
@@ -75,7 +76,6 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 # fmt: on
 FIELDS: tuple[str, ...] = tuple(_FIELDS)
-CONSENT_FIELDS = ("consent_email", "consent_sms", "consent_whatsapp", "consent_social")
 BOOLEAN_FIELDS = (*CONSENT_FIELDS, "donor", "volunteer")
 COUNT_FIELDS = ("events_attended", "shares_30d")
 DATE_FIELDS = ("birth_date", "consent_date", "joined_on")

@@ -355,6 +355,7 @@ def run_bundle(
         inputs=store.get_json(f"{ctx.prefix}/inputs.json"),
         compliance=compliance_summary(store, ctx),
         zone=settings.clocks.campaign_tz,
+        templates_dir=settings.templates_dir,
     )
     log.info(
         "Bundle: %d files, %.1f MB, heaviest page %.0f KB",

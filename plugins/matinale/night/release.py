@@ -47,6 +47,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         allowed_domains=settings.allowed_domains,
         limits=limits,
         sha256=sha256,
+        templates_dir=settings.templates_dir,
     )
     log.info("Checks: %s", json.dumps(report.summary()))
     try:
@@ -87,6 +88,7 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
         zone=settings.clocks.campaign_tz,
         actor=actor,
         public_url=settings.public_s3_url,
+        templates_dir=settings.templates_dir,
     )
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -64,6 +65,8 @@ class PublishConfig:
     actor: str = "matinale"
     #: Where phones reach the bundle bucket, if not at the client's endpoint (MATINALE_S3_PUBLIC_URL).
     public_url: str | None = None
+    #: content_templates/ (channels.yaml: the page's channels and share links).
+    templates_dir: Path | None = None
 
 
 def _passed_before(
@@ -215,6 +218,7 @@ def publish_bundle(
             zone=config.zone,
             published_at=published_at,
             linker=lambda _dir: presign,
+            templates_dir=config.templates_dir,
         )
     )
 
@@ -233,6 +237,7 @@ def publish_bundle(
         own_link=presign.owns,
         passed=passed,
         sha256=sha256,
+        templates_dir=config.templates_dir,
     )
     report.raise_for_findings()
 
