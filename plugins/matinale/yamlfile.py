@@ -169,10 +169,18 @@ class YamlDoc:
         """The exception to raise for one problem at ``path`` (or ``line``)."""
         return self.fail(self.finding(path, message, fix, line=line))
 
-    def validate(self, model: type[M], data: Any = None) -> M:
-        """``model`` validated from the file's data (or ``data``); errors carry file and line."""
+    def validate(
+        self, model: type[M], data: Any = None, *, context: Mapping[str, Any] | None = None
+    ) -> M:
+        """``model`` validated from the file's data (or ``data``); errors carry file and line.
+
+        ``context`` reaches the model's validators (``info.context``), e.g. the allowed domains.
+        """
         try:
-            return model.model_validate(self.data if data is None else data)
+            return model.model_validate(
+                self.data if data is None else data,
+                context=dict(context) if context is not None else None,
+            )
         except ValidationError as exc:
             raise self.fail(*located(exc, self, model)) from None
 
