@@ -30,6 +30,7 @@ from matinale.schemas.fields import (
     Hashtag,
     Section,
     Slug,
+    alternatives_schema,
     clean_text,
     one_or_more,
     slug_rule,
@@ -128,13 +129,9 @@ Calls = Annotated[
     list[CallText],
     BeforeValidator(one_or_more),
     WithJsonSchema(
-        {
-            "anyOf": [
-                text_schema(120),
-                {"type": "array", "items": text_schema(120), "minItems": 1, "maxItems": 10},
-            ],
-            "description": "one sentence, or 1 to 10 alternatives that variants take turns with",
-        }
+        alternatives_schema(
+            text_schema(120), "one sentence, or 1 to 10 alternatives that variants take turns with"
+        )
     ),
 ]
 

@@ -39,6 +39,7 @@ __all__ = [
     "Slug",
     "Text",
     "Zone",
+    "alternatives_schema",
     "clean_text",
     "one_or_more",
     "slug_rule",
@@ -141,6 +142,14 @@ def slug_rule(what: str) -> Callable[[Any], str]:
         return text
 
     return check
+
+
+def alternatives_schema(item: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """The JSON Schema of :func:`one_or_more`: ``item`` or a list of 1 to 10 of them."""
+    schema: dict[str, Any] = {
+        "anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 10}]
+    }
+    return schema | ({"description": description} if description else {})
 
 
 def one_or_more(value: Any) -> Any:

@@ -455,12 +455,12 @@ def test_framing_rules_are_data(settings: Settings, tmp_path: Path) -> None:
         (
             "framing.yaml",
             lambda t: t.replace("angle: climat", "angle: climate"),
-            r"framing\.yaml, line \d+: rules\[1\]\.angle: angle 'climate' is not defined",
+            r"framing\.yaml:\d+: rules\[1\]\.angle: angle 'climate' is not defined",
         ),
         (
             "framing.yaml",
             lambda t: t.replace("  - when: {kind: territory}", "  - when: {knd: territory}"),
-            r"rules\[0\]\.when\.knd: unknown key 'knd'; did you mean 'kind'",
+            r"rules\[0\]\.when\.knd: unknown key 'knd' — did you mean 'kind'",
         ),
         (
             "framing.yaml",
