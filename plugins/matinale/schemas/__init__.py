@@ -28,6 +28,13 @@ SCHEMA_DIR = Path(__file__).parent
 #: Schema name → ``module:Model`` validating that file (its ``.schema.json`` is generated).
 MODELS: dict[str, str] = {
     "campaign": "matinale.settings:CampaignFile",
+    "brief": "matinale.content.brief:BriefFile",
+    "framing": "matinale.content.rules:FramingFile",
+    "age_bands": "matinale.segment.definitions:AgeBandsFile",
+    "profiles": "matinale.segment.definitions:ProfilesFile",
+    "territories": "matinale.segment.definitions:TerritoriesFile",
+    "card_layout": "matinale.visuals.kit:LayoutFile",
+    "brand": "matinale.visuals.kit:BrandFile",
 }
 
 
