@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainValidator,
     PositiveInt,
@@ -92,25 +93,6 @@ class BrandKit:
     formats: tuple[str, ...]
     encoding: str
     quality: int
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer of a layout; which attributes matter depends on ``type``."""
-
-    type: str
-    box: tuple[int, int, int, int]
-    color: str = ""
-    field: str = ""
-    font: str = ""
-    size: int = 0
-    min_size: int = 0
-    line_spacing: float = 1.15
-    align: str = "left"
-    valign: str = "top"
-    radius: int = 0
-    image: str = ""
-    background: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,6 +254,14 @@ class LayerFile(Section):
         return self
 
 
+class Layer(LayerFile):
+    """One layer of a checked layout (``box`` always set); which attributes matter depends on ``type``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    box: tuple[int, int, int, int]
+
+
 def _layer_problem(layer: LayerFile) -> str | None:
     """What is wrong with ``layer`` for its type, whatever the brand kit, or None."""
     kind = layer.type
@@ -369,8 +359,7 @@ def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
         problem = _brand_problem(item, brand, templates_dir)
         if problem:
             raise doc.refuse(problem, "use a name defined in brand.yaml", path=where)
-        values = item.model_dump(exclude={"box"})
-        layers.append(Layer(**values, box=(box[0], box[1], box[2], box[3])))
+        layers.append(Layer(**{**item.model_dump(), "box": box}))
     dynamic = [(i, layer) for i, layer in enumerate(layers) if layer.type in {"text", "qr", "logo"}]
     for position, (i, a) in enumerate(dynamic):
         for j, b in dynamic[position + 1 :]:
