@@ -23,7 +23,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, get_args
+from typing import Any, NoReturn, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -171,10 +171,18 @@ class YamlDoc:
         """The exception to raise for one problem at ``path`` (or ``line``)."""
         return self.fail(self.finding(path, message, fix, line=line))
 
-    def validate(self, model: type[M], data: Any = None) -> M:
-        """``model`` validated from the file's data (or ``data``); errors carry file and line."""
+    def validate(
+        self, model: type[M], data: Any = None, *, context: Mapping[str, Any] | None = None
+    ) -> M:
+        """``model`` validated from the file's data (or ``data``); errors carry file and line.
+
+        ``context`` reaches the model's validators (``info.context``), e.g. the allowed domains.
+        """
         try:
-            return model.model_validate(self.data if data is None else data)
+            return model.model_validate(
+                self.data if data is None else data,
+                context=dict(context) if context is not None else None,
+            )
         except ValidationError as exc:
             raise self.fail(*located(exc, self, model)) from None
 
@@ -324,12 +332,29 @@ def _explain(
 
 
 def _fields(model: type[BaseModel] | None, path: Sequence[Key]) -> dict[str, FieldInfo]:
-    """The fields of the model at ``path`` inside ``model`` (lists, dicts and Optionals crossed)."""
-    current = model
+    """The fields of the model at ``path`` inside ``model`` (lists, dicts and Optionals crossed).
+
+    A key of a ``dict[str, Model]`` field (``angles.default``) stays on ``Model``.
+    """
+    current, keyed = model, False
     for part in path:
-        info = _fields(current, ()).get(part) if isinstance(part, str) else None
-        current = current if isinstance(part, int) else _model_in(info.annotation if info else None)
+        if current is None:
+            break
+        if isinstance(part, int):
+            continue
+        if keyed:
+            keyed = False
+            continue
+        info = current.model_fields.get(part)
+        annotation = info.annotation if info else None
+        keyed, current = _is_mapping(annotation), _model_in(annotation)
     return dict(current.model_fields) if current is not None else {}
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if get_origin(annotation) in (dict, Mapping):
+        return True
+    return any(_is_mapping(arg) for arg in get_args(annotation) if arg is not None)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -1,18 +1,44 @@
-"""The day's brief: ``briefs/<edition>.yaml`` read and validated into themes, facts and framing."""
+"""The day's brief: ``briefs/<edition>.yaml`` read and validated into themes, facts and framing.
+
+The file is read by :func:`matinale.yamlfile.load_yaml` (size cap, no anchors: a "billion
+laughs" brief is refused before it expands) and validated by :class:`BriefFile` (its JSON
+Schema is ``matinale/schemas/brief.schema.json``); errors read ``file:line: field: message``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    BeforeValidator,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from matinale.content import typography
 from matinale.content.errors import BriefError
 from matinale.content.links import _link_problem
 from matinale.content.typography import URL_PATTERN
-from matinale.content.yamldoc import _HASHTAG, _SLUG, _Doc, _each, _kind
+from matinale.schemas.fields import (
+    Day,
+    Hashtag,
+    Section,
+    Slug,
+    alternatives_schema,
+    clean_text,
+    one_or_more,
+    slug_rule,
+    text_schema,
+)
+from matinale.yamlfile import Fix, load_yaml
+
+__all__ = ["Brief", "BriefFile", "Fact", "Theme", "load_brief"]
 
 
 @dataclass(frozen=True)
@@ -44,91 +70,117 @@ class Brief:
     framing: dict[str, str] = field(default_factory=dict)
 
 
-_BRIEF_KEYS = ("edition", "themes", "framing")
-_THEME_KEYS = ("id", "title", "key_message", "facts", "link", "hashtags", "call_to_action")
-_THEME_REQUIRED = ("id", "title", "key_message", "link", "call_to_action")
+def _brief_text(max_length: int) -> Callable[[Any], str]:
+    """A validator of a brief's text: one line, at most ``max_length``, no link in it."""
+
+    def check(value: Any) -> str:
+        text = clean_text(value, max_length)
+        if URL_PATTERN.search(text):
+            raise Fix(
+                "holds a link; put links in 'link' or in a fact's 'source', where they are checked and tracked"
+            )
+        return text
+
+    return check
 
 
-def _brief_text(
-    doc: _Doc, value: Any, path: tuple[str | int, ...], *, max_length: int | None = None
-) -> str:
-    text = doc.text(value, path, max_length=max_length)
-    if URL_PATTERN.search(text):
-        doc.fail(
-            path,
-            "holds a link; put links in 'link' or in a fact's 'source', where they are checked and tracked",
+def _title(value: Any) -> str:
+    title: str = _brief_text(80)(value)
+    length = len(typography.fix(title, "social"))
+    if length > 80:  # « » and their spaces count in a subject
+        raise Fix(
+            f"is {length} characters once written in French typography; at most 80 (it is the e-mail subject)",
+            "shorten it",
         )
-    return text
+    return title
 
 
-def _brief_url(
-    doc: _Doc, value: Any, path: tuple[str | int, ...], allowed_domains: Sequence[str] | None
-) -> str:
-    url = doc.text(value, path)
-    problem = _link_problem(url, allowed_domains)
+def _link(value: Any, info: ValidationInfo) -> str:
+    url = clean_text(value)
+    domains = (info.context or {}).get("allowed_domains")
+    problem = _link_problem(url, domains)
     if problem:
-        doc.fail(path, problem)
+        raise Fix(problem)
     return url
 
 
-def _theme(
-    doc: _Doc, item: Any, where: tuple[str | int, ...], allowed_domains: Sequence[str] | None
-) -> Theme:
-    item = doc.mapping(item, where, _THEME_KEYS, _THEME_REQUIRED)
-    theme_id = doc.text(item["id"], (*where, "id"))
-    if not _SLUG.match(theme_id):
-        doc.fail((*where, "id"), f"{theme_id!r} must be a slug (a-z, 0-9, '-'), e.g. pouvoir-achat")
-    facts_raw = item.get("facts") or []
-    if not isinstance(facts_raw, list):
-        doc.fail((*where, "facts"), f"must be a list of {{text, source}}; got {_kind(facts_raw)}")
-    facts = []
-    for index, raw in enumerate(facts_raw):
-        at = (*where, "facts", index)
-        raw = doc.mapping(raw, at, ("text", "source"), ("text", "source"))
-        facts.append(
-            Fact(
-                text=_brief_text(doc, raw["text"], (*at, "text"), max_length=280),
-                source=_brief_url(doc, raw["source"], (*at, "source"), allowed_domains),
-            )
+Title = Annotated[str, PlainValidator(_title), WithJsonSchema(text_schema(80))]
+KeyMessage = Annotated[str, PlainValidator(_brief_text(250)), WithJsonSchema(text_schema(250))]
+FactText = Annotated[str, PlainValidator(_brief_text(280)), WithJsonSchema(text_schema(280))]
+FramingLine = Annotated[str, PlainValidator(_brief_text(200)), WithJsonSchema(text_schema(200))]
+CallText = Annotated[str, PlainValidator(_brief_text(120)), WithJsonSchema(text_schema(120))]
+Link = Annotated[
+    str,
+    PlainValidator(_link),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^https://[^\\s]+$",
+            "description": "https, on a domain of campaign.yaml's links.allowed_domains",
+        }
+    ),
+]
+FramingKey = Annotated[
+    str,
+    PlainValidator(slug_rule("an age band, angle or segment id (a slug such as 65plus)")),
+    WithJsonSchema({"type": "string", "examples": ["65plus"]}),
+]
+Calls = Annotated[
+    list[CallText],
+    BeforeValidator(one_or_more),
+    WithJsonSchema(
+        alternatives_schema(
+            text_schema(120), "one sentence, or 1 to 10 alternatives that variants take turns with"
         )
-    hashtags_raw = item.get("hashtags") or []
-    if not isinstance(hashtags_raw, list):
-        doc.fail(
-            (*where, "hashtags"),
-            f"must be a list such as [PouvoirDAchat, EnsembleDemain]; got {_kind(hashtags_raw)}",
-        )
-    hashtags = []
-    for index, raw in enumerate(hashtags_raw):
-        tag = (
-            str(raw).strip().lstrip("#")
-            if isinstance(raw, str | int) and not isinstance(raw, bool)
-            else ""
-        )
-        if not _HASHTAG.match(tag):
-            doc.fail(
-                (*where, "hashtags", index),
-                f"{raw!r} is not a hashtag: letters, digits and _ only, no space",
-            )
-        hashtags.append(tag)
-    title = _brief_text(doc, item["title"], (*where, "title"), max_length=80)
-    if len(typography.fix(title, "social")) > 80:  # « » and their spaces count in a subject
-        doc.fail(
-            (*where, "title"),
-            f"is {len(typography.fix(title, 'social'))} characters once written in French typography; at most 80 (it is the e-mail subject)",
-        )
-    calls = tuple(
-        _brief_text(doc, cta, path, max_length=120)
-        for cta, path in _each(doc, item["call_to_action"], (*where, "call_to_action"))
-    )
+    ),
+]
+
+
+class FactFile(Section):
+    """A fact of a theme and its https source."""
+
+    text: FactText
+    source: Link
+
+
+class ThemeFile(Section):
+    """One theme of the brief."""
+
+    id: Slug
+    title: Title
+    key_message: KeyMessage
+    facts: list[FactFile] = []
+    link: Link
+    hashtags: list[Hashtag] = []
+    call_to_action: Calls
+
+
+class BriefFile(Section):
+    """``briefs/<edition>.yaml``: the edition's date, its themes and the framing lines."""
+
+    edition: Day
+    themes: list[ThemeFile]
+    framing: dict[FramingKey, FramingLine] = {}
+
+    @field_validator("themes")
+    @classmethod
+    def _some_themes(cls, themes: list[ThemeFile]) -> list[ThemeFile]:
+        if not themes:
+            raise Fix("must be a non-empty list of themes; the brief needs at least one theme")
+        return themes
+
+
+def _theme(raw: ThemeFile) -> Theme:
+    calls = tuple(dict.fromkeys(raw.call_to_action))
     return Theme(
-        id=theme_id,
-        title=title,
-        key_message=_brief_text(doc, item["key_message"], (*where, "key_message"), max_length=250),
-        link=_brief_url(doc, item["link"], (*where, "link"), allowed_domains),
+        id=raw.id,
+        title=raw.title,
+        key_message=raw.key_message,
+        link=raw.link,
         call_to_action=calls[0],
-        facts=tuple(facts),
-        hashtags=tuple(dict.fromkeys(hashtags, None)),
-        calls_to_action=tuple(dict.fromkeys(calls)),
+        facts=tuple(Fact(text=f.text, source=f.source) for f in raw.facts),
+        hashtags=tuple(dict.fromkeys(raw.hashtags, None)),
+        calls_to_action=calls,
     )
 
 
@@ -141,58 +193,30 @@ def load_brief(
     https on one of them. Errors name the file, the line and the field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
+    if not path.is_file():
         raise BriefError(
             f"{path}: no brief for this edition; staff must write it before the cut-off"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise BriefError(
-            f"{path}: not UTF-8 text (byte {exc.start}); save the brief as UTF-8"
-        ) from exc
-    doc = _Doc(path, text, BriefError)
-    raw = doc.mapping(doc.data, (), _BRIEF_KEYS, ("edition", "themes"))
-    inside = raw["edition"]
-    if isinstance(inside, str):
-        try:
-            inside = date.fromisoformat(inside)
-        except ValueError:
-            pass
-    if not isinstance(inside, date):
-        doc.fail(("edition",), f"must be a date such as 2026-11-24; got {raw['edition']!r}")
-    if edition is not None and inside != edition:
-        doc.fail(
-            ("edition",),
-            f"{inside} inside does not match the expected {edition}: is this yesterday's brief?",
         )
-    if not isinstance(raw["themes"], list) or not raw["themes"]:
-        doc.fail(
-            ("themes",), "must be a non-empty list of themes; the brief needs at least one theme"
+    doc = load_yaml(path, error=BriefError)
+    domains = tuple(allowed_domains) if allowed_domains is not None else None
+    raw = doc.validate(BriefFile, context={"allowed_domains": domains})
+    if edition is not None and raw.edition != edition:
+        raise doc.refuse(
+            f"{raw.edition} inside does not match the expected {edition}",
+            "is this yesterday's brief?",
+            path=("edition",),
         )
-    themes = [
-        _theme(doc, item, ("themes", index), allowed_domains)
-        for index, item in enumerate(raw["themes"])
-    ]
     seen: set[str] = set()
-    for index, theme in enumerate(themes):
+    for index, theme in enumerate(raw.themes):
         if theme.id in seen:
-            doc.fail(
-                ("themes", index, "id"), f"theme id {theme.id!r} is used twice; ids must be unique"
+            raise doc.refuse(
+                f"theme id {theme.id!r} is used twice",
+                "ids must be unique",
+                path=("themes", index, "id"),
             )
         seen.add(theme.id)
-    framing_raw = raw.get("framing") or {}
-    if not isinstance(framing_raw, dict):
-        doc.fail(
-            ("framing",),
-            f"must map an age band id (e.g. 65plus) to a sentence; got {_kind(framing_raw)}",
-        )
-    framing = {}
-    for key, value in framing_raw.items():
-        if not _SLUG.match(str(key)):
-            doc.fail(
-                ("framing", str(key)),
-                f"{key!r} must be an age band, angle or segment id (a slug such as 65plus)",
-            )
-        framing[str(key)] = _brief_text(doc, value, ("framing", str(key)), max_length=200)
-    return Brief(edition=inside, themes=tuple(themes), framing=framing)
+    return Brief(
+        edition=raw.edition,
+        themes=tuple(_theme(theme) for theme in raw.themes),
+        framing=dict(raw.framing),
+    )

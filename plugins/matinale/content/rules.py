@@ -1,4 +1,8 @@
-"""Framing rules and angles (framing.yaml), variant ingredients, and near-duplicate measures."""
+"""Framing rules and angles (framing.yaml), variant ingredients, and near-duplicate measures.
+
+``framing.yaml`` is read by :func:`matinale.yamlfile.load_yaml` and validated by
+:class:`FramingFile` (JSON Schema ``matinale/schemas/framing.schema.json``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainValidator, WithJsonSchema, field_validator
 
 from matinale.content.channels import _ChannelRule, _load_channels
 from matinale.content.errors import RulesError
 from matinale.content.render import _opener_template
-from matinale.content.yamldoc import _HASHTAG, _SLUG, _Doc, _each
+from matinale.schemas.fields import (
+    Hashtag,
+    Section,
+    Text,
+    alternatives_schema,
+    clean_text,
+    one_or_more,
+    slug_rule,
+    text_schema,
+)
+from matinale.yamlfile import Fix, load_yaml
 
 
 @dataclass(frozen=True)
@@ -41,88 +57,125 @@ class ContentRules:
     shingle: int
 
 
-_WHEN_KEYS = ("kind", "band", "framing", "profile", "interest", "top_interest", "theme")
+def _opener(value: Any) -> str:
+    from jinja2 import TemplateSyntaxError
+
+    text = clean_text(value)
+    try:
+        _opener_template(text)
+    except TemplateSyntaxError as exc:
+        raise Fix(
+            f"{exc.message}", "fix the {{ ... }} placeholder (see the comment on top)"
+        ) from exc
+    return text
+
+
+def _hashtag_sets(value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(s, list) for s in value):
+        raise Fix(
+            "must be a list of hashtag sets",
+            "write e.g. [[Voter], [JeVote, Citoyens]]",
+        )
+    return value
+
+
+def _values(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+Opener = Annotated[str, PlainValidator(_opener), WithJsonSchema(text_schema())]
+Texts = Annotated[
+    list[Text],
+    BeforeValidator(one_or_more),
+    WithJsonSchema(alternatives_schema(text_schema())),
+]
+Openers = Annotated[
+    list[Opener],
+    BeforeValidator(one_or_more),
+    WithJsonSchema(alternatives_schema(text_schema())),
+]
+Values = Annotated[
+    list[str],
+    BeforeValidator(_values),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+AngleName = Annotated[
+    str,
+    PlainValidator(slug_rule("a slug, e.g. devoir-civique")),
+    WithJsonSchema({"type": "string", "examples": ["devoir-civique"]}),
+]
+
+
+class AngleFile(Section):
+    """An angle: the ingredients its variants take turns with."""
+
+    label: Text
+    openers: Openers
+    cta_intros: Texts
+    hashtags: Annotated[list[list[Hashtag]], BeforeValidator(_hashtag_sets)] = [[]]
+
+
+class WhenFile(Section):
+    """What a segment must be for a rule to apply (each key a value or a list of values)."""
+
+    kind: Values | None = None
+    band: Values | None = None
+    framing: Values | None = None
+    profile: Values | None = None
+    interest: Values | None = None
+    top_interest: Values | None = None
+    theme: Values | None = None
+
+
+class RuleFile(Section):
+    """A rule: the angle of segments matching ``when``."""
+
+    when: WhenFile = WhenFile()
+    angle: Text
+
+
+class FramingFile(Section):
+    """``content_templates/framing.yaml``: rules, angles and interests in words."""
+
+    rules: list[RuleFile] = []
+    angles: dict[AngleName, AngleFile]
+    interests: dict[str, Text] = {}
+
+    @field_validator("angles")
+    @classmethod
+    def _default_angle(cls, angles: dict[str, AngleFile]) -> dict[str, AngleFile]:
+        if "default" not in angles:
+            raise Fix(
+                "needs a 'default' angle, used when no rule and no band framing applies",
+                "add angles.default",
+            )
+        return angles
 
 
 def _load_framing(path: Path) -> tuple[tuple[_Rule, ...], dict[str, _Angle], dict[str, str]]:
-    from jinja2 import TemplateSyntaxError
-
-    doc = _Doc(path, path.read_text(encoding="utf-8"), RulesError)
-    raw = doc.mapping(doc.data, (), ("rules", "angles", "interests"), ("angles",))
-    angles_raw = raw["angles"]
-    if not isinstance(angles_raw, dict) or not angles_raw:
-        doc.fail(("angles",), "must map angle names to {label, openers, cta_intros, hashtags}")
-    angles: dict[str, _Angle] = {}
-    for key, body in angles_raw.items():
-        name = str(key)
-        at: tuple[str | int, ...] = ("angles", name)
-        if not _SLUG.match(name):
-            doc.fail(at, f"angle name {name!r} must be a slug")
-        body = doc.mapping(
-            body,
-            at,
-            ("label", "openers", "cta_intros", "hashtags"),
-            ("label", "openers", "cta_intros"),
+    doc = load_yaml(path, error=RulesError)
+    raw = doc.validate(FramingFile)
+    angles = {
+        name: _Angle(
+            name,
+            body.label,
+            tuple(body.openers),
+            tuple(body.cta_intros),
+            tuple(tuple(tags) for tags in body.hashtags or [[]]),
         )
-        openers = tuple(doc.text(t, p) for t, p in _each(doc, body["openers"], (*at, "openers")))
-        for index, opener in enumerate(openers):
-            try:
-                _opener_template(opener)
-            except TemplateSyntaxError as exc:
-                doc.fail((*at, "openers", index), f"{exc.message}")
-        intros = tuple(
-            doc.text(t, p) for t, p in _each(doc, body["cta_intros"], (*at, "cta_intros"))
-        )
-        sets_raw = body.get("hashtags") or [[]]
-        if not isinstance(sets_raw, list) or not all(isinstance(s, list) for s in sets_raw):
-            doc.fail(
-                (*at, "hashtags"),
-                "must be a list of hashtag sets, e.g. [[Voter], [JeVote, Citoyens]]",
-            )
-        sets = []
-        for i, tags in enumerate(sets_raw):
-            for j, tag in enumerate(tags):
-                if not isinstance(tag, str) or not _HASHTAG.match(tag.lstrip("#")):
-                    doc.fail(
-                        (*at, "hashtags", i, j),
-                        f"{tag!r} is not a hashtag: letters, digits and _ only",
-                    )
-            sets.append(tuple(t.lstrip("#") for t in tags))
-        angles[name] = _Angle(
-            name, doc.text(body["label"], (*at, "label")), openers, intros, tuple(sets)
-        )
-    if "default" not in angles:
-        doc.fail(
-            ("angles",), "needs a 'default' angle, used when no rule and no band framing applies"
-        )
+        for name, body in raw.angles.items()
+    }
     rules = []
-    rules_raw = raw.get("rules") or []
-    if not isinstance(rules_raw, list):
-        doc.fail(("rules",), "must be a list of {when: {...}, angle: ...}")
-    for index, item in enumerate(rules_raw):
-        at = ("rules", index)
-        item = doc.mapping(item, at, ("when", "angle"), ("angle",))
-        when = doc.mapping(item.get("when") or {}, (*at, "when"), _WHEN_KEYS)
-        angle = doc.text(item["angle"], (*at, "angle"))
-        if angle not in angles:
-            doc.fail(
-                (*at, "angle"),
-                f"angle {angle!r} is not defined under 'angles' ({', '.join(sorted(angles))})",
+    for index, rule in enumerate(raw.rules):
+        if rule.angle not in angles:
+            raise doc.refuse(
+                f"angle {rule.angle!r} is not defined under 'angles' ({', '.join(sorted(angles))})",
+                "define it there or use one of those",
+                path=("rules", index, "angle"),
             )
-        rules.append(
-            _Rule(
-                {
-                    k: tuple(str(v) for v in (val if isinstance(val, list) else [val]))
-                    for k, val in when.items()
-                },
-                angle,
-            )
-        )
-    interests_raw = raw.get("interests") or {}
-    if not isinstance(interests_raw, dict):
-        doc.fail(("interests",), "must map an interest (e.g. sante) to its French words (la santé)")
-    interests = {str(k): doc.text(v, ("interests", str(k))) for k, v in interests_raw.items()}
-    return tuple(rules), angles, interests
+        when = {key: tuple(getattr(rule.when, key) or ()) for key in rule.when.model_fields_set}
+        rules.append(_Rule(when, rule.angle))
+    return tuple(rules), angles, dict(raw.interests)
 
 
 @cache

@@ -1,9 +1,12 @@
-"""YAML files read with the line of every key, for errors users can act on; slugs and hashtags."""
+"""Shim: moved to matinale.yamlfile (the loader) and matinale.schemas.fields (SLUG, HASHTAG).
+
+Left for ``content/channels.py`` (``_Doc``; its owner is switching it to ``load_yaml``) and
+for ``links.py`` / ``maker.py`` (``_SLUG``); removed once every import is updated.
+"""
 
 from __future__ import annotations
 
 import difflib
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -11,8 +14,10 @@ from typing import Any, NoReturn
 
 import yaml
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_HASHTAG = re.compile(r"^\w{1,60}$")
+from matinale.schemas.fields import HASHTAG as _HASHTAG
+from matinale.schemas.fields import SLUG as _SLUG
+
+__all__ = ["_HASHTAG", "_SLUG", "_Doc"]
 
 
 class _Doc:
@@ -126,14 +131,3 @@ def _kind(value: Any) -> str:
         int: "a number",
         float: "a number",
     }.get(type(value), "nothing" if value is None else type(value).__name__)
-
-
-def _each(
-    doc: _Doc, value: Any, path: tuple[str | int, ...]
-) -> list[tuple[Any, tuple[str | int, ...]]]:
-    """A text or a list of texts, each with its own path (alternatives for variants)."""
-    if isinstance(value, list):
-        if not value or len(value) > 10:
-            doc.fail(path, "must be a text or a list of 1 to 10 texts")
-        return [(item, (*path, index)) for index, item in enumerate(value)]
-    return [(value, path)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -66,12 +67,16 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 def sample_brief_for(settings: Settings, edition: date) -> str:
     """The sample brief with its edition date set to ``edition``."""
-    import yaml
+    from matinale.schemas import SCHEMA_DIR
+    from matinale.yamlfile import load_yaml
 
-    text = (settings.templates_dir / "sample_brief.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
-    old = raw["edition"]
-    return text.replace(f"edition: {old}", f"edition: {edition.isoformat()}", 1)
+    path = settings.templates_dir / "sample_brief.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = load_yaml(path, text=text).data["edition"]
+    text = text.replace(f"edition: {old}", f"edition: {edition.isoformat()}", 1)
+    # The schema modeline is relative to the file: point it there from the inbox's briefs/.
+    schema = os.path.relpath(SCHEMA_DIR / "brief.schema.json", settings.inbox / "briefs")
+    return re.sub(r"(?m)^(# yaml-language-server: \$schema=).*$", rf"\g<1>{schema}", text, count=1)
 
 
 def fill_inbox(

@@ -29,6 +29,13 @@ SCHEMA_DIR = Path(__file__).parent
 MODELS: dict[str, str] = {
     "campaign": "matinale.settings:CampaignFile",
     "channels": "matinale.content.channels:ChannelsFile",
+    "brief": "matinale.content.brief:BriefFile",
+    "framing": "matinale.content.rules:FramingFile",
+    "age_bands": "matinale.segment.definitions:AgeBandsFile",
+    "profiles": "matinale.segment.definitions:ProfilesFile",
+    "territories": "matinale.segment.definitions:TerritoriesFile",
+    "card_layout": "matinale.visuals.kit:LayoutFile",
+    "brand": "matinale.visuals.kit:BrandFile",
 }
 
 

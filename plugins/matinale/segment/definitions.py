@@ -1,39 +1,50 @@
 """What the data team edits in ``segments/``, read and checked: age bands, profiles, territories.
 
-Every error names the file, the key and the fix (``SegmentDefinitionError``); a forbidden
-criterion in ``profiles.yaml`` raises ``ForbiddenCriterionError``.
+Each file is read by :func:`matinale.yamlfile.load_yaml` and validated by its pydantic model
+(:class:`AgeBandsFile`, :class:`ProfilesFile`, :class:`TerritoriesFile`; JSON Schemas in
+``matinale/schemas/``). Every error names the file, the line, the key and the fix
+(``SegmentDefinitionError``); a forbidden criterion in ``profiles.yaml`` raises
+``ForbiddenCriterionError``.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from matinale.geo import PLM_CITIES, arrondissements, commune_types, communes_by_insee, departements
 from matinale.privacy import ADULT_AGE
+from matinale.schemas.fields import SLUG, Required, Section, slug_rule
 from matinale.segment.errors import SegmentDefinitionError
 from matinale.segment.features import ALLOWED_FEATURES, DEFAULT_INTERESTS, check_criterion
+from matinale.yamlfile import Fix, YamlDoc, load_yaml
 
 __all__ = [
     "SLUG",
     "AgeBand",
+    "AgeBandsFile",
     "Definitions",
     "ProfileConfig",
+    "ProfilesFile",
+    "TerritoriesFile",
     "TerritoryPack",
     "load_age_bands",
     "load_definitions",
     "load_profiles",
     "load_territories",
 ]
-
-
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 _DEFAULT_SAMPLE = 50_000
@@ -84,338 +95,368 @@ class Definitions:
     territories: list[TerritoryPack]
 
 
-def _load_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+def _load(path: Path) -> YamlDoc:
+    path = Path(path)
+    if not path.is_file():
         raise SegmentDefinitionError(
             f"{path}: file not found; create it (see segments/ in the repository)"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise SegmentDefinitionError(f"{path}: not valid YAML: {exc}") from exc
+        )
+    return load_yaml(path, error=SegmentDefinitionError)
 
 
-def _int(value: Any, where: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise SegmentDefinitionError(f"{where} = {value!r} must be an integer ({hint})")
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise SegmentDefinitionError(f"{where} = {value!r} must be an integer ({hint})") from exc
+# ------------------------------------------------------------------ age_bands.yaml
 
 
-def _float(value: Any, message: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise SegmentDefinitionError(message) from exc
+class AgeBandFile(Section):
+    """One age band of ``age_bands.yaml``."""
+
+    id: Annotated[
+        str,
+        PlainValidator(slug_rule("a slug (a-z, 0-9 and '-'), e.g. '65plus'")),
+        WithJsonSchema({"type": "string", "pattern": SLUG.pattern, "examples": ["65plus"]}),
+    ] = Field(examples=["65plus"])
+    label: Required = Field(examples=['"65 ans et +"'])
+    min: int = Field(description="an age in years", examples=[65])
+    max: int = Field(description="an age in years", examples=[120])
+    framing: Annotated[
+        str,
+        PlainValidator(slug_rule("a slug key, e.g. 'devoir-civique'")),
+        WithJsonSchema({"type": "string", "pattern": SLUG.pattern}),
+    ] = Field(examples=["devoir-civique"])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeBandFile:
+        if self.min > self.max:
+            raise Fix(f"min {self.min} is above max {self.max}; swap them")
+        return self
 
 
-def _unknown_keys(
-    raw: Mapping[str, Any], known: Iterable[str], path: Path, where: str = ""
-) -> None:
-    known = list(known)
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {known}"
-            raise SegmentDefinitionError(f"{path}: unknown key '{where}{key}'; {hint}")
+class AgeBandsFile(Section):
+    """``segments/age_bands.yaml``: every adult age in exactly one band."""
 
+    bands: list[AgeBandFile] = Field(
+        examples=[
+            '[{id: 65plus, label: "65 ans et +", min: 65, max: 120, framing: devoir-civique}]'
+        ]
+    )
 
-def _entries(
-    items: list[Any], path: Path, key: str, known: tuple[str, ...], shape: str
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each entry of the list ``key``, checked to be a mapping of known keys: (where, entry)."""
-    for index, item in enumerate(items):
-        where = f"{path}: {key}[{index}]"
-        if not isinstance(item, dict):
-            raise SegmentDefinitionError(f"{where} must be a mapping with {shape}")
-        _unknown_keys(item, known, path, f"{key}[{index}].")
-        yield where, item
+    @field_validator("bands")
+    @classmethod
+    def _some(cls, bands: list[AgeBandFile]) -> list[AgeBandFile]:
+        if not bands:
+            raise Fix(
+                "'bands' is missing or empty",
+                'list bands such as {id: 65plus, label: "65 ans et +", min: 65, max: 120, framing: devoir-civique}',
+            )
+        return bands
 
 
 def load_age_bands(path: Path) -> list[AgeBand]:
     """Read and check ``age_bands.yaml``: slugs, every adult age in exactly one band."""
-    path = Path(path)
-    raw = _load_yaml(path) or {}
-    items = raw.get("bands") if isinstance(raw, dict) else None
-    if not items or not isinstance(items, list):
-        raise SegmentDefinitionError(
-            f"{path}: 'bands' is missing or empty; list bands such as {{id: 65plus, label: \"65 ans et +\", min: 65, max: 120, framing: devoir-civique}}"
-        )
-    bands: list[AgeBand] = []
-    known = ("id", "label", "min", "max", "framing")
-    for where, item in _entries(items, path, "bands", known, "id, label, min, max and framing"):
-        missing = [key for key in known if item.get(key) in (None, "")]
-        if missing:
-            raise SegmentDefinitionError(
-                f"{where} has no {', '.join(missing)}; every band needs id, label, min, max and framing"
+    doc = _load(path)
+    raw = doc.validate(AgeBandsFile)
+    seen: set[str] = set()
+    for index, item in enumerate(raw.bands):
+        if item.id in seen:
+            raise doc.refuse(
+                f"band id '{item.id}' is used twice",
+                "ids must be unique",
+                path=("bands", index, "id"),
             )
-        band = AgeBand(
-            id=str(item["id"]),
-            label=str(item["label"]),
-            min=_int(item["min"], f"{where}.min", "an age in years"),
-            max=_int(item["max"], f"{where}.max", "an age in years"),
-            framing=str(item["framing"]),
+        seen.add(item.id)
+    ordered = sorted(enumerate(raw.bands), key=lambda pair: pair[1].min)
+    bands = [AgeBand(b.id, b.label, b.min, b.max, b.framing) for _, b in ordered]
+
+    def at(position: int) -> tuple[str, int]:
+        return ("bands", ordered[position][0])
+
+    first, last = bands[0], bands[-1]
+    if first.min < ADULT_AGE:
+        raise doc.refuse(
+            f"band '{first.id}' starts at {first.min}, but people under {ADULT_AGE} are never segmented; set its min to {ADULT_AGE}",
+            "",
+            path=(*at(0), "min"),
         )
-        if not SLUG.match(band.id):
-            raise SegmentDefinitionError(
-                f"{where}.id = {band.id!r} must be a slug (a-z, 0-9 and '-'), e.g. '65plus'"
-            )
-        if not SLUG.match(band.framing):
-            raise SegmentDefinitionError(
-                f"{where}.framing = {band.framing!r} must be a slug key, e.g. 'devoir-civique'"
-            )
-        if band.min > band.max:
-            raise SegmentDefinitionError(
-                f"{where}: min {band.min} is above max {band.max}; swap them"
-            )
-        bands.append(band)
-    ids = [b.id for b in bands]
-    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
-        raise SegmentDefinitionError(
-            f"{path}: band id '{duplicate}' is used twice; ids must be unique"
+    if first.min > ADULT_AGE:
+        raise doc.refuse(
+            f"ages {ADULT_AGE}–{first.min - 1} fall in no band; set min of '{first.id}' to {ADULT_AGE}",
+            "",
+            path=(*at(0), "min"),
         )
-    bands.sort(key=lambda b: b.min)
-    if bands[0].min < ADULT_AGE:
-        raise SegmentDefinitionError(
-            f"{path}: band '{bands[0].id}' starts at {bands[0].min}, but people under {ADULT_AGE} are never segmented; set its min to {ADULT_AGE}"
-        )
-    if bands[0].min > ADULT_AGE:
-        raise SegmentDefinitionError(
-            f"{path}: ages {ADULT_AGE}–{bands[0].min - 1} fall in no band; set min of '{bands[0].id}' to {ADULT_AGE}"
-        )
-    for before, after in zip(bands, bands[1:], strict=False):
+    for position, (before, after) in enumerate(zip(bands, bands[1:], strict=False)):
         if after.min <= before.max:
-            raise SegmentDefinitionError(
-                f"{path}: bands '{before.id}' ({before.min}–{before.max}) and '{after.id}' ({after.min}–{after.max}) overlap; "
-                f"set min of '{after.id}' to {before.max + 1}"
+            raise doc.refuse(
+                f"bands '{before.id}' ({before.min}–{before.max}) and '{after.id}' ({after.min}–{after.max}) overlap; set min of '{after.id}' to {before.max + 1}",
+                "",
+                path=(*at(position + 1), "min"),
             )
         if after.min > before.max + 1:
-            raise SegmentDefinitionError(
-                f"{path}: ages {before.max + 1}–{after.min - 1} fall in no band; set max of '{before.id}' to {after.min - 1} "
-                f"or min of '{after.id}' to {before.max + 1}"
+            raise doc.refuse(
+                f"ages {before.max + 1}–{after.min - 1} fall in no band; set max of '{before.id}' to {after.min - 1} or min of '{after.id}' to {before.max + 1}",
+                "",
+                path=(*at(position + 1), "min"),
             )
-    if bands[-1].max < 110:
-        raise SegmentDefinitionError(
-            f"{path}: ages above {bands[-1].max} fall in no band (supporters up to 110 are valid); set max of '{bands[-1].id}' to 120"
+    if last.max < 110:
+        raise doc.refuse(
+            f"ages above {last.max} fall in no band (supporters up to 110 are valid); set max of '{last.id}' to 120",
+            "",
+            path=(*at(len(bands) - 1), "max"),
         )
     return bands
 
 
-_PROFILE_KEYS = (
-    "features",
-    "clusters",
-    "min_segment_size",
-    "seed",
-    "sample_size",
-    "weights",
-    "interests",
-    "max_centroid_shift",
-    "territories",
-)
+# ------------------------------------------------------------------ profiles.yaml
 
 
-def _clusters(value: Any, path: Path) -> tuple[int, int]:
-    where = f"{path}: clusters"
+def _one_k(value: Any) -> Any:
+    """``clusters: 6`` is the range 6..6; a mapping is validated as a range."""
     if isinstance(value, dict):
-        _unknown_keys(value, ("min", "max"), path, "clusters.")
-        if "min" not in value or "max" not in value:
-            raise SegmentDefinitionError(f"{where} needs both min and max, e.g. {{min: 3, max: 8}}")
-        low = _int(value["min"], f"{where}.min", "2..30")
-        high = _int(value["max"], f"{where}.max", "2..30")
+        return value
+    hint = "write 1..30, or a range such as {min: 3, max: 8}"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise Fix(f"{value!r} must be an integer", hint)
+    try:
+        k = int(value)
+    except ValueError as exc:
+        raise Fix(f"{value!r} must be an integer", hint) from exc
+    if not 1 <= k <= 30:
+        raise Fix(
+            f"{k} is out of range 1..30",
+            "pick fewer profiles (each is crossed with every age band)",
+        )
+    return ClusterRange.model_construct(min=k, max=k)
+
+
+class ClusterRange(Section):
+    """A range of profile counts, the best chosen by silhouette."""
+
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ClusterRange:
+        low, high = self.min, self.max
         if not 2 <= low <= 30 or not 2 <= high <= 30:
-            raise SegmentDefinitionError(
-                f"{where} = {{min: {low}, max: {high}}} is out of range: a k range is chosen by silhouette and must lie in 2..30"
+            raise Fix(
+                f"{{min: {low}, max: {high}}} is out of range",
+                "a k range is chosen by silhouette and must lie in 2..30",
             )
         if low > high:
-            raise SegmentDefinitionError(f"{where}: min {low} is above max {high}; swap them")
-        return low, high
-    k = _int(value, where, "1..30, or a range such as {min: 3, max: 8}")
-    if not 1 <= k <= 30:
-        raise SegmentDefinitionError(
-            f"{where} = {k} is out of range 1..30; pick fewer profiles (each is crossed with every age band)"
+            raise Fix(f"min {low} is above max {high}; swap them")
+        return self
+
+
+def _at_least(floor: int, message: str) -> Any:
+    def check(value: int) -> int:
+        if value < floor:
+            raise Fix(message.format(value=value, floor=floor))
+        return value
+
+    return AfterValidator(check)
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise Fix(
+            f"{value!r} must be a positive number", "drop the feature instead of weighing it 0"
         )
-    return k, k
+    return value
+
+
+def _shift(value: float) -> float:
+    if not 0 < value <= 2:
+        raise Fix(f"{value} must be in (0, 2]", "a share of the median distance between profiles")
+    return value
+
+
+def _file_name(value: str | None) -> str | None:
+    if value is not None and ("/" in value or value.startswith(".")):
+        raise Fix(
+            f"{value!r} must be a file name in segments/",
+            "e.g. territories.yaml, or null",
+        )
+    return value
+
+
+InterestKey = Annotated[
+    str,
+    PlainValidator(slug_rule("a slug as in the supporter file, e.g. 'pouvoir-achat'")),
+    WithJsonSchema({"type": "string", "pattern": SLUG.pattern}),
+]
+
+
+class ProfilesFile(Section):
+    """``segments/profiles.yaml``: what the clustering uses and how."""
+
+    features: list[str] = Field(examples=["[interests, engagement, involvement]"])
+    clusters: Annotated[
+        ClusterRange,
+        BeforeValidator(_one_k),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": 30},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "min": {"type": "integer", "minimum": 2, "maximum": 30},
+                            "max": {"type": "integer", "minimum": 2, "maximum": 30},
+                        },
+                        "required": ["min", "max"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        ),
+    ] = ClusterRange.model_construct(min=4, max=4)
+    min_segment_size: Annotated[
+        int,
+        _at_least(
+            _MIN_SIZE_FLOOR,
+            "{value} is below {floor}: a segment that small can single people out; raise it",
+        ),
+    ] = 50
+    seed: Annotated[int, _at_least(0, "{value} must be ≥ 0")] = 42
+    sample_size: Annotated[
+        int, _at_least(1000, "{value} is below {floor}; the profiles would be noise")
+    ] = _DEFAULT_SAMPLE
+    weights: dict[str, Annotated[float, AfterValidator(_positive)]] = {}
+    interests: dict[InterestKey, Required] | None = None
+    max_centroid_shift: Annotated[float, AfterValidator(_shift)] = 0.5
+    territories: Annotated[str | None, AfterValidator(_file_name)] = None
+
+    @field_validator("features")
+    @classmethod
+    def _some_features(cls, features: list[str]) -> list[str]:
+        if not features:
+            raise Fix("'features' is missing or empty", f"list some of {list(ALLOWED_FEATURES)}")
+        return features
+
+    @field_validator("interests")
+    @classmethod
+    def _some_interests(cls, interests: dict[str, str] | None) -> dict[str, str] | None:
+        if interests is not None and not interests:
+            raise Fix("'interests' must map interest keys to French labels", "e.g. {sante: santé}")
+        return interests
 
 
 def load_profiles(path: Path) -> ProfileConfig:
     """Read and check ``profiles.yaml``; a forbidden criterion raises ``ForbiddenCriterionError``."""
-    path = Path(path)
-    raw = _load_yaml(path) or {}
-    if not isinstance(raw, dict):
-        raise SegmentDefinitionError(
-            f"{path}: must be a mapping with features, clusters, min_segment_size and seed"
-        )
-    _unknown_keys(raw, _PROFILE_KEYS, path)
-    features_raw = raw.get("features")
-    if not features_raw or not isinstance(features_raw, list):
-        raise SegmentDefinitionError(
-            f"{path}: 'features' is missing or empty; list some of {list(ALLOWED_FEATURES)}"
-        )
+    doc = _load(path)
+    raw = doc.validate(ProfilesFile)
     features: list[str] = []
-    for index, name in enumerate(features_raw):
-        check_criterion(str(name), f"{path}: features[{index}]")
+    for index, name in enumerate(raw.features):
+        check_criterion(name, f"{doc.path}:{doc.line(('features', index))}: features[{index}]")
         if name in features:
-            raise SegmentDefinitionError(
-                f"{path}: features[{index}] = {name!r} is listed twice; keep one"
-            )
-        features.append(str(name))
-    k_min, k_max = _clusters(raw.get("clusters", 4), path)
-    min_size = _int(
-        raw.get("min_segment_size", 50), f"{path}: min_segment_size", f"at least {_MIN_SIZE_FLOOR}"
-    )
-    if min_size < _MIN_SIZE_FLOOR:
-        raise SegmentDefinitionError(
-            f"{path}: min_segment_size = {min_size} is below {_MIN_SIZE_FLOOR}: a segment that small can single people out; raise it"
-        )
-    seed = _int(raw.get("seed", 42), f"{path}: seed", "any integer ≥ 0")
-    if seed < 0:
-        raise SegmentDefinitionError(f"{path}: seed = {seed} must be ≥ 0")
-    sample = _int(
-        raw.get("sample_size", _DEFAULT_SAMPLE),
-        f"{path}: sample_size",
-        "rows the model is fitted on, ≥ 1000",
-    )
-    if sample < 1000:
-        raise SegmentDefinitionError(
-            f"{path}: sample_size = {sample} is below 1000; the profiles would be noise"
-        )
-    weights_raw = raw.get("weights") or {}
-    if not isinstance(weights_raw, dict):
-        raise SegmentDefinitionError(
-            f"{path}: 'weights' must map a feature to a positive number, e.g. {{departement: 0.5}}"
-        )
-    weights: dict[str, float] = {}
-    for name, value in weights_raw.items():
-        check_criterion(str(name), f"{path}: weights")
+            raise doc.refuse(f"{name!r} is listed twice", "keep one", path=("features", index))
+        features.append(name)
+    for name in raw.weights:
+        check_criterion(name, f"{doc.path}:{doc.line(('weights', name))}: weights")
         if name not in features:
-            raise SegmentDefinitionError(
-                f"{path}: weights.{name} weighs a feature that is not in 'features'; add it there or remove the weight"
+            raise doc.refuse(
+                "weighs a feature that is not in 'features'; add it there or remove the weight",
+                "",
+                path=("weights", name),
             )
-        weight = _float(value, f"{path}: weights.{name} = {value!r} must be a positive number")
-        if not weight > 0:
-            raise SegmentDefinitionError(
-                f"{path}: weights.{name} = {value!r} must be a positive number (drop the feature instead of weighing it 0)"
-            )
-        weights[str(name)] = weight
-    interests_raw = raw.get("interests")
-    if interests_raw is None:
-        interests = dict(DEFAULT_INTERESTS)
-    else:
-        if not isinstance(interests_raw, dict) or not interests_raw:
-            raise SegmentDefinitionError(
-                f"{path}: 'interests' must map interest keys to French labels, e.g. {{sante: santé}}"
-            )
-        interests = {}
-        for key, label in interests_raw.items():
-            if not SLUG.match(str(key)):
-                raise SegmentDefinitionError(
-                    f"{path}: interests key {key!r} must be a slug as in the supporter file, e.g. 'pouvoir-achat'"
-                )
-            if not str(label or "").strip():
-                raise SegmentDefinitionError(f"{path}: interests.{key} needs a French label")
-            interests[str(key)] = str(label)
-    shift_raw = raw.get("max_centroid_shift", 0.5)
-    shift = _float(
-        shift_raw, f"{path}: max_centroid_shift = {shift_raw!r} must be a number in (0, 2]"
-    )
-    if not 0 < shift <= 2:
-        raise SegmentDefinitionError(
-            f"{path}: max_centroid_shift = {shift} must be in (0, 2] (a share of the median distance between profiles)"
-        )
-    territories = raw.get("territories")
-    if territories is not None and (
-        not isinstance(territories, str) or "/" in territories or territories.startswith(".")
-    ):
-        raise SegmentDefinitionError(
-            f"{path}: territories = {territories!r} must be a file name in segments/, e.g. territories.yaml, or null"
-        )
     return ProfileConfig(
         features=tuple(features),
-        k_min=k_min,
-        k_max=k_max,
-        min_segment_size=min_size,
-        seed=seed,
-        sample_size=sample,
-        weights=weights,
-        interests=interests,
-        max_centroid_shift=shift,
-        territories=territories,
+        k_min=raw.clusters.min,
+        k_max=raw.clusters.max,
+        min_segment_size=raw.min_segment_size,
+        seed=raw.seed,
+        sample_size=raw.sample_size,
+        weights=dict(raw.weights),
+        interests=dict(DEFAULT_INTERESTS) if raw.interests is None else dict(raw.interests),
+        max_centroid_shift=raw.max_centroid_shift,
+        territories=raw.territories,
     )
+
+
+# ------------------------------------------------------------------ territories.yaml
+
+
+def _level(value: Any) -> Any:
+    if value not in _LEVELS:
+        raise Fix(f"{value!r} must be departement, commune or arrondissement")
+    return value
+
+
+_LEVELS = ("departement", "commune", "arrondissement")
+
+
+class PackFile(Section):
+    """One territorial pack: a place and its optional local theme."""
+
+    level: Annotated[
+        Literal["departement", "commune", "arrondissement"], BeforeValidator(_level)
+    ] = Field(examples=["arrondissement"])
+    code: Required = Field(
+        description='the INSEE code as text, e.g. "75120" (quoted, to keep leading zeros)',
+        examples=['"75120"'],
+    )
+    theme: (
+        Annotated[
+            str,
+            PlainValidator(slug_rule("a theme id (a slug, as in the brief), e.g. 'securite'")),
+            WithJsonSchema({"type": "string", "pattern": SLUG.pattern}),
+        ]
+        | None
+    ) = None
+    name: str | None = None
+
+
+class TerritoriesFile(Section):
+    """``segments/territories.yaml``: the territorial packs."""
+
+    packs: list[PackFile] = []
+
+
+def _place(level: str, code: str) -> tuple[str, tuple[str, ...]] | str:
+    """The place's name and the communes it covers, or why ``code`` is not a ``level``."""
+    if level == "departement":
+        deps = departements().set_index("insee_dep")["departement"]
+        if code not in deps.index:
+            return f'{code!r} is not a département code (e.g. "29", "2A", "974")'
+        return str(deps[code]), ()
+    table, kinds = communes_by_insee(), commune_types()
+    if level == "commune":
+        if code in PLM_CITIES:
+            return PLM_CITIES[code], arrondissements(code)
+        if code in table.index and kinds.get(code) == "COM":
+            return str(table.at[code, "commune"]), (code,)
+        if kinds.get(code) == "ARM":
+            return f"{code!r} is an arrondissement; set level: arrondissement"
+        return f'{code!r} is not an INSEE commune code (5 characters, e.g. "29019" for Brest)'
+    if kinds.get(code) != "ARM":
+        return f"{code!r} is not an arrondissement: use 75101–75120 (Paris), 69381–69389 (Lyon) or 13201–13216 (Marseille)"
+    return str(table.at[code, "commune"]), (code,)
 
 
 def load_territories(path: Path) -> list[TerritoryPack]:
     """Read and check ``territories.yaml``: every code must exist in the INSEE tables."""
-    path = Path(path)
-    raw = _load_yaml(path) or {}
-    if not isinstance(raw, dict):
-        raise SegmentDefinitionError(f"{path}: must be a mapping with a 'packs' list")
-    _unknown_keys(raw, ("packs",), path)
-    items = raw.get("packs") or []
-    if not isinstance(items, list):
-        raise SegmentDefinitionError(
-            f"{path}: 'packs' must be a list such as [{{level: arrondissement, code: \"75120\", theme: transports}}]"
-        )
-    table = communes_by_insee()
-    kinds = commune_types()
-    deps = departements().set_index("insee_dep")["departement"]
+    doc = _load(path)
+    raw = doc.validate(TerritoriesFile)
     packs: list[TerritoryPack] = []
-    known = ("level", "code", "theme", "name")
-    for where, item in _entries(items, path, "packs", known, "level, code and an optional theme"):
-        level = str(item.get("level", ""))
-        code = str(item.get("code", "")).strip().upper()
-        if level not in ("departement", "commune", "arrondissement"):
-            raise SegmentDefinitionError(
-                f"{where}.level = {level!r} must be departement, commune or arrondissement"
-            )
-        if not code:
-            raise SegmentDefinitionError(
-                f'{where}.code is missing; give the INSEE code as text, e.g. "75120" (quoted, to keep leading zeros)'
-            )
-        covered: tuple[str, ...] = ()
-        if level == "departement":
-            if code not in deps.index:
-                raise SegmentDefinitionError(
-                    f'{where}.code = {code!r} is not a département code (e.g. "29", "2A", "974")'
-                )
-            name = str(deps[code])
-        elif level == "commune":
-            if code in PLM_CITIES:
-                covered, name = arrondissements(code), PLM_CITIES[code]
-            elif code in table.index and kinds.get(code) == "COM":
-                covered, name = (code,), str(table.at[code, "commune"])
-            elif kinds.get(code) == "ARM":
-                raise SegmentDefinitionError(
-                    f"{where}.code = {code!r} is an arrondissement; set level: arrondissement"
-                )
-            else:
-                raise SegmentDefinitionError(
-                    f'{where}.code = {code!r} is not an INSEE commune code (5 characters, e.g. "29019" for Brest)'
-                )
-        else:
-            if kinds.get(code) != "ARM":
-                raise SegmentDefinitionError(
-                    f"{where}.code = {code!r} is not an arrondissement: use 75101–75120 (Paris), 69381–69389 (Lyon) or 13201–13216 (Marseille)"
-                )
-            covered, name = (code,), str(table.at[code, "commune"])
-        theme = item.get("theme")
-        if theme is not None and not SLUG.match(str(theme)):
-            raise SegmentDefinitionError(
-                f"{where}.theme = {theme!r} must be a theme id (a slug, as in the brief), e.g. 'securite'"
-            )
+    for index, item in enumerate(raw.packs):
+        code = item.code.strip().upper()
+        place = _place(item.level, code)
+        if isinstance(place, str):
+            raise doc.refuse(place, "", path=("packs", index, "code"))
+        name, covered = place
         pack_id = f"t-{code.lower()}"
         if any(p.id == pack_id for p in packs):
-            raise SegmentDefinitionError(
-                f"{where}: code {code!r} is listed twice; keep one pack per territory"
+            raise doc.refuse(
+                f"code {code!r} is listed twice",
+                "keep one pack per territory",
+                path=("packs", index),
             )
         packs.append(
             TerritoryPack(
                 id=pack_id,
-                level=level,
+                level=item.level,
                 code=code,
-                name=str(item.get("name") or name),
-                theme=str(theme) if theme else None,
+                name=item.name or name,
+                theme=item.theme or None,
                 communes=covered,
             )
         )

@@ -5,6 +5,10 @@ shipped under ``content_templates/fonts/`` with their licence, logo, output enco
 :func:`load_kit` turns both into a checked :class:`CardKit` once per process and per content
 of the files; the kit fails here, before anything is drawn, when a file is wrong or a text
 layer fails the WCAG contrast check (:mod:`.contrast`).
+
+Both are read by :func:`matinale.yamlfile.load_yaml` and validated by :class:`BrandFile` and
+:class:`LayoutFile` (JSON Schemas ``brand`` and ``card_layout`` in ``matinale/schemas/``);
+what needs the other file or the disk (colour and font names, font files) is checked after.
 """
 
 from __future__ import annotations
@@ -15,20 +19,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PositiveInt,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from matinale.schemas.fields import Required, Section
 
 # The kit draws its static layers (draw) and checks its contrast (contrast) itself; those
 # modules see the kit's types only under TYPE_CHECKING, so there is no import cycle.
 from matinale.visuals.contrast import _check_contrast
 from matinale.visuals.draw import _draw_static
 from matinale.visuals.errors import BrandError
+from matinale.yamlfile import Fix, load_yaml
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["ENCODINGS", "FIELDS", "BrandKit", "CardKit", "FontSpec", "Layer", "Layout", "load_kit"]
+__all__ = [
+    "ENCODINGS",
+    "FIELDS",
+    "BrandFile",
+    "BrandKit",
+    "CardKit",
+    "FontSpec",
+    "Layer",
+    "Layout",
+    "LayoutFile",
+    "load_kit",
+]
 
 
 #: The card fields a layout may place; ``link`` is drawn as a QR code, the rest as text.
@@ -64,25 +93,6 @@ class BrandKit:
     formats: tuple[str, ...]
     encoding: str
     quality: int
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer of a layout; which attributes matter depends on ``type``."""
-
-    type: str
-    box: tuple[int, int, int, int]
-    color: str = ""
-    field: str = ""
-    font: str = ""
-    size: int = 0
-    min_size: int = 0
-    line_spacing: float = 1.15
-    align: str = "left"
-    valign: str = "top"
-    radius: int = 0
-    image: str = ""
-    background: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,211 +139,243 @@ class CardKit:
         return self._bases[name]
 
 
-def _brand_error(path: Path, message: str) -> BrandError:
-    return BrandError(f"{path}: {message}")
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise _brand_error(path, "file not found") from exc
-    except yaml.YAMLError as exc:
-        raise _brand_error(path, f"not valid YAML: {exc}") from exc
-
-
-def _hex_rgb(value: Any, path: Path, where: str) -> tuple[int, int, int]:
+def _hex_rgb(value: Any) -> tuple[int, int, int]:
     text = str(value)
     if not _HEX.match(text):
-        raise _brand_error(path, f'{where} = {text!r} must be a hex colour such as "#1B3A6B"')
+        raise Fix(f"{text!r} must be a hex colour", 'write it in quotes, e.g. "#1B3A6B"')
     digits = text[1:]
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
     return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
 
 
-def _load_brand(templates_dir: Path) -> BrandKit:
-    path = templates_dir / "brand.yaml"
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise _brand_error(path, "must be a mapping with colors, fonts, logo and cards")
-    colors_raw = raw.get("colors")
-    if not isinstance(colors_raw, dict) or not colors_raw:
-        raise _brand_error(path, "'colors' must map colour names to hex values")
-    colors = {
-        str(name): _hex_rgb(value, path, f"colors.{name}") for name, value in colors_raw.items()
-    }
+def _font(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"file": value}
 
-    fonts_raw = raw.get("fonts")
-    if not isinstance(fonts_raw, dict) or not fonts_raw:
-        raise _brand_error(path, "'fonts' must map font roles to {file, weight}")
-    fonts = {}
-    for role, spec in fonts_raw.items():
-        spec = spec if isinstance(spec, dict) else {"file": spec}
-        file = templates_dir / str(spec.get("file", ""))
-        if not spec.get("file") or not file.is_file():
-            raise _brand_error(
-                path,
-                f"fonts.{role}: font file {spec.get('file')!r} not found under {templates_dir}; ship the font "
-                "(with its licence) in content_templates/fonts/: system fonts differ between machines",
-            )
-        try:
-            weight = int(spec.get("weight", 400))
-        except (TypeError, ValueError) as exc:
-            raise _brand_error(
-                path, f"fonts.{role}.weight must be a number such as 400 or 700"
-            ) from exc
-        fonts[str(role)] = FontSpec(path=file, weight=weight)
 
-    logo = raw.get("logo") or {}
-    if not isinstance(logo, dict) or not (logo.get("text") or logo.get("image")):
-        raise _brand_error(
-            path,
-            "'logo' needs 'text' (drawn with a brand font) or 'image' (a PNG under content_templates/)",
-        )
-    logo_image = None
-    if logo.get("image"):
-        logo_image = templates_dir / str(logo["image"])
-        if not logo_image.is_file():
-            raise _brand_error(
-                path, f"logo.image {logo['image']!r} not found under {templates_dir}"
-            )
-
-    cards = raw.get("cards") or {}
-    if not isinstance(cards, dict):
-        raise _brand_error(path, "'cards' must be a mapping (formats, encoding, quality)")
-    formats = tuple(str(f) for f in cards.get("formats") or ("square", "landscape", "story"))
-    encoding = str(cards.get("encoding", "jpeg")).lower()
+def _encoding(value: Any) -> Any:
+    encoding = str(value).lower()
     if encoding not in ENCODINGS:
-        raise _brand_error(path, f"cards.encoding = {encoding!r}: use one of {sorted(ENCODINGS)}")
-    quality = int(cards.get("quality", 90))
-    if not 1 <= quality <= 100:
-        raise _brand_error(path, f"cards.quality = {quality}: use 1..100 (90 is a good default)")
-    return BrandKit(
-        colors=colors,
-        fonts=fonts,
-        logo_text=str(logo.get("text") or ""),
-        logo_image=logo_image,
-        formats=formats,
-        encoding=encoding,
-        quality=quality,
+        raise Fix(f"{encoding!r} is not an encoding", f"use one of {sorted(ENCODINGS)}")
+    return encoding
+
+
+def _quality(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise Fix(f"{value} is out of range", "use 1..100 (90 is a good default)")
+    return value
+
+
+def _layer_type(value: Any) -> Any:
+    if value not in _LAYER_TYPES:
+        raise Fix(f"'type' must be one of {list(_LAYER_TYPES)}", "pick one of those")
+    return value
+
+
+Colour = Annotated[
+    tuple[int, int, int],
+    PlainValidator(_hex_rgb),
+    WithJsonSchema({"type": "string", "pattern": _HEX.pattern, "examples": ["#1B3A6B"]}),
+]
+
+
+class FontFile(Section):
+    """A font shipped under content_templates/fonts/ and its weight."""
+
+    file: Required = Field(examples=["fonts/Lato-Regular.ttf"])
+    weight: int = Field(400, description="400 regular, 700 bold, 900 black")
+
+
+class LogoFile(Section):
+    """The logo: text drawn with a brand font, or a PNG under content_templates/."""
+
+    text: str | None = None
+    image: str | None = None
+
+    @model_validator(mode="after")
+    def _text_or_image(self) -> LogoFile:
+        if not (self.text or self.image):
+            raise Fix(
+                "'logo' needs 'text' (drawn with a brand font) or 'image' (a PNG under content_templates/)"
+            )
+        return self
+
+
+class CardsFile(Section):
+    """Which formats are drawn and how they are encoded."""
+
+    formats: list[str] = ["square", "landscape", "story"]
+    encoding: Annotated[Literal["jpeg", "webp", "png"], BeforeValidator(_encoding)] = "jpeg"
+    quality: Annotated[int, AfterValidator(_quality)] = 90
+
+
+class BrandFile(Section):
+    """``content_templates/brand.yaml``: colours, fonts, logo and card output."""
+
+    colors: dict[str, Colour]
+    fonts: dict[str, Annotated[FontFile, BeforeValidator(_font)]]
+    logo: LogoFile = Field(examples=['{text: "Ensemble Demain"}'])
+    cards: CardsFile = CardsFile()
+
+    @field_validator("colors", "fonts")
+    @classmethod
+    def _not_empty(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if not value:
+            raise Fix(f"'{info.field_name}' is empty", "name at least one")
+        return value
+
+
+class LayerFile(Section):
+    """One layer of a layout; which keys matter depends on ``type``."""
+
+    type: Annotated[
+        Literal["background", "band", "logo", "text", "qr"], BeforeValidator(_layer_type)
+    ]
+    box: tuple[int, int, int, int] | None = Field(
+        None, description="[left, top, right, bottom] in pixels"
     )
+    color: str = ""
+    field: str = ""
+    font: str = ""
+    size: int = 0
+    min_size: int = 0
+    line_spacing: float = 1.15
+    align: Literal["left", "center"] = "left"
+    valign: Literal["top", "middle", "bottom"] = "top"
+    radius: int = 0
+    image: str = ""
+    background: str = ""
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> LayerFile:
+        problem = _layer_problem(self)
+        if problem:
+            raise Fix(problem)
+        return self
 
 
-def _box(value: Any, path: Path, where: str, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    if not (
-        isinstance(value, list | tuple)
-        and len(value) == 4
-        and all(isinstance(v, int) for v in value)
-    ):
-        raise _brand_error(path, f"{where}.box must be [left, top, right, bottom] in pixels")
-    left, top, right, bottom = value
-    if not (0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]):
-        raise _brand_error(
-            path, f"{where}.box {list(value)} must lie inside the {size[0]}×{size[1]} canvas"
+class Layer(LayerFile):
+    """One layer of a checked layout (``box`` always set); which attributes matter depends on ``type``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    box: tuple[int, int, int, int]
+
+
+def _layer_problem(layer: LayerFile) -> str | None:
+    """What is wrong with ``layer`` for its type, whatever the brand kit, or None."""
+    kind = layer.type
+    if kind != "background" and layer.box is None:
+        return "box must be [left, top, right, bottom] in pixels"
+    if kind in {"text", "qr"} and layer.field not in FIELDS:
+        return f"field {layer.field!r} must be one of {list(FIELDS)}"
+    if kind == "qr" and layer.field != "link":
+        return "a qr layer draws the 'link' field"
+    if kind == "text" and layer.field == "link":
+        return "the link is drawn as a qr layer, not as text"
+    if kind in {"text", "logo"} and not 0 < layer.min_size <= layer.size:
+        return "needs size and min_size with 0 < min_size <= size"
+    if kind in {"text", "logo"} and not layer.color:
+        return "needs a text colour"
+    if kind == "qr" and not (layer.color and layer.background):
+        return "a qr layer needs color (dark modules) and background (light modules)"
+    if kind == "background" and bool(layer.color) == bool(layer.image):
+        return "a background has either a color or an image"
+    if kind == "band" and not layer.color:
+        return "a band needs a color"
+    return None
+
+
+class LayoutFile(Section):
+    """``content_templates/cards/<format>.yaml``: canvas, display width, layers in order."""
+
+    size: tuple[PositiveInt, PositiveInt] = Field(description="[width, height] in pixels")
+    display_width: PositiveInt = 360
+    layers: list[LayerFile]
+
+
+def _load_brand(templates_dir: Path) -> BrandKit:
+    doc = load_yaml(templates_dir / "brand.yaml", error=BrandError)
+    raw = doc.validate(BrandFile)
+    fonts = {}
+    for role, spec in raw.fonts.items():
+        file = templates_dir / spec.file
+        if not file.is_file():
+            raise doc.refuse(
+                f"font file {spec.file!r} not found under {templates_dir}",
+                "ship the font (with its licence) in content_templates/fonts/: system fonts differ between machines",
+                path=("fonts", role, "file"),
+            )
+        fonts[role] = FontSpec(path=file, weight=spec.weight)
+    logo_image = templates_dir / raw.logo.image if raw.logo.image else None
+    if logo_image is not None and not logo_image.is_file():
+        raise doc.refuse(
+            f"{raw.logo.image!r} not found under {templates_dir}",
+            "put the PNG there or give the logo as text",
+            path=("logo", "image"),
         )
-    return (left, top, right, bottom)
+    return BrandKit(
+        colors=dict(raw.colors),
+        fonts=fonts,
+        logo_text=raw.logo.text or "",
+        logo_image=logo_image,
+        formats=tuple(raw.cards.formats),
+        encoding=raw.cards.encoding,
+        quality=raw.cards.quality,
+    )
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _brand_problem(layer: LayerFile, brand: BrandKit, templates_dir: Path) -> str | None:
+    """What ``layer`` names that the brand kit does not have, or None."""
+    for colour in (layer.color, layer.background):
+        if colour and colour not in brand.colors:
+            return f"colour {colour!r} is not in brand.yaml colors {sorted(brand.colors)}"
+    if layer.type in {"text", "logo"} and layer.font not in brand.fonts:
+        return f"font {layer.font!r} is not in brand.yaml fonts {sorted(brand.fonts)}"
+    if layer.type == "background" and layer.image and not (templates_dir / layer.image).is_file():
+        return f"background image {layer.image!r} not found under {templates_dir}"
+    return None
+
+
 def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
-    path = templates_dir / "cards" / f"{name}.yaml"
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
-        raise _brand_error(path, "a layout needs 'size: [width, height]' and a list of 'layers'")
-    size_raw = raw.get("size")
-    if not (
-        isinstance(size_raw, list)
-        and len(size_raw) == 2
-        and all(isinstance(v, int) and v > 0 for v in size_raw)
-    ):
-        raise _brand_error(path, "'size' must be [width, height] in pixels")
-    size = (size_raw[0], size_raw[1])
-    display_width = int(raw.get("display_width", 360))
+    doc = load_yaml(templates_dir / "cards" / f"{name}.yaml", error=BrandError)
+    raw = doc.validate(LayoutFile)
+    size = raw.size
     layers = []
-    for index, item in enumerate(raw["layers"]):
-        where = f"layers[{index}]"
-        if not isinstance(item, dict) or item.get("type") not in _LAYER_TYPES:
-            raise _brand_error(path, f"{where}: 'type' must be one of {list(_LAYER_TYPES)}")
-        kind = item["type"]
-        box = (0, 0, *size) if kind == "background" else _box(item.get("box"), path, where, size)
-        known = {f for f in Layer.__dataclass_fields__}
-        unknown = sorted(set(item) - known)
-        if unknown:
-            raise _brand_error(path, f"{where}: unknown key(s) {unknown}")
-        try:
-            numbers = {key: int(item[key]) for key in ("size", "min_size", "radius") if key in item}
-            if "line_spacing" in item:
-                numbers["line_spacing"] = float(item["line_spacing"])  # type: ignore[assignment]
-        except (TypeError, ValueError) as exc:
-            raise _brand_error(
-                path, f"{where}: size, min_size and radius are pixels, line_spacing a number"
-            ) from exc
-        layer = Layer(**{**item, **numbers, "box": box})
-        for colour in (layer.color, layer.background):
-            if colour and colour not in brand.colors:
-                raise _brand_error(
-                    path,
-                    f"{where}: colour {colour!r} is not in brand.yaml colors {sorted(brand.colors)}",
-                )
-        if kind in {"text", "qr"} and layer.field not in FIELDS:
-            raise _brand_error(
-                path, f"{where}: field {layer.field!r} must be one of {list(FIELDS)}"
+    for index, item in enumerate(raw.layers):
+        where = ("layers", index)
+        box = (0, 0, *size) if item.type == "background" or item.box is None else item.box
+        left, top, right, bottom = box
+        if not (0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]):
+            raise doc.refuse(
+                f"{list(box)} must lie inside the {size[0]}×{size[1]} canvas",
+                "move or shrink the box",
+                path=(*where, "box"),
             )
-        if kind == "qr" and layer.field != "link":
-            raise _brand_error(path, f"{where}: a qr layer draws the 'link' field")
-        if kind == "text" and layer.field == "link":
-            raise _brand_error(path, f"{where}: the link is drawn as a qr layer, not as text")
-        if kind in {"text", "logo"}:
-            if layer.font not in brand.fonts:
-                raise _brand_error(
-                    path,
-                    f"{where}: font {layer.font!r} is not in brand.yaml fonts {sorted(brand.fonts)}",
-                )
-            if not 0 < layer.min_size <= layer.size:
-                raise _brand_error(
-                    path, f"{where}: needs size and min_size with 0 < min_size <= size"
-                )
-            if not layer.color:
-                raise _brand_error(path, f"{where}: needs a text colour")
-            if layer.align not in {"left", "center"} or layer.valign not in {
-                "top",
-                "middle",
-                "bottom",
-            }:
-                raise _brand_error(
-                    path, f"{where}: align is left|center, valign is top|middle|bottom"
-                )
-        if kind == "qr" and not (layer.color and layer.background):
-            raise _brand_error(
-                path,
-                f"{where}: a qr layer needs color (dark modules) and background (light modules)",
-            )
-        if kind == "background" and bool(layer.color) == bool(layer.image):
-            raise _brand_error(path, f"{where}: a background has either a color or an image")
-        if kind == "band" and not layer.color:
-            raise _brand_error(path, f"{where}: a band needs a color")
-        if kind == "background" and layer.image and not (templates_dir / layer.image).is_file():
-            raise _brand_error(
-                path, f"{where}: background image {layer.image!r} not found under {templates_dir}"
-            )
-        layers.append(layer)
+        problem = _brand_problem(item, brand, templates_dir)
+        if problem:
+            raise doc.refuse(problem, "use a name defined in brand.yaml", path=where)
+        layers.append(Layer(**{**item.model_dump(), "box": box}))
     dynamic = [(i, layer) for i, layer in enumerate(layers) if layer.type in {"text", "qr", "logo"}]
     for position, (i, a) in enumerate(dynamic):
         for j, b in dynamic[position + 1 :]:
             if _overlap(a.box, b.box):
-                raise _brand_error(
-                    path,
+                raise doc.refuse(
                     f"layers[{i}] and layers[{j}] overlap: text or QR code would be drawn over each other",
+                    "move one of the boxes",
+                    path=("layers", j, "box"),
                 )
     if not any(layer.type == "text" and layer.field == "footer" for layer in layers):
-        raise _brand_error(
-            path, "the legal mention is printed on every card: add a text layer with field: footer"
+        raise doc.refuse(
+            "the legal mention is printed on every card: add a text layer with field: footer",
+            "",
+            path=("layers",),
         )
-    return Layout(name=name, size=size, display_width=display_width, layers=tuple(layers))
+    return Layout(name=name, size=size, display_width=raw.display_width, layers=tuple(layers))
 
 
 def _kit_digest(templates_dir: Path) -> str:

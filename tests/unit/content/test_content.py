@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -148,7 +149,7 @@ def test_sample_brief_loads_with_alternatives(settings: Settings) -> None:
 def test_brief_of_another_day_is_refused(tmp_path: Path) -> None:
     with pytest.raises(
         BriefError,
-        match=r"line 8: edition: 2026-11-23 inside does not match the expected 2026-11-24",
+        match=r"\.yaml:8: edition: 2026-11-23 inside does not match the expected 2026-11-24",
     ):
         load_brief(_brief(tmp_path, edition=date(2026, 11, 23)), EDITION)
 
@@ -158,86 +159,86 @@ def test_brief_of_another_day_is_refused(tmp_path: Path) -> None:
     [
         (
             lambda t: t.replace('    call_to_action: "Partagez et parlez-en autour de vous"\n', ""),
-            r"line 35: themes\[2\]: 'call_to_action' is required",
+            r"\.yaml:35: themes\[2\]\.call_to_action: is required",
         ),
         (
             lambda t: t.replace(
                 '    call_to_action:\n      - "Venez', '    call_to_acton:\n      - "Venez'
             ),
-            r"line 32: themes\[1\]\.call_to_acton: unknown key 'call_to_acton'; did you mean 'call_to_action'\?",
+            r"\.yaml:32: themes\[1\]\.call_to_acton: unknown key 'call_to_acton' — did you mean 'call_to_action'\?",
         ),
         (
             lambda t: t.replace(
                 'source: "https://www.service-public.fr', 'source: "http://www.service-public.fr'
             ),
-            r"line 29: themes\[1\]\.facts\[0\]\.source: .* must start with https://",
+            r"\.yaml:29: themes\[1\]\.facts\[0\]\.source: .* must start with https://",
         ),
         (
             lambda t: t.replace(
                 "https://ensemble-demain.example.org/climat", "https://evil.example.com/climat"
             ),
-            r"line 41: themes\[2\]\.link: .*evil\.example\.com is not in links\.allowed_domains",
+            r"\.yaml:41: themes\[2\]\.link: .*evil\.example\.com is not in links\.allowed_domains",
         ),
         (
             lambda t: t.replace('title: "Un médecin pour chacun"', "title: No"),
-            r"line 25: themes\[1\]\.title: must be text; got true/false \(YAML reads yes/no",
+            r"\.yaml:25: themes\[1\]\.title: must be text; got true/false \(YAML reads yes/no",
         ),
         (
             lambda t: t.replace("id: sante", "id: pouvoir-achat"),
-            r"line 24: themes\[1\]\.id: theme id 'pouvoir-achat' is used twice",
+            r"\.yaml:24: themes\[1\]\.id: theme id 'pouvoir-achat' is used twice",
         ),
         (
             lambda t: t.replace("id: sante", "id: Santé!"),
-            r"line 24: themes\[1\]\.id: 'Santé!' must be a slug",
+            r"\.yaml:24: themes\[1\]\.id: 'Santé!' must be a slug",
         ),
         (
             lambda t: t.replace(
                 "hashtags: [Climat, EnsembleDemain]", "hashtags: [Climat, Ensemble Demain]"
             ),
-            r"line 42: themes\[2\]\.hashtags\[1\]: 'Ensemble Demain' is not a hashtag",
+            r"\.yaml:42: themes\[2\]\.hashtags\[1\]: 'Ensemble Demain' is not a hashtag",
         ),
         (
             lambda t: t.replace(
                 'title: "Un médecin pour chacun"', 'title: "' + "Un médecin " * 9 + '"'
             ),
-            r"line 25: themes\[1\]\.title: is 98 characters long; at most 80",
+            r"\.yaml:25: themes\[1\]\.title: is 98 characters long; at most 80",
         ),
         (
             lambda t: t.replace(
                 'title: "Un médecin pour chacun"',
                 "title: '\"" + "Un médecin " * 6 + "pour tous ok\"'",
             ),
-            r"line 25: themes\[1\]\.title: is 82 characters once written in French typography; at most 80",
+            r"\.yaml:25: themes\[1\]\.title: is 82 characters once written in French typography; at most 80",
         ),
         (
             lambda t: t.replace(
                 'prix justes"\n    key_message:', 'prix justes"\n    title: "bis"\n    key_message:'
             ),
-            r"line 12: themes\[0\]\.title: 'title' appears twice",
+            r"\.yaml:11: themes\[0\]\.title: 'title' appears twice",
         ),
         (
             lambda t: t.replace(
                 "et revaloriser les petites retraites.", "et revaloriser https://x.example.org/a ."
             ),
-            r"line 12: themes\[0\]\.key_message: holds a link; put links in 'link'",
+            r"\.yaml:12: themes\[0\]\.key_message: holds a link; put links in 'link'",
         ),
         (
             lambda t: t.replace('/sante"', '/santé"'),
-            r"line 30: themes\[1\]\.link: .* non-ASCII characters; percent-encode",
+            r"\.yaml:30: themes\[1\]\.link: .* non-ASCII characters; percent-encode",
         ),
         (
             lambda t: t.split("themes:")[0] + "themes: []\n",
-            r"line 9: themes: must be a non-empty list",
+            r"\.yaml:9: themes: must be a non-empty list",
         ),
         (
             lambda t: t.replace("  65plus:", "  65 plus:"),
-            r"line 49: framing\.65 plus: '65 plus' must be an age band",
+            r"\.yaml:49: framing\.65 plus: '65 plus' must be an age band",
         ),
         (
             lambda t: t.replace(
                 "themes:\n  - id: pouvoir-achat", "themes:\n  - id: pouvoir-achat\n    title: [a"
             ),
-            r"line 1\d: not valid YAML",
+            r"\.yaml:1\d: not valid YAML",
         ),
     ],
 )
@@ -246,6 +247,22 @@ def test_brief_errors_name_line_and_field(
 ) -> None:
     with pytest.raises(BriefError, match=message):
         load_brief(_brief(tmp_path, mutate), EDITION, allowed_domains=settings.allowed_domains)
+
+
+def test_a_billion_laughs_brief_is_refused_at_once_with_its_line(tmp_path: Path) -> None:
+    """Nested aliases would expand to gigabytes: the brief loader refuses the first anchor."""
+    laughs = ['a0: &a0 "lol"'] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)
+    ]
+    path = tmp_path / "2026-11-24.yaml"
+    path.write_text(
+        "edition: 2026-11-24\n" + "\n".join(laughs) + "\nthemes: *a9\n", encoding="utf-8"
+    )
+    started = time.perf_counter()
+    with pytest.raises(BriefError, match=r"2026-11-24\.yaml:2: YAML anchors and aliases") as caught:
+        load_brief(path, EDITION)
+    assert "write the value out in full" in str(caught.value)
+    assert time.perf_counter() - started < 1.0
 
 
 def test_missing_brief_says_what_to_do(tmp_path: Path) -> None:
@@ -438,12 +455,12 @@ def test_framing_rules_are_data(settings: Settings, tmp_path: Path) -> None:
         (
             "framing.yaml",
             lambda t: t.replace("angle: climat", "angle: climate"),
-            r"framing\.yaml, line \d+: rules\[1\]\.angle: angle 'climate' is not defined",
+            r"framing\.yaml:\d+: rules\[1\]\.angle: angle 'climate' is not defined",
         ),
         (
             "framing.yaml",
             lambda t: t.replace("  - when: {kind: territory}", "  - when: {knd: territory}"),
-            r"rules\[0\]\.when\.knd: unknown key 'knd'; did you mean 'kind'",
+            r"rules\[0\]\.when\.knd: unknown key 'knd' — did you mean 'kind'",
         ),
         (
             "framing.yaml",

@@ -63,12 +63,12 @@ def test_shipped_definitions_load(definitions) -> None:
         ),
         (
             "[{id: A B, label: A, min: 18, max: 120, framing: x}]",
-            r"bands\[0\]\.id = 'A B' must be a slug",
+            r"bands\[0\]\.id: 'A B' must be a slug",
         ),
-        ("[{id: a, label: A, min: 18, max: 120}]", r"bands\[0\] has no framing"),
+        ("[{id: a, label: A, min: 18, max: 120}]", r"bands\[0\]\.framing: is required — add it"),
         (
             "[{id: a, label: A, min: 18, max: 120, framing: x, colour: red}]",
-            r"unknown key 'bands\[0\]\.colour'",
+            r"bands\[0\]\.colour: unknown key 'colour'",
         ),
         (
             "[{id: a, label: A, min: 18, max: 50, framing: x}, {id: a, label: B, min: 51, max: 120, framing: y}]",
@@ -76,7 +76,7 @@ def test_shipped_definitions_load(definitions) -> None:
         ),
         (
             "[{id: a, label: A, min: dix-huit, max: 120, framing: x}]",
-            r"bands\[0\]\.min = 'dix-huit' must be an integer",
+            r"bands\[0\]\.min: .*integer.* \(got 'dix-huit'\) — write a whole number",
         ),
     ],
 )
@@ -94,15 +94,15 @@ def test_age_bands_errors_name_file_key_and_fix(tmp_path: Path, bands: str, expe
             "features: [interests, engagment]\n",
             r"features\[1\] = 'engagment' is not a known feature; did you mean 'engagement'",
         ),
-        ("features: [interests]\nclusters: 0\n", r"clusters = 0 is out of range 1..30"),
-        ("features: [interests]\nclusters: 31\n", r"clusters = 31 is out of range 1..30"),
+        ("features: [interests]\nclusters: 0\n", r"clusters: 0 is out of range 1..30"),
+        ("features: [interests]\nclusters: 31\n", r"clusters: 31 is out of range 1..30"),
         ("features: [interests]\nclusters: {min: 1, max: 5}\n", r"must lie in 2..30"),
         ("features: [interests]\nclusters: {min: 6, max: 3}\n", r"clusters: min 6 is above max 3"),
-        ("features: [interests]\ncluster: 4\n", r"unknown key 'cluster'; did you mean 'clusters'"),
-        ("features: [interests]\nmin_segment_size: 5\n", r"min_segment_size = 5 is below 10"),
+        ("features: [interests]\ncluster: 4\n", r"unknown key 'cluster' — did you mean 'clusters'"),
+        ("features: [interests]\nmin_segment_size: 5\n", r"min_segment_size: 5 is below 10"),
         (
             "features: [interests]\nweights: {density: 2}\n",
-            r"weights.density weighs a feature that is not in 'features'",
+            r"weights\.density: weighs a feature that is not in 'features'",
         ),
         ("features: []\n", r"'features' is missing or empty"),
         (
@@ -165,9 +165,9 @@ def test_age_sex_and_place_are_allowed(tmp_path: Path) -> None:
     [
         (
             "[{level: region, code: '11'}]",
-            r"level = 'region' must be departement, commune or arrondissement",
+            r"level: 'region' must be departement, commune or arrondissement",
         ),
-        ("[{level: departement, code: 1}]", r"code = '1' is not a département code"),
+        ("[{level: departement, code: 1}]", r"code: '1' is not a département code"),
         (
             "[{level: commune, code: '75120'}]",
             r"'75120' is an arrondissement; set level: arrondissement",
@@ -178,7 +178,7 @@ def test_age_sex_and_place_are_allowed(tmp_path: Path) -> None:
         ),
         ("[{level: commune, code: '99999'}]", r"not an INSEE commune code"),
         ("[{level: departement, code: '29'}, {level: departement, code: '29'}]", r"listed twice"),
-        ("[{level: departement, code: '29', theme: Santé}]", r"theme = 'Santé' must be a theme id"),
+        ("[{level: departement, code: '29', theme: Santé}]", r"theme: 'Santé' must be a theme id"),
     ],
 )
 def test_territory_errors(tmp_path: Path, packs: str, expected: str) -> None:

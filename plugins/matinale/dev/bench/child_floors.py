@@ -73,12 +73,11 @@ def _card_sizes(store: Any, keys: list[str]) -> dict[tuple[int, int, str], int]:
 
 
 def _card_quality(templates_dir: Path) -> int:
-    import yaml
+    from matinale.yamlfile import load_yaml
 
-    try:
-        brand = yaml.safe_load((templates_dir / "brand.yaml").read_text(encoding="utf-8")) or {}
-    except OSError:
+    if not (templates_dir / "brand.yaml").is_file():
         return 90
+    brand = load_yaml(templates_dir / "brand.yaml").data or {}
     quality = _find(brand, "quality")
     return int(quality) if isinstance(quality, int) else 90
 
@@ -147,13 +146,10 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
         skipped["privacy"] = f"{valid_key} is not in the work store"
 
     def kmeans() -> dict[str, Any]:
-        import yaml
+        from matinale.yamlfile import load_yaml
 
         report = store.get_json(f"{ctx.prefix}/segments.json").get("report") or {}
-        profiles = (
-            yaml.safe_load((settings.segments_dir / "profiles.yaml").read_text(encoding="utf-8"))
-            or {}
-        )
+        profiles = load_yaml(settings.segments_dir / "profiles.yaml").data or {}
         shape = _model_shape(report, profiles, int(spec["rows"]))
         return floors.kmeans_fit(
             fit_rows=shape["fit_rows"],

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from matinale.errors import MatinaleError
+from matinale.yamlfile import load_yaml
 
 __all__ = [
     "BENCH_EDITION",
@@ -173,10 +174,7 @@ def supporters_file(
 
 
 def _load_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise BenchWorkspaceError(f"{path}: cannot read it for the bench copy ({exc})") from exc
+    return load_yaml(path, error=BenchWorkspaceError).data
 
 
 def _dump_yaml(path: Path, value: Any) -> None:
