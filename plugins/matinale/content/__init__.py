@@ -28,7 +28,7 @@ The package, one concern a module:
 - :mod:`.maker`: one segment's posts (fit, checks, distinct variants);
 - :mod:`.posts`: the writer of many segments, posts.json and posts.md;
 - :mod:`.pool`: many segments on many cores;
-- :mod:`.links`, :mod:`.yamldoc`, :mod:`.errors`, :mod:`.typography`: what they all share.
+- :mod:`.links`, :mod:`.errors`, :mod:`.typography`: what they all share.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from matinale.content.errors import LinkError
-from matinale.content.yamldoc import _SLUG
+from matinale.schemas.fields import SLUG
 
 _SPACE = re.compile(r"\s")
 _HOST_END = re.compile(r"[/?#]")
@@ -71,7 +71,7 @@ def tracked_link(
     ``allowed_domains``, a link that is not https on one of them raises :class:`LinkError`.
     """
     for name, value in (("channel", channel), ("content", content)):
-        if not _SLUG.match(value):
+        if not SLUG.match(value):
             raise LinkError(f"tracking {name} {value!r} must be a slug (a-z, 0-9, '-')")
     problem = _cached_link_problem(url, None if allowed_domains is None else tuple(allowed_domains))
     if problem:

@@ -26,7 +26,7 @@ from matinale.content.links import _link_problem, _site, tracked_link
 from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_template, _render
 from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
 from matinale.content.typography import URL_PATTERN
-from matinale.content.yamldoc import _SLUG
+from matinale.schemas.fields import SLUG
 
 if TYPE_CHECKING:
     from matinale.content.posts import PostWriter
@@ -64,7 +64,7 @@ class _SegmentMaker:
         self.w = writer
         self.segment = segment
         self.segment_id = str(segment.get("id"))
-        if not _SLUG.match(self.segment_id):
+        if not SLUG.match(self.segment_id):
             raise ContentError(
                 f"segment id {self.segment_id!r} is not a slug; segments.json is corrupt"
             )
