@@ -14,9 +14,10 @@ run: install
 up: install
 	@.venv/bin/matinale up
 
-## the whole test suite: the no-server tests again under faked clocks (DST nights, New Year's
+## the whole test suite: lint, the no-server tests again under faked clocks (DST nights, New Year's
 ## Eve, an election, Montréal's zone), then unit, DAG, end-to-end, browser and stack tests
 test: install system-deps
+	@$(MAKE) --no-print-directory lint
 	@scripts/test-any-date.sh
 	@.venv/bin/python -m pytest
 
@@ -37,8 +38,11 @@ stack-test: install system-deps
 bench: install
 	@PYTHONPATH=$(CURDIR)/plugins .venv/bin/python -m matinale.dev.bench run
 
+## ruff (Airflow's AIR rules included), ruff's formatter and mypy: all must be clean
 lint: install
 	@.venv/bin/ruff check --extend-select AIR plugins dags tests
+	@.venv/bin/ruff format --check plugins dags tests
+	@.venv/bin/mypy plugins dags
 
 clean:
 	rm -rf var test-artifacts

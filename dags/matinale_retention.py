@@ -30,7 +30,11 @@ from matinale.settings import cached_settings
     default_args={**glue.default_args(), "retry_delay": timedelta(minutes=5)},
     tags=["matinale", "retention", "gdpr"],
     doc_md=__doc__,
-    params={"dry_run": Param(False, type="boolean", description="Count what would be deleted; delete nothing")},
+    params={
+        "dry_run": Param(
+            False, type="boolean", description="Count what would be deleted; delete nothing"
+        )
+    },
 )
 def matinale_retention():
     @task

@@ -37,8 +37,18 @@ class SampleBrief:
 
 
 THEMES = (
-    SampleTheme("pouvoir-achat", "Pouvoir d'achat : des prix justes", "Bloquer les prix de l'énergie pour les ménages modestes.", "https://ensemble-demain.example.org/pouvoir-achat"),
-    SampleTheme("sante", "Un médecin pour chacun", "Ouvrir 500 maisons de santé là où l'on attend des mois.", "https://ensemble-demain.example.org/sante"),
+    SampleTheme(
+        "pouvoir-achat",
+        "Pouvoir d'achat : des prix justes",
+        "Bloquer les prix de l'énergie pour les ménages modestes.",
+        "https://ensemble-demain.example.org/pouvoir-achat",
+    ),
+    SampleTheme(
+        "sante",
+        "Un médecin pour chacun",
+        "Ouvrir 500 maisons de santé là où l'on attend des mois.",
+        "https://ensemble-demain.example.org/sante",
+    ),
 )
 
 
@@ -95,15 +105,40 @@ def write_inputs(
                 for variant in range(1, variants + 1):
                     text = post_text(theme, channel, variant, seg) + extra_text
                     link = f"{theme.link}?utm_source=matinale&utm_medium={channel}&utm_campaign={EDITION}&utm_content={seg}-{variant}"
-                    posts.append({"theme": theme.id, "channel": channel, "variant": variant, "text": text, "length": len(text), "link": link})
-        store.put_bytes(f"{prefix}/{seg}/posts.json", json.dumps({"segment": seg, "edition": EDITION.isoformat(), "posts": posts}, ensure_ascii=False).encode())
+                    posts.append(
+                        {
+                            "theme": theme.id,
+                            "channel": channel,
+                            "variant": variant,
+                            "text": text,
+                            "length": len(text),
+                            "link": link,
+                        }
+                    )
+        store.put_bytes(
+            f"{prefix}/{seg}/posts.json",
+            json.dumps(
+                {"segment": seg, "edition": EDITION.isoformat(), "posts": posts}, ensure_ascii=False
+            ).encode(),
+        )
         cards = []
         for theme in THEMES:
             for fmt in formats:
                 name = f"cards/{theme.id}-{fmt}.jpg"
                 store.put_bytes(f"{prefix}/{seg}/{name}", card_jpeg(theme.id, fmt, seg))
-                cards.append({"file": name, "theme": theme.id, "format": fmt, "alt": f"Visuel « {theme.title} » : {theme.key_message}", "link": theme.link})
-        store.put_bytes(f"{prefix}/{seg}/cards.json", json.dumps({"segment": seg, "cards": cards}, ensure_ascii=False).encode())
+                cards.append(
+                    {
+                        "file": name,
+                        "theme": theme.id,
+                        "format": fmt,
+                        "alt": f"Visuel « {theme.title} » : {theme.key_message}",
+                        "link": theme.link,
+                    }
+                )
+        store.put_bytes(
+            f"{prefix}/{seg}/cards.json",
+            json.dumps({"segment": seg, "cards": cards}, ensure_ascii=False).encode(),
+        )
 
 
 SEGMENTS = [
@@ -112,7 +147,13 @@ SEGMENTS = [
 ]
 
 COMPLIANCE = {
-    "ingest": {"rows_read": 3000, "quarantined": 12, "suppressed": 4, "duplicates_merged": 3, "valid": 2981},
+    "ingest": {
+        "rows_read": 3000,
+        "quarantined": 12,
+        "suppressed": 4,
+        "duplicates_merged": 3,
+        "valid": 2981,
+    },
     "adults": 2950,
     "minors_excluded": 31,
     "consent_by_channel": {"email": 2100, "sms": 900},
@@ -120,7 +161,14 @@ COMPLIANCE = {
 }
 
 
-def build(store: Store, prefix: str = "run/bundle", *, segments: list[dict[str, Any]] | None = None, write: bool = True, **inputs: Any) -> dict[str, Any]:
+def build(
+    store: Store,
+    prefix: str = "run/bundle",
+    *,
+    segments: list[dict[str, Any]] | None = None,
+    write: bool = True,
+    **inputs: Any,
+) -> dict[str, Any]:
     """Write inputs (unless ``write`` is false) and build the bundle with the real build_bundle."""
     from matinale.bundle import build_bundle
 

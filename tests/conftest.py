@@ -28,7 +28,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "MATINALE_HOME": str(ROOT),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])
+        ),
     }
 )
 
@@ -46,14 +48,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _servers_only_in_marked_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _servers_only_in_marked_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Starting SeaweedFS from a test without a server marker fails it: the marker is what
     keeps server tests out of the faked-clock runs (``scripts/test-any-date.sh``)."""
     if any(request.node.get_closest_marker(name) for name in SERVER_MARKERS):
         return
 
     def refuse(self: SeaweedS3, *args: object, **kwargs: object) -> None:
-        pytest.fail(f"{request.node.nodeid} starts an S3 server: mark it @pytest.mark.s3", pytrace=False)
+        pytest.fail(
+            f"{request.node.nodeid} starts an S3 server: mark it @pytest.mark.s3", pytrace=False
+        )
 
     monkeypatch.setattr(SeaweedS3, "start", refuse)
 
@@ -123,7 +129,9 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/s3cr3t-token"
-    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_ALERTS", json.dumps({"conn_type": "http", "host": hook.url}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MATINALE_ALERTS", json.dumps({"conn_type": "http", "host": hook.url})
+    )
     try:
         yield hook
     finally:

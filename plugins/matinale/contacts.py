@@ -35,11 +35,20 @@ __all__ = [
 #: (ARCEP numbering plan). They must win over the metropolitan rule: ``02 62`` is Réunion,
 #: not north-west France, and ``06 39`` is a Mayotte mobile.
 DOM_PREFIXES: dict[str, str] = {
-    "0590": "590", "0690": "590", "0691": "590",  # Guadeloupe, Saint-Martin, Saint-Barthélemy
-    "0594": "594", "0694": "594",  # Guyane
-    "0596": "596", "0696": "596", "0697": "596",  # Martinique
-    "0262": "262", "0263": "262", "0692": "262", "0693": "262",  # La Réunion
-    "0269": "262", "0639": "262",  # Mayotte
+    "0590": "590",
+    "0690": "590",
+    "0691": "590",  # Guadeloupe, Saint-Martin, Saint-Barthélemy
+    "0594": "594",
+    "0694": "594",  # Guyane
+    "0596": "596",
+    "0696": "596",
+    "0697": "596",  # Martinique
+    "0262": "262",
+    "0263": "262",
+    "0692": "262",
+    "0693": "262",  # La Réunion
+    "0269": "262",
+    "0639": "262",  # Mayotte
 }
 # Metropolitan ranges the vectorised path accepts: geographic 01–05, mobiles 06 and 073–079,
 # 09 (VoIP). Anything else (08 services, unallocated 070–072, foreign numbers) goes to
@@ -116,7 +125,9 @@ def _phonenumbers_e164(values: list[str]) -> list[str]:
             out.append("")
             continue
         valid = phonenumbers.is_valid_number(number)
-        out.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else "")
+        out.append(
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else ""
+        )
     return out
 
 

@@ -83,7 +83,9 @@ def _read_table(name: str, dtypes: dict[str, str]) -> pd.DataFrame:
     # Only an empty field is missing: a default read would also take "NA" or "null" as
     # missing values, and an unlisted column could be typed by guesswork.
     with files("matinale").joinpath("data", name).open("rb") as handle:
-        return pd.read_csv(handle, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8")
+        return pd.read_csv(
+            handle, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +95,9 @@ def communes() -> pd.DataFrame:
     Code columns (``insee_com``, ``insee_reg``, ``insee_dep``, ``code_postal``,
     ``insee_parente``) and names are text; coordinates and areas are floats; counts are ints.
     """
-    dtypes = {column: "str" for column in (*_COMMUNE_CODES, "commune", "commune_article", "commune_type")}
+    dtypes = {
+        column: "str" for column in (*_COMMUNE_CODES, "commune", "commune_article", "commune_type")
+    }
     dtypes |= {column: "float64" for column in _COMMUNE_FLOATS}
     dtypes |= {column: "int64" for column in _COMMUNE_INTS}
     return _read_table("communes.csv", dtypes)
@@ -140,7 +144,9 @@ def postal_codes() -> dict[str, tuple[str, ...]]:
     pairs = pd.DataFrame({"code_postal": table["code_postal"], "insee_com": insee})
     pairs = pairs.drop_duplicates().sort_values(["code_postal", "insee_com"])
     grouped: dict[str, list[str]] = {}  # plain Python over the sorted rows: 5x a pandas groupby
-    for code, commune in zip(pairs["code_postal"].tolist(), pairs["insee_com"].tolist(), strict=True):
+    for code, commune in zip(
+        pairs["code_postal"].tolist(), pairs["insee_com"].tolist(), strict=True
+    ):
         if isinstance(code, str):  # as groupby, which drops a missing key
             grouped.setdefault(code, []).append(commune)
     return {code: tuple(communes) for code, communes in grouped.items()}

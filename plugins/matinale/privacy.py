@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -167,7 +168,9 @@ class SuppressionList:
         for column in (emails, phones):
             if self.plain:
                 hit = pc.is_in(column, value_set=pa.array(sorted(self.plain), pa.string()))
-                found |= np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+                found |= np.asarray(
+                    pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool
+                )
             if self.digests:
                 found |= self._digest_hits(column)
         return found
@@ -181,13 +184,19 @@ class SuppressionList:
         if filled.size:
             values = column if filled.size == len(column) else column.take(pa.array(filled))
             sha256, digests = hashlib.sha256, self.digests
-            hits[filled] = [sha256(value).digest() in digests for value in values.cast(pa.binary()).to_pylist()]
+            hits[filled] = [
+                sha256(value).digest() in digests for value in values.cast(pa.binary()).to_pylist()
+            ]
         return hits
 
 
 def _suppression_files(source: Path) -> list[Path]:
     if source.is_dir():
-        return sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in {".txt", ".csv"})
+        return sorted(
+            p
+            for p in source.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in {".txt", ".csv"}
+        )
     if source.is_file():
         return [source]
     return []
@@ -223,7 +232,9 @@ def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
         try:
             lines = _read_lines(path)
         except OSError as exc:
-            raise SuppressionError(f"{path}: cannot read the suppression file ({exc.strerror}); fix its permissions or remove it") from exc
+            raise SuppressionError(
+                f"{path}: cannot read the suppression file ({exc.strerror}); fix its permissions or remove it"
+            ) from exc
         for number, line in enumerate(lines, start=1):
             entry = line.strip().strip('"').strip()
             if not entry or entry.startswith("#"):
@@ -269,14 +280,26 @@ class PrivacySplit:
 
 #: The columns of the valid supporters that ``split_for_segmentation`` and
 #: ``compliance_counts`` read (the privacy stage loads only these).
-SPLIT_COLUMNS = tuple(dict.fromkeys(("supporter_id", *SEGMENTATION_FEATURES, *CONTACT_FIELDS, *CONSENT_CHANNELS.values(), "legal_basis")))
+SPLIT_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            "supporter_id",
+            *SEGMENTATION_FEATURES,
+            *CONTACT_FIELDS,
+            *CONSENT_CHANNELS.values(),
+            "legal_basis",
+        )
+    )
+)
 
 
 def split_for_segmentation(valid: pd.DataFrame) -> PrivacySplit:
     """Adults' allowed features for segmentation; contacts kept apart for the delivery file."""
     adults = valid["age"] >= ADULT_AGE
     columns = ["supporter_id", *[c for c in SEGMENTATION_FEATURES if c in valid.columns]]
-    contacts = valid.loc[adults, ["supporter_id", *CONTACT_FIELDS, *CONSENT_CHANNELS.values(), "legal_basis"]]
+    contacts = valid.loc[
+        adults, ["supporter_id", *CONTACT_FIELDS, *CONSENT_CHANNELS.values(), "legal_basis"]
+    ]
     return PrivacySplit(
         features=valid.loc[adults, columns].reset_index(drop=True),
         contacts=contacts.reset_index(drop=True),
@@ -284,7 +307,7 @@ def split_for_segmentation(valid: pd.DataFrame) -> PrivacySplit:
     )
 
 
-def compliance_counts(valid: pd.DataFrame) -> dict[str, dict[str, object]]:
+def compliance_counts(valid: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Consents per channel, per legal basis, and per legal basis × channel: counts only."""
     channels = {name: column for name, column in CONSENT_CHANNELS.items() if column in valid}
     basis_names = valid["legal_basis"].astype("str").replace("", "non renseignée")

@@ -63,10 +63,14 @@ def private_prefixes(store: Store) -> dict[str, tuple[date, int]]:
 def _inbox_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.stat().st_mtime, p.name)
+    )
 
 
-def _expired_deliveries(client: Any, bucket: str, *, campaign_over: bool, keep_from: date) -> list[str]:
+def _expired_deliveries(
+    client: Any, bucket: str, *, campaign_over: bool, keep_from: date
+) -> list[str]:
     keys: list[str] = []
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix="delivery/"):
@@ -77,7 +81,9 @@ def _expired_deliveries(client: Any, bucket: str, *, campaign_over: bool, keep_f
     return keys
 
 
-def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = False, client: Any = None) -> dict[str, Any]:
+def purge(
+    store: Store, settings: Settings, *, today: date, dry_run: bool = False, client: Any = None
+) -> dict[str, Any]:
     """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted.
 
     ``client`` (boto3) reaches the delivery files in the private bucket; without it they are
@@ -89,18 +95,25 @@ def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = Fals
     keep_from = today - timedelta(days=policy.private_outputs_days)
 
     runs = private_prefixes(store)
-    expired = {prefix: info for prefix, info in runs.items() if campaign_over or info[0] < keep_from}
+    expired = {
+        prefix: info for prefix, info in runs.items() if campaign_over or info[0] < keep_from
+    }
     deleted_files = 0
     for prefix, (_edition, count) in sorted(expired.items()):
         deleted_files += count if dry_run else store.delete_prefix(prefix)
 
     deliveries: list[str] = []
     if client is not None:
-        deliveries = _expired_deliveries(client, settings.private_bucket, campaign_over=campaign_over, keep_from=keep_from)
+        deliveries = _expired_deliveries(
+            client, settings.private_bucket, campaign_over=campaign_over, keep_from=keep_from
+        )
         for start in range(0, len(deliveries), 1000):
             if not dry_run:
                 chunk = deliveries[start : start + 1000]
-                client.delete_objects(Bucket=settings.private_bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+                client.delete_objects(
+                    Bucket=settings.private_bucket,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
 
     inbox_deleted = 0
     exports = _inbox_files(settings.inbox / "supporters")
@@ -109,7 +122,8 @@ def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = Fals
     doomed = [
         p
         for p in exports
-        if campaign_over or (p != newest and datetime.fromtimestamp(p.stat().st_mtime, UTC) < cutoff)
+        if campaign_over
+        or (p != newest and datetime.fromtimestamp(p.stat().st_mtime, UTC) < cutoff)
     ]
     if campaign_over and policy.purge_suppression_after_end:
         doomed += _inbox_files(settings.inbox / "suppression")
@@ -133,7 +147,9 @@ def purge(store: Store, settings: Settings, *, today: date, dry_run: bool = Fals
     log.info(
         "Retention (%s rule, %s): %s %d private file(s) in %d of %d run(s), %d delivery file(s) and %d inbox file(s)",
         report["rule"],
-        f"campaign ended, purge from {purge_all_from}" if campaign_over else f"keeping editions from {keep_from}",
+        f"campaign ended, purge from {purge_all_from}"
+        if campaign_over
+        else f"keeping editions from {keep_from}",
         verb,
         deleted_files,
         len(expired),

@@ -96,7 +96,9 @@ def night_of(edition: date, clocks: Clocks) -> Night:
         brief_cutoff=_on_night(edition, clocks.brief_cutoff, clocks),
         deadline=_on_night(edition, clocks.publish_deadline, clocks),
         # approval_closes is on the edition's own day, after the deadline (checked by settings).
-        approval_closes=datetime.combine(edition, clocks.approval_closes, tzinfo=clocks.campaign_tz),
+        approval_closes=datetime.combine(
+            edition, clocks.approval_closes, tzinfo=clocks.campaign_tz
+        ),
     )
 
 
@@ -120,13 +122,17 @@ def next_nights(after: datetime, count: int, clocks: Clocks) -> list[Night]:
     return nights
 
 
-def approval_wait(edition: date, now: datetime, clocks: Clocks, *, minimum: timedelta = timedelta(hours=1)) -> timedelta:
+def approval_wait(
+    edition: date, now: datetime, clocks: Clocks, *, minimum: timedelta = timedelta(hours=1)
+) -> timedelta:
     """How long the approval may wait: until ``approval_closes`` of the edition's day.
 
     A rerun made after that hour still gets ``minimum`` so staff can answer it.
     """
     _require_aware(now, "approval_wait")
-    return max(night_of(edition, clocks).approval_closes.astimezone(UTC) - now.astimezone(UTC), minimum)
+    return max(
+        night_of(edition, clocks).approval_closes.astimezone(UTC) - now.astimezone(UTC), minimum
+    )
 
 
 # -- the electoral silence ------------------------------------------------------------------
@@ -171,7 +177,9 @@ def freeze_windows(settings: Settings) -> list[Freeze]:
             windows.append(
                 Freeze(
                     election=election,
-                    starts=datetime.combine(extra.day - timedelta(days=1), time(0, 0), tzinfo=extra.zone),
+                    starts=datetime.combine(
+                        extra.day - timedelta(days=1), time(0, 0), tzinfo=extra.zone
+                    ),
                     ends=datetime.combine(extra.day, extra.polls_close, tzinfo=extra.zone),
                     shown_in=zone,
                     territory=extra.name,
@@ -201,7 +209,9 @@ class Decision:
         return {"publish": self.publish, "status": self.status, "reason": self.reason}
 
 
-def publication_decision(edition: date, now: datetime, settings: Settings, *, explicit: bool, dry_run: bool) -> Decision:
+def publication_decision(
+    edition: date, now: datetime, settings: Settings, *, explicit: bool, dry_run: bool
+) -> Decision:
     """May ``edition`` be published at ``now``?
 
     - dry run: never (everything but publish);
@@ -214,12 +224,16 @@ def publication_decision(edition: date, now: datetime, settings: Settings, *, ex
     _require_aware(now, "publication_decision")
     clocks = settings.clocks
     if dry_run:
-        return Decision(False, "dry_run", "Essai à blanc (dry run) : tout est construit, rien n'est publié")
+        return Decision(
+            False, "dry_run", "Essai à blanc (dry run) : tout est construit, rien n'est publié"
+        )
     night = night_of(edition, clocks)
     for instant in (now, night.deadline):
         window = freeze_for(instant, settings)
         if window is not None:
-            return Decision(False, "frozen", f"{window.reason} ; édition du {edition:%d/%m/%Y} non publiée")
+            return Decision(
+                False, "frozen", f"{window.reason} ; édition du {edition:%d/%m/%Y} non publiée"
+            )
     today = now.astimezone(clocks.campaign_tz).date()
     if not explicit and edition < today:
         return Decision(
@@ -284,7 +298,11 @@ def schedule_rows(first: date, last: date, settings: Settings) -> list[ScheduleR
         night = night_of(day, clocks)
         offset = _offset_hours(night.start, clocks)
         frozen = freeze_for(night.start, settings) or freeze_for(night.deadline, settings)
-        rows.append(ScheduleRow(night=night, offset_hours=offset, offset_changed=offset != previous, freeze=frozen))
+        rows.append(
+            ScheduleRow(
+                night=night, offset_hours=offset, offset_changed=offset != previous, freeze=frozen
+            )
+        )
         previous = offset
         day += timedelta(days=1)
     return rows
@@ -328,9 +346,14 @@ def format_schedule(rows: list[ScheduleRow], settings: Settings, *, markdown: bo
             night.start.astimezone(clocks.campaign_tz).date(), clocks.nightly_start
         )
         if length != wall:
-            notes.append(f"{camp} changes clocks tonight: the night lasts {_duration(length)}, not {_duration(wall)}")
+            notes.append(
+                f"{camp} changes clocks tonight: the night lasts {_duration(length)}, not {_duration(wall)}"
+            )
         if row.freeze is not None:
-            notes.append(f"FREEZE: {row.freeze.election.name}" + (f" / {row.freeze.territory}" if row.freeze.territory else ""))
+            notes.append(
+                f"FREEZE: {row.freeze.election.name}"
+                + (f" / {row.freeze.territory}" if row.freeze.territory else "")
+            )
         lines.append(
             [
                 f"{night.edition:%a %Y-%m-%d}",
@@ -348,8 +371,14 @@ def format_schedule(rows: list[ScheduleRow], settings: Settings, *, markdown: bo
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out.extend("| " + " | ".join(cells) + " |" for cells in lines)
         return "\n".join(out)
-    widths = [max(len(h), *(len(cells[i]) for cells in lines)) if lines else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(cells[i]) for cells in lines)) if lines else len(h)
+        for i, h in enumerate(header)
+    ]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
-    out.extend("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in lines)
+    out.extend(
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        for cells in lines
+    )
     return "\n".join(out)

@@ -66,7 +66,9 @@ def write_status(client: Any, bucket: str, record: dict[str, Any]) -> str:
     if record.get("state") not in STATES:
         raise StatusError(f"status state must be one of {STATES}, got {record.get('state')!r}")
     key = status_key(check_edition(record["edition"]), record["run"])
-    body = json.dumps({"schema": SCHEMA, **record}, ensure_ascii=False, indent=1, sort_keys=True).encode()
+    body = json.dumps(
+        {"schema": SCHEMA, **record}, ensure_ascii=False, indent=1, sort_keys=True
+    ).encode()
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return key
 
@@ -84,7 +86,9 @@ def _folders(client: Any, bucket: str, prefix: str) -> list[str]:
     names: list[str] = []
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        names.extend(item["Prefix"][len(prefix) :].rstrip("/") for item in page.get("CommonPrefixes", []))
+        names.extend(
+            item["Prefix"][len(prefix) :].rstrip("/") for item in page.get("CommonPrefixes", [])
+        )
     return names
 
 
@@ -101,7 +105,11 @@ def card_keys(manifest: dict[str, Any], prefix: str, limit: int = _MAX_CARDS) ->
     first (``cards/<theme>-<format>.jpg``), then one per segment, then any, so they differ."""
     cards = [entry for entry in manifest.get("files", []) if entry.get("kind") == "card"]
     picked: list[dict[str, Any]] = []
-    for name_of in (lambda e: e["path"].rsplit("/", 1)[-1], lambda e: e.get("segment"), lambda e: e["path"]):
+    for name_of in (
+        lambda e: e["path"].rsplit("/", 1)[-1],
+        lambda e: e.get("segment"),
+        lambda e: e["path"],
+    ):
         seen = {name_of(entry) for entry in picked}
         for entry in cards:
             if len(picked) < limit and name_of(entry) not in seen and entry not in picked:
@@ -110,9 +118,13 @@ def card_keys(manifest: dict[str, Any], prefix: str, limit: int = _MAX_CARDS) ->
     return [prefix.rstrip("/") + "/" + entry["path"] for entry in picked]
 
 
-def recent_editions(client: Any, *, private_bucket: str, bundle_bucket: str, limit: int = 10) -> list[dict[str, Any]]:
+def recent_editions(
+    client: Any, *, private_bucket: str, bundle_bucket: str, limit: int = 10
+) -> list[dict[str, Any]]:
     """The last ``limit`` editions, newest first, with their runs, pointer and card keys."""
-    names = set(_folders(client, private_bucket, f"{PREFIX}/")) | set(_folders(client, bundle_bucket, "editions/"))
+    names = set(_folders(client, private_bucket, f"{PREFIX}/")) | set(
+        _folders(client, bundle_bucket, "editions/")
+    )
     editions = []
     for name in sorted(names, reverse=True):
         try:
@@ -125,8 +137,11 @@ def recent_editions(client: Any, *, private_bucket: str, bundle_bucket: str, lim
     latest = read_json(client, bundle_bucket, "latest.json") or {}
     out = []
     for name in editions:
-        runs = [read_json(client, private_bucket, key) for key in sorted(_keys(client, private_bucket, f"{PREFIX}/{name}/"), reverse=True)]
-        runs = [run for run in runs if isinstance(run, dict)]
+        records = [
+            read_json(client, private_bucket, key)
+            for key in sorted(_keys(client, private_bucket, f"{PREFIX}/{name}/"), reverse=True)
+        ]
+        runs: list[dict[str, Any]] = [run for run in records if isinstance(run, dict)]
         current = read_json(client, bundle_bucket, f"editions/{name}/current.json")
         cards: list[str] = []
         manifest: dict[str, Any] = {}
@@ -138,8 +153,11 @@ def recent_editions(client: Any, *, private_bucket: str, bundle_bucket: str, lim
                 "edition": name,
                 "runs": runs,
                 "current": current,
-                "is_latest": bool(current) and latest.get("prefix") == current.get("prefix"),
-                "segments": manifest.get("segments") or (runs[0].get("segments") if runs else []) or [],
+                "is_latest": bool(current)
+                and latest.get("prefix") == (current or {}).get("prefix"),
+                "segments": manifest.get("segments")
+                or (runs[0].get("segments") if runs else [])
+                or [],
                 "cards": cards,
             }
         )

@@ -33,7 +33,9 @@ class StoreError(MatinaleError, RuntimeError):
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe relative key (no ``..``, no absolute path)."""
     if not _KEY.match(key) or any(part in {".", ".."} for part in key.split("/")):
-        raise StoreError(f"unsafe work-store key {key!r}: use slash-separated [A-Za-z0-9._=-] parts")
+        raise StoreError(
+            f"unsafe work-store key {key!r}: use slash-separated [A-Za-z0-9._=-] parts"
+        )
     return key
 
 
@@ -152,9 +154,13 @@ class _Helpers:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        dictionary: bool | list[str] = [name for name in table.column_names if name not in plain] if plain else True
+        dictionary: bool | list[str] = (
+            [name for name in table.column_names if name not in plain] if plain else True
+        )
         sink = pa.BufferOutputStream()  # a Python file object would cost a third more
-        pq.write_table(table, sink, compression="snappy", use_dictionary=dictionary, write_statistics=False)
+        pq.write_table(
+            table, sink, compression="snappy", use_dictionary=dictionary, write_statistics=False
+        )
         self.put_bytes(key, sink.getvalue().to_pybytes())
 
     def get_frame(self, key: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame:

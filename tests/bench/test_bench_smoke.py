@@ -26,13 +26,30 @@ NIGHT = ["prepare", "ingest", "privacy", "segment", "content", "visuals", "bundl
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("bench")
-    command = [sys.executable, "-m", "matinale.dev.bench", "run", "--smoke", "--cache-dir", str(base / "cache"), "--results-dir", str(base / "results")]
+    command = [
+        sys.executable,
+        "-m",
+        "matinale.dev.bench",
+        "run",
+        "--smoke",
+        "--cache-dir",
+        str(base / "cache"),
+        "--results-dir",
+        str(base / "results"),
+    ]
     # The timeout only stops a hung run; how long it takes is not what is tested.
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False
+    )
     assert done.returncode == 0, f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
     files = sorted((base / "results").glob("*-smoke.json"))
     assert len(files) == 1, files
-    return {"base": base, "stdout": done.stdout, "text": files[0].read_text(encoding="utf-8"), "report": json.loads(files[0].read_text(encoding="utf-8"))}
+    return {
+        "base": base,
+        "stdout": done.stdout,
+        "text": files[0].read_text(encoding="utf-8"),
+        "report": json.loads(files[0].read_text(encoding="utf-8")),
+    }
 
 
 def test_the_report_is_well_formed(smoke: dict) -> None:
@@ -66,7 +83,9 @@ def test_the_airflow_run_is_reported_beside_the_direct_one(smoke: dict) -> None:
     assert airflow["ok"] and airflow["rows"] == 10_000
     assert {"prepare", "ingest", "segment", "visuals", "publish"} <= set(airflow["by_task"])
     direct = {s["stage"]: s["seconds"] for s in smoke["report"]["runs"][0]["stages"]}
-    assert airflow["direct_seconds"] == pytest.approx(sum(seconds for stage, seconds in direct.items() if stage in airflow["by_task"]), abs=0.01)
+    assert airflow["direct_seconds"] == pytest.approx(
+        sum(seconds for stage, seconds in direct.items() if stage in airflow["by_task"]), abs=0.01
+    )
     assert airflow["overhead_seconds"] is not None
     targets = {t["id"]: t for t in smoke["report"]["targets"]}
     assert targets["airflow_run"]["met"] is True
@@ -83,9 +102,16 @@ def test_the_table_is_printed_and_the_workspace_cleaned(smoke: dict) -> None:
 
 
 def test_no_supporter_data_in_the_results(smoke: dict) -> None:
-    with (smoke["base"] / "cache" / "supporters-10000-42.csv").open(encoding="utf-8", newline="") as handle:
+    with (smoke["base"] / "cache" / "supporters-10000-42.csv").open(
+        encoding="utf-8", newline=""
+    ) as handle:
         people = [row for _, row in zip(range(200), csv.DictReader(handle), strict=False)]
-    values = {row[key] for row in people for key in ("supporter_id", "email", "phone") if len(row[key]) > 5}
+    values = {
+        row[key]
+        for row in people
+        for key in ("supporter_id", "email", "phone")
+        if len(row[key]) > 5
+    }
 
     leaked = sorted(value for value in values if value in smoke["text"] or value in smoke["stdout"])
     assert not leaked, leaked[:5]

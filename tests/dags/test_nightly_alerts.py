@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def empty_night(s3_server, s3_buckets, airflow_db, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def empty_night(
+    s3_server, s3_buckets, airflow_db, webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from matinale.settings import cached_settings
 
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
@@ -48,13 +50,25 @@ def _nightly_dag():
     ("run_after", "edition", "deadline", "montreal"),
     [
         # Spring forward: 01:00 CET → 06:30 CEST is 4 h 30; Montréal reads 00:30.
-        (datetime(2026, 3, 29, 0, 0, tzinfo=UTC), "2026-03-29", datetime(2026, 3, 29, 4, 30, tzinfo=UTC), "00:30"),
+        (
+            datetime(2026, 3, 29, 0, 0, tzinfo=UTC),
+            "2026-03-29",
+            datetime(2026, 3, 29, 4, 30, tzinfo=UTC),
+            "00:30",
+        ),
         # Fall back: 01:00 CEST → 06:30 CET is 6 h 30; Montréal (still on summer time) reads 01:30.
-        (datetime(2026, 10, 24, 23, 0, tzinfo=UTC), "2026-10-25", datetime(2026, 10, 25, 5, 30, tzinfo=UTC), "01:30"),
+        (
+            datetime(2026, 10, 24, 23, 0, tzinfo=UTC),
+            "2026-10-25",
+            datetime(2026, 10, 25, 5, 30, tzinfo=UTC),
+            "01:30",
+        ),
     ],
     ids=["spring-forward", "fall-back"],
 )
-def test_missing_brief_fails_alerts_and_deadline_is_paris_morning(empty_night, run_after, edition, deadline, montreal) -> None:
+def test_missing_brief_fails_alerts_and_deadline_is_paris_morning(
+    empty_night, run_after, edition, deadline, montreal
+) -> None:
     from airflow.models import DagRun
     from airflow.models.deadline import Deadline
     from airflow.settings import Session
@@ -74,7 +88,12 @@ def test_missing_brief_fails_alerts_and_deadline_is_paris_morning(empty_night, r
 
     # The status record says what happened, with counts only.
     client, bucket = empty_night["client"], empty_night["private"]
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=f"status/{edition}/").get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in client.list_objects_v2(Bucket=bucket, Prefix=f"status/{edition}/").get(
+            "Contents", []
+        )
+    ]
     assert len(keys) == 1
     record = json.loads(client.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
     assert (record["state"], record["tasks"]["wait_for_brief"]) == ("failed", "failed")
@@ -82,7 +101,9 @@ def test_missing_brief_fails_alerts_and_deadline_is_paris_morning(empty_night, r
 
     # The deadline Airflow created for this run: 06:30 Paris on the edition's morning.
     session = Session()
-    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == "matinale_nightly", DagRun.run_id == run.run_id))
+    dag_run = session.scalar(
+        select(DagRun).where(DagRun.dag_id == "matinale_nightly", DagRun.run_id == run.run_id)
+    )
     deadlines = session.scalars(select(Deadline).where(Deadline.dagrun_id == dag_run.id)).all()
     assert [d.deadline_time for d in deadlines] == [deadline]
 
@@ -93,7 +114,12 @@ def test_missing_brief_fails_alerts_and_deadline_is_paris_morning(empty_night, r
     session.rollback()
 
     async def trigger() -> list:
-        return [e.payload async for e in CallbackTrigger(callback_path=data["path"], callback_kwargs=data["kwargs"]).run()]
+        return [
+            e.payload
+            async for e in CallbackTrigger(
+                callback_path=data["path"], callback_kwargs=data["kwargs"]
+            ).run()
+        ]
 
     events = asyncio.run(trigger())
     assert events[-1]["state"] == "success", events

@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_retention_dag_purges_the_s3_work_store(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retention_dag_purges_the_s3_work_store(
+    s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     from matinale.settings import cached_settings, load_settings
@@ -34,9 +36,15 @@ def test_retention_dag_purges_the_s3_work_store(s3_server, s3_buckets, airflow_d
     for age in (60, 40, 0):
         edition = today - timedelta(days=age)
         for name in ("valid.parquet", "contacts.parquet"):
-            store.put_bytes(f"runs/{edition}/{edition:%Y%m%d}T000000Z-00{age:02d}/private/{name}", b"per-person")
+            store.put_bytes(
+                f"runs/{edition}/{edition:%Y%m%d}T000000Z-00{age:02d}/private/{name}", b"per-person"
+            )
         store.put_bytes(f"runs/{edition}/{edition:%Y%m%d}T000000Z-00{age:02d}/segments.json", b"{}")
-        store.client.put_object(Bucket=store.bucket, Key=f"delivery/{edition}/{edition:%Y%m%d}T000000Z-00{age:02d}/delivery.csv", Body=b"email\n")
+        store.client.put_object(
+            Bucket=store.bucket,
+            Key=f"delivery/{edition}/{edition:%Y%m%d}T000000Z-00{age:02d}/delivery.csv",
+            Body=b"email\n",
+        )
     exports = settings.inbox / "supporters"
     exports.mkdir(parents=True)
     for name, age in (("old.csv", 45), ("new.csv", 1)):
@@ -53,5 +61,8 @@ def test_retention_dag_purges_the_s3_work_store(s3_server, s3_buckets, airflow_d
     assert private == [today.isoformat()]
     assert len([k for k in store.list("runs") if k.endswith("segments.json")]) == 3
     assert [p.name for p in exports.iterdir()] == ["new.csv"]
-    deliveries = [o["Key"] for o in store.client.list_objects_v2(Bucket=store.bucket, Prefix="delivery/")["Contents"]]
+    deliveries = [
+        o["Key"]
+        for o in store.client.list_objects_v2(Bucket=store.bucket, Prefix="delivery/")["Contents"]
+    ]
     assert [k.split("/")[1] for k in deliveries] == [today.isoformat()]

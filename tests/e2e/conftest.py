@@ -14,11 +14,18 @@ EDITION = date(2026, 11, 24)
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """A migrated SQLite metadata DB in the session's Airflow home."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
-def night_env(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def night_env(
+    s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict:
     """Settings pointing at a fresh inbox, work store and buckets, with sample supporters."""
     from matinale.dev.local import fill_inbox
     from matinale.settings import cached_settings, load_settings
@@ -38,7 +45,12 @@ def night_env(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: py
     import pandas as pd
 
     ids = pd.read_csv(supporters, dtype=str)["supporter_id"].tolist()
-    yield {"settings": settings, "client": s3_server.client(), "bundle_bucket": s3_buckets["bundle"], "supporter_ids": ids}
+    yield {
+        "settings": settings,
+        "client": s3_server.client(),
+        "bundle_bucket": s3_buckets["bundle"],
+        "supporter_ids": ids,
+    }
     cached_settings.cache_clear()
 
 

@@ -40,18 +40,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _get(url: str, *, token: str | None = None, accept: str = "application/json") -> tuple[int, bytes]:
+def _get(
+    url: str, *, token: str | None = None, accept: str = "application/json"
+) -> tuple[int, bytes]:
     headers = {"Accept": accept, **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=30
+        ) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
-def _send(url: str, body: dict, *, method: str = "POST", token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers=headers)
+def _send(
+    url: str, body: dict, *, method: str = "POST", token: str | None = None
+) -> tuple[int, dict]:
+    headers = {
+        "Content-Type": "application/json",
+        **({"Authorization": f"Bearer {token}"} if token else {}),
+    }
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method=method, headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -60,7 +71,9 @@ def _send(url: str, body: dict, *, method: str = "POST", token: str | None = Non
 
 
 @pytest.fixture
-def staff_night(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def staff_night(
+    s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict:
     """Settings for a night with approval on, a filled inbox, and a silent night already recorded."""
     from matinale.dev.local import fill_inbox
     from matinale.schedule import publication_decision
@@ -82,16 +95,31 @@ def staff_night(s3_server, s3_buckets, airflow_db, tmp_path: Path, monkeypatch: 
     # The night before was inside a silence: what the gate decided is what the view must show.
     silent = tmp_path / "campaign.yaml"
     silent.write_text(
-        (ROOT / "campaign.yaml").read_text(encoding="utf-8") + "\nelections:\n  days:\n    - {date: 2026-11-24, name: Élection test}\n",
+        (ROOT / "campaign.yaml").read_text(encoding="utf-8")
+        + "\nelections:\n  days:\n    - {date: 2026-11-24, name: Élection test}\n",
         encoding="utf-8",
     )
-    decision = publication_decision(date(2026, 11, 23), datetime(2026, 11, 23, 0, 5, tzinfo=UTC), load_settings(silent), explicit=False, dry_run=False)
+    decision = publication_decision(
+        date(2026, 11, 23),
+        datetime(2026, 11, 23, 0, 5, tzinfo=UTC),
+        load_settings(silent),
+        explicit=False,
+        dry_run=False,
+    )
     assert decision.status == "frozen"
     client = s3_server.client()
     write_status(
         client,
         settings.private_bucket,
-        {"edition": "2026-11-23", "run": "20261123T000000Z-0a0b", "state": "skipped", "detail": decision.status, "reason": decision.reason, "counts": {"rows_read": 1500}, "segments": []},
+        {
+            "edition": "2026-11-23",
+            "run": "20261123T000000Z-0a0b",
+            "state": "skipped",
+            "detail": decision.status,
+            "reason": decision.reason,
+            "counts": {"rows_read": 1500},
+            "segments": [],
+        },
     )
     yield {"settings": settings, "client": client, "silence_reason": decision.reason}
     cached_settings.cache_clear()
@@ -178,7 +206,10 @@ def browser(tmp_path: Path):
 
 
 def _awaiting_approval(api: dict, run_id: str) -> dict | None:
-    status, body = _get(f"{api['url']}/api/v2/dags/matinale_nightly/dagRuns/{run_id}/taskInstances/approval/-1/hitlDetails", token=api["token"])
+    status, body = _get(
+        f"{api['url']}/api/v2/dags/matinale_nightly/dagRuns/{run_id}/taskInstances/approval/-1/hitlDetails",
+        token=api["token"],
+    )
     return json.loads(body) if status == 200 else None
 
 
@@ -201,7 +232,10 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
     try:
         api["wait_ready"]()
         for _ in range(900):
-            status, body = _get(f"{api['url']}/api/v2/dags/matinale_nightly/dagRuns?order_by=-run_after&limit=1", token=api["token"])
+            status, body = _get(
+                f"{api['url']}/api/v2/dags/matinale_nightly/dagRuns?order_by=-run_after&limit=1",
+                token=api["token"],
+            )
             runs = json.loads(body).get("dag_runs", []) if status == 200 else []
             if runs:
                 run_id = runs[0]["dag_run_id"]
@@ -213,13 +247,19 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
         else:
             raise AssertionError("the night never reached the approval step")
         # Nothing is published while staff have not answered.
-        found["latest_before"] = client.list_objects_v2(Bucket=bundle_bucket, Prefix="latest.json").get("KeyCount", 0)
+        found["latest_before"] = client.list_objects_v2(
+            Bucket=bundle_bucket, Prefix="latest.json"
+        ).get("KeyCount", 0)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+            )
             try:
                 page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
                 _login(page, api["url"])
-                page.goto(f"{api['url']}/dags/matinale_nightly/runs/{run_id}/tasks/approval/required_actions")
+                page.goto(
+                    f"{api['url']}/dags/matinale_nightly/runs/{run_id}/tasks/approval/required_actions"
+                )
                 page.get_by_text("Publier l'édition du 24/11/2026 ?").first.wait_for(timeout=60_000)
                 preview = page.get_by_role("link", name="Aperçu de l'édition")
                 preview.wait_for(timeout=30_000)
@@ -247,7 +287,9 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
             )
 
 
-def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, api_server, browser) -> None:
+def test_staff_approve_then_see_the_edition_in_the_matinale_view(
+    staff_night, api_server, browser
+) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     api, client = api_server, staff_night["client"]
@@ -260,7 +302,9 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, ap
     dag = bag.get_dag("matinale_nightly")
     assert "approval" in dag.task_ids
     found: dict = {}
-    staff = threading.Thread(target=_approve_in_browser, args=(api, bundle_bucket, client, found), daemon=True)
+    staff = threading.Thread(
+        target=_approve_in_browser, args=(api, bundle_bucket, client, found), daemon=True
+    )
     staff.start()
     run = dag.test(run_conf={"edition_date": EDITION.isoformat()})
     staff.join(timeout=120)
@@ -268,7 +312,11 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, ap
         raise found["error"]
 
     # Nobody gets in without an Airflow login: not the page, not the data, not a file.
-    for path in ("/matinale/", "/matinale/api/editions", f"/matinale/files/editions/{EDITION}/current.json"):
+    for path in (
+        "/matinale/",
+        "/matinale/api/editions",
+        f"/matinale/files/editions/{EDITION}/current.json",
+    ):
         assert _get(api["url"] + path)[0] == 401, path
     status, body = _get(api["url"] + "/matinale/", accept="text/html")
     assert status == 401 and "connectez-vous à Airflow" in body.decode()
@@ -278,7 +326,9 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, ap
     assert detail["defaults"] == ["Reject"]
     assert found["latest_before"] == 0, "published before approval"
     assert found["preview_url"].startswith(api["url"] + "/matinale/preview/2026-11-24/")
-    assert (found["preview_status"], found["preview_lang"]) == (200, 1), "the preview link does not open the edition"
+    assert (found["preview_status"], found["preview_lang"]) == (200, 1), (
+        "the preview link does not open the edition"
+    )
     assert found.get("approved_in_ui")
     assert run.state == "success"
     pointer = json.loads(client.get_object(Bucket=bundle_bucket, Key="latest.json")["Body"].read())
@@ -294,7 +344,15 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, ap
     published = frame.locator("article[data-edition='2026-11-24']")
     published.wait_for(timeout=60_000)
     assert published.locator("[data-state]").get_attribute("data-state") == "published"
-    assert int(published.locator("[data-count='rows_read']").inner_text().replace(" ", "").replace("\u202f", "")) == 1_500
+    assert (
+        int(
+            published.locator("[data-count='rows_read']")
+            .inner_text()
+            .replace(" ", "")
+            .replace("\u202f", "")
+        )
+        == 1_500
+    )
     assert int(published.locator("[data-count='segments']").inner_text()) >= 1
     assert published.locator("details summary").inner_text().endswith("segments")
     thumbs = published.locator(".thumbs img")
@@ -302,7 +360,9 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(staff_night, ap
     for index in range(thumbs.count()):
         thumbs.nth(index).scroll_into_view_if_needed()
         thumbs.nth(index).evaluate("img => img.decode()")
-        assert thumbs.nth(index).evaluate("img => img.complete && img.naturalWidth > 0"), "a thumbnail did not load"
+        assert thumbs.nth(index).evaluate("img => img.complete && img.naturalWidth > 0"), (
+            "a thumbnail did not load"
+        )
         assert thumbs.nth(index).evaluate("img => img.naturalWidth") <= 240
     silent = frame.locator("article[data-edition='2026-11-23']")
     assert silent.locator("[data-state]").get_attribute("data-state") == "skipped"

@@ -45,7 +45,11 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None
     segment_ids = [s["id"] for s in manifest["segments"]]
     assert segment_ids, "no segment reached the bundle"
     for segment_id in segment_ids:
-        assert {f"{segment_id}/index.html", f"{segment_id}/posts.json", f"{segment_id}/cards.json"} <= paths
+        assert {
+            f"{segment_id}/index.html",
+            f"{segment_id}/posts.json",
+            f"{segment_id}/cards.json",
+        } <= paths
         assert any(p.startswith(f"{segment_id}/cards/") and p.endswith(".jpg") for p in paths)
     assert set(manifest["inputs"]) >= {"campaign.yaml", "code_version"}
 

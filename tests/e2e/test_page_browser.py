@@ -57,17 +57,34 @@ CONTRAST_JS = """
 def published(s3_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A bundle built and published by the real code to fresh private buckets."""
     client = s3_server.client()
-    buckets = {role: f"matinale-browser-{role}-{secrets.token_hex(4)}" for role in ("bundle", "private")}
+    buckets = {
+        role: f"matinale-browser-{role}-{secrets.token_hex(4)}" for role in ("bundle", "private")
+    }
     s3_server.ensure_buckets(*buckets.values())
     store = LocalStore(tmp_path_factory.mktemp("work"))
     build(store, "b")
     s = settings()
     config = PublishConfig(
-        bucket=buckets["bundle"], private_bucket=buckets["private"], campaign=s.campaign, expiry=timedelta(hours=2),
-        allowed_domains=s.allowed_domains, limits=limits_from(s.raw), zone=s.clocks.campaign_tz,
+        bucket=buckets["bundle"],
+        private_bucket=buckets["private"],
+        campaign=s.campaign,
+        expiry=timedelta(hours=2),
+        allowed_domains=s.allowed_domains,
+        limits=limits_from(s.raw),
+        zone=s.clocks.campaign_tz,
     )
-    people = pd.DataFrame({"supporter_id": ["S0000001"], "first_name": ["Hélène"], "last_name": ["Dupont"]})
-    result = publish_bundle(client, store, "b", edition=EDITION, run=RUN, config=config, scanner=PiiScanner.from_frames([people]))
+    people = pd.DataFrame(
+        {"supporter_id": ["S0000001"], "first_name": ["Hélène"], "last_name": ["Dupont"]}
+    )
+    result = publish_bundle(
+        client,
+        store,
+        "b",
+        edition=EDITION,
+        run=RUN,
+        config=config,
+        scanner=PiiScanner.from_frames([people]),
+    )
     presign = Presigner(client, buckets["bundle"], edition_prefix(EDITION, RUN), timedelta(hours=2))
     posts = json.loads(store.get_bytes(f"b/{SEGMENTS[0]['id']}/posts.json"))["posts"]
     yield {**result, "presign": presign, "posts": posts, "store": store}
@@ -95,14 +112,30 @@ def phone(tmp_path: Path, published) -> Iterator[dict[str, Any]]:
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, viewport=PHONE,
-            device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR",
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="fr-FR",
         )
         try:
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base.split("/", 3)[0] + "//" + base.split("/", 3)[2])
+            context.grant_permissions(
+                ["clipboard-read", "clipboard-write"],
+                origin=base.split("/", 3)[0] + "//" + base.split("/", 3)[2],
+            )
             context.route("**/*", only_the_bundle)
             page = context.pages[0] if context.pages else context.new_page()
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in {"error", "warning"} else None)
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}")
+                    if m.type in {"error", "warning"}
+                    else None
+                ),
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             yield {"context": context, "page": page, "outside": outside, "problems": problems}
         finally:
@@ -110,7 +143,9 @@ def phone(tmp_path: Path, published) -> Iterator[dict[str, Any]]:
 
 
 def _no_horizontal_scroll(page: Any) -> None:
-    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth, document.body.scrollWidth]")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth, document.body.scrollWidth]"
+    )
     assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
 
 
@@ -133,8 +168,12 @@ def test_segment_page_on_a_phone(published, phone) -> None:
     page.screenshot(path=str(ARTIFACTS / "page-mobile-full.png"), full_page=True)
 
     # Accessible: every button and image named, enough contrast (WCAG AA 4.5:1 for text).
-    assert page.evaluate("Array.from(document.querySelectorAll('button')).every(b => (b.getAttribute('aria-label') || b.textContent).trim().startsWith(b.textContent.trim()) && b.textContent.trim())")
-    assert page.evaluate("Array.from(document.images).every(i => i.alt.trim() && i.complete && i.naturalWidth > 0)")
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('button')).every(b => (b.getAttribute('aria-label') || b.textContent).trim().startsWith(b.textContent.trim()) && b.textContent.trim())"
+    )
+    assert page.evaluate(
+        "Array.from(document.images).every(i => i.alt.trim() && i.complete && i.naturalWidth > 0)"
+    )
     ratios = page.evaluate(CONTRAST_JS, "h1, h2, h3, p, li, .texte, .bouton, a, .detail, .version")
     assert ratios and min(ratios) >= 4.5, min(ratios)
 
@@ -149,7 +188,9 @@ def test_segment_page_on_a_phone(published, phone) -> None:
     first.get_by_role("button", name="Copier").click()
     expect(first.get_by_role("button", name="Copier")).to_have_text("Copié ✓")
     assert page.evaluate("navigator.clipboard.readText()") == expected
-    expect(page.locator("#annonce")).to_contain_text("Texte copié")  # set 30 ms after the click: wait, do not race
+    expect(page.locator("#annonce")).to_contain_text(
+        "Texte copié"
+    )  # set 30 ms after the click: wait, do not race
 
     # The keyboard alone works too: focus the next post's "Copier" and press Enter.
     second = posts.nth(1)
@@ -172,7 +213,13 @@ def test_segment_page_on_a_phone(published, phone) -> None:
         whatsapp = fallback.locator("[data-reseau=whatsapp]").get_attribute("href")
         assert whatsapp.startswith("https://wa.me/?text=")
         assert urllib.parse.unquote(whatsapp.split("text=", 1)[1]) == _visible_text(first)
-        assert fallback.locator("[data-reseau=facebook]").get_attribute("href").startswith("https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fensemble-demain.example.org%2F")
+        assert (
+            fallback.locator("[data-reseau=facebook]")
+            .get_attribute("href")
+            .startswith(
+                "https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fensemble-demain.example.org%2F"
+            )
+        )
 
     # Offline once opened: everything shown is already in the page.
     phone["context"].set_offline(True)
@@ -199,5 +246,7 @@ def test_full_size_download_and_overview(published, phone) -> None:
     download = page.locator(".telechargements a").first.get_attribute("href")
     assert download.startswith(published["presign"].base)
     with urllib.request.urlopen(download, timeout=10) as full:
-        assert full.read() == published["store"].get_bytes(f"b/{SEGMENTS[0]['id']}/cards/pouvoir-achat-square.jpg")
+        assert full.read() == published["store"].get_bytes(
+            f"b/{SEGMENTS[0]['id']}/cards/pouvoir-achat-square.jpg"
+        )
     assert phone["outside"] == [] and phone["problems"] == []

@@ -69,20 +69,35 @@ def test_dependencies_wait_for_health_and_init(services: dict[str, Any]) -> None
         for target, rule in (service.get("depends_on") or {}).items():
             assert target in services, f"{name} depends on unknown {target}"
             condition = rule["condition"]
-            assert condition in {"service_healthy", "service_completed_successfully"}, (name, target)
+            assert condition in {"service_healthy", "service_completed_successfully"}, (
+                name,
+                target,
+            )
             if condition == "service_healthy":
-                assert services[target].get("healthcheck"), f"{name} waits for {target}'s health, which has no check"
+                assert services[target].get("healthcheck"), (
+                    f"{name} waits for {target}'s health, which has no check"
+                )
     for name in [*AIRFLOW, "airflow-init"]:
         deps = services[name]["depends_on"]
-        assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy", name
+        assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy", (
+            name
+        )
     for name in AIRFLOW:
-        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert (
+            services[name]["depends_on"]["airflow-init"]["condition"]
+            == "service_completed_successfully"
+        ), name
     # The buckets are made at init, and Celery workers call the API server's execution API.
     assert services["airflow-init"]["depends_on"]["s3"]["condition"] == "service_healthy"
-    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert (
+        services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"]
+        == "service_healthy"
+    )
 
 
-def test_airflow_services_share_one_configuration(compose: dict[str, Any], services: dict[str, Any]) -> None:
+def test_airflow_services_share_one_configuration(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
     common = compose["x-airflow-common"]
     shared = _env(common)
     for name in [*AIRFLOW, "airflow-init"]:
@@ -95,21 +110,31 @@ def test_airflow_services_share_one_configuration(compose: dict[str, Any], servi
     # The sharing is by the anchor, not by copies that drift apart.
     text = COMPOSE.read_text(encoding="utf-8")
     for name in [*AIRFLOW, "airflow-init"]:
-        block = re.search(rf"^  {re.escape(name)}:\n(.*?)(?=^  \S|\Z)", text, re.MULTILINE | re.DOTALL)
-        assert block and "<<: *airflow-common\n" in block.group(1), f"{name} does not merge x-airflow-common"
+        block = re.search(
+            rf"^  {re.escape(name)}:\n(.*?)(?=^  \S|\Z)", text, re.MULTILINE | re.DOTALL
+        )
+        assert block and "<<: *airflow-common\n" in block.group(1), (
+            f"{name} does not merge x-airflow-common"
+        )
     assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not installed.
     assert shared["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
     assert shared["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
-    assert shared["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert (
+        shared["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+        == "http://airflow-apiserver:8080/execution/"
+    )
     assert shared["MATINALE_WORK_STORE"] == "s3", "Celery workers share no disk"
     assert shared["MATINALE_APPROVAL"].startswith("${MATINALE_APPROVAL:-on}")
 
 
 def test_init_migrates_connects_and_makes_buckets(services: dict[str, Any]) -> None:
     init = services["airflow-init"]
-    assert "MATINALE_AWS_CONN_JSON" in init["environment"] and "AIRFLOW_ADMIN_PASSWORD" in init["environment"]
+    assert (
+        "MATINALE_AWS_CONN_JSON" in init["environment"]
+        and "AIRFLOW_ADMIN_PASSWORD" in init["environment"]
+    )
     script = "\n".join(services["airflow-init"]["command"])
     steps = ["airflow db migrate", "matinale init", "chown"]
     positions = [script.index(step) for step in steps]
@@ -149,7 +174,9 @@ def test_no_secret_in_the_compose_file(compose: dict[str, Any]) -> None:
 def test_env_example_defines_every_required_variable() -> None:
     required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text(encoding="utf-8")))
     example = dict(
-        line.split("=", 1) for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
     )
     assert required and required <= set(example), sorted(required - set(example))
     for name, value in example.items():
@@ -162,15 +189,25 @@ def test_dockerfile_installs_the_project_from_the_lock() -> None:
     assert re.search(r"^FROM (python:3\.11|apache/airflow:3\.3\.2-python3\.11)", text, re.MULTILINE)
     assert "uv sync --frozen" in text and "--extra stack" in text
     for folder in ("dags", "plugins", "content_templates", "segments", "campaign.yaml", "uv.lock"):
-        assert re.search(rf"^COPY .*\b{re.escape(folder)}\b", text, re.MULTILINE), f"{folder} is not in the image"
+        assert re.search(rf"^COPY .*\b{re.escape(folder)}\b", text, re.MULTILINE), (
+            f"{folder} is not in the image"
+        )
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert {".env", ".venv", "var"} <= set(ignored), "secrets and local state must stay out of the image"
+    assert {".env", ".venv", "var"} <= set(ignored), (
+        "secrets and local state must stay out of the image"
+    )
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed"
+)
 def test_docker_compose_accepts_the_file() -> None:
     result = subprocess.run(
         ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -48,7 +48,9 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
         assert result.state == "success"
         assert all(state == "success" for state in result.tasks.values()), result.tasks
         assert {"prepare", "ingest", "segment", "bundle", "publish"} <= set(result.tasks)
-        assert stack.query("SELECT state FROM dag_run WHERE run_id = %s", (result.run_id,)) == [("success",)]
+        assert stack.query("SELECT state FROM dag_run WHERE run_id = %s", (result.run_id,)) == [
+            ("success",)
+        ]
         assert _celery_successes(stack, at_least=len(result.tasks)) >= len(result.tasks)
         assert all(ti["hostname"] for ti in result.task_instances)
 
@@ -65,13 +67,24 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
         assert manifest["segments"], "no segment reached the bundle"
         for segment in manifest["segments"]:
             assert {f"{segment['id']}/index.html", f"{segment['id']}/posts.json"} <= paths
-        current = json.loads(client.get_object(Bucket=stack.settings.bundle_bucket, Key=f"editions/{edition}/current.json")["Body"].read())
+        current = json.loads(
+            client.get_object(
+                Bucket=stack.settings.bundle_bucket, Key=f"editions/{edition}/current.json"
+            )["Body"].read()
+        )
         assert current == pointer
 
         # Workers share no disk: the night's files went to the private bucket, none to a local folder.
-        work = client.list_objects_v2(Bucket=stack.settings.private_bucket, Prefix=f"work/runs/{edition}/{pointer['run']}/")
+        work = client.list_objects_v2(
+            Bucket=stack.settings.private_bucket, Prefix=f"work/runs/{edition}/{pointer['run']}/"
+        )
         keys = {item["Key"].split(f"{pointer['run']}/", 1)[1] for item in work.get("Contents", [])}
-        assert {"inputs.json", "segments.json", "private/assignments.parquet", "bundle/manifest.json"} <= keys
+        assert {
+            "inputs.json",
+            "segments.json",
+            "private/assignments.parquet",
+            "bundle/manifest.json",
+        } <= keys
         assert not (stack.settings.var_dir / "work").exists()
 
         # Init is idempotent, as compose runs it at every `up`: the connection is updated in
@@ -87,4 +100,6 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
             assert not leaked, f"{log.relative_to(stack.root)} shows secrets {leaked}"
 
     assert stack.alive() == [], "processes outlived the stack"
-    assert stack.postgres_dir is not None and not stack.postgres_dir.exists(), "the PostgreSQL folder was not removed"
+    assert stack.postgres_dir is not None and not stack.postgres_dir.exists(), (
+        "the PostgreSQL folder was not removed"
+    )

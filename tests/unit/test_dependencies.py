@@ -40,7 +40,9 @@ def _declared(extras: tuple[str, ...], pyproject: Path) -> set[str]:
     requirements = list(project["dependencies"])
     for extra in extras:
         requirements += project["optional-dependencies"][extra]
-    return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    return {
+        re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
+    }
 
 
 def _undeclared(folder: Path, extras: tuple[str, ...], root: Path = ROOT) -> list[str]:
@@ -48,13 +50,19 @@ def _undeclared(folder: Path, extras: tuple[str, ...], root: Path = ROOT) -> lis
     declared = _declared(extras, ROOT / "pyproject.toml")
     missing = []
     for module, path in _top_level_imports(folder).items():
-        if module in sys.stdlib_module_names or module in {"matinale", "matinale_airflow", "__future__"}:
+        if module in sys.stdlib_module_names or module in {
+            "matinale",
+            "matinale_airflow",
+            "__future__",
+        }:
             continue
         if module in LOCAL_TEST_MODULES:
             continue
         names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
         if not names & declared:
-            missing.append(f"{module} ({', '.join(sorted(names))}), imported in {path.relative_to(root)}")
+            missing.append(
+                f"{module} ({', '.join(sorted(names))}), imported in {path.relative_to(root)}"
+            )
     return sorted(missing)
 
 

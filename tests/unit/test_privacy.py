@@ -54,7 +54,7 @@ def test_mask_value() -> None:
     ("field", "value", "shown"),
     [
         ("first_name", "Hildegarde", "H******e"),
-        ("last_name", "=HYPERLINK(\"http://x\")", "'=******)"),
+        ("last_name", '=HYPERLINK("http://x")', "'=******)"),
         ("supporter_id", "S100001", "S*****1"),
         ("birth_date", "31/02/1970", "3******0"),
         ("email", "anatole.b@example", "a***@e***"),
@@ -90,13 +90,17 @@ def test_load_suppression_formats_and_encodings(tmp_path: Path) -> None:
     folder = tmp_path / "suppression"
     folder.mkdir()
     (folder / "stop.txt").write_bytes(
-        "\ufeff# désinscrits\nA@Example.org\n\n  06 12 34 56 78  \n\"+33 7 81 22 33 44\"\n".encode()
+        '\ufeff# désinscrits\nA@Example.org\n\n  06 12 34 56 78  \n"+33 7 81 22 33 44"\n'.encode()
     )
-    (folder / "cnil.txt").write_bytes(("Hélène@example.org\n" + sha256_hex("+33699887766").upper() + "\n").encode("cp1252"))
+    (folder / "cnil.txt").write_bytes(
+        ("Hélène@example.org\n" + sha256_hex("+33699887766").upper() + "\n").encode("cp1252")
+    )
     (folder / "notes.md").write_text("ignored: not a list\n", encoding="utf-8")
     suppression = load_suppression(folder)
     assert suppression.files == ("cnil.txt", "stop.txt")
-    assert suppression.plain == frozenset({"a@example.org", "+33612345678", "+33781223344", "hélène@example.org"})
+    assert suppression.plain == frozenset(
+        {"a@example.org", "+33612345678", "+33781223344", "hélène@example.org"}
+    )
     assert suppression.digests == frozenset({hashlib.sha256(b"+33699887766").digest()})
     assert len(suppression) == 5
 
@@ -136,7 +140,12 @@ def test_compliance_counts_per_basis_and_channel() -> None:
     counts = compliance_counts(valid)
     assert counts["consent_by_channel"] == {"email": 3, "sms": 2, "whatsapp": 0, "social": 1}
     assert counts["legal_basis"] == {"adhésion": 1, "consentement": 2, "non renseignée": 1}
-    assert counts["consent_by_legal_basis"]["consentement"] == {"email": 1, "sms": 1, "whatsapp": 0, "social": 1}
+    assert counts["consent_by_legal_basis"]["consentement"] == {
+        "email": 1,
+        "sms": 1,
+        "whatsapp": 0,
+        "social": 1,
+    }
 
 
 def test_split_keeps_minors_out_of_segmentation() -> None:

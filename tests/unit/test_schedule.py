@@ -55,7 +55,9 @@ def _short(edition: date) -> bool:
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
-    return load_settings(ROOT / "campaign.yaml")  # the repo's file, whatever MATINALE_CAMPAIGN_FILE says
+    return load_settings(
+        ROOT / "campaign.yaml"
+    )  # the repo's file, whatever MATINALE_CAMPAIGN_FILE says
 
 
 @pytest.fixture
@@ -66,7 +68,9 @@ def clocks(settings: Settings):
 def _campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str) -> Settings:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     path = tmp_path / "campaign.yaml"
-    path.write_text((ROOT / "campaign.yaml").read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    path.write_text(
+        (ROOT / "campaign.yaml").read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8"
+    )
     return load_settings(path)
 
 
@@ -126,7 +130,13 @@ def test_schedule_rows_flag_exactly_the_offset_changes(settings: Settings) -> No
 
 def test_real_night_length_changes_on_paris_dst_nights(clocks) -> None:
     lengths = {}
-    for edition in (date(2026, 3, 29), date(2026, 3, 30), date(2026, 10, 25), date(2027, 3, 28), date(2027, 10, 31)):
+    for edition in (
+        date(2026, 3, 29),
+        date(2026, 3, 30),
+        date(2026, 10, 25),
+        date(2027, 3, 28),
+        date(2027, 10, 31),
+    ):
         night = night_of(edition, clocks)
         lengths[edition] = night.deadline.astimezone(UTC) - night.start.astimezone(UTC)
     assert lengths[date(2026, 3, 29)] == timedelta(hours=4, minutes=30)
@@ -140,8 +150,14 @@ def test_real_night_length_changes_on_paris_dst_nights(clocks) -> None:
     ("paris", "edition"),
     [
         (datetime(2026, 11, 24, 1, 0, tzinfo=PARIS), date(2026, 11, 24)),  # the scheduled night
-        (datetime(2026, 11, 24, 6, 29, tzinfo=PARIS), date(2026, 11, 24)),  # just before the deadline
-        (datetime(2026, 11, 24, 6, 30, tzinfo=PARIS), date(2026, 11, 25)),  # deadline passed: tomorrow
+        (
+            datetime(2026, 11, 24, 6, 29, tzinfo=PARIS),
+            date(2026, 11, 24),
+        ),  # just before the deadline
+        (
+            datetime(2026, 11, 24, 6, 30, tzinfo=PARIS),
+            date(2026, 11, 25),
+        ),  # deadline passed: tomorrow
         (datetime(2026, 11, 23, 23, 50, tzinfo=PARIS), date(2026, 11, 24)),
     ],
 )
@@ -162,7 +178,9 @@ def test_naive_datetimes_are_refused(clocks) -> None:
 
 
 def test_next_nights_start_after_the_instant(clocks) -> None:
-    after = datetime(2026, 3, 28, 0, 30, tzinfo=MONTREAL)  # 05:30 Paris: tonight's night already started
+    after = datetime(
+        2026, 3, 28, 0, 30, tzinfo=MONTREAL
+    )  # 05:30 Paris: tonight's night already started
     nights = next_nights(after, 3, clocks)
     assert [n.edition for n in nights] == [date(2026, 3, 29), date(2026, 3, 30), date(2026, 3, 31)]
     assert two_clocks(nights[0].start, clocks) == "01:00 Paris (20:00 Montréal, veille)"
@@ -179,16 +197,24 @@ def test_run_slug_is_sortable_and_stable() -> None:
 
 def test_approval_waits_until_noon_paris_but_at_least_an_hour(clocks) -> None:
     edition = date(2026, 11, 24)
-    assert approval_wait(edition, datetime(2026, 11, 24, 2, 0, tzinfo=PARIS), clocks) == timedelta(hours=10)
+    assert approval_wait(edition, datetime(2026, 11, 24, 2, 0, tzinfo=PARIS), clocks) == timedelta(
+        hours=10
+    )
     # On the spring-forward night 02:00→03:00 does not exist: real time, not wall time.
-    assert approval_wait(date(2026, 3, 29), datetime(2026, 3, 29, 1, 30, tzinfo=PARIS), clocks) == timedelta(hours=9, minutes=30)
-    assert approval_wait(edition, datetime(2026, 11, 25, 9, 0, tzinfo=PARIS), clocks) == timedelta(hours=1)
+    assert approval_wait(
+        date(2026, 3, 29), datetime(2026, 3, 29, 1, 30, tzinfo=PARIS), clocks
+    ) == timedelta(hours=9, minutes=30)
+    assert approval_wait(edition, datetime(2026, 11, 25, 9, 0, tzinfo=PARIS), clocks) == timedelta(
+        hours=1
+    )
 
 
 # -- the electoral silence ---------------------------------------------------------------------
 
 
-def test_silence_runs_from_eve_midnight_paris_until_polls_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_silence_runs_from_eve_midnight_paris_until_polls_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _campaign(tmp_path, monkeypatch, ELECTIONS)
     first = settings.elections[0]
     assert (first.round, first.extra_windows[0].zone.key) == (1, "America/Martinique")
@@ -205,7 +231,9 @@ def test_silence_runs_from_eve_midnight_paris_until_polls_close(tmp_path: Path, 
         assert (window.election.name if window else None) == name, instant
 
 
-def test_earlier_territory_extends_the_silence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_earlier_territory_extends_the_silence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _campaign(tmp_path, monkeypatch, ELECTIONS)
     territory = [w for w in freeze_windows(settings) if w.territory]
     assert len(territory) == 1
@@ -220,8 +248,12 @@ def test_earlier_territory_extends_the_silence(tmp_path: Path, monkeypatch: pyte
 def test_publication_decision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _campaign(tmp_path, monkeypatch, ELECTIONS)
 
-    def decide(edition: date, now: datetime, *, explicit: bool = False, dry_run: bool = False) -> str:
-        return publication_decision(edition, now, settings, explicit=explicit, dry_run=dry_run).status
+    def decide(
+        edition: date, now: datetime, *, explicit: bool = False, dry_run: bool = False
+    ) -> str:
+        return publication_decision(
+            edition, now, settings, explicit=explicit, dry_run=dry_run
+        ).status
 
     night = datetime(2027, 4, 8, 3, 0, tzinfo=PARIS)
     assert decide(date(2027, 4, 8), night) == "publish"
@@ -231,13 +263,29 @@ def test_publication_decision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert decide(date(2027, 4, 11), datetime(2027, 4, 11, 3, 0, tzinfo=PARIS)) == "frozen"
     assert decide(date(2027, 4, 12), datetime(2027, 4, 12, 3, 0, tzinfo=PARIS)) == "publish"
     # Built early on Thursday for the Saturday morning: its morning is silent, so no.
-    assert decide(date(2027, 4, 10), datetime(2027, 4, 8, 15, 0, tzinfo=PARIS), explicit=True) == "frozen"
+    assert (
+        decide(date(2027, 4, 10), datetime(2027, 4, 8, 15, 0, tzinfo=PARIS), explicit=True)
+        == "frozen"
+    )
     # A rerun chosen by staff during the silence is refused too: the law wins over Params.
-    decision = publication_decision(date(2027, 4, 8), datetime(2027, 4, 10, 9, 0, tzinfo=PARIS), settings, explicit=True, dry_run=False)
-    assert not decision.publish and "Premier tour" in decision.reason and "08/04/2027" in decision.reason
+    decision = publication_decision(
+        date(2027, 4, 8),
+        datetime(2027, 4, 10, 9, 0, tzinfo=PARIS),
+        settings,
+        explicit=True,
+        dry_run=False,
+    )
+    assert (
+        not decision.publish
+        and "Premier tour" in decision.reason
+        and "08/04/2027" in decision.reason
+    )
     # A scheduled night stuck past midnight never publishes yesterday's edition; staff may force it.
     assert decide(date(2027, 5, 3), datetime(2027, 5, 4, 0, 10, tzinfo=PARIS)) == "stale"
-    assert decide(date(2027, 5, 3), datetime(2027, 5, 4, 0, 10, tzinfo=PARIS), explicit=True) == "publish"
+    assert (
+        decide(date(2027, 5, 3), datetime(2027, 5, 4, 0, 10, tzinfo=PARIS), explicit=True)
+        == "publish"
+    )
     # Late but the same day (09:00 after a 06:30 deadline) still publishes: late beats never.
     assert decide(date(2027, 5, 3), datetime(2027, 5, 3, 9, 0, tzinfo=PARIS)) == "publish"
 
@@ -246,7 +294,9 @@ def test_schedule_rows_flag_freeze_nights(tmp_path: Path, monkeypatch: pytest.Mo
     settings = _campaign(tmp_path, monkeypatch, ELECTIONS)
     rows = schedule_rows(date(2027, 4, 8), date(2027, 4, 12), settings)
     assert [row.freeze is not None for row in rows] == [False, True, True, True, False]
-    assert rows[1].freeze.territory == "Outre-mer (Amériques)"  # Friday's morning: Martinique is silent
+    assert (
+        rows[1].freeze.territory == "Outre-mer (Amériques)"
+    )  # Friday's morning: Martinique is silent
 
 
 # -- settings of the clocks ------------------------------------------------------------------
@@ -256,23 +306,41 @@ def test_schedule_rows_flag_freeze_nights(tmp_path: Path, monkeypatch: pytest.Mo
     ("extra", "message"),
     [
         ('clocks:\n  nightly_start: "02:30"\n', "does not exist on 20.*-03-.* Europe/Paris"),
-        ('clocks:\n  publish_deadline: "02:30"\n  nightly_start: "01:00"\n  brief_cutoff: "01:30"\n', "does not exist"),
-        ('clocks:\n  nightly_start: "01:45"\n  brief_cutoff: "01:30"\n', "nightly_start ≤ brief_cutoff ≤ publish_deadline"),
+        (
+            'clocks:\n  publish_deadline: "02:30"\n  nightly_start: "01:00"\n  brief_cutoff: "01:30"\n',
+            "does not exist",
+        ),
+        (
+            'clocks:\n  nightly_start: "01:45"\n  brief_cutoff: "01:30"\n',
+            "nightly_start ≤ brief_cutoff ≤ publish_deadline",
+        ),
         ('clocks:\n  approval_closes: "05:00"\n', "approval_closes"),
         ("clocks:\n  team_timezone: America/Montréal\n", "clocks.team_timezone"),
         ("elections:\n  days:\n    - {date: 2027-13-01}\n", r"elections.days\[0\].date"),
-        ("elections:\n  days:\n    - {date: 2027-04-11, round: premier}\n", r"elections.days\[0\].round"),
-        ("elections:\n  days:\n    - {date: 2027-04-11, extra_windows: [{name: x}]}\n", "extra_windows"),
+        (
+            "elections:\n  days:\n    - {date: 2027-04-11, round: premier}\n",
+            r"elections.days\[0\].round",
+        ),
+        (
+            "elections:\n  days:\n    - {date: 2027-04-11, extra_windows: [{name: x}]}\n",
+            "extra_windows",
+        ),
         ("retention:\n  private_outputs_days: 0\n", "retention"),
     ],
 )
-def test_bad_clock_values_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, message: str) -> None:
+def test_bad_clock_values_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, message: str
+) -> None:
     with pytest.raises(SettingsError, match=message):
         _campaign(tmp_path, monkeypatch, extra)
 
 
-def test_start_before_midnight_belongs_to_the_evening_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _campaign(tmp_path, monkeypatch, 'clocks:\n  nightly_start: "23:30"\n  brief_cutoff: "00:15"\n')
+def test_start_before_midnight_belongs_to_the_evening_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _campaign(
+        tmp_path, monkeypatch, 'clocks:\n  nightly_start: "23:30"\n  brief_cutoff: "00:15"\n'
+    )
     night = night_of(date(2026, 11, 24), settings.clocks)
     assert night.start == datetime(2026, 11, 23, 23, 30, tzinfo=PARIS)
     assert night.brief_cutoff == datetime(2026, 11, 24, 0, 15, tzinfo=PARIS)
@@ -282,35 +350,60 @@ def test_start_before_midnight_belongs_to_the_evening_before(tmp_path: Path, mon
 # -- the command ----------------------------------------------------------------------------
 
 
-def test_schedule_command_prints_both_zones_and_utc(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_command_prints_both_zones_and_utc(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     assert main(["schedule", "--from", "2026-03-28", "--to", "2026-03-30"]) == 0
     out = capsys.readouterr().out
     header, _, *lines = out.splitlines()
-    for column in ("start Paris", "start Montréal", "start UTC", "deadline Paris", "deadline Montréal", "deadline UTC"):
+    for column in (
+        "start Paris",
+        "start Montréal",
+        "start UTC",
+        "deadline Paris",
+        "deadline Montréal",
+        "deadline UTC",
+    ):
         assert column in header
     by_edition = {line.split()[1]: line for line in lines if line[:3] in {"Sat", "Sun", "Mon"}}
-    assert "03-27 20:00" in by_edition["2026-03-28"] and "OFFSET CHANGE" not in by_edition["2026-03-28"]
+    assert (
+        "03-27 20:00" in by_edition["2026-03-28"]
+        and "OFFSET CHANGE" not in by_edition["2026-03-28"]
+    )
     assert "night lasts 4h30" in by_edition["2026-03-29"]
-    assert "03-29 19:00" in by_edition["2026-03-30"] and "OFFSET CHANGE (+6 h)" in by_edition["2026-03-30"]
+    assert (
+        "03-29 19:00" in by_edition["2026-03-30"]
+        and "OFFSET CHANGE (+6 h)" in by_edition["2026-03-30"]
+    )
     assert "3 nights, 1 offset change(s), 0 freeze night(s)" in out
 
 
-def test_schedule_command_flags_freeze_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_command_flags_freeze_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "campaign.yaml"
-    path.write_text((ROOT / "campaign.yaml").read_text(encoding="utf-8") + ELECTIONS, encoding="utf-8")
+    path.write_text(
+        (ROOT / "campaign.yaml").read_text(encoding="utf-8") + ELECTIONS, encoding="utf-8"
+    )
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     monkeypatch.setenv("MATINALE_CAMPAIGN_FILE", str(path))
     assert main(["schedule", "--from", "2027-04-09", "--to", "2027-04-12", "--markdown"]) == 0
     out = capsys.readouterr().out
     freeze_lines = [line for line in out.splitlines() if "FREEZE" in line]
     # Friday's morning is silent too: Martinique votes on Saturday, its eve starts 06:00 Paris.
-    assert [line.split(" | ")[0] for line in freeze_lines] == ["| Fri 2027-04-09", "| Sat 2027-04-10", "| Sun 2027-04-11"]
+    assert [line.split(" | ")[0] for line in freeze_lines] == [
+        "| Fri 2027-04-09",
+        "| Sat 2027-04-10",
+        "| Sun 2027-04-11",
+    ]
     assert "Outre-mer (Amériques)" in freeze_lines[0]
     assert "3 freeze night(s)" in out
 
 
-def test_schedule_command_refuses_bad_dates(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_command_refuses_bad_dates(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     assert main(["schedule", "--from", "2026-04-02", "--to", "2026-04-01"]) == 2
     assert "before --from" in capsys.readouterr().err

@@ -29,14 +29,36 @@ def _publish_fake_run(client, bucket: str, edition: str, run: str) -> None:
     for segment in ("18-24-p01", "65plus-p02"):
         for theme, color in (("ecole", "navy"), ("sante", "teal")):
             path = f"{segment}/cards/{theme}-square.jpg"
-            client.put_object(Bucket=bucket, Key=prefix + path, Body=_jpeg(color), ContentType="image/jpeg")
+            client.put_object(
+                Bucket=bucket, Key=prefix + path, Body=_jpeg(color), ContentType="image/jpeg"
+            )
             files.append({"path": path, "kind": "card", "segment": segment})
-    client.put_object(Bucket=bucket, Key=prefix + "index.html", Body=b"<!doctype html><html lang='fr'><p>Edition</p></html>", ContentType="text/html; charset=utf-8")
+    client.put_object(
+        Bucket=bucket,
+        Key=prefix + "index.html",
+        Body=b"<!doctype html><html lang='fr'><p>Edition</p></html>",
+        ContentType="text/html; charset=utf-8",
+    )
     files.append({"path": "index.html", "kind": "page", "segment": None})
-    manifest = {"edition": edition, "run": run, "segments": [{"id": "18-24-p01", "label": "18–24", "size": 120}], "files": files}
-    client.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
-    pointer = {"edition": edition, "run": run, "prefix": prefix, "manifest": prefix + "manifest.json", "published_at": "2026-11-24T05:12:00+00:00"}
-    client.put_object(Bucket=bucket, Key=f"editions/{edition}/current.json", Body=json.dumps(pointer).encode())
+    manifest = {
+        "edition": edition,
+        "run": run,
+        "segments": [{"id": "18-24-p01", "label": "18–24", "size": 120}],
+        "files": files,
+    }
+    client.put_object(
+        Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode()
+    )
+    pointer = {
+        "edition": edition,
+        "run": run,
+        "prefix": prefix,
+        "manifest": prefix + "manifest.json",
+        "published_at": "2026-11-24T05:12:00+00:00",
+    }
+    client.put_object(
+        Bucket=bucket, Key=f"editions/{edition}/current.json", Body=json.dumps(pointer).encode()
+    )
     client.put_object(Bucket=bucket, Key="latest.json", Body=json.dumps(pointer).encode())
 
 
@@ -45,16 +67,51 @@ def editions(s3_server, s3_buckets) -> dict:
     client = s3_server.client()
     private, bundle = s3_buckets["private"], s3_buckets["bundle"]
     _publish_fake_run(client, bundle, "2026-11-24", "20261124T000012Z-aaaa")
-    write_status(client, private, {"edition": "2026-11-24", "run": "20261124T000012Z-aaaa", "state": "published", "reason": "Publiée", "counts": {"rows_read": 3000, "segments": 1}, "finished_at": "2026-11-24T05:12:00+00:00"})
-    write_status(client, private, {"edition": "2026-11-24", "run": "20261124T031500Z-bbbb", "state": "skipped", "reason": "Essai à blanc", "counts": {}})
-    write_status(client, private, {"edition": "2026-11-23", "run": "20261123T000000Z-cccc", "state": "skipped", "reason": "<script>alert(1)</script> Silence", "counts": {"rows_read": 10}})
+    write_status(
+        client,
+        private,
+        {
+            "edition": "2026-11-24",
+            "run": "20261124T000012Z-aaaa",
+            "state": "published",
+            "reason": "Publiée",
+            "counts": {"rows_read": 3000, "segments": 1},
+            "finished_at": "2026-11-24T05:12:00+00:00",
+        },
+    )
+    write_status(
+        client,
+        private,
+        {
+            "edition": "2026-11-24",
+            "run": "20261124T031500Z-bbbb",
+            "state": "skipped",
+            "reason": "Essai à blanc",
+            "counts": {},
+        },
+    )
+    write_status(
+        client,
+        private,
+        {
+            "edition": "2026-11-23",
+            "run": "20261123T000000Z-cccc",
+            "state": "skipped",
+            "reason": "<script>alert(1)</script> Silence",
+            "counts": {"rows_read": 10},
+        },
+    )
     client.put_object(Bucket=private, Key="status/not-a-date/x.json", Body=b"{}")
     return {"client": client, "private": private, "bundle": bundle}
 
 
 def test_recent_editions_join_status_and_pointers(editions) -> None:
-    found = recent_editions(editions["client"], private_bucket=editions["private"], bundle_bucket=editions["bundle"])
-    assert [e["edition"] for e in found] == ["2026-11-24", "2026-11-23"], "newest first, stray folders ignored"
+    found = recent_editions(
+        editions["client"], private_bucket=editions["private"], bundle_bucket=editions["bundle"]
+    )
+    assert [e["edition"] for e in found] == ["2026-11-24", "2026-11-23"], (
+        "newest first, stray folders ignored"
+    )
     first = found[0]
     assert first["is_latest"] and first["current"]["run"] == "20261124T000012Z-aaaa"
     assert [r["run"] for r in first["runs"]] == ["20261124T031500Z-bbbb", "20261124T000012Z-aaaa"]
@@ -63,15 +120,33 @@ def test_recent_editions_join_status_and_pointers(editions) -> None:
     names = [key.rsplit("/", 1)[-1] for key in first["cards"]]
     assert names[:2] == ["ecole-square.jpg", "sante-square.jpg"] and len(first["cards"]) == 4
     assert found[1]["current"] is None and found[1]["cards"] == []
-    assert len(recent_editions(editions["client"], private_bucket=editions["private"], bundle_bucket=editions["bundle"], limit=1)) == 1
+    assert (
+        len(
+            recent_editions(
+                editions["client"],
+                private_bucket=editions["private"],
+                bundle_bucket=editions["bundle"],
+                limit=1,
+            )
+        )
+        == 1
+    )
 
 
 def test_status_records_are_checked(s3_server, s3_buckets) -> None:
     client = s3_server.client()
     with pytest.raises(StatusError, match="state"):
-        write_status(client, s3_buckets["private"], {"edition": "2026-11-24", "run": "20261124T000012Z-aaaa", "state": "done"})
+        write_status(
+            client,
+            s3_buckets["private"],
+            {"edition": "2026-11-24", "run": "20261124T000012Z-aaaa", "state": "done"},
+        )
     with pytest.raises(StatusError, match="run slug"):
-        write_status(client, s3_buckets["private"], {"edition": "2026-11-24", "run": "../../latest", "state": "failed"})
+        write_status(
+            client,
+            s3_buckets["private"],
+            {"edition": "2026-11-24", "run": "../../latest", "state": "failed"},
+        )
     assert card_keys({"files": []}, "editions/x/") == []
 
 
@@ -89,7 +164,9 @@ def view(editions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MATINALE_PRIVATE_BUCKET", editions["private"])
     settings = load_settings()
     store = LocalStore(settings.work_dir)
-    store.put_bytes("runs/2026-11-24/20261124T031500Z-bbbb/bundle/index.html", b"<html lang='fr'>preview</html>")
+    store.put_bytes(
+        "runs/2026-11-24/20261124T031500Z-bbbb/bundle/index.html", b"<html lang='fr'>preview</html>"
+    )
     store.put_bytes("runs/2026-11-24/20261124T031500Z-bbbb/private/contacts.parquet", b"PERSONAL")
     anonymous = TestClient(create_app(settings, editions["client"]))
     app = create_app(settings, editions["client"])
@@ -99,7 +176,12 @@ def view(editions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_view_requires_an_airflow_login(view) -> None:
-    for path in ("/", "/api/editions", "/files/editions/2026-11-24/current.json", "/preview/2026-11-24/20261124T031500Z-bbbb/index.html"):
+    for path in (
+        "/",
+        "/api/editions",
+        "/files/editions/2026-11-24/current.json",
+        "/preview/2026-11-24/20261124T031500Z-bbbb/index.html",
+    ):
         assert view["anonymous"].get(path).status_code == 401, path
     page = view["anonymous"].get("/", headers={"Accept": "text/html"})
     assert page.status_code == 401 and "connectez-vous à Airflow" in page.text
@@ -110,7 +192,9 @@ def test_view_page_shows_editions_with_escaped_reasons(view) -> None:
     assert page.status_code == 200
     assert 'data-edition="2026-11-24"' in page.text and 'data-state="published"' in page.text
     assert "mardi 24 novembre 2026" in page.text and 'data-count="rows_read">3 000<' in page.text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Silence" in page.text and "<script>" not in page.text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; Silence" in page.text and "<script>" not in page.text
+    )
     assert 'href="files/editions/2026-11-24/20261124T000012Z-aaaa/index.html"' in page.text
     data = view["staff"].get("/api/editions").json()
     assert data["next_night"]["start"].startswith("01:00 Paris (")
@@ -119,8 +203,12 @@ def test_view_page_shows_editions_with_escaped_reasons(view) -> None:
 
 def test_view_serves_only_bundle_files(view) -> None:
     staff = view["staff"]
-    assert staff.get("/files/editions/2026-11-24/20261124T000012Z-aaaa/index.html").status_code == 200
-    thumb = staff.get("/thumbs/editions/2026-11-24/20261124T000012Z-aaaa/18-24-p01/cards/ecole-square.jpg")
+    assert (
+        staff.get("/files/editions/2026-11-24/20261124T000012Z-aaaa/index.html").status_code == 200
+    )
+    thumb = staff.get(
+        "/thumbs/editions/2026-11-24/20261124T000012Z-aaaa/18-24-p01/cards/ecole-square.jpg"
+    )
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     from PIL import Image
 
@@ -150,7 +238,13 @@ def test_view_reports_unreachable_s3(editions, monkeypatch: pytest.MonkeyPatch) 
     from matinale.settings import load_settings
 
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
-    dead = boto3.client("s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    dead = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        region_name="us-east-1",
+    )
     app = create_app(load_settings(), dead)
     app.dependency_overrides[app.state.require_reader] = lambda: "staff"
     page = TestClient(app).get("/", headers={"Accept": "text/html"})
@@ -162,8 +256,16 @@ def test_editions_payload_times_in_both_clocks(editions) -> None:
     from matinale.settings import load_settings
 
     settings = load_settings()
-    settings = type(settings)(**{**settings.__dict__, "bundle_bucket": editions["bundle"], "private_bucket": editions["private"]})
-    data = editions_payload(editions["client"], settings, now=datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    settings = type(settings)(
+        **{
+            **settings.__dict__,
+            "bundle_bucket": editions["bundle"],
+            "private_bucket": editions["private"],
+        }
+    )
+    data = editions_payload(
+        editions["client"], settings, now=datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    )
     assert data["next_night"]["label"] == "dimanche 29 mars 2026"
     assert data["next_night"]["deadline"] == "06:30 Paris (00:30 Montréal)"
     assert data["editions"][0]["published_at"] == "06:12 Paris (00:12 Montréal)"

@@ -46,8 +46,28 @@ class _Text(str):
 @pytest.mark.parametrize(
     "value",
     [
-        {"posts": [{"text": "« Bonjour » l’été\n\t\"quoted\" \\ \u2028 \x00 😀", "length": 280, "shortened": []}], "matrix": [[1.0, 0.125], [0.125, 1.0]]},
-        {"b": {}, "a": [], "c": [[], {}], "d": (1, 2), "e": None, "f": True, "g": False, "h": -0.0, "i": 1e-7, "j": 12345678901234567890},
+        {
+            "posts": [
+                {
+                    "text": '« Bonjour » l’été\n\t"quoted" \\ \u2028 \x00 😀',
+                    "length": 280,
+                    "shortened": [],
+                }
+            ],
+            "matrix": [[1.0, 0.125], [0.125, 1.0]],
+        },
+        {
+            "b": {},
+            "a": [],
+            "c": [[], {}],
+            "d": (1, 2),
+            "e": None,
+            "f": True,
+            "g": False,
+            "h": -0.0,
+            "i": 1e-7,
+            "j": 12345678901234567890,
+        },
         [1.5, float("nan"), float("inf")],
         {1: "int keys", 2: "are text in JSON"},
         OrderedDict(b=1, a=2),

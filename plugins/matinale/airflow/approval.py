@@ -40,7 +40,11 @@ class EditionApproval(ApprovalOperator):
         decision = context["ti"].xcom_pull(task_ids=self.gate_task_id, key="decision")
         edition = date.fromisoformat(decision["edition"])
         self.response_timeout = approval_wait(edition, datetime.now(UTC), cached_settings().clocks)
-        self.log.info("Waiting for approval of edition %s for at most %s; no answer = Reject (not published)", edition, self.response_timeout)
+        self.log.info(
+            "Waiting for approval of edition %s for at most %s; no answer = Reject (not published)",
+            edition,
+            self.response_timeout,
+        )
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

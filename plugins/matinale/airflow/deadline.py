@@ -15,7 +15,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from airflow.sdk import BaseDeadlineReference
+# From its defining module: airflow.sdk exports it, but Airflow 3.3.2's type stub
+# (airflow/sdk/__init__.pyi) omits it, so mypy would not see it there.
+from airflow.sdk.definitions.deadline import BaseDeadlineReference
 
 from matinale.schedule import deadline_after, night_of
 from matinale.settings import Clocks, cached_settings
@@ -23,7 +25,9 @@ from matinale.settings import Clocks, cached_settings
 __all__ = ["PublishDeadline", "publish_deadline_for"]
 
 
-def publish_deadline_for(run_after: datetime, conf: dict[str, Any] | None, clocks: Clocks) -> datetime:
+def publish_deadline_for(
+    run_after: datetime, conf: dict[str, Any] | None, clocks: Clocks
+) -> datetime:
     """The deadline of a run: its chosen edition's, when still ahead, else the next one.
 
     A rerun of a past edition (``edition_date`` in the Params) is watched against the next
@@ -49,7 +53,9 @@ class PublishDeadline(BaseDeadlineReference):
         from sqlalchemy import select
 
         row = session.execute(
-            select(DagRun.run_after, DagRun.conf).where(DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"])
+            select(DagRun.run_after, DagRun.conf).where(
+                DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"]
+            )
         ).one_or_none()
         if row is None:
             return None

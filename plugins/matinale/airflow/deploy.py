@@ -17,7 +17,14 @@ from typing import Any
 from matinale.errors import MatinaleError
 from matinale.settings import Settings, cached_settings
 
-__all__ = ["DeployError", "ensure_buckets", "parse_users", "run_init", "save_connection", "write_passwords"]
+__all__ = [
+    "DeployError",
+    "ensure_buckets",
+    "parse_users",
+    "run_init",
+    "save_connection",
+    "write_passwords",
+]
 
 
 class DeployError(MatinaleError, RuntimeError):
@@ -38,7 +45,9 @@ def parse_users(spec: str) -> list[tuple[str, str]]:
             )
         users.append((name, role))
     if not users:
-        raise DeployError("no user given: set AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS, e.g. admin:admin")
+        raise DeployError(
+            "no user given: set AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS, e.g. admin:admin"
+        )
     return users
 
 
@@ -164,8 +173,14 @@ def save_connection(conn_id: str, conn_json: str) -> str:
         return "updated"
 
 
-def run_init(passwords_file: Path, *, users: str, admin_password: str | None, conn_json: str | None,
-             settings: Settings | None = None) -> dict[str, Any]:
+def run_init(
+    passwords_file: Path,
+    *,
+    users: str,
+    admin_password: str | None,
+    conn_json: str | None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
     """The init steps after ``airflow db migrate``; a summary without any secret."""
     settings = settings or cached_settings()
     names = write_passwords(passwords_file, users, admin_password=admin_password)
@@ -173,4 +188,8 @@ def run_init(passwords_file: Path, *, users: str, admin_password: str | None, co
     if conn_json:
         connection = save_connection(settings.aws_conn_id, conn_json)
     created = ensure_buckets(settings)
-    return {"users": names, "connection": f"{settings.aws_conn_id} {connection}", "buckets_created": created}
+    return {
+        "users": names,
+        "connection": f"{settings.aws_conn_id} {connection}",
+        "buckets_created": created,
+    }

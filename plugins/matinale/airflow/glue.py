@@ -155,7 +155,9 @@ def nightly_params() -> dict[str, Any]:
 
 def deadline_alert() -> Any:
     """Alert at the publish deadline of the run's edition (campaign time) if still running."""
-    from airflow.sdk import AsyncCallback, DeadlineAlert
+    # Defining modules: Airflow 3.3.2's airflow.sdk type stub omits these two exports.
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert
 
     from matinale.airflow.deadline import PublishDeadline
     from matinale.airflow.notify import MatinaleNotifier

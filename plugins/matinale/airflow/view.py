@@ -37,7 +37,20 @@ _STATE_LABELS = {
     "failed": "Échec",
     "running": "En cours",
 }
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
+_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
@@ -51,11 +64,18 @@ def _when(text: str | None, settings: Settings) -> str | None:
     return two_clocks(datetime.fromisoformat(text), settings.clocks)
 
 
-def editions_payload(client: Any, settings: Settings, *, limit: int = 10, now: datetime | None = None) -> dict[str, Any]:
+def editions_payload(
+    client: Any, settings: Settings, *, limit: int = 10, now: datetime | None = None
+) -> dict[str, Any]:
     """Everything the view shows, as JSON-ready data (also served at ``/api/editions``)."""
     from matinale.status import recent_editions
 
-    editions = recent_editions(client, private_bucket=settings.private_bucket, bundle_bucket=settings.bundle_bucket, limit=limit)
+    editions = recent_editions(
+        client,
+        private_bucket=settings.private_bucket,
+        bundle_bucket=settings.bundle_bucket,
+        limit=limit,
+    )
     for edition in editions:
         edition["label"] = _french_date(date.fromisoformat(edition["edition"]))
         latest_run = edition["runs"][0] if edition["runs"] else None
@@ -68,7 +88,14 @@ def editions_payload(client: Any, settings: Settings, *, limit: int = 10, now: d
             edition["reason"] = latest_run.get("reason") if latest_run else None
             edition["published_at"], edition["page"] = None, None
         edition["state_label"] = _STATE_LABELS.get(edition["state"], edition["state"])
-        shown = next((r for r in edition["runs"] if edition["current"] and r.get("run") == edition["current"].get("run")), latest_run)
+        shown = next(
+            (
+                r
+                for r in edition["runs"]
+                if edition["current"] and r.get("run") == edition["current"].get("run")
+            ),
+            latest_run,
+        )
         edition["counts"] = (shown or {}).get("counts", {})
         for run in edition["runs"]:
             run["state_label"] = _STATE_LABELS.get(run.get("state"), run.get("state"))
@@ -190,7 +217,11 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
         """The Airflow user behind the request, if allowed to read the nightly DAG."""
         header = request.headers.get("authorization", "")
         # "_token" is Airflow's COOKIE_NAME_JWT_TOKEN: the UI's session cookie.
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get("_token")
+        token = (
+            header[7:].strip()
+            if header.lower().startswith("bearer ")
+            else request.cookies.get("_token")
+        )
         if not token:
             raise HTTPException(status_code=401, detail="Not authenticated")
 
@@ -199,8 +230,12 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
         from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
         user = await resolve_user_from_token(token)
-        if not get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=DAG_ID), user=user):
-            raise HTTPException(status_code=403, detail=f"read access to the DAG {DAG_ID} is required")
+        if not get_auth_manager().is_authorized_dag(
+            method="GET", details=DagDetails(id=DAG_ID), user=user
+        ):
+            raise HTTPException(
+                status_code=403, detail=f"read access to the DAG {DAG_ID} is required"
+            )
         return user
 
     @app.exception_handler(HTTPException)
@@ -240,7 +275,9 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
 
     @app.get("/", response_class=HTMLResponse, dependencies=reader)
     def page() -> HTMLResponse:
-        return HTMLResponse(_template().render(data=_payload()), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            _template().render(data=_payload()), headers={"Cache-Control": "no-store"}
+        )
 
     @app.get("/api/editions", dependencies=reader)
     def editions(limit: int = 10) -> JSONResponse:
@@ -263,7 +300,9 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
     @app.get("/files/{key:path}", dependencies=reader)
     def files(key: str) -> Response:
         data, content_type = _bundle_object(key)
-        return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
+        return Response(
+            data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"}
+        )
 
     @lru_cache(maxsize=512)
     def _thumb(key: str) -> bytes:
@@ -276,7 +315,9 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
 
     @app.get("/thumbs/{key:path}", dependencies=reader)
     def thumbs(key: str) -> Response:
-        return Response(_thumb(key), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return Response(
+            _thumb(key), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+        )
 
     @app.get("/preview/{edition}/{run}/{path:path}", dependencies=reader)
     def preview(edition: str, run: str, path: str) -> Response:
@@ -290,7 +331,9 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
             store = night.make_store(settings, _client() if settings.work_store == "s3" else None)
             data = store.get_bytes(key)
         except (StatusError, StoreError):
-            raise HTTPException(status_code=404, detail="no such preview (the run may have been purged)") from None
+            raise HTTPException(
+                status_code=404, detail="no such preview (the run may have been purged)"
+            ) from None
         return Response(data, media_type=content_type(key), headers={"Cache-Control": "no-store"})
 
     return app

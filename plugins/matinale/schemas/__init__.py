@@ -27,7 +27,7 @@ SCHEMA_DIR = Path(__file__).parent
 
 #: Schema name → ``module:Model`` validating that file (its ``.schema.json`` is generated).
 MODELS: dict[str, str] = {
-    "campaign": "matinale.settings:CampaignFile",
+    "campaign": "matinale.campaign_file:CampaignFile",
     "channels": "matinale.content.channels:ChannelsFile",
     "brief": "matinale.content.brief:BriefFile",
     "framing": "matinale.content.rules:FramingFile",

@@ -12,7 +12,10 @@ from matinale.airflow.deploy import DeployError, parse_users, write_passwords
 
 
 def test_parse_users_reads_airflow_format() -> None:
-    assert parse_users("admin:admin, lecteur:viewer,") == [("admin", "admin"), ("lecteur", "viewer")]
+    assert parse_users("admin:admin, lecteur:viewer,") == [
+        ("admin", "admin"),
+        ("lecteur", "viewer"),
+    ]
 
 
 @pytest.mark.parametrize("spec", ["", "admin", "admin:", ":viewer", " , "])
@@ -23,7 +26,10 @@ def test_parse_users_names_the_bad_entry(spec: str) -> None:
 
 def test_write_passwords_uses_the_admin_secret_and_keeps_others(tmp_path: Path) -> None:
     path = tmp_path / "auth" / "passwords.json"
-    assert write_passwords(path, "admin:admin,lecteur:viewer", admin_password="from-env") == ["admin", "lecteur"]
+    assert write_passwords(path, "admin:admin,lecteur:viewer", admin_password="from-env") == [
+        "admin",
+        "lecteur",
+    ]
     first = json.loads(path.read_text())
     assert first["admin"] == "from-env"
     assert len(first["lecteur"]) >= 16

@@ -155,7 +155,9 @@ def test_run_stage_knows_only_the_nights_stages() -> None:
         datetime(2026, 12, 6, 23, 59, tzinfo=UTC),  # 00:59 Paris: a minute before the start
     ],
 )
-def test_unpausing_never_starts_a_past_night(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+def test_unpausing_never_starts_a_past_night(
+    monkeypatch: pytest.MonkeyPatch, now: datetime
+) -> None:
     """The scheduler's first run is the next 01:00 Paris, whatever the hour the DAG is
     unpaused at (Airflow's default would run a start up to 2 h 24 min old at once)."""
     import airflow.timetables.trigger as core_trigger
@@ -168,12 +170,15 @@ def test_unpausing_never_starts_a_past_night(monkeypatch: pytest.MonkeyPatch, no
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     cached_settings.cache_clear()
     try:
-        timetable = decode_timetable(encode_timetable(nightly_timetable()))  # as the scheduler has it
+        timetable = decode_timetable(
+            encode_timetable(nightly_timetable())
+        )  # as the scheduler has it
     finally:
         cached_settings.cache_clear()
     monkeypatch.setattr(core_trigger, "utcnow", lambda: now)
     info = timetable.next_dagrun_info(
-        last_automated_data_interval=None, restriction=TimeRestriction(earliest=None, latest=None, catchup=False)
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
     )
     assert info is not None
     first = info.run_after.astimezone(PARIS)

@@ -12,10 +12,18 @@ import pytest
 from matinale.airflow.notify import MatinaleNotifier, NotificationError, alert_text, webhook_url
 
 
-def _deadline_context(run_after: str = "2026-03-29T00:00:00Z", deadline: str = "2026-03-29T04:30:00Z") -> dict:
+def _deadline_context(
+    run_after: str = "2026-03-29T00:00:00Z", deadline: str = "2026-03-29T04:30:00Z"
+) -> dict:
     """The context Airflow's scheduler gives a deadline callback (DAGRunResponse as JSON)."""
     return {
-        "dag_run": {"dag_id": "matinale_nightly", "dag_run_id": "scheduled__2026-03-29T00:00:00+00:00", "run_after": run_after, "conf": {}, "state": "running"},
+        "dag_run": {
+            "dag_id": "matinale_nightly",
+            "dag_run_id": "scheduled__2026-03-29T00:00:00+00:00",
+            "run_after": run_after,
+            "conf": {},
+            "state": "running",
+        },
         "deadline": {"id": "0199", "deadline_time": deadline},
     }
 
@@ -25,13 +33,17 @@ def _run_callback_trigger(kwargs: dict) -> list:
     from airflow.triggers.callback import CallbackTrigger
 
     async def collect() -> list:
-        trigger = CallbackTrigger(callback_path="matinale.airflow.notify.MatinaleNotifier", callback_kwargs=kwargs)
+        trigger = CallbackTrigger(
+            callback_path="matinale.airflow.notify.MatinaleNotifier", callback_kwargs=kwargs
+        )
         return [event.payload async for event in trigger.run()]
 
     return asyncio.run(collect())
 
 
-def test_deadline_callback_posts_both_clocks_to_the_webhook(webhook, caplog: pytest.LogCaptureFixture) -> None:
+def test_deadline_callback_posts_both_clocks_to_the_webhook(
+    webhook, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="matinale.airflow.notify")
     events = _run_callback_trigger({"event": "deadline_missed", "context": _deadline_context()})
     assert [e["state"] for e in events] == ["running", "success"], events
@@ -44,7 +56,9 @@ def test_deadline_callback_posts_both_clocks_to_the_webhook(webhook, caplog: pyt
     assert "s3cr3t-token" not in logged, "the webhook URL is a secret"
 
 
-def test_alert_is_logged_without_a_webhook(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_alert_is_logged_without_a_webhook(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_MATINALE_ALERTS", raising=False)
     caplog.set_level(logging.INFO, logger="matinale.airflow.notify")
     events = _run_callback_trigger({"event": "deadline_missed", "context": _deadline_context()})
@@ -56,20 +70,32 @@ def test_alert_is_logged_without_a_webhook(monkeypatch: pytest.MonkeyPatch, capl
 
 def test_failed_task_alert_names_task_and_error(webhook) -> None:
     context = {
-        "dag_run": SimpleNamespace(run_id="manual__1", run_after=datetime(2026, 11, 24, 2, 30, tzinfo=UTC), conf={"edition_date": "2026-11-24"}),
+        "dag_run": SimpleNamespace(
+            run_id="manual__1",
+            run_after=datetime(2026, 11, 24, 2, 30, tzinfo=UTC),
+            conf={"edition_date": "2026-11-24"},
+        ),
         "ti": SimpleNamespace(task_id="ingest"),
-        "exception": RuntimeError("412 of 1000 rows quarantined (41% > 20%): the export looks broken\nmore"),
+        "exception": RuntimeError(
+            "412 of 1000 rows quarantined (41% > 20%): the export looks broken\nmore"
+        ),
     }
     MatinaleNotifier(event="task_failed")(context)
     text = webhook.posts[0]["text"]
-    assert "ingest" in text and "24/11/2026" in text and "RuntimeError: 412 of 1000 rows quarantined" in text
+    assert (
+        "ingest" in text
+        and "24/11/2026" in text
+        and "RuntimeError: 412 of 1000 rows quarantined" in text
+    )
     assert "more" not in text, "only the first line of the error"
 
 
 def test_webhook_errors_are_reported_without_the_url(webhook) -> None:
     webhook.status = 500
     with pytest.raises(NotificationError, match="HTTP 500") as caught:
-        MatinaleNotifier(event="task_failed")({"dag_run": {}, "ti": SimpleNamespace(task_id="publish")})
+        MatinaleNotifier(event="task_failed")(
+            {"dag_run": {}, "ti": SimpleNamespace(task_id="publish")}
+        )
     assert "s3cr3t" not in str(caught.value)
 
 
@@ -79,18 +105,35 @@ def test_unreachable_webhook_is_reported_without_the_url(monkeypatch: pytest.Mon
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_ALERTS", f'{{"conn_type": "http", "host": "http://127.0.0.1:{port}/hooks/s3cr3t"}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MATINALE_ALERTS",
+        f'{{"conn_type": "http", "host": "http://127.0.0.1:{port}/hooks/s3cr3t"}}',
+    )
     with pytest.raises(NotificationError, match="unreachable") as caught:
-        MatinaleNotifier(event="task_failed")({"dag_run": {}, "ti": SimpleNamespace(task_id="publish")})
+        MatinaleNotifier(event="task_failed")(
+            {"dag_run": {}, "ti": SimpleNamespace(task_id="publish")}
+        )
     assert "s3cr3t" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
     ("conn", "url"),
     [
-        ({"conn_type": "http", "extra_dejson": {"webhook_url": "https://chat.example.org/hooks/a"}}, "https://chat.example.org/hooks/a"),
-        ({"conn_type": "http", "host": "https://chat.example.org/hooks/b"}, "https://chat.example.org/hooks/b"),
-        ({"conn_type": "https", "host": "chat.example.org", "port": 8443, "schema": "hooks/c"}, "https://chat.example.org:8443/hooks/c"),
+        (
+            {
+                "conn_type": "http",
+                "extra_dejson": {"webhook_url": "https://chat.example.org/hooks/a"},
+            },
+            "https://chat.example.org/hooks/a",
+        ),
+        (
+            {"conn_type": "http", "host": "https://chat.example.org/hooks/b"},
+            "https://chat.example.org/hooks/b",
+        ),
+        (
+            {"conn_type": "https", "host": "chat.example.org", "port": 8443, "schema": "hooks/c"},
+            "https://chat.example.org:8443/hooks/c",
+        ),
         ({"conn_type": "http", "host": ""}, None),
     ],
 )

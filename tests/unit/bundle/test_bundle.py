@@ -55,26 +55,43 @@ def test_layout_and_manifest(bundle) -> None:
     assert {"index.html", "compliance.json"} <= paths
     for segment in SEGMENTS:
         seg = segment["id"]
-        assert {f"{seg}/index.html", f"{seg}/posts.json", f"{seg}/posts.md", f"{seg}/cards.json", f"{seg}/pack.zip"} <= paths
-        assert {f"{seg}/cards/{t.id}-{f}.jpg" for t in THEMES for f in ("square", "landscape")} <= paths
+        assert {
+            f"{seg}/index.html",
+            f"{seg}/posts.json",
+            f"{seg}/posts.md",
+            f"{seg}/cards.json",
+            f"{seg}/pack.zip",
+        } <= paths
+        assert {
+            f"{seg}/cards/{t.id}-{f}.jpg" for t in THEMES for f in ("square", "landscape")
+        } <= paths
     for entry in manifest["files"]:
         data = store.get_bytes(f"b/{entry['path']}")
         assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["segment"] == (entry["path"].split("/")[0] if "/" in entry["path"] else None)
     kinds = {e["path"]: e["kind"] for e in manifest["files"]}
     assert kinds["index.html"] == "overview" and kinds["65plus-p01/index.html"] == "page"
-    assert kinds["65plus-p01/cards/sante-square.jpg"] == "card" and kinds["65plus-p01/previews/sante-square.jpg"] == "preview"
+    assert (
+        kinds["65plus-p01/cards/sante-square.jpg"] == "card"
+        and kinds["65plus-p01/previews/sante-square.jpg"] == "preview"
+    )
     card = next(e for e in manifest["files"] if e["path"] == "65plus-p01/cards/sante-landscape.jpg")
     assert (card["width"], card["height"]) == (1200, 675)
     # Alt texts are carried from cards.json into the manifest, for full-size cards only.
     cards_json = json.loads(store.get_bytes("b/65plus-p01/cards.json"))["cards"]
-    assert card["alt"] == next(c["alt"] for c in cards_json if c["file"] == "cards/sante-landscape.jpg")
+    assert card["alt"] == next(
+        c["alt"] for c in cards_json if c["file"] == "cards/sante-landscape.jpg"
+    )
     assert (card["theme"], card["format"]) == ("sante", "landscape")
     assert all("alt" in e for e in manifest["files"] if e["kind"] == "card")
     assert not [e["path"] for e in manifest["files"] if e["kind"] != "card" and "alt" in e]
-    assert {"campaign.yaml", "code_version", "page_templates/segment.html.j2"} <= set(manifest["inputs"])
+    assert {"campaign.yaml", "code_version", "page_templates/segment.html.j2"} <= set(
+        manifest["inputs"]
+    )
     assert summary["files"] == len(manifest["files"]) + 1
-    assert [(s["id"], s["kind"], s["page"]) for s in manifest["segments"]] == [(s["id"], "main", f"{s['id']}/index.html") for s in SEGMENTS]
+    assert [(s["id"], s["kind"], s["page"]) for s in manifest["segments"]] == [
+        (s["id"], "main", f"{s['id']}/index.html") for s in SEGMENTS
+    ]
 
 
 def test_compliance_is_counts_only(bundle) -> None:
@@ -82,10 +99,15 @@ def test_compliance_is_counts_only(bundle) -> None:
     compliance = json.loads(store.get_bytes("b/compliance.json"))
     validator = jsonschema.Draft202012Validator(load_schema("compliance"))
     validator.validate(compliance)
-    assert compliance["checks"]["stage"] == "pending" and compliance["consent_by_channel"]["email"] == 2100
+    assert (
+        compliance["checks"]["stage"] == "pending"
+        and compliance["consent_by_channel"]["email"] == 2100
+    )
     # A person's name slipped into a count map is not a count: the schema refuses it.
     assert not validator.is_valid({**compliance, "legal_basis": {"consent": "Hélène Dupont"}})
-    assert not validator.is_valid({**compliance, "quarantine_sample": ["helene.dupont@example.org"]})
+    assert not validator.is_valid(
+        {**compliance, "quarantine_sample": ["helene.dupont@example.org"]}
+    )
 
 
 def test_packs_are_byte_reproducible(bundle, tmp_path: Path) -> None:
@@ -95,14 +117,27 @@ def test_packs_are_byte_reproducible(bundle, tmp_path: Path) -> None:
     for segment in SEGMENTS:
         first = store.get_bytes(f"b/{segment['id']}/pack.zip")
         assert first == again.get_bytes(f"b/{segment['id']}/pack.zip")
-        assert store.get_bytes(f"b/{segment['id']}/previews/sante-square.jpg") == again.get_bytes(f"b/{segment['id']}/previews/sante-square.jpg")
+        assert store.get_bytes(f"b/{segment['id']}/previews/sante-square.jpg") == again.get_bytes(
+            f"b/{segment['id']}/previews/sante-square.jpg"
+        )
     archive = zipfile.ZipFile(io.BytesIO(store.get_bytes("b/65plus-p01/pack.zip")))
     names = archive.namelist()
     assert names == sorted(names)
-    assert set(names) >= {"65plus-p01/posts.json", "65plus-p01/posts.md", "65plus-p01/cards.json", "65plus-p01/textes-alternatifs.txt", "65plus-p01/cards/sante-square.jpg"}
+    assert set(names) >= {
+        "65plus-p01/posts.json",
+        "65plus-p01/posts.md",
+        "65plus-p01/cards.json",
+        "65plus-p01/textes-alternatifs.txt",
+        "65plus-p01/cards/sante-square.jpg",
+    }
     assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
-    assert archive.read("65plus-p01/cards/sante-square.jpg") == store.get_bytes("b/65plus-p01/cards/sante-square.jpg")
-    assert "Visuel « Un médecin pour chacun »" in archive.read("65plus-p01/textes-alternatifs.txt").decode()
+    assert archive.read("65plus-p01/cards/sante-square.jpg") == store.get_bytes(
+        "b/65plus-p01/cards/sante-square.jpg"
+    )
+    assert (
+        "Visuel « Un médecin pour chacun »"
+        in archive.read("65plus-p01/textes-alternatifs.txt").decode()
+    )
 
 
 def test_pack_refuses_unsafe_names() -> None:
@@ -148,7 +183,9 @@ def test_only_the_shown_card_of_a_theme_has_a_preview(bundle) -> None:
     store, _ = bundle
     paths = {e["path"] for e in _manifest(store)["files"]}
     for segment in SEGMENTS:
-        previews = {p.rsplit("/", 1)[-1] for p in paths if p.startswith(f"{segment['id']}/previews/")}
+        previews = {
+            p.rsplit("/", 1)[-1] for p in paths if p.startswith(f"{segment['id']}/previews/")
+        }
         # The page previews the square card of each theme; the landscape one is a download.
         assert previews == {f"{t.id}-square.jpg" for t in THEMES}
 
@@ -163,7 +200,9 @@ def test_the_bundle_uses_the_previews_the_visuals_stage_drew(tmp_path: Path) -> 
     store.put_bytes("b/65plus-p01/previews/sante-square.jpg", drawn.getvalue())
     build(store, "b", write=False)
     assert store.get_bytes("b/65plus-p01/previews/sante-square.jpg") == drawn.getvalue()
-    entry = next(e for e in _manifest(store)["files"] if e["path"] == "65plus-p01/previews/sante-square.jpg")
+    entry = next(
+        e for e in _manifest(store)["files"] if e["path"] == "65plus-p01/previews/sante-square.jpg"
+    )
     assert (entry["width"], entry["height"], entry["kind"]) == (540, 540, "preview")
     page = _page(store)
     assert base64.b64encode(drawn.getvalue()).decode() in page and 'width="540"' in page
@@ -184,11 +223,18 @@ def test_page_is_french_self_contained_and_light(bundle) -> None:
     # Only bundle-relative links, inline images and the share fallbacks: no CDN, font or script.
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?:", page)
     absolute = set(re.findall(r"https?://[^\s\"'<>]+", page))
-    assert all(url.startswith(("https://ensemble-demain.example.org/", *share_endpoints())) for url in absolute), absolute
+    assert all(
+        url.startswith(("https://ensemble-demain.example.org/", *share_endpoints()))
+        for url in absolute
+    ), absolute
     assert "default-src 'none'" in page and "connect-src 'none'" in page
     assert page.count('src="data:image/jpeg;base64,') == len(THEMES)
     assert 'href="pack.zip"' in page and 'href="cards/sante-landscape.jpg"' in page
-    assert summary["page_bytes_max"] == max(len(_page(store, s["id"]).encode()) for s in SEGMENTS) < 1_000_000
+    assert (
+        summary["page_bytes_max"]
+        == max(len(_page(store, s["id"]).encode()) for s in SEGMENTS)
+        < 1_000_000
+    )
 
 
 def test_page_posts_and_buttons(bundle) -> None:
@@ -208,7 +254,12 @@ def test_page_posts_and_buttons(bundle) -> None:
 
 def test_page_escapes_untrusted_text(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
-    build(store, "b", segments=[{**SEGMENTS[0], "label": "<b>65+</b>"}], extra_text='<script>alert("x")</script>{{ 7*7 }}')
+    build(
+        store,
+        "b",
+        segments=[{**SEGMENTS[0], "label": "<b>65+</b>"}],
+        extra_text='<script>alert("x")</script>{{ 7*7 }}',
+    )
     page = _page(store)
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
     assert "{{ 7*7 }}" in page and "<b>65+</b>" not in page
@@ -218,7 +269,10 @@ def test_pages_render_with_any_linker(bundle) -> None:
     store, _ = bundle
     files = read_bundle_files(store, "b")
     pages = render_pages(
-        files, _manifest(store), campaign=settings().campaign, zone=settings().clocks.campaign_tz,
+        files,
+        _manifest(store),
+        campaign=settings().campaign,
+        zone=settings().clocks.campaign_tz,
         published_at=datetime(2026, 11, 24, 4, 12, tzinfo=UTC),
         linker=lambda page_dir: lambda path: f"https://s3.example.org/run/{path}?sig=1",
     )

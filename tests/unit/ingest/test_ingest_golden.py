@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from matinale.dev.sample import generate_supporters
 from matinale.ingest import IngestResult, ingest_supporters
 from matinale.privacy import load_suppression, sha256_hex
-from matinale.dev.sample import generate_supporters
 
 ON = date(2026, 11, 24)
 

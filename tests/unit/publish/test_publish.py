@@ -24,6 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from matinale.checks import ChecksFailed, PiiScanner, limits_from
+from matinale.dev.seaweed import S3Credentials, SeaweedS3
 from matinale.publish import (
     LATEST,
     Presigner,
@@ -37,7 +38,6 @@ from matinale.publish import (
     read_pointer,
     rollback,
 )
-from matinale.dev.seaweed import S3Credentials, SeaweedS3
 from matinale.store import LocalStore
 
 CONTACTS = pd.DataFrame(

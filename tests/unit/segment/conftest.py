@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from segment_samples import EDITION
 
+from matinale.dev.sample import write_sample
 from matinale.ingest import ingest_supporters
 from matinale.privacy import split_for_segmentation
-from matinale.dev.sample import write_sample
 from matinale.segment import load_definitions, segment_supporters
 
 ROOT = Path(__file__).resolve().parents[3]
