@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from matinale.bundle.packs import (
 from matinale.bundle.page import relative_linker, render_pages
 from matinale.checks import safe_member_name
 from matinale.content.channels import channels
+from matinale.segment import Segment
 from matinale.store import Store
 
 
@@ -65,21 +66,13 @@ def _read_segment(
     return posts, cards
 
 
-@dataclass(frozen=True)
-class _Segment:
-    id: str
-    label: str
-    size: int
-    kind: str = "main"
-
-
 def build_bundle(
     store: Store,
     prefix: str,
     *,
     edition: date,
     run: str,
-    segments: list[dict[str, Any]],
+    segments: list[Segment],
     brief: Any,
     campaign: Any,
     inputs: Mapping[str, str],
@@ -98,15 +91,8 @@ def build_bundle(
     labels = {channel.id: channel.label for channel in channels(templates_dir)}
     generated_at = generated_at or datetime.now(UTC)
     themes = [{"id": t.id, "title": t.title, "key_message": t.key_message} for t in brief.themes]
-    wanted = [
-        _Segment(
-            check_slug(s["id"]),
-            str(s.get("label", s["id"])),
-            int(s.get("size") or 0),
-            "territory" if s.get("kind") == "territory" else "main",
-        )
-        for s in segments
-    ]
+    # An unlabelled segment is shown by its id.
+    wanted = [replace(s, id=check_slug(s.id), label=s.label or s.id) for s in segments]
     missing = [
         s.id
         for s in wanted
@@ -136,7 +122,7 @@ def build_bundle(
         if not store.exists(f"{base}/posts.md"):
             store.put_bytes(
                 f"{base}/posts.md",
-                _posts_markdown(asdict(segment), posts, themes, edition, labels).encode("utf-8"),
+                _posts_markdown(segment, posts, themes, edition, labels).encode("utf-8"),
             )
         members["posts.md"] = store.get_bytes(f"{base}/posts.md")
         for card in cards:

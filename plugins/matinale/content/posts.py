@@ -17,6 +17,7 @@ from matinale.content.maker import SegmentPosts, _SegmentMaker
 from matinale.content.render import _namespace, _template, _template_variables
 from matinale.content.rules import load_rules
 from matinale.content.typography import URL_PATTERN
+from matinale.segment import Segment
 
 
 class PostWriter:
@@ -125,13 +126,13 @@ class PostWriter:
         if "unsubscribe_url" in keys and problem:
             raise LinkError(f"campaign.yaml: legal.unsubscribe_url: {problem}")
 
-    def segment(self, segment: Mapping[str, Any]) -> SegmentPosts:
+    def segment(self, segment: Segment) -> SegmentPosts:
         """Every post for one segment: theme × channel × variant, rendered, fitted and checked."""
         return _SegmentMaker(self, segment).make()
 
 
 def render_segment_posts(
-    segment: Mapping[str, Any],
+    segment: Segment,
     brief: Brief,
     *,
     campaign: Any,
@@ -216,9 +217,7 @@ class SegmentFiles:
     similarity: tuple[tuple[int, int, float], ...]  # (variants, rejected, max) per theme × channel
 
 
-def segment_files(
-    writer: PostWriter, segment: Mapping[str, Any], *, date_text: str
-) -> SegmentFiles:
+def segment_files(writer: PostWriter, segment: Segment, *, date_text: str) -> SegmentFiles:
     """Render one segment's posts and write its two files: posts.json as the store's put_json writes it."""
     from matinale.store import dumps
 
@@ -226,7 +225,7 @@ def segment_files(
     titles = {theme.id: theme.title for theme in writer.brief.themes}
     markdown = posts_markdown(
         result,
-        label=str(segment.get("label") or result.segment),
+        label=segment.label or result.segment,
         theme_titles=titles,
         fmt_date=lambda _day: date_text,
         templates_dir=writer.templates_dir,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matinale.errors import MatinaleError
+from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import LocalStore, S3Store, Store
 
@@ -151,9 +152,9 @@ def brief_path(inbox: Path, edition: date) -> Path:
     return inbox / "briefs" / f"{edition.isoformat()}.yaml"
 
 
-def segments_of(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
+def segments_of(store: Store, ctx: RunContext) -> list[Segment]:
     """The segments ``segment`` wrote for this run (``segments.json``)."""
-    return store.get_json(f"{ctx.prefix}/segments.json")["segments"]
+    return [Segment.from_json(s) for s in store.get_json(f"{ctx.prefix}/segments.json")["segments"]]
 
 
 #: Private supporter data the PII scanner is built from (hashed, never copied).

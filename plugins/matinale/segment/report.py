@@ -13,6 +13,7 @@ from matinale.privacy import ADULT_AGE
 from matinale.segment.definitions import AgeBand
 from matinale.segment.describe import _masked_count, round_size
 from matinale.segment.features import DEFAULT_INTERESTS
+from matinale.segment.types import Segment
 
 __all__ = [
     "INSEE_ADULTS_BY_AGE",
@@ -163,7 +164,7 @@ def _cell(text: Any) -> str:
 
 
 def render_report(
-    segments: Sequence[Mapping[str, Any]],
+    segments: Sequence[Segment],
     report: Mapping[str, Any],
     *,
     interests: Mapping[str, str] | None = None,
@@ -187,9 +188,9 @@ def render_report(
     status = report.get("identity", {}).get("status", {})
     by_id = {s["id"]: s for s in report.get("segments", [])}
     for segment in segments:
-        if segment.get("kind") != "main":
+        if segment.kind != "main":
             continue
-        d = by_id.get(segment["id"], {}).get("descriptor", {})
+        d = by_id.get(segment.id, {}).get("descriptor", {})
         age = d.get("age", {})
         top = ", ".join(
             f"{interests.get(k, k)} {_pct(v)}" for k, v in list(d.get("interests", {}).items())[:3]
@@ -202,8 +203,8 @@ def render_report(
                 f"{x['name']} {_pct(x['share'])}" for x in d["departements"][:2]
             )
         lines.append(
-            f"| {segment['id']} | {_cell(segment['label'])} | {segment['size']} | {age.get('median')} ({age.get('p25')}–{age.get('p75')}) | "
-            f"{_cell(top)} | {_cell(territory)} | {status.get(segment.get('profile'), '')} |"
+            f"| {segment.id} | {_cell(segment.label)} | {segment.size} | {age.get('median')} ({age.get('p25')}–{age.get('p75')}) | "
+            f"{_cell(top)} | {_cell(territory)} | {status.get(segment.profile, '')} |"
         )
     drift = report.get("drift", {})
     identity = report.get("identity", {})
