@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matinale.errors import MatinaleError
+from matinale.s3types import S3Client
 from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import LocalStore, S3Store, Store
@@ -78,7 +79,7 @@ class RunContext:
         )
 
 
-def make_store(settings: Settings, client: Any = None) -> Store:
+def make_store(settings: Settings, client: S3Client | None = None) -> Store:
     """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
     if settings.work_store == "s3":
         if client is None:

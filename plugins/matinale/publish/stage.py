@@ -41,6 +41,7 @@ from matinale.publish.pointers import _was_promoted, current_key, edition_prefix
 from matinale.publish.presign import Presigner
 from matinale.publish.s3 import PublishError, _s3_failure, check_access, read_pointer
 from matinale.publish.upload import RunUpload
+from matinale.s3types import S3Client
 from matinale.store import Store
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _passed_before(
 
 
 def publish_bundle(
-    client: Any,
+    client: S3Client,
     store: Store,
     prefix: str,
     *,
@@ -309,7 +310,7 @@ def publish_bundle(
 
 
 def _links(
-    client: Any, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
+    client: S3Client, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
     presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
