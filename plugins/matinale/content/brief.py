@@ -206,15 +206,7 @@ def load_brief(
             "is this yesterday's brief?",
             path=("edition",),
         )
-    seen: set[str] = set()
-    for index, theme in enumerate(raw.themes):
-        if theme.id in seen:
-            raise doc.refuse(
-                f"theme id {theme.id!r} is used twice",
-                "ids must be unique",
-                path=("themes", index, "id"),
-            )
-        seen.add(theme.id)
+    doc.unique_ids(raw.themes, what="theme", section="themes")
     return Brief(
         edition=raw.edition,
         themes=tuple(_theme(theme) for theme in raw.themes),

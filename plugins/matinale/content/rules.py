@@ -188,15 +188,10 @@ def load_rules(templates_dir: Path) -> ContentRules:
             raise RulesError(
                 f"{templates_dir / name}: missing; it ships with the project (git checkout it)"
             )
-    rules, angles, interests = _load_framing(templates_dir / "framing.yaml")
-    channels, shorten, shingle = _load_channels(templates_dir / "channels.yaml")
+    # (rules, angles, interests) from framing.yaml, (channels, shorten, shingle) from channels.yaml.
     return ContentRules(
-        rules=rules,
-        angles=angles,
-        interests=interests,
-        channels=channels,
-        shorten=shorten,
-        shingle=shingle,
+        *_load_framing(templates_dir / "framing.yaml"),
+        *_load_channels(templates_dir / "channels.yaml"),
     )
 
 

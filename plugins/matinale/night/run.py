@@ -32,6 +32,7 @@ __all__ = [
     "RunContext",
     "brief_path",
     "compliance_summary",
+    "git_output",
     "input_checksums",
     "make_store",
     "newest_supporter_file",
@@ -101,19 +102,22 @@ def _sha256_file(path: Path) -> str:
 def _code_version(home: Path) -> str:
     """The code's version: ``MATINALE_CODE_VERSION`` (set by the image build), else git's commit."""
     given = os.environ.get("MATINALE_CODE_VERSION", "").strip()
-    if given:
-        return given
+    return given or git_output(home, "rev-parse", "HEAD", timeout=5) or "unknown"
+
+
+def git_output(folder: Path, *args: str, timeout: float = 10) -> str:
+    """What ``git -C folder args…`` prints, stripped; '' when git is missing or fails."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(home), "rev-parse", "HEAD"],
+            ["git", "-C", str(folder), *args],
             capture_output=True,
             text=True,
-            timeout=5,
+            timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+        return ""
+    return out.stdout.strip()
 
 
 def input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
