@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from matinale.content import typography
 from matinale.content.brief import Brief
@@ -131,26 +131,21 @@ class PostWriter:
         return _SegmentMaker(self, segment).make()
 
 
+class WriterOptions(TypedDict):
+    """What a :class:`PostWriter` takes besides the brief (its keyword arguments)."""
+
+    campaign: Any
+    channels: Sequence[str]
+    templates_dir: Path
+    variants: NotRequired[int]
+    allowed_domains: NotRequired[Sequence[str] | None]
+
+
 def render_segment_posts(
-    segment: Segment,
-    brief: Brief,
-    *,
-    campaign: Any,
-    channels: Sequence[str],
-    templates_dir: Path,
-    variants: int = 3,
-    allowed_domains: Sequence[str] | None = None,
+    segment: Segment, brief: Brief, **options: Unpack[WriterOptions]
 ) -> SegmentPosts:
     """Every post for one segment (see :class:`PostWriter` to write many segments)."""
-    writer = PostWriter(
-        brief,
-        campaign=campaign,
-        channels=channels,
-        templates_dir=templates_dir,
-        variants=variants,
-        allowed_domains=allowed_domains,
-    )
-    return writer.segment(segment)
+    return PostWriter(brief, **options).segment(segment)
 
 
 def _quote(text: str) -> str:
