@@ -8,7 +8,7 @@ segment-level facts are here, never a person: sizes are rounded to 10.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 __all__ = ["Segment", "SegmentKind", "Territory"]
@@ -34,7 +34,7 @@ class Territory:
         )
 
     def to_json(self) -> dict[str, str]:
-        return {"level": self.level, "code": self.code, "name": self.name}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -82,19 +82,10 @@ class Segment:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The segments.json entry (keys in the order the file has always had)."""
+        """The segments.json entry (keys in the order the file has always had; lists, not tuples)."""
         return {
-            "id": self.id,
-            "kind": self.kind,
-            "band": self.band,
-            "band_label": self.band_label,
-            "framing": self.framing,
-            "profile": self.profile,
-            "label": self.label,
-            "size": self.size,
+            **asdict(self),
             "top_interests": list(self.top_interests),
-            "territory": self.territory.to_json() if self.territory else None,
-            "theme": self.theme,
             "merged_bands": list(self.merged_bands),
         }
 
