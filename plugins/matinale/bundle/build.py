@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from matinale.bundle.common import (
@@ -39,6 +39,10 @@ from matinale.checks import safe_member_name
 from matinale.content.channels import channels
 from matinale.segment import Segment
 from matinale.store import Store
+
+if TYPE_CHECKING:
+    from matinale.content.brief import Brief
+    from matinale.settings import Campaign
 
 
 def _read_segment(
@@ -73,8 +77,8 @@ def build_bundle(
     edition: date,
     run: str,
     segments: list[Segment],
-    brief: Any,
-    campaign: Any,
+    brief: Brief,
+    campaign: Campaign,
     inputs: Mapping[str, str],
     compliance: Mapping[str, Any],
     zone: ZoneInfo = PARIS,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack
 
 from matinale.content import typography
 from matinale.content.brief import Brief
@@ -19,6 +19,9 @@ from matinale.content.rules import load_rules
 from matinale.content.typography import URL_PATTERN
 from matinale.segment import Segment
 
+if TYPE_CHECKING:
+    from matinale.settings import Campaign, Settings
+
 
 class PostWriter:
     """Writes the posts of many segments for one brief: templates and rules loaded once.
@@ -28,7 +31,7 @@ class PostWriter:
     """
 
     @classmethod
-    def from_settings(cls, brief: Brief, settings: Any) -> PostWriter:
+    def from_settings(cls, brief: Brief, settings: Settings) -> PostWriter:
         """A writer with the campaign's channels, variants and allowed domains."""
         return cls(
             brief,
@@ -43,7 +46,7 @@ class PostWriter:
         self,
         brief: Brief,
         *,
-        campaign: Any,
+        campaign: Campaign | Mapping[str, Any],
         channels: Sequence[str],
         templates_dir: Path,
         variants: int = 3,
@@ -64,7 +67,7 @@ class PostWriter:
         self.variants = variants
         self.allowed = tuple(allowed_domains) if allowed_domains is not None else None
         self.rules = load_rules(self.templates_dir)
-        self.campaign = asdict(campaign) if not isinstance(campaign, dict) else dict(campaign)
+        self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
         self._check_campaign()
@@ -134,7 +137,7 @@ class PostWriter:
 class WriterOptions(TypedDict):
     """What a :class:`PostWriter` takes besides the brief (its keyword arguments)."""
 
-    campaign: Any
+    campaign: Campaign | Mapping[str, Any]
     channels: Sequence[str]
     templates_dir: Path
     variants: NotRequired[int]

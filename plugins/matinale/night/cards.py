@@ -11,12 +11,15 @@ import logging
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matinale.night.run import NightError, RunContext, segments_of
 from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import Store
+
+if TYPE_CHECKING:
+    from matinale.content.brief import Brief, Theme
 
 __all__ = ["run_contact_sheet", "run_visuals"]
 
@@ -24,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _card_fields(
-    settings: Settings, segment: Segment, theme: Any, brief: Any, edition: date
+    settings: Settings, segment: Segment, theme: Theme, brief: Brief, edition: date
 ) -> dict[str, str]:
     """What a card says: the theme for everyone, one line for the segment, the legal mention."""
     from matinale.content import tracked_link

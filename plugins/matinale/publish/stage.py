@@ -47,6 +47,8 @@ from matinale.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from matinale.settings import Campaign
+
 __all__ = ["PublishConfig", "publish_bundle"]
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class PublishConfig:
     """Where and how to publish; built from Settings by ``matinale.night``."""
 
     bucket: str
-    campaign: Any
+    campaign: Campaign
     private_bucket: str | None = None
     expiry: timedelta = timedelta(hours=48)
     allowed_domains: tuple[str, ...] = ()
