@@ -171,6 +171,7 @@ def build(
 ) -> dict[str, Any]:
     """Write inputs (unless ``write`` is false) and build the bundle with the real build_bundle."""
     from matinale.bundle import build_bundle
+    from matinale.segment import Segment
 
     segments = segments or SEGMENTS
     if write:
@@ -180,7 +181,7 @@ def build(
         prefix,
         edition=EDITION,
         run="20261124T000000Z-abcd",
-        segments=segments,
+        segments=[Segment.from_json(s) for s in segments],
         brief=brief(),
         campaign=settings().campaign,
         inputs={"campaign.yaml": "0" * 64, "code_version": "test"},

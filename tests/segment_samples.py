@@ -6,6 +6,7 @@ Importable from any test because tests/conftest.py puts this folder on sys.path.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,3 +44,8 @@ def next_night(features: pd.DataFrame) -> pd.DataFrame:
     busier = rng.random(len(tomorrow)) < 0.03
     tomorrow.loc[busier, "events_attended"] += 2
     return tomorrow
+
+
+def segments_json(result: Any) -> list[dict[str, Any]]:
+    """A SegmentationResult's segments as segments.json holds them."""
+    return [segment.to_json() for segment in result.segments]

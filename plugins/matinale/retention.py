@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from matinale.s3types import S3Client
 from matinale.settings import Settings
 from matinale.store import Store
 
@@ -69,7 +70,7 @@ def _inbox_files(folder: Path) -> list[Path]:
 
 
 def _expired_deliveries(
-    client: Any, bucket: str, *, campaign_over: bool, keep_from: date
+    client: S3Client, bucket: str, *, campaign_over: bool, keep_from: date
 ) -> list[str]:
     keys: list[str] = []
     paginator = client.get_paginator("list_objects_v2")
@@ -82,7 +83,12 @@ def _expired_deliveries(
 
 
 def purge(
-    store: Store, settings: Settings, *, today: date, dry_run: bool = False, client: Any = None
+    store: Store,
+    settings: Settings,
+    *,
+    today: date,
+    dry_run: bool = False,
+    client: S3Client | None = None,
 ) -> dict[str, Any]:
     """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted.
 

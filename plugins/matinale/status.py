@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from matinale.errors import MatinaleError
+from matinale.s3types import S3Client
 
 __all__ = [
     "SCHEMA",
@@ -61,7 +62,7 @@ def status_key(edition: date, run: str) -> str:
     return f"{PREFIX}/{edition.isoformat()}/{check_run(run)}.json"
 
 
-def write_status(client: Any, bucket: str, record: dict[str, Any]) -> str:
+def write_status(client: S3Client, bucket: str, record: dict[str, Any]) -> str:
     """Write one run's record (overwriting that run's earlier record only)."""
     if record.get("state") not in STATES:
         raise StatusError(f"status state must be one of {STATES}, got {record.get('state')!r}")
@@ -73,7 +74,7 @@ def write_status(client: Any, bucket: str, record: dict[str, Any]) -> str:
     return key
 
 
-def read_json(client: Any, bucket: str, key: str) -> Any | None:
+def read_json(client: S3Client, bucket: str, key: str) -> Any | None:
     """An object parsed as JSON, or None when it does not exist."""
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -82,7 +83,7 @@ def read_json(client: Any, bucket: str, key: str) -> Any | None:
     return json.loads(body)
 
 
-def _folders(client: Any, bucket: str, prefix: str) -> list[str]:
+def _folders(client: S3Client, bucket: str, prefix: str) -> list[str]:
     names: list[str] = []
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
@@ -92,7 +93,7 @@ def _folders(client: Any, bucket: str, prefix: str) -> list[str]:
     return names
 
 
-def _keys(client: Any, bucket: str, prefix: str) -> list[str]:
+def _keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
     keys: list[str] = []
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
@@ -119,7 +120,7 @@ def card_keys(manifest: dict[str, Any], prefix: str, limit: int = _MAX_CARDS) ->
 
 
 def recent_editions(
-    client: Any, *, private_bucket: str, bundle_bucket: str, limit: int = 10
+    client: S3Client, *, private_bucket: str, bundle_bucket: str, limit: int = 10
 ) -> list[dict[str, Any]]:
     """The last ``limit`` editions, newest first, with their runs, pointer and card keys."""
     names = set(_folders(client, private_bucket, f"{PREFIX}/")) | set(

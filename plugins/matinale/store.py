@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from matinale.errors import MatinaleError
+from matinale.s3types import S3Client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,7 +227,7 @@ class LocalStore(_Helpers):
 class S3Store(_Helpers):
     """A private S3 prefix: for workers that share no disk."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")

@@ -171,6 +171,18 @@ class YamlDoc:
         """The exception to raise for one problem at ``path`` (or ``line``)."""
         return self.fail(self.finding(path, message, fix, line=line))
 
+    def unique_ids(self, items: Sequence[Any], *, what: str, section: str) -> None:
+        """Refuse the first item of ``section`` whose ``id`` an earlier item already has."""
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.id in seen:
+                raise self.refuse(
+                    f"{what} id {item.id!r} is used twice",
+                    "ids must be unique",
+                    path=(section, index, "id"),
+                )
+            seen.add(item.id)
+
     def validate(
         self, model: type[M], data: Any = None, *, context: Mapping[str, Any] | None = None
     ) -> M:

@@ -33,6 +33,7 @@ from matinale.night.outcome import (
     task_states,
     total,
 )
+from matinale.s3types import S3Client
 from matinale.schedule import (
     edition_for,
     format_schedule,
@@ -186,7 +187,7 @@ def nightly_doc(doc: str, *, now: datetime | None = None, count: int = 7) -> str
 # -- connections and stores ----------------------------------------------------------------------
 
 
-def s3_client(settings: Settings | None = None) -> Any:
+def s3_client(settings: Settings | None = None) -> S3Client:
     """A boto3 S3 client from the Airflow connection (endpoint_url for SeaweedFS/MinIO),
     with retries and exponential backoff on throttling, 5xx and connection errors."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from matinale.bundle.common import (
@@ -37,7 +37,12 @@ from matinale.bundle.packs import (
 from matinale.bundle.page import relative_linker, render_pages
 from matinale.checks import safe_member_name
 from matinale.content.channels import channels
+from matinale.segment import Segment
 from matinale.store import Store
+
+if TYPE_CHECKING:
+    from matinale.content.brief import Brief
+    from matinale.settings import Campaign
 
 
 def _read_segment(
@@ -65,23 +70,15 @@ def _read_segment(
     return posts, cards
 
 
-@dataclass(frozen=True)
-class _Segment:
-    id: str
-    label: str
-    size: int
-    kind: str = "main"
-
-
 def build_bundle(
     store: Store,
     prefix: str,
     *,
     edition: date,
     run: str,
-    segments: list[dict[str, Any]],
-    brief: Any,
-    campaign: Any,
+    segments: list[Segment],
+    brief: Brief,
+    campaign: Campaign,
     inputs: Mapping[str, str],
     compliance: Mapping[str, Any],
     zone: ZoneInfo = PARIS,
@@ -98,15 +95,8 @@ def build_bundle(
     labels = {channel.id: channel.label for channel in channels(templates_dir)}
     generated_at = generated_at or datetime.now(UTC)
     themes = [{"id": t.id, "title": t.title, "key_message": t.key_message} for t in brief.themes]
-    wanted = [
-        _Segment(
-            check_slug(s["id"]),
-            str(s.get("label", s["id"])),
-            int(s.get("size") or 0),
-            "territory" if s.get("kind") == "territory" else "main",
-        )
-        for s in segments
-    ]
+    # An unlabelled segment is shown by its id.
+    wanted = [replace(s, id=check_slug(s.id), label=s.label or s.id) for s in segments]
     missing = [
         s.id
         for s in wanted
@@ -136,7 +126,7 @@ def build_bundle(
         if not store.exists(f"{base}/posts.md"):
             store.put_bytes(
                 f"{base}/posts.md",
-                _posts_markdown(asdict(segment), posts, themes, edition, labels).encode("utf-8"),
+                _posts_markdown(segment, posts, themes, edition, labels).encode("utf-8"),
             )
         members["posts.md"] = store.get_bytes(f"{base}/posts.md")
         for card in cards:

@@ -10,6 +10,7 @@ from typing import Any
 
 from matinale.bundle.common import BundleError, french_date
 from matinale.checks import safe_member_name
+from matinale.segment import Segment
 from matinale.visuals import PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, preview_format
 
 # A fixed timestamp for pack members: the same inputs give the same bytes, whenever built.
@@ -83,14 +84,14 @@ def make_pack(members: Mapping[str, bytes]) -> bytes:
 
 
 def _posts_markdown(
-    segment: Mapping[str, Any],
+    segment: Segment,
     posts: list[dict[str, Any]],
     themes: list[dict[str, Any]],
     edition: date,
     labels: Mapping[str, str],
 ) -> str:
     """A readable version of posts.json, when the content stage did not write one."""
-    lines = [f"# {segment.get('label', segment['id'])} – édition du {french_date(edition)}", ""]
+    lines = [f"# {segment.label or segment.id} – édition du {french_date(edition)}", ""]
     for theme in themes:
         lines += [f"## {theme['title']}", ""]
         for post in posts:

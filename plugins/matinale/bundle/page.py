@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from matinale.bundle.common import (
@@ -33,6 +33,9 @@ from matinale.bundle.common import (
 )
 from matinale.content.channels import Channel, share_channels, social_channels
 from matinale.visuals import FORMAT_ORDER, PREVIEW_MAX_SIDE
+
+if TYPE_CHECKING:
+    from matinale.settings import Campaign
 
 
 @cache
@@ -182,7 +185,7 @@ def render_pages(
     files: Mapping[str, bytes],
     manifest: Mapping[str, Any],
     *,
-    campaign: Any,
+    campaign: Campaign | Mapping[str, Any],
     zone: ZoneInfo,
     published_at: datetime,
     linker: Callable[[str], Linker],
@@ -199,9 +202,7 @@ def render_pages(
     social = {channel.id for channel in shown}
     entries = {e["path"]: e for e in manifest["files"]}
     themes = list(manifest["themes"])
-    campaign_data = (
-        asdict(campaign) if hasattr(campaign, "__dataclass_fields__") else dict(campaign)
-    )
+    campaign_data = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
     edition = date.fromisoformat(manifest["edition"])
     common = {
         "campaign": campaign_data,

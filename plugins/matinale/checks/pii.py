@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from matinale.store import Store
+
 __all__ = ["PiiScanner", "normalise_name", "normalise_phone"]
 
 _MIN_ID_LENGTH = 6
@@ -231,7 +233,7 @@ class PiiScanner:
 
     @classmethod
     def from_store(
-        cls, store: Any, keys: Iterable[str], allowlist: Iterable[str] = ()
+        cls, store: Store, keys: Iterable[str], allowlist: Iterable[str] = ()
     ) -> PiiScanner:
         """Build from the private Parquet files of a run (those that exist)."""
         frames = []

@@ -43,17 +43,21 @@ __all__ = ["Brief", "BriefFile", "Fact", "Theme", "load_brief"]
 
 @dataclass(frozen=True)
 class Fact:
+    """A figure the posts may quote, with where it comes from."""
+
     text: str
-    source: str
+    source: str  # a link on a domain campaign.yaml allows
 
 
 @dataclass(frozen=True)
 class Theme:
+    """One theme of the night's brief: what every segment hears about it, in its own words."""
+
     id: str
-    title: str
+    title: str  # ≤ 80 characters, also the card's headline
     key_message: str
     link: str
-    call_to_action: str
+    call_to_action: str  # the first of ``calls_to_action``
     facts: tuple[Fact, ...] = ()
     hashtags: tuple[str, ...] = ()
     calls_to_action: tuple[str, ...] = ()
@@ -65,6 +69,8 @@ class Theme:
 
 @dataclass(frozen=True)
 class Brief:
+    """The night's brief: its edition, its themes and the staff's line per segment or band."""
+
     edition: date
     themes: tuple[Theme, ...]
     framing: dict[str, str] = field(default_factory=dict)
@@ -206,15 +212,7 @@ def load_brief(
             "is this yesterday's brief?",
             path=("edition",),
         )
-    seen: set[str] = set()
-    for index, theme in enumerate(raw.themes):
-        if theme.id in seen:
-            raise doc.refuse(
-                f"theme id {theme.id!r} is used twice",
-                "ids must be unique",
-                path=("themes", index, "id"),
-            )
-        seen.add(theme.id)
+    doc.unique_ids(raw.themes, what="theme", section="themes")
     return Brief(
         edition=raw.edition,
         themes=tuple(_theme(theme) for theme in raw.themes),

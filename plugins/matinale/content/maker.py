@@ -27,6 +27,7 @@ from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_templat
 from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
 from matinale.content.typography import URL_PATTERN
 from matinale.schemas.fields import SLUG
+from matinale.segment import Segment
 
 if TYPE_CHECKING:
     from matinale.content.posts import PostWriter
@@ -60,23 +61,18 @@ class SegmentPosts:
 class _SegmentMaker:
     """Renders and checks the posts of one segment; one instance per segment."""
 
-    def __init__(self, writer: PostWriter, segment: Mapping[str, Any]) -> None:
+    def __init__(self, writer: PostWriter, segment: Segment) -> None:
         self.w = writer
         self.segment = segment
-        self.segment_id = str(segment.get("id"))
+        self.segment_id = segment.id
         if not SLUG.match(self.segment_id):
             raise ContentError(
                 f"segment id {self.segment_id!r} is not a slug; segments.json is corrupt"
             )
         rules = writer.rules
         self.angle = rules.angles[_choose_angle(segment, rules)]
-        territory = segment.get("territory") or {}
-        self.territory = (
-            str(territory.get("name") or territory.get("label") or segment.get("label") or "")
-            if segment.get("kind") == "territory"
-            else ""
-        )
-        interests = [str(i) for i in segment.get("top_interests") or ()]
+        self.territory = segment.place
+        interests = list(segment.top_interests)
         self.interest = (
             rules.interests.get(interests[0], interests[0].replace("-", " ")) if interests else ""
         )
@@ -84,22 +80,22 @@ class _SegmentMaker:
         self.staff_line = next(
             (
                 framing[k]
-                for k in (self.segment_id, segment.get("band"), self.angle.id)
+                for k in (self.segment_id, segment.band, self.angle.id)
                 if k and k in framing
             ),
             "",
         )
         self.segment_ns = _namespace(
             id=self.segment_id,
-            label=str(segment.get("label") or ""),
-            band_label=str(segment.get("band_label") or ""),
-            kind=str(segment.get("kind") or "main"),
+            label=segment.label,
+            band_label=segment.band_label,
+            kind=segment.kind,
             territory=self.territory,
             interest=self.interest,
         )
         context = {
             "territory": self.territory,
-            "territory_level": str(territory.get("level") or ""),
+            "territory_level": segment.territory.level if segment.territory else "",
             "interest": self.interest,
             "segment": self.segment_ns,
         }
@@ -112,8 +108,8 @@ class _SegmentMaker:
 
     def theme_order(self) -> list[Theme]:
         """The local theme first for a territorial pack, else the segment's interests first."""
-        hint = self.segment.get("theme")
-        interests = [str(i) for i in self.segment.get("top_interests") or ()]
+        hint = self.segment.theme
+        interests = self.segment.top_interests
 
         def rank(item: tuple[int, Theme]) -> tuple[int, int]:
             index, theme = item
@@ -223,7 +219,7 @@ class _SegmentMaker:
             _namespace(text=f.text, source=track(f.source), site=_site(f.source))
             for f in theme.facts
         )
-        local = bool(self.segment.get("theme")) and self.segment.get("theme") == theme.id
+        local = bool(self.segment.theme) and self.segment.theme == theme.id
         base = {
             "campaign": self.w.campaign_ns,
             "segment": self.segment_ns,

@@ -6,11 +6,12 @@ initialised once); this module decides what each process writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from matinale.content.posts import PostWriter, SegmentFiles, segment_files
 from matinale.pool import pool_context, process_pool, worker_count
+from matinale.segment import Segment
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -42,7 +43,7 @@ def _init_worker(spec: dict[str, Any], date_text: str) -> None:
     _WORKER = (PostWriter(**spec), date_text)
 
 
-def _files_chunk(segments: Sequence[Mapping[str, Any]]) -> list[SegmentFiles]:
+def _files_chunk(segments: Sequence[Segment]) -> list[SegmentFiles]:
     assert _WORKER is not None, "worker used before _init_worker"
     writer, date_text = _WORKER
     return [segment_files(writer, segment, date_text=date_text) for segment in segments]
@@ -55,7 +56,7 @@ def _pool_context() -> BaseContext | None:
 
 def write_segments(
     writer: PostWriter,
-    segments: Sequence[Mapping[str, Any]],
+    segments: Sequence[Segment],
     *,
     date_text: str,
     workers: int | None = None,
@@ -92,7 +93,7 @@ def write_segments(
         queue.SimpleQueue()
     )
 
-    def take(*, back: bool) -> list[Mapping[str, Any]] | None:
+    def take(*, back: bool) -> list[Segment] | None:
         with lock:
             if not chunks:
                 return None

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack
 
 from matinale.content import typography
 from matinale.content.brief import Brief
@@ -17,6 +17,10 @@ from matinale.content.maker import SegmentPosts, _SegmentMaker
 from matinale.content.render import _namespace, _template, _template_variables
 from matinale.content.rules import load_rules
 from matinale.content.typography import URL_PATTERN
+from matinale.segment import Segment
+
+if TYPE_CHECKING:
+    from matinale.settings import Campaign, Settings
 
 
 class PostWriter:
@@ -27,7 +31,7 @@ class PostWriter:
     """
 
     @classmethod
-    def from_settings(cls, brief: Brief, settings: Any) -> PostWriter:
+    def from_settings(cls, brief: Brief, settings: Settings) -> PostWriter:
         """A writer with the campaign's channels, variants and allowed domains."""
         return cls(
             brief,
@@ -42,7 +46,7 @@ class PostWriter:
         self,
         brief: Brief,
         *,
-        campaign: Any,
+        campaign: Campaign | Mapping[str, Any],
         channels: Sequence[str],
         templates_dir: Path,
         variants: int = 3,
@@ -63,7 +67,7 @@ class PostWriter:
         self.variants = variants
         self.allowed = tuple(allowed_domains) if allowed_domains is not None else None
         self.rules = load_rules(self.templates_dir)
-        self.campaign = asdict(campaign) if not isinstance(campaign, dict) else dict(campaign)
+        self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
         self._check_campaign()
@@ -125,31 +129,26 @@ class PostWriter:
         if "unsubscribe_url" in keys and problem:
             raise LinkError(f"campaign.yaml: legal.unsubscribe_url: {problem}")
 
-    def segment(self, segment: Mapping[str, Any]) -> SegmentPosts:
+    def segment(self, segment: Segment) -> SegmentPosts:
         """Every post for one segment: theme × channel × variant, rendered, fitted and checked."""
         return _SegmentMaker(self, segment).make()
 
 
+class WriterOptions(TypedDict):
+    """What a :class:`PostWriter` takes besides the brief (its keyword arguments)."""
+
+    campaign: Campaign | Mapping[str, Any]
+    channels: Sequence[str]
+    templates_dir: Path
+    variants: NotRequired[int]
+    allowed_domains: NotRequired[Sequence[str] | None]
+
+
 def render_segment_posts(
-    segment: Mapping[str, Any],
-    brief: Brief,
-    *,
-    campaign: Any,
-    channels: Sequence[str],
-    templates_dir: Path,
-    variants: int = 3,
-    allowed_domains: Sequence[str] | None = None,
+    segment: Segment, brief: Brief, **options: Unpack[WriterOptions]
 ) -> SegmentPosts:
     """Every post for one segment (see :class:`PostWriter` to write many segments)."""
-    writer = PostWriter(
-        brief,
-        campaign=campaign,
-        channels=channels,
-        templates_dir=templates_dir,
-        variants=variants,
-        allowed_domains=allowed_domains,
-    )
-    return writer.segment(segment)
+    return PostWriter(brief, **options).segment(segment)
 
 
 def _quote(text: str) -> str:
@@ -216,9 +215,7 @@ class SegmentFiles:
     similarity: tuple[tuple[int, int, float], ...]  # (variants, rejected, max) per theme × channel
 
 
-def segment_files(
-    writer: PostWriter, segment: Mapping[str, Any], *, date_text: str
-) -> SegmentFiles:
+def segment_files(writer: PostWriter, segment: Segment, *, date_text: str) -> SegmentFiles:
     """Render one segment's posts and write its two files: posts.json as the store's put_json writes it."""
     from matinale.store import dumps
 
@@ -226,7 +223,7 @@ def segment_files(
     titles = {theme.id: theme.title for theme in writer.brief.themes}
     markdown = posts_markdown(
         result,
-        label=str(segment.get("label") or result.segment),
+        label=segment.label or result.segment,
         theme_titles=titles,
         fmt_date=lambda _day: date_text,
         templates_dir=writer.templates_dir,

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -27,6 +27,7 @@ from matinale.schemas.fields import (
     slug_rule,
     text_schema,
 )
+from matinale.segment import Segment
 from matinale.yamlfile import Fix, load_yaml
 
 
@@ -187,38 +188,33 @@ def load_rules(templates_dir: Path) -> ContentRules:
             raise RulesError(
                 f"{templates_dir / name}: missing; it ships with the project (git checkout it)"
             )
-    rules, angles, interests = _load_framing(templates_dir / "framing.yaml")
-    channels, shorten, shingle = _load_channels(templates_dir / "channels.yaml")
+    # (rules, angles, interests) from framing.yaml, (channels, shorten, shingle) from channels.yaml.
     return ContentRules(
-        rules=rules,
-        angles=angles,
-        interests=interests,
-        channels=channels,
-        shorten=shorten,
-        shingle=shingle,
+        *_load_framing(templates_dir / "framing.yaml"),
+        *_load_channels(templates_dir / "channels.yaml"),
     )
 
 
-def _segment_facts(segment: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    interests = tuple(str(i) for i in segment.get("top_interests") or ())
+def _segment_facts(segment: Segment) -> dict[str, tuple[str, ...]]:
+    interests = segment.top_interests
     return {
-        "kind": (str(segment.get("kind") or "main"),),
-        "band": (str(segment.get("band")),) if segment.get("band") else (),
-        "framing": (str(segment.get("framing")),) if segment.get("framing") else (),
-        "profile": (str(segment.get("profile")),) if segment.get("profile") else (),
+        "kind": (segment.kind,),
+        "band": (segment.band,) if segment.band else (),
+        "framing": (segment.framing,) if segment.framing else (),
+        "profile": (segment.profile,) if segment.profile else (),
         "interest": interests,
         "top_interest": interests[:1],
-        "theme": (str(segment.get("theme")),) if segment.get("theme") else (),
+        "theme": (segment.theme,) if segment.theme else (),
     }
 
 
-def _choose_angle(segment: Mapping[str, Any], rules: ContentRules) -> str:
+def _choose_angle(segment: Segment, rules: ContentRules) -> str:
     facts = _segment_facts(segment)
     for rule in rules.rules:
         if all(set(values) & set(facts[key]) for key, values in rule.when.items()):
             return rule.angle
-    hint = segment.get("framing")
-    return hint if hint in rules.angles else "default"
+    hint = segment.framing
+    return hint if hint and hint in rules.angles else "default"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from matinale.ingest.schema import (
     CONSENT_FIELDS,
     COUNT_FIELDS,
     DATE_FIELDS,
+    FIELDS,
     MAX_AGE,
     MIN_AGE,
 )
@@ -236,26 +237,13 @@ def validate_supporters(
     if merged.any():
         frame = _merge_duplicates(frame, groups[keep], merged[keep])
     valid = frame.loc[survivors[keep]].reset_index(drop=True)
+    # Every field in its order, the commune look-up's two columns after the code it resolved.
     ordered = [
-        "supporter_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "birth_date",
-        "age",
-        "postal_code",
-        "insee_com",
-        "commune_ambiguous",
-        "insee_candidates",
-        *CONSENT_FIELDS,
-        "consent_date",
-        "legal_basis",
-        "joined_on",
-        "interests",
-        *COUNT_FIELDS,
-        "donor",
-        "volunteer",
+        column
+        for name in FIELDS
+        for column in (
+            (name, "commune_ambiguous", "insee_candidates") if name == "insee_com" else (name,)
+        )
     ]
     valid = valid[ordered]
 

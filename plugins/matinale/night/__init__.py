@@ -221,7 +221,8 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     store.put_frame(assignments_key, result.assignments)
     store.put_frame(f"{ctx.prefix}/private/territories.parquet", result.memberships)
     store.put_json(
-        f"{ctx.prefix}/segments.json", {"segments": result.segments, "report": result.report}
+        f"{ctx.prefix}/segments.json",
+        {"segments": [s.to_json() for s in result.segments], "report": result.report},
     )
     store.put_bytes(
         f"{ctx.prefix}/segments_report.md",
@@ -232,13 +233,13 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     if result.state is not None:
         result.state["current"]["assignments"] = assignments_key
         store.put_json(STATE_KEY, result.state)
-    main = [s for s in result.segments if s["kind"] == "main"]
+    main = [s for s in result.segments if s.kind == "main"]
     log.info(
         "Segments: %d main, %d territorial, k=%d (%s)",
         len(main),
         len(result.segments) - len(main),
         result.report["model"]["k"],
-        ", ".join(f"{s['id']}≈{s['size']}" for s in result.segments),
+        ", ".join(f"{s.id}≈{s.size}" for s in result.segments),
     )
     summary: dict[str, Any] = {
         "segments": len(result.segments),
@@ -262,7 +263,7 @@ def plan_batches(
     only: list[str] | None = None,
 ) -> list[list[str]]:
     """Split the segments into a few batches per core for dynamic task mapping."""
-    ids = [s["id"] for s in segments_of(store, ctx) if not only or s["id"] in only]
+    ids = [s.id for s in segments_of(store, ctx) if not only or s.id in only]
     if not ids:
         return []
     count = min(len(ids), max(1, per_core * cores))
@@ -279,7 +280,7 @@ def run_content(
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
-    by_id = {s["id"]: s for s in segments_of(store, ctx)}
+    by_id = {s.id: s for s in segments_of(store, ctx)}
     missing = [s for s in batch if s not in by_id]
     if missing:
         raise NightError(
@@ -349,7 +350,7 @@ def run_bundle(
         ctx.bundle,
         edition=ctx.edition,
         run=ctx.run,
-        segments=[s for s in segments_of(store, ctx) if not only or s["id"] in only],
+        segments=[s for s in segments_of(store, ctx) if not only or s.id in only],
         brief=brief,
         campaign=settings.campaign,
         inputs=store.get_json(f"{ctx.prefix}/inputs.json"),

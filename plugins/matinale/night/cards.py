@@ -11,11 +11,15 @@ import logging
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matinale.night.run import NightError, RunContext, segments_of
+from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import Store
+
+if TYPE_CHECKING:
+    from matinale.content.brief import Brief, Theme
 
 __all__ = ["run_contact_sheet", "run_visuals"]
 
@@ -23,23 +27,18 @@ log = logging.getLogger(__name__)
 
 
 def _card_fields(
-    settings: Settings, segment: dict[str, Any], theme: Any, brief: Any, edition: date
+    settings: Settings, segment: Segment, theme: Theme, brief: Brief, edition: date
 ) -> dict[str, str]:
     """What a card says: the theme for everyone, one line for the segment, the legal mention."""
     from matinale.content import tracked_link
 
-    if segment.get("kind") == "territory":
+    if segment.kind == "territory":
         # The place a territorial pack is for, named as the posts name it.
-        territory = segment.get("territory") or {}
-        line = str(territory.get("name") or territory.get("label") or segment.get("label") or "")
+        line = segment.place
     else:
         # The staff's line for this segment, else for its age band (the brief's framing).
         line = next(
-            (
-                brief.framing[k]
-                for k in (segment["id"], segment.get("band"))
-                if k and k in brief.framing
-            ),
+            (brief.framing[k] for k in (segment.id, segment.band) if k and k in brief.framing),
             "",
         )
     return {
@@ -51,7 +50,7 @@ def _card_fields(
             theme.link,
             channel="card",
             edition=edition,
-            content=segment["id"],
+            content=segment.id,
             allowed_domains=settings.allowed_domains,
         ),
         "footer": settings.campaign.legal_mention,
@@ -89,7 +88,7 @@ def run_visuals(
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition)
     kit = load_kit(settings.templates_dir)  # a brand kit failing its checks stops here
-    by_id = {s["id"]: s for s in segments_of(store, ctx)}
+    by_id = {s.id: s for s in segments_of(store, ctx)}
     unknown = [s for s in batch if s not in by_id]
     if unknown:
         raise NightError(
@@ -163,11 +162,9 @@ def run_contact_sheet(settings: Settings, store: Store, ctx: RunContext) -> dict
     segments = segments_of(store, ctx)
     rows = []
     for segment in segments:
-        key = f"{ctx.prefix}/visuals/{segment['id']}.png"
+        key = f"{ctx.prefix}/visuals/{segment.id}.png"
         if store.exists(key):  # a rerun of a few segments draws only those
-            rows.append(
-                (f"{segment.get('label', segment['id'])}\n{segment['id']}", store.get_bytes(key))
-            )
+            rows.append((f"{segment.label or segment.id}\n{segment.id}", store.get_bytes(key)))
     if not rows:  # visuals skipped for this run: nothing to show, and nothing wrong
         log.info("Contact sheet: no card was drawn in this run, no sheet written")
         return {"segments": 0, "pages": 0, "files": []}

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matinale.errors import MatinaleError
+from matinale.s3types import S3Client
+from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import LocalStore, S3Store, Store
 
@@ -30,6 +32,7 @@ __all__ = [
     "RunContext",
     "brief_path",
     "compliance_summary",
+    "git_output",
     "input_checksums",
     "make_store",
     "newest_supporter_file",
@@ -77,7 +80,7 @@ class RunContext:
         )
 
 
-def make_store(settings: Settings, client: Any = None) -> Store:
+def make_store(settings: Settings, client: S3Client | None = None) -> Store:
     """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
     if settings.work_store == "s3":
         if client is None:
@@ -99,19 +102,22 @@ def _sha256_file(path: Path) -> str:
 def _code_version(home: Path) -> str:
     """The code's version: ``MATINALE_CODE_VERSION`` (set by the image build), else git's commit."""
     given = os.environ.get("MATINALE_CODE_VERSION", "").strip()
-    if given:
-        return given
+    return given or git_output(home, "rev-parse", "HEAD", timeout=5) or "unknown"
+
+
+def git_output(folder: Path, *args: str, timeout: float = 10) -> str:
+    """What ``git -C folder args…`` prints, stripped; '' when git is missing or fails."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(home), "rev-parse", "HEAD"],
+            ["git", "-C", str(folder), *args],
             capture_output=True,
             text=True,
-            timeout=5,
+            timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+        return ""
+    return out.stdout.strip()
 
 
 def input_checksums(settings: Settings, ctx: RunContext) -> dict[str, str]:
@@ -151,9 +157,9 @@ def brief_path(inbox: Path, edition: date) -> Path:
     return inbox / "briefs" / f"{edition.isoformat()}.yaml"
 
 
-def segments_of(store: Store, ctx: RunContext) -> list[dict[str, Any]]:
+def segments_of(store: Store, ctx: RunContext) -> list[Segment]:
     """The segments ``segment`` wrote for this run (``segments.json``)."""
-    return store.get_json(f"{ctx.prefix}/segments.json")["segments"]
+    return [Segment.from_json(s) for s in store.get_json(f"{ctx.prefix}/segments.json")["segments"]]
 
 
 #: Private supporter data the PII scanner is built from (hashed, never copied).

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from matinale.checks import normalise_phone
 from matinale.publish.s3 import _put_json
+from matinale.s3types import S3Client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,7 +182,7 @@ def delivery_key(edition: date, run: str) -> str:
 
 
 def write_delivery(
-    client: Any,
+    client: S3Client,
     bucket: str,
     edition: date,
     run: str,

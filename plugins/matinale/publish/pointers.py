@@ -12,6 +12,7 @@ from typing import Any
 from matinale.bundle import MANIFEST
 from matinale.publish.delivery import DELIVERY, delivery_key
 from matinale.publish.s3 import PublishError, _exists, _put_json, check_access, read_pointer
+from matinale.s3types import S3Client
 
 __all__ = [
     "HISTORY",
@@ -40,7 +41,9 @@ def current_key(edition: date | str) -> str:
     return f"editions/{day}/current.json"
 
 
-def _history(client: Any, bucket: str, event: str, edition: str, run: str, **details: Any) -> None:
+def _history(
+    client: S3Client, bucket: str, event: str, edition: str, run: str, **details: Any
+) -> None:
     now = datetime.now(UTC)
     key = f"{HISTORY}/{now:%Y%m%dT%H%M%S%fZ}-{event}-{edition}-{run}.json"
     _put_json(
@@ -58,7 +61,7 @@ def _history(client: Any, bucket: str, event: str, edition: str, run: str, **det
 
 
 def promote(
-    client: Any,
+    client: S3Client,
     bucket: str,
     edition: date,
     run: str,
@@ -113,7 +116,7 @@ def promote(
     return {**pointer, "latest_moved": moves_latest}
 
 
-def _was_promoted(client: Any, bucket: str, edition: date, run: str) -> bool:
+def _was_promoted(client: S3Client, bucket: str, edition: date, run: str) -> bool:
     """Whether the history records a promotion of this run (from the keys alone)."""
     suffix = f"-{edition.isoformat()}-{run}.json"
     for page in client.get_paginator("list_objects_v2").paginate(
@@ -128,7 +131,7 @@ def _was_promoted(client: Any, bucket: str, edition: date, run: str) -> bool:
 # --- editions and rollback --------------------------------------------------------------
 
 
-def _common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+def _common_prefixes(client: S3Client, bucket: str, prefix: str) -> list[str]:
     names: list[str] = []
     for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, Delimiter="/"
@@ -139,7 +142,7 @@ def _common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
     return sorted(names)
 
 
-def _history_events(client: Any, bucket: str) -> list[dict[str, Any]]:
+def _history_events(client: S3Client, bucket: str) -> list[dict[str, Any]]:
     events = []
     for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=f"{HISTORY}/"
@@ -151,7 +154,7 @@ def _history_events(client: Any, bucket: str) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e.get("at", ""))
 
 
-def list_editions(client: Any, bucket: str) -> list[dict[str, Any]]:
+def list_editions(client: S3Client, bucket: str) -> list[dict[str, Any]]:
     """Every edition and run with its status: latest, current, promoted before, not promoted
     (uploaded but never promoted: a failed check or an interrupted publish) or incomplete."""
     check_access(client, bucket)
@@ -183,7 +186,7 @@ def list_editions(client: Any, bucket: str) -> list[dict[str, Any]]:
     return rows
 
 
-def resolve_target(client: Any, bucket: str, target: str) -> tuple[date, str]:
+def resolve_target(client: S3Client, bucket: str, target: str) -> tuple[date, str]:
     """``YYYY-MM-DD/<run>`` as given, or ``YYYY-MM-DD``: the run that was promoted last for
     that date, other than the one latest.json names now."""
     day, _, run = target.partition("/")
@@ -207,7 +210,7 @@ def resolve_target(client: Any, bucket: str, target: str) -> tuple[date, str]:
 
 
 def rollback(
-    client: Any,
+    client: S3Client,
     bucket: str,
     target: str,
     *,

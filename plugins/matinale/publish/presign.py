@@ -8,11 +8,12 @@ from typing import Any
 from matinale.bundle import MANIFEST
 from matinale.publish.pointers import LATEST
 from matinale.publish.s3 import PublishError, read_pointer
+from matinale.s3types import S3Client
 
 __all__ = ["Presigner", "latest_links", "signing_client"]
 
 
-def signing_client(client: Any, public_url: str) -> Any:
+def signing_client(client: S3Client, public_url: str) -> S3Client:
     """A client that signs links for ``public_url`` with ``client``'s credentials and region.
 
     A SigV4 signature covers the host, so a link signed for the address the workers use
@@ -47,7 +48,7 @@ class Presigner:
 
     def __init__(
         self,
-        client: Any,
+        client: S3Client,
         bucket: str,
         prefix: str,
         expiry: timedelta,
@@ -81,7 +82,7 @@ class Presigner:
 
 
 def latest_links(
-    client: Any, bucket: str, expiry: timedelta, *, public_url: str | None = None
+    client: S3Client, bucket: str, expiry: timedelta, *, public_url: str | None = None
 ) -> dict[str, Any] | None:
     """Fresh presigned links to the promoted edition's overview and first segment page,
     or None while nothing has been published."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from matinale.errors import MatinaleError
+from matinale.s3types import S3Client
 
 __all__ = [
     "PublishError",
@@ -71,7 +72,7 @@ def make_client(
     region: str = "us-east-1",
     max_attempts: int = 6,
     connect_timeout: float = 5,
-) -> Any:
+) -> S3Client:
     """A boto3 S3 client with the retry configuration (outside Airflow: CLI, tests)."""
     import boto3
     from botocore.config import Config
@@ -89,11 +90,11 @@ def make_client(
     )
 
 
-def _endpoint(client: Any) -> str:
+def _endpoint(client: S3Client) -> str:
     return str(getattr(client.meta, "endpoint_url", "") or "AWS S3")
 
 
-def _s3_failure(client: Any, bucket: str, doing: str, exc: Exception) -> S3AccessError:
+def _s3_failure(client: S3Client, bucket: str, doing: str, exc: Exception) -> S3AccessError:
     """One clear sentence for an S3 error (never the credentials themselves)."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
@@ -134,7 +135,7 @@ def _s3_failure(client: Any, bucket: str, doing: str, exc: Exception) -> S3Acces
     return S3AccessError(f"S3 failed while {doing} {where}: {type(exc).__name__}: {exc}")
 
 
-def check_access(client: Any, *buckets: str) -> None:
+def check_access(client: S3Client, *buckets: str) -> None:
     """Fail once, clearly, when the credentials are wrong or a bucket is missing."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -145,7 +146,7 @@ def check_access(client: Any, *buckets: str) -> None:
             raise _s3_failure(client, bucket, "checking", exc) from exc
 
 
-def read_pointer(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def read_pointer(client: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
     """A pointer's JSON, or None if it does not exist yet."""
     from botocore.exceptions import ClientError
 
@@ -157,7 +158,7 @@ def read_pointer(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise
 
 
-def _put_json(client: Any, bucket: str, key: str, value: Mapping[str, Any]) -> None:
+def _put_json(client: S3Client, bucket: str, key: str, value: Mapping[str, Any]) -> None:
     body = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
     client.put_object(
         Bucket=bucket,
@@ -168,7 +169,7 @@ def _put_json(client: Any, bucket: str, key: str, value: Mapping[str, Any]) -> N
     )
 
 
-def _exists(client: Any, bucket: str, key: str) -> bool:
+def _exists(client: S3Client, bucket: str, key: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:

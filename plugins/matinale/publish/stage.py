@@ -41,10 +41,13 @@ from matinale.publish.pointers import _was_promoted, current_key, edition_prefix
 from matinale.publish.presign import Presigner
 from matinale.publish.s3 import PublishError, _s3_failure, check_access, read_pointer
 from matinale.publish.upload import RunUpload
+from matinale.s3types import S3Client
 from matinale.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from matinale.settings import Campaign
 
 __all__ = ["PublishConfig", "publish_bundle"]
 
@@ -56,7 +59,7 @@ class PublishConfig:
     """Where and how to publish; built from Settings by ``matinale.night``."""
 
     bucket: str
-    campaign: Any
+    campaign: Campaign
     private_bucket: str | None = None
     expiry: timedelta = timedelta(hours=48)
     allowed_domains: tuple[str, ...] = ()
@@ -111,7 +114,7 @@ def _passed_before(
 
 
 def publish_bundle(
-    client: Any,
+    client: S3Client,
     store: Store,
     prefix: str,
     *,
@@ -309,7 +312,7 @@ def publish_bundle(
 
 
 def _links(
-    client: Any, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
+    client: S3Client, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
     presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)

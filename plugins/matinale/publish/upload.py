@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from matinale.publish.s3 import PublishError
+from matinale.s3types import S3Client
 
 __all__ = ["RunUpload"]
 
@@ -44,7 +45,7 @@ class RunUpload:
     not confirm, for the verification.
     """
 
-    def __init__(self, client: Any, bucket: str, target: str) -> None:
+    def __init__(self, client: S3Client, bucket: str, target: str) -> None:
         self.client = client
         self.bucket = bucket
         self.target = target

@@ -33,46 +33,96 @@ segment-level descriptions reach the bundle.
 Modules: ``definitions`` (the YAML files, checked), ``features`` (allowed and forbidden
 criteria, encoders), ``adults`` (who is segmented, per-adult arrays), ``model`` (pipeline,
 choice of k, fit), ``identity`` (state, matching, drift), ``describe`` (descriptors, labels,
-rounded sizes), ``territories`` (packs), ``build`` (``segment_supporters``), ``report``
+rounded sizes), ``types`` (``Segment``, what segments.json holds per segment),
+``territories`` (packs), ``build`` (``segment_supporters``), ``report``
 (representativeness, Markdown report), ``errors``. Commune look-ups live in ``matinale.geo``.
+
+``Segment`` and the errors load with the package; everything else loads on first use
+(PEP 562), because the stages that only read segments.json (content and its worker
+processes, cards, bundle) must not pay for scikit-learn and pandas (1.5 s per process).
 """
 
 from __future__ import annotations
 
-from matinale.segment.adults import ages_on
-from matinale.segment.build import SegmentationResult, segment_supporters
-from matinale.segment.definitions import (
-    AgeBand,
-    Definitions,
-    ProfileConfig,
-    TerritoryPack,
-    load_age_bands,
-    load_definitions,
-    load_profiles,
-    load_territories,
-)
-from matinale.segment.describe import round_size
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from matinale.segment.errors import (
     ForbiddenCriterionError,
     NotEnoughSupportersError,
     SegmentationError,
     SegmentDefinitionError,
 )
-from matinale.segment.features import (
-    ALLOWED_FEATURES,
-    CNIL_RULE,
-    DEFAULT_INTERESTS,
-    FORBIDDEN_CRITERIA,
-    check_criterion,
-)
-from matinale.segment.identity import STATE_KEY, assignment_drift
-from matinale.segment.model import build_profile_pipeline, profile_matrix
-from matinale.segment.report import (
-    INSEE_ADULTS_BY_AGE,
-    INSEE_AGE_SOURCE,
-    render_report,
-    representativeness,
-)
+from matinale.segment.types import Segment, SegmentKind, Territory
+
+if TYPE_CHECKING:
+    from matinale.segment.adults import ages_on
+    from matinale.segment.build import SegmentationResult, segment_supporters
+    from matinale.segment.definitions import (
+        AgeBand,
+        Definitions,
+        ProfileConfig,
+        TerritoryPack,
+        load_age_bands,
+        load_definitions,
+        load_profiles,
+        load_territories,
+    )
+    from matinale.segment.describe import round_size
+    from matinale.segment.features import (
+        ALLOWED_FEATURES,
+        CNIL_RULE,
+        DEFAULT_INTERESTS,
+        FORBIDDEN_CRITERIA,
+        check_criterion,
+    )
+    from matinale.segment.identity import STATE_KEY, assignment_drift
+    from matinale.segment.model import build_profile_pipeline, profile_matrix
+    from matinale.segment.report import (
+        INSEE_ADULTS_BY_AGE,
+        INSEE_AGE_SOURCE,
+        render_report,
+        representativeness,
+    )
+
+# Public name → the submodule that defines it, imported on first access.
+_LAZY: dict[str, str] = {
+    "ages_on": "matinale.segment.adults",
+    "SegmentationResult": "matinale.segment.build",
+    "segment_supporters": "matinale.segment.build",
+    "AgeBand": "matinale.segment.definitions",
+    "Definitions": "matinale.segment.definitions",
+    "ProfileConfig": "matinale.segment.definitions",
+    "TerritoryPack": "matinale.segment.definitions",
+    "load_age_bands": "matinale.segment.definitions",
+    "load_definitions": "matinale.segment.definitions",
+    "load_profiles": "matinale.segment.definitions",
+    "load_territories": "matinale.segment.definitions",
+    "round_size": "matinale.segment.describe",
+    "ALLOWED_FEATURES": "matinale.segment.features",
+    "CNIL_RULE": "matinale.segment.features",
+    "DEFAULT_INTERESTS": "matinale.segment.features",
+    "FORBIDDEN_CRITERIA": "matinale.segment.features",
+    "check_criterion": "matinale.segment.features",
+    "STATE_KEY": "matinale.segment.identity",
+    "assignment_drift": "matinale.segment.identity",
+    "build_profile_pipeline": "matinale.segment.model",
+    "profile_matrix": "matinale.segment.model",
+    "INSEE_ADULTS_BY_AGE": "matinale.segment.report",
+    "INSEE_AGE_SOURCE": "matinale.segment.report",
+    "render_report": "matinale.segment.report",
+    "representativeness": "matinale.segment.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALLOWED_FEATURES",
@@ -87,9 +137,12 @@ __all__ = [
     "ForbiddenCriterionError",
     "NotEnoughSupportersError",
     "ProfileConfig",
+    "Segment",
     "SegmentDefinitionError",
+    "SegmentKind",
     "SegmentationError",
     "SegmentationResult",
+    "Territory",
     "TerritoryPack",
     "ages_on",
     "assignment_drift",

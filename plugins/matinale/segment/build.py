@@ -29,6 +29,7 @@ from matinale.segment.identity import _match_profiles, _next_state, _profile_num
 from matinale.segment.model import _Fit, _fit_profiles
 from matinale.segment.report import _representativeness_arrays
 from matinale.segment.territories import _territorial_packs
+from matinale.segment.types import Segment
 
 __all__ = ["SegmentationResult", "segment_supporters"]
 
@@ -37,7 +38,7 @@ __all__ = ["SegmentationResult", "segment_supporters"]
 class SegmentationResult:
     assignments: pd.DataFrame  # supporter_id, segment_id, profile_id (private)
     memberships: pd.DataFrame  # supporter_id, pack_id (private)
-    segments: list[dict[str, Any]]  # public descriptions, sizes rounded
+    segments: list[Segment]  # public descriptions, sizes rounded
     report: dict[str, Any]
     state: dict[str, Any] | None  # to store at STATE_KEY; None when it must not change
 
@@ -67,7 +68,7 @@ def _span_label(bands: Sequence[AgeBand]) -> str:
 
 @dataclass
 class _Built:
-    segments: list[dict[str, Any]]
+    segments: list[Segment]
     descriptors: list[dict[str, Any]]
     segment_of_cell: np.ndarray
     labels: dict[str, str]  # segment id → label without the band (kept in the state)
@@ -169,20 +170,18 @@ def _build_segments(
             built.labels[segment_id] = specific[c]
             built.descriptors.append(descriptors[c])
             built.segments.append(
-                {
-                    "id": segment_id,
-                    "kind": "main",
-                    "band": rep.id,
-                    "band_label": band_label,
-                    "framing": rep.framing,
-                    "profile": profile_ids[c],
-                    "label": f"{band_label} · {specific[c]}",
-                    "size": round_size(descriptors[c]["size"]),
-                    "top_interests": descriptors[c]["top_interests"],
-                    "territory": None,
-                    "theme": None,
-                    "merged_bands": [b.id for b in members_bands if b.id != rep.id],
-                }
+                Segment(
+                    id=segment_id,
+                    kind="main",
+                    band=rep.id,
+                    band_label=band_label,
+                    framing=rep.framing,
+                    profile=profile_ids[c],
+                    label=f"{band_label} · {specific[c]}",
+                    size=round_size(descriptors[c]["size"]),
+                    top_interests=tuple(descriptors[c]["top_interests"]),
+                    merged_bands=tuple(b.id for b in members_bands if b.id != rep.id),
+                )
             )
     return built
 
@@ -252,7 +251,7 @@ def segment_supporters(
         {
             "supporter_id": rows.supporter_id.array,
             "segment_id": pd.Categorical.from_codes(
-                built.segment_of_cell[cells], categories=[s["id"] for s in built.segments]
+                built.segment_of_cell[cells], categories=[s.id for s in built.segments]
             ),
             "profile_id": pd.Categorical.from_codes(fit.cluster, categories=profile_ids),
         }
@@ -282,13 +281,7 @@ def segment_supporters(
         "band_merges": built.band_merges,
         "segment_merges": built.merges,
         "segments": [
-            {
-                "id": s["id"],
-                "label": s["label"],
-                "size": s["size"],
-                "kind": s["kind"],
-                "descriptor": d,
-            }
+            {"id": s.id, "label": s.label, "size": s.size, "kind": s.kind, "descriptor": d}
             for s, d in zip(built.segments, built.descriptors, strict=True)
         ],
         "territories": pack_report,

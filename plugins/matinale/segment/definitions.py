@@ -155,15 +155,7 @@ def load_age_bands(path: Path) -> list[AgeBand]:
     """Read and check ``age_bands.yaml``: slugs, every adult age in exactly one band."""
     doc = _load(path)
     raw = doc.validate(AgeBandsFile)
-    seen: set[str] = set()
-    for index, item in enumerate(raw.bands):
-        if item.id in seen:
-            raise doc.refuse(
-                f"band id '{item.id}' is used twice",
-                "ids must be unique",
-                path=("bands", index, "id"),
-            )
-        seen.add(item.id)
+    doc.unique_ids(raw.bands, what="band", section="bands")
     ordered = sorted(enumerate(raw.bands), key=lambda pair: pair[1].min)
     bands = [AgeBand(b.id, b.label, b.min, b.max, b.framing) for _, b in ordered]
 

@@ -12,7 +12,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -178,11 +178,15 @@ def _interest_key(text: str) -> str:
 # --------------------------------------------------------------------------- encoders
 
 
-class _TerritoryContext(BaseEstimator, TransformerMixin):
-    """Join the INSEE commune table: density class, unemployment rate, département."""
+class _Stateless(BaseEstimator, TransformerMixin):
+    """A transformer that learns nothing: ``fit`` returns it as it is."""
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> _TerritoryContext:
+    def fit(self, X: Any, y: Any = None) -> Self:
         return self
+
+
+class _TerritoryContext(_Stateless):
+    """Join the INSEE commune table: density class, unemployment rate, département."""
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         geo = commune_arrays()
@@ -194,14 +198,11 @@ class _TerritoryContext(BaseEstimator, TransformerMixin):
         return out
 
 
-class _MultiLabel(BaseEstimator, TransformerMixin):
+class _MultiLabel(_Stateless):
     """``"sante|ecole"`` → one 0/1 column per vocabulary key (unknown keys ignored)."""
 
     def __init__(self, vocabulary: tuple[str, ...] = ()) -> None:
         self.vocabulary = vocabulary
-
-    def fit(self, X: Any, y: Any = None) -> _MultiLabel:
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         column = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.asarray(X).ravel())
@@ -222,15 +223,12 @@ class _MultiLabel(BaseEstimator, TransformerMixin):
         return np.array([f"interest:{key}" for key in self.vocabulary], dtype=object)
 
 
-class _CodeOneHot(BaseEstimator, TransformerMixin):
+class _CodeOneHot(_Stateless):
     """Integer codes (-1 = unknown) → one-hot columns named ``prefix:category``."""
 
     def __init__(self, prefix: str = "", categories: tuple[str, ...] = ()) -> None:
         self.prefix = prefix
         self.categories = categories
-
-    def fit(self, X: Any, y: Any = None) -> _CodeOneHot:
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         codes = np.asarray(X).ravel().astype(np.int64)
@@ -242,14 +240,11 @@ class _CodeOneHot(BaseEstimator, TransformerMixin):
         return np.array([f"{self.prefix}:{c}" for c in self.categories], dtype=object)
 
 
-class _Log1p(BaseEstimator, TransformerMixin):
+class _Log1p(_Stateless):
     """Counts → log(1 + count): a few very active people must not own a cluster."""
 
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         self.names = names
-
-    def fit(self, X: Any, y: Any = None) -> _Log1p:
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         return np.log1p(np.clip(np.asarray(X, dtype=np.float32), 0, None))
@@ -277,12 +272,9 @@ class _Imputed(BaseEstimator, TransformerMixin):
         return np.array([self.name], dtype=object)
 
 
-class _AsFloat(BaseEstimator, TransformerMixin):
+class _AsFloat(_Stateless):
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         self.names = names
-
-    def fit(self, X: Any, y: Any = None) -> _AsFloat:
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         return np.asarray(X, dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -46,16 +46,7 @@ class _Snapshot:
     assignments: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "edition": self.edition,
-            "run": self.run,
-            "features": self.features,
-            "profiles": self.profiles,
-            "retired": self.retired,
-            "next_profile": self.next_profile,
-            "segment_labels": self.segment_labels,
-            "assignments": self.assignments,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> _Snapshot:

@@ -13,6 +13,7 @@ from matinale.privacy import ADULT_AGE
 from matinale.segment.definitions import AgeBand
 from matinale.segment.describe import _masked_count, round_size
 from matinale.segment.features import DEFAULT_INTERESTS
+from matinale.segment.types import Segment
 
 __all__ = [
     "INSEE_ADULTS_BY_AGE",
@@ -76,6 +77,26 @@ def _flag(index: float | None) -> str:
     return "conforme"
 
 
+def _compared(
+    count: int, total: int, people: float, population: float, digits: int
+) -> dict[str, Any]:
+    """A group's share of the supporters against its share of France's population (INSEE).
+
+    Shares are rounded to ``digits``, the gap in points to ``digits - 3``.
+    """
+    share_s = count / total if total else 0.0
+    share_p = people / population if population else 0.0
+    index = share_s / share_p if share_p else None
+    return {
+        "supporters": count,
+        "share": round(share_s, digits),
+        "insee_share": round(share_p, digits),
+        "gap_points": round((share_s - share_p) * 100, digits - 3),
+        "index": round(index * 100) if index is not None else None,
+        "flag": _flag(index),
+    }
+
+
 def _representativeness_arrays(
     ages: np.ndarray, dep: np.ndarray, bands: Sequence[AgeBand]
 ) -> dict[str, Any]:
@@ -85,43 +106,25 @@ def _representativeness_arrays(
     supporters = np.bincount(band, minlength=len(bands))
     population = _band_population(bands)
     total_s, total_p = supporters.sum(), population.sum()
-    by_band = []
-    for i, b in enumerate(bands):
-        share_s = supporters[i] / total_s if total_s else 0.0
-        share_p = population[i] / total_p if total_p else 0.0
-        index = share_s / share_p if share_p else None
-        by_band.append(
-            {
-                "band": b.id,
-                "label": b.label,
-                "supporters": int(supporters[i]),
-                "share": round(float(share_s), 4),
-                "insee_share": round(float(share_p), 4),
-                "gap_points": round(float(share_s - share_p) * 100, 1),
-                "index": round(float(index) * 100) if index is not None else None,
-                "flag": _flag(index),
-            }
-        )
+    by_band = [
+        {
+            "band": b.id,
+            "label": b.label,
+            **_compared(int(supporters[i]), int(total_s), float(population[i]), float(total_p), 4),
+        }
+        for i, b in enumerate(bands)
+    ]
     known = dep[dep >= 0]
     counts = np.bincount(known, minlength=len(geo.dep_codes))
     pop = geo.dep_population
-    by_dep = []
-    for i, code in enumerate(geo.dep_codes):
-        share_s = counts[i] / known.size if known.size else 0.0
-        share_p = pop[i] / pop.sum() if pop.sum() else 0.0
-        index = share_s / share_p if share_p else None
-        by_dep.append(
-            {
-                "code": code,
-                "name": geo.dep_names[i],
-                "supporters": int(counts[i]),
-                "share": round(float(share_s), 5),
-                "insee_share": round(float(share_p), 5),
-                "gap_points": round(float(share_s - share_p) * 100, 2),
-                "index": round(float(index) * 100) if index is not None else None,
-                "flag": _flag(index),
-            }
-        )
+    by_dep = [
+        {
+            "code": code,
+            "name": geo.dep_names[i],
+            **_compared(int(counts[i]), int(known.size), float(pop[i]), float(pop.sum()), 5),
+        }
+        for i, code in enumerate(geo.dep_codes)
+    ]
     return {
         "age_bands": by_band,
         "departements": by_dep,
@@ -163,7 +166,7 @@ def _cell(text: Any) -> str:
 
 
 def render_report(
-    segments: Sequence[Mapping[str, Any]],
+    segments: Sequence[Segment],
     report: Mapping[str, Any],
     *,
     interests: Mapping[str, str] | None = None,
@@ -187,9 +190,9 @@ def render_report(
     status = report.get("identity", {}).get("status", {})
     by_id = {s["id"]: s for s in report.get("segments", [])}
     for segment in segments:
-        if segment.get("kind") != "main":
+        if segment.kind != "main":
             continue
-        d = by_id.get(segment["id"], {}).get("descriptor", {})
+        d = by_id.get(segment.id, {}).get("descriptor", {})
         age = d.get("age", {})
         top = ", ".join(
             f"{interests.get(k, k)} {_pct(v)}" for k, v in list(d.get("interests", {}).items())[:3]
@@ -202,8 +205,8 @@ def render_report(
                 f"{x['name']} {_pct(x['share'])}" for x in d["departements"][:2]
             )
         lines.append(
-            f"| {segment['id']} | {_cell(segment['label'])} | {segment['size']} | {age.get('median')} ({age.get('p25')}–{age.get('p75')}) | "
-            f"{_cell(top)} | {_cell(territory)} | {status.get(segment.get('profile'), '')} |"
+            f"| {segment.id} | {_cell(segment.label)} | {segment.size} | {age.get('median')} ({age.get('p25')}–{age.get('p75')}) | "
+            f"{_cell(top)} | {_cell(territory)} | {status.get(segment.profile, '')} |"
         )
     drift = report.get("drift", {})
     identity = report.get("identity", {})

@@ -12,15 +12,16 @@ from matinale.geo import commune_arrays
 from matinale.segment.adults import _Rows
 from matinale.segment.definitions import ProfileConfig, TerritoryPack
 from matinale.segment.describe import _aggregate, _describe, _masked_count, round_size
+from matinale.segment.types import Segment, Territory
 
 
 def _territorial_packs(
     rows: _Rows, territories: Sequence[TerritoryPack], minimum: int, profiles: ProfileConfig
-) -> tuple[list[dict[str, Any]], pd.DataFrame, list[dict[str, Any]]]:
+) -> tuple[list[Segment], pd.DataFrame, list[dict[str, Any]]]:
     """Published packs, the private membership table and the report's lines."""
     geo = commune_arrays()
     vocabulary = tuple(profiles.interests)
-    packs: list[dict[str, Any]] = []
+    packs: list[Segment] = []
     report: list[dict[str, Any]] = []
     members: list[pd.Series] = []
     pack_ids: list[np.ndarray] = []
@@ -55,20 +56,16 @@ def _territorial_packs(
             profiles.interests.get(pack.theme, pack.theme.replace("-", " ")) if pack.theme else None
         )
         packs.append(
-            {
-                "id": pack.id,
-                "kind": "territory",
-                "band": None,
-                "band_label": "Tous âges",
-                "framing": None,
-                "profile": None,
-                "label": f"{pack.name} · {theme}" if theme else pack.name,
-                "size": round_size(size),
-                "top_interests": descriptor["top_interests"],
-                "territory": {"level": pack.level, "code": pack.code, "name": pack.name},
-                "theme": pack.theme,
-                "merged_bands": [],
-            }
+            Segment(
+                id=pack.id,
+                kind="territory",
+                band_label="Tous âges",
+                label=f"{pack.name} · {theme}" if theme else pack.name,
+                size=round_size(size),
+                top_interests=tuple(descriptor["top_interests"]),
+                territory=Territory(level=pack.level, code=pack.code, name=pack.name),
+                theme=pack.theme,
+            )
         )
         report.append({**entry, "size": size, "published": True, "descriptor": descriptor})
         members.append(sub.supporter_id)
@@ -80,7 +77,7 @@ def _territorial_packs(
             else pd.array([], dtype="string"),
             "pack_id": pd.Categorical.from_codes(
                 np.concatenate(pack_ids) if pack_ids else np.array([], dtype=np.int64),
-                categories=[p["id"] for p in packs],
+                categories=[p.id for p in packs],
             ),
         }
     )

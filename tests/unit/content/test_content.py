@@ -32,6 +32,7 @@ from matinale.content import (
     tracked_link,
 )
 from matinale.content.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
+from matinale.segment import Segment
 from matinale.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -113,7 +114,7 @@ def _posts(
     kwargs.setdefault("channels", settings.channels)
     kwargs.setdefault("variants", settings.variants)
     return render_segment_posts(
-        segment,
+        Segment.from_json(segment),
         brief,
         campaign=kwargs.pop("campaign", settings.campaign),
         templates_dir=templates or settings.templates_dir,
@@ -792,7 +793,7 @@ def test_writer_serves_many_segments_and_markdown_is_readable(settings: Settings
         templates_dir=settings.templates_dir,
         allowed_domains=settings.allowed_domains,
     )
-    results = [writer.segment(s) for s in (SENIORS, YOUNG, TERRITORY)]
+    results = [writer.segment(Segment.from_json(s)) for s in (SENIORS, YOUNG, TERRITORY)]
     assert [r.angle for r in results] == ["devoir-civique", "mobiliser", "territoire"]
     markdown = posts_markdown(results[0], label="65 ans et +")
     assert markdown.startswith("# 65 ans et + — édition du 2026-11-24") and "> " in markdown

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from matinale.night import RunContext, run_content
+from matinale.segment import Segment
 from matinale.settings import Settings, load_settings
 from matinale.store import LocalStore
 
@@ -33,6 +34,8 @@ GOLDEN = Path(__file__).parent / "content_golden"
 EDITION = date(2026, 11, 24)
 SEGMENTS = json.loads((GOLDEN / "segments.json").read_text(encoding="utf-8"))
 IDS = [s["id"] for s in SEGMENTS["segments"]]
+# What write_segments takes: the segments as segments_of reads them from segments.json.
+TYPED = [Segment.from_json(s) for s in SEGMENTS["segments"]]
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +139,13 @@ def test_an_error_fails_the_task_with_its_message_in_any_process(
         list(
             write_segments(
                 writer(templates),
-                SEGMENTS["segments"],
+                TYPED,
                 date_text="mardi 24 novembre 2026",
                 workers=2,
             )
         )
     # The pool takes segments from the back: a corrupt last segment fails in a worker.
-    corrupt = [*SEGMENTS["segments"], {"id": "Not A Slug", "kind": "main"}]
+    corrupt = [*TYPED, Segment(id="Not A Slug", kind="main")]
     with pytest.raises(ContentError, match="segment id 'Not A Slug' is not a slug"):
         list(
             write_segments(
@@ -191,7 +194,7 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(
     date_text = "mardi 24 novembre 2026"
     expected = {
         files.segment: files
-        for files in write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=1)
+        for files in write_segments(writer, TYPED, date_text=date_text, workers=1)
     }
     pool_done = threading.Event()
 
@@ -219,9 +222,7 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(
     monkeypatch.setattr(pool, "_WORKER", None)
     got: list[pool.SegmentFiles] = []
     reader = threading.Thread(
-        target=lambda: got.extend(
-            write_segments(writer, SEGMENTS["segments"], date_text=date_text, workers=2)
-        ),
+        target=lambda: got.extend(write_segments(writer, TYPED, date_text=date_text, workers=2)),
         daemon=True,
     )
     reader.start()

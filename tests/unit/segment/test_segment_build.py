@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from segment_samples import EDITION, people
+from segment_samples import EDITION, people, segments_json
 
 from matinale.segment import (
     NotEnoughSupportersError,
@@ -63,13 +63,13 @@ def test_every_adult_has_one_main_segment_with_a_slug_id(night1, features) -> No
     result = night1
     assert len(result.assignments) == len(features)
     assert result.assignments["supporter_id"].is_unique
-    main = [s for s in result.segments if s["kind"] == "main"]
+    main = [s for s in segments_json(result) if s["kind"] == "main"]
     ids = [s["id"] for s in main]
     assert all(
         SLUG.match(i) and re.match(r"^(18-24|25-34|35-49|50-64|65plus)-p\d{2}$", i) for i in ids
     )
     assert set(result.assignments["segment_id"].unique()) == set(ids)
-    for segment in result.segments:
+    for segment in segments_json(result):
         assert {
             "id",
             "kind",
@@ -117,7 +117,7 @@ def test_k_range_is_chosen_by_silhouette(features, definitions) -> None:
 
 
 def test_labels_are_french_and_distinct_within_a_band(night1) -> None:
-    main = [s for s in night1.segments if s["kind"] == "main"]
+    main = [s for s in segments_json(night1) if s["kind"] == "main"]
     for band in {s["band"] for s in main}:
         labels = [s["label"] for s in main if s["band"] == band]
         assert len(labels) == len(set(labels))
@@ -162,7 +162,9 @@ def test_small_segments_merge_and_nothing_under_the_minimum_is_published(
             merge["size"] == "<50" and merge["from"].split("-p")[0] == merge["into"].split("-p")[0]
         )
     assert all(
-        s["size"] == round_size(sizes[s["id"]]) for s in result.segments if s["kind"] == "main"
+        s["size"] == round_size(sizes[s["id"]])
+        for s in segments_json(result)
+        if s["kind"] == "main"
     )
 
 
@@ -177,7 +179,7 @@ def test_a_band_too_small_joins_its_neighbour(definitions, profiles) -> None:
     )
     young = result.assignments[result.assignments["supporter_id"].isin(frame["supporter_id"][:12])]
     assert young["segment_id"].str.startswith("25-34-p").all()
-    merged = [s for s in result.segments if s["band"] == "25-34"]
+    merged = [s for s in segments_json(result) if s["band"] == "25-34"]
     assert all(s["band_label"] == "18–34 ans" and s["merged_bands"] == ["18-24"] for s in merged)
     assert "Tranches 18-24 + 25-34 regroupées" in render_report(result.segments, result.report)
 
@@ -213,7 +215,7 @@ def test_territorial_packs_overlap_main_segments(definitions, profiles) -> None:
         territories=definitions.territories,
         edition=EDITION,
     )
-    packs = {s["id"]: s for s in result.segments if s["kind"] == "territory"}
+    packs = {s["id"]: s for s in segments_json(result) if s["kind"] == "territory"}
     assert set(packs) == {"t-75056", "t-75120", "t-75118", "t-29"}
     assert packs["t-75056"]["size"] == 140 and packs["t-75120"]["size"] == 70
     assert packs["t-75120"]["territory"] == {

@@ -30,8 +30,8 @@ def test_profiles_keep_their_ids_and_labels_from_night_to_night(
     assert after == before
     assert all(p["status"] == "suivi" for p in tomorrow.report["profiles"])
     assert tomorrow.report["identity"]["retired"] == []
-    labels_before = {s["id"]: s["label"] for s in night1.segments}
-    assert all(labels_before.get(s["id"], s["label"]) == s["label"] for s in tomorrow.segments)
+    labels_before = {s.id: s.label for s in night1.segments}
+    assert all(labels_before.get(s.id, s.label) == s.label for s in tomorrow.segments)
     drift = assignment_drift(night1.assignments, tomorrow.assignments)
     assert drift["new_supporters"] > 0 and drift["gone_supporters"] > 0
     assert drift["moved_share"] < 0.15

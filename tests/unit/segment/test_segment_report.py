@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from segment_samples import EDITION, NEXT, next_night
+from segment_samples import EDITION, NEXT, next_night, segments_json
 
 from matinale.segment import (
     INSEE_ADULTS_BY_AGE,
@@ -49,7 +49,7 @@ def test_report_is_french_and_holds_no_supporter_id(night1, features) -> None:
     assert "## Segments" in text and "## Représentativité" in text and "Par département" in text
     assert "| 65plus-p" in text
     published = json.dumps(
-        {"segments": night1.segments, "report": night1.report}, ensure_ascii=False
+        {"segments": segments_json(night1), "report": night1.report}, ensure_ascii=False
     )
     ids = set(features["supporter_id"])
     assert not [token for token in re.findall(r"S\d{8}", published + text) if token in ids]

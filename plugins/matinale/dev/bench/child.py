@@ -59,64 +59,24 @@ class StageSpec:
 
 
 #: The night's stages in the order the DAG runs them. Optional ones run when ``night`` has them.
-STAGES: tuple[StageSpec, ...] = (
-    StageSpec(
-        "prepare", "run_prepare", True, "bytes", ("yaml", "matinale.content"), per_supporter=True
-    ),
-    StageSpec(
-        "ingest",
-        "run_ingest",
-        True,
-        "rows",
-        ("pandas", "pyarrow.csv", "pyarrow.parquet", "matinale.ingest", "matinale.privacy"),
-    ),
-    StageSpec(
-        "privacy", "run_privacy", True, "rows", ("pandas", "pyarrow.parquet", "matinale.privacy")
-    ),
-    StageSpec(
-        "segment",
-        "run_segment",
-        True,
-        "rows",
-        ("pandas", "pyarrow.parquet", "sklearn.cluster", "matinale.geo", "matinale.segment"),
-    ),
-    StageSpec(
-        "content", "run_content", True, "posts", ("jinja2", "matinale.content", "matinale.bundle")
-    ),
-    StageSpec(
-        "visuals",
-        "run_visuals",
-        True,
-        "cards",
-        ("PIL.Image", "matinale.content", "matinale.visuals"),
-    ),
-    StageSpec(
-        "contact_sheet",
-        "run_contact_sheet",
-        False,
-        "cards",
-        ("PIL.Image", "matinale.bundle", "matinale.visuals"),
-    ),
-    StageSpec(
-        "bundle", "run_bundle", True, "bytes", ("jinja2", "matinale.content", "matinale.bundle")
-    ),
-    StageSpec(
-        "checks",
-        "run_checks",
-        False,
-        "bytes",
-        ("matinale.bundle", "matinale.checks"),
-        per_supporter=True,
-    ),
-    StageSpec(
-        "publish",
-        "run_publish",
-        True,
-        "bytes",
-        ("boto3", "matinale.bundle", "matinale.publish"),
-        per_supporter=True,
-    ),
+# fmt: off
+STAGES: tuple[StageSpec, ...] = tuple(
+    StageSpec(name, function, required, unit, tuple(warm.split()), per_supporter)
+    for name, function, required, unit, warm, per_supporter in (
+        # name, function, required, unit, modules imported before the clock, per supporter
+        ("prepare", "run_prepare", True, "bytes", "yaml matinale.content", True),
+        ("ingest", "run_ingest", True, "rows", "pandas pyarrow.csv pyarrow.parquet matinale.ingest matinale.privacy", False),
+        ("privacy", "run_privacy", True, "rows", "pandas pyarrow.parquet matinale.privacy", False),
+        ("segment", "run_segment", True, "rows", "pandas pyarrow.parquet sklearn.cluster matinale.geo matinale.segment", False),
+        ("content", "run_content", True, "posts", "jinja2 matinale.content matinale.bundle", False),
+        ("visuals", "run_visuals", True, "cards", "PIL.Image matinale.content matinale.visuals", False),
+        ("contact_sheet", "run_contact_sheet", False, "cards", "PIL.Image matinale.bundle matinale.visuals", False),
+        ("bundle", "run_bundle", True, "bytes", "jinja2 matinale.content matinale.bundle", False),
+        ("checks", "run_checks", False, "bytes", "matinale.bundle matinale.checks", True),
+        ("publish", "run_publish", True, "bytes", "boto3 matinale.bundle matinale.publish", True),
+    )
 )
+# fmt: on
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
 

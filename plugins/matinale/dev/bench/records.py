@@ -7,13 +7,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench import report as reporting
 from matinale.dev.bench.child import STAGES, StageSpec
 from matinale.dev.bench.probe import ChildResult
+from matinale.night.run import git_output
 
 __all__ = ["machine_info", "unmeasured_functions"]
 
@@ -31,17 +31,7 @@ _LIBRARIES = (
 
 
 def _git(project: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(project), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip()
+    return git_output(project, *args, timeout=10)
 
 
 def _cpu_model() -> str:

@@ -18,6 +18,7 @@ copies ``campaign.yaml``, ``segments/`` and ``content_templates/`` into a folder
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import shutil
@@ -54,51 +55,13 @@ MAX_PORTABLE_CLUSTERS = 30
 _OLDEST_FOR_WIDTH = 90
 
 # More themes for a longer brief: titles ≤ 80 characters, links on the campaign's domain,
-# sources on domains campaign.yaml allows.
-_EXTRA_THEMES: tuple[dict[str, Any], ...] = (
-    {
-        "id": "ecole",
-        "title": "Une école qui tient ses promesses",
-        "key_message": "Pas plus de 24 élèves par classe et un remplaçant pour chaque absence de professeur.",
-        "fact": "Plus de 15 millions d'heures de cours ne sont pas remplacées chaque année.",
-        "source": "https://www.insee.fr/fr/statistiques/2569350",
-        "link": "https://ensemble-demain.example.org/ecole",
-        "hashtags": ["École", "EnsembleDemain"],
-        "call_to_action": ["Rejoignez un comité local", "Parlez-en à la sortie de l'école"],
-    },
-    {
-        "id": "europe",
-        "title": "L'Europe qui protège",
-        "key_message": "Une politique industrielle européenne pour produire ici ce que nous consommons.",
-        "fact": "L'industrie représente environ 10 % de la valeur ajoutée en France.",
-        "source": "https://www.insee.fr/fr/statistiques/4277800",
-        "link": "https://ensemble-demain.example.org/europe",
-        "hashtags": ["Europe", "EnsembleDemain"],
-        "call_to_action": [
-            "Inscrivez-vous sur les listes électorales",
-            "Partagez notre projet européen",
-        ],
-    },
-    {
-        "id": "securite",
-        "title": "La sécurité du quotidien",
-        "key_message": "Des policiers de proximité dans chaque quartier et des rues mieux éclairées.",
-        "fact": "Le sentiment d'insécurité touche un Français sur cinq dans son quartier.",
-        "source": "https://www.service-public.fr/particuliers/vosdroits/F1435",
-        "link": "https://ensemble-demain.example.org/securite",
-        "hashtags": ["Sécurité", "EnsembleDemain"],
-        "call_to_action": ["Venez à la réunion de quartier", "Signalez-nous les rues à éclairer"],
-    },
-    {
-        "id": "logement",
-        "title": "Se loger sans se ruiner",
-        "key_message": "Construire 150 000 logements sociaux par an et encadrer les loyers dans les villes chères.",
-        "fact": "Le logement est le premier poste de dépense des ménages.",
-        "source": "https://www.insee.fr/fr/statistiques/4277613",
-        "link": "https://ensemble-demain.example.org/logement",
-        "hashtags": ["Logement", "EnsembleDemain"],
-        "call_to_action": ["Signez notre appel pour le logement", "Racontez-nous votre recherche"],
-    },
+# sources on domains campaign.yaml allows (a data file).
+_EXTRA_THEMES: tuple[dict[str, Any], ...] = tuple(
+    json.loads(
+        (Path(__file__).resolve().parents[2] / "data" / "bench_themes.json").read_text(
+            encoding="utf-8"
+        )
+    )["themes"]
 )
 
 

@@ -19,13 +19,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 from matinale.errors import MatinaleError
 from matinale.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from matinale.dev.seaweed import SeaweedS3
+
+
+class _ChildOptions(TypedDict):
+    """What every child process of the stack is started with (see ``ProcessStack._logged``)."""
+
+    env: dict[str, str] | None
+    stdout: BinaryIO
+    stderr: int
+    stdin: int
+    user: str | None
+    cwd: Path
+
 
 log = logging.getLogger(__name__)
 
@@ -197,19 +209,25 @@ class ProcessStack:
         path = self.root / "logs" / f"{name}.log"
         with path.open("ab") as out:
             popen = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                user=user,
-                cwd=cwd or self.root,
+                argv, start_new_session=True, **self._logged(out, env, user, cwd)
             )
         proc = _Process(name, popen, path, stop_signal, grace)
         self.processes.append(proc)
         self.started_pids.append(popen.pid)
         return proc
+
+    def _logged(
+        self, out: BinaryIO, env: dict[str, str] | None, user: str | None, cwd: Path | None
+    ) -> _ChildOptions:
+        """A child's settings: output to its log, no input, in the stack's folder by default."""
+        return {
+            "env": env,
+            "stdout": out,
+            "stderr": subprocess.STDOUT,
+            "stdin": subprocess.DEVNULL,
+            "user": user,
+            "cwd": cwd or self.root,
+        }
 
     def _run(
         self,
@@ -226,15 +244,7 @@ class ProcessStack:
             out.write(f"$ {' '.join(argv[:4])} …\n".encode())
             out.flush()
             result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                user=user,
-                cwd=cwd or self.root,
-                timeout=timeout,
-                check=False,
+                argv, timeout=timeout, check=False, **self._logged(out, env, user, cwd)
             )
         if result.returncode != 0:
             raise StackError(
