@@ -86,6 +86,7 @@ def _home(tmp_path: Path) -> Path:
 def test_telegram_is_yaml_and_one_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _home(tmp_path)
     monkeypatch.setenv("MATINALE_HOME", str(home))
+    monkeypatch.delenv("MATINALE_CAMPAIGN_FILE", raising=False)  # this home's own campaign.yaml
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
     settings = load_settings()
     assert settings.channels == ("x", "telegram", "whatsapp", "sms")
@@ -151,6 +152,7 @@ def test_campaign_channels_are_the_registrys(
 ) -> None:
     home = _home(tmp_path)
     monkeypatch.setenv("MATINALE_HOME", str(home))
+    monkeypatch.delenv("MATINALE_CAMPAIGN_FILE", raising=False)  # this home's own campaign.yaml
     (home / "campaign.yaml").write_text(
         (home / "campaign.yaml")
         .read_text(encoding="utf-8")
