@@ -263,19 +263,23 @@ def _live(
                 "rien n’est publié."
             )
         return "waiting_brief", reason, (run_link,)
-    busy = [t for t in by_id.values() if t.state in _BUSY]
-    busy_all = [t for t in snap.tasks if t.state in _BUSY and busy and t.task_id == busy[0].task_id]
+    busy = [t for t in _ordered(snap.tasks) if t.state in _BUSY]
     if busy:
         current = busy[0]
-        starts = [t.start for t in busy_all if t.start]
+        batches_of = [t for t in busy if t.task_id == current.task_id]
+        starts = [t.start for t in batches_of if t.start]
         since = f" depuis {_elapsed(min(starts), now)}" if starts else ""
-        batches = f", {len(busy_all)} lots" if len(busy_all) > 1 else ""
+        batches = f", {len(batches_of)} lots" if len(batches_of) > 1 else ""
         retry = (
             f" (nouvelle tentative n° {current.try_number + 1})"
             if current.state == "up_for_retry"
             else ""
         )
-        reason = f"Étape en cours : {_stage(current.task_id)} ({current.task_id}{batches}){since}{retry}."
+        also = sorted({_stage(t.task_id) for t in busy} - {_stage(current.task_id)})
+        reason = (
+            f"Étape en cours : {_stage(current.task_id)} ({current.task_id}{batches}){since}{retry}"
+            + (f" ; en même temps : {', '.join(also)}." if also else ".")
+        )
         links: tuple[Link, ...] = (
             Link(f"Journal de la tâche {current.task_id}", _task_path(snap, current, ui_root)),
             run_link,
