@@ -134,6 +134,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Link:
+    """A labelled link into the Airflow UI (a path from its root)."""
+
     label: str
     href: str
 

@@ -166,14 +166,14 @@ def read_snapshot(settings: Settings, client: Any, dag_id: str = DAG_ID) -> Snap
         key = status_key(edition, run_slug(run_after, run_id))
         record = read_json(client, settings.private_bucket, key)
     return Snapshot(
-        dag_id=dag_id,
-        paused=paused,
-        next_start=next_start,
-        run_id=run_id,
-        run_state=run_state,
-        run_start=run_start,
-        run_end=run_end,
-        edition=edition,
+        dag_id,
+        paused,
+        next_start,
+        run_id,
+        run_state,
+        run_start,
+        run_end,
+        edition,
         tasks=tuple(
             TaskState(
                 row.task_id,
