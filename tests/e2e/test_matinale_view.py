@@ -3,8 +3,9 @@
 One real night (dag.test, approval on) waits for a human; staff log in to Airflow, read the
 approval (its preview link opens the unpublished edition), approve it, and the night
 publishes. The Matinale view then lists it with status, counts, segments, thumbnails and
-the page link, next to a night the electoral silence kept unpublished, with its reason. The
-view refuses anyone not logged in to Airflow.
+the page link, next to a night the electoral silence kept unpublished, with its reason. While
+the night waits, the view's live panel says so and links to the Required Action staff answer.
+The view refuses anyone not logged in to Airflow.
 """
 
 from __future__ import annotations
@@ -257,9 +258,18 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
             try:
                 page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
                 _login(page, api["url"])
-                page.goto(
-                    f"{api['url']}/dags/matinale_nightly/runs/{run_id}/tasks/approval/required_actions"
-                )
+                # Tonight, live in the Matinale view: the night waits for staff, and says where.
+                page.goto(f"{api['url']}/matinale/")
+                panel = page.locator("section.tonight")
+                panel.wait_for(timeout=60_000)
+                found["live_state"] = panel.get_attribute("data-tonight")
+                found["live_reason"] = panel.locator(".why").inner_text()
+                found["live_nights"] = page.locator("table.schedule tr[data-night]").count()
+                page.screenshot(path=str(ARTIFACTS / "matinale-view-live.png"), full_page=True)
+                answer = panel.get_by_role("link", name="Répondre (Required Action)")
+                found["live_link"] = answer.get_attribute("href")
+                answer.click()  # to the Required Action page, as staff would
+                page.wait_for_url("**/required_actions", timeout=60_000)
                 page.get_by_text("Publier l'édition du 24/11/2026 ?").first.wait_for(timeout=60_000)
                 preview = page.get_by_role("link", name="Aperçu de l'édition")
                 preview.wait_for(timeout=30_000)
@@ -330,6 +340,11 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(
         "the preview link does not open the edition"
     )
     assert found.get("approved_in_ui")
+    # The live panel said the night waited for approval and linked to its Required Action.
+    assert found["live_state"] == "awaiting_approval", found.get("live_reason")
+    assert "approuvez ou refusez" in found["live_reason"]
+    assert found["live_link"].endswith("/tasks/approval/required_actions")
+    assert found["live_nights"] == 7
     assert run.state == "success"
     pointer = json.loads(client.get_object(Bucket=bundle_bucket, Key="latest.json")["Body"].read())
     assert pointer["edition"] == EDITION.isoformat()
@@ -367,6 +382,11 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(
     silent = frame.locator("article[data-edition='2026-11-23']")
     assert silent.locator("[data-state]").get_attribute("data-state") == "skipped"
     assert silent.locator(".reason").inner_text() == staff_night["silence_reason"]
+    # Tonight's panel, once the night is over: read from Airflow's metadata DB, with why.
+    panel = frame.locator("section.tonight")
+    assert panel.get_attribute("data-tonight") in {"published", "scheduled", "paused"}
+    assert panel.locator(".why").inner_text().strip()
+    assert frame.locator("table.schedule tr[data-night]").count() == 7
     page.screenshot(path=str(ARTIFACTS / "matinale-view.png"), full_page=True)
 
     # The page link opens the published edition.

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from matinale.status import StatusError, card_keys, recent_editions, write_status
+from matinale.tonight import Snapshot, TaskState
 
 ROOT = Path(__file__).resolve().parents[2]
+LIVE = Snapshot(
+    dag_id="matinale_nightly",
+    paused=False,
+    next_start=datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
+    run_id="scheduled__2026-11-25T00:00:00+00:00",
+    run_state="running",
+    run_start=datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+    edition=date(2026, 11, 25),
+    tasks=(
+        TaskState("wait_for_brief", "success"),
+        TaskState("content", "running", datetime(2026, 11, 25, 0, 40, tzinfo=UTC), None, 1, 0),
+    ),
+    deadline=datetime(2026, 11, 25, 5, 30, tzinfo=UTC),
+)
 
 
 def _jpeg(color: str) -> bytes:
@@ -169,7 +184,14 @@ def view(editions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     )
     store.put_bytes("runs/2026-11-24/20261124T031500Z-bbbb/private/contacts.parquet", b"PERSONAL")
     anonymous = TestClient(create_app(settings, editions["client"]))
-    app = create_app(settings, editions["client"])
+    # Airflow's metadata DB, as the view's reader would find it at 02:10 Paris: content running.
+    app = create_app(
+        settings,
+        editions["client"],
+        snapshot=lambda _settings, _client: LIVE,
+        clock=lambda: datetime(2026, 11, 25, 1, 10, tzinfo=UTC),
+        ui_root="",
+    )
     # Airflow's login is checked for real against an API server in tests/e2e/test_matinale_view.py.
     app.dependency_overrides[app.state.require_reader] = lambda: "staff"
     return {"staff": TestClient(app), "anonymous": anonymous}
@@ -199,6 +221,46 @@ def test_view_page_shows_editions_with_escaped_reasons(view) -> None:
     data = view["staff"].get("/api/editions").json()
     assert data["next_night"]["start"].startswith("01:00 Paris (")
     assert [e["state"] for e in data["editions"]] == ["published", "skipped"]
+
+
+def test_view_shows_tonight_live_and_the_next_nights(view) -> None:
+    page = view["staff"].get("/")
+    assert 'data-tonight="running"' in page.text
+    assert "Étape en cours : rédaction des posts (content) depuis 30 min." in page.text
+    run = "/dags/matinale_nightly/runs/scheduled__2026-11-25T00%3A00%3A00%2B00%3A00"
+    assert f'href="{run}/tasks/content/mapped/0" target="_top"' in page.text
+    assert "Prochain départ : 01:00 Paris (19:00 Montréal, veille)" in page.text
+    data = view["staff"].get("/api/editions").json()
+    assert data["tonight"]["state"] == "running" and data["tonight"]["edition"] == "2026-11-25"
+    # The next nights, from the view's clock: 26 November on, both clocks.
+    assert data["next_nights"][0]["edition"] == "2026-11-26"
+    assert data["next_nights"][0]["label"] == "jeudi 26 novembre 2026"
+    assert len(data["next_nights"]) == 7 and 'data-night="2026-11-26"' in page.text
+    # Every run row says why.
+    runs = {r["run"]: r["why"] for e in data["editions"] for r in e["runs"]}
+    assert runs["20261124T031500Z-bbbb"] == "Essai à blanc"
+    assert '<td class="why">Essai à blanc</td>' in page.text
+
+
+def test_view_without_the_metadata_db_still_lists_editions(editions, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from matinale.airflow.view import create_app
+    from matinale.settings import load_settings
+
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_BUNDLE_BUCKET", editions["bundle"])
+    monkeypatch.setenv("MATINALE_PRIVATE_BUCKET", editions["private"])
+
+    def broken(_settings, _client):
+        raise RuntimeError("no such table: dag")
+
+    app = create_app(load_settings(), editions["client"], snapshot=broken, ui_root="")
+    app.dependency_overrides[app.state.require_reader] = lambda: "staff"
+    page = TestClient(app).get("/")
+    assert page.status_code == 200 and 'data-tonight="unknown"' in page.text
+    assert "L’état en direct est indisponible" in page.text
+    assert 'data-edition="2026-11-24"' in page.text
 
 
 def test_view_serves_only_bundle_files(view) -> None:

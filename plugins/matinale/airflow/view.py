@@ -17,19 +17,23 @@ reachable: every path is a checked key under ``editions/`` or ``runs/<date>/<run
 # runtime, and Request/Response are imported inside create_app to keep the module light.
 import html
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from matinale.schedule import next_nights, two_clocks
 from matinale.settings import Settings, cached_settings
+from matinale.tonight import Snapshot, TaskState, Tonight, describe, next_nights_table
 
-__all__ = ["DAG_ID", "ViewApp", "create_app", "editions_payload"]
+__all__ = ["DAG_ID", "ViewApp", "create_app", "editions_payload", "read_snapshot"]
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "matinale_nightly"
 _THUMB_WIDTH = 240
+_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "view"
 _STATE_LABELS = {
     "published": "Publiée",
     "skipped": "Non publiée",
@@ -37,25 +41,6 @@ _STATE_LABELS = {
     "failed": "Échec",
     "running": "En cours",
 }
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
-
-def _french_date(day: date) -> str:
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def _when(text: str | None, settings: Settings) -> str | None:
@@ -65,9 +50,15 @@ def _when(text: str | None, settings: Settings) -> str | None:
 
 
 def editions_payload(
-    client: Any, settings: Settings, *, limit: int = 10, now: datetime | None = None
+    client: Any,
+    settings: Settings,
+    *,
+    limit: int = 10,
+    now: datetime | None = None,
+    tonight: Tonight | None = None,
 ) -> dict[str, Any]:
     """Everything the view shows, as JSON-ready data (also served at ``/api/editions``)."""
+    from matinale.bundle.common import french_date
     from matinale.status import recent_editions
 
     editions = recent_editions(
@@ -77,7 +68,7 @@ def editions_payload(
         limit=limit,
     )
     for edition in editions:
-        edition["label"] = _french_date(date.fromisoformat(edition["edition"]))
+        edition["label"] = french_date(date.fromisoformat(edition["edition"]))
         latest_run = edition["runs"][0] if edition["runs"] else None
         if edition["current"]:
             edition["state"], edition["reason"] = "published", None
@@ -101,83 +92,123 @@ def editions_payload(
             run["state_label"] = _STATE_LABELS.get(run.get("state"), run.get("state"))
             run["finished"] = _when(run.get("finished_at"), settings)
             run["preview"] = f"preview/{edition['edition']}/{run['run']}/index.html"
+            # Every run row says why: the record's reason, else its state.
+            run["why"] = run.get("reason") or run["state_label"]
         edition["thumbnails"] = [f"thumbs/{key}" for key in edition["cards"]]
-    upcoming = next_nights(now or datetime.now(UTC), 1, settings.clocks)[0]
+    now = now or datetime.now(UTC)
+    upcoming = next_nights(now, 1, settings.clocks)[0]
     return {
-        "now": two_clocks(now or datetime.now(UTC), settings.clocks),
+        "now": two_clocks(now, settings.clocks),
         "next_night": {
             "edition": upcoming.edition.isoformat(),
-            "label": _french_date(upcoming.edition),
+            "label": french_date(upcoming.edition),
             "start": two_clocks(upcoming.start, settings.clocks),
             "deadline": two_clocks(upcoming.deadline, settings.clocks),
         },
+        "tonight": tonight.to_dict() if tonight else None,
+        "next_nights": [
+            {**row, "label": french_date(date.fromisoformat(row["edition"]))}
+            for row in next_nights_table(now, settings)
+        ],
         "editions": editions,
     }
 
 
-_PAGE = """<!doctype html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Matinale — éditions</title>
-<style>
- body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem 1.5rem;color:#1b1f24;background:#f6f7f9}
- h1{font-size:1.4rem;margin:.2rem 0 .8rem} .muted{color:#57606a;font-size:.9rem}
- .next{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:.6rem 1rem;margin-bottom:1rem}
- article{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:.8rem 1rem;margin-bottom:1rem}
- article h2{font-size:1.1rem;margin:0 0 .4rem;display:flex;gap:.6rem;align-items:center;flex-wrap:wrap}
- .badge{font-size:.8rem;padding:.1rem .5rem;border-radius:999px;background:#eaeef2}
- .published{background:#dafbe1;color:#116329}.skipped{background:#fff8c5;color:#7d4e00}
- .rejected,.failed{background:#ffebe9;color:#a40e26}
- .reason{margin:.3rem 0;color:#7d4e00} dl{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;margin:.4rem 0}
- dt{font-size:.75rem;color:#57606a} dd{margin:0;font-weight:600}
- .thumbs{display:flex;gap:.5rem;flex-wrap:wrap;margin:.5rem 0} .thumbs img{width:120px;height:120px;object-fit:cover;border-radius:6px;border:1px solid #d0d7de}
- ul.segments{columns:3 14rem;margin:.3rem 0;padding-left:1.2rem;font-size:.9rem}
- table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem} td,th{padding:.15rem .6rem .15rem 0;text-align:left}
- a{color:#0550ae}
-</style>
-</head>
-<body>
-<h1>Matinale — les dernières éditions</h1>
-<p class="muted">Il est {{ data.now }}.</p>
-<section class="next" aria-label="Prochaine nuit">
- <strong>Prochaine nuit</strong> : édition du {{ data.next_night.label }} — départ {{ data.next_night.start }},
- heure limite de publication {{ data.next_night.deadline }}.
-</section>
-{% if not data.editions %}<p>Aucune édition pour l'instant.</p>{% endif %}
-{% for e in data.editions %}
-<article data-edition="{{ e.edition }}">
- <h2>{{ e.label }} <span class="badge {{ e.state }}" data-state="{{ e.state }}">{{ e.state_label }}</span>
- {% if e.is_latest %}<span class="badge">en ligne (latest)</span>{% endif %}</h2>
- {% if e.reason %}<p class="reason">{{ e.reason }}</p>{% endif %}
- {% if e.published_at %}<p class="muted">Publiée à {{ e.published_at }} — run {{ e.current.run }}</p>{% endif %}
- {% if e.counts %}<dl>
-  {% for key, label in [("rows_read","lignes lues"),("quarantined","en quarantaine"),("valid","valides"),("segments","segments"),("posts","posts"),("cards","visuels")] %}
-   {% if key in e.counts %}<div><dt>{{ label }}</dt><dd data-count="{{ key }}">{{ "{:,}".format(e.counts[key]).replace(",", " ") }}</dd></div>{% endif %}
-  {% endfor %}
- </dl>{% endif %}
- {% if e.thumbnails %}<div class="thumbs">{% for src in e.thumbnails %}<img src="{{ src }}" alt="Visuel {{ loop.index }} de l'édition du {{ e.label }}" loading="lazy">{% endfor %}</div>{% endif %}
- {% if e.page %}<p><a class="page" href="{{ e.page }}" target="_blank" rel="noopener">Ouvrir la page de l'édition</a></p>{% endif %}
- {% if e.segments %}<details><summary>{{ e.segments|length }} segments</summary><ul class="segments">
-  {% for s in e.segments %}<li>{{ s.label or s.id }} <span class="muted">({{ s.id }}, {{ s.size }})</span></li>{% endfor %}
- </ul></details>{% endif %}
- {% if e.runs %}<table><thead><tr><th>run</th><th>état</th><th>fin</th><th></th></tr></thead><tbody>
-  {% for r in e.runs %}<tr><td>{{ r.run }}</td><td>{{ r.state_label }}</td><td>{{ r.finished or "" }}</td>
-  <td><a href="{{ r.preview }}" target="_blank" rel="noopener">aperçu</a></td></tr>{% endfor %}
- </tbody></table>{% endif %}
-</article>
-{% endfor %}
-</body>
-</html>
-"""
+def read_snapshot(settings: Settings, client: Any, dag_id: str = DAG_ID) -> Snapshot:
+    """The nightly DAG as the metadata DB sees it now: paused, next start, latest run, its
+    tasks, a pending approval; the brief in the inbox; the run's status record from S3."""
+    from airflow.models import DagModel, DagRun, TaskInstance
+    from airflow.models.hitl import HITLDetail
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from matinale.airflow.deadline import publish_deadline_for
+    from matinale.airflow.sensors import brief_file
+    from matinale.schedule import edition_for, run_slug
+    from matinale.status import read_json, status_key
+
+    with create_session() as session:
+        dag = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
+        paused = bool(dag.is_paused) if dag is not None else False
+        next_start = dag.next_dagrun_create_after if dag is not None else None
+        run = session.scalars(
+            select(DagRun)
+            .where(DagRun.dag_id == dag_id)
+            .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return Snapshot(dag_id=dag_id, paused=paused, next_start=next_start)
+        rows = session.execute(
+            select(
+                TaskInstance.id,
+                TaskInstance.task_id,
+                TaskInstance.state,
+                TaskInstance.start_date,
+                TaskInstance.end_date,
+                TaskInstance.try_number,
+                TaskInstance.map_index,
+            ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
+        ).all()
+        pending = session.scalar(
+            select(HITLDetail.ti_id).where(
+                HITLDetail.ti_id.in_([row.id for row in rows]), HITLDetail.responded_at.is_(None)
+            )
+        )
+        conf = dict(run.conf or {})
+        run_id, run_after, run_state = run.run_id, run.run_after, str(run.state)
+        run_start, run_end = run.start_date, run.end_date
+    chosen = conf.get("edition_date")
+    edition = date.fromisoformat(str(chosen)) if chosen else edition_for(run_after, settings.clocks)
+    brief = brief_file(settings, edition)
+    record = None
+    if run_state not in {"queued", "running"}:
+        key = status_key(edition, run_slug(run_after, run_id))
+        record = read_json(client, settings.private_bucket, key)
+    return Snapshot(
+        dag_id,
+        paused,
+        next_start,
+        run_id,
+        run_state,
+        run_start,
+        run_end,
+        edition,
+        tasks=tuple(
+            TaskState(
+                row.task_id,
+                str(row.state) if row.state else None,
+                row.start_date,
+                row.end_date,
+                int(row.try_number or 0),
+                int(row.map_index),
+            )
+            for row in rows
+        ),
+        approval_pending=pending is not None,
+        brief_path=str(brief),
+        brief_present=brief.is_file(),
+        deadline=publish_deadline_for(run_after, conf, settings.clocks),
+        record=record if isinstance(record, dict) else None,
+    )
+
+
+def _ui_root() -> str:
+    """The Airflow UI's base path (``api.base_url`` may put it under a sub-path)."""
+    from urllib.parse import urlsplit
+
+    from airflow.configuration import conf
+
+    return urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
 
 
 @lru_cache(maxsize=1)
 def _template() -> Any:
-    from jinja2 import Environment
+    from jinja2 import Environment, FileSystemLoader
 
-    return Environment(autoescape=True).from_string(_PAGE)
+    return Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True).get_template(
+        "index.html.j2"
+    )
 
 
 def _thumbnail(data: bytes) -> bytes:
@@ -193,8 +224,16 @@ def _thumbnail(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def create_app(settings: Settings | None = None, client: Any = None) -> Any:
-    """The view's FastAPI app. ``client`` defaults to one built from the ``aws_default`` connection."""
+def create_app(
+    settings: Settings | None = None,
+    client: Any = None,
+    *,
+    snapshot: Callable[[Settings, Any], Snapshot] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    ui_root: str | None = None,
+) -> Any:
+    """The view's FastAPI app. ``client`` defaults to one built from the ``aws_default``
+    connection, ``snapshot`` to ``read_snapshot`` (Airflow's metadata DB), ``clock`` to now."""
     from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -257,11 +296,28 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Any:
     reader = [Depends(require_reader)]
     app.state.require_reader = require_reader  # tests override it; nothing else may
 
+    def _tonight(now: datetime) -> Tonight | None:
+        settings = _settings()
+        try:
+            snap = (snapshot or read_snapshot)(settings, _client())
+            root = _ui_root() if ui_root is None else ui_root
+        except Exception as exc:  # the live panel must never take the editions down with it
+            log.warning("Matinale view: live state unavailable (%s: %s)", type(exc).__name__, exc)
+            return None
+        return describe(snap, now, settings.clocks, ui_root=root)
+
     def _payload(limit: int = 10) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        now = clock() if clock else datetime.now(UTC)
         try:
-            return editions_payload(_client(), _settings(), limit=max(1, min(limit, 60)))
+            return editions_payload(
+                _client(),
+                _settings(),
+                limit=max(1, min(limit, 60)),
+                now=now,
+                tonight=_tonight(now),
+            )
         except (BotoCoreError, ClientError) as exc:
             settings = _settings()
             log.warning("Matinale view: S3 unavailable (%s)", type(exc).__name__)
