@@ -122,7 +122,8 @@ class Readiness:
         """One line per area, then its findings indented (what ``matinale check`` prints)."""
         lines = [f"Edition {self.edition.isoformat()}:"]
         for check in self.checks:
-            first, *rest = check.messages or ("",)
+            notes = ("; ".join(check.messages),) if check.status == OK else check.messages
+            first, *rest = notes or ("",)
             lines.append(f"  {check.area:<10} {check.status:<8} {first}".rstrip())
             lines.extend(f"  {'':<10} {'':<8} {message}" for message in rest)
         errors = [c.area for c in self.checks if c.status == ERROR]
