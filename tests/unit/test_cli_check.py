@@ -1,26 +1,31 @@
 """``matinale check`` (exit 0 ready, 1 not ready, 2 could not check) and ``validate`` on a
 missing suppression folder (a warning, as the night reads it). The project copy and inbox
-come from test_preflight's ``home`` fixture; the edition is always given or the clock frozen.
+come from the ``preflight_home`` fixture (tests/unit/conftest.py); the edition is always given or the clock frozen.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from preflight_project import EDITION, inbox_of, project_copy
 
 from matinale import cli, preflight
 
+EDITION = date(2026, 11, 24)
+
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    yield from project_copy(tmp_path, monkeypatch)
+def home(preflight_home: Path) -> Path:
+    """The project copy of tests/unit/conftest.py: ready for EDITION until a test breaks it."""
+    return preflight_home
+
+
+def inbox_of(home: Path) -> Path:
+    return home.parent / "var" / "inbox"
 
 
 def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from preflight_project import EDITION, FRESH, edit_file, inbox_of, project_copy
 
 from matinale import night
 from matinale.content import BriefError
@@ -33,11 +31,26 @@ from matinale.preflight import (
 from matinale.settings import load_settings
 from matinale.store import LocalStore
 
+EDITION = date(2026, 11, 24)
+# 2026-11-23 22:00 UTC: three hours before the night of the 24th starts (01:00 Paris).
+FRESH = datetime(2026, 11, 23, 22, 0, tzinfo=UTC).timestamp()
+
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the project's files a test may break, and a ready inbox for EDITION."""
-    yield from project_copy(tmp_path, monkeypatch)
+def home(preflight_home: Path) -> Path:
+    """The project copy of tests/unit/conftest.py: ready for EDITION until a test breaks it."""
+    return preflight_home
+
+
+def inbox_of(home: Path) -> Path:
+    return home.parent / "var" / "inbox"
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` once in ``path``."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is not in {path.name}: update the test"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def _area(readiness: Readiness, area: str) -> tuple[str, str]:

@@ -1,9 +1,4 @@
-"""A copy of the project and a ready inbox for one edition, for the pre-flight tests.
-
-``project_copy`` copies campaign.yaml, segments/ and content_templates/ (fonts linked) so a
-test may break any of them, and fills an inbox for :data:`EDITION`: 200 sample supporters
-written three hours before the night, a suppression folder and the sample brief.
-"""
+"""Fixtures shared by the unit tests of the pre-flight (test_preflight, test_cli_check)."""
 
 from __future__ import annotations
 
@@ -17,14 +12,20 @@ import pytest
 
 from matinale.settings import cached_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EDITION = date(2026, 11, 24)
 # 2026-11-23 22:00 UTC: three hours before the night of the 24th starts (01:00 Paris).
 FRESH = datetime(2026, 11, 23, 22, 0, tzinfo=UTC).timestamp()
 
 
-def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Yield the copy's home (MATINALE_HOME and MATINALE_VAR point at it meanwhile)."""
+@pytest.fixture
+def preflight_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the project a test may break, and a ready inbox for 2026-11-24.
+
+    campaign.yaml, segments/ and content_templates/ (fonts linked) are copied; the inbox
+    (``home.parent / "var" / "inbox"``) holds 200 sample supporters written three hours
+    before the night, a suppression folder and the sample brief.
+    """
     from matinale.dev.sample import write_sample
 
     home = tmp_path / "home"
@@ -49,14 +50,3 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     cached_settings.cache_clear()
     yield home
     cached_settings.cache_clear()
-
-
-def edit_file(path: Path, old: str, new: str) -> None:
-    """Replace ``old`` (which must be there) by ``new`` once in ``path``."""
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} is not in {path.name}: update the test"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def inbox_of(home: Path) -> Path:
-    return home.parent / "var" / "inbox"
