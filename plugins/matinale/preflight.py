@@ -20,14 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from matinale.errors import MatinaleError
 
 if TYPE_CHECKING:
-    from matinale.content import Brief
+    from matinale.content import Brief, ContentRules
     from matinale.segment import Definitions
     from matinale.settings import Settings
+    from matinale.visuals import CardKit
 
 __all__ = [
     "AREAS",
@@ -51,6 +52,7 @@ __all__ = [
     "suppression_warning",
 ]
 
+T = TypeVar("T")
 OK, WARNING, ERROR = "ok", "warning", "error"
 #: The areas in the order they are checked and printed.
 AREAS = ("campaign", "segments", "framing", "cards", "brief", "templates", "inbox")
@@ -192,40 +194,55 @@ def check_campaign(settings: Settings, edition: date) -> Check:
     return found.check()
 
 
+def _loaded(
+    area: str, load: Callable[[], T], describe: Callable[[T], str]
+) -> tuple[Check, T | None]:
+    """An area that is one loader: its errors, else what it loaded in a few words."""
+    found = _Findings(area)
+    value = None
+    with found.guard():
+        value = load()
+        found.notes.append(describe(value))
+    return found.check(), value
+
+
 def check_segments(settings: Settings) -> tuple[Check, Definitions | None]:
     """segments/: age bands, profiles and territorial packs, as the segment stage reads them."""
     from matinale.segment import load_definitions
 
-    found = _Findings("segments")
-    definitions = None
-    with found.guard():
-        definitions = load_definitions(settings.segments_dir)
-        found.notes.append(
-            f"{len(definitions.bands)} age band(s), {len(definitions.territories)} territorial pack(s)"
-        )
-    return found.check(), definitions
+    return _loaded(
+        "segments",
+        lambda: load_definitions(settings.segments_dir),
+        lambda d: f"{len(d.bands)} age band(s), {len(d.territories)} territorial pack(s)",
+    )
+
+
+def _templates_file(
+    settings: Settings, area: str, load: Callable[[Path], T], describe: Callable[[T], str]
+) -> Check:
+    return _loaded(area, lambda: load(settings.templates_dir), describe)[0]
+
+
+def _rules_summary(rules: ContentRules) -> str:
+    return f"{len(rules.angles)} angle(s), {len(rules.rules)} rule(s)"
+
+
+def _kit_summary(kit: CardKit) -> str:
+    return f"formats {', '.join(kit.layouts)}; contrast passes WCAG 2.1 AA"
 
 
 def check_framing(settings: Settings) -> Check:
     """content_templates/framing.yaml and channels.yaml: rules, angles, shortening steps."""
     from matinale.content import load_rules
 
-    found = _Findings("framing")
-    with found.guard():
-        rules = load_rules(settings.templates_dir)
-        found.notes.append(f"{len(rules.angles)} angle(s), {len(rules.rules)} rule(s)")
-    return found.check()
+    return _templates_file(settings, "framing", load_rules, _rules_summary)
 
 
 def check_cards(settings: Settings) -> Check:
     """brand.yaml and the card layouts, with the WCAG contrast of every text layer."""
     from matinale.visuals import load_kit
 
-    found = _Findings("cards")
-    with found.guard():
-        kit = load_kit(settings.templates_dir)
-        found.notes.append(f"formats {', '.join(kit.layouts)}; contrast passes WCAG 2.1 AA")
-    return found.check()
+    return _templates_file(settings, "cards", load_kit, _kit_summary)
 
 
 def check_brief(

@@ -145,14 +145,11 @@ def _render(template: Template, context: dict[str, Any]) -> str:
             # raise after it keeps this function total: never None instead of the text.
             environment.handle_exception()
             raise
-    except UndefinedError as exc:
-        # A misspelt field: the file, the line and the name meant; never data.
-        raise ContentError(
-            f"template {template.name}: {_undefined(template, context, exc)}"
-        ) from exc
     except TemplateError as exc:
-        # Names the template and the problem (e.g. an unsafe attribute); never data.
-        raise ContentError(f"template {template.name}: {exc}") from exc
+        # Names the template and the problem (e.g. an unsafe attribute); never data. A
+        # misspelt field also gets the file, the line and the name meant.
+        problem = _undefined(template, context, exc) if isinstance(exc, UndefinedError) else exc
+        raise ContentError(f"template {template.name}: {problem}") from exc
 
 
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
