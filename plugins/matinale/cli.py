@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matinale.settings import Settings
 
-__all__ = ["client_from_env", "main"]
+__all__ = ["client_from_env", "command_parser", "main"]
 
 # Exit codes of ``matinale validate``.
 EXIT_VALID, EXIT_QUARANTINED, EXIT_NIGHT_WOULD_STOP = 0, 1, 2
+# Exit codes of ``matinale check``.
+EXIT_READY, EXIT_NOT_READY, EXIT_COULD_NOT_CHECK = 0, 1, 2
 _SHOWN_PROBLEMS = 10
 
 
@@ -45,6 +47,7 @@ def _validate_defaults() -> tuple[Any, float]:
 def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Run the night's ingest checks on ``args.file``; the summary and the result (or None)."""
     from matinale.ingest import IngestError, ingest_supporters
+    from matinale.preflight import suppression_warning
     from matinale.privacy import SuppressionError, load_suppression
 
     zone, max_share = _validate_defaults()
@@ -61,6 +64,7 @@ def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         "reasons": {},
         "max_quarantine_share": max_share,
         "error": None,
+        "warnings": [],
     }
     try:
         reference = date.fromisoformat(args.on) if args.on else datetime.now(zone).date()
@@ -70,9 +74,10 @@ def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         )
         return summary, None
     summary["reference_date"] = reference.isoformat()
-    if args.suppression and not Path(args.suppression).exists():
-        summary["error"] = f"{args.suppression}: suppression file not found; check the path"
-        return summary, None
+    # As the night: a missing suppression folder suppresses nobody, with a warning (not a stop).
+    missing = suppression_warning(Path(args.suppression)) if args.suppression else None
+    if missing:
+        summary["warnings"].append(missing)
     try:
         suppression = load_suppression(Path(args.suppression)) if args.suppression else None
         result = ingest_supporters(
@@ -87,6 +92,8 @@ def _validate(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
 
 def _print_validation(summary: dict[str, Any], result: Any) -> None:
+    for warning in summary["warnings"]:
+        print(f"Warning: {warning}")
     if result is None:
         print(f"{summary['file']}: the night would stop.\n  {summary['error']}")
         return
@@ -148,6 +155,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         _print_validation(summary, result)
     return code
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from matinale.preflight import check_project
+
+    try:
+        readiness = check_project(args.edition)
+    except Exception as exc:  # a bug, or a project it cannot read: it could not check
+        problem = f"could not check: {type(exc).__name__}: {exc}"
+        if args.json:
+            edition = args.edition.isoformat() if args.edition else None
+            print(json.dumps({"edition": edition, "ready": False, "checks": [], "error": problem}))
+        print(f"matinale check: {problem}", file=sys.stderr)
+        return EXIT_COULD_NOT_CHECK
+    if args.json:
+        print(json.dumps(readiness.to_json(), ensure_ascii=False))
+    else:
+        print(readiness.text())
+    return EXIT_READY if readiness.ready else EXIT_NOT_READY
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -306,11 +332,18 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_parser(
+    prog: str, description: str
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    """A parser whose first argument is a command, and the action to add the commands to."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="matinale", description="Overnight content pipeline for campaigns, on Airflow."
+    parser, commands = command_parser(
+        "matinale", "Overnight content pipeline for campaigns, on Airflow."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
 
     sample = commands.add_parser(
         "sample", help="write a realistic sample supporter file (CSV or Parquet)"
@@ -343,6 +376,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-quarantine-share", type=float, help="stop share (default: campaign.yaml, else 0.2)"
     )
     validate.set_defaults(func=_cmd_validate)
+
+    check = commands.add_parser(
+        "check",
+        help="pre-flight of tonight's inputs in seconds (exit 0 ready, 1 not ready, 2 could not check)",
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    check.add_argument(
+        "--edition",
+        type=_iso_date,
+        help="edition date, YYYY-MM-DD (default: the next one, Paris date of its morning)",
+    )
+    check.set_defaults(func=_cmd_check)
 
     demo = commands.add_parser(
         "demo", help="run the whole night locally through Airflow (make run)"

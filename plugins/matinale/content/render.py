@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+import traceback
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -126,7 +129,7 @@ def _render(template: Template, context: dict[str, Any]) -> str:
     ``set(globals)`` over a ChainMap, in Python, at every call: half the cost of rendering
     a short post. The same context is built here from the globals flattened once.
     """
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError, UndefinedError
     from jinja2.runtime import new_context
 
     flat = _flat_globals(template)
@@ -143,8 +146,86 @@ def _render(template: Template, context: dict[str, Any]) -> str:
             environment.handle_exception()
             raise
     except TemplateError as exc:
-        # Names the template and the problem (e.g. an undefined variable); never data.
-        raise ContentError(f"template {template.name}: {exc}") from exc
+        # Names the template and the problem (e.g. an unsafe attribute); never data. A
+        # misspelt field also gets the file, the line and the name meant.
+        problem = _undefined(template, context, exc) if isinstance(exc, UndefinedError) else exc
+        raise ContentError(f"template {template.name}: {problem}") from exc
+
+
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
+_UNDEFINED_FIELD = re.compile(r"has no attribute '([^']+)'$")
+
+
+def _undefined(template: Template, context: dict[str, Any], exc: Exception) -> str:
+    """``file:line: what is undefined — did you mean …?`` for an undefined name or field.
+
+    The line is the template's own, from the traceback Jinja2 rewrites; the suggestion is
+    the closest of the names the context holds (for ``theme.titel``, the fields of ``theme``).
+    """
+    filename = template.filename if template.filename not in (None, "<template>") else None
+    line = next(
+        (
+            number
+            for frame, number in reversed(list(traceback.walk_tb(exc.__traceback__)))
+            if filename and frame.f_code.co_filename == filename
+        ),
+        None,
+    )
+    where = f"{filename}:{line}: " if filename and line else ""
+    message = str(exc)
+    named, field = _UNDEFINED_NAME.match(message), _UNDEFINED_FIELD.search(message)
+    if named:
+        name, owner = named.group(1), ""
+        candidates = [key for key in {**_flat_globals(template), **context} if key[:1] != "_"]
+    elif field:
+        name = field.group(1)
+        owner = _owner(filename, line, name)
+        value = _lookup(context, owner)
+        candidates = (
+            list(vars(value)) if type(value) is _Data else sorted(_fields_in(context.values()))
+        )
+        message = f"'{owner}' has no field '{name}'" if owner else f"no field '{name}'"
+    else:
+        return f"{where}{message}"
+    close = difflib.get_close_matches(name, candidates, n=1)
+    prefix = f"{owner}." if owner else ""
+    fix = (
+        f"did you mean '{prefix}{close[0]}'?"
+        if close
+        else f"use one of {', '.join(sorted(c for c in candidates if c[:1] != '_'))}"
+    )
+    return f"{where}{message} — {fix}"
+
+
+def _owner(filename: str | None, line: int | None, name: str) -> str:
+    """``theme`` for ``{{ theme.titel }}``: what the template reads ``name`` on, at that line."""
+    if not filename or not line:
+        return ""
+    try:
+        text = Path(filename).read_text(encoding="utf-8").splitlines()[line - 1]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return ""
+    found = re.search(rf"([A-Za-z_][\w.]*)\.{re.escape(name)}\b", text)
+    return found.group(1) if found else ""
+
+
+def _lookup(context: dict[str, Any], dotted: str) -> Any:
+    """The value at ``theme`` or ``segment.territory`` in ``context``, else None."""
+    value: Any = context if dotted else None
+    for part in dotted.split(".") if dotted else ():
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+def _fields_in(values: Any) -> set[str]:
+    """Every field of the template data in ``values`` (and in lists of it, e.g. facts)."""
+    names: set[str] = set()
+    for value in values:
+        if type(value) is _Data:
+            names.update(vars(value))
+        elif isinstance(value, list | tuple):
+            names.update(_fields_in(value))
+    return names
 
 
 def _namespace(**values: Any) -> _Data:

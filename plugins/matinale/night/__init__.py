@@ -86,14 +86,23 @@ _pii_scanner = pii_scanner
 
 
 def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) -> dict[str, Any]:
-    """Find the night's inputs and record their checksums: the run's identity card."""
-    from matinale.content import load_brief
+    """Check the night's inputs as ``matinale check`` does, then record their checksums.
 
+    Every area of :func:`matinale.preflight.check_all` runs (under a second once imported),
+    but for reading the whole supporter export: ingest reads it next and reports its rows.
+    An error stops the night here (non-retryable: ``Readiness.failure``), every finding
+    named as the check names it; warnings are logged.
+    """
+    from matinale.preflight import check_all
+
+    readiness = check_all(settings, edition, read_supporters=False)
+    for warning in readiness.warnings():
+        log.warning("Pre-flight: %s", warning)
+    failure = readiness.failure()
+    if failure is not None:
+        raise failure
     supporters = newest_supporter_file(settings.inbox)
     brief = brief_path(settings.inbox, edition)
-    load_brief(
-        brief, edition, allowed_domains=settings.allowed_domains
-    )  # fail early, with the field named
     ctx = RunContext(
         edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief)
     )

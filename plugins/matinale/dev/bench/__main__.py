@@ -85,10 +85,9 @@ def _cmd_readme(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m matinale.dev.bench", description="Benchmark Matinale's night."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    from matinale.cli import command_parser
+
+    parser, commands = command_parser("python -m matinale.dev.bench", "Benchmark Matinale's night.")
 
     run = commands.add_parser(
         "run", help="measure every stage at each size, the floors and one Airflow run"
