@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from matinale.errors import MatinaleError
+from matinale.segment.types import Segment
 
 if TYPE_CHECKING:
     from matinale.content import Brief, ContentRules
@@ -293,25 +294,22 @@ def _framing_key_problems(
     return problems
 
 
-def sample_segment(definitions: Definitions) -> dict[str, Any]:
+def sample_segment(definitions: Definitions) -> Segment:
     """A segment as the segment stage writes one: the first age band × the first profile."""
     band = definitions.bands[0]
-    interests = list(definitions.profiles.interests)[:3]
+    interests = tuple(definitions.profiles.interests)[:3]
     words = [definitions.profiles.interests[key] for key in interests[:1]]
-    return {
-        "id": f"{band.id}-p01",
-        "kind": "main",
-        "band": band.id,
-        "band_label": band.label,
-        "framing": band.framing,
-        "profile": "p01",
-        "label": f"{band.label} · {words[0] if words else 'profil 1'}",
-        "size": 1000,
-        "top_interests": interests,
-        "territory": None,
-        "theme": None,
-        "merged_bands": [],
-    }
+    return Segment(
+        id=f"{band.id}-p01",
+        kind="main",
+        band=band.id,
+        band_label=band.label,
+        framing=band.framing,
+        profile="p01",
+        label=f"{band.label} · {words[0] if words else 'profil 1'}",
+        size=1000,
+        top_interests=interests,
+    )
 
 
 def _sample_brief(settings: Settings, edition: date) -> Brief:
@@ -351,7 +349,7 @@ def check_templates(
         posts = writer.segment(segment)
         found.notes.append(
             f"{len(posts.posts)} post(s) of {', '.join(settings.channels)} rendered for "
-            f"{segment['id']} with {which}"
+            f"{segment.id} with {which}"
         )
     return found.check()
 
