@@ -263,7 +263,9 @@ _DOC_CODE = (
 )
 
 
-@pytest.mark.skipif(shutil.which("faketime") is None, reason="needs faketime (scripts/system-deps.sh)")
+@pytest.mark.skipif(
+    shutil.which("faketime") is None, reason="needs faketime (scripts/system-deps.sh)"
+)
 def test_nightly_doc_is_static() -> None:
     """Parsed on two days (clock frozen by faketime), the doc is byte for byte the same: Airflow
     records a new DAG version only when the DAG changes, not every day."""

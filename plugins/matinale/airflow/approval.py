@@ -50,7 +50,9 @@ class EditionApproval(ApprovalOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             # Skipped, not failed: publish's trigger rule (none_failed) lets the night go on.
-            raise AirflowSkipException("Approval is off (MATINALE_APPROVAL): publish follows the gate")
+            raise AirflowSkipException(
+                "Approval is off (MATINALE_APPROVAL): publish follows the gate"
+            )
         decision = context["ti"].xcom_pull(task_ids=self.gate_task_id, key="decision")
         edition = date.fromisoformat(decision["edition"])
         self.response_timeout = approval_wait(edition, datetime.now(UTC), cached_settings().clocks)
