@@ -15,15 +15,25 @@ morning bundle activists open on their phones. It starts at `clocks.nightly_star
 6. **gate** — no publication during the electoral silence (Code électoral L49), in a dry
    run, for a partial run, or for a scheduled night stuck past its day; the reason is logged
    and shown in the Matinale view;
-7. **approval** (when `MATINALE_APPROVAL=on`) — staff approve or reject with a preview
-   link; no answer by `clocks.approval_closes` means no publication;
-8. **publish** — upload, verify, then `current.json` and `latest.json` (written last);
+7. **approval** — with `MATINALE_APPROVAL=on`, staff choose « Publier » or « Ne pas publier »
+   with a preview link; no answer by `clocks.approval_closes` means no publication. With
+   approval off the task skips itself and the night goes on: the graph has one shape;
+8. **publish** — upload, verify, then `current.json` and `latest.json` (written last); it
+   updates the asset `matinale_edition` (`x-matinale://edition`; the event says which
+   edition, run and prefix), so another DAG can be scheduled on a published edition;
 9. **record** — the night's status (counts, reason) for the Matinale view.
+
+The run's context (edition, run, input files) is `prepare`'s XCom; each task reads it from
+there instead of taking it through an edge from `prepare`, so the graph is the night's own
+chain, a cleared task (a rerun of one stage) finds it again, and every instance of a mapped
+task reads the same one.
 
 A **deadline alert** fires at the publish deadline (06:30 Paris) of the run's edition if the
 run is still going; a task that fails for good alerts too (log + webhook of the Airflow
 connection `matinale_alerts`). Params rerun one edition, a few segments (preview only),
-without visuals, or as a dry run.
+without visuals, or as a dry run. The next nights' times (Paris, Montréal, UTC) are in the
+Matinale view and in `matinale schedule`: this text stays the same every day, so Airflow
+records a new version of the DAG only when the DAG itself changes.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from matinale.airflow import glue
+from matinale.airflow.approval import EditionApproval
 from matinale.airflow.sensors import BriefSensor
 from matinale.night import (
     APPROVAL,
@@ -57,11 +68,12 @@ from matinale.settings import cached_settings
 
 def stage_task(name: str) -> Any:
     """The task of the night's stage ``name`` (task id = stage name): ``glue.run_stage``
-    with the run's context and, for a mapped stage, its batch of segments."""
+    with, for a mapped stage, its batch of segments; the run's context comes from
+    ``prepare``'s XCom (``glue.run_context``)."""
 
     @task(task_id=name)
-    def run_stage(ctx: dict | None = None, batch: list | None = None) -> dict:
-        return glue.run_stage(name, get_current_context(), ctx, batch)
+    def run_stage(batch: list | None = None) -> dict:
+        return glue.run_stage(name, get_current_context(), batch=batch)
 
     return run_stage
 
@@ -72,9 +84,12 @@ def stage_task(name: str) -> Any:
     catchup=False,
     max_active_runs=1,
     default_args=glue.default_args(),
+    # Always on under the scheduler. MATINALE_DEADLINE_ALERT=off only for `dag.test()` /
+    # `airflow dags test` (make run, the end-to-end tests): Airflow 3.3.2's test loop fails at
+    # the end of a run that carries a DeadlineAlert (see matinale.settings).
     deadline=glue.deadline_alert() if cached_settings().deadline_alert else None,
     tags=["matinale", "nightly"],
-    doc_md=glue.nightly_doc(__doc__),
+    doc_md=__doc__,
     params=glue.nightly_params(),
 )
 def matinale_nightly():
@@ -82,44 +97,47 @@ def matinale_nightly():
     stage = {s.name: stage_task(s.name) for s in STAGES}
 
     @task(task_id=PLAN)
-    def plan(ctx: dict) -> list:
-        return glue.plan(ctx, get_current_context()["params"])
+    def plan() -> list:
+        context = get_current_context()
+        return glue.plan(glue.run_context(context), context["params"])
 
-    @task.short_circuit(task_id=GATE, ignore_downstream_trigger_rules=False)
-    def gate(ctx: dict) -> bool:
-        return glue.gate(ctx, get_current_context())
+    # On "no", everything after the gate is skipped (approval and publish), whatever their
+    # trigger rules; the status record (a teardown) still runs.
+    @task.short_circuit(task_id=GATE, ignore_downstream_trigger_rules=True)
+    def gate() -> bool:
+        context = get_current_context()
+        return glue.gate(glue.run_context(context), context)
 
     @task(task_id=RECORD, trigger_rule=TriggerRule.ALL_DONE)
     def record() -> dict:
         return glue.record(get_current_context())
 
     brief = BriefSensor(task_id=WAIT_FOR_BRIEF)
-    ctx = stage[PREPARE]()
-    batches = plan(ctx)
-    steps = [stage[INGEST](ctx), stage[PRIVACY](ctx), stage[SEGMENT](ctx)]
-    brief >> ctx >> steps[0] >> steps[1] >> steps[2] >> batches
-    posts = stage[CONTENT].partial(ctx=ctx).expand(batch=batches)
-    cards = stage[VISUALS].partial(ctx=ctx).expand(batch=batches)
-    sheet = stage[CONTACT_SHEET](ctx)
-    built = stage[BUNDLE](ctx)
-    checked = stage[CHECKS](ctx)
-    allowed = gate(ctx)
+    prepared = stage[PREPARE]()
+    steps = [stage[INGEST](), stage[PRIVACY](), stage[SEGMENT]()]
+    batches = plan()
+    posts = stage[CONTENT].expand(batch=batches)
+    cards = stage[VISUALS].expand(batch=batches)
+    sheet = stage[CONTACT_SHEET]()
+    built = stage[BUNDLE]()
+    checked = stage[CHECKS]()
+    allowed = gate()
+    # Skips itself when approval is off; a "Ne pas publier" (or no answer) skips publish.
+    approval = EditionApproval(task_id=APPROVAL)
+    # none_failed: publish follows a skipped approval (approval off); the gate and a refusal
+    # skip publish themselves, so a skip never reaches it through its trigger rule.
+    done = stage[PUBLISH].override(
+        trigger_rule=TriggerRule.NONE_FAILED, outlets=[glue.edition_asset()]
+    )()
+    brief >> prepared >> steps[0] >> steps[1] >> steps[2] >> batches
     cards >> sheet
-    [posts, cards, sheet] >> built >> checked >> allowed
-    done = stage[PUBLISH](ctx)
-    if cached_settings().approval:
-        from matinale.airflow.approval import EditionApproval
-
-        approval = EditionApproval(task_id=APPROVAL)
-        allowed >> approval >> done
-        steps.append(approval)
-    else:
-        allowed >> done
+    [posts, cards, sheet] >> built >> checked >> allowed >> approval >> done
     # The status record runs after everything, whatever happened, and never changes the
     # run's outcome (a teardown is not counted for the run's state).
     [
         brief,
-        ctx,
+        prepared,
+        *steps,
         batches,
         posts,
         cards,
@@ -127,8 +145,8 @@ def matinale_nightly():
         built,
         checked,
         allowed,
+        approval,
         done,
-        *steps,
     ] >> record().as_teardown()
 
 

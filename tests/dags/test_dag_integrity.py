@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -59,6 +60,7 @@ def test_nightly_shape(dagbag) -> None:
         "bundle",
         "checks",
         "gate",
+        "approval",
         "publish",
         "record",
     } == set(dag.task_ids)
@@ -67,9 +69,11 @@ def test_nightly_shape(dagbag) -> None:
     assert (
         "visuals" in dag.get_task("contact_sheet").upstream_task_ids
     )  # the sheet shows every card of the night
-    assert dag.get_task("checks").upstream_task_ids == {"bundle", "prepare"}
+    assert dag.get_task("checks").upstream_task_ids == {"bundle"}
     assert "checks" in dag.get_task("gate").upstream_task_ids
-    assert "gate" in dag.get_task("publish").upstream_task_ids  # approval off by default
+    # Approval is always in the graph (it skips itself when off), between gate and publish.
+    assert dag.get_task("approval").upstream_task_ids == {"gate"}
+    assert dag.get_task("publish").upstream_task_ids == {"approval"}
     record = dag.get_task("record")
     assert record.is_teardown and set(dag.task_ids) - {"record"} <= record.upstream_task_ids
     assert dag.get_task("wait_for_brief").deferrable
@@ -77,8 +81,9 @@ def test_nightly_shape(dagbag) -> None:
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 1 * * *", "Europe/Paris")
     # after downtime, wait for the next night (False would still run a start < 2 h 24 min old)
     assert dag.timetable.run_immediately == timedelta(0), "after downtime, wait for the next night"
-    # The doc shows the next nights in both zones and UTC.
-    assert "start Montréal" in dag.doc_md and "deadline UTC" in dag.doc_md
+    # The next nights (both zones and UTC) are in the Matinale view, not in the doc: the doc
+    # says where to find them and stays the same every day (see test_nightly_doc_is_static).
+    assert "Matinale view" in dag.doc_md and "matinale schedule" in dag.doc_md
 
 
 def test_nightly_deadline_alert_is_the_publish_deadline(dagbag) -> None:
@@ -91,13 +96,17 @@ def test_nightly_deadline_alert_is_the_publish_deadline(dagbag) -> None:
     assert alerts[0].callback.kwargs == {"event": "deadline_missed"}
 
 
-def _in_subprocess(code: str, **env: str) -> str:
+def _in_subprocess(code: str, **env: str | None) -> str:
+    """Run ``code`` in a fresh Python (env: a value sets a variable, None removes it)."""
+    environ = {**os.environ, **{k: v for k, v in env.items() if v is not None}}
+    for name in [k for k, v in env.items() if v is None]:
+        environ.pop(name, None)
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **env},
+        env=environ,
         check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -111,38 +120,43 @@ def test_approval_on_puts_hitl_between_gate_and_publish() -> None:
         "assert not bag.import_errors, bag.import_errors\n"
         "dag = bag.dags['matinale_nightly']\napproval = dag.get_task('approval')\n"
         "print(json.dumps({'type': type(approval).__mro__[1].__name__, 'defaults': approval.defaults,"
+        " 'options': approval.options,"
         " 'up': sorted(approval.upstream_task_ids), 'publish_up': sorted(dag.get_task('publish').upstream_task_ids),"
         " 'subject': approval.subject, 'body': approval.body}))"
     )
     found = json.loads(_in_subprocess(code, MATINALE_APPROVAL="on"))
     assert found["type"] == "ApprovalOperator"
-    assert found["defaults"] == ["Reject"], "no answer must mean: not published"
+    assert found["options"] == ["Publier", "Ne pas publier"], "staff's buttons are in French"
+    assert found["defaults"] == ["Ne pas publier"], "no answer must mean: not published"
     assert (
         found["up"] == ["gate"]
         and "approval" in found["publish_up"]
         and "gate" not in found["publish_up"]
     )
-    assert "approval_body" in found["body"] and "Publier l'édition" in found["subject"]
+    assert "approval_body" in found["body"] and "Publier l’édition" in found["subject"]
 
 
 # The nightly graph as it must stay: task id → (upstream task ids, mapped over batches).
 # Spelled out here, not built from matinale.night: renaming a task or moving an edge fails.
+# One shape whatever MATINALE_APPROVAL says: approval is always there and skips itself when off.
 NIGHTLY_GRAPH = {
     "wait_for_brief": ([], False),
     "prepare": (["wait_for_brief"], False),
     "ingest": (["prepare"], False),
-    "privacy": (["ingest", "prepare"], False),
-    "segment": (["prepare", "privacy"], False),
-    "plan": (["prepare", "segment"], False),
-    "content": (["plan", "prepare"], True),
-    "visuals": (["plan", "prepare"], True),
-    "contact_sheet": (["prepare", "visuals"], False),
-    "bundle": (["contact_sheet", "content", "prepare", "visuals"], False),
-    "checks": (["bundle", "prepare"], False),
-    "gate": (["checks", "prepare"], False),
-    "publish": (["gate", "prepare"], False),
+    "privacy": (["ingest"], False),
+    "segment": (["privacy"], False),
+    "plan": (["segment"], False),
+    "content": (["plan"], True),
+    "visuals": (["plan"], True),
+    "contact_sheet": (["visuals"], False),
+    "bundle": (["contact_sheet", "content", "visuals"], False),
+    "checks": (["bundle"], False),
+    "gate": (["checks"], False),
+    "approval": (["gate"], False),
+    "publish": (["approval"], False),
     "record": (
         [
+            "approval",
             "bundle",
             "checks",
             "contact_sheet",
@@ -159,13 +173,6 @@ NIGHTLY_GRAPH = {
         ],
         False,
     ),
-}
-# With MATINALE_APPROVAL=on, staff approval sits between gate and publish.
-APPROVAL_GRAPH = {
-    **NIGHTLY_GRAPH,
-    "approval": (["gate"], False),
-    "publish": (["approval", "prepare"], False),
-    "record": (sorted([*NIGHTLY_GRAPH["record"][0], "approval"]), False),
 }
 _GRAPH_CODE = (
     "import json\nfrom airflow.dag_processing.dagbag import DagBag\n"
@@ -190,9 +197,158 @@ def test_nightly_graph_is_unchanged(dagbag) -> None:
     assert _graph(dagbag.dags["matinale_nightly"]) == NIGHTLY_GRAPH
 
 
-def test_nightly_graph_with_approval_is_unchanged() -> None:
-    found = json.loads(_in_subprocess(_GRAPH_CODE, MATINALE_APPROVAL="on"))
-    assert {task: (up, mapped) for task, (up, mapped) in found.items()} == APPROVAL_GRAPH
+@pytest.mark.parametrize("approval", ["on", "off"])
+def test_nightly_graph_is_the_same_with_approval_on_or_off(approval: str) -> None:
+    found = json.loads(_in_subprocess(_GRAPH_CODE, MATINALE_APPROVAL=approval))
+    assert {task: (up, mapped) for task, (up, mapped) in found.items()} == NIGHTLY_GRAPH
+
+
+def test_only_the_chains_first_task_hangs_off_prepare(dagbag) -> None:
+    """The run's context flows along the chain: no edge from prepare to every task.
+
+    Only ingest (the first stage after prepare) and the status record (a teardown after
+    every task) have prepare upstream; every other task reads the context from prepare's
+    XCom, so prepare must be among its ancestors.
+    """
+    dag = dagbag.dags["matinale_nightly"]
+    direct = {t.task_id for t in dag.tasks if "prepare" in t.upstream_task_ids}
+    assert direct == {"ingest", "record"}
+    for task in dag.tasks:
+        if task.task_id not in {"wait_for_brief", "prepare"}:
+            assert "prepare" in task.get_flat_relative_ids(upstream=True), task.task_id
+
+
+def test_publish_runs_after_a_skipped_approval_only(dagbag) -> None:
+    """Approval off skips approval: publish still runs (none_failed); the gate's "no" and a
+    refusal skip publish directly, so they never rely on its trigger rule."""
+    dag = dagbag.dags["matinale_nightly"]
+    assert dag.get_task("publish").trigger_rule == "none_failed"
+    assert dag.get_task("gate").ignore_downstream_trigger_rules is True
+    assert dag.get_task("approval").trigger_rule == "all_success"
+
+
+def test_approval_skips_itself_when_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real operator's execute, approval off: a skip before anyone is asked."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from matinale.airflow.approval import EditionApproval
+    from matinale.settings import cached_settings
+
+    class Ti:
+        def xcom_pull(self, **kwargs: object) -> object:
+            raise AssertionError("approval off must not read the gate's decision")
+
+    monkeypatch.setenv("MATINALE_APPROVAL", "off")
+    cached_settings.cache_clear()
+    try:
+        with pytest.raises(AirflowSkipException, match="MATINALE_APPROVAL"):
+            EditionApproval(task_id="approval").execute({"ti": Ti()})
+    finally:
+        cached_settings.cache_clear()
+
+
+def test_nightly_doc_has_no_date(dagbag) -> None:
+    import re
+
+    doc = dagbag.dags["matinale_nightly"].doc_md
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}|\d{1,2}:\d{2} UTC", doc), doc
+
+
+_DOC_CODE = (
+    "import hashlib, datetime\nfrom airflow.dag_processing.dagbag import DagBag\n"
+    f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
+    "assert not bag.import_errors, bag.import_errors\n"
+    "doc = bag.dags['matinale_nightly'].doc_md\n"
+    "print(datetime.date.today().isoformat(), hashlib.sha256(doc.encode()).hexdigest())"
+)
+
+
+@pytest.mark.skipif(
+    shutil.which("faketime") is None, reason="needs faketime (scripts/system-deps.sh)"
+)
+def test_nightly_doc_is_static() -> None:
+    """Parsed on two days (clock frozen by faketime), the doc is byte for byte the same: Airflow
+    records a new DAG version only when the DAG changes, not every day."""
+    found = []
+    for day in ("2026-11-24 12:00:00", "2026-11-25 12:00:00"):
+        out = subprocess.run(
+            ["faketime", "-f", f"@{day}", sys.executable, "-c", _DOC_CODE],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "TZ": "UTC"},
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        found.append(out.stdout.strip().splitlines()[-1].split())
+    assert [day for day, _ in found] == ["2026-11-24", "2026-11-25"], "the clock was not frozen"
+    assert found[0][1] == found[1][1], "doc_md changes from one day to the next"
+
+
+def test_publish_updates_the_edition_asset(dagbag) -> None:
+    from airflow.sdk import Asset
+
+    outlets = dagbag.dags["matinale_nightly"].get_task("publish").outlets
+    assert outlets == [Asset(name="matinale_edition", uri="x-matinale://edition", group="matinale")]
+
+
+CONSUMER = """
+from airflow.sdk import Asset, dag, task
+
+from matinale.airflow.glue import EDITION_ASSET, edition_asset
+
+
+@dag(dag_id="after_edition", schedule=[edition_asset()], tags=["test"])
+def after_edition():
+    @task
+    def read():
+        return None
+
+    read()
+
+
+@dag(dag_id="after_edition_by_name", schedule=[Asset.ref(name=EDITION_ASSET)], tags=["test"])
+def after_edition_by_name():
+    @task
+    def read():
+        return None
+
+    read()
+
+
+after_edition()
+after_edition_by_name()
+"""
+
+
+def test_another_dag_can_be_scheduled_on_a_published_edition(dagbag, tmp_path: Path) -> None:
+    """A consumer DAG parses and serializes with schedule=[the asset], by value or by name."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    (tmp_path / "consumer.py").write_text(CONSUMER, encoding="utf-8")
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert bag.import_errors == {}
+    published = dagbag.dags["matinale_nightly"].get_task("publish").outlets[0]
+    by_value, by_name = bag.dags["after_edition"], bag.dags["after_edition_by_name"]
+    assert list(by_value.timetable.asset_condition.objects) == [published]
+    assert [r.name for r in by_name.timetable.asset_condition.objects] == [published.name]
+    for consumer in (by_value, by_name):
+        assert DagSerialization.to_dict(consumer)["dag"]["dag_id"] == consumer.dag_id
+
+
+@pytest.mark.parametrize(("value", "alert"), [(None, True), ("on", True), ("off", False)])
+def test_deadline_is_set_unless_switched_off(value: str | None, alert: bool) -> None:
+    """The publish deadline is always set under the scheduler; off only for dag.test()."""
+    code = (
+        f"from airflow.dag_processing.dagbag import DagBag\nbag = DagBag(dag_folder={str(DAGS)!r})\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "deadline = bag.dags['matinale_nightly'].deadline\n"
+        "alerts = deadline if isinstance(deadline, list) else [deadline] if deadline else []\n"
+        "print([type(a.reference).__name__ for a in alerts])"
+    )
+    found = _in_subprocess(code, MATINALE_DEADLINE_ALERT=value)
+    assert found == ("['PublishDeadline']" if alert else "[]")
 
 
 def test_the_dag_runs_every_stage_of_the_night(dagbag) -> None:
@@ -203,7 +359,7 @@ def test_the_dag_runs_every_stage_of_the_night(dagbag) -> None:
     for stage in STAGES:
         assert stage.name in dag.task_ids, f"stage {stage.name} has no task"
         assert _graph(dag)[stage.name][1] == stage.mapped, stage.name
-    assert set(APPROVAL_GRAPH) == set(TASKS), "night.TASKS lists every task of the nightly DAG"
+    assert set(NIGHTLY_GRAPH) == set(TASKS), "night.TASKS lists every task of the nightly DAG"
 
 
 def test_timetable_fires_every_night_of_2026_2027_at_the_campaign_start(dagbag) -> None:

@@ -30,6 +30,41 @@ def _check_published(client, bucket: str, pointer: dict) -> dict:
     return manifest
 
 
+def _states(run_id: str) -> dict[str, str]:
+    from airflow.models import TaskInstance
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    with Session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.state).where(
+                TaskInstance.dag_id == "matinale_nightly", TaskInstance.run_id == run_id
+            )
+        ).all()
+    return {task_id: str(state) for task_id, state in rows}
+
+
+def _edition_event(run_id: str) -> dict:
+    """The extra of the matinale_edition asset event the run's publish task emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    with Session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(
+                AssetModel.name == "matinale_edition",
+                AssetEvent.source_dag_id == "matinale_nightly",
+                AssetEvent.source_run_id == run_id,
+                AssetEvent.source_task_id == "publish",
+            )
+        ).all()
+    assert len(extras) == 1, extras
+    return dict(extras[0])
+
+
 def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None:
     client, bucket = night_env["client"], night_env["bundle_bucket"]
 
@@ -38,6 +73,14 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None
     pointer = json.loads(_read(client, bucket, "latest.json"))
     assert pointer == json.loads(_read(client, bucket, f"editions/{EDITION}/current.json"))
     manifest = _check_published(client, bucket, pointer)
+
+    # One graph whatever MATINALE_APPROVAL says: approval (off here) skipped itself, publish
+    # went on, and Airflow recorded the edition asset's event, saying what was published.
+    states = _states(first.run_id)
+    assert (states["approval"], states["publish"]) == ("skipped", "success")
+    event = _edition_event(first.run_id)
+    assert event["edition"] == EDITION.isoformat() and event["run"] == pointer["run"]
+    assert event["prefix"] == pointer["prefix"] and event["latest_moved"] is True
 
     paths = {entry["path"] for entry in manifest["files"]}
     assert "index.html" in paths

@@ -2,7 +2,7 @@
 
 DAG files stay thin: they wire these functions into tasks. Every stage of
 ``matinale.night.STAGES`` runs through one helper, ``run_stage``: it reads the run's
-identity from XCom (a small dict), builds the work store and S3 client from configuration
+identity from ``prepare``'s XCom (a small dict, ``run_context``), builds the work store and S3 client from configuration
 and connections, picks the inputs the stage takes and returns its small summary. ``plan``,
 ``gate`` and ``record`` steer the night; their decisions are plain functions of
 ``matinale.night.outcome``. The two clocks are explicit everywhere: the edition is the Paris
@@ -34,32 +34,27 @@ from matinale.night.outcome import (
     total,
 )
 from matinale.s3types import S3Client
-from matinale.schedule import (
-    edition_for,
-    format_schedule,
-    next_nights,
-    night_of,
-    run_slug,
-    schedule_rows,
-    two_clocks,
-)
+from matinale.schedule import edition_for, night_of, run_slug, two_clocks
 from matinale.settings import Settings, cached_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = [
+    "EDITION_ASSET",
+    "NoRunContext",
     "UnknownSegments",
     "deadline_alert",
     "default_args",
+    "edition_asset",
     "edition_of",
     "gate",
-    "nightly_doc",
     "nightly_params",
     "nightly_timetable",
     "plan",
     "record",
     "retention",
+    "run_context",
     "run_stage",
     "s3_client",
     "task_errors",
@@ -171,17 +166,23 @@ def deadline_alert() -> Any:
     )
 
 
-def nightly_doc(doc: str, *, now: datetime | None = None, count: int = 7) -> str:
-    """The DAG's doc plus its next nights in both zones and UTC (refreshed at each parse)."""
-    settings = cached_settings()
-    nights = next_nights(now or datetime.now(UTC), count, settings.clocks)
-    rows = schedule_rows(nights[0].edition, nights[-1].edition, settings)
-    clocks = settings.clocks
-    return (
-        f"{doc.rstrip()}\n\n#### Next nights\n\nTimes in the campaign's zone ({clocks.campaign_tz.key}), the team's "
-        f"({clocks.team_tz.key}) and UTC; `matinale schedule --from DATE --to DATE` prints any range.\n\n"
-        f"{format_schedule(rows, settings, markdown=True)}\n"
-    )
+#: The published edition's Airflow asset: a DAG scheduled on ``[Asset.ref(name=EDITION_ASSET)]``
+#: (or on ``edition_asset()``) runs after each publication.
+EDITION_ASSET = "matinale_edition"
+
+
+def edition_asset() -> Any:
+    """The asset ``publish`` updates: ``matinale_edition``, URI ``x-matinale://edition``.
+
+    The ``x-`` scheme is Airflow's custom one: no provider normalizes it, so declaring the
+    asset imports nothing heavy at parse time (an ``s3://`` URI loads the Amazon provider and
+    boto3), and it does not change with the bucket. Each event's ``extra`` says what was
+    published: ``edition``, ``run``, ``bucket``, ``prefix`` and ``latest_moved`` (whether
+    ``latest.json`` now names it).
+    """
+    from airflow.sdk import Asset
+
+    return Asset(name=EDITION_ASSET, uri="x-matinale://edition", group="matinale")
 
 
 # -- connections and stores ----------------------------------------------------------------------
@@ -217,6 +218,26 @@ def _ctx(value: dict[str, Any]) -> night.RunContext:
     return night.RunContext.from_xcom(value)
 
 
+class NoRunContext(MatinaleError):
+    """A task that needs the run's context found none: ``prepare`` has not run in this run."""
+
+
+def run_context(context: Context) -> dict[str, Any]:
+    """The run's context (``RunContext.to_xcom``), read from ``prepare``'s XCom.
+
+    Every task after ``prepare`` reads it from there rather than through an edge from
+    ``prepare``: the graph shows the night's own chain, a cleared task (a rerun of one stage)
+    finds it again, and a mapped task's instances all read the same one.
+    """
+    value = context["ti"].xcom_pull(task_ids=night.PREPARE)
+    if not isinstance(value, dict):
+        raise NoRunContext(
+            f"task {night.PREPARE} of this run left no run context: clear {night.PREPARE} "
+            "and its downstream tasks to run the night again"
+        )
+    return value
+
+
 # -- the stages ----------------------------------------------------------------------------------
 
 
@@ -229,13 +250,16 @@ def run_stage(
 ) -> dict[str, Any]:
     """Run the stage ``name`` of ``night.STAGES`` as this task; return its summary for XCom.
 
-    The stage gets what it takes (``Stage.takes``): the run's context from XCom (``ctx``),
-    the mapped task's ``batch``, the Params, an S3 client; ``prepare`` gets the edition and
-    run slug of a new run instead.
+    The stage gets what it takes (``Stage.takes``): the run's context (``ctx``, read from
+    ``prepare``'s XCom when not given), the mapped task's ``batch``, the Params, an S3 client;
+    ``prepare`` gets the edition and run slug of a new run instead. ``publish`` tells
+    Airflow which edition its asset event is for.
     """
     stage = night.stage(name)
     settings = cached_settings()
     params = context["params"]
+    if ctx is None and "ctx" in stage.takes:
+        ctx = run_context(context)
     if stage.name == night.PUBLISH:
         _may_still_publish(ctx or {}, params, settings)
     client = s3_client(settings) if "client" in stage.takes or settings.work_store == "s3" else None
@@ -250,7 +274,24 @@ def run_stage(
     if "edition" in stage.takes:
         inputs.update(_new_run(context, settings))
     # A NightError (a broken export, check findings…) stays on retry: task_errors fails at once.
-    return night.call_stage(stage, settings, night.make_store(settings, client), **inputs)
+    summary = night.call_stage(stage, settings, night.make_store(settings, client), **inputs)
+    if stage.name == night.PUBLISH and "outlet_events" in context:
+        _announce(context, ctx or {}, summary, settings)
+    return summary
+
+
+def _announce(
+    context: Context, ctx: dict[str, Any], summary: dict[str, Any], settings: Settings
+) -> None:
+    """Say on the edition's asset event which edition and run were published (small: keys only)."""
+    event = context["outlet_events"][edition_asset()]
+    event.extra = {
+        "edition": ctx.get("edition"),
+        "run": ctx.get("run"),
+        "bucket": settings.bundle_bucket,
+        "prefix": summary.get("prefix"),
+        "latest_moved": summary.get("latest_moved"),
+    }
 
 
 def _new_run(context: Context, settings: Settings) -> dict[str, Any]:
@@ -342,8 +383,9 @@ def gate(ctx: dict[str, Any], context: Context) -> bool:
                 f"- {segments} segments, {posts} posts, {cards} visuels\n"
                 f"- Heure limite de publication : {two_clocks(the_night.deadline, settings.clocks)}\n"
                 f"- Sans réponse avant {two_clocks(the_night.approval_closes, settings.clocks)}, "
-                "l'édition **n'est pas publiée**.\n\n"
-                f"[Aperçu de l'édition]({_preview_url(ctx)}) — à relire avant d'approuver."
+                "l’édition **n’est pas publiée**.\n\n"
+                f"[Aperçu de l’édition]({_preview_url(ctx)}) — à relire avant de choisir "
+                "**Publier** ou **Ne pas publier**."
             ),
         )
     return decision.publish

@@ -1,7 +1,15 @@
 """Run Matinale on one machine: the ``make run`` demo and ``make up``.
 
 Everything lives under the project's ``var/`` folder: the Airflow home (SQLite), the local
-S3 server's data and locally generated keys, the inbox and the work store.
+S3 server's data and locally generated keys, the inbox and the work store, and the logs
+(``var/logs/``).
+
+``make up`` starts what ``airflow standalone`` starts (scheduler, DAG processor, triggerer,
+API server), each with its own log file under ``var/logs/airflow/``, so the terminal keeps
+the banner (addresses, login, links to the latest edition; printed again after each
+promotion). Everything listens on 127.0.0.1 unless ``MATINALE_UI_HOST`` says otherwise:
+standalone cannot do that, as Airflow 3.3's log servers (scheduler, triggerer) bind every
+interface; here they are started apart, on the UI's host.
 """
 
 from __future__ import annotations
@@ -18,16 +26,21 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from matinale.errors import MatinaleError
 from matinale.schedule import edition_for
 from matinale.settings import Settings, load_settings
 
 __all__ = [
     "airflow_env",
+    "airflow_processes",
     "fill_inbox",
+    "loopback_hostname",
     "print_latest_links",
     "run_demo",
     "run_up",
     "sample_brief_for",
+    "ui_host",
+    "up_env",
 ]
 
 DEMO_ROWS = 20_000
@@ -88,6 +101,8 @@ def fill_inbox(
     supporters = settings.inbox / "supporters" / f"sample-{rows}-{seed}.csv"
     if not supporters.exists():
         write_sample(rows, seed, supporters)
+    # The suppression list's folder (people who objected), empty until someone objects.
+    (settings.inbox / "suppression").mkdir(parents=True, exist_ok=True)
     brief = settings.inbox / "briefs" / f"{edition.isoformat()}.yaml"
     brief.parent.mkdir(parents=True, exist_ok=True)
     brief.write_text(sample_brief_for(settings, edition), encoding="utf-8")
@@ -95,7 +110,10 @@ def fill_inbox(
 
 
 def print_latest_links(client: Any, settings: Settings) -> tuple[str, str] | None:
-    """Print working presigned links to the latest edition; return what they point at."""
+    """Print working presigned links to the latest edition; return what they point at.
+
+    The links are presigned (bearer tokens): printed to the terminal, never logged.
+    """
     from datetime import timedelta
 
     from matinale.publish import latest_links
@@ -211,62 +229,185 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
-    """``make up``: local S3 and Airflow standalone until Ctrl-C."""
-    settings = load_settings()
-    edition = edition_for(datetime.now(UTC), settings.clocks)
-    fill_inbox(settings, edition)
-    server = _start_s3(settings, s3_port=s3_port)
+#: The addresses ``make up`` listens on: the UI's and the two log servers'.
+UI_HOST_ENV = "MATINALE_UI_HOST"
+WORKER_LOG_PORT = 8793
+TRIGGER_LOG_PORT = 8794
+_LOG_APP = "airflow.utils.serve_logs.log_server:get_app"
+_LOOPBACK = ("127.", "localhost", "::1")
+
+
+def ui_host() -> str:
+    """Where the UI and the log servers listen: 127.0.0.1 unless ``MATINALE_UI_HOST`` says otherwise."""
+    return os.environ.get(UI_HOST_ENV, "").strip() or "127.0.0.1"
+
+
+def loopback_hostname() -> str:
+    """Airflow's ``hostname_callable`` under ``make up`` on a loopback host: the UI asks the log
+    servers at the task's hostname, and they listen on 127.0.0.1 only (a machine's own name
+    may resolve to 127.0.1.1, where nothing listens)."""
+    return "127.0.0.1"
+
+
+def up_env(settings: Settings, *, host: str, ui_port: int) -> dict[str, str]:
+    """Airflow's settings for ``make up`` (over ``airflow_env``): UI address, login, log servers."""
     env = {
-        **os.environ,
         **airflow_env(settings),
-        **server.env(),
-        "AIRFLOW__API__PORT": str(ui_port),
+        # What standalone would force: one machine, the simple login.
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
             settings.var_dir / "airflow" / "passwords.json"
         ),
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(ui_port),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(WORKER_LOG_PORT),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(TRIGGER_LOG_PORT),
     }
+    if host.startswith(_LOOPBACK):
+        env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = f"{__name__}.loopback_hostname"
+    return env
+
+
+def airflow_processes(*, host: str, ui_port: int) -> dict[str, list[str]]:
+    """The command of each process ``make up`` starts: standalone's four, and the log servers.
+
+    The scheduler and the triggerer would each start a log server on every interface:
+    ``--skip-serve-logs``, and the same log server app is started on ``host`` instead.
+    """
+    airflow = _bin("airflow")
+
+    def log_server(port: int) -> list[str]:
+        uvicorn = [sys.executable, "-m", "uvicorn", "--factory", _LOG_APP, "--no-access-log"]
+        return [*uvicorn, "--host", host, "--port", str(port)]
+
+    return {
+        "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [airflow, "dag-processor"],
+        "triggerer": [airflow, "triggerer", "--skip-serve-logs"],
+        "api-server": [airflow, "api-server", "--host", host, "--port", str(ui_port)],
+        "worker-log-server": log_server(WORKER_LOG_PORT),
+        "trigger-log-server": log_server(TRIGGER_LOG_PORT),
+    }
+
+
+def _password(settings: Settings) -> str:
     passwords = settings.var_dir / "airflow" / "passwords.json"
     if not passwords.exists():
         import secrets
 
+        passwords.parent.mkdir(parents=True, exist_ok=True)
         passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
         passwords.chmod(0o600)
-    password = json.loads(passwords.read_text())["admin"]
-    standalone = subprocess.Popen([_bin("airflow"), "standalone"], env=env, start_new_session=True)
-    _stop_on_signals()
+    return str(json.loads(passwords.read_text())["admin"])
+
+
+def _banner(
+    settings: Settings, server: Any, url: str, password: str, logs: Path
+) -> tuple[str, str] | None:
+    """Where everything is, then the latest edition's links; return what they point at."""
     print(
-        f"S3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}"
+        f"\nS3 (SeaweedFS): {server.endpoint_url}  buckets {settings.bundle_bucket}, {settings.private_bucket}\n"
+        f"Airflow UI: {url}  login: admin / {password}\n"
+        f"Airflow's logs: {logs}/\n"
+        "Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.",
+        flush=True,
     )
-    print(f"Airflow UI: http://127.0.0.1:{ui_port}  login: admin / {password}")
-    print("Trigger the DAG 'matinale_nightly' in the UI. Ctrl-C stops everything.", flush=True)
-    client = server.client()
-    shown = print_latest_links(client, settings)
+    return print_latest_links(server.client(), settings)
+
+
+def _port_open(host: str, port: int) -> bool:
+    import socket
+
     try:
+        with socket.create_connection(
+            ("127.0.0.1" if host in ("0.0.0.0", "::") else host, port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGINT to each process group (Airflow's processes stop their children), then SIGKILL."""
+    for popen in processes.values():
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGINT)
+    for popen in processes.values():
+        try:
+            popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+
+
+def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
+    """``make up``: local S3 and Airflow's processes until Ctrl-C; their logs under ``var/logs/``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from matinale.publish import LATEST, read_pointer
+
+    settings = load_settings()
+    edition = edition_for(datetime.now(UTC), settings.clocks)
+    fill_inbox(settings, edition)
+    host = ui_host()
+    logs = settings.var_dir / "logs" / "airflow"
+    logs.mkdir(parents=True, exist_ok=True)
+    server = _start_s3(settings, s3_port=s3_port)
+    env = {**os.environ, **up_env(settings, host=host, ui_port=ui_port), **server.env()}
+    password = _password(settings)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    _stop_on_signals()
+    try:
+        print(f"Airflow: preparing the metadata database (log in {logs}/db.log)…", flush=True)
+        _run([_bin("airflow"), "db", "migrate"], env, logs / "db.log")
+        for name, command in airflow_processes(host=host, ui_port=ui_port).items():
+            with (logs / f"{name}.log").open("ab") as out:
+                processes[name] = subprocess.Popen(
+                    command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        print("Airflow: starting (scheduler, DAG processor, triggerer, API server)…", flush=True)
+        while not _port_open(host, ui_port):
+            _check_alive(processes, logs)
+            time.sleep(1)
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{ui_port}"
+        client = server.client()
+        shown = _banner(settings, server, url, password, logs)
         ticks = 0
-        while standalone.poll() is None:
+        while True:
+            _check_alive(processes, logs)
             time.sleep(1)
             ticks += 1
-            if ticks % 10 == 0:  # a new edition was promoted: print its links
-                from botocore.exceptions import BotoCoreError, ClientError
-
-                from matinale.publish import LATEST, read_pointer
-
+            if ticks % 10 == 0:  # a new edition was promoted: the banner again, with its links
                 try:
                     pointer = read_pointer(client, settings.bundle_bucket, LATEST)
                     if pointer and (pointer["edition"], pointer["run"]) != shown:
-                        shown = print_latest_links(client, settings)
+                        shown = _banner(settings, server, url, password, logs)
                 except (BotoCoreError, ClientError) as exc:  # a hiccup of the local server
                     print(f"(could not read latest.json: {type(exc).__name__})", flush=True)
     except KeyboardInterrupt:
         pass
+    except _ProcessExited as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return 1
     finally:
-        if standalone.poll() is None:
-            os.killpg(standalone.pid, signal.SIGINT)  # standalone stops its children on SIGINT
-            try:
-                standalone.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(standalone.pid, signal.SIGKILL)
+        _stop(processes)
         server.stop()
     return 0
+
+
+class _ProcessExited(MatinaleError):  # noqa: N818 - internal to run_up: never leaves it
+    """An Airflow process of ``make up`` exited: everything stops."""
+
+
+def _check_alive(processes: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
+    for name, popen in processes.items():
+        if popen.poll() is not None:
+            log = logs / f"{name}.log"
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+            raise _ProcessExited(
+                f"Airflow's {name} exited (code {popen.returncode}); last lines of {log}:\n"
+                + "\n".join(tail)
+            )

@@ -16,7 +16,7 @@ import pytest
 
 from matinale import night
 from matinale.airflow.deadline import publish_deadline_for
-from matinale.airflow.glue import run_stage
+from matinale.airflow.glue import NoRunContext, run_stage
 from matinale.settings import cached_settings, load_settings
 from matinale.store import LocalStore
 
@@ -140,6 +140,65 @@ def test_publish_checks_the_law_again_before_any_upload(var: Path) -> None:
     # A partial run is a preview: publish skips before building an S3 client.
     with pytest.raises(AirflowSkipException, match="Run partiel"):
         run_stage(night.PUBLISH, _context(segments=["65plus-p03"]), ctx)
+
+
+class _Ti:
+    """A task instance whose XComs are a dict: task id → return value."""
+
+    def __init__(self, xcoms: dict[str, Any]) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, **kwargs: Any) -> Any:
+        return self.xcoms.get(task_ids)
+
+
+def test_a_stage_reads_the_run_context_from_prepare(var: Path) -> None:
+    """No edge from prepare to every task: a stage (a rerun of one stage too, or one instance
+    of a mapped stage) reads the context prepare left in XCom."""
+    ctx = run_stage(night.PREPARE, _context(skip_visuals=True))
+    context = {**_context(skip_visuals=True), "ti": _Ti({night.PREPARE: ctx})}
+    for batch in (["18-24-p01"], ["65plus-p03"]):
+        assert run_stage(night.VISUALS, context, batch=batch)["skipped"] is True
+    store = LocalStore(load_settings().work_dir)
+    assert store.exists(f"{night.RunContext.from_xcom(ctx).bundle}/65plus-p03/cards.json")
+
+
+def test_no_run_context_fails_at_once_with_what_to_do() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from matinale.airflow.glue import run_context
+
+    with pytest.raises(NoRunContext, match="clear prepare"):
+        run_context({**_context(), "ti": _Ti({})})
+    with pytest.raises(AirflowFailException, match="clear prepare"):
+        run_stage(night.CHECKS, {**_context(), "ti": _Ti({})})
+
+
+def test_publish_says_which_edition_its_asset_event_is_for(
+    var: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matinale.airflow import glue
+
+    ctx = {
+        "edition": "2026-11-24",
+        "run": "20261124T000000Z-abcd",
+        "supporters_file": "x",
+        "brief_file": "y",
+    }
+    published = {"bucket": "b", "prefix": "editions/2026-11-24/r/", "latest_moved": True}
+    monkeypatch.setattr(glue, "_may_still_publish", lambda *args: None)
+    monkeypatch.setattr(glue, "s3_client", lambda settings=None: object())
+    monkeypatch.setattr(night, "call_stage", lambda *args, **kwargs: published)
+    events: dict[Any, SimpleNamespace] = {glue.edition_asset(): SimpleNamespace(extra={})}
+    context = {**_context(), "ti": _Ti({night.PREPARE: ctx}), "outlet_events": events}
+    assert run_stage(night.PUBLISH, context) == published
+    assert events[glue.edition_asset()].extra == {
+        "edition": "2026-11-24",
+        "run": "20261124T000000Z-abcd",
+        "bucket": load_settings().bundle_bucket,
+        "prefix": "editions/2026-11-24/r/",
+        "latest_moved": True,
+    }
 
 
 def test_run_stage_knows_only_the_nights_stages() -> None:
