@@ -111,16 +111,10 @@ def test_a_night_the_gate_stops_is_green(nightly) -> None:
     assert _run_state(nightly, states) == "success"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known gap: a plan with no batch maps content and visuals to nothing (skipped), so "
-        "bundle, checks, gate and publish are skipped and the run ends green with nothing "
-        "published and no reason (the record says 'running'). Fix: glue.plan raises when "
-        "there is no batch (or the DAG's bundle task uses trigger rule none_failed with a check)."
-    ),
-)
-def test_a_night_with_no_batch_is_not_green(nightly) -> None:
-    states = _states(nightly, {"plan": "success", "content": "skipped", "visuals": "skipped"})
-    assert states["publish"] == "skipped"
+def test_a_night_with_no_batch_fails_at_plan(nightly) -> None:
+    """plan refuses an empty night (glue.NothingToBuild: test_glue), so the run is failed,
+    not green with content and visuals mapped over nothing and every task up to publish
+    skipped."""
+    states = _states(nightly, {"plan": "failed"})
+    assert states["publish"] != "success"
     assert _run_state(nightly, states) == "failed"

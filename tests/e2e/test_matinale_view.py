@@ -270,7 +270,7 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
                 found["live_link"] = answer.get_attribute("href")
                 answer.click()  # to the Required Action page, as staff would
                 page.wait_for_url("**/required_actions", timeout=60_000)
-                page.get_by_text("Publier l'édition du 24/11/2026 ?").first.wait_for(timeout=60_000)
+                page.get_by_text("Publier l’édition du 24/11/2026 ?").first.wait_for(timeout=60_000)
                 preview = page.get_by_role("link", name="Aperçu de l'édition")
                 preview.wait_for(timeout=30_000)
                 page.screenshot(path=str(ARTIFACTS / "approval.png"), full_page=True)
@@ -281,7 +281,7 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
                 found["preview_status"] = response.status if response else None
                 found["preview_lang"] = context_page.locator("html[lang='fr']").count()
                 context_page.close()
-                page.get_by_role("button", name="Approve").click()
+                page.get_by_role("button", name="Publier", exact=True).click()
                 page.wait_for_timeout(1000)
                 found["approved_in_ui"] = True
             finally:
@@ -291,7 +291,7 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
         if run_id:
             _send(
                 f"{api['url']}/api/v2/dags/matinale_nightly/dagRuns/{run_id}/taskInstances/approval/-1/hitlDetails",
-                {"chosen_options": ["Reject"], "params_input": {}},
+                {"chosen_options": ["Ne pas publier"], "params_input": {}},
                 method="PATCH",
                 token=api["token"],
             )
@@ -332,8 +332,8 @@ def test_staff_approve_then_see_the_edition_in_the_matinale_view(
     assert status == 401 and "connectez-vous à Airflow" in body.decode()
     assert _get(api["url"] + "/matinale/api/editions", token=api["token"])[0] == 200
     detail = found["detail"]
-    assert detail["subject"] == "Publier l'édition du 24/11/2026 ?"
-    assert detail["defaults"] == ["Reject"]
+    assert detail["subject"] == "Publier l’édition du 24/11/2026 ?"
+    assert detail["defaults"] == ["Ne pas publier"]
     assert found["latest_before"] == 0, "published before approval"
     assert found["preview_url"].startswith(api["url"] + "/matinale/preview/2026-11-24/")
     assert (found["preview_status"], found["preview_lang"]) == (200, 1), (

@@ -19,10 +19,20 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from matinale import night
+
+# What the DAG files are built from (airflow/shape.py), re-exported for ``glue.default_args()``.
+from matinale.airflow.shape import (
+    EDITION_ASSET,
+    deadline_alert,
+    default_args,
+    edition_asset,
+    nightly_params,
+    nightly_timetable,
+)
 from matinale.errors import MatinaleError, is_retryable
 from matinale.night.outcome import (
     Params,
@@ -88,101 +98,6 @@ def task_errors() -> Iterator[None]:
 
 
 # -- DAG-level wiring (parse time: light imports only) -------------------------------------------
-
-
-def default_args() -> dict[str, Any]:
-    from matinale.airflow.notify import MatinaleNotifier
-
-    return {
-        "owner": "data-team",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        # A task that fails for good (after its retries) alerts staff: log + webhook.
-        "on_failure_callback": MatinaleNotifier(event="task_failed"),
-    }
-
-
-def nightly_timetable() -> Any:
-    """The night starts at ``clocks.nightly_start`` in the campaign's zone, whatever the DST.
-
-    A cron trigger read in the campaign's zone fires at 01:00 Paris every day: Airflow's own
-    cron handling moves it to 19:00 or 20:00 Montréal as the clocks change, and 01:00 is
-    outside both European change hours (settings refuse a start inside them). No custom
-    timetable is needed; the edition date is derived from the run's ``run_after``.
-    """
-    from airflow.sdk import CronTriggerTimetable
-
-    clocks = cached_settings().clocks
-    start = clocks.nightly_start
-    return CronTriggerTimetable(
-        f"{start.minute} {start.hour} * * *",
-        timezone=clocks.campaign_tz.key,
-        # Unpausing never starts a night by surprise: the first run is the next start.
-        # Airflow's default (False) still runs the past start if it is less than a tenth of a
-        # day old (2 h 24 min), so a DAG unpaused at 02:00 Paris would publish at once, and
-        # whether it does would depend on the hour. A late night is triggered on purpose.
-        run_immediately=timedelta(0),
-    )
-
-
-def nightly_params() -> dict[str, Any]:
-    from airflow.sdk import Param
-
-    return {
-        "edition_date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="Edition (Paris date) to build; empty = the morning this run serves",
-        ),
-        "segments": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Only these segment ids (empty = all). A partial run is a preview: it is never published.",
-        ),
-        "skip_visuals": Param(
-            False, type="boolean", description="Build posts only: no card is drawn"
-        ),
-        "dry_run": Param(False, type="boolean", description="Everything but publish"),
-    }
-
-
-def deadline_alert() -> Any:
-    """Alert at the publish deadline of the run's edition (campaign time) if still running."""
-    # Defining modules: Airflow 3.3.2's airflow.sdk type stub omits these two exports.
-    from airflow.sdk.definitions.callback import AsyncCallback
-    from airflow.sdk.definitions.deadline import DeadlineAlert
-
-    from matinale.airflow.deadline import PublishDeadline
-    from matinale.airflow.notify import MatinaleNotifier
-
-    return DeadlineAlert(
-        reference=PublishDeadline(),
-        interval=timedelta(0),
-        callback=AsyncCallback(MatinaleNotifier, kwargs={"event": "deadline_missed"}),
-        name="publish_deadline",
-    )
-
-
-#: The published edition's Airflow asset: a DAG scheduled on ``[Asset.ref(name=EDITION_ASSET)]``
-#: (or on ``edition_asset()``) runs after each publication.
-EDITION_ASSET = "matinale_edition"
-
-
-def edition_asset() -> Any:
-    """The asset ``publish`` updates: ``matinale_edition``, URI ``x-matinale://edition``.
-
-    The ``x-`` scheme is Airflow's custom one: no provider normalizes it, so declaring the
-    asset imports nothing heavy at parse time (an ``s3://`` URI loads the Amazon provider and
-    boto3), and it does not change with the bucket. Each event's ``extra`` says what was
-    published: ``edition``, ``run``, ``bucket``, ``prefix`` and ``latest_moved`` (whether
-    ``latest.json`` now names it).
-    """
-    from airflow.sdk import Asset
-
-    return Asset(name=EDITION_ASSET, uri="x-matinale://edition", group="matinale")
 
 
 # -- connections and stores ----------------------------------------------------------------------
@@ -324,6 +239,10 @@ class UnknownSegments(MatinaleError, ValueError):
     """The Param ``segments`` names segments this night did not make."""
 
 
+class NothingToBuild(MatinaleError):
+    """The night made no segment: every later task would be skipped and the run end green."""
+
+
 @task_errors()
 def plan(ctx: dict[str, Any], params: Params) -> list[list[str]]:
     """Batches of segments for the mapped content and visuals tasks (a few per core)."""
@@ -337,6 +256,13 @@ def plan(ctx: dict[str, Any], params: Params) -> list[list[str]]:
         raise UnknownSegments(
             f"Param 'segments' names {unknown}, which this night did not make; "
             "use ids from segments.json of the run (e.g. 35-49-p02) or leave it empty for all"
+        )
+    if not batches:
+        # Mapped over nothing, content and visuals would be skipped, and with them every task
+        # up to publish: a green run that published nothing. Fail it, saying why.
+        raise NothingToBuild(
+            "segments.json of this run lists no segment, so nothing would be published; "
+            "read the segment task's log (too few supporters per segment?)"
         )
     return batches
 

@@ -242,3 +242,24 @@ def test_unpausing_never_starts_a_past_night(
     assert info is not None
     first = info.run_after.astimezone(PARIS)
     assert first > now and (first.hour, first.minute) == (1, 0), first
+
+
+def test_plan_fails_at_once_on_a_night_without_segments(var: Path) -> None:
+    """An empty segments.json would map content and visuals over nothing and end the run
+    green with nothing published: plan fails the task at once instead, saying why."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from matinale.airflow.glue import plan
+
+    settings = load_settings()
+    ctx = night.RunContext.from_xcom(
+        {
+            "edition": "2026-11-24",
+            "run": "20261124T000000Z-test",
+            "supporters_file": "",
+            "brief_file": "",
+        }
+    )
+    LocalStore(settings.work_dir).put_json(f"{ctx.prefix}/segments.json", {"segments": []})
+    with pytest.raises(AirflowFailException, match="lists no segment"):
+        plan(ctx.to_xcom(), {})
