@@ -83,10 +83,12 @@ def _writer() -> Any:
 
 def _write(segments: list[dict[str, Any]]) -> dict[str, int]:
     """Every post of ``segments``, serialised as posts.json would be; counts only."""
+    from matinale.segment import Segment
+
     writer = _writer()
     posts = renders = 0
     for segment in segments:
-        result = writer.segment(segment)
+        result = writer.segment(Segment.from_json(segment))
         json.dumps(result.to_json(), ensure_ascii=False)
         posts += len(result.posts)
         renders += sum(3 if p["channel"] == "email" else 1 for p in result.posts)
@@ -168,7 +170,9 @@ def run(segments: int = 500) -> dict[str, Any]:
 
     posts_per_channel = {"x": 0, "facebook": 0, "instagram": 0, "whatsapp": 0, "sms": 0, "email": 0}
     writer = _writer()
-    sample = writer.segment(items[0])
+    from matinale.segment import Segment
+
+    sample = writer.segment(Segment.from_json(items[0]))
     for post in sample.posts:
         posts_per_channel[post["channel"]] += 1
     scale = counts["posts"] / max(1, len(sample.posts))

@@ -176,8 +176,8 @@ class SuppressionList:
         return found
 
     def _digest_hits(self, column: pa.Array) -> np.ndarray:
-        # SHA-256 has no vectorised form here: one C call per filled cell (~0.5 µs), on
-        # the bytes Arrow already holds.
+        # SHA-256 has no vectorised form here: one C call per filled cell, on the bytes
+        # Arrow already holds.
         length = pc.binary_length(column).to_numpy(zero_copy_only=False)
         filled = np.flatnonzero(np.nan_to_num(length) > 0)
         hits = np.zeros(len(column), dtype=bool)

@@ -25,9 +25,8 @@ def content_workers(segments: int, requested: int | None = None) -> int:
 
     ``requested``, else ``MATINALE_CONTENT_WORKERS`` or ``MATINALE_WORKERS`` (a number;
     ``1`` turns the pool off), else the cores this task may use, fewer for small batches
-    (the pool's start, about half a second, is only won back over enough segments).
-    Measured at 200 segments on 2 cores: 3.8–4.6 s with two processes against 5.5–6.5 s
-    with one.
+    (the pool's start is only won back over enough segments; README, "How fast the night
+    is", has the measured gain).
     """
     return worker_count(
         segments, per_worker=_MIN_SEGMENTS_PER_WORKER, requested=requested, stage="content"

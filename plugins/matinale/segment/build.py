@@ -207,7 +207,7 @@ def segment_supporters(
     stored one: a backfill never rewinds identities). The minimum segment size is the
     larger of ``profiles.min_segment_size`` and ``min_segment_size`` (campaign.yaml's
     privacy floor). ``threads`` caps the OpenMP/BLAS threads: on 2 cores shared with other
-    work, one thread measured faster than two (2.2 s against 4.5 s for a million rows).
+    work, one thread measured faster than two (the bench's segment stage).
     """
     from threadpoolctl import threadpool_limits
 

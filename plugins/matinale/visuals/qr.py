@@ -116,8 +116,9 @@ def qr_modules(link: str) -> np.ndarray:
 
     segno (pinned) encodes the bits and the error correction; placing them, choosing the
     data mask (ISO/IEC 18004 penalties) and masking are done here with numpy, because
-    segno's pure-Python placement and mask evaluation cost ~10 ms per code, more than the
-    rest of a card. A test checks the result against segno's own symbol.
+    segno's pure-Python placement and mask evaluation cost more than the rest of a card
+    (figures: README, "How fast the night is"). A test checks the result against segno's
+    own symbol.
     """
     import numpy as np
     from segno import consts, encoder
