@@ -13,7 +13,7 @@ and erase them from all of it so that the next night cannot bring them back.
 from __future__ import annotations
 
 from matinale.person.commands import add_commands
-from matinale.person.erase import ERASURES_FILE, REQUESTS_PREFIX, erase_person, ensure_privacy_key
+from matinale.person.erase import ERASURES_FILE, REQUESTS_PREFIX, ensure_privacy_key, erase_person
 from matinale.person.find import Found, find_person
 from matinale.person.identity import Identity, PersonError, PersonQuery
 

@@ -251,7 +251,7 @@ class InboxExport(Holding):
 
     def _contacts(self) -> tuple[set[str], set[str]]:
         where = pa.array(np.flatnonzero(self.matched))
-        pick = (lambda c: {v for v in c.take(where).to_pylist() if v} if c is not None else set())  # noqa: E731
+        pick = lambda c: {v for v in c.take(where).to_pylist() if v} if c is not None else set()  # noqa: E731
         return pick(self.emails), pick(self.phones)
 
     def _verify(self, raw: RawSupporters, removed: int) -> Callable[[Path], None]:
@@ -292,16 +292,19 @@ class SuppressionFile(Holding):
         return holding
 
     def fields(self) -> list[str]:
-        emails = self.emails.filter(pa.array(self.matched)) if self.emails is not None else []
-        return ["email" if any(emails.to_pylist()) else "phone"] if self.matched.any() else []
+        if not self.matched.any() or self.emails is None:
+            return []
+        emails = self.emails.filter(pa.array(self.matched)).to_pylist()
+        return sorted({"email" if email else "phone" for email in emails})
 
     def values(self) -> list[dict[str, str]]:
-        return [{"entry": value} for value in self.columns["entry"].filter(pa.array(self.matched)).to_pylist()]
+        return [
+            {"entry": value}
+            for value in self.columns["entry"].filter(pa.array(self.matched)).to_pylist()
+        ]
 
     def erase(self) -> int:
         lines = CsvLines.of(self.path.read_bytes())
         doomed = {self.numbers[row] for row in np.flatnonzero(self.matched)}
-        kept = [line for index, line in enumerate(lines.lines) if index not in doomed]
-        joined = "".join(kept).encode(lines.wide) if lines.wide else b"".join(kept)  # type: ignore[arg-type]
-        replace_file(self.path, lines.bom + joined)
+        replace_file(self.path, lines.keep(doomed))
         return len(doomed)

@@ -149,7 +149,11 @@ def match_rows(
 ) -> np.ndarray:
     """Which rows carry one of the person's identifiers (columns already normalised)."""
     found = np.zeros(size, dtype=bool)
-    for column, known in ((ids, identity.ids), (emails, identity.emails), (phones, identity.phones)):
+    for column, known in (
+        (ids, identity.ids),
+        (emails, identity.emails),
+        (phones, identity.phones),
+    ):
         hits = _in(column, known)
         if hits is not None:
             found |= hits

@@ -27,36 +27,46 @@ _MAX_RECORD_LINES = 100  # as ingest: a quoted value longer than this is an uncl
 
 @dataclass
 class CsvLines:
-    """A text file as physical lines (each with its line end), in its own encoding."""
+    """A text file as physical lines (each with its line end).
+
+    Lines are kept as text in ``codec``: Latin-1 for byte-oriented encodings (it maps every
+    byte to one character and back, so the bytes come back exactly), UTF-16 for UTF-16.
+    ``encoding`` is how a line's bytes read as text.
+    """
 
     bom: bytes
-    wide: str | None  # "utf-16-le" / "utf-16-be": lines are text, encoded back at the end
-    encoding: str  # how a line's bytes read as text
-    lines: list[bytes] | list[str]
+    codec: str
+    encoding: str
+    lines: list[str]
 
     @classmethod
     def of(cls, data: bytes) -> CsvLines:
         for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
             if data.startswith(bom):
                 text = data[len(bom) :].decode(codec)
-                return cls(bom, codec, codec, _split(text, "\n" if "\n" in text else "\r"))
+                return cls(bom, codec, codec, _split(text))
         bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
         body = data[len(bom) :]
-        try:
-            body.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "cp1252"
+        encoding = "utf-8"
+        for candidate in ("utf-8", "cp1252", "latin-1"):
             try:
-                body.decode("cp1252")
+                body.decode(candidate)
             except UnicodeDecodeError:
-                encoding = "latin-1"
-        end = b"\n" if b"\n" in body or b"\r" not in body else b"\r"
-        return cls(bom, None, encoding, _split(body, end))
+                continue
+            encoding = candidate
+            break
+        return cls(bom, "latin-1", encoding, _split(body.decode("latin-1")))
 
     def text(self, index: int) -> str:
         line = self.lines[index]
-        return line if isinstance(line, str) else line.decode(self.encoding, errors="replace")
+        if self.codec == "latin-1":
+            return line.encode("latin-1").decode(self.encoding, errors="replace")
+        return line
+
+    def keep(self, doomed: set[int]) -> bytes:
+        """The file's bytes without the lines at the ``doomed`` indexes (0-based)."""
+        kept = "".join(line for index, line in enumerate(self.lines) if index not in doomed)
+        return self.bom + kept.encode(self.codec)
 
     def record_at(self, line: int, delimiter: str) -> tuple[list[str], int]:
         """The record starting on physical ``line`` (1-based) and how many lines it spans."""
@@ -107,14 +117,13 @@ class CsvLines:
                 )
             doomed.update(range(line - 1, line - 1 + span))
             removed += 1
-        kept = [line for index, line in enumerate(self.lines) if index not in doomed]
-        if self.wide:
-            return self.bom + "".join(kept).encode(self.wide), removed  # type: ignore[arg-type]
-        return self.bom + b"".join(kept), removed  # type: ignore[arg-type]
+        return self.keep(doomed), removed
 
 
-def _split(body: bytes | str, end: bytes | str) -> list:  # type: ignore[type-arg]
-    parts = body.split(end)  # type: ignore[arg-type]
+def _split(text: str) -> list[str]:
+    """Physical lines as the night numbers them: at ``\\n`` (``\\r`` in old Mac files)."""
+    end = "\n" if "\n" in text or "\r" not in text else "\r"
+    parts = text.split(end)
     lines = [part + end for part in parts[:-1]]
     if parts[-1]:
         lines.append(parts[-1])
