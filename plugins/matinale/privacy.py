@@ -9,11 +9,19 @@
   phone per line, plain or as the lowercase hex SHA-256 of the normalised value (trimmed
   lowercase e-mail, E.164 phone). ``load_suppression`` reads it, ``SuppressionList.matches``
   finds them; only counts are ever recorded.
+- A person erased on request (``matinale person erase``) is also on it by a keyed hash of
+  their supporter_id, ``id:<HMAC-SHA256 hex>``: ids are short and guessable, so a plain
+  digest would name them. The key (``privacy_key``) comes from ``MATINALE_PRIVACY_KEY``, the
+  Airflow connection ``matinale_privacy`` in the environment (its password), or the 0600 file
+  ``$MATINALE_VAR/privacy/key`` (``MATINALE_PRIVACY_KEY_FILE``), never from code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +39,8 @@ from matinale.errors import MatinaleError
 __all__ = [
     "ADULT_AGE",
     "CONTACT_FIELDS",
+    "ID_ENTRY",
+    "PRIVACY_KEY_ENV",
     "PERSONAL_FIELDS",
     "PrivacySplit",
     "SuppressionError",
@@ -44,6 +54,9 @@ __all__ = [
     "mask_value",
     "neutralise_formula",
     "sha256_hex",
+    "keyed_id_hash",
+    "privacy_key",
+    "privacy_key_file",
     "split_for_segmentation",
 ]
 
@@ -68,6 +81,11 @@ SEGMENTATION_FEATURES = (
 # tab and carriage return can hide such a start.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+#: A suppression entry naming a supporter_id by its keyed hash: ``id:`` + 64 hex digits.
+ID_ENTRY = "id:"
+PRIVACY_KEY_ENV = "MATINALE_PRIVACY_KEY"
+_PRIVACY_KEY_FILE_ENV = "MATINALE_PRIVACY_KEY_FILE"
+_PRIVACY_CONN_ENV = "AIRFLOW_CONN_MATINALE_PRIVACY"
 # A value with this many digits may be a phone number or a date of birth, whatever its column.
 _MANY_DIGITS = 6
 _SHOWN_LENGTH = 24
@@ -141,6 +159,48 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+def privacy_key_file() -> Path:
+    """Where the local setup keeps the privacy key: ``MATINALE_PRIVACY_KEY_FILE``, else
+    ``$MATINALE_VAR/privacy/key`` (``var/`` of the project by default)."""
+    given = os.environ.get(_PRIVACY_KEY_FILE_ENV, "").strip()
+    if given:
+        return Path(given)
+    var = os.environ.get("MATINALE_VAR", "").strip()
+    if var:
+        return Path(var) / "privacy" / "key"
+    from matinale.settings import project_home
+
+    return project_home() / "var" / "privacy" / "key"
+
+
+def privacy_key() -> bytes | None:
+    """The secret of the keyed id hashes, or None when none is configured.
+
+    In order: ``MATINALE_PRIVACY_KEY``; the password of the Airflow connection
+    ``matinale_privacy`` given as JSON in ``AIRFLOW_CONN_MATINALE_PRIVACY``; the key file
+    (``privacy_key_file``). Never logged.
+    """
+    value = os.environ.get(PRIVACY_KEY_ENV, "").strip()
+    if not value:
+        raw = os.environ.get(_PRIVACY_CONN_ENV, "").strip()
+        if raw.startswith("{"):
+            value = str(json.loads(raw).get("password") or "").strip()
+    if not value:
+        try:
+            path = privacy_key_file()
+        except MatinaleError:  # no project to find var/ in: no local key either
+            return None
+        if path.is_file():
+            value = path.read_text(encoding="utf-8").strip()
+    return value.encode("utf-8") if value else None
+
+
+def keyed_id_hash(key: bytes, supporter_id: str) -> str:
+    """HMAC-SHA256 (hex) of a supporter_id as ingest reads it (trimmed, no Excel ``'``)."""
+    cleaned = re.sub(r"^'\s*", "", supporter_id.strip())
+    return hmac.new(key, cleaned.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class SuppressionError(MatinaleError, ValueError):
     """The suppression list cannot be read entirely: the night stops rather than risk
     contacting someone who objected."""
@@ -155,12 +215,18 @@ class SuppressionList:
     files: tuple[str, ...] = ()
     entries: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    #: Keyed hashes (HMAC-SHA256) of supporter_ids, and their key (never shown).
+    id_digests: frozenset[bytes] = frozenset()
+    key: bytes = field(default=b"", repr=False)
 
     def __len__(self) -> int:
         return self.entries
 
-    def matches(self, emails: pa.Array, phones: pa.Array) -> np.ndarray:
-        """Which rows have a normalised e-mail or phone on the list ("" never matches)."""
+    def matches(
+        self, emails: pa.Array, phones: pa.Array, ids: pa.Array | None = None
+    ) -> np.ndarray:
+        """Which rows have a normalised e-mail or phone on the list ("" never matches), or,
+        when ``ids`` (cleaned supporter_ids) are given, an id whose keyed hash is on it."""
         size = len(emails)
         found = np.zeros(size, dtype=bool)
         if not self.entries:
@@ -173,6 +239,14 @@ class SuppressionList:
                 )
             if self.digests:
                 found |= self._digest_hits(column)
+        if ids is not None and self.id_digests:
+            key, digests, new = self.key, self.id_digests, hmac.new
+            values = pc.fill_null(ids, "").cast(pa.binary()).to_pylist()
+            found |= np.fromiter(
+                (bool(v) and new(key, v, hashlib.sha256).digest() in digests for v in values),
+                dtype=bool,
+                count=len(values),
+            )
         return found
 
     def _digest_hits(self, column: pa.Array) -> np.ndarray:
@@ -212,13 +286,17 @@ def _read_lines(path: Path) -> list[str]:
     return data.decode("latin-1").splitlines()  # pragma: no cover - latin-1 decodes anything
 
 
-def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
+def load_suppression(
+    sources: Path | Iterable[Path] | None, *, key: bytes | None = None
+) -> SuppressionList:
     """Read suppression files (a folder's ``*.txt``/``*.csv``, or files).
 
-    One entry per line: an e-mail, a phone (any common French or international spelling) or
-    a 64-character hex SHA-256 of the normalised value. Blank lines and lines starting with
-    ``#`` are ignored. A missing folder is an empty list. A line that is none of these raises
-    ``SuppressionError`` naming the file and line (never the value).
+    One entry per line: an e-mail, a phone (any common French or international spelling), a
+    64-character hex SHA-256 of the normalised value, or ``id:`` and the keyed hash of a
+    supporter_id (``keyed_id_hash``; ``key``, else ``privacy_key()``, must be known then).
+    Blank lines and lines starting with ``#`` are ignored. A missing folder is an empty
+    list. A line that is none of these raises ``SuppressionError`` naming the file and line
+    (never the value).
     """
     if sources is None:
         return SuppressionList()
@@ -226,6 +304,7 @@ def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
     for source in [sources] if isinstance(sources, Path | str) else sources:
         paths.extend(_suppression_files(Path(source)))
     digests: set[bytes] = set()
+    id_digests: set[bytes] = set()
     emails: list[tuple[str, int, str]] = []
     phones: list[tuple[str, int, str]] = []
     for path in paths:
@@ -239,7 +318,9 @@ def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
             entry = line.strip().strip('"').strip()
             if not entry or entry.startswith("#"):
                 continue
-            if _SHA256_HEX.match(entry):
+            if entry.lower().startswith(ID_ENTRY) and _SHA256_HEX.match(entry[len(ID_ENTRY) :]):
+                id_digests.add(bytes.fromhex(entry[len(ID_ENTRY) :]))
+            elif _SHA256_HEX.match(entry):
                 digests.add(bytes.fromhex(entry))
             elif "@" in entry:
                 emails.append((path.name, number, entry))
@@ -260,12 +341,23 @@ def load_suppression(sources: Path | Iterable[Path] | None) -> SuppressionList:
             )
         plain.update(v for v in result.values.to_pylist() if v)
     counts = {"hashed": len(digests), "emails": len(emails), "phones": len(phones)}
+    if id_digests:
+        counts["ids"] = len(id_digests)
+        key = key or privacy_key()
+        if not key:
+            raise SuppressionError(
+                f"the suppression list holds {len(id_digests)} keyed id hash(es) but no privacy key "
+                f"is configured: set {PRIVACY_KEY_ENV} (or the file {_PRIVACY_KEY_FILE_ENV} names) "
+                "to the key `matinale person erase` used, then rerun"
+            )
     return SuppressionList(
         plain=frozenset(plain),
         digests=frozenset(digests),
         files=tuple(p.name for p in paths),
-        entries=len(digests) + len(plain),
+        entries=len(digests) + len(plain) + len(id_digests),
         counts=counts,
+        id_digests=frozenset(id_digests),
+        key=key or b"",
     )
 
 

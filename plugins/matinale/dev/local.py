@@ -14,6 +14,7 @@ interface; here they are started apart, on the UI's host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ __all__ = [
     "airflow_env",
     "airflow_processes",
     "fill_inbox",
+    "local_s3_client",
     "loopback_hostname",
     "print_latest_links",
     "run_demo",
@@ -149,6 +152,29 @@ def _start_s3(settings: Settings, *, s3_port: int | None = None) -> Any:
     server.start()
     server.ensure_buckets(settings.bundle_bucket, settings.private_bucket)
     return server
+
+
+@contextlib.contextmanager
+def local_s3_client(settings: Settings, *, s3_port: int = 8333) -> Iterator[Any]:
+    """An S3 client on the local setup's server for one CLI command: the server ``make up``
+    runs on ``s3_port`` when it answers, else one started on free ports and stopped after."""
+    if _port_open("127.0.0.1", s3_port):
+        from matinale.dev.seaweed import S3Credentials
+        from matinale.publish import make_client
+
+        credentials = S3Credentials.load_or_create(settings.var_dir / "s3" / "credentials.json")
+        yield make_client(
+            f"http://127.0.0.1:{s3_port}",
+            credentials.access_key,
+            credentials.secret_key,
+            max_attempts=2,
+        )
+        return
+    server = _start_s3(settings)
+    try:
+        yield server.client()
+    finally:
+        server.stop()
 
 
 def _run(command: list[str], env: dict[str, str], log: Path) -> None:
