@@ -188,7 +188,9 @@ def validate_supporters(
         ],
         rows,
     )
-    on_list = (suppression or SuppressionList()).matches(email.values, phone.values) & readable
+    on_list = (suppression or SuppressionList()).matches(
+        email.values, phone.values, supporter_id
+    ) & readable
     group_on_list = np.bincount(groups, weights=on_list, minlength=rows) > 0
     suppressed = ~quarantined & group_on_list[groups]
     remaining = ~quarantined & ~suppressed

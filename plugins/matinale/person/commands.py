@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import sys
@@ -58,10 +57,11 @@ def _s3_client(settings: Settings) -> Iterator[Any]:
 
         yield client_from_env(settings)
     elif (settings.var_dir / "s3" / "credentials.json").is_file():
-        # The developer tools, by name and only on the local setup, as cli.py's dev commands
-        # import them: the night never reaches this module.
-        local = importlib.import_module("matinale.dev.local")
-        with local.local_s3_client(settings) as client:
+        # The developer tools, lazily and only on the local setup, as cli.py's dev commands
+        # import them: the night never reaches this module (tests/unit/dev/test_dev_boundary.py).
+        from matinale.dev.local import local_s3_client
+
+        with local_s3_client(settings) as client:
             yield client
     else:
         yield None  # no S3 was ever set up here: nothing was delivered

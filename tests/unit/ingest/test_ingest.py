@@ -1006,3 +1006,29 @@ def test_validate_prints_a_readable_summary(
         and "would stop" in out
     )
     assert "Paul" not in out and "31/02/1990" not in out
+
+
+def test_a_keyed_id_hash_on_the_suppression_list_suppresses_that_id(tmp_path: Path) -> None:
+    """`matinale person erase` adds `id:<keyed hash>`: tomorrow's export with the same
+    supporter_id (and a new e-mail and phone) brings nobody back."""
+    from matinale.ingest import ingest_supporters
+    from matinale.privacy import keyed_id_hash, load_suppression
+
+    key = b"k" * 32
+    (tmp_path / "suppression").mkdir()
+    (tmp_path / "suppression" / "erased.txt").write_text(
+        f"id:{keyed_id_hash(key, 'A-0002')}\n", encoding="utf-8"
+    )
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "supporter_id;email;age;code_postal\n"
+        "A-0001;un@example.org;40;75011\nA-0002;nouvelle@example.org;41;75011\n",
+        encoding="utf-8",
+    )
+    result = ingest_supporters(
+        export,
+        reference_date=date(2026, 11, 24),
+        suppression=load_suppression(tmp_path / "suppression", key=key),
+    )
+    assert list(result.valid["supporter_id"]) == ["A-0001"]
+    assert result.counts["suppressed"] == 1
