@@ -18,6 +18,7 @@ from matinale.publish.s3 import (
     _put_json,
     _s3_failure,
     check_access,
+    list_keys,
     read_pointer,
 )
 from matinale.s3types import S3Client
@@ -249,6 +250,8 @@ def list_editions(client: S3Client, bucket: str) -> list[dict[str, Any]]:
                 status = "promoted before"
             elif _exists(client, bucket, manifest_key):
                 status = "not promoted"
+            elif not list_keys(client, bucket, f"editions/{day}/{run}/"):
+                continue  # an empty folder some servers keep after its objects went
             else:
                 status = "incomplete"
             rows.append(
