@@ -107,6 +107,8 @@ def expire_bundles(
     expired = [d for d in days if cutoff is not None and d < cutoff and d != served]
     for day in expired:
         keys = [key for key, _ in _objects(client, bucket, f"editions/{day}/")]
+        if not keys:
+            continue  # an empty folder some servers keep after its objects went
         pointer = current_key(day)
         rest = [key for key in keys if key != pointer]
         if not dry_run:
