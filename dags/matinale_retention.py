@@ -7,8 +7,12 @@ features, contacts, assignments) and its delivery file in the private bucket onc
 edition is older than `retention.private_outputs_days`, older supporter exports in the
 inbox, and — from
 `retention.campaign_end` + `retention.after_end_days` on — every per-person file.
-Published bundles and counts are kept: they hold no personal data. The log and the task's
-XCom give counts only. Param `dry_run` reports what would go without deleting.
+In the bundle bucket, editions older than `retention.published_editions_days` (400; null
+keeps them) go, never the one `latest.json` names, and so do runs no pointer ever named
+(a publish that failed with S3 down), once a day old; nothing there is touched while the
+pointers are split. The log and the task's XCom give counts only. Param `dry_run` reports
+what would go without deleting; `matinale retention [--dry-run]` runs the same purge from a
+shell, and `make up` runs it once at start.
 """
 
 from __future__ import annotations

@@ -159,6 +159,12 @@ class RetentionSection(Section):
     campaign_end: Day | None = None
     after_end_days: int = Field(default=30, ge=0, description="0 or more days")
     purge_suppression_after_end: bool = False
+    published_editions_days: int | None = Field(
+        default=400,
+        ge=1,
+        description="Published editions older than this many days leave the bundle bucket "
+        "(the one latest.json names stays); null keeps them all",
+    )
 
 
 class LinksSection(Section):

@@ -10,6 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from matinale import retention_cli
+from matinale.person import commands as person_commands
+
 if TYPE_CHECKING:
     from matinale.settings import Settings
 
@@ -233,19 +236,24 @@ def client_from_env(settings: Settings, *, local_port: int = 8333) -> Any:
 
 
 def _cmd_editions(args: argparse.Namespace) -> int:
-    from matinale.publish import list_editions
+    from matinale.publish import list_editions, split_pointers
     from matinale.settings import load_settings
 
     settings = load_settings()
-    rows = list_editions(client_from_env(settings), settings.bundle_bucket)
+    client = client_from_env(settings)
+    rows = list_editions(client, settings.bundle_bucket)
     if not rows:
         print(f"No edition in s3://{settings.bundle_bucket}/editions/ yet.")
         return 0
     width = max(len(r["run"]) for r in rows)
     print(f"{'edition':<10}  {'run':<{width}}  status")
     for row in rows:
-        print(f"{row['edition']:<10}  {row['run']:<{width}}  {row['status']}")
-    return 0
+        flag = "  SPLIT" if row.get("split") else ""
+        print(f"{row['edition']:<10}  {row['run']:<{width}}  {row['status']}{flag}")
+    splits = split_pointers(client, settings.bundle_bucket)
+    for split in splits:
+        print(f"SPLIT: {split}. Rerun publish (a retry of the run completes the move).")
+    return 1 if splits else 0
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
@@ -459,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schedule.add_argument("--markdown", action="store_true", help="print a Markdown table")
     schedule.set_defaults(func=_cmd_schedule)
-    __import__("matinale.person.commands", fromlist=["add_commands"]).add_commands(commands)
+    person_commands.add_commands(commands)
+    retention_cli.add_commands(commands)
     return parser
 
 

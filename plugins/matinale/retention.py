@@ -18,8 +18,13 @@ Two rules, from ``retention`` in campaign.yaml:
    export included. Suppression lists are kept (they prove objections were honoured)
    unless ``purge_suppression_after_end`` is true.
 
-Published bundles and aggregated run files (segment sizes, manifests, status records) hold
-no personal data and are not touched. Counts only in the report and the log.
+Aggregated run files (segment sizes, manifests, status records) hold no personal data and
+are not touched. Published bundles hold none either; with the S3 client, the bundle bucket
+gets its own two rules (``matinale.publish.expiry``): editions older than
+``published_editions_days`` go (never the one ``latest.json`` names), and so do runs no
+pointer ever named (a failed publish that could not clean up). Counts only in the report and
+the log. ``matinale retention [--dry-run]``, the ``matinale_retention`` DAG and ``make up``
+(once at start) all call :func:`purge`.
 """
 
 from __future__ import annotations
@@ -89,11 +94,13 @@ def purge(
     today: date,
     dry_run: bool = False,
     client: S3Client | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Apply both rules on ``today`` (a Paris date); return counts of what was (or would be) deleted.
+    """Apply the rules on ``today`` (a Paris date); return counts of what was (or would be) deleted.
 
-    ``client`` (boto3) reaches the delivery files in the private bucket; without it they are
-    not looked at (a local demo with no S3).
+    ``client`` (boto3) reaches the delivery files in the private bucket and the bundle
+    bucket; without it they are not looked at (a local demo with no S3). ``now`` (default:
+    the clock) is when never-promoted runs' age counts from.
     """
     policy = settings.retention
     purge_all_from = policy.purge_all_from
@@ -138,6 +145,19 @@ def purge(
             path.unlink()
         inbox_deleted += 1
 
+    bundles: dict[str, Any] = {}
+    if client is not None:
+        from matinale.publish.expiry import expire_bundles
+
+        bundles = expire_bundles(
+            client,
+            settings.bundle_bucket,
+            today=today,
+            keep_days=policy.published_editions_days,
+            now=now or datetime.now(UTC),
+            dry_run=dry_run,
+        )
+
     report = {
         "today": today.isoformat(),
         "rule": "campaign_end" if campaign_over else "age",
@@ -147,6 +167,7 @@ def purge(
         "files_deleted": deleted_files,
         "delivery_files_deleted": len(deliveries),
         "inbox_files_deleted": inbox_deleted,
+        **bundles,
         "dry_run": dry_run,
     }
     verb = "would delete" if dry_run else "deleted"
@@ -163,4 +184,16 @@ def purge(
         len(deliveries),
         inbox_deleted,
     )
+    if bundles:
+        log.info(
+            "Retention (bundle bucket, keeping editions from %s): %s %d edition(s) (%d object(s)) "
+            "and %d never-promoted run(s) (%d object(s))%s",
+            bundles["keep_published_from"] or "any date",
+            verb,
+            bundles["editions_deleted"],
+            bundles["edition_objects_deleted"],
+            bundles["unpromoted_runs_deleted"],
+            bundles["unpromoted_objects_deleted"],
+            f"; skipped: {bundles['bundle_skipped']}" if bundles["bundle_skipped"] else "",
+        )
     return report

@@ -130,6 +130,8 @@ class Retention:
     campaign_end: date | None
     after_end_days: int
     purge_suppression_after_end: bool
+    #: Published editions older than this many days leave the bundle bucket (None: kept).
+    published_editions_days: int | None = 400
 
     @property
     def purge_all_from(self) -> date | None:

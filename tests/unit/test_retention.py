@@ -1,10 +1,11 @@
-"""Retention of per-person files, on the real S3 work store, and the retention DAG itself."""
+"""Retention of per-person files, on the real S3 work store, and of published editions."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ def _settings(
 ) -> Settings:
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     monkeypatch.setenv("MATINALE_PRIVATE_BUCKET", store.bucket)
+    # The test's own (empty) bundle bucket, never one another test filled.
+    monkeypatch.setenv("MATINALE_BUNDLE_BUCKET", BUNDLE[store.bucket])
     monkeypatch.setenv("MATINALE_INBOX", str(tmp_path / "inbox"))
     path = tmp_path / "campaign.yaml"
     path.write_text(
@@ -76,8 +79,13 @@ def _fill(store: S3Store, inbox: Path) -> None:
     (inbox / "suppression" / "optouts.txt").write_text("a@example.org\n")
 
 
+#: private bucket → the bundle bucket of the same test.
+BUNDLE: dict[str, str] = {}
+
+
 @pytest.fixture
 def store(s3_server, s3_buckets) -> S3Store:
+    BUNDLE[s3_buckets["private"]] = s3_buckets["bundle"]
     return S3Store(s3_server.client(), s3_buckets["private"], "work")
 
 
@@ -165,3 +173,59 @@ def test_campaign_end_rule_deletes_every_per_person_file(
     )
     assert purge(store, settings, today=date(2026, 10, 1))["inbox_files_deleted"] == 1
     assert not (settings.inbox / "suppression" / "optouts.txt").exists()
+
+
+def _pointer(client, bucket: str, key: str, edition: str, run: str, hour: int) -> None:
+    body = {
+        "edition": edition,
+        "run": run,
+        "prefix": f"editions/{edition}/{run}/",
+        "promoted_at": f"{edition}T{hour:02d}:00:00+00:00",
+        "event": "publish",
+    }
+    client.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+
+
+def test_old_editions_and_never_promoted_runs_leave_the_bundle_bucket(
+    store: S3Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from matinale.publish import list_editions, split_pointers
+
+    settings = _settings(
+        tmp_path, monkeypatch, "retention:\n  published_editions_days: 100\n", store
+    )
+    client, bundle = store.client, settings.bundle_bucket
+    for edition, run in (("2026-05-01", "old"), ("2026-11-24", "served"), ("2026-11-24", "failed")):
+        for name in ("index.html", "manifest.json"):
+            client.put_object(Bucket=bundle, Key=f"editions/{edition}/{run}/{name}", Body=b"{}")
+    _pointer(client, bundle, "editions/2026-05-01/current.json", "2026-05-01", "old", 1)
+    _pointer(client, bundle, "editions/2026-11-24/current.json", "2026-11-24", "served", 2)
+    _pointer(client, bundle, "latest.json", "2026-11-24", "served", 2)
+    later = datetime.now(UTC) + timedelta(days=2)  # the failed run's objects are a day old
+    caplog.set_level(logging.INFO, logger="matinale.retention")
+
+    dry = purge(store, settings, today=TODAY, dry_run=True, client=client, now=later)
+    counts = ("editions_deleted", "edition_objects_deleted", "unpromoted_runs_deleted")
+    assert [dry[k] for k in counts] == [1, 3, 1] and dry["keep_published_from"] == "2026-08-16"
+    assert len(list_editions(client, bundle)) == 3, "a dry run deletes nothing"
+    assert (
+        purge(store, settings, today=TODAY, dry_run=True, client=client)["unpromoted_runs_deleted"]
+        == 0
+    ), "a run written less than a day ago may still be publishing"
+
+    report = purge(store, settings, today=TODAY, client=client, now=later)
+    assert report == {**dry, "dry_run": False}
+    assert [(r["edition"], r["run"], r["status"]) for r in list_editions(client, bundle)] == [
+        ("2026-11-24", "served", "latest")
+    ]
+    assert split_pointers(client, bundle) == [], "the pointers stay valid"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "deleted 1 edition(s) (3 object(s)) and 1 never-promoted run(s) (2 object(s))" in logged
+
+    # The edition latest.json names is kept, however old.
+    far = purge(store, settings, today=date(2028, 1, 1), client=client, now=later)
+    assert far["editions_deleted"] == 0
+    assert [r["run"] for r in list_editions(client, bundle)] == ["served"]

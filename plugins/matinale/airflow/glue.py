@@ -409,7 +409,8 @@ def record(context: Context) -> dict[str, Any]:
 
 @task_errors()
 def retention(context: Any) -> dict[str, Any]:
-    """Delete per-person files past their retention (see ``matinale.retention``)."""
+    """Delete per-person files past their retention, old published editions and
+    never-promoted runs (see ``matinale.retention``; ``matinale retention`` does the same)."""
     from matinale.retention import purge
 
     settings = cached_settings()

@@ -374,6 +374,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from matinale.publish import LATEST, read_pointer
+    from matinale.retention_cli import purge_at_start
 
     settings = load_settings()
     edition = edition_for(datetime.now(UTC), settings.clocks)
@@ -382,6 +383,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     logs = settings.var_dir / "logs" / "airflow"
     logs.mkdir(parents=True, exist_ok=True)
     server = _start_s3(settings, s3_port=s3_port)
+    purge_at_start(settings, server.client())  # the retention DAG's purge, once: its counts
     env = {**os.environ, **up_env(settings, host=host, ui_port=ui_port), **server.env()}
     password = _password(settings)
     processes: dict[str, subprocess.Popen[bytes]] = {}

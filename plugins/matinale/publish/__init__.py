@@ -23,8 +23,12 @@ Publishing one run, in order (``stage.publish_bundle``):
    not older than the one it names), then the delivery pointer and a history event
    (``pointers``, which also lists editions and rolls back).
 
-Any failure before step 6 leaves both pointers as they were; a rerun publishes a new run.
-A retry of a run whose pointers already moved re-uploads nothing (idempotent).
+Any failure before step 6 leaves both pointers as they were, and the run's objects are
+removed (when S3 is down they stay: ``matinale retention`` removes runs never promoted,
+``expiry``); a rerun publishes a new run. A failure between the two pointer writes puts
+back what was written or says exactly which pointer moved (``moves``; ``matinale editions``
+flags a split); a retry of the run, or the next run, completes the move. A retry of a run
+whose pointers already moved re-uploads nothing (idempotent).
 Takes a boto3 client; ``matinale.airflow`` builds it from the ``aws_default`` connection.
 """
 
@@ -38,6 +42,7 @@ from matinale.publish.pointers import (
     promote,
     resolve_target,
     rollback,
+    split_pointers,
 )
 from matinale.publish.presign import Presigner, latest_links, signing_client
 from matinale.publish.s3 import (
@@ -74,4 +79,5 @@ __all__ = [
     "resolve_target",
     "retry_config",
     "rollback",
+    "split_pointers",
 ]

@@ -11,7 +11,16 @@ from typing import Any
 
 from matinale.bundle import MANIFEST
 from matinale.publish.delivery import DELIVERY, delivery_key
-from matinale.publish.s3 import PublishError, _exists, _put_json, check_access, read_pointer
+from matinale.publish.moves import PointerMoveError, move_pointers, pointer_splits
+from matinale.publish.s3 import (
+    PublishError,
+    _exists,
+    _put_json,
+    _s3_failure,
+    check_access,
+    list_keys,
+    read_pointer,
+)
 from matinale.s3types import S3Client
 
 __all__ = [
@@ -23,6 +32,7 @@ __all__ = [
     "promote",
     "resolve_target",
     "rollback",
+    "split_pointers",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,47 +82,70 @@ def promote(
     private_bucket: str | None = None,
 ) -> dict[str, Any]:
     """Move the pointers to a run: current.json of its date, then latest.json (written last,
-    and only if this edition is not older than the one latest.json names)."""
+    and only if this edition is not older than the one latest.json names), then the delivery
+    pointer and the history event.
+
+    A failure between the two pointer writes puts back what was written, or says which
+    pointer moved (:class:`~matinale.publish.moves.PointerMoveError`); a failure after them
+    says the run is promoted and what is left to do. A retry of the run completes it.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     target = edition_prefix(edition, run)
     pointer = {
         "edition": edition.isoformat(),
         "run": run,
         "prefix": f"{target}/",
         "manifest": f"{target}/{MANIFEST}",
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "promoted_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "event": event,
     }
     previous_latest = read_pointer(client, bucket, LATEST)
     previous_current = read_pointer(client, bucket, current_key(edition))
-    _put_json(client, bucket, current_key(edition), pointer)
     moves_latest = (
         event == "rollback"
         or previous_latest is None
         or previous_latest.get("edition", "") <= edition.isoformat()
     )
-    if moves_latest:
-        _put_json(client, bucket, LATEST, pointer)
-    if private_bucket:
-        key = delivery_key(edition, run)
-        if _exists(client, private_bucket, key):
-            _put_json(
-                client,
-                private_bucket,
-                f"{DELIVERY}/{edition.isoformat()}/current.json",
-                {"edition": edition.isoformat(), "run": run, "delivery": key},
-            )
-    _history(
+    move_pointers(
         client,
         bucket,
-        event,
-        edition.isoformat(),
-        run,
-        actor=actor,
-        reason=reason,
-        latest_moved=moves_latest,
-        previous_latest=(previous_latest or {}).get("prefix"),
-        previous_current=(previous_current or {}).get("prefix"),
+        pointer,
+        [(current_key(edition), previous_current)]
+        + ([(LATEST, previous_latest)] if moves_latest else []),
     )
+    doing = "writing the delivery pointer to"
+    where = private_bucket or bucket
+    try:
+        if private_bucket:
+            key = delivery_key(edition, run)
+            if _exists(client, private_bucket, key):
+                _put_json(
+                    client,
+                    private_bucket,
+                    f"{DELIVERY}/{edition.isoformat()}/current.json",
+                    {"edition": edition.isoformat(), "run": run, "delivery": key},
+                )
+        doing, where = "recording the promotion in the history of", bucket
+        _history(
+            client,
+            bucket,
+            event,
+            edition.isoformat(),
+            run,
+            actor=actor,
+            reason=reason,
+            latest_moved=moves_latest,
+            previous_latest=(previous_latest or {}).get("prefix"),
+            previous_current=(previous_current or {}).get("prefix"),
+        )
+    except (BotoCoreError, ClientError) as exc:
+        moved = "both pointers name it" if moves_latest else f"{current_key(edition)} names it"
+        raise PointerMoveError(
+            f"{_s3_failure(client, where, doing, exc)}. Run {run} of {edition} is promoted ({moved}) "
+            "but this step was not done: retry to complete it (nothing is uploaded again)",
+            unpromoted=False,
+        ) from exc
     return {**pointer, "latest_moved": moves_latest}
 
 
@@ -154,22 +187,59 @@ def _history_events(client: S3Client, bucket: str) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e.get("at", ""))
 
 
-def list_editions(client: S3Client, bucket: str) -> list[dict[str, Any]]:
-    """Every edition and run with its status: latest, current, promoted before, not promoted
-    (uploaded but never promoted: a failed check or an interrupted publish) or incomplete."""
-    check_access(client, bucket)
-    latest = read_pointer(client, bucket, LATEST) or {}
-    events = _history_events(client, bucket)
-    promoted_runs = {
+def _promoted_runs(events: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(edition, run) of every run a promotion or a replacement in the history names.
+
+    A run replaced by the next promotion counts even when its own event is missing (a
+    promotion stopped after its pointers moved): that event names it as ``previous_*``.
+    """
+    runs = {
         (e["edition"], e["run"])
         for e in events
         if e.get("event") in {"publish", "publish-retry", "rollback"}
     }
+    for event in events:
+        for field in ("previous_current", "previous_latest"):
+            parts = str(event.get(field) or "").strip("/").split("/")
+            if len(parts) == 3 and parts[0] == "editions":
+                runs.add((parts[1], parts[2]))
+    return runs
+
+
+def _currents(client: S3Client, bucket: str, days: list[str]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for day in days:
+        pointer = read_pointer(client, bucket, current_key(day))
+        if pointer is not None:
+            found[day] = pointer
+    return found
+
+
+def _edition_days(client: S3Client, bucket: str) -> list[str]:
+    return [d for d in _common_prefixes(client, bucket, "editions/") if _DATE.match(d)]
+
+
+def split_pointers(client: S3Client, bucket: str) -> list[str]:
+    """Sentences naming each split of latest.json and a date's current.json (none: consistent)."""
+    currents = _currents(client, bucket, _edition_days(client, bucket))
+    return [split.message for split in pointer_splits(client, bucket, currents)]
+
+
+def list_editions(client: S3Client, bucket: str) -> list[dict[str, Any]]:
+    """Every edition and run with its status: latest, current, promoted before, not promoted
+    (uploaded but never promoted: a failed check or an interrupted publish) or incomplete.
+
+    ``split`` is True on the runs a split of the pointers names (see ``split_pointers``).
+    """
+    check_access(client, bucket)
+    latest = read_pointer(client, bucket, LATEST) or {}
+    promoted_runs = _promoted_runs(_history_events(client, bucket))
+    days = _edition_days(client, bucket)
+    currents = _currents(client, bucket, days)
+    split_runs = {run for split in pointer_splits(client, bucket, currents) for run in split.runs}
     rows = []
-    for day in _common_prefixes(client, bucket, "editions/"):
-        if not _DATE.match(day):
-            continue
-        current = read_pointer(client, bucket, current_key(day)) or {}
+    for day in days:
+        current = currents.get(day, {})
         for run in _common_prefixes(client, bucket, f"editions/{day}/"):
             manifest_key = f"editions/{day}/{run}/{MANIFEST}"
             if latest.get("edition") == day and latest.get("run") == run:
@@ -180,9 +250,13 @@ def list_editions(client: S3Client, bucket: str) -> list[dict[str, Any]]:
                 status = "promoted before"
             elif _exists(client, bucket, manifest_key):
                 status = "not promoted"
+            elif not list_keys(client, bucket, f"editions/{day}/{run}/"):
+                continue  # an empty folder some servers keep after its objects went
             else:
                 status = "incomplete"
-            rows.append({"edition": day, "run": run, "status": status})
+            rows.append(
+                {"edition": day, "run": run, "status": status, "split": (day, run) in split_runs}
+            )
     return rows
 
 

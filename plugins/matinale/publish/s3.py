@@ -4,7 +4,7 @@ object helpers (pointers in JSON, existence) every other publish module uses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matinale.errors import MatinaleError
@@ -179,3 +179,29 @@ def _exists(client: S3Client, bucket: str, key: str) -> bool:
             return False
         raise
     return True
+
+
+def delete_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> int:
+    """Delete ``keys`` (a thousand a request); how many. Raises if S3 refused any."""
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        answer = client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+        )
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise PublishError(
+                f"S3 refused to delete {len(answer['Errors'])} object(s) of s3://{bucket}, e.g. "
+                f"{first.get('Key')}: {first.get('Code')}",
+                retryable=True,
+            )
+    return len(keys)
+
+
+def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix``."""
+    return [
+        item["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]

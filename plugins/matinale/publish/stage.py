@@ -36,10 +36,18 @@ from matinale.checks import (
     check_manifest,
     checks_fingerprint,
 )
-from matinale.publish.delivery import delivery_key, delivery_rows, write_delivery
+from matinale.publish.delivery import DELIVERY, delivery_key, delivery_rows, write_delivery
+from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
 from matinale.publish.presign import Presigner
-from matinale.publish.s3 import PublishError, _s3_failure, check_access, read_pointer
+from matinale.publish.s3 import (
+    PublishError,
+    _s3_failure,
+    check_access,
+    delete_keys,
+    list_keys,
+    read_pointer,
+)
 from matinale.publish.upload import RunUpload
 from matinale.s3types import S3Client
 from matinale.store import Store
@@ -277,15 +285,24 @@ def publish_bundle(
         if rows is not None and config.private_bucket:
             doing = "writing the delivery file to"
             write_delivery(client, config.private_bucket, edition, run, rows, delivery_counts)
-        doing = "moving the pointers in"
-        promoted = promote(
-            client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket
-        )
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
         raise PublishError(
-            f"{failure}. Run {run} was not promoted: the pointers still name the previous run; rerun to publish"
+            f"{failure}. Run {run} was not promoted: the pointers still name the previous run"
+            f"{_discard(client, config, edition, run)}; rerun to publish"
         ) from exc
+    except PublishError as exc:
+        raise PublishError(f"{exc}{_discard(client, config, edition, run)}") from exc
+    try:
+        promoted = promote(
+            client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket
+        )
+    except PointerMoveError as exc:
+        if not exc.unpromoted:
+            raise
+        raise PointerMoveError(
+            f"{exc}{_discard(client, config, edition, run)}", unpromoted=True
+        ) from exc.__cause__
 
     log.info(
         "Published %d files under s3://%s/%s/ (checks: %s)",
@@ -309,6 +326,31 @@ def publish_bundle(
         "latest_moved": promoted["latest_moved"],
         **_links(client, bucket, target, config, final),
     }
+
+
+def _discard(client: S3Client, config: PublishConfig, edition: date, run: str) -> str:
+    """Delete what a failed publish wrote for a run no pointer names; a clause saying so.
+
+    Its objects under ``editions/<date>/<run>/`` and its delivery files. When S3 refuses (it
+    is down), they stay: ``matinale retention`` removes runs that were never promoted.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    places = [(config.bucket, f"{edition_prefix(edition, run)}/")]
+    if config.private_bucket:
+        places.append((config.private_bucket, f"{DELIVERY}/{edition.isoformat()}/{run}/"))
+    removed = 0
+    try:
+        for bucket, prefix in places:
+            removed += delete_keys(client, bucket, list_keys(client, bucket, prefix))
+    except (BotoCoreError, ClientError, PublishError) as exc:
+        log.warning("Could not remove the objects of unpromoted run %s: %s", run, exc)
+        return (
+            f" (its objects could not be removed, {type(exc).__name__}: "
+            "`matinale retention` removes runs never promoted)"
+        )
+    log.info("Removed the %d object(s) of unpromoted run %s", removed, run)
+    return f" (its {removed} uploaded object(s) were removed)"
 
 
 def _links(
