@@ -103,7 +103,13 @@ class IngestResult:
                     "ignored_columns",
                     "reference_date",
                 )
-            },
+            }
+            # A file mixing encodings says how many lines each one read.
+            | (
+                {"encoding_lines": self.info["encoding_lines"]}
+                if "encoding_lines" in self.info
+                else {}
+            ),
         }
 
     def quarantine_csv(self) -> bytes:

@@ -272,6 +272,7 @@ def validate_supporters(
         "source": raw.source,
         "format": raw.format,
         "encoding": raw.encoding,
+        **({"encoding_lines": dict(raw.encoding_lines)} if raw.encoding_lines else {}),
         "delimiter": raw.delimiter,
         "columns": list(raw.present),
         "ignored_columns": list(raw.ignored_columns),
