@@ -66,7 +66,6 @@ from matinale.night import (
 )
 from matinale.settings import cached_settings
 
-
 # How long each task may run before Airflow stops it (a hung S3 call or a runaway input must
 # not hold the night until morning). Sized from `make bench` at 1,000,000 supporters (README's
 # bench table: ingest 4.7 s, checks 19.7 s, publish 52.6 s; 3M: ingest 10.9 s, publish 77 s)
