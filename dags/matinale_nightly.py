@@ -38,6 +38,7 @@ records a new version of the DAG only when the DAG itself changes.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import TriggerRule, dag, get_current_context, task
@@ -65,13 +66,39 @@ from matinale.night import (
 )
 from matinale.settings import cached_settings
 
+# How long each task may run before Airflow stops it (a hung S3 call or a runaway input must
+# not hold the night until morning). Sized from `make bench` at 1,000,000 supporters (README's
+# bench table: ingest 4.7 s, checks 19.7 s, publish 52.6 s; 3M: ingest 10.9 s, publish 77 s)
+# with a wide margin for a slower worker and a larger campaign: at least 10 minutes, and
+# 20x or more the 1M time. A mapped task's limit holds for each batch. The brief sensor's
+# limit covers its deferred wait, which ends at the brief cut-off (within the night); the
+# approval's covers its work, its wait ends at the approval close (response_timeout).
+MINUTE = timedelta(minutes=1)
+TIMEOUTS: dict[str, timedelta] = {
+    WAIT_FOR_BRIEF: timedelta(hours=24),
+    PREPARE: 10 * MINUTE,
+    INGEST: 20 * MINUTE,
+    PRIVACY: 10 * MINUTE,
+    SEGMENT: 15 * MINUTE,
+    PLAN: 10 * MINUTE,
+    CONTENT: 20 * MINUTE,
+    VISUALS: 30 * MINUTE,
+    CONTACT_SHEET: 10 * MINUTE,
+    BUNDLE: 20 * MINUTE,
+    CHECKS: 30 * MINUTE,
+    GATE: 10 * MINUTE,
+    APPROVAL: 10 * MINUTE,
+    PUBLISH: 60 * MINUTE,
+    RECORD: 10 * MINUTE,
+}
+
 
 def stage_task(name: str) -> Any:
     """The task of the night's stage ``name`` (task id = stage name): ``glue.run_stage``
     with, for a mapped stage, its batch of segments; the run's context comes from
     ``prepare``'s XCom (``glue.run_context``)."""
 
-    @task(task_id=name)
+    @task(task_id=name, execution_timeout=TIMEOUTS[name])
     def run_stage(batch: list | None = None) -> dict:
         return glue.run_stage(name, get_current_context(), batch=batch)
 
@@ -96,23 +123,25 @@ def matinale_nightly():
     # One task per stage of matinale.night.STAGES; the tasks below steer them.
     stage = {s.name: stage_task(s.name) for s in STAGES}
 
-    @task(task_id=PLAN)
+    @task(task_id=PLAN, execution_timeout=TIMEOUTS[PLAN])
     def plan() -> list:
         context = get_current_context()
         return glue.plan(glue.run_context(context), context["params"])
 
     # On "no", everything after the gate is skipped (approval and publish), whatever their
     # trigger rules; the status record (a teardown) still runs.
-    @task.short_circuit(task_id=GATE, ignore_downstream_trigger_rules=True)
+    @task.short_circuit(
+        task_id=GATE, ignore_downstream_trigger_rules=True, execution_timeout=TIMEOUTS[GATE]
+    )
     def gate() -> bool:
         context = get_current_context()
         return glue.gate(glue.run_context(context), context)
 
-    @task(task_id=RECORD, trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_id=RECORD, trigger_rule=TriggerRule.ALL_DONE, execution_timeout=TIMEOUTS[RECORD])
     def record() -> dict:
         return glue.record(get_current_context())
 
-    brief = BriefSensor(task_id=WAIT_FOR_BRIEF)
+    brief = BriefSensor(task_id=WAIT_FOR_BRIEF, execution_timeout=TIMEOUTS[WAIT_FOR_BRIEF])
     prepared = stage[PREPARE]()
     steps = [stage[INGEST](), stage[PRIVACY](), stage[SEGMENT]()]
     batches = plan()
@@ -123,7 +152,11 @@ def matinale_nightly():
     checked = stage[CHECKS]()
     allowed = gate()
     # Skips itself when approval is off; a "Ne pas publier" (or no answer) skips publish.
-    approval = EditionApproval(task_id=APPROVAL)
+    # execution_timeout bounds the work before the wait; response_timeout (reset when the
+    # task starts, to the approval close) bounds the wait itself.
+    approval = EditionApproval(
+        task_id=APPROVAL, execution_timeout=TIMEOUTS[APPROVAL], response_timeout=TIMEOUTS[APPROVAL]
+    )
     # none_failed: publish follows a skipped approval (approval off); the gate and a refusal
     # skip publish themselves, so a skip never reaches it through its trigger rule.
     done = stage[PUBLISH].override(

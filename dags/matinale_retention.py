@@ -41,7 +41,8 @@ from matinale.settings import cached_settings
     },
 )
 def matinale_retention():
-    @task
+    # Deleting a month of runs' private folders takes seconds; an hour is a hung store.
+    @task(execution_timeout=timedelta(hours=1))
     def purge() -> dict:
         return glue.retention(get_current_context())
 

@@ -26,6 +26,7 @@ __all__ = [
     "CONSENT_FIELDS",
     "DOM_PREFIXES",
     "Normalised",
+    "SMS_REASONS",
     "empty_strings",
     "normalise_emails",
     "normalise_phones",
@@ -66,14 +67,38 @@ _EMAIL = (
 )
 
 
+#: Why a readable phone number gets no SMS (the ingest report's reason codes): an SMS only
+#: reaches a mobile, and an extension cannot be dialled by a text message.
+SMS_REASONS = ("phone_landline", "phone_special_rate", "phone_not_mobile", "phone_extension")
+
+# What the E.164 numbers the vectorised path places are. Mobiles: metropolitan 06 and 07,
+# and the overseas mobile prefixes of DOM_PREFIXES (Mayotte's 0639 includes ARCEP's fiction
+# block 06 39 98, which phonenumbers calls invalid but the samples use). Landlines:
+# metropolitan 01–05 and the overseas geographic prefixes. 09 is a line over the internet.
+_MOBILE_E164 = (
+    r"^\+33[67]\d{8}$|^\+590(?:690|691)\d{6}$|^\+594694\d{6}$|^\+596(?:696|697)\d{6}$"
+    r"|^\+262(?:692|693|639)\d{6}$"
+)
+_LANDLINE_E164 = (
+    r"^\+33[1-5]\d{8}$|^\+590590\d{6}$|^\+594594\d{6}$|^\+596596\d{6}$"
+    r"|^\+262(?:262|263|269)\d{6}$"
+)
+_SPECIAL_E164 = r"^\+338\d{8}$"
+
+
 @dataclass(frozen=True)
 class Normalised:
     """A normalised column: ``values`` ("" where empty or unreadable), ``ok`` (False only
-    for a non-empty value that could not be read) and ``repaired`` (value was fixed)."""
+    for a non-empty value that could not be read) and ``repaired`` (value was fixed).
+
+    For phones, ``sms`` holds why a readable number cannot get an SMS (one of
+    :data:`SMS_REASONS`), "" where it can or where there is no number.
+    """
 
     values: pa.Array
     ok: np.ndarray
     repaired: np.ndarray
+    sms: pa.Array | None = None
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -113,22 +138,54 @@ def _national_to_e164(national: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pc.if_else(pa.array(placed), e164, ""), placed
 
 
-def _phonenumbers_e164(values: list[str]) -> list[str]:
-    """E.164 for each value phonenumbers reads as a valid number (French default), else ""."""
+def _phonenumbers_e164(values: list[str]) -> list[tuple[str, str]]:
+    """For each value: its E.164 form if phonenumbers reads it as a valid number (French
+    default), else "", and why it cannot get an SMS ("" if it can)."""
     import phonenumbers
 
-    out = []
+    kinds = phonenumbers.PhoneNumberType
+    reachable = {kinds.MOBILE, kinds.FIXED_LINE_OR_MOBILE}
+    reason_by_kind = {
+        kinds.FIXED_LINE: "phone_landline",
+        kinds.TOLL_FREE: "phone_special_rate",
+        kinds.PREMIUM_RATE: "phone_special_rate",
+        kinds.SHARED_COST: "phone_special_rate",
+    }
+    out: list[tuple[str, str]] = []
     for value in values:
         try:
             number = phonenumbers.parse(value, "FR")
         except phonenumbers.NumberParseException:
-            out.append("")
+            out.append(("", ""))
             continue
-        valid = phonenumbers.is_valid_number(number)
-        out.append(
-            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else ""
-        )
+        if not phonenumbers.is_valid_number(number):
+            out.append(("", ""))
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        kind = phonenumbers.number_type(number)
+        if number.extension:
+            reason = "phone_extension"  # E.164 has no room for it: never dropped silently
+        elif kind in reachable:
+            reason = ""
+        else:
+            reason = reason_by_kind.get(kind, "phone_not_mobile")
+        out.append((e164, reason))
     return out
+
+
+def _sms_reasons(e164: pa.Array) -> pa.Array:
+    """Why each number placed by the vectorised rules cannot get an SMS ("" if it can)."""
+    mobile = pc.match_substring_regex(e164, _MOBILE_E164)
+    landline = pc.match_substring_regex(e164, _LANDLINE_E164)
+    special = pc.match_substring_regex(e164, _SPECIAL_E164)
+    empty = pc.equal(e164, "")
+    return pc.case_when(
+        pc.make_struct(pc.or_(mobile, empty), landline, special),
+        "",
+        "phone_landline",
+        "phone_special_rate",
+        "phone_not_mobile",
+    )
 
 
 def normalise_phones(values: pa.Array | pa.ChunkedArray) -> Normalised:
@@ -140,14 +197,17 @@ def normalise_phones(values: pa.Array | pa.ChunkedArray) -> Normalised:
     ok = np.ones(size, dtype=bool)
     repaired = np.zeros(size, dtype=bool)
     if not filled.size:
-        return Normalised(values=column, ok=ok, repaired=repaired)
+        return Normalised(values=column, ok=ok, repaired=repaired, sms=column)
     subset = _normalise_filled(column.take(pa.array(filled)) if filled.size != size else column)
     ok[filled] = subset.ok
     repaired[filled] = subset.repaired
+    assert subset.sms is not None
     if filled.size == size:
-        return Normalised(values=subset.values, ok=ok, repaired=repaired)
-    result = pc.replace_with_mask(empty_strings(size), _mask_at(size, filled), subset.values)
-    return Normalised(values=result, ok=ok, repaired=repaired)
+        return Normalised(values=subset.values, ok=ok, repaired=repaired, sms=subset.sms)
+    where = _mask_at(size, filled)
+    result = pc.replace_with_mask(empty_strings(size), where, subset.values)
+    sms = pc.replace_with_mask(empty_strings(size), where, subset.sms)
+    return Normalised(values=result, ok=ok, repaired=repaired, sms=sms)
 
 
 def _normalise_filled(column: pa.Array) -> Normalised:
@@ -165,19 +225,25 @@ def _normalise_filled(column: pa.Array) -> Normalised:
 
     leftover = np.flatnonzero(~placed & ~empty)
     ok = placed | empty
+    sms = _sms_reasons(pc.if_else(pa.array(placed), e164, ""))
     if leftover.size:
         # Once per distinct value: exports repeat the same odd spelling many times.
         odd = pc.dictionary_encode(raw.take(pa.array(leftover)))
-        read = pa.array(_phonenumbers_e164(odd.dictionary.to_pylist()), pa.string())
+        found = _phonenumbers_e164(odd.dictionary.to_pylist())
+        read = pa.array([number for number, _ in found], pa.string())
+        reasons = pa.array([reason for _, reason in found], pa.string())
         parsed = read.take(odd.indices)
         # phonenumbers reads a French national overseas number as +33: apply the plan.
         parsed_national = pc.replace_substring_regex(parsed, r"^\+33(\d{9})$", r"0\1")
         remapped, dom_placed = _national_to_e164(parsed_national)
         parsed = pc.if_else(pa.array(dom_placed), remapped, parsed)
         ok[leftover] = _bools(pc.not_equal(parsed, ""))
-        e164 = pc.replace_with_mask(e164, _mask_at(len(e164), leftover), parsed)
+        at = _mask_at(len(e164), leftover)
+        e164 = pc.replace_with_mask(e164, at, parsed)
+        sms = pc.replace_with_mask(sms, at, reasons.take(odd.indices))
     result = pc.if_else(pa.array(ok), e164, "")
-    return Normalised(values=result, ok=ok, repaired=lost_zero & ok)
+    sms = pc.if_else(pa.array(ok), sms, "")
+    return Normalised(values=result, ok=ok, repaired=lost_zero & ok, sms=sms)
 
 
 def empty_strings(size: int) -> pa.Array:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -249,9 +249,11 @@ def check_cards(settings: Settings) -> Check:
 def check_brief(
     settings: Settings, edition: date, definitions: Definitions | None
 ) -> tuple[Check, Brief | None]:
-    """The brief of ``edition``: its fields and links (``load_brief``), its framing keys."""
+    """The brief of ``edition``: fields and links (``load_brief``), framing keys, card glyphs."""
     from matinale.content import load_brief
     from matinale.night.run import brief_path
+    from matinale.visuals import load_kit
+    from matinale.visuals.text import card_glyph_problems
 
     found = _Findings("brief")
     path = brief_path(settings.inbox, edition)
@@ -261,6 +263,9 @@ def check_brief(
         found.notes.append(f"{path.name}: {len(brief.themes)} theme(s)")
         if definitions is not None:
             found.errors.extend(_framing_key_problems(settings, path, brief, definitions))
+        with suppress(MatinaleError):  # a broken card kit is the cards area's error
+            texts = card_glyph_problems(load_kit(settings.templates_dir), brief.card_texts())
+            found.errors.extend(f"{path.name}: {text}" for text in texts)
     return found.check(), brief if not found.errors else None
 
 

@@ -75,11 +75,29 @@ class Brief:
     themes: tuple[Theme, ...]
     framing: dict[str, str] = field(default_factory=dict)
 
+    def card_texts(self) -> dict[str, list[tuple[str, str]]]:
+        """The brief's texts that cards draw, by card field, each with where it is written
+        (``themes[0].title``): what ``matinale.night.cards`` puts on a card."""
+        return {
+            "headline": [(f"themes[{i}].title", t.title) for i, t in enumerate(self.themes)],
+            "body": [
+                (f"themes[{i}].key_message", t.key_message) for i, t in enumerate(self.themes)
+            ],
+            "cta": [
+                (f"themes[{i}].call_to_action", t.call_to_action) for i, t in enumerate(self.themes)
+            ],
+            "tagline": [(f"framing.{key}", line) for key, line in self.framing.items()],
+        }
+
 
 def _brief_text(max_length: int) -> Callable[[Any], str]:
     """A validator of a brief's text: one line, at most ``max_length``, no link in it."""
 
     def check(value: Any) -> str:
+        # Refused before any per-character work: a 10-million-character title took 9 s.
+        # Folding whitespace shortens a text, but never tenfold in a real brief.
+        if isinstance(value, str) and len(value) > 10 * max_length + 100:
+            raise Fix(f"is {len(value)} characters long; at most {max_length}", "shorten it")
         text = clean_text(value, max_length)
         if URL_PATTERN.search(text):
             raise Fix(

@@ -11,7 +11,7 @@ postal and INSEE codes, phones) always stay text.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ class RawSupporters:
     blank_rows: int = 0
     format: str = "csv"
     encoding: str | None = None
+    #: Lines (with non-ASCII bytes) per encoding, when a file mixes them (else empty).
+    encoding_lines: dict[str, int] = field(default_factory=dict)
     delimiter: str | None = None
     ignored_columns: tuple[str, ...] = ()
 
@@ -171,9 +173,20 @@ def _read_python(text: str, delimiter: str, first_line: int, width: int, path: P
     )
 
 
-def _read_fast(
-    body: bytes, encoding: str, delimiter: str, skip: int, width: int, path: Path
-) -> tuple[pa.Table | None, bytes, str]:
+@dataclass
+class _Body:
+    """The file's bytes as UTF-8 and how they were decoded."""
+
+    data: bytes
+    encoding: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def to_utf8(self) -> None:
+        """Not UTF-8 after all: Windows-1252, or a mix decoded line by line."""
+        self.data, self.encoding, self.lines = _to_utf8(self.data)
+
+
+def _read_fast(body: _Body, delimiter: str, skip: int, width: int, path: Path) -> pa.Table | None:
     """Arrow's multithreaded reader; None when some row is not ``width`` fields wide.
 
     Values spanning lines are rare, and allowing for them costs a third more, so the first
@@ -182,19 +195,15 @@ def _read_fast(
     newlines = False
     for _ in range(4):
         try:
-            return (
-                _read_arrow(body, delimiter, skip, width, newlines_in_values=newlines),
-                body,
-                encoding,
-            )
+            return _read_arrow(body.data, delimiter, skip, width, newlines_in_values=newlines)
         except _RowShapeError:
-            if newlines or b'"' not in body:
-                return None, body, encoding
+            if newlines or b'"' not in body.data:
+                return None
             newlines = True  # a quoted newline cut at a block boundary looks like a short row
         except pa.ArrowInvalid as exc:
             message = str(exc)
-            if "UTF8" in message.upper() and encoding in ("utf-8", "utf-8-sig"):
-                body, encoding = _to_utf8(body)  # not UTF-8 after all: Windows-1252
+            if "UTF8" in message.upper() and body.encoding in ("utf-8", "utf-8-sig"):
+                body.to_utf8()
             elif ("out of sync" in message or "newlines_in_values" in message) and not newlines:
                 newlines = True
             elif "Empty CSV file" in message:
@@ -207,31 +216,31 @@ def _read_fast(
                 raise UnreadableFileError(
                     f"{path.name}: not readable as CSV ({reason}); open it in a text editor and check the quotes"
                 ) from exc
-    return None, body, encoding  # pragma: no cover - every branch above returns or changes state
+    return None  # pragma: no cover - every branch above returns or changes state
 
 
 def _read_csv(path: Path) -> RawSupporters:
     # This function holds the only reference to the file's bytes, so they are freed as soon
     # as the table is built (at 1M rows they weigh about 200 MB).
     try:
-        body, encoding = _decode_start(path.read_bytes())
+        body = _Body(*_decode_start(path.read_bytes()))
     except OSError as exc:
         raise UnreadableFileError(
             f"{path}: cannot be read ({exc.strerror}); check its permissions"
         ) from exc
-    if b"\x00" in body[:65536]:
+    if b"\x00" in body.data[:65536]:
         raise UnreadableFileError(
             f"{path.name}: binary content (or UTF-16 without its byte-order mark); export the file as CSV UTF-8"
         )
-    if b"\n" not in body and b"\r" in body:
-        body = body.replace(b"\r", b"\n")  # old Mac line ends
-    head_bytes = body[:65536]
+    if b"\n" not in body.data and b"\r" in body.data:
+        body.data = body.data.replace(b"\r", b"\n")  # old Mac line ends
+    head_bytes = body.data[:65536]
     try:
         head = head_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(head_bytes) - 4:  # not just a character cut by the 64 KiB limit
-            body, encoding = _to_utf8(body)
-            head = body[:65536].decode("utf-8", errors="ignore")
+            body.to_utf8()
+            head = body.data[:65536].decode("utf-8", errors="ignore")
         else:
             head = head_bytes[: exc.start].decode("utf-8")
     delimiter, skip, header, header_lines = _sniff(head)
@@ -251,9 +260,10 @@ def _read_csv(path: Path) -> RawSupporters:
         padded = len(records[1])
 
     parsed: _Parsed | None = None
-    table, body, encoding = _read_fast(body, encoding, delimiter, skip + header_lines, padded, path)
+    table = _read_fast(body, delimiter, skip + header_lines, padded, path)
+    encoding, encoding_lines = body.encoding, body.lines
     if table is not None:
-        lines = _arrow_lines(table, body, first_line)
+        lines = _arrow_lines(table, body.data, first_line)
         if lines is not None:
             del body
             columns, table = table.columns, None
@@ -271,11 +281,12 @@ def _read_csv(path: Path) -> RawSupporters:
                 field_counts=np.full(rows, padded, dtype=np.int64),
             )
     if parsed is None:
-        text = body.decode("utf-8", errors="replace")
+        text = body.data.decode("utf-8", errors="replace")
         text = text.split("\n", first_line - 1)[-1] if first_line > 1 else text
         parsed = _read_python(text, delimiter, first_line, width, path)
     raw = _raw_from_cells(path, parsed, mapping, width)
     raw.encoding, raw.delimiter, raw.ignored_columns = encoding, delimiter, ignored
+    raw.encoding_lines = encoding_lines
     return raw
 
 

@@ -42,6 +42,11 @@ REASONS: dict[str, str] = {
     "missing_location": "Ni code postal ni code INSEE : renseignez au moins l'un des deux.",
     "unreadable_boolean": "Valeur oui/non illisible : oui, non, o, n, vrai, faux, true, false, yes, no, y, 1, 0, x (= oui), vide (= non).",
     "unreadable_count": "Nombre entier positif ou nul attendu (ex. 0 ou 3) ; vide vaut 0.",
+    # Quarantined for SMS only: the row stays (e-mail, pages), no SMS is sent to the number.
+    "phone_landline": "Numéro fixe : il ne reçoit pas de SMS, aucun SMS ne lui sera envoyé (la personne reste inscrite) ; donnez un numéro de mobile (06 ou 07).",
+    "phone_special_rate": "Numéro spécial (08…, gratuit ou surtaxé) : il ne reçoit pas de SMS, aucun SMS ne lui sera envoyé ; donnez un numéro de mobile.",
+    "phone_not_mobile": "Numéro qui ne reçoit pas de SMS (ligne par internet en 09, bip…) : aucun SMS ne lui sera envoyé ; donnez un numéro de mobile.",
+    "phone_extension": "Numéro suivi d’un poste (ext., poste) : un SMS ne peut pas joindre un poste, aucun SMS ne sera envoyé ; donnez un mobile sans poste dans la case.",
 }
 _QUARANTINE_COLUMNS = ("source_file", "line", "column", "value", "reason", "hint")
 
@@ -91,6 +96,7 @@ class IngestResult:
             "minors": self.info.get("minors", 0),
             "ambiguous_communes": self.info.get("ambiguous_communes", 0),
             "suppression": self.info.get("suppression", {}),
+            "sms_quarantined": self.info.get("sms_quarantined", 0),
             "consent": self.info.get("consent", {}),
             "source": {
                 key: self.info.get(key)
@@ -103,7 +109,13 @@ class IngestResult:
                     "ignored_columns",
                     "reference_date",
                 )
-            },
+            }
+            # A file mixing encodings says how many lines each one read.
+            | (
+                {"encoding_lines": self.info["encoding_lines"]}
+                if "encoding_lines" in self.info
+                else {}
+            ),
         }
 
     def quarantine_csv(self) -> bytes:

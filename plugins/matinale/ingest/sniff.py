@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from matinale.ingest.schema import (
     _FIELDS,
@@ -35,12 +38,63 @@ def _decode_start(data: bytes) -> tuple[bytes, str]:
     return data, "utf-8"
 
 
-def _to_utf8(data: bytes) -> tuple[bytes, str]:
-    """Windows-1252 (Excel's "CSV" on Windows) re-encoded; Latin-1 when cp1252 cannot be."""
-    try:
-        return data.decode("cp1252").encode("utf-8"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1").encode("utf-8"), "latin-1"
+_CHUNK = 1 << 24
+
+
+def _has_utf8_multibyte(data: bytes) -> bool:
+    """Whether ``data`` holds a valid UTF-8 multi-byte sequence (lead byte, continuations).
+
+    In a Windows-1252 file such pairs spell "Ã©"-like mojibake nobody types: their presence
+    means some lines were written as UTF-8. Checked with numpy, 16 MiB at a time (a regex
+    takes 15 s on a million rows, this well under one).
+    """
+    for start in range(0, len(data), _CHUNK):
+        a = np.frombuffer(data[start : start + _CHUNK + 3], dtype=np.uint8)
+        # A lead byte (C2–F4) followed by a continuation byte (80–BF): rare in cp1252 text.
+        lead = np.flatnonzero((a[:-1] >= 0xC2) & (a[:-1] <= 0xF4) & ((a[1:] & 0xC0) == 0x80))
+        for at in lead:
+            width = 2 if a[at] <= 0xDF else 3 if a[at] <= 0xEF else 4
+            tail = a[at + 1 : at + width]
+            if len(tail) == width - 1 and bool(((tail & 0xC0) == 0x80).all()):
+                return True
+    return False
+
+
+def _decode_line(line: bytes) -> tuple[str, str]:
+    """One line's text and the encoding that read it: UTF-8, then cp1252, then Latin-1."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1"), "latin-1"
+
+
+def _to_utf8(data: bytes) -> tuple[bytes, str, dict[str, int]]:
+    """Bytes that are not all UTF-8, re-encoded as UTF-8: the encoding's name and line counts.
+
+    Windows-1252 (Excel's "CSV" on Windows) is decoded wholesale, Latin-1 when cp1252 cannot
+    be, unless the file also holds valid UTF-8 multi-byte sequences: then it is a mix (two
+    exports pasted together) and each line is decoded on its own, UTF-8 first, so that
+    « Frédéric » stays Frédéric whichever half of the file it is in. The counts name the
+    lines holding non-ASCII bytes, by the encoding that read them (empty unless mixed).
+    """
+    if not _has_utf8_multibyte(data):
+        try:
+            return data.decode("cp1252").encode("utf-8"), "cp1252", {}
+        except UnicodeDecodeError:
+            return data.decode("latin-1").encode("utf-8"), "latin-1", {}
+    counts: Counter[str] = Counter()
+    out: list[bytes] = []
+    for line in data.split(b"\n"):
+        if line.isascii():
+            out.append(line)
+            continue
+        text, encoding = _decode_line(line)
+        counts[encoding] += 1
+        out.append(line if encoding == "utf-8" else text.encode("utf-8"))
+    names = [name for name in ("utf-8", "cp1252", "latin-1") if counts[name]]
+    return b"\n".join(out), "+".join(names), {name: counts[name] for name in names}
 
 
 def _csv_reader(text: str, delimiter: str) -> Reader:

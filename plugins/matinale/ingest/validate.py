@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matinale.contacts import normalise_emails, normalise_phones
+from matinale.contacts import SMS_REASONS, normalise_emails, normalise_phones
 from matinale.ingest.duplicates import _duplicate_groups, _key_codes, _merge_duplicates
 from matinale.ingest.read import RawSupporters
 from matinale.ingest.report import IngestResult, _Problems, _quarantine_frame
@@ -158,6 +158,16 @@ def validate_supporters(
     phone, phone_codes = done["phone"]
     problems.add("phone", "invalid_phone", ~phone.ok)
     repairs["phone_leading_zero"] += int(phone.repaired.sum())
+    # A readable number that cannot get an SMS (landline, special rate, extension) keeps the
+    # row (the e-mail still reaches them; the number still matches duplicates and the
+    # suppression list) but is quarantined for SMS: listed in the report, no SMS consent.
+    sms_problems = _Problems(rows)
+    no_sms = np.zeros(rows, dtype=bool)
+    if phone.sms is not None and "phone" in present:
+        for reason in SMS_REASONS:
+            mask = _bools(pc.equal(phone.sms, reason))
+            sms_problems.add("phone", reason, mask)
+            no_sms |= mask
 
     location: _Location = done["location"]
     for (column, reason), mask in location.problems.items():
@@ -208,6 +218,7 @@ def validate_supporters(
     for name in CONSENT_FIELDS:
         refusals = np.bincount(groups, weights=~booleans[name], minlength=rows)
         consents[name] = booleans[name] & (refusals[groups] == 0)
+    consents["consent_sms"] &= ~no_sms
 
     keep = np.flatnonzero(survivors | merged)
     text = pa.table(
@@ -250,6 +261,10 @@ def validate_supporters(
     valid = valid[ordered]
 
     bucket = np.select([quarantined, suppressed, merged], [1, 2, 3], default=0)
+    sms_only = no_sms & ~quarantined
+    problems.found.extend(
+        (column, reason, mask & ~quarantined) for column, reason, mask in sms_problems.found
+    )
     quarantine = _quarantine_frame(raw, problems)
     accounting = {
         "rows_read": rows,
@@ -274,6 +289,7 @@ def validate_supporters(
         "source": raw.source,
         "format": raw.format,
         "encoding": raw.encoding,
+        **({"encoding_lines": dict(raw.encoding_lines)} if raw.encoding_lines else {}),
         "delimiter": raw.delimiter,
         "columns": list(raw.present),
         "ignored_columns": list(raw.ignored_columns),
@@ -283,6 +299,7 @@ def validate_supporters(
         "ambiguous_communes": int(valid["commune_ambiguous"].sum()),
         "problems_by_column": {str(k): int(v) for k, v in by_column.items()},
         "suppression": suppression_info,
+        "sms_quarantined": int(sms_only.sum()),
         "consent": compliance_counts(valid),
     }
     return IngestResult(

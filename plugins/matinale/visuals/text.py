@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from matinale.visuals.errors import TextFitError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from PIL import Image, ImageFont
 
-    from matinale.visuals.kit import Layer
+    from matinale.visuals.kit import CardKit, Layer
 
 
 @cache
@@ -185,11 +187,48 @@ def _sizes(layer: Layer) -> list[int]:
     return [*sizes, layer.min_size]
 
 
+def missing_glyphs(text: str, font_path: Path) -> str:
+    """The characters of ``text`` the font cannot draw, as ``'😀' (U+1F600), …``; "" if none.
+
+    ``text`` is checked as a card draws it (French typography applied first), so the
+    pre-flight and the visuals stage find the same characters.
+    """
+    return _missing(_normalise(text, font_path), font_path)
+
+
+def _missing(text: str, font_path: Path) -> str:
+    missing = sorted({c for c in text if not _has_glyph(font_path, c)})
+    return ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+
+
+def card_glyph_problems(kit: CardKit, texts: Mapping[str, Sequence[tuple[str, str]]]) -> list[str]:
+    """``where: message`` for each text a card layer's font cannot draw.
+
+    ``texts`` maps a card field (``headline``, ``body``…) to (where, text) pairs; each text
+    is checked with the font of every layout's layer showing that field, once per font.
+    """
+    problems: dict[tuple[str, Path], str] = {}
+    for layout in kit.layouts.values():
+        for layer in layout.layers:
+            if layer.type != "text" or layer.field not in texts:
+                continue
+            font_path = kit.brand.fonts[layer.font].path
+            for where, text in texts[layer.field]:
+                if (where, font_path) in problems:
+                    continue
+                shown = missing_glyphs(text, font_path)
+                if shown:
+                    problems[(where, font_path)] = (
+                        f"{where}: the card font {font_path.name} has no glyph for {shown} "
+                        "(emoji, direction marks…); remove these characters from the text"
+                    )
+    return list(problems.values())
+
+
 def _fit(text: str, layer: Layer, font_path: Path) -> _Block:
     """The largest size (down to ``min_size``) at which ``text`` fits the layer's box, rendered."""
-    missing = sorted({c for c in text if not _has_glyph(font_path, c)})
-    if missing:
-        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+    shown = _missing(text, font_path)
+    if shown:
         raise TextFitError(
             f"the font {font_path.name} has no glyph for {shown}: remove these characters from the text"
         )

@@ -466,7 +466,8 @@ def test_phonenumbers_reads_each_odd_value_once(
     rows.append(_row("S20", phone="06 12 34 56 78"))
     result = _ingest(tmp_path, rows)
     assert seen == [["+44 20 7946 0000", "0612"]]  # the common French one never reaches it
-    assert result.reasons == {"invalid_phone": 4}
+    # The British landline is readable but cannot get an SMS: quarantined for SMS only.
+    assert result.reasons == {"invalid_phone": 4, "phone_landline": 4}
 
 
 def test_booleans(tmp_path: Path) -> None:
