@@ -70,10 +70,14 @@ def write_security(
     of ``security.toml``.
     """
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, mode=0o700)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.chmod(0o700)
+    # Emptied, not replaced: in a container the folder is a volume's mount point.
+    for item in folder.iterdir():
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
     ca_pem, cert_pem, key_pem = _certificates(hosts)
     _write_private(folder / CA_FILE, ca_pem)
     _write_private(folder / CERT_FILE, cert_pem)
@@ -175,7 +179,9 @@ def _certificates(hosts: Sequence[str]) -> tuple[str, str, str]:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())

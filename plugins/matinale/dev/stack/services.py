@@ -32,7 +32,10 @@ AIRFLOW_COMPONENTS: dict[str, tuple[str, ...]] = {
     "worker": ("celery", "worker", "--skip-serve-logs"),
 }
 # Airflow's log server app, per process name: the port (a key of ``ports``) it serves on.
-LOG_SERVERS: dict[str, str] = {"worker-log-server": "worker_logs", "trigger-log-server": "trigger_logs"}
+LOG_SERVERS: dict[str, str] = {
+    "worker-log-server": "worker_logs",
+    "trigger-log-server": "trigger_logs",
+}
 _LOG_APP = "airflow.utils.serve_logs.log_server:get_app"
 _PG_VERSIONS = ("15", "16", "17", "14")
 
