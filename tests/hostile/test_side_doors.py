@@ -145,7 +145,8 @@ def test_no_port_but_s3_gives_an_object_or_takes_a_write(
             where = f"plain {method} {path} on port {port}"
             assert not 200 <= status < 400, f"{where} answered {status}: {answer[:200]!r}"
             assert secret_text not in answer, f"{where} leaked the delivery file"
-            assert b"delivery.csv" not in answer, f"{where} listed the private bucket"
+            if "delivery.csv" not in path:  # an error may echo the key it was asked for
+                assert b"delivery.csv" not in answer, f"{where} listed the private bucket"
         if port == s3_server.s3_port:
             continue
         for path in (f"/buckets/{planted['private']}/delivery.csv", "/dir/status"):
