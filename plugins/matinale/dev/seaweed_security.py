@@ -30,12 +30,21 @@ import ipaddress
 import os
 import secrets
 import shutil
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
 from matinale.dev.s3_credentials import _write_private
 
-__all__ = ["CA_FILE", "CERT_FILE", "KEY_FILE", "SECURITY_FILE", "write_security"]
+__all__ = [
+    "CA_FILE",
+    "CERT_FILE",
+    "KEY_FILE",
+    "SECURITY_FILE",
+    "certificate_hosts",
+    "client_tls_context",
+    "write_security",
+]
 
 SECURITY_FILE = "security.toml"
 CA_FILE = "ca.crt"
@@ -86,6 +95,18 @@ def write_security(
     path = folder / SECURITY_FILE
     _write_private(path, _toml(seen))
     return path
+
+
+def certificate_hosts(host: str) -> tuple[str, ...]:
+    """The names weed's HTTPS ports are reached at: ``host`` and loopback's."""
+    return tuple(dict.fromkeys([host, "127.0.0.1", "localhost"]))
+
+
+def client_tls_context(folder: Path) -> ssl.SSLContext:
+    """A TLS client context trusting ``folder``'s CA and showing its node certificate."""
+    context = ssl.create_default_context(cafile=str(folder / CA_FILE))
+    context.load_cert_chain(folder / CERT_FILE, folder / KEY_FILE)
+    return context
 
 
 def _toml(seen: Path) -> str:

@@ -96,3 +96,18 @@ def test_the_stack_starts_no_log_server_on_every_interface(tmp_path: Path) -> No
         argv = stack.log_server_argv(name)
         assert argv[argv.index("--host") + 1] == "127.0.0.1"
         assert argv[argv.index("--port") + 1] == "8793"
+
+
+def test_client_context_trusts_the_ca_and_shows_the_node_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    from matinale.dev.seaweed_security import certificate_hosts, client_tls_context
+
+    folder = tmp_path / "security"
+    write_security(folder, hosts=certificate_hosts("127.0.0.1"))
+    context = client_tls_context(folder)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert [c["subject"] for c in context.get_ca_certs()] == [
+        ((("commonName", "matinale seaweedfs ca"),),)
+    ]
+    assert certificate_hosts("s3") == ("s3", "127.0.0.1", "localhost")
