@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -178,8 +179,19 @@ class _Helpers:
         return pd.read_parquet(source, columns=columns)
 
 
+def _is_private(key: str) -> bool:
+    """Whether ``key`` holds people's data: a ``private`` folder, a delivery or a quarantine."""
+    parts = key.split("/")
+    return "private" in parts or "delivery" in parts or any("quarantine" in p for p in parts)
+
+
 class LocalStore(_Helpers):
-    """A folder on a disk every task can see."""
+    """A folder on a disk every task can see.
+
+    Files that hold people's data (see ``_is_private``: ``private/``, delivery and quarantine
+    files) are written 0600, and every folder from the root down to them is made 0700, so
+    other accounts on the machine cannot read them.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -192,9 +204,24 @@ class LocalStore(_Helpers):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private = _is_private(key)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
+        if private:
+            folder = target.parent
+            while True:
+                folder.chmod(0o700)
+                if folder == self.root or folder == folder.parent:
+                    break
+                folder = folder.parent
         partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
+        # Created with its final mode: private bytes never sit in a readable file.
+        descriptor = os.open(
+            partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666
+        )
+        with os.fdopen(descriptor, "wb") as handle:
+            if private:
+                os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
         partial.replace(target)  # a reader never sees half a file
 
     def get_bytes(self, key: str) -> bytes:

@@ -211,3 +211,61 @@ def test_docker_compose_accepts_the_file() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    return [str(port) for port in service.get("ports") or []]
+
+
+def test_only_the_ui_and_the_s3_gateway_are_published_on_loopback(
+    services: dict[str, Any],
+) -> None:
+    published = {name: _published(service) for name, service in services.items()}
+    assert {name for name, ports in published.items() if ports} == {"airflow-apiserver", "s3"}
+    # host address : host port : container port; the address defaults to 127.0.0.1.
+    assert published["s3"] == ["${MATINALE_BIND:-127.0.0.1}:${S3_PUBLIC_PORT:-8333}:8333"]
+    assert published["airflow-apiserver"] == [
+        "${MATINALE_BIND:-127.0.0.1}:${AIRFLOW_UI_PORT:-8080}:8080"
+    ]
+    for name in services:
+        assert not services[name].get("network_mode") == "host", f"{name} shares the host network"
+
+
+def test_seaweedfs_ports_need_the_generated_certificates(services: dict[str, Any]) -> None:
+    init = services["s3-security"]
+    assert init["entrypoint"] == ["python", "-m", "matinale.dev.seaweed_security"]
+    assert "healthcheck" not in init and "restart" not in init, "s3-security is one-shot"
+    assert init["volumes"] == ["s3-security:/etc/seaweedfs/security"]
+    s3 = services["s3"]
+    assert s3["depends_on"]["s3-security"]["condition"] == "service_completed_successfully"
+    assert "s3-security:/etc/seaweedfs/security:ro" in s3["volumes"]
+    script = "\n".join(s3["command"])
+    assert "weed -config_dir=/etc/seaweedfs/security server" in script
+    # Weed's components reach each other by the name in their certificate.
+    assert " -ip=s3 " in script and "--host=s3" in init["command"]
+    # The keys of .env.example are refused before weed starts.
+    assert script.index("change-me") < script.index("exec weed")
+
+
+def test_compose_publishes_on_loopback_by_default() -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("Debian's docker-compose is not installed")
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    ports = {
+        name: [str(p.get("published") or p) if isinstance(p, dict) else str(p) for p in s["ports"]]
+        for name, s in resolved.items()
+        if s.get("ports")
+    }
+    assert ports == {
+        "airflow-apiserver": ["127.0.0.1:8080:8080/tcp"],
+        "s3": ["127.0.0.1:8333:8333/tcp"],
+    }, ports

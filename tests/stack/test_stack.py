@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from matinale.dev.local import fill_inbox
-from matinale.dev.stack import NativeStack, verify_bundle
+from matinale.dev.stack import LOG_SERVERS, NativeStack, verify_bundle
 
 pytestmark = pytest.mark.stack
 
@@ -91,6 +91,14 @@ def test_night_runs_on_the_production_topology(tmp_path: Path) -> None:
         # place, the buckets are kept, and no key is printed.
         again = stack.init()
         assert "connection aws_default updated" in again and "buckets created: none" in again, again
+
+        # Nothing listens beyond loopback: every socket of every service (Airflow's log
+        # servers, the scheduler's health check, PostgreSQL, Redis, SeaweedFS) is on 127.0.0.1.
+        listening = stack.listening()
+        services = {name for name, _, _ in listening}
+        assert {"api-server", "scheduler", "postgres", "redis", "s3"} <= services, listening
+        assert set(LOG_SERVERS) <= services, listening
+        assert {address for _, address, _ in listening} == {"127.0.0.1"}, listening
 
         # No generated secret (database, broker, S3 keys, JWT, Fernet, admin) in any log.
         secrets = stack.secret_values()

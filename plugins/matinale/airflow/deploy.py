@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "DeployError",
     "ensure_buckets",
     "parse_users",
+    "refuse_placeholders",
     "run_init",
     "save_connection",
     "write_passwords",
@@ -29,6 +31,33 @@ __all__ = [
 
 class DeployError(MatinaleError, RuntimeError):
     """The deployment's configuration cannot be applied; the message says what to set."""
+
+
+#: What ``.env.example`` puts in every secret; a deployment must replace each one.
+PLACEHOLDER = "change-me"
+# The variables a deployment's secrets reach Airflow and init through (compose's
+# x-airflow-common and airflow-init); others (the host's own) are not looked at.
+_DEPLOYMENT_PREFIXES = ("AIRFLOW", "MATINALE_", "S3_", "AWS_", "POSTGRES", "REDIS")
+
+
+def refuse_placeholders(environ: Mapping[str, str]) -> None:
+    """Refuse to go on while a secret still holds ``.env.example``'s ``change-me`` value.
+
+    Only the variable names are reported, never their values.
+    """
+    found = sorted(
+        name
+        for name, value in environ.items()
+        if name.upper().startswith(_DEPLOYMENT_PREFIXES) and PLACEHOLDER in value.lower()
+    )
+    if found:
+        raise DeployError(
+            f"placeholder secrets from .env.example are still set ({', '.join(found)}): replace "
+            f"every {PLACEHOLDER}-* value in .env with a generated one, e.g. python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))' (the Fernet key: python3 -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'), "
+            "then start again"
+        )
 
 
 def parse_users(spec: str) -> list[tuple[str, str]]:
@@ -180,8 +209,23 @@ def run_init(
     admin_password: str | None,
     conn_json: str | None,
     settings: Settings | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The init steps after ``airflow db migrate``; a summary without any secret."""
+    """The init steps after ``airflow db migrate``; a summary without any secret.
+
+    Nothing is done while a secret (in ``environ``, by default the process's environment, or
+    given here) still holds a ``change-me`` placeholder.
+    """
+    checked = dict(os.environ if environ is None else environ)
+    checked.update(
+        (name, value)
+        for name, value in (
+            ("AIRFLOW_ADMIN_PASSWORD", admin_password),
+            ("MATINALE_AWS_CONN_JSON", conn_json),
+        )
+        if value
+    )
+    refuse_placeholders(checked)
     settings = settings or cached_settings()
     names = write_passwords(passwords_file, users, admin_password=admin_password)
     connection = "kept"

@@ -9,8 +9,14 @@ anonymous requests are denied and presigned URLs expire as they would on AWS::
         s3.ensure_buckets("matinale-bundle")
         s3.client().put_object(Bucket="matinale-bundle", Key="hello.txt", Body=b"hi")
 
-Layout of ``root``: ``data/`` (volumes, filer metadata), ``s3.json`` (identities, mode 0600)
-and ``weed.log`` (the server's output for the current run).
+Layout of ``root`` (0700): ``data/`` (volumes, filer metadata; 0700), ``s3.json`` (identities,
+mode 0600), ``security/`` (``security.toml``, CA and node certificate generated at each start by
+:mod:`matinale.dev.seaweed_security`) and ``weed.log`` (the server's output for the current run).
+
+No side door: only the S3 gateway answers without weed's own certificate. The master, volume
+and filer HTTP ports serve HTTPS with a required client certificate and also check JWTs; every
+gRPC port requires mutual TLS; the filer's HTTP unix socket checks the filer JWT; the gRPC
+unix sockets are created 0755 (connecting needs write permission: owner only).
 
 What the code works around, as measured with SeaweedFS 4.48:
 
@@ -38,6 +44,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -50,6 +57,7 @@ from types import TracebackType
 from typing import Any
 
 from matinale.dev.s3_credentials import S3Credentials, S3ServerError, _write_private
+from matinale.dev.seaweed_security import certificate_hosts, client_tls_context, write_security
 
 __all__ = ["REGION", "S3Credentials", "S3ServerError", "SeaweedS3"]
 
@@ -121,6 +129,15 @@ class SeaweedS3:
         return self.root / "s3.json"
 
     @property
+    def security_dir(self) -> Path:
+        """``security.toml``, the CA and the node certificate of the current run (0700).
+
+        Regenerated at each ``start()``: weed's own ports (master, volume, filer; HTTP and
+        gRPC) answer only to holders of these, so only the S3 gateway is open to the S3 keys.
+        """
+        return self.root / "security"
+
+    @property
     def log_path(self) -> Path:
         """The server's stdout and stderr for the current (or last) run."""
         return self.root / "weed.log"
@@ -166,8 +183,12 @@ class SeaweedS3:
         if self.running:
             raise S3ServerError(f"{self!r} is already running")
         self._ports = _choose_ports(self.host, self._fixed_s3_port)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Volume files hold every object in clear: readable by the owner only.
+        for folder in (self.root, self.data_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
         _write_private(self.config_path, json.dumps(self._identities(), indent=1) + "\n")
+        write_security(self.security_dir, hosts=certificate_hosts(self.host))
         self._prune_raft_folders()
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self._process = subprocess.Popen(
@@ -259,6 +280,10 @@ class SeaweedS3:
             "AWS_DEFAULT_REGION": self.region,
         }
 
+    def tls_context(self) -> ssl.SSLContext:
+        """A TLS context holding this run's node certificate: the key to weed's own HTTPS ports."""
+        return client_tls_context(self.security_dir)
+
     # -- internals ---------------------------------------------------------------------
 
     def _identities(self) -> dict[str, Any]:
@@ -283,6 +308,7 @@ class SeaweedS3:
         return [
             self.weed_binary,
             "-logtostderr",  # glog would otherwise write weed.* files into /tmp
+            f"-config_dir={self.security_dir}",
             "server",
             f"-dir={self.data_dir}",
             f"-ip={self.host}",
@@ -384,9 +410,9 @@ class SeaweedS3:
 
     def _volumes_registered(self) -> bool:
         """Whether the master knows a volume server with room for volumes."""
-        url = f"http://{self.host}:{self._ports['master']}/dir/status"
+        url = f"https://{self.host}:{self._ports['master']}/dir/status"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=self.tls_context()) as response:
                 status = json.load(response)
         except (OSError, ValueError):
             return False

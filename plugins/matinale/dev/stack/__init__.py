@@ -25,11 +25,12 @@ temporary folder, also when something failed.
 from matinale.dev.stack.native import DAG_ID, NativeStack, NightResult
 from matinale.dev.stack.processes import StackError
 from matinale.dev.stack.run import run_stack_test, verify_bundle
-from matinale.dev.stack.services import AIRFLOW_COMPONENTS
+from matinale.dev.stack.services import AIRFLOW_COMPONENTS, LOG_SERVERS
 
 __all__ = [
     "AIRFLOW_COMPONENTS",
     "DAG_ID",
+    "LOG_SERVERS",
     "NativeStack",
     "NightResult",
     "StackError",

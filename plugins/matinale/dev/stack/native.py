@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from matinale.dev.stack.processes import StackError, _tail, _wait_until
-from matinale.dev.stack.services import AIRFLOW_COMPONENTS, StackServices
+from matinale.dev.stack.services import AIRFLOW_COMPONENTS, LOG_SERVERS, StackServices
 
 __all__ = ["DAG_ID", "NativeStack", "NightResult"]
 
@@ -59,6 +59,8 @@ class NativeStack(StackServices):
         with self._timed("airflow-up"):
             for name, argv in AIRFLOW_COMPONENTS.items():
                 self._spawn(name, [sys.executable, "-m", "airflow", *argv], env=self.env)
+            for name in LOG_SERVERS:
+                self._spawn(name, self.log_server_argv(name), env=self.env)
             self._wait_healthy()
 
     def stop(self) -> None:

@@ -19,16 +19,24 @@ from typing import Any
 
 from matinale.dev.stack.processes import ProcessStack, StackError, _free_port, _wait_until, log
 
-__all__ = ["AIRFLOW_COMPONENTS", "StackServices"]
+__all__ = ["AIRFLOW_COMPONENTS", "LOG_SERVERS", "StackServices"]
 
-# The Airflow services of docker-compose.yml, as `airflow` sub-commands.
+# The Airflow services of docker-compose.yml, as `airflow` sub-commands. Each of scheduler,
+# triggerer and worker would start a log server on every interface (0.0.0.0):
+# `--skip-serve-logs`, and LOG_SERVERS start the same app on 127.0.0.1, as `make up` does.
 AIRFLOW_COMPONENTS: dict[str, tuple[str, ...]] = {
     "api-server": ("api-server",),
-    "scheduler": ("scheduler",),
+    "scheduler": ("scheduler", "--skip-serve-logs"),
     "dag-processor": ("dag-processor",),
-    "triggerer": ("triggerer",),
-    "worker": ("celery", "worker"),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+    "worker": ("celery", "worker", "--skip-serve-logs"),
 }
+# Airflow's log server app, per process name: the port (a key of ``ports``) it serves on.
+LOG_SERVERS: dict[str, str] = {
+    "worker-log-server": "worker_logs",
+    "trigger-log-server": "trigger_logs",
+}
+_LOG_APP = "airflow.utils.serve_logs.log_server:get_app"
 _PG_VERSIONS = ("15", "16", "17", "14")
 
 
@@ -71,6 +79,35 @@ class StackServices(ProcessStack):
         if self._s3 is not None:
             values.append(self._s3.credentials.secret_key)
         return values
+
+    def log_server_argv(self, name: str) -> list[str]:
+        """The command of one of LOG_SERVERS: Airflow's log server app on 127.0.0.1 only."""
+        port = self.ports[LOG_SERVERS[name]]
+        uvicorn = [sys.executable, "-m", "uvicorn", "--factory", _LOG_APP, "--no-access-log"]
+        return [*uvicorn, "--host", "127.0.0.1", "--port", str(port)]
+
+    def listening(self) -> list[tuple[str, str, int]]:
+        """(process name, address, port) of every TCP socket the stack's processes listen on."""
+        import psutil
+
+        groups = {proc.pid: proc.name for proc in self.processes}
+        if self._s3 is not None and self._s3.pid:
+            groups[self._s3.pid] = "s3"
+        found = []
+        for process in psutil.process_iter():
+            try:
+                name = groups.get(os.getpgid(process.pid))
+                if name is None:
+                    continue
+                connections = process.net_connections("inet")
+            except (psutil.Error, ProcessLookupError):
+                continue
+            found += [
+                (name, c.laddr.ip, c.laddr.port)
+                for c in connections
+                if c.status == psutil.CONN_LISTEN
+            ]
+        return sorted(set(found))
 
     def _stop_all(self) -> None:
         if self.processes:
@@ -292,6 +329,10 @@ class StackServices(ProcessStack):
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_logs"]),
+                # The log servers listen on 127.0.0.1 only: tasks record it as their host, so
+                # the API server fetches their logs there (a machine's own name may not resolve
+                # to loopback).
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "matinale.dev.local.loopback_hostname",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_logs"]),
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
                 # The DAG file does not change during a test: parse it at start, not every 30 s
