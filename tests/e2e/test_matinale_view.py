@@ -271,7 +271,7 @@ def _approve_in_browser(api: dict, bundle_bucket: str, client, found: dict) -> N
                 answer.click()  # to the Required Action page, as staff would
                 page.wait_for_url("**/required_actions", timeout=60_000)
                 page.get_by_text("Publier l’édition du 24/11/2026 ?").first.wait_for(timeout=60_000)
-                preview = page.get_by_role("link", name="Aperçu de l'édition")
+                preview = page.get_by_role("link", name="Aperçu de l’édition")
                 preview.wait_for(timeout=30_000)
                 page.screenshot(path=str(ARTIFACTS / "approval.png"), full_page=True)
                 found["preview_url"] = preview.get_attribute("href")

@@ -228,6 +228,8 @@ class ClusterRange(Section):
     @model_validator(mode="after")
     def _in_range(self) -> ClusterRange:
         low, high = self.min, self.max
+        if low == high and 1 <= low <= 30:
+            return self  # a fixed k (``clusters: 6``, or 1: one profile per band)
         if not 2 <= low <= 30 or not 2 <= high <= 30:
             raise Fix(
                 f"{{min: {low}, max: {high}}} is out of range",

@@ -185,3 +185,17 @@ def test_territory_errors(tmp_path: Path, packs: str, expected: str) -> None:
     path = _yaml(tmp_path, "territories.yaml", f"packs: {packs}\n")
     with pytest.raises(SegmentDefinitionError, match=expected):
         load_territories(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "k"), [("1", (1, 1)), ("6", (6, 6)), ("{min: 3, max: 3}", (3, 3))]
+)
+def test_a_fixed_number_of_profiles_is_accepted(
+    tmp_path: Path, value: str, k: tuple[int, int]
+) -> None:
+    """A fixed k (1 included: one profile per band, as the benchmark's small runs use) is no
+    silhouette range, so the 2..30 rule of ranges does not apply to it."""
+    profiles = load_profiles(
+        _yaml(tmp_path, "profiles.yaml", f"features: [interests]\nclusters: {value}\n")
+    )
+    assert (profiles.k_min, profiles.k_max) == k
