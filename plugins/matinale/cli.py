@@ -459,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schedule.add_argument("--markdown", action="store_true", help="print a Markdown table")
     schedule.set_defaults(func=_cmd_schedule)
+    __import__("matinale.links.commands", fromlist=["*"]).add_commands(commands)  # links, withdraw
     return parser
 
 
