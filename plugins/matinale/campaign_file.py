@@ -171,7 +171,8 @@ class LinksSection(Section):
         description="Where the link service answers (https://liens.example.org): /p/ and /s/ links start with it",
     )
     state_bucket: str = Field(
-        default="", description="Bucket of the link state (tokens, link tables); default: the bundle bucket"
+        default="",
+        description="Bucket of the link state (tokens, link tables); default: the bundle bucket",
     )
     state_prefix: str = Field(
         default="links/", pattern=r"^([a-z0-9][a-z0-9._-]*/)+$", description="e.g. links/"

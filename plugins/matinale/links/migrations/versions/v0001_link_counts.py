@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Spelled out, not taken from counts.COUNTS: a migration is a frozen snapshot of its day.
     op.create_table(
         "link_counts",
         sa.Column("hour", sa.String(25), nullable=False),
