@@ -168,6 +168,7 @@ class LinksSection(Section):
     )
     public_base_url: str = Field(
         default="",
+        pattern=r"^(https?://[A-Za-z0-9.-]+(:[0-9]+)?/?)?$",
         description="Where the link service answers (https://liens.example.org): /p/ and /s/ links start with it",
     )
     state_bucket: str = Field(
