@@ -172,6 +172,24 @@ class LinksSection(Section):
     presign_expiry_hours: int = Field(
         default=48, ge=1, le=168, description="1 to 168: S3 presigned links last 7 days at most"
     )
+    public_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://[A-Za-z0-9.-]+(:[0-9]+)?/?)?$",
+        description="Where the link service answers (https://liens.example.org): /p/ and /s/ links start with it",
+    )
+    state_bucket: str = Field(
+        default="",
+        description="Bucket of the link state (tokens, link tables); default: the bundle bucket",
+    )
+    state_prefix: str = Field(
+        default="links/", pattern=r"^([a-z0-9][a-z0-9._-]*/)+$", description="e.g. links/"
+    )
+    counts_retention_days: int = Field(
+        default=400, ge=1, description="Counts of editions older than this are deleted"
+    )
+    page_link_minutes: int = Field(
+        default=10, ge=1, le=60, description="Life of the presigned page URL /p/ redirects to"
+    )
 
 
 class PrivacySection(Section):

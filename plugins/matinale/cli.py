@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matinale import retention_cli
+from matinale.links import commands as links_commands
 from matinale.person import commands as person_commands
 
 if TYPE_CHECKING:
@@ -469,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.set_defaults(func=_cmd_schedule)
     person_commands.add_commands(commands)
     retention_cli.add_commands(commands)
+    links_commands.add_commands(commands)  # links serve|rotate|stats, withdraw
     return parser
 
 

@@ -17,6 +17,7 @@ Environment variables (all optional):
 ``MATINALE_INBOX``          inbox folder (default ``$MATINALE_VAR/inbox``)
 ``MATINALE_WORK_STORE``     ``local`` (default) or ``s3`` (Celery workers share no disk)
 ``MATINALE_BUNDLE_BUCKET``  / ``MATINALE_PRIVATE_BUCKET``  override the buckets of campaign.yaml
+``MATINALE_LINKS_BUCKET``   overrides ``links.state_bucket`` (the link service's tokens and link tables)
 ``MATINALE_AWS_CONN_ID``    Airflow connection for S3 (default ``aws_default``)
 ``MATINALE_S3_PUBLIC_URL``  the S3 address phones reach (``https://s3.example.org``), when the workers use
                             another one (``http://s3:8333`` in compose): presigned links are signed for it
@@ -46,6 +47,7 @@ __all__ = [
     "CampaignFile",
     "Clocks",
     "Election",
+    "LinkService",
     "Retention",
     "Settings",
     "SettingsError",
@@ -142,6 +144,17 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class LinkService:
+    """The link service's settings (campaign.yaml ``links:``; see :mod:`matinale.links`)."""
+
+    public_base_url: str = ""
+    state_bucket: str = "matinale-bundle"
+    state_prefix: str = "links/"
+    counts_retention_days: int = 400
+    page_link_minutes: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     campaign_file: Path
@@ -166,6 +179,7 @@ class Settings:
     deadline_alert: bool = True
     retention: Retention = field(default_factory=lambda: Retention(30, None, 30, False))
     public_s3_url: str | None = None
+    link_service: LinkService = field(default_factory=LinkService)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -253,6 +267,16 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         not in {"0", "off", "false", "no"},
         retention=Retention(**file.retention.model_dump()),
         public_s3_url=_public_s3_url(os.environ.get("MATINALE_S3_PUBLIC_URL", "")),
+        link_service=LinkService(
+            public_base_url=file.links.public_base_url.rstrip("/"),
+            state_bucket=os.environ.get("MATINALE_LINKS_BUCKET")
+            or file.links.state_bucket
+            or os.environ.get("MATINALE_BUNDLE_BUCKET")
+            or file.storage.bundle_bucket,
+            state_prefix=file.links.state_prefix,
+            counts_retention_days=file.links.counts_retention_days,
+            page_link_minutes=file.links.page_link_minutes,
+        ),
         raw=raw,
     )
 

@@ -1,0 +1,66 @@
+"""The link service: the one public piece of Matinale (``/p/``, ``/s/``, ``POST /e``), the
+link state it reads, and the aggregated counts it writes.
+
+Link-state layout (the contract publish writes and the service reads)
+---------------------------------------------------------------------
+In ``links.state_bucket`` (default: the bundle bucket) under ``links.state_prefix``
+(default ``links/``). No personal data; readable by the service's own S3 identity; kept
+beyond edition retention, so a QR code printed last week still resolves::
+
+    links/tokens.json                      one token per segment, with the retired ones
+        {"version": 1, "tokens": {"<token>": {"segment": "s01", "created": "<iso UTC>",
+                                             "rotated_from": "<old token>" | null,
+                                             "retired": "<iso UTC>" | null}}}
+    links/tables/<edition>/<run>.json      one run's link table, written BEFORE promotion
+        {"version": 1, "edition": "YYYY-MM-DD", "run": "<run>", "registered_at": "<iso>",
+         "links": {"<code>": {"destination": "https://…", "segment": "s01",
+                              "theme": "…", "channel": "…", "angle": "…"}},
+         "cells": [["s01", "<theme>", "<channel>", "<angle>"], …]}
+    links/withdrawn/<edition>.json         marker: {"edition", "at", "by", "reason"}
+
+* ``<token>``: 128 random bits, base64url (22 characters): ``/p/<token>``; a rotated token
+  stays in the file with ``retired`` set and answers "lien remplacé".
+* ``<code>``: 8 random characters of :data:`~matinale.links.codes.CODE_ALPHABET`:
+  ``/s/<code>``; never reused across tables; its destination is an absolute http(s) URL
+  (on ``links.allowed_domains`` when that list is set). ``cells`` lists the page's cells
+  (segment, theme, channel, angle) that have no short link but may send beacons; a link's
+  own cell is always allowed.
+* ``/p/`` follows the bundle bucket's pointers (:mod:`matinale.publish.pointers`):
+  ``latest.json`` names the newest edition's promoted run (``edition``, ``run``,
+  ``prefix``), whose ``manifest.json`` lists ``segments: [{"id", "page"}]``; the page key
+  is ``<prefix><page>`` (``editions/<date>/<run>/<segment>/index.html``). A rollback
+  rewrites ``latest.json``; a withdrawal marker for the edition it names stops ``/p/``.
+
+Writers: :class:`LinkState` — ``register_run(edition, run, links, cells=…)``,
+``ensure_tokens(segments)``, ``rotate(segment)`` / ``rotate(all_segments=True)``,
+``withdraw(edition)``; ``taken_codes()`` and :func:`new_code` draw fresh codes.
+
+Modules: ``codes`` (identifiers and their checks), ``state`` (the S3 layout), ``resolve``
+(the service's in-memory snapshot and presigned URLs), ``counts`` (the counts and their
+database; Alembic migrations in ``migrations/``), ``beacons`` (which beacons count),
+``guard`` (rate limit, preview bots, headers), ``pages`` (French pages), ``app``
+(:func:`create_app`), ``serve`` (uvicorn), ``commands`` (the CLI).
+"""
+
+from matinale.links.app import Tuning, create_app
+from matinale.links.codes import LinkStateError, new_code, new_token
+from matinale.links.counts import Counts, CountsError, database_url, make_engine, migrate
+from matinale.links.state import Cell, LinkState, Table, TableLink, Token
+
+__all__ = [
+    "Cell",
+    "Counts",
+    "CountsError",
+    "LinkState",
+    "LinkStateError",
+    "Table",
+    "TableLink",
+    "Token",
+    "Tuning",
+    "create_app",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "new_code",
+    "new_token",
+]

@@ -1,0 +1,202 @@
+"""The link service's ASGI app: ``/p/<token>``, ``/s/<code>``, ``POST /e``, ``/healthz``.
+
+:func:`create_app` wires the pieces: the in-memory snapshot of the link state
+(:mod:`.resolve`), the counts (:mod:`.counts`), the beacon bounds (:mod:`.beacons`), the
+rate limiter and headers (:mod:`.guard`) and the French pages (:mod:`.pages`). Its lifespan
+migrates the counts database, loads the state, refreshes it in the background, flushes the
+counts every ``flush_seconds`` and once more at shutdown (SIGTERM).
+
+Nothing here logs or stores an address, user agent, referrer, token or code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from matinale.links.beacons import MAX_BODY, Plausibility, parse_beacon
+from matinale.links.counts import Counts, CountsError, make_engine, migrate
+from matinale.links.guard import RateLimiter, SecurityHeaders, is_preview_bot
+from matinale.links.pages import STYLE_HASH, page
+from matinale.links.resolve import Outcome, Resolver
+from matinale.links.state import LinkState
+from matinale.s3types import S3Client
+from matinale.settings import Settings
+
+__all__ = ["Tuning", "create_app"]
+
+log = logging.getLogger("matinale.links")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings and limits of the service (the defaults are the production ones)."""
+
+    pointer_seconds: float = 2.0
+    state_seconds: float = 5.0
+    url_seconds: float = 60.0
+    flush_seconds: float = 1.0
+    rate_per_second: float = 5.0
+    burst: float = 30.0
+    purge_seconds: float = 3600.0
+
+
+def _html(kind: str, head: bool = False) -> Response:
+    status, body = page(kind)
+    return Response(b"" if head else body, status, media_type="text/html; charset=utf-8")
+
+
+def _redirect(url: str) -> Response:
+    return Response(status_code=302, headers={"location": url})
+
+
+async def _every(seconds: float, work: Callable[[], Any], what: str) -> None:
+    """Run ``work`` in a worker thread every ``seconds``; log failures by type only."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:  # noqa: BLE001 - the service keeps serving its last snapshot
+            log.warning("link service: %s failed (%s); retrying", what, type(exc).__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: S3Client,
+    db_url: str,
+    tuning: Tuning | None = None,
+) -> FastAPI:
+    """The link service for one campaign: ``client`` reads the bundle and link-state
+    buckets; counts go to ``db_url`` (SQLAlchemy URL)."""
+    tune = tuning or Tuning()
+    links = settings.link_service
+    state = LinkState(client, links.state_bucket, links.state_prefix)
+    resolver = Resolver(
+        client,
+        settings.bundle_bucket,
+        state,
+        page_minutes=links.page_link_minutes,
+        public_url=settings.public_s3_url,
+        url_seconds=tune.url_seconds,
+    )
+    engine = make_engine(db_url)
+    counts = Counts(engine)
+    plausible = Plausibility()
+    limiter = RateLimiter(tune.rate_per_second, tune.burst)
+
+    def purge() -> None:
+        removed = counts.purge(links.counts_retention_days)
+        if removed:
+            log.info("link service: %d count rows past retention deleted", removed)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        revision = await asyncio.to_thread(migrate, engine)
+        await asyncio.to_thread(purge)
+        for first in (resolver.refresh_pointer, resolver.refresh_state):
+            try:
+                await asyncio.to_thread(first)
+            except Exception as exc:  # noqa: BLE001 - start anyway; the loops retry
+                log.warning("link service: first S3 read failed (%s)", type(exc).__name__)
+        tasks = [
+            asyncio.create_task(_every(tune.pointer_seconds, resolver.refresh_pointer, "pointer")),
+            asyncio.create_task(_every(tune.state_seconds, resolver.refresh_state, "state")),
+            asyncio.create_task(_every(tune.flush_seconds, counts.flush, "count flush")),
+            asyncio.create_task(_every(tune.purge_seconds, purge, "retention")),
+        ]
+        log.info("link service: ready (counts schema %s)", revision)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _attempt in range(3):
+                try:
+                    written = await asyncio.to_thread(counts.flush)
+                except CountsError:
+                    await asyncio.sleep(0.5)
+                    continue
+                log.info("link service: stopped; %d events in the last flush", written)
+                break
+            else:
+                log.error("link service: stopped with %d events unwritten", counts.pending)
+            engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
+    app.state.counts = counts
+    app.state.resolver = resolver
+
+    def limited(request: Request) -> bool:
+        address = request.client.host if request.client else ""
+        return not limiter.allow(address)
+
+    def answer(outcome: Outcome, request: Request, event: str) -> Response:
+        head = request.method == "HEAD"
+        if outcome.kind != "redirect":
+            return _html(outcome.kind, head)
+        if not head:
+            bot = is_preview_bot(request.headers.get("user-agent", ""))
+            counts.add(outcome.edition, outcome.segment, "preview" if bot else event, outcome.cell)
+            if event == "open" and not bot:
+                plausible.opened(outcome.edition, outcome.segment)
+        return _redirect(outcome.url)
+
+    @app.api_route("/p/{token}", methods=["GET", "HEAD"])
+    async def open_page(token: str, request: Request) -> Response:
+        if limited(request):
+            return _html("too_many", request.method == "HEAD")
+        return answer(resolver.page(token), request, "open")
+
+    @app.api_route("/s/{code}", methods=["GET", "HEAD"])
+    async def short_link(code: str, request: Request) -> Response:
+        if limited(request):
+            return _html("too_many", request.method == "HEAD")
+        return answer(resolver.short(code), request, "click")
+
+    @app.post("/e")
+    async def beacon(request: Request) -> Response:
+        if limited(request):
+            return Response(status_code=429)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return Response(status_code=413)
+        fields = parse_beacon(body)
+        if fields is None:
+            return Response(status_code=400)
+        edition = fields["edition"]
+        cell = (fields["segment"], fields["theme"], fields["channel"], fields["angle"])
+        if cell in resolver.cells.get(edition, frozenset()):
+            ok = plausible.accept(edition, cell, fields["event"])
+            counts.add(edition, cell[0], fields["event"] if ok else "implausible", cell[1:])
+        return Response(status_code=204)  # dropped or not: the page learns nothing
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "published": resolver.latest is not None}
+
+    app.add_middleware(_headers_middleware)
+    return app
+
+
+def _headers_middleware(app: Any) -> SecurityHeaders:
+    return SecurityHeaders(app, STYLE_HASH)
+
+
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    return _html("unknown", request.method == "HEAD")

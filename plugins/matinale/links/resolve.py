@@ -1,0 +1,168 @@
+"""What the service knows, kept in memory and refreshed from S3 in the background: the
+promoted run (``latest.json``, re-read every ``pointer_seconds``), its manifest's page keys,
+the tokens, the link tables and the withdrawal markers (every ``state_seconds``), and the
+presigned page URLs (cached per run and segment for ``url_seconds``).
+
+Requests never wait for S3: they read this snapshot. When S3 cannot be read, the last
+snapshot keeps being served and the failure is logged (its type only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from matinale.bundle import MANIFEST
+from matinale.links.codes import is_code, is_token
+from matinale.links.state import TABLES, Cell, LinkState, Table, TableLink, Token
+from matinale.publish.pointers import LATEST
+from matinale.publish.presign import Presigner
+from matinale.publish.s3 import read_pointer
+from matinale.s3types import S3Client
+
+__all__ = ["Outcome", "Resolver"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a /p/ or /s/ request gets: a redirect (``url``) or one of the French pages."""
+
+    kind: str  # "redirect", "unknown", "replaced", "not_published", "withdrawn"
+    url: str = ""
+    edition: str = ""
+    segment: str = ""
+    cell: tuple[str, str, str] = ("", "", "")
+
+
+UNKNOWN = Outcome("unknown")
+
+
+class Resolver:
+    def __init__(
+        self,
+        client: S3Client,
+        bundle_bucket: str,
+        state: LinkState,
+        *,
+        page_minutes: int = 10,
+        public_url: str | None = None,
+        url_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.bundle_bucket = bundle_bucket
+        self.state = state
+        self.page_expiry = timedelta(minutes=page_minutes)
+        self.public_url = public_url
+        self.url_seconds = url_seconds
+        self.clock = clock
+        self.latest: dict[str, Any] | None = None
+        self.pages: dict[str, str] = {}  # segment → page path in the promoted run
+        self.tokens: dict[str, Token] = {}
+        self.codes: dict[str, tuple[str, TableLink]] = {}  # code → (edition, link)
+        self.cells: dict[str, frozenset[Cell]] = {}  # edition → cells beacons may name
+        self.withdrawn: set[str] = set()
+        self._tables: dict[str, Table] = {}
+        self._manifests: dict[str, dict[str, str]] = {}
+        self._presigners: dict[str, Presigner] = {}
+        self._urls: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()  # refreshes run in worker threads, one at a time
+
+    # -- refreshing (worker threads) ----------------------------------------------------
+
+    def refresh_pointer(self) -> None:
+        """Re-read latest.json, and the manifest of a run not seen before."""
+        with self._lock:
+            latest = read_pointer(self.client, self.bundle_bucket, LATEST)
+            pages: dict[str, str] = {}
+            if latest is not None:
+                prefix = str(latest["prefix"]).rstrip("/")
+                if prefix not in self._manifests:
+                    manifest = read_pointer(self.client, self.bundle_bucket, f"{prefix}/{MANIFEST}")
+                    if manifest is None:  # promoted without a manifest: serve nothing from it
+                        return
+                    self._manifests[prefix] = {
+                        str(s["id"]): str(s["page"]) for s in manifest.get("segments", [])
+                    }
+                pages = self._manifests[prefix]
+            self.latest, self.pages = latest, pages
+
+    def refresh_state(self) -> None:
+        """Re-read the tokens, the withdrawal markers and the link tables not seen before
+        (a table is written once, before its run is promoted)."""
+        with self._lock:
+            tokens = self.state.tokens()
+            withdrawn = self.state.withdrawn()
+            keys = self.state.list_keys(TABLES)
+            fresh = [k for k in keys if k not in self._tables]
+            for key in fresh:
+                data = self.state.read(key)
+                if data is not None:
+                    self._tables[key] = Table.from_json(data)
+            if fresh:
+                codes: dict[str, tuple[str, TableLink]] = {}
+                cells: dict[str, set[Cell]] = {}
+                for table in self._tables.values():
+                    codes.update((c, (table.edition, link)) for c, link in table.links.items())
+                    cells.setdefault(table.edition, set()).update(table.cells)
+                self.codes = codes
+                self.cells = {e: frozenset(c) for e, c in cells.items()}
+            self.tokens, self.withdrawn = tokens, withdrawn
+
+    # -- answering (event loop; memory only, presigning aside) --------------------------
+
+    def page(self, token: str) -> Outcome:
+        entry = self.tokens.get(token) if is_token(token) else None
+        if entry is None:
+            return UNKNOWN
+        if entry.retired is not None:
+            return Outcome("replaced", segment=entry.segment)
+        latest = self.latest
+        if latest is None:
+            return Outcome("not_published", segment=entry.segment)
+        edition = str(latest["edition"])
+        if edition in self.withdrawn:
+            return Outcome("withdrawn", edition=edition, segment=entry.segment)
+        path = self.pages.get(entry.segment)
+        if path is None:
+            return Outcome("not_published", edition=edition, segment=entry.segment)
+        url = self._url(str(latest["prefix"]).rstrip("/"), entry.segment, path)
+        return Outcome("redirect", url, edition, entry.segment)
+
+    def short(self, code: str) -> Outcome:
+        found = self.codes.get(code) if is_code(code) else None
+        if found is None:
+            return UNKNOWN
+        edition, link = found
+        cell = (link.theme, link.channel, link.angle)
+        if edition in self.withdrawn:
+            return Outcome("withdrawn", edition=edition, segment=link.segment, cell=cell)
+        return Outcome("redirect", link.destination, edition, link.segment, cell)
+
+    def _url(self, prefix: str, segment: str, path: str) -> str:
+        now = self.clock()
+        cached = self._urls.get((prefix, segment))
+        if cached is not None and now - cached[0] < self.url_seconds:
+            return cached[1]
+        presigner = self._presigners.get(prefix)
+        if presigner is None:
+            presigner = Presigner(
+                self.client,
+                self.bundle_bucket,
+                prefix,
+                self.page_expiry,
+                public_url=self.public_url,
+            )
+            self._presigners[prefix] = presigner
+        url = presigner(path)
+        if len(self._urls) > 10_000:  # runs come and go: never grow without bound
+            self._urls.clear()
+        self._urls[(prefix, segment)] = (now, url)
+        return url

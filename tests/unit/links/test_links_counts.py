@@ -1,0 +1,85 @@
+"""The aggregated counts: migrations, in-memory sums, upserts, retention, Paris hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from matinale.links.counts import (
+    Counts,
+    CountsError,
+    database_url,
+    make_engine,
+    migrate,
+    paris_hour,
+)
+
+MOMENT = datetime(2026, 11, 24, 6, 15, tzinfo=UTC)
+
+
+def _counts(tmp_path: Path) -> Counts:
+    engine = make_engine(f"sqlite:///{tmp_path / 'links.db'}")
+    assert migrate(engine) == "0001"
+    assert migrate(engine) == "0001"  # idempotent: the service runs it at every start
+    return Counts(engine, clock=lambda: MOMENT)
+
+
+def test_counts_are_summed_in_memory_and_added_to_rows(tmp_path: Path) -> None:
+    counts = _counts(tmp_path)
+    for _ in range(3):
+        counts.add("2026-11-24", "s01", "open")
+    counts.add("2026-11-24", "s01", "click", ("logement", "x", "mobiliser"))
+    assert counts.pending == 4
+    assert counts.flush() == 4
+    counts.add("2026-11-24", "s01", "open", n=2)
+    assert counts.flush() == 2
+    assert counts.flush() == 0
+    assert list(counts.totals("2026-11-24")) == [("s01", "click", 1), ("s01", "open", 5)]
+    with counts.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM link_counts ORDER BY event")).all()
+    assert [tuple(r) for r in rows] == [
+        ("2026-11-24T07:00+01:00", "2026-11-24", "s01", "logement", "x", "mobiliser", "click", 1),
+        ("2026-11-24T07:00+01:00", "2026-11-24", "s01", "", "", "", "open", 5),
+    ]
+
+
+def test_a_failed_flush_keeps_the_counts_in_memory(tmp_path: Path) -> None:
+    counts = _counts(tmp_path)
+    counts.add("2026-11-24", "s01", "open")
+    with counts.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE link_counts"))
+    with pytest.raises(CountsError) as caught:
+        counts.flush()
+    assert caught.value.retryable
+    assert counts.pending == 1
+
+
+def test_retention_deletes_old_editions_only(tmp_path: Path) -> None:
+    counts = _counts(tmp_path)
+    counts.add("2026-01-01", "s01", "open")
+    counts.add("2026-11-20", "s01", "open")
+    counts.flush()
+    assert counts.purge(30, today=date(2026, 11, 24)) == 1
+    assert list(counts.totals("2026-11-20")) == [("s01", "open", 1)]
+    assert list(counts.totals("2026-01-01")) == []
+
+
+def test_paris_hours_are_unambiguous_across_the_autumn_change() -> None:
+    first = paris_hour(datetime(2026, 10, 25, 0, 30, tzinfo=UTC))
+    second = paris_hour(datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
+    assert (first, second) == ("2026-10-25T02:00+02:00", "2026-10-25T02:00+01:00")
+
+
+def test_database_url_prefers_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MATINALE_LINKS_DB_URL", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_MATINALE_LINKS_DB", raising=False)
+    assert database_url(tmp_path) == f"sqlite:///{tmp_path / 'links.db'}"
+    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_LINKS_DB", "postgres://u:p@db/links")
+    assert database_url(tmp_path) == "postgresql://u:p@db/links"
+    monkeypatch.setenv("MATINALE_LINKS_DB_URL", "sqlite:///x.db")
+    assert database_url(tmp_path) == "sqlite:///x.db"
