@@ -428,3 +428,14 @@ def test_child_cpu_adds_the_larger_of_waited_and_sampled_workers() -> None:
         ).cpu_seconds()
         == 4.0
     )
+
+
+def test_the_bench_measures_the_nights_one_list_of_stages() -> None:
+    """The bench runs matinale.night.STAGES, in their order and with their functions; a new
+    stage without a measurement entry fails here (and at import) instead of going unmeasured."""
+    from matinale import night
+    from matinale.dev.bench.child import STAGES
+
+    assert [(s.name, s.function) for s in STAGES] == [
+        (s.name, s.function.__name__) for s in night.STAGES
+    ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench.probe import write_result
+from matinale.night import STAGES as NIGHT_STAGES
 
 __all__ = [
     "STAGES",
@@ -58,25 +59,34 @@ class StageSpec:
     per_supporter: bool = False
 
 
-#: The night's stages in the order the DAG runs them. Optional ones run when ``night`` has them.
+#: How the bench measures each stage of ``matinale.night.STAGES`` (the one list of stages,
+#: which gives their names, order and functions): unit, modules imported before the clock,
+#: whether it also reads supporter-level data.
 # fmt: off
-STAGES: tuple[StageSpec, ...] = tuple(
-    StageSpec(name, function, required, unit, tuple(warm.split()), per_supporter)
-    for name, function, required, unit, warm, per_supporter in (
-        # name, function, required, unit, modules imported before the clock, per supporter
-        ("prepare", "run_prepare", True, "bytes", "yaml matinale.content", True),
-        ("ingest", "run_ingest", True, "rows", "pandas pyarrow.csv pyarrow.parquet matinale.ingest matinale.privacy", False),
-        ("privacy", "run_privacy", True, "rows", "pandas pyarrow.parquet matinale.privacy", False),
-        ("segment", "run_segment", True, "rows", "pandas pyarrow.parquet sklearn.cluster matinale.geo matinale.segment", False),
-        ("content", "run_content", True, "posts", "jinja2 matinale.content matinale.bundle", False),
-        ("visuals", "run_visuals", True, "cards", "PIL.Image matinale.content matinale.visuals", False),
-        ("contact_sheet", "run_contact_sheet", False, "cards", "PIL.Image matinale.bundle matinale.visuals", False),
-        ("bundle", "run_bundle", True, "bytes", "jinja2 matinale.content matinale.bundle", False),
-        ("checks", "run_checks", False, "bytes", "matinale.bundle matinale.checks", True),
-        ("publish", "run_publish", True, "bytes", "boto3 matinale.bundle matinale.publish", True),
-    )
-)
+_MEASURE: dict[str, tuple[str, str, bool]] = {
+    "prepare": ("bytes", "yaml matinale.content", True),
+    "ingest": ("rows", "pandas pyarrow.csv pyarrow.parquet matinale.ingest matinale.privacy", False),
+    "privacy": ("rows", "pandas pyarrow.parquet matinale.privacy", False),
+    "segment": ("rows", "pandas pyarrow.parquet sklearn.cluster matinale.geo matinale.segment", False),
+    "content": ("posts", "jinja2 matinale.content matinale.bundle", False),
+    "visuals": ("cards", "PIL.Image matinale.content matinale.visuals", False),
+    "contact_sheet": ("cards", "PIL.Image matinale.bundle matinale.visuals", False),
+    "bundle": ("bytes", "jinja2 matinale.content matinale.bundle", False),
+    "checks": ("bytes", "matinale.bundle matinale.checks", True),
+    "publish": ("bytes", "boto3 matinale.bundle matinale.publish", True),
+}
 # fmt: on
+STAGES: tuple[StageSpec, ...] = tuple(
+    StageSpec(
+        stage.name,
+        stage.function.__name__,
+        True,
+        _MEASURE[stage.name][0],
+        tuple(_MEASURE[stage.name][1].split()),
+        _MEASURE[stage.name][2],
+    )
+    for stage in NIGHT_STAGES
+)
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
 
