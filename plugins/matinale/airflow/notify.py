@@ -25,8 +25,8 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import UTC, date, datetime
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseNotifier
@@ -241,12 +241,12 @@ class MatinaleNotifier(BaseNotifier):
     def _conn_id(self) -> str:
         return self.conn_id or cached_settings().alert_conn_id
 
-    def _log(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         log.log(logging.INFO if self.event == EDITION_READY else logging.WARNING, "%s", text)
 
     def notify(self, context: Any) -> None:
         text = alert_text(self.event, dict(context))
-        self._log(text)
+        self._say(text)
         try:
             conn = BaseHook.get_connection(self._conn_id())
         except AirflowNotFoundException:
@@ -256,7 +256,7 @@ class MatinaleNotifier(BaseNotifier):
 
     async def async_notify(self, context: Any) -> None:
         text = alert_text(self.event, dict(context))
-        self._log(text)
+        self._say(text)
         try:
             conn = await BaseHook.aget_connection(self._conn_id())
         except AirflowNotFoundException:

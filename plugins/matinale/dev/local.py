@@ -192,7 +192,9 @@ def _run_night(command: list[str], env: dict[str, str], log: Path, database: Pat
     with log.open(encoding="utf-8", errors="replace") as text:
         text.seek(start)
         message = failure_message(text.read())
-    where = f"task {', '.join(failed)}" if failed else f"airflow dags test (exit {popen.returncode})"
+    where = (
+        f"task {', '.join(failed)}" if failed else f"airflow dags test (exit {popen.returncode})"
+    )
     return (
         f"The night failed ({where}); Airflow's full output: {log}\n"
         f"Error: {message or 'see the end of the log above'}"

@@ -72,11 +72,14 @@ def _counts(name: str, summaries: Sequence[Any]) -> str:
     if name == "checks":
         findings = sum(int(v) for s in dicts for v in s.values() if isinstance(v, int))
         return f"{findings} findings ({', '.join(key for key, _ in _COUNTS['checks'])})"
-    keys = _COUNTS.get(name) or tuple(
-        (k, k.replace("_", " "))
-        for k, v in (dicts[0].items() if dicts else ())
-        if isinstance(v, int) and not isinstance(v, bool)
-    )[:4]
+    keys = (
+        _COUNTS.get(name)
+        or tuple(
+            (k, k.replace("_", " "))
+            for k, v in (dicts[0].items() if dicts else ())
+            if isinstance(v, int) and not isinstance(v, bool)
+        )[:4]
+    )
     parts = [
         _plural(sum(int(s.get(key) or 0) for s in dicts), label)
         for key, label in keys
