@@ -218,19 +218,34 @@ class NativeStack(StackServices):
             run_id=run_id, state=state, tasks=tasks, approvals=approvals, task_instances=instances
         )
 
+    def pending_approvals(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's human-in-the-loop requests nobody has answered yet."""
+        listed = self.api(
+            "GET",
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails",
+            params={"response_received": "false"},
+        ).json()
+        return list(listed.get("hitl_details", []))
+
+    def clear(self, run_id: str, task_ids: list[str]) -> None:
+        """Clear tasks of a run and everything downstream (staff's "Clear" in the UI)."""
+        self.api(
+            "POST",
+            f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "include_downstream": True,
+                "only_failed": False,
+                "reset_dag_runs": True,
+            },
+        )
+
     def _approve_pending(self, run_id: str) -> list[dict[str, Any]]:
         """Answer every pending human-in-the-loop request of the run as staff would: approve."""
-        pending = (
-            self.api(
-                "GET",
-                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails",
-                params={"response_received": "false"},
-            )
-            .json()
-            .get("hitl_details", [])
-        )
         done = []
-        for detail in pending:
+        for detail in self.pending_approvals(run_id):
             ti = detail["task_instance"]
             options = detail["options"]
             choice = next((o for o in options if o.strip().lower() in _APPROVE_WORDS), None)
