@@ -45,6 +45,7 @@ from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from matinale.airflow import glue
 from matinale.airflow.approval import EditionApproval
+from matinale.airflow.notify import MatinaleNotifier
 from matinale.airflow.sensors import BriefSensor
 from matinale.night import (
     APPROVAL,
@@ -160,7 +161,10 @@ def matinale_nightly():
     # none_failed: publish follows a skipped approval (approval off); the gate and a refusal
     # skip publish themselves, so a skip never reaches it through its trigger rule.
     done = stage[PUBLISH].override(
-        trigger_rule=TriggerRule.NONE_FAILED, outlets=[glue.edition_asset()]
+        trigger_rule=TriggerRule.NONE_FAILED,
+        outlets=[glue.edition_asset()],
+        # Staff hear that the edition is out (counts, overview link); a skipped publish is silent.
+        on_success_callback=MatinaleNotifier(event="edition_ready"),
     )()
     brief >> prepared >> steps[0] >> steps[1] >> steps[2] >> batches
     cards >> sheet

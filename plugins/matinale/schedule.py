@@ -127,12 +127,12 @@ def approval_wait(
 ) -> timedelta:
     """How long the approval may wait: until ``approval_closes`` of the edition's day.
 
-    A rerun made after that hour still gets ``minimum`` so staff can answer it.
+    A rerun made after that hour still gets ``minimum`` so staff can answer it. Before it, the
+    wait ends at the close however near, as staff are told: no answer by then, no publication.
     """
     _require_aware(now, "approval_wait")
-    return max(
-        night_of(edition, clocks).approval_closes.astimezone(UTC) - now.astimezone(UTC), minimum
-    )
+    left = night_of(edition, clocks).approval_closes.astimezone(UTC) - now.astimezone(UTC)
+    return left if left > timedelta(0) else minimum
 
 
 # -- the electoral silence ------------------------------------------------------------------

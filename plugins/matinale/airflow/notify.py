@@ -1,6 +1,11 @@
-"""Alerts for staff: a missed publish deadline or a failed task.
+"""Messages for staff: a missed publish deadline, a failed task, an edition ready.
 
-Every alert is written to the log of the process that raises it (a task's log, the
+The edition-ready message is the ``publish`` task's ``on_success_callback``: sent once an
+edition was promoted (a dry run, a partial run or a night the gate stopped skips ``publish``,
+so nothing is sent), with the edition's counts and its overview in the Matinale view (behind
+the Airflow login: no presigned link, which would be a bearer token in a chat).
+
+Every message is written to the log of the process that raises it (a task's log, the
 triggerer's log for a deadline). When the Airflow connection ``matinale_alerts`` (setting
 ``alert_conn_id``) exists, the same text is posted to its webhook URL as ``{"text": ...}``,
 which Mattermost and Slack incoming webhooks both accept. The URL holds a secret: it is never
@@ -20,6 +25,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,12 +36,21 @@ from matinale.errors import MatinaleError
 from matinale.schedule import edition_for, two_clocks
 from matinale.settings import cached_settings
 
-__all__ = ["MatinaleNotifier", "NotificationError", "alert_text", "webhook_url"]
+__all__ = [
+    "MatinaleNotifier",
+    "NotificationError",
+    "alert_text",
+    "overview_url",
+    "ready_text",
+    "webhook_url",
+]
 
 log = logging.getLogger(__name__)
 
 DEADLINE_MISSED = "deadline_missed"
 TASK_FAILED = "task_failed"
+EDITION_READY = "edition_ready"
+_EVENTS = (TASK_FAILED, DEADLINE_MISSED, EDITION_READY)
 _TIMEOUT_SECONDS = 10
 # A Matinale error's message lists what to fix, a line each: the alert keeps this many.
 _DETAIL_LINES = 12
@@ -112,8 +127,52 @@ def _error_detail(error: BaseException | None) -> tuple[str, str]:
     return first, "\n" + "\n".join(rest)
 
 
+def overview_url(prefix: str, base_url: str = "") -> str:
+    """The published edition's overview in the Matinale view (``api.base_url`` in front)."""
+    return f"{base_url.rstrip('/')}/matinale/files/{prefix.strip('/')}/index.html"
+
+
+def ready_text(edition: date, run: str, counts: Mapping[str, int], overview: str) -> str:
+    """The edition-ready message in French for staff: counts and the overview link."""
+    return (
+        f"📰 Matinale : l’édition du {edition:%d/%m/%Y} est publiée (run {run}) : "
+        f"{counts.get('segments', 0)} segments, {counts.get('posts', 0)} posts, "
+        f"{counts.get('cards', 0)} visuels. Vue d’ensemble : {overview}"
+    )
+
+
+def _ready_from(context: Mapping[str, Any]) -> str:
+    """The edition-ready message from the ``publish`` task's context (its run's XComs)."""
+    from airflow.sdk import conf
+
+    from matinale import night
+    from matinale.night.outcome import total
+
+    ti = context["ti"]
+    ctx = ti.xcom_pull(task_ids=night.PREPARE) or {}
+    published = ti.xcom_pull(task_ids=night.PUBLISH) or {}
+    built = ti.xcom_pull(task_ids=night.BUNDLE) or {}
+    segments = built.get("segments")
+    if segments is None:
+        segments = (ti.xcom_pull(task_ids=night.SEGMENT) or {}).get("segments", 0)
+    counts = {
+        "segments": int(segments),
+        "posts": total(ti.xcom_pull(task_ids=night.CONTENT), "posts"),
+        "cards": total(ti.xcom_pull(task_ids=night.VISUALS), "cards"),
+    }
+    base = conf.get("api", "base_url", fallback="") or ""
+    return ready_text(
+        date.fromisoformat(str(ctx.get("edition"))),
+        str(ctx.get("run", "?")),
+        counts,
+        overview_url(str(published.get("prefix", "")), base),
+    )
+
+
 def alert_text(event: str, context: dict[str, Any], now: datetime | None = None) -> str:
-    """The alert in French for staff, with both clocks. Never holds supporter data."""
+    """The message in French for staff, with both clocks. Never holds supporter data."""
+    if event == EDITION_READY:
+        return _ready_from(context)
     clocks = cached_settings().clocks
     now = now or datetime.now(UTC)
     dag_run = context.get("dag_run") or {}
@@ -161,8 +220,9 @@ def _post(url: str, text: str) -> int:
 class MatinaleNotifier(BaseNotifier):
     """Log an alert and post it to the webhook of ``conn_id`` when that connection exists.
 
-    Used as ``on_failure_callback`` (sync, in the task's process) and as the deadline alert's
-    ``AsyncCallback`` (async, in the triggerer).
+    Used as ``on_failure_callback`` (sync, in the task's process), as ``publish``'s
+    ``on_success_callback`` (``edition_ready``) and as the deadline alert's ``AsyncCallback``
+    (async, in the triggerer).
     """
 
     def __init__(
@@ -173,19 +233,20 @@ class MatinaleNotifier(BaseNotifier):
         context: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(context=context)  # type: ignore[arg-type]
-        if event not in {TASK_FAILED, DEADLINE_MISSED}:
-            raise ValueError(
-                f"unknown alert event {event!r}; use {TASK_FAILED!r} or {DEADLINE_MISSED!r}"
-            )
+        if event not in _EVENTS:
+            raise ValueError(f"unknown alert event {event!r}; use one of {', '.join(_EVENTS)}")
         self.event = event
         self.conn_id = conn_id
 
     def _conn_id(self) -> str:
         return self.conn_id or cached_settings().alert_conn_id
 
+    def _say(self, text: str) -> None:
+        log.log(logging.INFO if self.event == EDITION_READY else logging.WARNING, "%s", text)
+
     def notify(self, context: Any) -> None:
         text = alert_text(self.event, dict(context))
-        log.warning("%s", text)
+        self._say(text)
         try:
             conn = BaseHook.get_connection(self._conn_id())
         except AirflowNotFoundException:
@@ -195,7 +256,7 @@ class MatinaleNotifier(BaseNotifier):
 
     async def async_notify(self, context: Any) -> None:
         text = alert_text(self.event, dict(context))
-        log.warning("%s", text)
+        self._say(text)
         try:
             conn = await BaseHook.aget_connection(self._conn_id())
         except AirflowNotFoundException:

@@ -190,6 +190,43 @@ def _run(command: list[str], env: dict[str, str], log: Path) -> None:
         )
 
 
+def _run_night(command: list[str], env: dict[str, str], log: Path, database: Path) -> str | None:
+    """Run ``airflow dags test``, its output to ``log``; print each stage as it ends.
+
+    Return None when the run succeeded, else what to say last: the failing task and its
+    error's message (from the log), in plain words, and where the full output is.
+    """
+    from matinale.dev.progress import RunWatcher, failure_message, stage_line, table_header
+
+    watcher = RunWatcher(database, "matinale_nightly")
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(command)}\n")
+        out.flush()
+        start = out.tell()
+        print(table_header(), flush=True)
+        popen = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            finished = popen.poll() is not None
+            for stage in watcher.ended():
+                print(stage_line(stage), flush=True)
+            if finished:
+                break
+            time.sleep(0.5)
+    failed = watcher.failed_tasks()
+    if popen.returncode == 0 and not failed:
+        return None
+    with log.open(encoding="utf-8", errors="replace") as text:
+        text.seek(start)
+        message = failure_message(text.read())
+    where = (
+        f"task {', '.join(failed)}" if failed else f"airflow dags test (exit {popen.returncode})"
+    )
+    return (
+        f"The night failed ({where}); Airflow's full output: {log}\n"
+        f"Error: {message or 'see the end of the log above'}"
+    )
+
+
 def download_edition(client: Any, bucket: str, pointer: dict[str, Any], target: Path) -> Path:
     """Copy a published run from S3 to ``target`` (for opening the pages locally)."""
     prefix = pointer["prefix"]
@@ -220,12 +257,16 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
         env = {**os.environ, **airflow_env(settings), **server.env()}
         print("Airflow: preparing the metadata database (SQLite)…", flush=True)
         _run([_bin("airflow"), "db", "migrate"], env, log)
-        print("Airflow: running matinale_nightly…", flush=True)
+        print("Airflow: running matinale_nightly, one line per stage as it ends:", flush=True)
         conf = json.dumps({"edition_date": edition.isoformat()})
         # `airflow dags test` (Airflow 3.3.2) crashes at the end of a successful run that has a
         # DeadlineAlert; the demo has no scheduler to fire one anyway.
         test_env = {**env, "MATINALE_DEADLINE_ALERT": "off"}
-        _run([_bin("airflow"), "dags", "test", "matinale_nightly", "-c", conf], test_env, log)
+        command = [_bin("airflow"), "dags", "test", "matinale_nightly", "-c", conf]
+        error = _run_night(command, test_env, log, Path(test_env["AIRFLOW_HOME"]) / "airflow.db")
+        if error is not None:
+            print(error, file=sys.stderr, flush=True)
+            return 1
         client = server.client()
         pointer = read_pointer(client, settings.bundle_bucket, LATEST)
         if not pointer or pointer["edition"] != edition.isoformat():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from matinale.airflow.notify import MatinaleNotifier, NotificationError, alert_text, webhook_url
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _deadline_context(
@@ -153,3 +156,69 @@ def test_alert_text_is_french_and_uses_the_chosen_edition() -> None:
 def test_unknown_event_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown alert event"):
         MatinaleNotifier(event="sms")
+
+
+class _PublishTi:
+    """The ``ti`` of a ``publish`` that succeeded: its run's XComs, in the stages' own shapes."""
+
+    task_id = "publish"
+    XCOMS = {
+        "prepare": {"edition": "2026-11-24", "run": "20261124T000102Z-ab12"},
+        "segment": {"segments": 35, "main": 30, "territorial": 5},
+        "content": [{"segments": 9, "posts": 477}, {"segments": 8, "posts": 424}],
+        "visuals": [{"segments": 9, "cards": 81}, {"segments": 8, "cards": 72}],
+        "bundle": {"files": 599, "bytes": 120326927, "segments": 17},
+        "publish": {
+            "bucket": "matinale-bundle",
+            "prefix": "editions/2026-11-24/20261124T000102Z-ab12/",
+            "files": 599,
+            "latest_moved": True,
+        },
+    }
+
+    def xcom_pull(self, task_ids: str) -> object:
+        return self.XCOMS.get(task_ids)
+
+
+def test_edition_ready_posts_counts_and_the_overview_link(
+    webhook, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.org/")
+    caplog.set_level(logging.INFO, logger="matinale.airflow.notify")
+    MatinaleNotifier(event="edition_ready")({"ti": _PublishTi(), "dag_run": SimpleNamespace()})
+    (post,) = webhook.posts
+    assert post["text"] == (
+        "📰 Matinale : l’édition du 24/11/2026 est publiée (run 20261124T000102Z-ab12) : "
+        "17 segments, 901 posts, 153 visuels. Vue d’ensemble : "
+        "https://airflow.example.org/matinale/files/editions/2026-11-24/20261124T000102Z-ab12/index.html"
+    )
+    # Logged as news, not as a warning; the webhook's URL never is.
+    assert [r.levelname for r in caplog.records if "📰" in r.getMessage()] == ["INFO"]
+    assert "s3cr3t-token" not in caplog.text
+
+
+def test_edition_ready_without_base_url_links_from_the_root() -> None:
+    from matinale.airflow.notify import overview_url, ready_text
+
+    link = overview_url("editions/2026-11-24/r/")
+    assert link == "/matinale/files/editions/2026-11-24/r/index.html"
+    text = ready_text(date(2026, 11, 24), "r", {"segments": 1, "posts": 2, "cards": 0}, link)
+    assert "1 segments, 2 posts, 0 visuels" in text and text.endswith(link)
+
+
+def test_only_a_successful_publish_sends_edition_ready() -> None:
+    """The message is publish's on_success_callback: a gate that says no, a dry run or a
+    refused approval skips publish, and a skipped task calls no success callback."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from matinale.airflow.notify import EDITION_READY
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dag = bag.dags["matinale_nightly"]
+    publish = dag.get_task("publish")
+    (callback,) = publish.on_success_callback
+    assert isinstance(callback, MatinaleNotifier) and callback.event == EDITION_READY
+    others = [t for t in dag.tasks if t.task_id != "publish" and t.on_success_callback]
+    assert others == []
+    with pytest.raises(ValueError, match="unknown alert event"):
+        MatinaleNotifier(event="edition_published")

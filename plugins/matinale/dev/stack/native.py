@@ -56,6 +56,8 @@ class NativeStack(StackServices):
             self._start_s3()
         with self._timed("airflow-init"):
             self._airflow_init()
+        if self.soon is not None:
+            self.use_soon_clocks()  # set from now: Airflow's processes start right after
         with self._timed("airflow-up"):
             for name, argv in AIRFLOW_COMPONENTS.items():
                 self._spawn(name, [sys.executable, "-m", "airflow", *argv], env=self.env)
@@ -162,20 +164,32 @@ class NativeStack(StackServices):
             return self._run_night(edition, timeout)
 
     def _run_night(self, edition: date, timeout: float) -> NightResult:
+        run_id = self.trigger(edition)
+        return self.wait_for_run(run_id, approve=True, timeout=timeout)
+
+    def trigger(self, edition: date, **params: Any) -> str:
+        """Unpause the DAG and trigger one run for ``edition`` (Params in ``params``); its id."""
         self.wait_for_dag()
         self.api("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
-        run_id = f"stack__{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        run_id = f"stack__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
         self.api(
             "POST",
             f"/api/v2/dags/{DAG_ID}/dagRuns",
             json={
                 "dag_run_id": run_id,
                 "logical_date": None,
-                "conf": {"edition_date": edition.isoformat()},
+                "conf": {"edition_date": edition.isoformat(), **params},
             },
         )
+        return run_id
+
+    def wait_for_run(
+        self, run_id: str, *, approve: bool = True, timeout: float = 600
+    ) -> NightResult:
+        """Wait for the run's end, approving what it asks staff when ``approve``; fail unless it
+        succeeded. Without ``approve`` nobody answers: the approval's own timeout decides."""
         # Only a DAG with a human step needs its pending requests polled.
-        asks_humans = bool(self.approval_tasks())
+        asks_humans = approve and bool(self.approval_tasks())
         approvals: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         state = "queued"
@@ -206,19 +220,34 @@ class NativeStack(StackServices):
             run_id=run_id, state=state, tasks=tasks, approvals=approvals, task_instances=instances
         )
 
+    def pending_approvals(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's human-in-the-loop requests nobody has answered yet."""
+        listed = self.api(
+            "GET",
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails",
+            params={"response_received": "false"},
+        ).json()
+        return list(listed.get("hitl_details", []))
+
+    def clear(self, run_id: str, task_ids: list[str]) -> None:
+        """Clear tasks of a run and everything downstream (staff's "Clear" in the UI)."""
+        self.api(
+            "POST",
+            f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "include_downstream": True,
+                "only_failed": False,
+                "reset_dag_runs": True,
+            },
+        )
+
     def _approve_pending(self, run_id: str) -> list[dict[str, Any]]:
         """Answer every pending human-in-the-loop request of the run as staff would: approve."""
-        pending = (
-            self.api(
-                "GET",
-                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails",
-                params={"response_received": "false"},
-            )
-            .json()
-            .get("hitl_details", [])
-        )
         done = []
-        for detail in pending:
+        for detail in self.pending_approvals(run_id):
             ti = detail["task_instance"]
             options = detail["options"]
             choice = next((o for o in options if o.strip().lower() in _APPROVE_WORDS), None)

@@ -26,6 +26,7 @@ from matinale.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from matinale.dev.seaweed import SeaweedS3
+    from matinale.dev.stack.clocks import SoonClocks
 
 
 class _ChildOptions(TypedDict):
@@ -112,6 +113,8 @@ class ProcessStack:
         approval: bool = True,
         worker_concurrency: int = 2,
         keep: bool = False,
+        soon: SoonClocks | None = None,
+        alert_webhook: str | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self._own_root = root is None
@@ -133,6 +136,11 @@ class ProcessStack:
         self.cpu: dict[str, float] = {}
         self._env: dict[str, str] | None = None
         self._token: str | None = None
+        # Clocks minutes ahead (a copy of campaign.yaml written as Airflow starts), and the
+        # alert webhook (connection ``matinale_alerts``): for the live alert test.
+        self.soon = soon
+        self.alert_webhook = alert_webhook
+        self.campaign_file: Path | None = None
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         self.settings: Settings = replace(
             load_settings(self.home / "campaign.yaml"),

@@ -7,6 +7,7 @@ until it answers; Airflow's init (``db migrate``, then ``matinale init``) runs o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import secrets
@@ -14,6 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +352,29 @@ class StackServices(ProcessStack):
                 "MATINALE_BUNDLE_BUCKET": self.settings.bundle_bucket,
                 "MATINALE_PRIVATE_BUCKET": self.settings.private_bucket,
             }
+            if self.alert_webhook:
+                self._env["AIRFLOW_CONN_MATINALE_ALERTS"] = json.dumps(
+                    {"conn_type": "http", "host": self.alert_webhook}
+                )
         return self._env
+
+    def use_soon_clocks(self) -> dict[str, str]:
+        """Write the campaign copy with clocks minutes ahead (``soon``); every process started
+        from now on reads it (``MATINALE_CAMPAIGN_FILE``), and so do ``self.settings``."""
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from matinale.dev.stack.clocks import SoonClocks, write_soon_campaign
+        from matinale.settings import load_settings
+
+        soon = self.soon or SoonClocks(timedelta(minutes=2), timedelta(minutes=4))
+        target = self.root / "campaign.yaml"
+        clocks = write_soon_campaign(self.home / "campaign.yaml", target, datetime.now(UTC), soon)
+        self.campaign_file = target
+        self.env["MATINALE_CAMPAIGN_FILE"] = str(target)
+        loaded = load_settings(target)
+        self.settings = replace(self.settings, clocks=loaded.clocks, campaign_file=target)
+        return clocks
 
     def _airflow_init(self) -> None:
         """Compose's ``airflow-init``: db migrate, then ``matinale init`` (logins, connection, buckets)."""
