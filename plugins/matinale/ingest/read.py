@@ -228,19 +228,28 @@ def _read_csv(path: Path) -> RawSupporters:
         raise UnreadableFileError(
             f"{path}: cannot be read ({exc.strerror}); check its permissions"
         ) from exc
-    if b"\x00" in body.data[:65536]:
+    # Anywhere in the file, not only in its head: a NUL past the first block would otherwise
+    # reach names and ids as data. The line is named, never the cell (personal data).
+    nul = body.data.find(b"\x00")
+    if nul >= 0:
+        line = body.data.count(b"\n", 0, nul) + 1
         raise UnreadableFileError(
-            f"{path.name}: binary content (or UTF-16 without its byte-order mark); export the file as CSV UTF-8"
+            f"{path.name}: binary content, a NUL byte on line {line} (or UTF-16 without its byte-order mark); export the file as CSV UTF-8"
         )
     if b"\n" not in body.data and b"\r" in body.data:
         body.data = body.data.replace(b"\r", b"\n")  # old Mac line ends
-    head_bytes = body.data[:65536]
+    # The sniffer reads the first 64 KiB, or more when that does not hold the header and two
+    # rows: a header of 10,000 columns is longer, and cut it would shift every row.
+    size = 65536
+    while size < len(body.data) and body.data.count(b"\n", 0, size) < 4:
+        size *= 2
+    head_bytes = body.data[:size]
     try:
         head = head_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head_bytes) - 4:  # not just a character cut by the 64 KiB limit
+        if exc.start < len(head_bytes) - 4:  # not just a character cut by the size limit
             body.to_utf8()
-            head = body.data[:65536].decode("utf-8", errors="ignore")
+            head = body.data[:size].decode("utf-8", errors="ignore")
         else:
             head = head_bytes[: exc.start].decode("utf-8")
     delimiter, skip, header, header_lines = _sniff(head)
