@@ -19,7 +19,7 @@ up: install
 test: install system-deps
 	@$(MAKE) --no-print-directory lint
 	@scripts/test-any-date.sh
-	@.venv/bin/python -m pytest
+	@.venv/bin/python -m pytest --durations=12
 
 ## the tests that start no server (no S3, browser, stack or e2e): the edit loop, in about a minute
 test-fast: install
