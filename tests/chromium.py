@@ -1,14 +1,5 @@
-"""How every browser test launches Debian's Chromium: headless, and quiet on a closed network."""
+"""How every browser test launches Debian's Chromium (the one definition: matinale.dev.chromium)."""
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the networking flags Chromium floods the closed network with background requests.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from matinale.dev.chromium import CHROMIUM, CHROMIUM_FLAGS
+
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS"]

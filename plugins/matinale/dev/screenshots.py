@@ -23,23 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from matinale.dev.chromium import CHROMIUM, CHROMIUM_FLAGS
 from matinale.dev.local import sqlite_airflow_env
 
 __all__ = ["graph_view", "main"]
 
 ROOT = Path(__file__).resolve().parents[3]
-CHROMIUM = "/usr/bin/chromium"
-# The flags of tests/chromium.py: headless, and quiet on a closed network.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DAG_ID = "matinale_nightly"
 PASSWORD = "screenshots"
 
