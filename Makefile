@@ -21,7 +21,7 @@ test: install system-deps
 	@scripts/test-any-date.sh
 	@.venv/bin/python -m pytest --durations=12
 
-## the tests that start no server (no S3, browser, stack or e2e): the edit loop, in about a minute
+## the tests that start no server (no S3, browser, stack or e2e): the edit loop, in under two minutes
 test-fast: install
 	@.venv/bin/python -m pytest -q -m "not (s3 or browser or stack or e2e)"
 
