@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from bundle_samples import build
 from bundle_samples import settings as bundle_settings
+from project_copy import copy_project
 
 from matinale.bundle import read_bundle_files
 from matinale.checks import PiiScanner, check_bundle
@@ -169,13 +170,7 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of campaign.yaml, segments/ and content_templates/ (fonts linked), and an inbox."""
     from matinale.settings import cached_settings
 
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(ROOT / "campaign.yaml", home / "campaign.yaml")
-    shutil.copytree(ROOT / "segments", home / "segments")
-    templates = ROOT / "content_templates"
-    shutil.copytree(templates, home / "content_templates", ignore=shutil.ignore_patterns("fonts"))
-    (home / "content_templates" / "fonts").symlink_to(templates / "fonts")
+    home = copy_project(tmp_path)
     (tmp_path / "var" / "inbox" / "briefs").mkdir(parents=True)
     monkeypatch.setenv("MATINALE_HOME", str(home))
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))

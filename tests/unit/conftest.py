@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from project_copy import copy_project
 
 from matinale.settings import cached_settings
 
@@ -28,20 +29,16 @@ def preflight_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """
     from matinale.dev.sample import write_sample
 
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(ROOT / "campaign.yaml", home / "campaign.yaml")
-    shutil.copytree(ROOT / "segments", home / "segments")
-    templates = ROOT / "content_templates"
-    shutil.copytree(templates, home / "content_templates", ignore=shutil.ignore_patterns("fonts"))
-    (home / "content_templates" / "fonts").symlink_to(templates / "fonts")
+    home = copy_project(tmp_path)
     inbox = tmp_path / "var" / "inbox"
     supporters = write_sample(200, 7, inbox / "supporters" / "export.csv")
     os.utime(supporters, (FRESH, FRESH))
     (inbox / "suppression").mkdir()
     (inbox / "suppression" / "optouts.txt").write_text("a@example.org\n", encoding="utf-8")
     (inbox / "briefs").mkdir()
-    shutil.copy(templates / "sample_brief.yaml", inbox / "briefs" / f"{EDITION}.yaml")
+    shutil.copy(
+        ROOT / "content_templates" / "sample_brief.yaml", inbox / "briefs" / f"{EDITION}.yaml"
+    )
     monkeypatch.setenv("MATINALE_HOME", str(home))
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("MATINALE_WORK_STORE", "local")

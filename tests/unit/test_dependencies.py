@@ -15,7 +15,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Test helpers imported by name from tests/ (pytest puts their folders on sys.path).
-LOCAL_TEST_MODULES = {"bundle_samples", "chromium", "segment_samples", "visuals_samples"}
+LOCAL_TEST_MODULES = {
+    "bundle_samples",
+    "chromium",
+    "project_copy",
+    "segment_samples",
+    "visuals_samples",
+}
 
 
 def _top_level_imports(target: Path) -> dict[str, Path]:
