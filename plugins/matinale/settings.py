@@ -18,6 +18,8 @@ Environment variables (all optional):
 ``MATINALE_WORK_STORE``     ``local`` (default) or ``s3`` (Celery workers share no disk)
 ``MATINALE_BUNDLE_BUCKET``  / ``MATINALE_PRIVATE_BUCKET``  override the buckets of campaign.yaml
 ``MATINALE_LINKS_BUCKET``   overrides ``links.state_bucket`` (the link service's tokens and link tables)
+``MATINALE_LINKS_PUBLIC_URL`` overrides ``links.public_base_url`` (``http://127.0.0.1:8091`` for ``make up``;
+                            ``off`` turns short and stable links off: long presigned links as before)
 ``MATINALE_AWS_CONN_ID``    Airflow connection for S3 (default ``aws_default``)
 ``MATINALE_S3_PUBLIC_URL``  the S3 address phones reach (``https://s3.example.org``), when the workers use
                             another one (``http://s3:8333`` in compose): presigned links are signed for it
@@ -32,6 +34,7 @@ Environment variables (all optional):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from functools import cache
@@ -233,6 +236,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
     work_store = os.environ.get("MATINALE_WORK_STORE", "local").strip().lower()
     if work_store not in {"local", "s3"}:
         raise SettingsError(f"MATINALE_WORK_STORE must be 'local' or 's3', got {work_store!r}")
+    links_base = _links_base(file.links.public_base_url)
     return Settings(
         home=home,
         campaign_file=campaign_file,
@@ -247,7 +251,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         ),
         clocks=clocks,
         elections=tuple(sorted(elections, key=lambda e: e.day)),
-        allowed_domains=tuple(d.lower() for d in file.links.allowed_domains),
+        allowed_domains=_allowed_domains(file.links.allowed_domains, links_base),
         presign_expiry_hours=file.links.presign_expiry_hours,
         pii_allowlist=tuple(file.privacy.pii_allowlist),
         max_quarantine_share=file.privacy.max_quarantine_share,
@@ -268,7 +272,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         retention=Retention(**file.retention.model_dump()),
         public_s3_url=_public_s3_url(os.environ.get("MATINALE_S3_PUBLIC_URL", "")),
         link_service=LinkService(
-            public_base_url=file.links.public_base_url.rstrip("/"),
+            public_base_url=links_base,
             state_bucket=os.environ.get("MATINALE_LINKS_BUCKET")
             or file.links.state_bucket
             or os.environ.get("MATINALE_BUNDLE_BUCKET")
@@ -279,6 +283,34 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         ),
         raw=raw,
     )
+
+
+def _links_base(configured: str) -> str:
+    """``MATINALE_LINKS_PUBLIC_URL`` (``off``: none), else ``links.public_base_url``."""
+    from urllib.parse import urlsplit
+
+    value = os.environ.get("MATINALE_LINKS_PUBLIC_URL", configured).strip().rstrip("/")
+    if value.lower() in {"", "off", "none"}:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+        raise SettingsError(
+            f"MATINALE_LINKS_PUBLIC_URL {value!r}: give the link service's origin, "
+            "e.g. https://liens.example.org (no path), or off"
+        )
+    return value
+
+
+def _allowed_domains(listed: Sequence[str], links_base: str) -> tuple[str, ...]:
+    """campaign.yaml's allowed domains, plus the link service's own host (its short links
+    are allowed by themselves)."""
+    from urllib.parse import urlsplit
+
+    domains = [d.lower() for d in listed]
+    host = (urlsplit(links_base).hostname or "").lower() if links_base else ""
+    if host and host not in domains:
+        domains.append(host)
+    return tuple(domains)
 
 
 def _public_s3_url(value: str) -> str | None:

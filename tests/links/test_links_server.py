@@ -78,6 +78,7 @@ def link_env(s3_server: Any, s3_buckets: dict[str, str], tmp_path: Path) -> Link
     client = s3_server.client()
     state = LinkState(client, bucket)
     token = state.ensure_tokens(["s01", "s02"])["s01"]
+    state.reserve_stem(EDITION, "run1", stem=CODE[:3])
     state.register_run(EDITION, "run1", {CODE: {**CELL, "destination": DESTINATION}})
     db_path = tmp_path / "var" / "links.db"
     db_path.parent.mkdir()

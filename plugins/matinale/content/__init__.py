@@ -54,7 +54,7 @@ from matinale.content.errors import (
     TypographyError,
     VariantError,
 )
-from matinale.content.links import tracked_link
+from matinale.content.links import opaque_content, own_domain, tracked_link
 from matinale.content.maker import SegmentPosts
 from matinale.content.pool import content_workers, write_segments
 from matinale.content.posts import (
@@ -98,6 +98,8 @@ __all__ = [
     "share_endpoints",
     "shingles",
     "social_channels",
+    "opaque_content",
+    "own_domain",
     "tracked_link",
     "write_segments",
 ]

@@ -1,7 +1,9 @@
-"""Links in posts: which may appear (https, allowed domains) and how each is tracked (UTM)."""
+"""Links in posts: which may appear (https, allowed domains) and how each is tracked (UTM on
+the campaign's own domain only, with an opaque ``utm_content``; sources stay untracked)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -56,6 +58,28 @@ def _link_base(url: str) -> tuple[str, str, str]:
     return base, "&" if query else "?", fragment
 
 
+_OPAQUE = re.compile(r"^[a-z0-9]{6,12}$")
+
+
+def opaque_content(*parts: str) -> str:
+    """A ``utm_content`` that names no band, profile or segment: 10 hex digits of a hash
+    (used when the run has no short code to name the link by)."""
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:10]
+
+
+def own_domain(website: str) -> str:
+    """The campaign's own host (campaign.website without ``www.``): UTM parameters go on
+    links to it and its subdomains only."""
+    return (urlsplit(website).hostname or "").lower().removeprefix("www.")
+
+
+def is_own(url: str, own: str | None) -> bool:
+    if own is None:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return bool(own) and (host == own or host.endswith(f".{own}"))
+
+
 def tracked_link(
     url: str,
     *,
@@ -63,19 +87,25 @@ def tracked_link(
     edition: date,
     content: str,
     allowed_domains: Sequence[str] | None = None,
+    own: str | None = None,
 ) -> str:
-    """``url`` with UTM parameters that name channel, edition and segment-variant, nothing personal.
+    """``url`` with UTM parameters that name channel, edition and an opaque content code.
 
-    ``channel`` is the medium (a channel, or ``card`` for QR codes on cards); ``content`` is
-    ``<segment>-<variant>``. utm_* parameters already in ``url`` are replaced. With
+    ``channel`` is the medium (a channel, or ``card`` for QR codes on cards); ``content``
+    is the link's short code, or :func:`opaque_content`: ``[a-z0-9]{6,12}``, never a band,
+    profile or segment id. utm_* parameters already in ``url`` are replaced. With ``own``
+    (the campaign's host), a link elsewhere (a source: insee.fr …) is left as it is. With
     ``allowed_domains``, a link that is not https on one of them raises :class:`LinkError`.
     """
-    for name, value in (("channel", channel), ("content", content)):
-        if not SLUG.match(value):
-            raise LinkError(f"tracking {name} {value!r} must be a slug (a-z, 0-9, '-')")
+    if not SLUG.match(channel):
+        raise LinkError(f"tracking channel {channel!r} must be a slug (a-z, 0-9, '-')")
+    if not _OPAQUE.match(content):
+        raise LinkError(f"utm_content {content!r} must be an opaque code ([a-z0-9]{{6,12}})")
     problem = _cached_link_problem(url, None if allowed_domains is None else tuple(allowed_domains))
     if problem:
         raise LinkError(problem)
+    if not is_own(url, own):
+        return url
     base, separator, fragment = _link_base(url)
     # channel, edition and content are slugs: nothing to percent-encode.
     return (

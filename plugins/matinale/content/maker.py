@@ -22,7 +22,7 @@ from matinale.content.errors import (
     TypographyError,
     VariantError,
 )
-from matinale.content.links import _link_problem, _site, tracked_link
+from matinale.content.links import _link_problem, _site, opaque_content, tracked_link
 from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_template, _render
 from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
 from matinale.content.typography import URL_PATTERN
@@ -163,15 +163,19 @@ class _SegmentMaker:
         self, theme: Theme, channel: str, variant: int, choice: _Choice
     ) -> tuple[dict[str, Any], set[str]]:
         """The template context of one post before shortening, and the links it may print."""
-        content = f"{self.segment_id}-{variant}"
-        edition = self.w.edition
-        allowed = self.w.allowed
         base, tracked = self._variant_base(theme, channel, variant)
         links = set(tracked)
+        # Any other link a template prints (``| track``): tracked, long, opaque content.
+        content = opaque_content(self.segment_id, theme.id, channel, str(variant))
 
         def track(url: str) -> str:
             tracked = tracked_link(
-                url, channel=channel, edition=edition, content=content, allowed_domains=allowed
+                url,
+                channel=channel,
+                edition=self.w.edition,
+                content=content,
+                allowed_domains=self.w.allowed,
+                own=self.w.own,
             )
             links.add(tracked)
             return tracked
@@ -202,23 +206,25 @@ class _SegmentMaker:
         cached = self._bases.get(key)
         if cached is not None:
             return cached
-        content = f"{self.segment_id}-{variant}"
-        edition = self.w.edition
-        allowed = self.w.allowed
-        links: set[str] = set()
-
-        def track(url: str) -> str:
-            tracked = tracked_link(
-                url, channel=channel, edition=edition, content=content, allowed_domains=allowed
-            )
-            links.add(tracked)
-            return tracked
-
-        link = track(theme.link)
-        facts = tuple(
-            _namespace(text=f.text, source=track(f.source), site=_site(f.source))
-            for f in theme.facts
+        # The campaign's link: the run's short link when it has a link service (posts.json
+        # keeps the long destination, with UTM), else the destination itself. Sources are
+        # printed untracked.
+        short = self.w.short
+        code = short.post(self.segment_id, theme.id, channel, self.angle.id) if short else None
+        destination = tracked_link(
+            theme.link,
+            channel=channel,
+            edition=self.w.edition,
+            content=code or opaque_content(self.segment_id, theme.id, channel, str(variant)),
+            allowed_domains=self.w.allowed,
+            own=self.w.own,
         )
+        link = short.url(code) if short and code else destination
+        links: set[str] = {link}
+        facts = tuple(
+            _namespace(text=f.text, source=f.source, site=_site(f.source)) for f in theme.facts
+        )
+        links.update(f.source for f in theme.facts)
         local = bool(self.segment.theme) and self.segment.theme == theme.id
         base = {
             "campaign": self.w.campaign_ns,
@@ -229,6 +235,7 @@ class _SegmentMaker:
             ),
             "variant": variant,
             "link": link,
+            "destination": destination,
             "facts": facts,
             "compact": False,
             "minimal": False,
@@ -319,6 +326,8 @@ class _SegmentMaker:
                     **fields,
                 }
                 entry["link"] = context["link"]
+                entry["destination"] = context["destination"]
+                entry["angle"] = context["angle"]
                 entry["shortened"] = list(steps)
                 return entry, links
         raise FitError(

@@ -12,7 +12,7 @@ from matinale.content import typography
 from matinale.content.brief import Brief
 from matinale.content.channels import Channel, channels, load_channels
 from matinale.content.errors import ContentError, LinkError, MentionError
-from matinale.content.links import _link_problem
+from matinale.content.links import _link_problem, own_domain
 from matinale.content.maker import SegmentPosts, _SegmentMaker
 from matinale.content.render import _namespace, _template, _template_variables
 from matinale.content.rules import load_rules
@@ -20,6 +20,7 @@ from matinale.content.typography import URL_PATTERN
 from matinale.segment import Segment
 
 if TYPE_CHECKING:
+    from matinale.links.short import ShortLinks
     from matinale.settings import Campaign, Settings
 
 
@@ -70,6 +71,10 @@ class PostWriter:
         self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
+        # UTM parameters on the campaign's own domain only; short links when the run has them
+        # (set by the content stage: matinale.night.run.short_links).
+        self.own = own_domain(str(self.campaign.get("website") or "")) or None
+        self.short: ShortLinks | None = None
         self._check_campaign()
         self.templates: dict[str, tuple[Any, ...]] = {
             channel: tuple(

@@ -17,14 +17,20 @@ beyond edition retention, so a QR code printed last week still resolves::
                               "theme": "…", "channel": "…", "angle": "…"}},
          "cells": [["s01", "<theme>", "<channel>", "<angle>"], …]}
     links/withdrawn/<edition>.json         marker: {"edition", "at", "by", "reason"}
+    links/stems/<stem>.json                a run's 3-character code stem: {"edition", "run", "at"}
+    links/stem-runs/<edition>/<run>.json   the same, found by run: {"stem"}
 
 * ``<token>``: 128 random bits, base64url (22 characters): ``/p/<token>``; a rotated token
   stays in the file with ``retired`` set and answers "lien remplacé".
-* ``<code>``: 8 random characters of :data:`~matinale.links.codes.CODE_ALPHABET`:
-  ``/s/<code>``; never reused across tables; its destination is an absolute http(s) URL
+* ``<code>``: 8 characters of :data:`~matinale.links.codes.CODE_ALPHABET`:
+  ``/s/<code>``: the run's reserved stem then 5 keyed-random characters
+  (:mod:`~matinale.links.short`), so never reused across tables; its destination is an absolute http(s) URL
   (on ``links.allowed_domains`` when that list is set). ``cells`` lists the page's cells
   (segment, theme, channel, angle) that have no short link but may send beacons; a link's
   own cell is always allowed.
+* The overview's token is the line whose segment is ``_overview``; ``/p/<token>/<path>``
+  serves a file of the token's segment folder (or, for the overview, beside it) that the
+  promoted run's manifest lists.
 * ``/p/`` follows the bundle bucket's pointers (:mod:`matinale.publish.pointers`):
   ``latest.json`` names the newest edition's promoted run (``edition``, ``run``,
   ``prefix``), whose ``manifest.json`` lists ``segments: [{"id", "page"}]``; the page key
@@ -33,9 +39,10 @@ beyond edition retention, so a QR code printed last week still resolves::
 
 Writers: :class:`LinkState` — ``register_run(edition, run, links, cells=…)``,
 ``ensure_tokens(segments)``, ``rotate(segment)`` / ``rotate(all_segments=True)``,
-``withdraw(edition)``; ``taken_codes()`` and :func:`new_code` draw fresh codes.
+``withdraw(edition)``, ``reserve_stem(edition, run)`` (prepare).
 
-Modules: ``codes`` (identifiers and their checks), ``state`` (the S3 layout), ``resolve``
+Modules: ``codes`` (identifiers and their checks), ``short`` (a run's codes), ``state``
+(the S3 layout), ``resolve``
 (the service's in-memory snapshot and presigned URLs), ``counts`` (the counts and their
 database; Alembic migrations in ``migrations/``), ``beacons`` (which beacons count),
 ``guard`` (rate limit, preview bots, headers), ``pages`` (French pages), ``app``

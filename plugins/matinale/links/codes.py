@@ -16,6 +16,7 @@ from matinale.errors import MatinaleError
 
 __all__ = [
     "CODE_ALPHABET",
+    "CODE_LENGTH",
     "EVENTS",
     "LinkStateError",
     "check_destination",

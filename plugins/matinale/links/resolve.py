@@ -1,7 +1,7 @@
 """What the service knows, kept in memory and refreshed from S3 in the background: the
 promoted run (``latest.json``, re-read every ``pointer_seconds``), its manifest's page keys,
 the tokens, the link tables and the withdrawal markers (every ``state_seconds``), and the
-presigned page URLs (cached per run and segment for ``url_seconds``).
+presigned URLs (cached per run and file for ``url_seconds``).
 
 Requests never wait for S3: they read this snapshot. When S3 cannot be read, the last
 snapshot keeps being served and the failure is logged (its type only).
@@ -19,7 +19,7 @@ from typing import Any
 
 from matinale.bundle import MANIFEST
 from matinale.links.codes import is_code, is_token
-from matinale.links.state import TABLES, Cell, LinkState, Table, TableLink, Token
+from matinale.links.state import OVERVIEW, TABLES, Cell, LinkState, Table, TableLink, Token
 from matinale.publish.pointers import LATEST
 from matinale.publish.presign import Presigner
 from matinale.publish.s3 import read_pointer
@@ -71,6 +71,8 @@ class Resolver:
         self.withdrawn: set[str] = set()
         self._tables: dict[str, Table] = {}
         self._manifests: dict[str, dict[str, str]] = {}
+        self._files: dict[str, frozenset[str]] = {}  # run prefix → its manifest's file paths
+        self.files: frozenset[str] = frozenset()  # the promoted run's
         self._presigners: dict[str, Presigner] = {}
         self._urls: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()  # refreshes run in worker threads, one at a time
@@ -91,8 +93,14 @@ class Resolver:
                     self._manifests[prefix] = {
                         str(s["id"]): str(s["page"]) for s in manifest.get("segments", [])
                     }
+                    # The overview is the run's root page; its own files sit beside it.
+                    self._manifests[prefix][OVERVIEW] = "index.html"
+                    self._files[prefix] = frozenset(
+                        str(f["path"]) for f in manifest.get("files", []) if "path" in f
+                    )
                 pages = self._manifests[prefix]
             self.latest, self.pages = latest, pages
+            self.files = self._files.get(prefix, frozenset()) if latest is not None else frozenset()
 
     def refresh_state(self) -> None:
         """Re-read the tokens, the withdrawal markers and the link tables not seen before
@@ -119,6 +127,15 @@ class Resolver:
     # -- answering (event loop; memory only, presigning aside) --------------------------
 
     def page(self, token: str) -> Outcome:
+        return self._follow(token, None)
+
+    def page_file(self, token: str, path: str) -> Outcome:
+        """A file of the token's segment folder in the promoted run (its cards, its pack),
+        or for the overview's token a file beside the overview: only paths the run's
+        manifest lists, never ``..`` or another segment's files."""
+        return self._follow(token, path)
+
+    def _follow(self, token: str, file: str | None) -> Outcome:
         entry = self.tokens.get(token) if is_token(token) else None
         if entry is None:
             return UNKNOWN
@@ -133,7 +150,18 @@ class Resolver:
         path = self.pages.get(entry.segment)
         if path is None:
             return Outcome("not_published", edition=edition, segment=entry.segment)
-        url = self._url(str(latest["prefix"]).rstrip("/"), entry.segment, path)
+        if file is not None:
+            folder = "" if entry.segment == OVERVIEW else f"{entry.segment}/"
+            path = f"{folder}{file}"
+            if (
+                not file
+                or file.startswith("/")
+                or ".." in file.split("/")
+                or (not folder and "/" in file)
+                or path not in self.files
+            ):
+                return UNKNOWN
+        url = self._url(str(latest["prefix"]).rstrip("/"), path)
         return Outcome("redirect", url, edition, entry.segment)
 
     def short(self, code: str) -> Outcome:
@@ -146,9 +174,9 @@ class Resolver:
             return Outcome("withdrawn", edition=edition, segment=link.segment, cell=cell)
         return Outcome("redirect", link.destination, edition, link.segment, cell)
 
-    def _url(self, prefix: str, segment: str, path: str) -> str:
+    def _url(self, prefix: str, path: str) -> str:
         now = self.clock()
-        cached = self._urls.get((prefix, segment))
+        cached = self._urls.get((prefix, path))
         if cached is not None and now - cached[0] < self.url_seconds:
             return cached[1]
         presigner = self._presigners.get(prefix)
@@ -164,5 +192,5 @@ class Resolver:
         url = presigner(path)
         if len(self._urls) > 10_000:  # runs come and go: never grow without bound
             self._urls.clear()
-        self._urls[(prefix, segment)] = (now, url)
+        self._urls[(prefix, path)] = (now, url)
         return url

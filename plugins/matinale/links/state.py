@@ -4,6 +4,7 @@ staff, read by the service). The layout is documented in :mod:`matinale.links`."
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,15 +18,20 @@ from matinale.links.codes import (
     is_code,
     new_token,
 )
+from matinale.links.short import STEM_LENGTH
 from matinale.publish.s3 import read_pointer
 from matinale.s3types import S3Client
 
-__all__ = ["Cell", "LinkState", "Table", "TableLink", "Token"]
+__all__ = ["OVERVIEW", "Cell", "LinkState", "Table", "TableLink", "Token"]
 
 TOKENS = "tokens.json"
 TABLES = "tables"
 WITHDRAWN = "withdrawn"
+STEMS = "stems"
+STEM_RUNS = "stem-runs"
 VERSION = 1
+OVERVIEW = "_overview"
+"""The token of the staff overview (its own line in tokens.json, rotatable like a segment's)."""
 
 Cell = tuple[str, str, str, str]
 """(segment, theme, channel, angle): what a beacon or a short link counts under."""
@@ -141,7 +147,9 @@ class LinkState:
         Called by publish before it renders anything that links to ``/p/``."""
         tokens = self.tokens()
         active = self.active(tokens)
-        missing = [check_id("segment", s) for s in segments if s not in active]
+        missing = [
+            s if s == OVERVIEW else check_id("segment", s) for s in segments if s not in active
+        ]
         for segment in missing:
             token = new_token()
             tokens[token] = Token(segment=segment, created=_now())
@@ -198,13 +206,14 @@ class LinkState:
             destination = check_destination(str(entry.get("destination", "")), allowed_domains)
             entries[code] = TableLink(destination=destination, **fields)
         own = self.table_key(day, run)
-        for key in self.list_keys(TABLES):
-            if key == own:
-                continue
-            other = Table.from_json(self.read(key) or {"edition": "", "run": ""})
-            for code in entries.keys() & other.links.keys():
-                if other.links[code].destination != entries[code].destination:
-                    raise LinkStateError(f"code {code} is already used by {key}: draw another")
+        stems = {code[:STEM_LENGTH] for code in entries}
+        for stem in sorted(stems):
+            holder = self.read(self.key(STEMS, f"{stem}.json")) or {}
+            if (holder.get("edition"), holder.get("run")) != (day, run):
+                raise LinkStateError(
+                    f"code stem {stem} is not reserved for run {run} of {day} "
+                    "(prepare reserves it): codes are never reused across runs"
+                )
         checked_cells = sorted(
             tuple(
                 check_id(k, v)
@@ -226,11 +235,45 @@ class LinkState:
         return own
 
     def taken_codes(self) -> set[str]:
-        """Every code of every table (publish draws new codes outside this set)."""
+        """Every code of every table (for hand-made links; runs use their reserved stem)."""
         codes: set[str] = set()
         for key in self.list_keys(TABLES):
             codes.update((self.read(key) or {}).get("links", {}))
         return codes
+
+    # -- code stems ---------------------------------------------------------------------
+
+    def reserve_stem(self, edition: date | str, run: str, *, stem: str | None = None) -> str:
+        """The 3-character code stem of one run: the one it already holds, else a free one,
+        marked ``stems/<stem>.json`` and ``stem-runs/<edition>/<run>.json`` (see
+        :mod:`matinale.links.short`). One read and one listing, no table read: cheap whatever
+        the history. ``stem`` asks for a given free one (hand-made links)."""
+        day = _edition(edition)
+        mine = self.key(STEM_RUNS, day, f"{run}.json")
+        held = (self.read(mine) or {}).get("stem")
+        if isinstance(held, str):
+            return held
+        taken = {k.rsplit("/", 1)[-1].removesuffix(".json") for k in self.list_keys(STEMS)}
+        free = len(CODE_ALPHABET) ** STEM_LENGTH - len(taken)
+        if free <= 0:
+            raise LinkStateError("every short-code stem is taken: archive old link tables")
+        if stem is not None and (
+            stem in taken or len(stem) != STEM_LENGTH or any(c not in CODE_ALPHABET for c in stem)
+        ):
+            raise LinkStateError(
+                f"code stem {stem!r} is taken or not {STEM_LENGTH} code characters"
+            )
+        while stem is None:
+            drawn = "".join(secrets.choice(CODE_ALPHABET) for _ in range(STEM_LENGTH))
+            stem = None if drawn in taken else drawn
+        key = self.key(STEMS, f"{stem}.json")
+        self._put(key, {"edition": day, "run": run, "at": _now()})
+        self._put(mine, {"stem": stem})
+        # Two runs drawing the same stem at once (max_active_runs is 1, so only by hand):
+        # the later write wins and the loser stops here instead of sharing codes.
+        if (self.read(key) or {}).get("run") != run:
+            raise LinkStateError(f"code stem {stem} was taken meanwhile; retry")
+        return stem
 
     # -- withdrawal ---------------------------------------------------------------------
 

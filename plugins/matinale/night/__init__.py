@@ -36,7 +36,9 @@ from matinale.night.run import (
     make_store,
     newest_supporter_file,
     pii_scanner,
+    reserve_short_links,
     segments_of,
+    short_links,
 )
 from matinale.settings import Settings
 from matinale.store import Store
@@ -85,8 +87,13 @@ log = logging.getLogger(__name__)
 _pii_scanner = pii_scanner
 
 
-def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) -> dict[str, Any]:
+def run_prepare(
+    settings: Settings, store: Store, *, edition: date, run: str, client: Any = None
+) -> dict[str, Any]:
     """Check the night's inputs as ``matinale check`` does, then record their checksums.
+
+    With a link service (``links.public_base_url``) and an S3 ``client``, reserve the run's
+    short-code stem in the link state and write ``links.json`` (:mod:`matinale.links.short`).
 
     Every area of :func:`matinale.preflight.check_all` runs (under a second once imported),
     but for reading the whole supporter export: ingest reads it next and reports its rows.
@@ -107,6 +114,8 @@ def run_prepare(settings: Settings, store: Store, *, edition: date, run: str) ->
         edition=edition, run=run, supporters_file=str(supporters), brief_file=str(brief)
     )
     store.put_json(f"{ctx.prefix}/inputs.json", input_checksums(settings, ctx))
+    if client is not None and settings.link_service.public_base_url:
+        reserve_short_links(settings, store, ctx, client)
     log.info(
         "Edition %s, run %s: supporters %s, brief %s", edition, run, supporters.name, brief.name
     )
@@ -289,6 +298,13 @@ def run_content(
 
     brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
     writer = PostWriter.from_settings(brief, settings)
+    writer.short = short_links(
+        store,
+        ctx,
+        [t.id for t in brief.themes],
+        sorted(writer.registry),
+        sorted(writer.rules.angles),
+    )
     by_id = {s.id: s for s in segments_of(store, ctx)}
     missing = [s for s in batch if s not in by_id]
     if missing:
@@ -419,7 +435,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage(PREPARE, run_prepare, takes=("edition", "run")),
+    Stage(PREPARE, run_prepare, takes=("edition", "run", "client")),
     Stage(INGEST, run_ingest, retry=False),
     Stage(PRIVACY, run_privacy),
     Stage(SEGMENT, run_segment),

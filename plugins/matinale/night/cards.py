@@ -13,24 +13,44 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matinale.night.run import NightError, RunContext, segments_of
+from matinale.night.run import NightError, RunContext, segments_of, short_links
 from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import Store
 
 if TYPE_CHECKING:
     from matinale.content.brief import Brief, Theme
+    from matinale.links.short import ShortLinks
 
 __all__ = ["run_contact_sheet", "run_visuals"]
 
 log = logging.getLogger(__name__)
 
 
+def _card_link(
+    settings: Settings, short: ShortLinks | None, segment: str, theme: Theme, edition: date
+) -> tuple[str, str]:
+    """The link a card's QR code encodes (the run's short link when it has a link service)
+    and its destination (the theme's link, with UTM on the campaign's own domain)."""
+    from matinale.content import opaque_content, own_domain, tracked_link
+    from matinale.links.short import CARD_CHANNEL
+
+    code = short.card(segment, theme.id) if short else None
+    destination = tracked_link(
+        theme.link,
+        channel=CARD_CHANNEL,
+        edition=edition,
+        content=code or opaque_content(segment, theme.id, CARD_CHANNEL),
+        allowed_domains=settings.allowed_domains,
+        own=own_domain(settings.campaign.website) or None,
+    )
+    return (short.url(code) if short and code else destination), destination
+
+
 def _card_fields(
-    settings: Settings, segment: Segment, theme: Theme, brief: Brief, edition: date
+    settings: Settings, segment: Segment, theme: Theme, brief: Brief, link: str
 ) -> dict[str, str]:
     """What a card says: the theme for everyone, one line for the segment, the legal mention."""
-    from matinale.content import tracked_link
 
     if segment.kind == "territory":
         # The place a territorial pack is for, named as the posts name it.
@@ -46,13 +66,7 @@ def _card_fields(
         "headline": theme.title,
         "body": theme.key_message,
         "cta": theme.call_to_action,
-        "link": tracked_link(
-            theme.link,
-            channel="card",
-            edition=edition,
-            content=segment.id,
-            allowed_domains=settings.allowed_domains,
-        ),
+        "link": link,
         "footer": settings.campaign.legal_mention,
     }
 
@@ -94,11 +108,19 @@ def run_visuals(
         raise NightError(
             f"segments {unknown} are not in this run's segments.json: rerun the segment stage or fix the 'segments' param"
         )
+    short = short_links(store, ctx, [t.id for t in brief.themes])
+    links = {
+        (segment_id, theme.id): _card_link(settings, short, segment_id, theme, ctx.edition)
+        for segment_id in batch
+        for theme in brief.themes
+    }
     jobs = [
         CardJob(
             segment=segment_id,
             theme=theme.id,
-            fields=_card_fields(settings, by_id[segment_id], theme, brief, ctx.edition),
+            fields=_card_fields(
+                settings, by_id[segment_id], theme, brief, links[segment_id, theme.id][0]
+            ),
         )
         for segment_id in batch
         for theme in brief.themes
@@ -123,6 +145,7 @@ def run_visuals(
                 "format": card.format,
                 "alt": alt_text(card_fields, format=card.format, campaign=settings.campaign.name),
                 "link": card_fields["link"],
+                "destination": links[card.segment, card.theme][1],
                 "width": card.width,
                 "height": card.height,
                 "content_type": kit.content_type,

@@ -77,6 +77,9 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
 
     from matinale.checks import limits_from
     from matinale.publish import PublishConfig
+    from matinale.publish.links import LinkService
+
+    service = settings.link_service
 
     return PublishConfig(
         bucket=settings.bundle_bucket,
@@ -89,6 +92,14 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
         actor=actor,
         public_url=settings.public_s3_url,
         templates_dir=settings.templates_dir,
+        links=LinkService(
+            service.public_base_url,
+            service.state_bucket,
+            service.state_prefix,
+            service.counts_retention_days,
+        )
+        if service.public_base_url
+        else None,
     )
 
 

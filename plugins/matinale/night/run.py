@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,11 @@ from matinale.store import LocalStore, S3Store, Store
 
 if TYPE_CHECKING:
     from matinale.checks import PiiScanner
+    from matinale.links.short import ShortLinks
+
+RUN_LINKS = "links.json"
+"""The run's short-link key (work store, run prefix): written by prepare, read by content,
+visuals and publish."""
 
 __all__ = [
     "NightError",
@@ -37,7 +43,9 @@ __all__ = [
     "make_store",
     "newest_supporter_file",
     "pii_scanner",
+    "reserve_short_links",
     "segments_of",
+    "short_links",
 ]
 
 
@@ -202,3 +210,42 @@ def pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> PiiScanner
             f"cannot scan for personal data: none of {', '.join(keys)} is in the work store; rerun ingest and privacy"
         )
     return PiiScanner.from_store(store, keys, settings.pii_allowlist)
+
+
+def reserve_short_links(settings: Settings, store: Store, ctx: RunContext, client: S3Client) -> str:
+    """Reserve the run's short-code stem in the link state and write ``links.json`` (kept as
+    it is when a retry of ``prepare`` finds it: codes printed by then stay valid)."""
+    from matinale.links.short import RunLinks
+    from matinale.links.state import LinkState
+
+    base = settings.link_service.public_base_url
+    key = f"{ctx.prefix}/{RUN_LINKS}"
+    state = LinkState(
+        client, settings.link_service.state_bucket, settings.link_service.state_prefix
+    )
+    stem = state.reserve_stem(ctx.edition, ctx.run)
+    if store.exists(key):
+        kept = RunLinks.from_json(store.get_json(key))
+        if (kept.stem, kept.base) == (stem, base):
+            return stem
+    store.put_json(key, RunLinks.new(base, stem).to_json())
+    return stem
+
+
+def short_links(
+    store: Store,
+    ctx: RunContext,
+    themes: Sequence[str],
+    channels: Sequence[str] = (),
+    angles: Sequence[str] = (),
+) -> ShortLinks | None:
+    """This run's short links (:mod:`matinale.links.short`), or None when it has none."""
+    from matinale.links.short import RunLinks, ShortLinks
+
+    key = f"{ctx.prefix}/{RUN_LINKS}"
+    if not store.exists(key):
+        return None
+    segments = [s.id for s in segments_of(store, ctx)]
+    return ShortLinks(
+        RunLinks.from_json(store.get_json(key)), segments, themes, channels, sorted(angles)
+    )

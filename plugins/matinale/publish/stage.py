@@ -36,7 +36,9 @@ from matinale.checks import (
     check_manifest,
     checks_fingerprint,
 )
+from matinale.links.state import OVERVIEW
 from matinale.publish.delivery import DELIVERY, delivery_key, delivery_rows, write_delivery
+from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
 from matinale.publish.presign import Presigner
@@ -78,6 +80,8 @@ class PublishConfig:
     public_url: str | None = None
     #: content_templates/ (channels.yaml: the page's channels and share links).
     templates_dir: Path | None = None
+    #: The link service (links.public_base_url): stable /p/ links instead of presigned ones.
+    links: LinkService | None = None
 
 
 def _passed_before(
@@ -221,6 +225,10 @@ def publish_bundle(
 
     published_at = datetime.now(UTC)
     presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
+    segment_ids = [str(s["id"]) for s in manifest["segments"]]
+    service = (
+        ServiceLinks.ensure(config.links, client, segment_ids) if config.links is not None else None
+    )
     files.update(
         render_pages(
             files,
@@ -228,7 +236,7 @@ def publish_bundle(
             campaign=config.campaign,
             zone=config.zone,
             published_at=published_at,
-            linker=lambda _dir: presign,
+            linker=service.linker if service is not None else lambda _dir: presign,
             templates_dir=config.templates_dir,
         )
     )
@@ -236,7 +244,10 @@ def publish_bundle(
     rows = None
     delivery_counts: dict[str, Any] | None = None
     if audience is not None and config.private_bucket:
-        links = {s["id"]: presign(s["page"]) for s in manifest["segments"]}
+        links = {
+            s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
+            for s in manifest["segments"]
+        }
         rows, delivery_counts = delivery_rows(audience[0], audience[1], links)
 
     report: CheckReport = check_bundle(
@@ -245,7 +256,7 @@ def publish_bundle(
         scanner=scanner,
         allowed_domains=config.allowed_domains,
         limits=config.limits,
-        own_link=presign.owns,
+        own_link=service.owns if service is not None else presign.owns,
         passed=passed,
         sha256=sha256,
         templates_dir=config.templates_dir,
@@ -255,6 +266,8 @@ def publish_bundle(
     compliance = json.loads(files[COMPLIANCE])
     compliance["checks"] = {"stage": "publish", **report.summary()}
     compliance["delivery"] = delivery_counts
+    if config.links is not None:
+        compliance["link_counts"] = config.links.compliance()
     validate_compliance(compliance)
     files[COMPLIANCE] = write_manifest(compliance)
     final = rebuild_manifest(
@@ -277,8 +290,15 @@ def publish_bundle(
     bodies = {**files, MANIFEST: manifest_bytes}
 
     uploads = RunUpload(client, bucket, target)
-    doing = "uploading to"
+    doing = "registering the link table in"
     try:
+        if config.links is not None:
+            # Before anything is uploaded: a short link works the moment anyone can see it.
+            table, cells = run_table(files, segment_ids, config.links.base)
+            config.links.state(client).register_run(
+                edition, run, table, cells=cells, allowed_domains=config.allowed_domains
+            )
+        doing = "uploading to"
         uploads.upload(entries, manifest_item, bodies, progress)
         doing = "reading back from"
         uploads.verify([*entries, manifest_item], progress)
@@ -356,9 +376,16 @@ def _discard(client: S3Client, config: PublishConfig, edition: date, run: str) -
 def _links(
     client: S3Client, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Fresh presigned links to the overview and one segment page (for logs and `make up`)."""
-    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
+    """Links to the overview and one segment page (for logs and `make up`): the service's
+    stable ones when there is a link service, else fresh presigned ones."""
     segments = manifest.get("segments") or []
+    if config.links is not None:
+        service = ServiceLinks.ensure(config.links, client, [str(s["id"]) for s in segments])
+        return {
+            "overview_url": service.page(OVERVIEW),
+            "sample_page_url": service.page(str(segments[0]["id"])) if segments else None,
+        }
+    presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
     return {
         "overview_url": presign("index.html"),
         "sample_page_url": presign(segments[0]["page"]) if segments else None,

@@ -79,6 +79,8 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("MATINALE_WORK_STORE", "local")
     monkeypatch.delenv("MATINALE_INBOX", raising=False)
+    # No S3 here: prepare reserves no short-code stem (the e2e and stack tests do).
+    monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", "off")
     inbox = tmp_path / "var" / "inbox"
     (inbox / "supporters").mkdir(parents=True)
     (inbox / "briefs").mkdir()

@@ -49,6 +49,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MATINALE_HOME", str(home))
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("MATINALE_WORK_STORE", "local")
+    # No S3 here: prepare reserves no short-code stem (the e2e and stack tests do).
+    monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", "off")
     monkeypatch.delenv("MATINALE_INBOX", raising=False)
     cached_settings.cache_clear()
     yield home

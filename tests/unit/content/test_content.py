@@ -29,6 +29,8 @@ from matinale.content import (
     posts_markdown,
     render_segment_posts,
     shingles,
+    opaque_content,
+    own_domain,
     tracked_link,
 )
 from matinale.content.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
@@ -734,10 +736,14 @@ def test_every_link_is_tracked_on_an_allowed_domain(settings: Settings, seniors)
             parts = urlsplit(url)
             assert parts.scheme == "https" and parts.hostname in settings.allowed_domains
             query = parse_qs(parts.query)
+            if parts.hostname != "ensemble-demain.example.org":
+                assert not query, f"a source is printed untracked: {url}"
+                continue
             assert query["utm_source"] == ["matinale"] and query["utm_medium"] == [post["channel"]]
-            assert query["utm_campaign"] == ["2026-11-24"] and query["utm_content"] == [
-                f"65plus-p01-{post['variant']}"
-            ]
+            assert query["utm_campaign"] == ["2026-11-24"]
+            # opaque: never the band, the profile or the segment id
+            assert re.fullmatch("[a-z0-9]{6,12}", query["utm_content"][0])
+            assert "65plus" not in url and "p01" not in query["utm_content"][0]
 
 
 def test_tracked_link_replaces_utm_and_keeps_the_rest() -> None:
@@ -745,24 +751,43 @@ def test_tracked_link_replaces_utm_and_keeps_the_rest() -> None:
         "https://example.org/p?a=1&utm_source=other#top",
         channel="card",
         edition=EDITION,
-        content="65plus-p01-1",
+        content="k7m2p9qa",
     )
     assert (
         link
-        == "https://example.org/p?a=1&utm_source=matinale&utm_medium=card&utm_campaign=2026-11-24&utm_content=65plus-p01-1#top"
+        == "https://example.org/p?a=1&utm_source=matinale&utm_medium=card&utm_campaign=2026-11-24&utm_content=k7m2p9qa#top"
     )
     with pytest.raises(LinkError, match="not in links.allowed_domains"):
         tracked_link(
             "https://evil.example.com/",
             channel="x",
             edition=EDITION,
-            content="a-1",
+            content="k7m2p9qa",
             allowed_domains=("example.org",),
         )
-    with pytest.raises(LinkError, match="must be a slug"):
-        tracked_link(
-            "https://example.org/", channel="x", edition=EDITION, content="jean.dupont@example.org"
-        )
+    # utm_content is an opaque code: never a band, profile or segment id, never a person
+    for content in ("65plus-p01-1", "jean.dupont@example.org", "abc"):
+        with pytest.raises(LinkError, match="opaque code"):
+            tracked_link("https://example.org/", channel="x", edition=EDITION, content=content)
+    opaque = opaque_content("65plus-p01", "sante", "x", "1")
+    assert re.fullmatch(r"[0-9a-f]{10}", opaque)
+    assert opaque != opaque_content("65plus-p01", "sante", "x", "2")
+
+
+def test_utm_only_on_the_campaigns_own_domain() -> None:
+    """Sources (insee.fr, service-public.fr) are printed as they are: no tracking, no UTM."""
+    own = own_domain("https://www.ensemble-demain.example.org")
+    assert own == "ensemble-demain.example.org"
+    source = "https://www.insee.fr/fr/statistiques/1?utm_source=x"
+    assert tracked_link(source, channel="x", edition=EDITION, content="k7m2p9qa", own=own) == source
+    sub = tracked_link(
+        "https://agir.ensemble-demain.example.org/p",
+        channel="x",
+        edition=EDITION,
+        content="k7m2p9qa",
+        own=own,
+    )
+    assert sub.endswith("utm_content=k7m2p9qa")
 
 
 def test_an_untracked_link_in_a_template_fails(settings: Settings, tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ def service(memory_s3: Any, tmp_path: Path) -> Iterator[tuple[TestClient, LinkSt
     )
     state = LinkState(memory_s3, BUNDLE)
     token = state.ensure_tokens(["s01"])["s01"]
+    state.reserve_stem(EDITION, "run1", stem="abc")
     state.register_run(
         EDITION, "run1", {"abcdefgh": {**CELL, "destination": "https://example.org/agir"}}
     )

@@ -45,9 +45,15 @@ def test_rotate_retires_the_old_token_and_remembers_it(memory_s3: Any) -> None:
         state.rotate()
 
 
-def test_register_run_writes_the_table_and_refuses_reused_codes(memory_s3: Any) -> None:
+def test_register_run_writes_the_table_and_refuses_codes_of_another_runs_stem(
+    memory_s3: Any,
+) -> None:
     state = LinkState(memory_s3, "b")
-    code = new_code()
+    stem = state.reserve_stem("2026-11-24", "run1")
+    assert state.reserve_stem("2026-11-24", "run1") == stem  # a retry keeps its stem
+    other = state.reserve_stem("2026-11-25", "run2")
+    assert other != stem
+    code = stem + new_code()[3:]
     key = state.register_run(
         "2026-11-24", "run1", {code: LINK}, cells=[("s02", "sante", "sms", "quotidien")]
     )
@@ -57,12 +63,15 @@ def test_register_run_writes_the_table_and_refuses_reused_codes(memory_s3: Any) 
     assert ("s01", "logement", "whatsapp", "mobiliser") in table.cells
     assert ("s02", "sante", "sms", "quotidien") in table.cells
     assert code in state.taken_codes()
-    # the same run may be registered again (a retry); another run may not take the code
+    # the same run may be registered again (a retry); another run may not use run1's stem,
+    # so a code printed last week can never be taken by tonight's run
     state.register_run("2026-11-24", "run1", {code: LINK})
-    with pytest.raises(LinkStateError, match="already used"):
+    with pytest.raises(LinkStateError, match="not reserved for run run2"):
         state.register_run(
             "2026-11-25", "run2", {code: {**LINK, "destination": "https://example.org/x"}}
         )
+    with pytest.raises(LinkStateError, match="taken"):
+        state.reserve_stem("2026-11-26", "run3", stem=stem)
 
 
 @pytest.mark.hostile
@@ -76,13 +85,17 @@ def test_register_run_writes_the_table_and_refuses_reused_codes(memory_s3: Any) 
     ],
 )
 def test_register_run_refuses_bad_entries(memory_s3: Any, links: dict[str, Any]) -> None:
+    state = LinkState(memory_s3, "b")
+    state.reserve_stem("2026-11-24", "r", stem="abc")
     with pytest.raises(LinkStateError):
-        LinkState(memory_s3, "b").register_run("2026-11-24", "r", links)
+        state.register_run("2026-11-24", "r", links)
 
 
 def test_register_run_checks_allowed_domains(memory_s3: Any) -> None:
+    state = LinkState(memory_s3, "b")
+    state.reserve_stem("2026-11-24", "r", stem="abc")
     with pytest.raises(LinkStateError, match="allowed_domains"):
-        LinkState(memory_s3, "b").register_run(
+        state.register_run(
             "2026-11-24", "r", {"abcdefgh": LINK}, allowed_domains=("ensemble.example",)
         )
 

@@ -55,6 +55,12 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
         },
     ]
     store.put_json(f"{ctx.prefix}/segments.json", {"segments": segments, "report": {}})
+    # The run's short links (prepare writes links.json when a link service is configured)
+    from matinale.links.short import RunLinks, ShortLinks
+
+    run_links = RunLinks.new("https://liens.ensemble-demain.example.org", "k7m")
+    store.put_json(f"{ctx.prefix}/links.json", run_links.to_json())
+    short = ShortLinks(run_links, [s["id"] for s in segments], [t["id"] for t in raw["themes"]])
 
     summary = night.run_visuals(settings, store, ctx, ["65plus-p03", "t-51518"])
 
@@ -70,8 +76,13 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
             image = open_image(store.get_bytes(f"{ctx.bundle}/{segment['id']}/{card['file']}"))
             assert image.size == (card["width"], card["height"]) == SIZES[card["format"]]
             assert card["alt"].startswith("Visuel ") and "code QR" in card["alt"]
-            assert (
-                f"utm_content={segment['id']}" in card["link"] and "utm_medium=card" in card["link"]
+            # The QR code carries the short link (≤ 60 characters); its destination keeps
+            # the UTM parameters, with the code itself as the opaque utm_content.
+            code = short.card(segment["id"], card["theme"])
+            assert card["link"] == f"https://liens.ensemble-demain.example.org/s/{code}"
+            assert len(card["link"]) <= 60
+            assert card["destination"].endswith(
+                f"utm_medium=card&utm_campaign={EDITION}&utm_content={code}"
             )
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from PIL import Image
 
-from matinale.content import tracked_link
+from matinale.content import opaque_content, tracked_link
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "content_templates"
@@ -21,7 +21,7 @@ LINK = tracked_link(
     "https://ensemble-demain.example.org/sante",
     channel="card",
     edition=EDITION,
-    content="65plus-p03",
+    content=opaque_content("65plus-p03"),
 )
 FIELDS = {
     "tagline": "Voter, c'est un devoir civique : transmettons une France solidaire.",
