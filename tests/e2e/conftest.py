@@ -50,6 +50,7 @@ def night_env(
         "client": s3_server.client(),
         "bundle_bucket": s3_buckets["bundle"],
         "supporter_ids": ids,
+        "links_db": f"sqlite:///{tmp_path / 'var' / 'links.db'}",
     }
     cached_settings.cache_clear()
 

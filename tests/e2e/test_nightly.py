@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -65,8 +69,100 @@ def _edition_event(run_id: str) -> dict:
     return dict(extras[0])
 
 
-def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _link_service(settings, client, port: int, db_url: str) -> Iterator[str]:
+    """The link service under a real uvicorn on 127.0.0.1, reading this night's S3."""
+    from matinale.links import Tuning
+    from matinale.links.serve import server
+
+    uv = server(
+        settings, client, port=port, db_url=db_url, tuning=Tuning(rate_per_second=1000, burst=1000)
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "the link service did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=15)
+
+
+def _check_links(
+    night_env: dict, pointer: dict, manifest: dict, base: str, rows: list[str]
+) -> None:
+    """Issue 17 end to end: every link the night handed out goes through the service, which
+    sends each to what was published (pages, cards) or registered (short links)."""
+    import httpx
+
+    from matinale.links import LinkState
+
+    settings, client, bucket = (
+        night_env["settings"],
+        night_env["client"],
+        night_env["bundle_bucket"],
+    )
+    state = LinkState(
+        client, settings.link_service.state_bucket, settings.link_service.state_prefix
+    )
+    tokens = state.active(state.tokens())
+    table = json.loads(_read(client, bucket, state.table_key(EDITION, pointer["run"])))
+    compliance = json.loads(_read(client, bucket, pointer["prefix"] + "compliance.json"))
+    assert (
+        compliance["link_counts"]["retention_days"] == settings.link_service.counts_retention_days
+    )
+    # The delivery file's link is the segment's stable /p/ link (about 45 characters).
+    for row in rows:
+        segment, link = row.split(",")[3:5]
+        assert link == f"{base}/p/{tokens[segment]}"
+    with _link_service(settings, client, int(base.rsplit(":", 1)[1]), night_env["links_db"]):
+        segment = manifest["segments"][0]["id"]
+        page = httpx.get(f"{base}/p/{tokens[segment]}", follow_redirects=True)
+        assert page.status_code == 200, (page.history, page.url, page.text[:300])
+        assert "X-Amz-Signature" not in page.text
+        card = f"{base}/p/{tokens[segment]}/cards/"
+        assert card in page.text, "the page links to its full-size cards through the service"
+        card_link = page.text.split(card, 1)[1].split('"', 1)[0]
+        image = httpx.get(card + card_link, follow_redirects=True)
+        assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+        posts = json.loads(_read(client, bucket, f"{pointer['prefix']}{segment}/posts.json"))
+        for post in [p for p in posts["posts"] if p["channel"] != "instagram"][:12]:
+            assert post["link"].startswith(f"{base}/s/") and len(post["link"]) <= 60
+            assert post["link"] in (post.get("html") or post["text"])
+            code = post["link"].rsplit("/", 1)[1]
+            assert table["links"][code]["destination"] == post["destination"]
+            answer = httpx.get(post["link"])
+            assert (answer.status_code, answer.headers["location"]) == (302, post["destination"])
+        cards = json.loads(_read(client, bucket, f"{pointer['prefix']}{segment}/cards.json"))
+        code = cards["cards"][0]["link"].rsplit("/", 1)[1]
+        assert table["links"][code]["channel"] == "card"
+        # Another segment's file is not reachable with this segment's token
+        other = manifest["segments"][-1]["id"]
+        if other != segment:
+            stranger = httpx.get(f"{base}/p/{tokens[segment]}/../{other}/posts.json")
+            assert stranger.status_code == 404
+
+
+def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeypatch) -> None:
+    from matinale.settings import cached_settings, load_settings
+
     client, bucket = night_env["client"], night_env["bundle_bucket"]
+    # The night's links point at a link service on this machine (as under `make up`)
+    base = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", base)
+    cached_settings.cache_clear()
+    night_env["settings"] = load_settings()
 
     first = nightly_dag.test(run_conf={"edition_date": EDITION.isoformat()})
     assert first.state == "success"
@@ -106,6 +202,7 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag) -> None
     header, *rows = _read(client, private, delivery["delivery"]).decode().splitlines()
     assert header == "supporter_id,channel,address,segment,link" and rows
     assert {row.split(",")[3] for row in rows} <= set(segment_ids)
+    _check_links(night_env, pointer, manifest, base, rows)
 
     # A second run of the same edition publishes under its own prefix and is promoted;
     # the first run stays intact.

@@ -161,6 +161,13 @@ def create_app(
             return _html("too_many", request.method == "HEAD")
         return answer(resolver.page(token), request, "open")
 
+    @app.api_route("/p/{token}/{path:path}", methods=["GET", "HEAD"])
+    async def page_file(token: str, path: str, request: Request) -> Response:
+        if limited(request):
+            return _html("too_many", request.method == "HEAD")
+        outcome = resolver.page_file(token, path)  # a card or the pack: not counted
+        return _redirect(outcome.url) if outcome.kind == "redirect" else _html(outcome.kind)
+
     @app.api_route("/s/{code}", methods=["GET", "HEAD"])
     async def short_link(code: str, request: Request) -> Response:
         if limited(request):

@@ -18,6 +18,7 @@ __all__ = [
     "CODE_ALPHABET",
     "CODE_LENGTH",
     "EVENTS",
+    "OVERVIEW",
     "LinkStateError",
     "check_destination",
     "check_id",
@@ -27,6 +28,8 @@ __all__ = [
     "new_token",
 ]
 
+OVERVIEW = "_overview"
+"""The segment name of the staff overview's token (its own line in tokens.json)."""
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 8
 EVENTS = ("open", "click", "preview", "copy", "share", "variant_shown", "implausible")

@@ -12,6 +12,7 @@ from typing import Any
 
 from matinale.links.codes import (
     CODE_ALPHABET,
+    OVERVIEW,
     LinkStateError,
     check_destination,
     check_id,
@@ -30,8 +31,6 @@ WITHDRAWN = "withdrawn"
 STEMS = "stems"
 STEM_RUNS = "stem-runs"
 VERSION = 1
-OVERVIEW = "_overview"
-"""The token of the staff overview (its own line in tokens.json, rotatable like a segment's)."""
 
 Cell = tuple[str, str, str, str]
 """(segment, theme, channel, angle): what a beacon or a short link counts under."""

@@ -34,6 +34,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         write_manifest,
     )
     from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
+    from matinale.publish.links import service_owns
 
     files = read_bundle_files(store, ctx.bundle)
     manifest = store.get_json(f"{ctx.bundle}/{MANIFEST}")
@@ -46,6 +47,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         scanner=scanner,
         allowed_domains=settings.allowed_domains,
         limits=limits,
+        own_link=service_owns(settings.link_service.public_base_url),
         sha256=sha256,
         templates_dir=settings.templates_dir,
     )

@@ -14,14 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from matinale.links.codes import OVERVIEW
 from matinale.links.short import CARD_ANGLE, CARD_CHANNEL
-from matinale.links.state import OVERVIEW, Cell, LinkState
 from matinale.publish.s3 import PublishError
 from matinale.s3types import S3Client
 
-__all__ = ["LinkService", "ServiceLinks", "run_table"]
+if TYPE_CHECKING:
+    from matinale.links.state import Cell, LinkState
+
+__all__ = ["LinkService", "ServiceLinks", "run_table", "service_owns"]
 
 Linker = Callable[[str], str]
 
@@ -50,6 +53,8 @@ class LinkService:
         }
 
     def state(self, client: S3Client) -> LinkState:
+        from matinale.links.state import LinkState  # links.state reads pointers with publish.s3
+
         return LinkState(client, self.state_bucket, self.state_prefix)
 
 
@@ -85,7 +90,14 @@ class ServiceLinks:
 
     def owns(self, url: str) -> bool:
         """Whether ``url`` is one of the service's links (``/p/``, ``/s/``)."""
-        return url.startswith((f"{self.base}/p/", f"{self.base}/s/"))
+        return service_owns(self.base)(url)
+
+
+def service_owns(base: str) -> Callable[[str], bool]:
+    """The bundle checks' ``own_link`` for a link service at ``base``: its ``/p/`` and
+    ``/s/`` links are the bundle's own (``http://127.0.0.1`` too, for ``make up``)."""
+    prefixes = (f"{base}/p/", f"{base}/s/") if base else ()
+    return lambda url: bool(prefixes) and url.startswith(prefixes)
 
 
 def _short_code(link: str, base: str) -> str | None:

@@ -36,7 +36,7 @@ from matinale.checks import (
     check_manifest,
     checks_fingerprint,
 )
-from matinale.links.state import OVERVIEW
+from matinale.links.codes import OVERVIEW
 from matinale.publish.delivery import DELIVERY, delivery_key, delivery_rows, write_delivery
 from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError

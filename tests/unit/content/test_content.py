@@ -26,11 +26,11 @@ from matinale.content import (
     jaccard,
     load_brief,
     load_rules,
+    opaque_content,
+    own_domain,
     posts_markdown,
     render_segment_posts,
     shingles,
-    opaque_content,
-    own_domain,
     tracked_link,
 )
 from matinale.content.typography import GSM7_BASIC, NNBSP, URL_PATTERN, check, sms_count, x_length
