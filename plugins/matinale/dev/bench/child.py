@@ -197,11 +197,16 @@ def _stage(spec: dict[str, Any]) -> dict[str, Any]:
     store = night.make_store(settings)
     function = getattr(night, stage.function)
     load = os.getloadavg()[0]
-    client = s3_client_from_env() if stage.name == "publish" else None
+    # prepare reserves the run's short-code stem in the link state; publish uploads
+    client = s3_client_from_env() if stage.name in {"prepare", "publish"} else None
     if stage.name == "prepare":
         started = time.perf_counter()
         result = function(
-            settings, store, edition=date.fromisoformat(spec["edition"]), run=spec["run"]
+            settings,
+            store,
+            edition=date.fromisoformat(spec["edition"]),
+            run=spec["run"],
+            client=client,
         )
         seconds = time.perf_counter() - started
         return {
