@@ -54,8 +54,12 @@ def _context(args: argparse.Namespace) -> tuple[int, Path | None, Path | None]:
     profiles = load_profiles(settings.segments_dir / "profiles.yaml")
     yaml_file = settings.segments_dir / profiles.territories if profiles.territories else None
     if supporters is None and not args.no_supporters:
-        candidates = sorted(settings.inbox.glob("*.csv")) if settings.inbox.is_dir() else []
-        supporters = max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+        from matinale.night.run import NightError, newest_supporter_file
+
+        try:
+            supporters = newest_supporter_file(settings.inbox)
+        except NightError:
+            supporters = None
     return settings.min_segment_size, yaml_file, supporters
 
 
