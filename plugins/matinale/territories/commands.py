@@ -75,7 +75,9 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(document, ensure_ascii=False, indent=1))
         return 0
-    source = f"sympathisants : {supporters}" if rows is not None else "sans fichier de sympathisants"
+    source = (
+        f"sympathisants : {supporters}" if rows is not None else "sans fichier de sympathisants"
+    )
     print(f"Territoires prioritaires ({source} ; seuil {floor})")
     print(ranking.formula)
     header = f"{'rang':>4}  {'insee':<5}  {'territoire':<32} {'score':>12} {'abst. %':>7} {'abstent.':>9}"

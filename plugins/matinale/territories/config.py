@@ -37,8 +37,7 @@ class ScoreFile(Section):
 
     elections: Annotated[dict[str, float], AfterValidator(_elections)] = Field(
         default_factory=lambda: dict(_DEFAULT_ELECTIONS),
-        description="election id → weight in the mean abstention rate: "
-        + ", ".join(ELECTIONS),
+        description="election id → weight in the mean abstention rate: " + ", ".join(ELECTIONS),
         examples=[{"pres22_t1": 1, "leg24_t1": 2}],
     )
     potential_weight: float = Field(
@@ -97,7 +96,9 @@ def load_territory_settings(path: Path | None) -> TerritorySettings:
 
     if path is None or not Path(path).is_file():
         return TerritorySettings()
-    return settings_from(load_yaml(Path(path), error=SegmentDefinitionError).validate(TerritoriesFile))
+    return settings_from(
+        load_yaml(Path(path), error=SegmentDefinitionError).validate(TerritoriesFile)
+    )
 
 
 __all__ += ["settings_from"]

@@ -52,8 +52,12 @@ ELECTIONS: dict[str, tuple[str, str]] = {
     "leg24_t1": ("législatives 2024, 1er tour", "leg24_t1_abst_pct"),
     "leg24_t2": ("législatives 2024, 2d tour", "leg24_t2_abst_pct"),
 }
-_TEXT = ("insee", "nom", "departement", "pres22_t1_leader", "pres22_t2_leader")
-_TEXT += ("leg22_t1_leader", "leg24_t1_leader", "leg24_t2_leader")
+_TEXT: tuple[str, ...] = (
+    "insee",
+    "nom",
+    "departement",
+    *(f"{election}_leader" for election in ELECTIONS),
+)
 _ABROAD = ("99", "ZZ")
 
 
@@ -64,7 +68,9 @@ def raw_elections() -> pd.DataFrame:
     dtypes |= {column: "float64" for _, column in ELECTIONS.values()}
     dtypes["population"] = "float64"  # empty for merged communes: float keeps NaN
     with files("matinale.territories").joinpath("data", "communes_elections.csv").open("rb") as fh:
-        return pd.read_csv(fh, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8")
+        return pd.read_csv(
+            fh, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8"
+        )
 
 
 @dataclass(frozen=True)

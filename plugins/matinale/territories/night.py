@@ -41,12 +41,18 @@ class NightTerritories:
     seconds: float
 
 
-def territories_document(ranking: Ranking, floor: int, *, rows: int, packs: Sequence[Any] = ()) -> dict[str, Any]:
+def territories_document(
+    ranking: Ranking, floor: int, *, rows: int, packs: Sequence[Any] = ()
+) -> dict[str, Any]:
     """``{"territories": [{"insee": "75120", "nom": …, "score": …, …figures}], …}``; codes as text."""
     shown = ranking.published(floor).head(rows)
     entries = []
     for code, row in shown.iterrows():
-        entry: dict[str, Any] = {"insee": str(code), "rank": int(row["rank"]), "score": float(row["score"])}
+        entry: dict[str, Any] = {
+            "insee": str(code),
+            "rank": int(row["rank"]),
+            "score": float(row["score"]),
+        }
         for key in _FIELDS:
             if key in row.index:
                 value = row[key]
@@ -105,11 +111,17 @@ def auto_packs(
 
 
 def prepare(
-    features: pd.DataFrame, segments_dir: Path, territories_file: str | None, floor: int, taken: Sequence[str]
+    features: pd.DataFrame,
+    segments_dir: Path,
+    territories_file: str | None,
+    floor: int,
+    taken: Sequence[str],
 ) -> NightTerritories:
     """Rank tonight's territories from the supporters' communes and make the automatic packs."""
     start = time.perf_counter()
-    settings = load_territory_settings(Path(segments_dir) / territories_file if territories_file else None)
+    settings = load_territory_settings(
+        Path(segments_dir) / territories_file if territories_file else None
+    )
     ranking = rank_territories(commune_rows(features), settings)
     packs = auto_packs(ranking, settings, floor, taken)
     return NightTerritories(ranking, settings, floor, packs, time.perf_counter() - start)
@@ -120,7 +132,9 @@ def publish(store: Any, bundle: str, night: NightTerritories, *, title: str) -> 
     from matinale.territories.chart import draw_map
 
     top = night.settings.auto.top if night.settings.auto else 10
-    document = territories_document(night.ranking, night.floor, rows=_PUBLISHED_ROWS, packs=night.packs)
+    document = territories_document(
+        night.ranking, night.floor, rows=_PUBLISHED_ROWS, packs=night.packs
+    )
     store.put_bytes(
         f"{bundle}/territories.json",
         json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),

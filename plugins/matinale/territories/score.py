@@ -90,7 +90,7 @@ def rank_territories(
     )
     counts = dict(elections.counts)
     counts["no_figure"] = int(rate.isna().sum())
-    score = potential ** settings.potential_weight
+    score = potential**settings.potential_weight
     if commune_rows is not None:
         per_code = supporter_counts(commune_rows)
         supporters = per_code.reindex(table.index, fill_value=0).to_numpy(np.int64)

@@ -41,7 +41,9 @@ def test_json_has_codes_as_text_and_nothing_under_the_floor(
     document = json.loads(capsys.readouterr().out)
     rows = document["territories"]
     assert len(rows) == 30 and all(isinstance(row["insee"], str) for row in rows)
-    assert {"insee", "nom", "score", "abstention", "potential", "supporters", "reach"} <= set(rows[0])
+    assert {"insee", "nom", "score", "abstention", "potential", "supporters", "reach"} <= set(
+        rows[0]
+    )
     assert all(row["supporters"] >= document["floor"] == 50 for row in rows)
     assert not {"75056", "69123", "13055"} & {row["insee"] for row in rows}
     assert document["counts"]["below_floor"] > 0

@@ -13,7 +13,11 @@ def test_codes_are_text_and_paris_lyon_marseille_are_ranked_by_arrondissement() 
     # Protects: codes keep their leading zero / Corsica letters; a city is never counted both
     # as a whole and as its arrondissements.
     table = election_table().table
-    assert pd.api.types.is_string_dtype(table.index) and "01001" in table.index and "2A004" in table.index
+    assert (
+        pd.api.types.is_string_dtype(table.index)
+        and "01001" in table.index
+        and "2A004" in table.index
+    )
     for whole in ("75056", "69123", "13055"):
         assert whole not in table.index
     assert {f"751{n:02d}" for n in range(1, 21)} <= set(table.index)

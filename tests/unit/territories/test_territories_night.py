@@ -92,4 +92,7 @@ def test_run_segment_writes_the_territories_into_the_bundle(
     places = {s["id"]: s["territory"]["name"] for s in segments if s["kind"] == "territory"}
     assert places.get("t-76351") == "Le Havre" and places.get("t-13201") is not None
     assert "t-35238" not in places
-    assert summary["territories"]["auto_packs"] and "Le Havre" in summary["territories"]["territories_text"]
+    assert (
+        summary["territories"]["auto_packs"]
+        and "Le Havre" in summary["territories"]["territories_text"]
+    )
