@@ -91,11 +91,13 @@ def auto_packs(
     needed = max(settings.auto.min_supporters, floor)
     kinds = commune_types()
     packs: list[Any] = []
-    for code, row in ranking.frame.iterrows():
+    frame = ranking.frame
+    candidates = frame[frame["supporters"] >= needed]  # ranked best first
+    for code, row in candidates.iterrows():
         if len(packs) >= settings.auto.top:
             break
         pack_id = f"t-{str(code).lower()}"
-        if row["supporters"] < needed or pack_id in taken:
+        if pack_id in taken:
             continue
         packs.append(
             TerritoryPack(
