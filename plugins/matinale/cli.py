@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from matinale import retention_cli
 from matinale.links import commands as links_commands
 from matinale.person import commands as person_commands
+from matinale.territories import commands as territories_commands
 
 if TYPE_CHECKING:
     from matinale.settings import Settings
@@ -471,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     person_commands.add_commands(commands)
     retention_cli.add_commands(commands)
     links_commands.add_commands(commands)  # links serve|rotate|stats, withdraw
+    territories_commands.add_commands(commands)  # territories --top N [--json]
     return parser
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "CommuneArrays",
     "arrondissements",
     "commune_arrays",
+    "commune_names",
     "commune_rows",
     "commune_types",
     "communes",
@@ -250,6 +251,16 @@ def commune_rows(frame: pd.DataFrame) -> np.ndarray:
 #: Paris, Lyon and Marseille (INSEE code → name): the tables hold them as arrondissements only.
 PLM_CITIES: dict[str, str] = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
 _PLM_DEPARTEMENTS = {"75056": "75", "69123": "69", "13055": "13"}
+
+
+@lru_cache(maxsize=1)
+def commune_names() -> pd.Series:
+    """INSEE code (COM and ARM rows) → the commune's name with its article, as a sentence
+    names it ("Le Havre", "Les Abymes", "Paris 20e Arrondissement")."""
+    table = communes()
+    own = table[table["commune_type"].isin(_OWN_COMMUNE_TYPES)].drop_duplicates("insee_com")
+    names = own["commune_article"].fillna(own["commune"])
+    return pd.Series(names.to_numpy(), index=pd.Index(own["insee_com"]), dtype=object)
 
 
 @lru_cache(maxsize=1)

@@ -181,6 +181,7 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
     paths = {entry["path"] for entry in manifest["files"]}
     assert "index.html" in paths
     assert "contact-sheet.jpg" in paths  # staff's overview of every card of the night
+    assert {"territories.json", "territories.png"} <= paths  # the night's priority territories
     segment_ids = [s["id"] for s in manifest["segments"]]
     assert segment_ids, "no segment reached the bundle"
     for segment_id in segment_ids:

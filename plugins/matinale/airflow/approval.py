@@ -39,7 +39,10 @@ class EditionApproval(ApprovalOperator):
         pull = "ti.xcom_pull(task_ids='" + gate_task_id + "', key="
         super().__init__(
             subject="Publier l’édition du {{ " + pull + "'decision')['edition_label'] }} ?",
-            body="{{ " + pull + "'approval_body') }}",
+            # Tonight's automatic territorial packs (matinale.territories), named for staff.
+            body="{{ " + pull + "'approval_body') }}"
+            "{{ ((ti.xcom_pull(task_ids='segment') or {}).get('territories') or {})"
+            ".get('territories_text', '') }}",
             defaults=self.REJECT,
             **kwargs,
         )

@@ -92,6 +92,11 @@ def editions_payload(
             run["state_label"] = _STATE_LABELS.get(run.get("state"), run.get("state"))
             run["finished"] = _when(run.get("finished_at"), settings)
             run["preview"] = f"preview/{edition['edition']}/{run['run']}/index.html"
+            # Tonight's priority territories (matinale.territories): the map and its table.
+            run["territories"] = {
+                "map": f"preview/{edition['edition']}/{run['run']}/territories.png",
+                "table": f"preview/{edition['edition']}/{run['run']}/territories.json",
+            }
             # Every run row says why: the record's reason, else its state.
             run["why"] = run.get("reason") or run["state_label"]
         edition["thumbnails"] = [f"thumbs/{key}" for key in edition["cards"]]

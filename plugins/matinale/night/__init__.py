@@ -215,11 +215,20 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
         if store.exists(compliance_key)
         else 0
     )
+    from matinale.territories import night as territories_night
+
+    places = territories_night.prepare(
+        features,
+        settings.segments_dir,
+        definitions.profiles.territories,
+        settings.min_segment_size,
+        [p.id for p in definitions.territories],
+    )
     result = segment_supporters(
         features,
         definitions.bands,
         definitions.profiles,
-        territories=definitions.territories,
+        territories=[*definitions.territories, *places.packs],
         state=state,
         edition=ctx.edition,
         run=ctx.run,
@@ -248,6 +257,9 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
             result.segments, result.report, interests=definitions.profiles.interests
         ).encode("utf-8"),
     )
+    shown = territories_night.publish(
+        store, ctx.bundle, places, title="Territoires prioritaires de la nuit"
+    )
     if result.state is not None:
         result.state["current"]["assignments"] = assignments_key
         store.put_json(STATE_KEY, result.state)
@@ -267,6 +279,7 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
         "minors_excluded": result.report["minors_excluded"],
         "k": result.report["model"]["k"],
     }
+    summary["territories"] = shown
     if "moved_share" in drift:
         summary["moved_share"] = drift["moved_share"]
     return summary

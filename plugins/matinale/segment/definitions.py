@@ -29,6 +29,7 @@ from matinale.privacy import ADULT_AGE
 from matinale.schemas.fields import SLUG, Required, Section, slug_rule
 from matinale.segment.errors import SegmentDefinitionError
 from matinale.segment.features import ALLOWED_FEATURES, DEFAULT_INTERESTS, check_criterion
+from matinale.territories.config import AutoFile, ScoreFile
 from matinale.yamlfile import Fix, YamlDoc, load_yaml
 
 __all__ = [
@@ -400,9 +401,12 @@ class PackFile(Section):
 
 
 class TerritoriesFile(Section):
-    """``segments/territories.yaml``: the territorial packs."""
+    """``segments/territories.yaml``: the territorial packs, the ranking's score and the
+    automatic packs (``matinale.territories``)."""
 
     packs: list[PackFile] = []
+    score: ScoreFile = Field(default_factory=ScoreFile)
+    auto: AutoFile | None = None
 
 
 def _place(level: str, code: str) -> tuple[str, tuple[str, ...]] | str:
