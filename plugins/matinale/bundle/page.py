@@ -95,8 +95,9 @@ def _inline_assets() -> dict[str, str]:
 
 
 def _beacon_model(origin: str | None, edition: str, angle: str) -> dict[str, str] | None:
-    """Where the page sends its beacons (``origin`` + ``/e``), or None: no beacon code path."""
-    if not origin:
+    """Where the page sends its beacons (``origin`` + ``/e``), or None: no beacon code path
+    (no service, or posts.json names no angle: the service would drop every beacon)."""
+    if not origin or not angle:
         return None
     parts = urlsplit(origin)
     if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
