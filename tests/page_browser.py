@@ -91,7 +91,9 @@ def phone(profile: Path) -> Iterator[dict[str, Any]]:
         )
         try:
             page = context.pages[0] if context.pages else context.new_page()
-            page.on("console", lambda m: problems.append(m) if m.type in {"error", "warning"} else None)
+            page.on(
+                "console", lambda m: problems.append(m) if m.type in {"error", "warning"} else None
+            )
             page.on("pageerror", lambda e: problems.append(e))
             page.on("request", lambda r: requests.append(r))
             yield {"context": context, "page": page, "problems": problems, "requests": requests}

@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 
 
 #: The headings' font: a WOFF2 subset of Lato Bold (built by matinale.dev.page_font).
-PAGE_FONT = Path(__file__).resolve().parents[3] / "content_templates" / "fonts" / "Lato-Bold-page.woff2"
+PAGE_FONT = (
+    Path(__file__).resolve().parents[3] / "content_templates" / "fonts" / "Lato-Bold-page.woff2"
+)
 _QUOTED = re.compile(r'"([^"\n]*)"')
 
 
