@@ -2,7 +2,7 @@
 
 The activist page inlines it (``data:`` URI) so its headings use the brand font offline and
 with nothing fetched. Only the characters French headings need are kept (Basic Latin, the
-accented letters of French, typographic quotes and dashes), which keeps it near 11 KB. Run
+accented letters of French, typographic quotes and dashes), which keeps it near 10 KB. Run
 once after changing the character set, then commit the result:
 
     PYTHONPATH=plugins .venv/bin/python -m matinale.dev.page_font
