@@ -168,6 +168,10 @@ def test_segment_page_on_a_phone(published, phone) -> None:
     page.screenshot(path=str(ARTIFACTS / "page-mobile-full.png"), full_page=True)
 
     # Accessible: every button and image named, enough contrast (WCAG AA 4.5:1 for text).
+    # Previews below the fold are decoded when scrolled to: scroll there and back first.
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    page.evaluate("window.scrollTo(0, 0)")
     assert page.evaluate(
         "Array.from(document.querySelectorAll('button')).every(b => (b.getAttribute('aria-label') || b.textContent).trim().startsWith(b.textContent.trim()) && b.textContent.trim())"
     )
@@ -192,7 +196,9 @@ def test_segment_page_on_a_phone(published, phone) -> None:
         "Texte copié"
     )  # set 30 ms after the click: wait, do not race
 
-    # The keyboard alone works too: focus the next post's "Copier" and press Enter.
+    # The keyboard alone works too: open the folded channels, focus the next post's "Copier"
+    # and press Enter.
+    page.locator("details.autres summary").first.click()
     second = posts.nth(1)
     button = second.get_by_role("button", name="Copier")
     button.focus()
@@ -221,8 +227,10 @@ def test_segment_page_on_a_phone(published, phone) -> None:
             )
         )
 
-    # Offline once opened: everything shown is already in the page.
+    # Offline once opened: everything shown is already in the page (lazy previews included).
     phone["context"].set_offline(True)
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
     button = posts.nth(2).get_by_role("button", name="Copier")
     button.click()
     expect(button).to_have_text("Copié ✓")
@@ -243,6 +251,7 @@ def test_full_size_download_and_overview(published, phone) -> None:
     with page.expect_navigation():
         links.nth(0).click()
     assert page.locator("h1").text_content() == "Votre matinale du mardi 24 novembre 2026"
+    page.locator("details.visuels summary").first.click()
     download = page.locator(".telechargements a").first.get_attribute("href")
     assert download.startswith(published["presign"].base)
     with urllib.request.urlopen(download, timeout=10) as full:

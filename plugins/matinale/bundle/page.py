@@ -14,12 +14,14 @@ import base64
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from matinale.bundle.common import (
@@ -27,6 +29,7 @@ from matinale.bundle.common import (
     FORMAT_LABELS,
     MANIFEST,
     PAGE_TEMPLATES,
+    BundleError,
     Linker,
     french_date,
     french_datetime,
@@ -34,34 +37,87 @@ from matinale.bundle.common import (
 from matinale.content.channels import Channel, share_channels, social_channels
 from matinale.visuals import FORMAT_ORDER, PREVIEW_MAX_SIDE
 
+FIRST_CHANNEL = "whatsapp"
+
 if TYPE_CHECKING:
     from matinale.settings import Campaign
+
+
+#: The headings' font: a WOFF2 subset of Lato Bold (built by matinale.dev.page_font).
+PAGE_FONT = (
+    Path(__file__).resolve().parents[3] / "content_templates" / "fonts" / "Lato-Bold-page.woff2"
+)
+_QUOTED = re.compile(r'"([^"\n]*)"')
+
+
+def typographic(text: object) -> str:
+    """French typography for what the page itself says: ’ for ', « » for straight quotes."""
+    value = _QUOTED.sub("«\u00a0\\1\u00a0»", str(text))
+    return value.replace("'", "’")
 
 
 @cache
 def _pages_env() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(PAGE_TEMPLATES),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["typo"] = typographic
+    return env
+
+
+def _font_face() -> str:
+    """The @font-face of the headings' font, inline (nothing fetched, works offline)."""
+    if not PAGE_FONT.exists():  # a checkout without the font: the system stack takes over
+        return ""
+    data = base64.b64encode(PAGE_FONT.read_bytes()).decode("ascii")
+    return (
+        '@font-face{font-family:"Lato Matinale";font-weight:700;font-display:swap;'
+        f'src:url(data:font/woff2;base64,{data}) format("woff2")}}'
+    )
 
 
 @cache
 def _inline_assets() -> dict[str, str]:
-    """The page's CSS and JS, and their CSP hashes (no 'unsafe-inline', nothing external)."""
-    folder = PAGE_TEMPLATES
-    assets = {}
-    for name in ("page.css", "page.js"):
-        text = (folder / name).read_text(encoding="utf-8")
+    """The page's CSS (with its font) and JS, and their CSP hashes (no 'unsafe-inline')."""
+    texts = {
+        "page_css": _font_face() + (PAGE_TEMPLATES / "page.css").read_text(encoding="utf-8"),
+        "page_js": (PAGE_TEMPLATES / "page.js").read_text(encoding="utf-8"),
+    }
+    assets = dict(texts)
+    for name, text in texts.items():
         digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-        assets[name.replace(".", "_")] = text
-        assets[name.replace(".", "_") + "_hash"] = f"'sha256-{digest}'"
+        assets[name + "_hash"] = f"'sha256-{digest}'"
     return assets
+
+
+def _beacon_model(origin: str | None, edition: str, angle: str) -> dict[str, str] | None:
+    """Where the page sends its beacons (``origin`` + ``/e``), or None: no beacon code path
+    (no service, or posts.json names no angle: the service would drop every beacon)."""
+    if not origin or not angle:
+        return None
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise BundleError(f"the link service's address {origin!r} is not an http(s) origin")
+    return {
+        "origin": f"{parts.scheme}://{parts.netloc}",
+        "url": origin.rstrip("/") + "/e",
+        "edition": edition,
+        "angle": angle,
+    }
+
+
+def _channel_order(social: Sequence[Channel], learned: Sequence[str] = ()) -> list[Channel]:
+    """The page's channels, first one on the first screen: the learned order when the night
+    has one, WhatsApp first otherwise (where most activists share), then the registry's."""
+    preference = [*learned, FIRST_CHANNEL]
+    rank = {channel_id: i for i, channel_id in enumerate(dict.fromkeys(preference))}
+    return sorted(social, key=lambda c: rank.get(c.id, len(rank)))
 
 
 def render_page(template: str, **context: Any) -> bytes:
@@ -190,13 +246,16 @@ def render_pages(
     published_at: datetime,
     linker: Callable[[str], Linker],
     templates_dir: Path | None = None,
+    beacon_origin: str | None = None,
 ) -> dict[str, bytes]:
     """Every page of the bundle (segment pages and the overview) from its other files.
 
     ``linker(page_dir)`` gives the Linker for pages in ``page_dir`` (``""`` for the overview):
     relative links at build time, presigned links at publish time. The channels shown, their
     order, cards and share links are those of ``templates_dir``'s channels.yaml (default:
-    the project's).
+    the project's). ``beacon_origin`` is the link service's public address: the pages send
+    their ``copy``, ``share`` and ``variant_shown`` beacons there (``None``: no beacon at all,
+    as in the bundle's own copy, read offline).
     """
     shown = social_channels(templates_dir)
     social = {channel.id for channel in shown}
@@ -222,13 +281,19 @@ def render_pages(
             previews_by_segment.setdefault(parts[0], {})[path] = data
     for segment in manifest["segments"]:
         segment_id = segment["id"]
-        posts = json.loads(files[f"{segment_id}/posts.json"])["posts"]
+        data = json.loads(files[f"{segment_id}/posts.json"])
+        posts = data["posts"]
         cards = json.loads(files[f"{segment_id}/cards.json"])["cards"]
         previews = previews_by_segment.get(segment_id, {})
+        order = _channel_order(shown, data.get("channel_order", ()))
         model = _segment_page_model(
-            segment, posts, cards, themes, entries, previews, linker(segment_id), shown
+            segment, posts, cards, themes, entries, previews, linker(segment_id), order
         )
-        pages[f"{segment_id}/index.html"] = render_page("segment.html.j2", **model, **common)
+        # The beacon cell's angle is posts.json's, as the link tables register it.
+        beacon = _beacon_model(beacon_origin, manifest["edition"], str(data.get("angle", "")))
+        pages[f"{segment_id}/index.html"] = render_page(
+            "segment.html.j2", **model, **common, beacon=beacon
+        )
         shared = [p for p in posts if p.get("channel") in social]
         rows.append(
             {

@@ -6,6 +6,9 @@ DAG's graph top to bottom, as the night runs. Rerun after changing the DAG's sha
 
     PYTHONPATH=plugins .venv/bin/python -m matinale.dev.screenshots [--out docs/graph-view.png]
 
+With ``--page var/…/bundle/<segment>/index.html`` it shoots the activist page instead, at
+390×844: ``docs/page-first-screen.png`` and ``docs/page-folded.png``.
+
 Needs Debian's Chromium (``scripts/system-deps.sh``) and Playwright (a dev dependency).
 """
 
@@ -26,7 +29,7 @@ from pathlib import Path
 from matinale.dev.chromium import CHROMIUM, CHROMIUM_FLAGS
 from matinale.dev.local import sqlite_airflow_env
 
-__all__ = ["graph_view", "main"]
+__all__ = ["graph_view", "main", "page_views"]
 
 ROOT = Path(__file__).resolve().parents[3]
 DAG_ID = "matinale_nightly"
@@ -144,10 +147,48 @@ def graph_view(out: Path, *, width: int = 1400, height: int = 900) -> Path:
     return out
 
 
+def page_views(page: Path, out_dir: Path) -> list[Path]:
+    """The activist page at 390×844: its first screen, and its first theme's other channels
+    unfolded (``docs/page-first-screen.png``, ``docs/page-folded.png``). ``page`` is a
+    segment's ``index.html`` from a bundle (``make run`` prints where it is)."""
+    from playwright.sync_api import sync_playwright
+
+    shots = [out_dir / "page-first-screen.png", out_dir / "page-folded.png"]
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            has_touch=True,
+            locale="fr-FR",
+        )
+        try:
+            view = context.pages[0] if context.pages else context.new_page()
+            view.goto(page.resolve().as_uri(), wait_until="load")
+            view.screenshot(path=str(shots[0]))
+            fold = view.locator("details.autres").first
+            fold.locator("summary").click()
+            fold.scroll_into_view_if_needed()
+            view.evaluate("document.querySelector('details.autres').scrollIntoView()")
+            view.screenshot(path=str(shots[1]))
+        finally:
+            context.close()
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "graph-view.png")
+    parser.add_argument(
+        "--page", type=Path, help="a segment page: screenshot it instead (into docs/)"
+    )
     args = parser.parse_args(argv)
+    if args.page:
+        for shot in page_views(args.page, ROOT / "docs"):
+            print(shot)
+        return 0
     print(graph_view(args.out))
     return 0
 

@@ -3,6 +3,37 @@
   var doc = document;
   doc.documentElement.className += " js";
   var annonce = doc.getElementById("annonce");
+  var repli = doc.getElementById("repli");
+  var corps = doc.body;
+  // Beacons go to the link service named by the page (none in a copy opened from a file, or
+  // when no service is configured). sendBeacon queues the request and never throws at us or
+  // waits for it, so the page works the same when the service is down. A text/plain Blob is a
+  // "simple" request: no CORS preflight.
+  var balise = corps.getAttribute("data-balise");
+  var baliser = !!(balise && navigator.sendBeacon && window.location.protocol !== "file:");
+
+  function envoyer(post, evenement) {
+    if (!baliser) { return; }
+    var corpsBalise = JSON.stringify({
+      edition: corps.getAttribute("data-edition"),
+      segment: corps.getAttribute("data-segment"),
+      theme: post.getAttribute("data-theme"),
+      channel: post.getAttribute("data-canal"),
+      angle: corps.getAttribute("data-angle"),
+      event: evenement
+    });
+    try { navigator.sendBeacon(balise, new Blob([corpsBalise], { type: "text/plain" })); } catch (e) { baliser = false; }
+  }
+
+  // variant_shown once per variant a person actually had on screen.
+  var vus = {};
+  function montree(post) {
+    if (!post.getAttribute("data-visible")) { return; }
+    var cle = post.id + "#" + (post.getAttribute("data-choix") || "0");
+    if (vus[cle]) { return; }
+    vus[cle] = true;
+    envoyer(post, "variant_shown");
+  }
 
   function dire(message) {
     annonce.textContent = "";
@@ -17,7 +48,8 @@
     var toutes = variantes(post);
     for (var i = 0; i < toutes.length; i++) { toutes[i].hidden = i !== index; }
     post.setAttribute("data-choix", String(index));
-    post.querySelector(".repli").hidden = true;
+    if (repli.parentNode === post) { repli.hidden = true; }
+    montree(post);
   }
 
   // Old browsers, or pages opened outside a secure context, have no async clipboard.
@@ -42,6 +74,7 @@
       ? navigator.clipboard.writeText(valeur).catch(function () { return copieAncienne(valeur); })
       : copieAncienne(valeur);
     essai.then(function () {
+      envoyer(post, "copy");
       bouton.textContent = "Copié ✓";
       dire("Texte copié. Collez-le dans votre application.");
       window.setTimeout(function () { bouton.textContent = "Copier"; }, 2500);
@@ -72,7 +105,7 @@
   function liensDePartage(post) {
     var valeur = encodeURIComponent(texte(post));
     var lien = encodeURIComponent(visible(post).getAttribute("data-lien") || "");
-    var repli = post.querySelector(".repli");
+    post.appendChild(repli);
     // One link per channel with a share link in channels.yaml: {text} and {link} filled in.
     var liens = repli.querySelectorAll("a[data-modele]");
     if (!liens.length) { dire("Partage impossible ici : copiez le texte."); return; }
@@ -90,7 +123,7 @@
     var fichier = null;
     try { fichier = fichierImage(post); } catch (e) { fichier = null; }
     if (fichier && navigator.canShare && navigator.canShare({ files: [fichier] })) { donnees.files = [fichier]; }
-    navigator.share(donnees).then(function () { dire("Partagé."); }, function (erreur) {
+    navigator.share(donnees).then(function () { envoyer(post, "share"); dire("Partagé."); }, function (erreur) {
       if (!erreur || erreur.name !== "AbortError") { liensDePartage(post); }
     });
   }
@@ -108,8 +141,25 @@
     choisir(posts[i], Math.floor(Math.random() * variantes(posts[i]).length));
   }
 
+  // A post counts as shown once it is on screen (folded posts: once their fold is opened).
+  function observer(entrees) {
+    for (var j = 0; j < entrees.length; j++) {
+      if (entrees[j].isIntersecting) {
+        entrees[j].target.setAttribute("data-visible", "1");
+        montree(entrees[j].target);
+      }
+    }
+  }
+  if (baliser && "IntersectionObserver" in window) {
+    var vue = new IntersectionObserver(observer, { threshold: 0.3 });
+    for (var k = 0; k < posts.length; k++) { vue.observe(posts[k]); }
+  }
+
   doc.addEventListener("click", function (evenement) {
-    var bouton = evenement.target.closest ? evenement.target.closest("button[data-action]") : null;
+    if (!evenement.target.closest) { return; }
+    var reseau = evenement.target.closest("a[data-reseau]");
+    if (reseau && reseau.closest(".post")) { envoyer(reseau.closest(".post"), "share"); return; }
+    var bouton = evenement.target.closest("button[data-action]");
     if (!bouton) { return; }
     var post = bouton.closest(".post");
     var action = bouton.getAttribute("data-action");

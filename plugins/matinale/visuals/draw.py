@@ -40,8 +40,10 @@ __all__ = [
 #: The order formats are listed in a theme's downloads; the first one present is the preview.
 FORMAT_ORDER: tuple[str, ...] = ("square", "landscape", "story")
 #: The inline preview of a theme on the activists' page: at most this wide/high and heavy.
-PREVIEW_MAX_SIDE = 720
-PREVIEW_MAX_BYTES = 150_000
+# 360 px, quality 60: the floor where a card's message and call to action stay readable on a
+# phone (its legal line is the first to go); ~18 KB a card, so three themes fit the page's budget.
+PREVIEW_MAX_SIDE = 360
+PREVIEW_MAX_BYTES = 40_000
 
 
 _THUMB_HEIGHT = 96  # contact-sheet thumbnails, in pixels
@@ -237,7 +239,7 @@ def preview_jpeg(
     """A reduced JPEG of a drawn card for inlining in the page: ``(bytes, size)``.
 
     The card is box-averaged by the smallest whole factor that brings its longest side to
-    ``max_side`` or less (1080 px → 540 px): a whole-factor reduction costs a tenth of a
+    ``max_side`` or less (1080 px → 360 px): a whole-factor reduction costs a tenth of a
     resampling resize and stays sharp. Deterministic (fixed settings, no metadata) and at
     most ``max_bytes``: the quality, then the size, step down until it fits, because heavy
     previews make the page slow on patchy 4G.
@@ -246,7 +248,7 @@ def preview_jpeg(
     factor = max(1, math.ceil(max(rgb.size) / max_side))
     for step in (factor, factor + 1, factor * 2):
         small = rgb.reduce(step) if step > 1 else rgb
-        for quality in (72, 60, 48, 36):
+        for quality in (60, 50, 40, 32):
             buffer = io.BytesIO()
             small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=False)
             if buffer.tell() <= max_bytes:

@@ -172,11 +172,11 @@ def test_a_partial_edition_is_refused(tmp_path: Path) -> None:
 def test_previews_are_small_and_deterministic() -> None:
     card = card_jpeg("sante", "landscape", "s")
     preview, size, full = make_preview(card)
-    # Box-averaged by the smallest whole factor that fits 720 px: 1200×675 → 600×338.
-    assert full == (1200, 675) and size == (600, 338) and len(preview) <= PREVIEW_MAX_BYTES
+    # Box-averaged by the smallest whole factor that fits 360 px: 1200×675 → 300×169.
+    assert full == (1200, 675) and size == (300, 169) and len(preview) <= PREVIEW_MAX_BYTES
     assert make_preview(card)[0] == preview
     smaller, size, _ = make_preview(card, max_bytes=12_000)
-    assert len(smaller) <= 12_000 and max(size) <= 720
+    assert len(smaller) <= 12_000 and max(size) <= 360
 
 
 def test_only_the_shown_card_of_a_theme_has_a_preview(bundle) -> None:

@@ -37,11 +37,11 @@ def test_render_cards_gives_every_format_of_every_job_in_order() -> None:
             card.thumbnail_size[1] <= 100
             and len(card.thumbnail) == card.thumbnail_size[0] * card.thumbnail_size[1] * 3
         )
-        # The page's inline preview comes with the card it shows: the square one, 1080 → 540 px.
+        # The page's inline preview comes with the card it shows: the square one, 1080 → 360 px.
         if card.format == "square":
             assert (
                 card.preview is not None
-                and card.preview_size == (540, 540) == open_image(card.preview).size
+                and card.preview_size == (360, 360) == open_image(card.preview).size
             )
             assert (
                 len(card.preview) <= PREVIEW_MAX_BYTES and open_image(card.preview).format == "JPEG"

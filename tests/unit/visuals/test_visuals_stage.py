@@ -91,7 +91,7 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
                         f"{ctx.bundle}/{segment['id']}/previews/{card['theme']}-square.jpg"
                     )
                 )
-                assert preview.size == (540, 540)
+                assert preview.size == (360, 360)
         previews = sorted(
             p.rsplit("/", 1)[-1] for p in store.list(f"{ctx.bundle}/{segment['id']}/previews")
         )
