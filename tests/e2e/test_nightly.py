@@ -204,6 +204,9 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
     assert header == "supporter_id,channel,address,segment,link" and rows
     assert {row.split(",")[3] for row in rows} <= set(segment_ids)
     _check_links(night_env, pointer, manifest, base, rows)
+    # Issue 20: the heaviest three-theme activist page, beacons and all, within 150 KB
+    pages = [e["bytes"] for e in manifest["files"] if e["kind"] == "page"]
+    assert pages and max(pages) <= 150_000, max(pages)
 
     # A second run of the same edition publishes under its own prefix and is promoted;
     # the first run stays intact.

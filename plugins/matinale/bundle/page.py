@@ -304,6 +304,8 @@ def render_pages(
                 "href": linker("")(f"{segment_id}/index.html"),
             }
         )
+    from matinale.territories.page import overview_model
+
     top = linker("")
     pages["index.html"] = render_page(
         "overview.html.j2",
@@ -311,6 +313,7 @@ def render_pages(
         compliance=top(COMPLIANCE),
         manifest_href=top(MANIFEST),
         run=manifest["run"],
+        territories=overview_model(files),
         **common,
     )
     return pages

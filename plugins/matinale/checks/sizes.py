@@ -14,7 +14,7 @@ __all__ = ["DEFAULT_LIMITS", "limits_from"]
 DEFAULT_LIMITS: dict[str, int] = {
     "page": 1_000_000,
     "overview": 1_000_000,
-    "preview": 150_000,
+    "preview": 40_000,
     "card": 4_000_000,
     "pack": 60_000_000,
     "posts": 5_000_000,

@@ -238,6 +238,7 @@ def publish_bundle(
             published_at=published_at,
             linker=service.linker if service is not None else lambda _dir: presign,
             templates_dir=config.templates_dir,
+            beacon_origin=config.links.base if config.links is not None else None,
         )
     )
 
