@@ -95,9 +95,13 @@ class ServiceLinks:
 
 def service_owns(base: str) -> Callable[[str], bool]:
     """The bundle checks' ``own_link`` for a link service at ``base``: its ``/p/`` and
-    ``/s/`` links are the bundle's own (``http://127.0.0.1`` too, for ``make up``)."""
-    prefixes = (f"{base}/p/", f"{base}/s/") if base else ()
-    return lambda url: bool(prefixes) and url.startswith(prefixes)
+    ``/s/`` links, its origin and beacon endpoint are the bundle's own (``http://127.0.0.1``
+    too, for ``make up``)."""
+    if not base:
+        return lambda url: False
+    prefixes = (f"{base}/p/", f"{base}/s/")
+    exact = {base, f"{base}/e"}  # the pages' beacon origin (CSP) and endpoint
+    return lambda url: url in exact or url.startswith(prefixes)
 
 
 def _short_code(link: str, base: str) -> str | None:
