@@ -242,7 +242,9 @@ def test_one_copier_tap_is_one_counted_copy(
     sample = sample_pages(tmp_path, f"http://127.0.0.1:{port}")
     # The run's cells, as publish registers them from posts.json (one short link per cell).
     cells = sorted({(p["theme"], p["channel"]) for p in sample["posts"]})
-    LinkState(client, bucket).register_run(
+    state = LinkState(client, bucket)
+    state.reserve_stem(EDITION, "run1", stem="abc")
+    state.register_run(
         EDITION,
         "run1",
         {
