@@ -82,6 +82,10 @@ def database_url(var_dir: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a bare ``postgresql://`` gets the psycopg2 driver (the one
+    installed: SQLAlchemy 2.1 would otherwise pick psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 

@@ -129,3 +129,13 @@ def test_yesterdays_panel_says_when_the_database_is_missing_or_unreachable(
     assert "matinale_links_db" in str(broken["message"])
     down = yesterday_panel("postgresql+psycopg2://u:p@127.0.0.1:9/x", date(2026, 11, 25))
     assert "injoignable (OperationalError)" in str(down["message"])
+
+
+def test_an_airflow_postgres_uri_gets_the_installed_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose's ``AIRFLOW_CONN_MATINALE_LINKS_DB=postgres://…`` must not ask for psycopg 3."""
+    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_LINKS_DB", "postgres://u:p@db/links")
+    engine = make_engine(database_url(tmp_path))
+    assert engine.dialect.driver == "psycopg2"
+    engine.dispose()
