@@ -49,9 +49,8 @@ class _Health:
         import socket
 
         import uvicorn
-        from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
+        from fastapi import FastAPI
+        from fastapi.responses import JSONResponse
 
         self.healthy = True
 
@@ -63,7 +62,8 @@ class _Health:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
-        app = Starlette(routes=[Route("/healthz", healthz)])
+        app = FastAPI()
+        app.router.add_route("/healthz", healthz)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -100,7 +100,7 @@ def test_probe_up_unhealthy_and_down(service: _Health) -> None:
     service.healthy = False
     assert probe(base) == "répond HTTP 503"
     service.__exit__()
-    assert probe(base, timeout=1) == "est injoignable (ConnectError)"
+    assert probe(base, timeout=1) == "est injoignable (ConnectionRefusedError)"
 
 
 def test_check_alerts_staff_only_when_the_service_cannot_be_reached(

@@ -8,7 +8,10 @@ certificate is caught as well as a stopped service. The DAG is ``dags/matinale_l
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,16 +33,17 @@ WATCH_TIMEOUT_SECONDS = 5.0
 def probe(base_url: str, *, timeout: float = WATCH_TIMEOUT_SECONDS) -> str | None:
     """``None`` when ``<base_url>/healthz`` answers 200 with ``"ok": true``; otherwise what
     is wrong, in French (for the alert)."""
-    import httpx
-
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/healthz", method="GET")
     try:
-        answer = httpx.get(f"{base_url.rstrip('/')}/healthz", timeout=timeout)
-    except httpx.HTTPError as exc:
-        return f"est injoignable ({type(exc).__name__})"
-    if answer.status_code != 200:
-        return f"répond HTTP {answer.status_code}"
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = answer.read(4096)
+    except urllib.error.HTTPError as exc:
+        return f"répond HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"est injoignable ({type(reason).__name__})"
     try:
-        healthy = answer.json().get("ok") is True
+        healthy = json.loads(body).get("ok") is True
     except (ValueError, AttributeError):
         healthy = False
     return None if healthy else "répond, mais ne se dit pas en état de marche"

@@ -122,19 +122,20 @@ def _pin(core: str) -> list[str]:
 
 
 def floor_app() -> Any:
-    """``GET /s/<code>`` → 302 to one destination, counted in a dict: nothing else."""
-    from starlette.applications import Starlette
-    from starlette.responses import Response
-    from starlette.routing import Route
+    """``GET /s/<code>`` → 302 to one destination, counted in a dict: a plain Starlette route
+    (added to FastAPI's router as is: no validation, no dependencies), nothing else."""
+    from fastapi import FastAPI, Request, Response
 
     counted: dict[str, int] = {}
 
-    async def redirect(request: Any) -> Response:
+    async def redirect(request: Request) -> Response:
         code = request.path_params["code"]
         counted[code] = counted.get(code, 0) + 1
         return Response(status_code=302, headers={"location": _DESTINATION})
 
-    return Starlette(routes=[Route("/s/{code}", redirect)])
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.add_route("/s/{code}", redirect)
+    return app
 
 
 # -- the run ---------------------------------------------------------------------------------
