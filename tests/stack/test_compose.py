@@ -287,7 +287,7 @@ def test_the_link_service_has_its_own_identity_database_and_health(
     assert "/healthz" in " ".join(links["healthcheck"]["test"]) and links["restart"] == "always"
     env = _env(links)
     assert env["MATINALE_LINKS_DB_URL"].endswith("@postgres:5432/matinale_links")
-    assert env["AWS_ACCESS_KEY_ID"].startswith("${LINKS_S3_ACCESS_KEY")
+    assert env["AWS_ACCESS_KEY_ID"].startswith("${S3_LINKS_ACCESS_KEY")
     assert not any("S3_SECRET_KEY:" in v and "LINKS_" not in v for v in env.values())
     assert links["depends_on"]["links-db"]["condition"] == "service_completed_successfully"
     assert "CREATE DATABASE matinale_links" in services["links-db"]["command"][0]
