@@ -221,12 +221,17 @@ def test_only_the_ui_and_the_s3_gateway_are_published_on_loopback(
     services: dict[str, Any],
 ) -> None:
     published = {name: _published(service) for name, service in services.items()}
-    assert {name for name, ports in published.items() if ports} == {"airflow-apiserver", "s3"}
+    assert {name for name, ports in published.items() if ports} == {
+        "airflow-apiserver",
+        "s3",
+        "links",  # the link service, for the campaign's HTTPS proxy (issue 17)
+    }
     # host address : host port : container port; the address defaults to 127.0.0.1.
     assert published["s3"] == ["${MATINALE_BIND:-127.0.0.1}:${S3_PUBLIC_PORT:-8333}:8333"]
     assert published["airflow-apiserver"] == [
         "${MATINALE_BIND:-127.0.0.1}:${AIRFLOW_UI_PORT:-8080}:8080"
     ]
+    assert published["links"] == ["${MATINALE_BIND:-127.0.0.1}:${LINKS_PORT:-8090}:8090"]
     for name in services:
         assert not services[name].get("network_mode") == "host", f"{name} shares the host network"
 
@@ -268,4 +273,24 @@ def test_compose_publishes_on_loopback_by_default() -> None:
     assert ports == {
         "airflow-apiserver": ["127.0.0.1:8080:8080/tcp"],
         "s3": ["127.0.0.1:8333:8333/tcp"],
+        "links": ["127.0.0.1:8090:8090/tcp"],
     }, ports
+
+
+def test_the_link_service_has_its_own_identity_database_and_health(
+    services: dict[str, Any],
+) -> None:
+    """Protects issue 17's compose shape: /healthz checked, counts in its own PostgreSQL
+    database, S3 through its read-only identity (never the admin's keys)."""
+    links = services["links"]
+    assert links["command"] == ["links", "serve", "--host", "0.0.0.0", "--port", "8090"]
+    assert "/healthz" in " ".join(links["healthcheck"]["test"]) and links["restart"] == "always"
+    env = _env(links)
+    assert env["MATINALE_LINKS_DB_URL"].endswith("@postgres:5432/matinale_links")
+    assert env["AWS_ACCESS_KEY_ID"].startswith("${S3_LINKS_ACCESS_KEY")
+    assert not any("S3_SECRET_KEY:" in v and "LINKS_" not in v for v in env.values())
+    assert links["depends_on"]["links-db"]["condition"] == "service_completed_successfully"
+    assert "CREATE DATABASE matinale_links" in services["links-db"]["command"][0]
+    s3 = services["s3"]["command"][0]
+    assert '"name": "links"' in s3 and '"Read:$${MATINALE_BUNDLE_BUCKET}"' in s3
+    assert "PRIVATE" not in s3.split('"name": "links"')[1]

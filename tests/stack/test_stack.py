@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from matinale.dev.local import fill_inbox
 from matinale.dev.stack import LOG_SERVERS, NativeStack, verify_bundle
 from matinale.dev.stack.clocks import SoonClocks
+from matinale.dev.stack.links import link_counts
 from matinale.schedule import edition_for, night_of, two_clocks
 
 pytestmark = pytest.mark.stack
@@ -131,7 +132,7 @@ def _the_production_topology_held(stack: NativeStack, edition: Any, run: Any) ->
     # servers, the scheduler's health check, PostgreSQL, Redis, SeaweedFS) is on 127.0.0.1.
     listening = stack.listening()
     services = {name for name, _, _ in listening}
-    assert {"api-server", "scheduler", "postgres", "redis", "s3"} <= services, listening
+    assert {"api-server", "scheduler", "postgres", "redis", "s3", "links"} <= services, listening
     assert set(LOG_SERVERS) <= services, listening
     assert {address for _, address, _ in listening} == {"127.0.0.1"}, listening
 
@@ -141,6 +142,47 @@ def _the_production_topology_held(stack: NativeStack, edition: Any, run: Any) ->
         text = log.read_text(encoding="utf-8", errors="replace")
         leaked = [f"{value[:3]}…" for value in secrets if value in text]
         assert not leaked, f"{log.relative_to(stack.root)} shows secrets {leaked}"
+
+
+def _the_link_service_served(stack: NativeStack, edition: Any) -> None:
+    """Issue 17 on the production shape: the link service (its own PostgreSQL database, its
+    read-only S3 identity) is healthy, a segment's /p/ link redirects to its published page,
+    which loads, and the open is counted in PostgreSQL after a flush."""
+    import httpx
+
+    from matinale.links import LinkState
+
+    health = httpx.get(f"{stack.links_url}/healthz", timeout=5).json()
+    assert health["ok"] is True, health
+    client, links = stack.s3_client(), stack.settings.link_service
+    pointer = json.loads(
+        client.get_object(Bucket=stack.settings.bundle_bucket, Key="latest.json")["Body"].read()
+    )
+    manifest = json.loads(
+        client.get_object(
+            Bucket=stack.settings.bundle_bucket,
+            Key=f"{pointer['prefix'].rstrip('/')}/manifest.json",
+        )["Body"].read()
+    )
+    segment = manifest["segments"][0]["id"]
+    # Publish registers the tokens (links/tokens.json); ensure_tokens keeps the ones it wrote.
+    token = LinkState(client, links.state_bucket, links.state_prefix).ensure_tokens([segment])[
+        segment
+    ]
+    deadline = time.monotonic() + 20  # the service re-reads the state every 5 s
+    while True:
+        answer = httpx.get(f"{stack.links_url}/p/{token}", timeout=5)
+        if answer.status_code == 302 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert answer.status_code == 302, (answer.status_code, answer.text[:200])
+    assert f"/{segment}/index.html?" in answer.headers["location"]
+    page = httpx.get(answer.headers["location"], timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    deadline = time.monotonic() + 10  # counts are flushed every second
+    while link_counts(stack, edition.isoformat()).get("open", 0) < 1:
+        assert time.monotonic() < deadline, link_counts(stack, edition.isoformat())
+        time.sleep(0.5)
 
 
 def test_deadline_alert_rejection_at_close_and_edition_ready(tmp_path: Path, webhook: Any) -> None:
@@ -220,6 +262,7 @@ def test_deadline_alert_rejection_at_close_and_edition_ready(tmp_path: Path, web
             assert "s3cr3t-token" not in log.read_text(errors="replace"), log
 
         _the_production_topology_held(stack, edition, published_run)
+        _the_link_service_served(stack, edition)
 
     assert stack.alive() == [], "processes outlived the stack"
     assert stack.postgres_dir is not None and not stack.postgres_dir.exists(), (

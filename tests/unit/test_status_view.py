@@ -331,3 +331,35 @@ def test_editions_payload_times_in_both_clocks(editions) -> None:
     assert data["next_night"]["label"] == "dimanche 29 mars 2026"
     assert data["next_night"]["deadline"] == "06:30 Paris (00:30 Montréal)"
     assert data["editions"][0]["published_at"] == "06:12 Paris (00:12 Montréal)"
+
+
+def test_view_shows_yesterdays_link_counts_per_segment(
+    view, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view's clock is 25 November 02:10 Paris: yesterday's edition (24th) is shown."""
+    from matinale.links.counts import Counts, make_engine, migrate
+
+    page = view["staff"].get("/")  # no counts database yet: said plainly
+    assert 'data-links="2026-11-24"' in page.text and "Pas encore de comptes" in page.text
+    url = f"sqlite:///{tmp_path / 'counts.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    counts = Counts(engine, clock=lambda: datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    counts.add("2026-11-24", "s01", "open", n=12)
+    counts.add("2026-11-24", "s01", "share", ("logement", "x", "mobiliser"), n=3)
+    counts.add("2026-11-25", "s01", "open", n=99)
+    counts.flush()
+    engine.dispose()
+    monkeypatch.setenv("MATINALE_LINKS_DB_URL", url)
+    page = view["staff"].get("/")
+    assert (
+        '<tr data-segment="s01"><td>s01</td><td>12</td><td>0</td><td>0</td><td>3</td></tr>'
+        in page.text
+    )
+    assert "99" not in page.text.split('data-links="2026-11-24"', 1)[1].split("</details>")[0]
+    assert view["staff"].get("/api/editions").json()["links"]["rows"] == [
+        {"segment": "s01", "open": 12, "click": 0, "copy": 0, "share": 3}
+    ]
+    monkeypatch.setenv("MATINALE_LINKS_DB_URL", "postgresql+psycopg2://u:p@127.0.0.1:9/x")
+    page = view["staff"].get("/")
+    assert page.status_code == 200 and "Base des comptes de liens injoignable" in page.text

@@ -198,6 +198,14 @@ def read_snapshot(settings: Settings, client: Any, dag_id: str = DAG_ID) -> Snap
     )
 
 
+def _link_counts(settings: Settings, now: datetime) -> dict[str, Any]:
+    """Yesterday's link counts per segment (connection ``matinale_links_db``)."""
+    from matinale.links.counts import database_url, yesterday_panel
+
+    today = now.astimezone(settings.clocks.campaign_tz).date()
+    return yesterday_panel(database_url(settings.var_dir), today)
+
+
 def _ui_root() -> str:
     """The Airflow UI's base path (``api.base_url`` may put it under a sub-path)."""
     from urllib.parse import urlsplit
@@ -316,7 +324,7 @@ def create_app(
 
         now = clock() if clock else datetime.now(UTC)
         try:
-            return editions_payload(
+            payload = editions_payload(
                 _client(),
                 _settings(),
                 limit=max(1, min(limit, 60)),
@@ -333,6 +341,8 @@ def create_app(
                     f"'{settings.aws_conn_id}' et les buckets {settings.private_bucket}, {settings.bundle_bucket}."
                 ),
             ) from None
+        payload["links"] = _link_counts(_settings(), now)
+        return payload
 
     @app.get("/", response_class=HTMLResponse, dependencies=reader)
     def page() -> HTMLResponse:

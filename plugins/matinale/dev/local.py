@@ -148,7 +148,9 @@ def _start_s3(settings: Settings, *, s3_port: int | None = None) -> Any:
     root = settings.var_dir / "s3"
     root.mkdir(parents=True, exist_ok=True)
     credentials = S3Credentials.load_or_create(root / "credentials.json")
-    server = SeaweedS3(root, credentials, s3_port=s3_port)
+    from matinale.dev.links_local import links_identity
+
+    server = SeaweedS3(root, credentials, s3_port=s3_port, identities=(links_identity(settings),))
     server.start()
     server.ensure_buckets(settings.bundle_bucket, settings.private_bucket)
     return server
@@ -414,6 +416,7 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     """``make up``: local S3 and Airflow's processes until Ctrl-C; their logs under ``var/logs/``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from matinale.dev import links_local as _links
     from matinale.publish import LATEST, read_pointer
     from matinale.retention_cli import purge_at_start
 
@@ -426,6 +429,8 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
     server = _start_s3(settings, s3_port=s3_port)
     purge_at_start(settings, server.client())  # the retention DAG's purge, once: its counts
     env = {**os.environ, **up_env(settings, host=host, ui_port=ui_port), **server.env()}
+    links_port = _links.links_port()  # the link service, on 127.0.0.1 whatever the UI's host
+    env["MATINALE_LINKS_PUBLIC_URL"] = links_url = f"http://127.0.0.1:{links_port}"
     password = _password(settings)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     _stop_on_signals()
@@ -437,12 +442,16 @@ def run_up(*, s3_port: int = 8333, ui_port: int = 8080) -> int:
                 processes[name] = subprocess.Popen(
                     command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                 )
+        processes["links"] = _links.start_links(
+            settings, env, server.endpoint_url, links_port, logs / "links.log"
+        )
         print("Airflow: starting (scheduler, DAG processor, triggerer, API server)…", flush=True)
         while not _port_open(host, ui_port):
             _check_alive(processes, logs)
             time.sleep(1)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{ui_port}"
         client = server.client()
+        print(f"\nLink service: {links_url}  (/healthz; counts in {settings.var_dir}/links.db)")
         shown = _banner(settings, server, url, password, logs)
         ticks = 0
         while True:

@@ -1,5 +1,10 @@
-"""The local S3 server's identity: one access key and secret, generated once and kept in a
-0600 JSON file (never in code), and the error the local server raises.
+"""The local S3 server's identities: the admin access key and secret, generated once and kept
+in a 0600 JSON file (never in code), the link service's read-only identity, and the error the
+local server raises.
+
+How SeaweedFS scopes an identity (``s3.json``, its ``canDo``): an action alone (``Read``) holds
+everywhere; ``Read:<bucket>`` holds in one bucket; an action ending in ``*`` is a prefix of
+``<Action>:<bucket>/<key>`` (``Read:<bucket>/links/*``: one prefix). ``Admin`` holds for all.
 """
 
 from __future__ import annotations
@@ -14,7 +19,13 @@ from pathlib import Path
 
 from matinale.errors import MatinaleError
 
-__all__ = ["S3Credentials", "S3ServerError"]
+__all__ = [
+    "S3Credentials",
+    "S3Identity",
+    "S3ServerError",
+    "identities_json",
+    "link_service_identity",
+]
 
 _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_KEY_ALPHABET = string.ascii_letters + string.digits
@@ -80,6 +91,45 @@ class S3Credentials:
         if not credentials.access_key or not credentials.secret_key:
             raise S3ServerError(f"{path}: access_key and secret_key must not be empty")
         return credentials
+
+
+@dataclass(frozen=True)
+class S3Identity:
+    """One more identity of the local server: its keys and the actions it may take."""
+
+    name: str
+    credentials: S3Credentials
+    actions: tuple[str, ...]
+
+
+def link_service_identity(
+    credentials: S3Credentials, bundle_bucket: str, state_bucket: str, state_prefix: str
+) -> S3Identity:
+    """The link service's identity: read and list the bundle bucket (pages, pointers,
+    manifests) and its link-state prefix; no write anywhere, nothing of any other bucket
+    (the private bucket, with the delivery files, above all)."""
+    actions = [f"Read:{bundle_bucket}", f"List:{bundle_bucket}"]
+    if state_bucket != bundle_bucket:
+        prefix = state_prefix if state_prefix.endswith("/") else f"{state_prefix}/"
+        actions += [f"Read:{state_bucket}/{prefix}*", f"List:{state_bucket}"]
+    return S3Identity("links", credentials, tuple(actions))
+
+
+def identities_json(admin: S3Credentials, others: tuple[S3Identity, ...] = ()) -> dict[str, object]:
+    """``s3.json``: the admin identity, then ``others``; having any identity makes SeaweedFS
+    deny anonymous calls."""
+
+    def entry(name: str, keys: S3Credentials, actions: list[str]) -> dict[str, object]:
+        credentials = [{"accessKey": keys.access_key, "secretKey": keys.secret_key}]
+        return {"name": name, "credentials": credentials, "actions": actions}
+
+    admin_actions = ["Admin", "Read", "Write", "List", "Tagging"]
+    return {
+        "identities": [
+            entry("matinale", admin, admin_actions),
+            *(entry(o.name, o.credentials, list(o.actions)) for o in others),
+        ]
+    }
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,8 +1,9 @@
 """A real local S3 server (SeaweedFS) for the dev commands and the test fixtures.
 
 ``SeaweedS3`` runs ``weed server -filer -s3`` as a child process in its own process group,
-bound to loopback, with one S3 identity whose keys live in a local file (never in code), so
-anonymous requests are denied and presigned URLs expire as they would on AWS::
+bound to loopback, with an admin S3 identity (and scoped ones: ``identities``, e.g. the link
+service's) whose keys live in local files (never in code), so anonymous requests are denied
+and presigned URLs expire as they would on AWS::
 
     credentials = S3Credentials.load_or_create(root / "credentials.json")
     with SeaweedS3(root, credentials) as s3:
@@ -56,7 +57,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from matinale.dev.s3_credentials import S3Credentials, S3ServerError, _write_private
+from matinale.dev.s3_credentials import (
+    S3Credentials,
+    S3Identity,
+    S3ServerError,
+    _write_private,
+    identities_json,
+)
 from matinale.dev.seaweed_security import certificate_hosts, client_tls_context, write_security
 
 __all__ = ["REGION", "S3Credentials", "S3ServerError", "SeaweedS3"]
@@ -91,9 +98,11 @@ class SeaweedS3:
         host: str = "127.0.0.1",
         s3_port: int | None = None,
         weed_binary: str | None = None,
+        identities: tuple[S3Identity, ...] = (),
     ) -> None:
         self.root = Path(root)
         self.credentials = credentials
+        self.identities = identities
         self.host = host
         self.weed_binary = _find_weed(weed_binary)
         self._fixed_s3_port = s3_port
@@ -287,21 +296,8 @@ class SeaweedS3:
     # -- internals ---------------------------------------------------------------------
 
     def _identities(self) -> dict[str, Any]:
-        """``s3.json``: one identity; having any identity makes SeaweedFS deny anonymous calls."""
-        return {
-            "identities": [
-                {
-                    "name": "matinale",
-                    "credentials": [
-                        {
-                            "accessKey": self.credentials.access_key,
-                            "secretKey": self.credentials.secret_key,
-                        }
-                    ],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
-            ]
-        }
+        """``s3.json``: the admin identity and ``identities`` (e.g. the link service's)."""
+        return identities_json(self.credentials, self.identities)
 
     def _command(self) -> list[str]:
         ports = self._ports

@@ -31,6 +31,8 @@ __all__ = [
     "metadata",
     "migrate",
     "paris_hour",
+    "per_segment",
+    "yesterday_panel",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,10 @@ def database_url(var_dir: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a bare ``postgresql://`` gets the psycopg2 driver (the one
+    installed: SQLAlchemy 2.1 would otherwise pick psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -173,6 +179,49 @@ class Counts:
         with self.engine.connect() as connection:
             for segment, event, n in connection.execute(query):
                 yield str(segment), str(event), int(n)
+
+
+SHOWN_EVENTS = ("open", "click", "copy", "share")
+"""The events the Matinale view shows, in its column order."""
+
+
+def per_segment(engine: Engine, edition: str) -> dict[str, dict[str, int]]:
+    """segment → {event: n} for one edition, summed over hours and cells (every event kept:
+    ``open``, ``click``, ``copy``, ``share``, ``variant_shown``, ``preview``, ``implausible``)."""
+    result: dict[str, dict[str, int]] = {}
+    for segment, event, n in Counts(engine).totals(edition):
+        result.setdefault(segment, {})[event] = n
+    return result
+
+
+def yesterday_panel(url: str, today: date) -> dict[str, object]:
+    """What the Matinale view shows of the link counts: yesterday's edition (``today`` is
+    the Paris date), one row per segment with its opens, clicks, copies and shares; or a
+    French sentence saying why there is nothing (no database yet, unreachable, empty)."""
+    edition = (today - timedelta(days=1)).isoformat()
+    panel: dict[str, object] = {"edition": edition, "rows": [], "message": None}
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        panel["message"] = "Pas encore de comptes : le service de liens n’a rien enregistré ici."
+        return panel
+    engine = make_engine(url)
+    try:
+        counted = per_segment(engine, edition)
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("link counts unreadable (%s)", type(exc).__name__)
+        panel["message"] = (
+            f"Base des comptes de liens injoignable ({type(exc).__name__}) : vérifiez la "
+            f"connexion Airflow « {CONN_ID} »."
+        )
+        return panel
+    finally:
+        engine.dispose()
+    panel["rows"] = [
+        {"segment": segment, **{event: events.get(event, 0) for event in SHOWN_EVENTS}}
+        for segment, events in sorted(counted.items())
+    ]
+    if not counted:
+        panel["message"] = f"Aucun compte pour l’édition du {edition} (ni ouverture ni clic)."
+    return panel
 
 
 def _upsert(connection: sa.Connection, batch: Counter[CountKey]) -> None:

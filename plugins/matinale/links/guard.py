@@ -97,6 +97,12 @@ class SecurityHeaders:
             (b"cross-origin-resource-policy", b"same-site"),
             (b"cache-control", b"no-store"),
         ]
+        # The page's beacons come from the bucket's origin (another site): their answer must
+        # be readable cross-origin, or Chromium logs ERR_BLOCKED_BY_RESPONSE on every beacon.
+        self.beacon_headers = [
+            (name, b"cross-origin" if name == b"cross-origin-resource-policy" else value)
+            for name, value in self.headers
+        ]
 
     async def __call__(
         self,
@@ -108,12 +114,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        extra = self.beacon_headers if scope.get("path") == "/e" else self.headers
+
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
-                    *(h for h in self.headers if h[0] not in names),
+                    *(h for h in extra if h[0] not in names),
                 ]
             await send(message)
 

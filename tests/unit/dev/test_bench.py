@@ -439,3 +439,29 @@ def test_the_bench_measures_the_nights_one_list_of_stages() -> None:
     assert [(s.name, s.function) for s in STAGES] == [
         (s.name, s.function.__name__) for s in night.STAGES
     ]
+
+
+def test_link_service_rows_in_the_bench_tables() -> None:
+    """The README's link-service table: both routes, the floor, the ratio, the SIGTERM line."""
+    from matinale.dev.bench.links import links_lines
+
+    def row(rps: int, p99: float) -> dict[str, object]:
+        return {"rps": rps, "p50_ms": 3.1, "p99_ms": p99}
+
+    links = {
+        "connections": 32,
+        "seconds": 8,
+        "s": row(5000, 12.0),
+        "p": row(2500, 30.5),
+        "floor": row(6000, 9.0),
+        "ratio_s": 1.2,
+        "ratio_p": 2.4,
+        "sigterm": {"answered": 100, "written": 100},
+        "met": False,
+    }
+    text = "\n".join(links_lines(links))
+    assert "| `/s/<code>` | 5,000 | 3.1 ms | 12.0 ms | 1.2× |" in text
+    assert "| `/p/<token>` (presign cached 60 s) | 2,500 | 3.1 ms | 30.5 ms | 2.4× |" in text
+    assert "| floor: bare Starlette `/s/` | 6,000 |" in text
+    assert "100 written for 100 redirects answered" in text and "NOT met" in text
+    assert links_lines(None) == ["Link service: not measured."]

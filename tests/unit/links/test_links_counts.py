@@ -83,3 +83,59 @@ def test_database_url_prefers_the_environment(
     assert database_url(tmp_path) == "postgresql://u:p@db/links"
     monkeypatch.setenv("MATINALE_LINKS_DB_URL", "sqlite:///x.db")
     assert database_url(tmp_path) == "sqlite:///x.db"
+
+
+def test_per_segment_and_yesterdays_panel_read_what_was_flushed(tmp_path: Path) -> None:
+    """Protects the view's reading: events per segment, yesterday's edition only, zeros filled."""
+    from matinale.links.counts import per_segment, yesterday_panel
+
+    counts = _counts(tmp_path)
+    counts.add("2026-11-24", "s01", "open", n=5)
+    counts.add("2026-11-24", "s01", "copy", ("logement", "x", "mobiliser"), n=2)
+    counts.add("2026-11-24", "s02", "click", ("emploi", "sms", "informer"))
+    counts.add("2026-11-24", "s02", "preview")
+    counts.add("2026-11-25", "s01", "open", n=9)  # today's edition: not yesterday's
+    counts.flush()
+    assert per_segment(counts.engine, "2026-11-24") == {
+        "s01": {"copy": 2, "open": 5},
+        "s02": {"click": 1, "preview": 1},
+    }
+    panel = yesterday_panel(f"sqlite:///{tmp_path / 'links.db'}", date(2026, 11, 25))
+    assert panel == {
+        "edition": "2026-11-24",
+        "rows": [
+            {"segment": "s01", "open": 5, "click": 0, "copy": 2, "share": 0},
+            {"segment": "s02", "open": 0, "click": 1, "copy": 0, "share": 0},
+        ],
+        "message": None,
+    }
+    empty = yesterday_panel(f"sqlite:///{tmp_path / 'links.db'}", date(2026, 11, 27))
+    assert empty["rows"] == [] and "Aucun compte pour l’édition du 2026-11-26" in str(
+        empty["message"]
+    )
+
+
+def test_yesterdays_panel_says_when_the_database_is_missing_or_unreachable(
+    tmp_path: Path,
+) -> None:
+    from matinale.links.counts import yesterday_panel
+
+    missing = yesterday_panel(f"sqlite:///{tmp_path / 'none.db'}", date(2026, 11, 25))
+    assert missing["rows"] == [] and "Pas encore de comptes" in str(missing["message"])
+    assert not (tmp_path / "none.db").exists()  # the view never creates the database
+    (tmp_path / "bare.db").write_bytes(b"")  # a database without the counts table
+    broken = yesterday_panel(f"sqlite:///{tmp_path / 'bare.db'}", date(2026, 11, 25))
+    assert "injoignable (OperationalError)" in str(broken["message"])
+    assert "matinale_links_db" in str(broken["message"])
+    down = yesterday_panel("postgresql+psycopg2://u:p@127.0.0.1:9/x", date(2026, 11, 25))
+    assert "injoignable (OperationalError)" in str(down["message"])
+
+
+def test_an_airflow_postgres_uri_gets_the_installed_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose's ``AIRFLOW_CONN_MATINALE_LINKS_DB=postgres://…`` must not ask for psycopg 3."""
+    monkeypatch.setenv("AIRFLOW_CONN_MATINALE_LINKS_DB", "postgres://u:p@db/links")
+    engine = make_engine(database_url(tmp_path))
+    assert engine.dialect.driver == "psycopg2"
+    engine.dispose()

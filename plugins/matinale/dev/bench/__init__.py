@@ -11,8 +11,9 @@ and a few cards, for ``make test``.
 
 Modules: ``workspace`` (inputs and the bench copy of the settings), ``probe`` (child
 processes and their memory), ``child`` (what runs inside them: stages, floors, Airflow),
-``floors`` (the bare operations), ``report`` (scaling, targets, schema check), ``labels``
-(how numbers are written), ``render`` (tables, README section), ``harness`` (the whole run).
+``floors`` (the bare operations), ``links`` (the link service: redirects/s, p50/p99,
+counts after a SIGTERM), ``report`` (scaling, targets, schema check), ``labels`` (how
+numbers are written), ``render`` (tables, README section), ``harness`` (the whole run).
 """
 
 from __future__ import annotations

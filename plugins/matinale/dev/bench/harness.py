@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench import report as reporting
+from matinale.dev.bench.links import bench_links
 from matinale.dev.bench.probe import ChildResult, run_child
 from matinale.dev.bench.records import (
     _complete,
@@ -415,6 +416,11 @@ def run_bench(
                 or options.segments
             )
             report["stage_benches"] = bench.stage_benches(base_env, cards, segments)
+        try:  # the link service, pinned one core each (bench/links.py); not in --smoke (make test)
+            if options.mode != "smoke":
+                report["links"] = bench_links(server, bench.workspace, out=out)
+        except Exception as exc:  # noqa: BLE001 - the night's figures are still worth writing
+            bench.failures.append(f"links: {type(exc).__name__}: {exc}")
     finally:
         server.stop(grace=1)  # throwaway data: weed's graceful stop would take ~15 s
     report["inputs"] = bench.inputs

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench.labels import _mib, _ratio, _rows, _seconds, throughput_label
+from matinale.dev.bench.links import links_lines
 from matinale.dev.bench.report import GROWTH_EXPONENT_LIMIT, TARGET_ROWS, _run_at
 
 __all__ = ["README_BEGIN", "README_END", "render_markdown", "render_text", "update_readme"]
@@ -202,6 +203,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines.extend(_aligned(head, rows))
         lines.append("")
     lines.extend(_airflow_lines(report))
+    lines.extend(["", *links_lines(report.get("links"))])
     imports = (report.get("imports") or {}).get("seconds")
     if imports is not None:
         lines.append(
@@ -255,6 +257,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.extend(_markdown_table(head, rows))
         lines.append("")
     lines.extend(_airflow_lines(report))
+    lines.extend(["", *links_lines(report.get("links"))])
     lines.append("")
     lines.append("**Targets** (issue #11):")
     lines.append("")

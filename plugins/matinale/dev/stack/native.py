@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from matinale.dev.stack.links import start_links
 from matinale.dev.stack.processes import StackError, _tail, _wait_until
 from matinale.dev.stack.services import AIRFLOW_COMPONENTS, LOG_SERVERS, StackServices
 
@@ -56,6 +57,8 @@ class NativeStack(StackServices):
             self._start_s3()
         with self._timed("airflow-init"):
             self._airflow_init()
+        with self._timed("links"):
+            start_links(self)  # compose's links-db and links: counts in PostgreSQL
         if self.soon is not None:
             self.use_soon_clocks()  # set from now: Airflow's processes start right after
         with self._timed("airflow-up"):

@@ -25,7 +25,7 @@ from matinale.errors import MatinaleError
 from matinale.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from matinale.dev.seaweed import SeaweedS3
+    from matinale.dev.seaweed import S3Credentials, SeaweedS3
     from matinale.dev.stack.clocks import SoonClocks
 
 
@@ -132,6 +132,7 @@ class ProcessStack:
         self.ports: dict[str, int] = {}
         self._pg_dir: Path | None = None
         self._s3: SeaweedS3 | None = None
+        self.links_keys: S3Credentials | None = None  # the link service's S3 identity
         self.timings: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self._env: dict[str, str] | None = None

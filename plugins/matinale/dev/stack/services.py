@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from matinale.dev.stack.links import links_db_uri
 from matinale.dev.stack.processes import ProcessStack, StackError, _free_port, _wait_until, log
 
 __all__ = ["AIRFLOW_COMPONENTS", "LOG_SERVERS", "StackServices"]
@@ -80,6 +81,8 @@ class StackServices(ProcessStack):
         ]
         if self._s3 is not None:
             values.append(self._s3.credentials.secret_key)
+        if self.links_keys is not None:
+            values.append(self.links_keys.secret_key)
         return values
 
     def log_server_argv(self, name: str) -> list[str]:
@@ -254,9 +257,12 @@ class StackServices(ProcessStack):
         _wait_until(ready, what="Redis", timeout=30, watch=[proc])
 
     def _start_s3(self) -> None:
+        from matinale.dev.links_local import links_identity
         from matinale.dev.seaweed import S3Credentials, S3ServerError, SeaweedS3
 
-        self._s3 = SeaweedS3(self.root / "s3", S3Credentials.generate())
+        self.links_keys = S3Credentials.generate()  # the link service's own, read-only
+        reader = links_identity(self.settings, self.links_keys)
+        self._s3 = SeaweedS3(self.root / "s3", S3Credentials.generate(), identities=(reader,))
         try:
             self._s3.start()
         except S3ServerError as exc:
@@ -278,6 +284,10 @@ class StackServices(ProcessStack):
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['api']}"
 
+    @property
+    def links_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['links']}"
+
     def s3_client(self) -> Any:
         if self._s3 is None:
             raise StackError("the S3 server is not running")
@@ -288,7 +298,7 @@ class StackServices(ProcessStack):
     def env(self) -> dict[str, str]:
         """The one environment every Airflow process shares (compose's ``x-airflow-common``)."""
         if self._env is None:
-            for name in ("api", "worker_logs", "trigger_logs", "scheduler_health"):
+            for name in ("api", "worker_logs", "trigger_logs", "scheduler_health", "links"):
                 self.ports[name] = _free_port()
             pg = f"airflow:{self._secret['postgres']}@127.0.0.1:{self.ports['postgres']}/airflow"
             airflow_home = self.root / "airflow"
@@ -351,6 +361,8 @@ class StackServices(ProcessStack):
                 "MATINALE_APPROVAL": "on" if self.approval else "off",
                 "MATINALE_BUNDLE_BUCKET": self.settings.bundle_bucket,
                 "MATINALE_PRIVATE_BUCKET": self.settings.private_bucket,
+                "MATINALE_LINKS_PUBLIC_URL": self.links_url,
+                "AIRFLOW_CONN_MATINALE_LINKS_DB": links_db_uri(self, "postgres"),
             }
             if self.alert_webhook:
                 self._env["AIRFLOW_CONN_MATINALE_ALERTS"] = json.dumps(
