@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from matinale.dev.links_local import LINKS_PORT
 from matinale.errors import MatinaleError
 from matinale.schedule import edition_for
 from matinale.settings import Settings, load_settings
@@ -257,6 +258,9 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
     server = _start_s3(settings)
     try:
         env = {**os.environ, **airflow_env(settings), **server.env()}
+        # The night's links go through the link service `make up` starts on this machine
+        # (campaign.yaml's public address is the campaign's, behind its HTTPS proxy).
+        env.setdefault("MATINALE_LINKS_PUBLIC_URL", f"http://127.0.0.1:{LINKS_PORT}")
         print("Airflow: preparing the metadata database (SQLite)…", flush=True)
         _run([_bin("airflow"), "db", "migrate"], env, log)
         print("Airflow: running matinale_nightly, one line per stage as it ends:", flush=True)
@@ -285,6 +289,11 @@ def run_demo(*, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> int:
         server.stop()
     print(f"Bundle: s3://{settings.bundle_bucket}/{pointer['prefix']}")
     print(f"Page: {(local / 'index.html').resolve()}")
+    print(
+        f"Its links (cards, pack, each segment's page) go through the link service on "
+        f"http://127.0.0.1:{LINKS_PORT}: `make up` serves them.",
+        flush=True,
+    )
     return 0
 
 
