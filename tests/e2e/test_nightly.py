@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from links_live import free_port, live_service
 
 pytestmark = pytest.mark.e2e
 
@@ -69,36 +66,6 @@ def _edition_event(run_id: str) -> dict:
     return dict(extras[0])
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _link_service(settings, client, port: int, db_url: str) -> Iterator[str]:
-    """The link service under a real uvicorn on 127.0.0.1, reading this night's S3."""
-    from matinale.links import Tuning
-    from matinale.links.serve import server
-
-    uv = server(
-        settings, client, port=port, db_url=db_url, tuning=Tuning(rate_per_second=1000, burst=1000)
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "the link service did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
-
-
 def _check_links(
     night_env: dict, pointer: dict, manifest: dict, base: str, rows: list[str]
 ) -> None:
@@ -126,7 +93,9 @@ def _check_links(
     for row in rows:
         segment, link = row.split(",")[3:5]
         assert link == f"{base}/p/{tokens[segment]}"
-    with _link_service(settings, client, int(base.rsplit(":", 1)[1]), night_env["links_db"]):
+    with live_service(
+        settings, client, port=int(base.rsplit(":", 1)[1]), db_url=night_env["links_db"]
+    ):
         segment = manifest["segments"][0]["id"]
         page = httpx.get(f"{base}/p/{tokens[segment]}", follow_redirects=True)
         assert page.status_code == 200, (page.history, page.url, page.text[:300])
@@ -159,7 +128,7 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
 
     client, bucket = night_env["client"], night_env["bundle_bucket"]
     # The night's links point at a link service on this machine (as under `make up`)
-    base = f"http://127.0.0.1:{_free_port()}"
+    base = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", base)
     cached_settings.cache_clear()
     night_env["settings"] = load_settings()

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from bundle_samples import EDITION, SEGMENTS, build, settings
-from chromium import CHROMIUM, CHROMIUM_FLAGS
+from chromium import launch_phone
 from playwright.sync_api import expect
 
 from matinale.checks import PiiScanner, limits_from
@@ -29,7 +29,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 RUN = "20261124T041200Z-b0b0"
-PHONE = {"width": 390, "height": 844}
 # WCAG 2.1 contrast of a text element against the first opaque background behind it.
 CONTRAST_JS = """
 (selector) => {
@@ -111,16 +110,7 @@ def phone(tmp_path: Path, published) -> Iterator[dict[str, Any]]:
             route.abort()
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_FLAGS,
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="fr-FR",
-        )
+        context = launch_phone(playwright, tmp_path / "profile")
         try:
             context.grant_permissions(
                 ["clipboard-read", "clipboard-write"],

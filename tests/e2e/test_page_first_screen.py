@@ -16,24 +16,21 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bundle_samples import SEGMENTS, build, settings
-from chromium import CHROMIUM, CHROMIUM_FLAGS
+from chromium import PHONE, launch_phone
+from links_live import link_settings, live_service
 
 from matinale.bundle import read_bundle_files, render_pages
 from matinale.bundle.page import relative_linker
-from matinale.links import LinkState, Tuning
+from matinale.links import LinkState
 from matinale.links.counts import Counts, make_engine
-from matinale.links.serve import server
-from matinale.settings import LinkService, load_settings
 from matinale.store import LocalStore
 
-PHONE = {"width": 390, "height": 844}
 ANGLE = "mobiliser"
 SEGMENT = SEGMENTS[0]["id"]
 
@@ -92,16 +89,7 @@ def phone(profile: Path) -> Iterator[dict[str, Any]]:
     problems: list[Any] = []
     requests: list[Any] = []
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_FLAGS,
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="fr-FR",
-        )
+        context = launch_phone(playwright, profile)
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.on(
@@ -232,11 +220,7 @@ def test_one_copier_tap_is_one_counted_copy(
     s3_server: Any, s3_buckets: dict[str, str], tmp_path: Path
 ) -> None:
     bucket = s3_buckets["bundle"]
-    settings = replace(
-        load_settings(),
-        bundle_bucket=bucket,
-        link_service=LinkService(state_bucket=bucket, counts_retention_days=100_000),
-    )
+    settings = link_settings(bucket)
     client = s3_server.client()
     port = _closed_port()
     sample = sample_pages(tmp_path, f"http://127.0.0.1:{port}")
@@ -259,33 +243,24 @@ def test_one_copier_tap_is_one_counted_copy(
         },
     )
     db_url = f"sqlite:///{tmp_path / 'links.db'}"
-    uv = server(
-        settings, client, port=port, db_url=db_url, tuning=Tuning(rate_per_second=1000, burst=1000)
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not uv.started:
-            assert time.monotonic() < deadline, "the link service did not start"
-            time.sleep(0.05)
-        with served(sample["site"]) as base, phone(tmp_path / "profile") as browser:
-            page = browser["page"]
-            page.goto(f"{base}/{SEGMENT}/index.html", wait_until="load")
-            button = page.locator("article.post").first.get_by_role("button", name="Copier")
-            button.click()
-            page.get_by_text("Copié ✓").first.wait_for()
-            deadline = time.monotonic() + 5
-            while _copies(db_url).get((SEGMENT, "copy")) != 1:
-                assert time.monotonic() < deadline, _copies(db_url)
-                time.sleep(0.1)
-            # /e answers with `Cross-Origin-Resource-Policy: cross-origin` (links/guard.py):
-            # the page on the bucket's origin logs nothing, not even a blocked answer.
-            problems = [str(getattr(p, "text", p)) for p in browser["problems"]]
-            assert problems == []
-        counted = _copies(db_url)
-        assert counted[(SEGMENT, "copy")] == 1 and counted[(SEGMENT, "variant_shown")] >= 1
-        assert (SEGMENT, "implausible") not in counted and (SEGMENT, "share") not in counted
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
+    with (
+        live_service(settings, client, port=port, db_url=db_url),
+        served(sample["site"]) as base,
+        phone(tmp_path / "profile") as browser,
+    ):
+        page = browser["page"]
+        page.goto(f"{base}/{SEGMENT}/index.html", wait_until="load")
+        button = page.locator("article.post").first.get_by_role("button", name="Copier")
+        button.click()
+        page.get_by_text("Copié ✓").first.wait_for()
+        deadline = time.monotonic() + 5
+        while _copies(db_url).get((SEGMENT, "copy")) != 1:
+            assert time.monotonic() < deadline, _copies(db_url)
+            time.sleep(0.1)
+        # /e answers with `Cross-Origin-Resource-Policy: cross-origin` (links/guard.py):
+        # the page on the bucket's origin logs nothing, not even a blocked answer.
+        problems = [str(getattr(p, "text", p)) for p in browser["problems"]]
+        assert problems == []
+    counted = _copies(db_url)  # after the clean shutdown's last flush
+    assert counted[(SEGMENT, "copy")] == 1 and counted[(SEGMENT, "variant_shown")] >= 1
+    assert (SEGMENT, "implausible") not in counted and (SEGMENT, "share") not in counted

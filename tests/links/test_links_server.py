@@ -13,19 +13,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from links_live import free_port, link_settings, live_service
 
-from matinale.links import LinkState, Tuning
+from matinale.links import LinkState
 from matinale.links.counts import Counts, make_engine
-from matinale.links.serve import server
 from matinale.publish.pointers import promote, rollback
-from matinale.settings import LinkService, Settings, load_settings
+from matinale.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.s3
@@ -34,12 +34,6 @@ EDITION = date(2026, 11, 24)
 CODE = "abcdefgh"
 DESTINATION = "https://ensemble-demain.example.org/agir"
 CELL = {"segment": "s01", "theme": "logement", "channel": "x", "angle": "mobiliser"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def publish_fake_run(client: Any, bucket: str, run: str, *, edition: date = EDITION) -> None:
@@ -70,11 +64,7 @@ class LinkEnv:
 @pytest.fixture
 def link_env(s3_server: Any, s3_buckets: dict[str, str], tmp_path: Path) -> LinkEnv:
     bucket = s3_buckets["bundle"]
-    settings = replace(
-        load_settings(),
-        bundle_bucket=bucket,
-        link_service=LinkService(state_bucket=bucket, counts_retention_days=100_000),
-    )
+    settings = link_settings(bucket)
     client = s3_server.client()
     state = LinkState(client, bucket)
     token = state.ensure_tokens(["s01", "s02"])["s01"]
@@ -88,25 +78,14 @@ def link_env(s3_server: Any, s3_buckets: dict[str, str], tmp_path: Path) -> Link
 @pytest.fixture
 def live(link_env: LinkEnv) -> Iterator[str]:
     """The service under uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    uv = server(
+    with live_service(
         link_env.settings,
         link_env.client,
-        port=port,
+        port=free_port(),
         db_url=link_env.db_url,
-        tuning=Tuning(rate_per_second=10_000, burst=10_000),
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "the link service did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
+        rate=10_000,
+    ) as base:
+        yield base
 
 
 def until(check: Callable[[], bool], seconds: float) -> float:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TEST_MODULES = {
     "bundle_samples",
     "chromium",
+    "links_live",
     "project_copy",
     "segment_samples",
     "visuals_samples",

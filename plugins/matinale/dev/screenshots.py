@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from matinale.dev.chromium import CHROMIUM, CHROMIUM_FLAGS
+from matinale.dev.chromium import CHROMIUM, CHROMIUM_FLAGS, launch_phone
 from matinale.dev.local import sqlite_airflow_env
 
 __all__ = ["graph_view", "main", "page_views"]
@@ -155,15 +155,7 @@ def page_views(page: Path, out_dir: Path) -> list[Path]:
 
     shots = [out_dir / "page-first-screen.png", out_dir / "page-folded.png"]
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 390, "height": 844},
-            is_mobile=True,
-            has_touch=True,
-            locale="fr-FR",
-        )
+        context = launch_phone(playwright, profile, scale=1)
         try:
             view = context.pages[0] if context.pages else context.new_page()
             view.goto(page.resolve().as_uri(), wait_until="load")

@@ -167,18 +167,8 @@ def create_app(
                 plausible.opened(outcome.edition, outcome.segment)
         return outcome
 
-    def answer(route: str, key: str, request: Request) -> Response:
-        head = request.method == "HEAD"
-        address = request.client.host if request.client else ""
-        outcome = resolve(route, key, address, head, request.headers.get("user-agent", ""))
-        if outcome is None:
-            return _html("too_many", head)
-        return _redirect(outcome.url) if outcome.kind == "redirect" else _html(outcome.kind, head)
-
-    @app.api_route("/p/{token}", methods=["GET", "HEAD"])
-    async def open_page(token: str, request: Request) -> Response:
-        return answer("p", token, request)
-
+    # GET|HEAD /p/<token> and /s/<code> are answered by _HotPaths (pure ASGI, in front of
+    # FastAPI) through ``resolve``; the routes below are the rest.
     @app.api_route("/p/{token}/{path:path}", methods=["GET", "HEAD"])
     async def page_file(token: str, path: str, request: Request) -> Response:
         """A file of the segment's page (full-size card, pack): not counted."""
@@ -187,10 +177,6 @@ def create_app(
             return _html("too_many", head)
         outcome = resolver.page_file(token, path)
         return _redirect(outcome.url) if outcome.kind == "redirect" else _html(outcome.kind, head)
-
-    @app.api_route("/s/{code}", methods=["GET", "HEAD"])
-    async def short_link(code: str, request: Request) -> Response:
-        return answer("s", code, request)
 
     @app.post("/e")
     async def beacon(request: Request) -> Response:

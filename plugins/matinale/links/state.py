@@ -233,13 +233,6 @@ class LinkState:
         )
         return own
 
-    def taken_codes(self) -> set[str]:
-        """Every code of every table (for hand-made links; runs use their reserved stem)."""
-        codes: set[str] = set()
-        for key in self.list_keys(TABLES):
-            codes.update((self.read(key) or {}).get("links", {}))
-        return codes
-
     # -- code stems ---------------------------------------------------------------------
 
     def reserve_stem(self, edition: date | str, run: str, *, stem: str | None = None) -> str:

@@ -345,7 +345,7 @@ def publish_bundle(
             "by_channel": delivery_counts["by_channel"],
         },
         "latest_moved": promoted["latest_moved"],
-        **_links(client, bucket, target, config, final),
+        **_links(client, bucket, target, config, final, service),
     }
 
 
@@ -375,13 +375,19 @@ def _discard(client: S3Client, config: PublishConfig, edition: date, run: str) -
 
 
 def _links(
-    client: S3Client, bucket: str, target: str, config: PublishConfig, manifest: Mapping[str, Any]
+    client: S3Client,
+    bucket: str,
+    target: str,
+    config: PublishConfig,
+    manifest: Mapping[str, Any],
+    service: ServiceLinks | None = None,
 ) -> dict[str, Any]:
     """Links to the overview and one segment page (for logs and `make up`): the service's
     stable ones when there is a link service, else fresh presigned ones."""
     segments = manifest.get("segments") or []
     if config.links is not None:
-        service = ServiceLinks.ensure(config.links, client, [str(s["id"]) for s in segments])
+        if service is None:  # a retry of a promoted run: read (or make) the tokens
+            service = ServiceLinks.ensure(config.links, client, [str(s["id"]) for s in segments])
         return {
             "overview_url": service.page(OVERVIEW),
             "sample_page_url": service.page(str(segments[0]["id"])) if segments else None,

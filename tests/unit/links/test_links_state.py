@@ -62,7 +62,6 @@ def test_register_run_writes_the_table_and_refuses_codes_of_another_runs_stem(
     assert table.links[code].destination == LINK["destination"]
     assert ("s01", "logement", "whatsapp", "mobiliser") in table.cells
     assert ("s02", "sante", "sms", "quotidien") in table.cells
-    assert code in state.taken_codes()
     # the same run may be registered again (a retry); another run may not use run1's stem,
     # so a code printed last week can never be taken by tonight's run
     state.register_run("2026-11-24", "run1", {code: LINK})
