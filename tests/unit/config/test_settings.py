@@ -68,6 +68,42 @@ def test_public_s3_url_is_an_origin(
 
 
 @pytest.mark.parametrize(
+    ("value", "base", "host"),
+    [
+        (None, "https://liens.ensemble-demain.example.org", "liens.ensemble-demain.example.org"),
+        ("http://127.0.0.1:8090/", "http://127.0.0.1:8090", "127.0.0.1"),
+        ("off", "", None),
+    ],
+)
+def test_the_link_service_address_and_its_override(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, base: str, host: str | None
+) -> None:
+    """campaign.yaml's links.public_base_url, MATINALE_LINKS_PUBLIC_URL over it (``off``:
+    presigned links); the service's host is allowed by itself."""
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    if value is None:
+        monkeypatch.delenv("MATINALE_LINKS_PUBLIC_URL", raising=False)
+    else:
+        monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", value)
+    settings = load_settings()
+    assert settings.link_service.public_base_url == base
+    if host:
+        assert host in settings.allowed_domains
+    else:
+        assert "127.0.0.1" not in settings.allowed_domains
+
+
+@pytest.mark.parametrize("value", ["liens.example.org", "https://liens.example.org/p", "ftp://x"])
+def test_a_link_service_address_that_is_not_an_origin_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", value)
+    with pytest.raises(SettingsError, match="MATINALE_LINKS_PUBLIC_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
     "value",
     [
         "s3.ma-campagne.fr",

@@ -4,6 +4,7 @@ and the publish side that turns posts.json and cards.json into the run's link ta
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -156,3 +157,48 @@ def test_one_code_with_two_destinations_stops_publish() -> None:
     files["s001/posts.json"] = json.dumps(posts).encode()
     with pytest.raises(PublishError, match="two destinations"):
         run_table(files, ["s001"], BASE)
+
+
+@pytest.mark.hostile
+def test_a_page_token_reaches_only_its_own_listed_files(memory_s3: Any) -> None:
+    """``/p/<token>/<file>``: the segment's files the manifest lists, nothing else (no
+    ``..``, no other segment, no unlisted key); the overview's token: files beside it."""
+    from matinale.links.resolve import Resolver
+    from matinale.publish.pointers import promote
+
+    prefix = "editions/2026-11-24/run1"
+    files = ["s01/index.html", "s01/cards/sante-square.jpg", "s02/posts.json", "contact-sheet.jpg"]
+    manifest = {
+        "segments": [
+            {"id": "s01", "page": "s01/index.html"},
+            {"id": "s02", "page": "s02/index.html"},
+        ],
+        "files": [{"path": p} for p in files],
+    }
+    memory_s3.put_object(
+        Bucket="b", Key=f"{prefix}/manifest.json", Body=json.dumps(manifest).encode()
+    )
+    promote(memory_s3, "b", date(2026, 11, 24), "run1")
+    state = LinkState(memory_s3, "b")
+    tokens = state.ensure_tokens(["s01", "s02", OVERVIEW])
+    resolver = Resolver(memory_s3, "b", state)
+    resolver.refresh_pointer()
+    resolver.refresh_state()
+    s01, overview = tokens["s01"], tokens[OVERVIEW]
+
+    card = resolver.page_file(s01, "cards/sante-square.jpg")
+    assert card.kind == "redirect" and f"{prefix}/s01/cards/sante-square.jpg" in card.url
+    for path in (
+        "../s02/posts.json",
+        "cards/../../s02/posts.json",
+        "/etc/passwd",
+        "secret.json",
+        "",
+    ):
+        assert resolver.page_file(s01, path).kind == "unknown", path
+    assert resolver.page_file(overview, "contact-sheet.jpg").kind == "redirect"
+    assert resolver.page_file(overview, "s02/posts.json").kind == "unknown"
+    assert (
+        resolver.page(overview).kind == "redirect"
+        and f"{prefix}/index.html" in resolver.page(overview).url
+    )
