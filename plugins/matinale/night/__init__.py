@@ -316,7 +316,7 @@ def run_content(
         ctx,
         [t.id for t in brief.themes],
         sorted(writer.registry),
-        writer.rules.angles,  # numbered in sorted order by short_links
+        list(writer.rules.angles),  # numbered in sorted order by short_links
     )
     by_id = {s.id: s for s in segments_of(store, ctx)}
     missing = [s for s in batch if s not in by_id]
