@@ -292,3 +292,17 @@ def _published(base: str) -> bool:
         return bool(httpx.get(f"{base}/healthz", timeout=2).json()["published"])
     except httpx.HTTPError:
         return False
+
+
+def test_the_link_bench_runs_end_to_end(s3_server: Any, tmp_path: Path) -> None:
+    """`make bench`'s link part, briefly: it publishes, loads both routes, stops the service
+    under load and reads the counts back (it broke once when prepare began reserving stems)."""
+    from matinale.dev.bench.links import bench_links, links_lines
+
+    lines: list[str] = []
+    report = bench_links(s3_server, tmp_path, seconds=0.5, connections=4, out=lines.append)
+    for route in ("s", "p", "floor"):
+        assert report[route]["rps"] > 0, report
+    term = report["sigterm"]
+    assert 0 < term["answered"] <= term["written"] <= term["answered"] + 4, term
+    assert "/p/<token>" in "\n".join(links_lines(report))
