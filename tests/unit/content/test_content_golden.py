@@ -230,3 +230,38 @@ def test_the_pool_hands_back_every_segment_once_when_its_feeder_ends_first(
     assert not reader.is_alive(), "write_segments kept waiting after the pool had finished"
     assert sorted(files.segment for files in got) == sorted(IDS)
     assert all(files == expected[files.segment] for files in got)
+
+
+def test_workers_print_the_runs_short_links_too(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's workers are made from the writer's spec: it carries the run's short links
+    (without them a worker printed long links for the segments it wrote)."""
+    import pickle
+
+    from matinale.content import PostWriter, load_brief, pool, write_segments
+    from matinale.links.short import RunLinks, ShortLinks
+
+    brief = load_brief(GOLDEN / "brief.yaml", EDITION, allowed_domains=settings.allowed_domains)
+    writer = PostWriter.from_settings(brief, settings)
+    segments = list(TYPED)
+    writer.short = ShortLinks(
+        RunLinks.new("https://liens.example.org", "abc"),
+        [s.id for s in segments],
+        [t.id for t in brief.themes],
+        sorted(writer.registry),
+        list(writer.rules.angles),
+    )
+    date_text = "mardi 24 novembre 2026"
+    alone = {
+        f.segment: f.posts_json
+        for f in write_segments(writer, segments, date_text=date_text, workers=1)
+    }
+    # What each pool worker does with the spec it is sent (pickled, as the pool sends it).
+    monkeypatch.setattr(pool, "_WORKER", None)
+    pool._init_worker(pickle.loads(pickle.dumps(writer.spec())), date_text)
+    pooled = {f.segment: f.posts_json for f in pool._files_chunk(segments)}
+    assert pooled == alone
+    for body in pooled.values():
+        posts = json.loads(body)["posts"]
+        assert posts and all(p["link"].startswith("https://liens.example.org/s/abc") for p in posts)
