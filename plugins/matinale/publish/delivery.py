@@ -188,12 +188,14 @@ def write_delivery(
     run: str,
     rows: pd.DataFrame,
     counts: Mapping[str, Any] | None,
-) -> None:
-    """The delivery file and its counts, in the private bucket under the run's own key."""
+) -> int:
+    """The delivery file and its counts, in the private bucket under the run's own key;
+    returns the file's size in bytes."""
+    body = _delivery_csv(rows)
     client.put_object(
         Bucket=bucket,
         Key=delivery_key(edition, run),
-        Body=_delivery_csv(rows),
+        Body=body,
         ContentType="text/csv; charset=utf-8",
     )
     _put_json(
@@ -202,3 +204,4 @@ def write_delivery(
         delivery_key(edition, run).replace(".csv", ".json"),
         {"edition": edition.isoformat(), "run": run, **(counts or {})},
     )
+    return len(body)

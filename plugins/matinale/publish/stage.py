@@ -291,6 +291,7 @@ def publish_bundle(
     bodies = {**files, MANIFEST: manifest_bytes}
 
     uploads = RunUpload(client, bucket, target)
+    delivery_bytes = 0
     doing = "registering the link table in"
     try:
         if config.links is not None:
@@ -305,7 +306,9 @@ def publish_bundle(
         uploads.verify([*entries, manifest_item], progress)
         if rows is not None and config.private_bucket:
             doing = "writing the delivery file to"
-            write_delivery(client, config.private_bucket, edition, run, rows, delivery_counts)
+            delivery_bytes = write_delivery(
+                client, config.private_bucket, edition, run, rows, delivery_counts
+            )
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
         raise PublishError(
@@ -342,6 +345,7 @@ def publish_bundle(
         and {
             "key": delivery_key(edition, run),
             "rows": delivery_counts["rows"],
+            "bytes": delivery_bytes,
             "by_channel": delivery_counts["by_channel"],
         },
         "latest_moved": promoted["latest_moved"],

@@ -465,3 +465,14 @@ def test_link_service_rows_in_the_bench_tables() -> None:
     assert "| floor: bare Starlette `/s/` | 6,000 |" in text
     assert "100 written for 100 redirects answered" in text and "NOT met" in text
     assert links_lines(None) == ["Link service: not measured."]
+
+
+def test_the_delivery_file_size_is_reported_with_its_night() -> None:
+    run = _run(1_000_000, 10.0)
+    publish = next(s for s in run["stages"] if s["stage"] == "publish")
+    publish["summary"] = {"delivery": {"rows": 727_813, "bytes": 63_000_000}}
+    report = _report([run])
+    line = "Delivery file (private): 727,813 rows, 63.0 MB (87 bytes a row)"
+    assert line in render.render_text(report) and line in render.render_markdown(report)
+    del publish["summary"]
+    assert "Delivery file" not in render.render_text(_report([run]))

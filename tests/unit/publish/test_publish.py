@@ -212,6 +212,8 @@ def test_full_publish(s3_server, s3_buckets, store, scanner) -> None:
     assert links["18-24-p02"] != links["65plus-p01"]
     status, body = _get(links["18-24-p02"])
     assert status == 200 and "18–24 ans · climat".encode() in body
+    body = _read(client, private, result["delivery"]["key"])
+    assert result["delivery"]["bytes"] == len(body)  # the bench reports it
     summary = json.loads(_read(client, private, result["delivery"]["key"].replace(".csv", ".json")))
     assert summary["left_out"] == {"no_page": 2, "invalid_address": 1}
     assert compliance["delivery"]["by_channel"] == summary["by_channel"] == {"email": 2, "sms": 2}

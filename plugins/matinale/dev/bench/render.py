@@ -34,6 +34,19 @@ def _made(run: dict[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def delivery_line(run: dict[str, Any]) -> str:
+    """The delivery file publish wrote in this night: rows and bytes (issue #17 asks its size)."""
+    publish = next((s for s in run.get("stages", []) if s.get("stage") == "publish"), {})
+    delivery = (publish.get("summary") or {}).get("delivery") or {}
+    if not delivery.get("bytes"):
+        return ""
+    rows, size = delivery.get("rows", 0), delivery["bytes"]
+    return (
+        f"Delivery file (private): {rows:,} rows, {size / 1e6:,.1f} MB "
+        f"({size / max(1, rows):.0f} bytes a row), written by publish."
+    )
+
+
 def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for stage in run["stages"]:
@@ -194,6 +207,8 @@ def render_text(report: dict[str, Any]) -> str:
             f"Night at {run['rows']:,} supporters{_made(run)}, each stage called directly in its own process{'' if run['ok'] else ' (FAILED)'}:"
         )
         lines.extend(_aligned(_HEAD, _night_rows(run)))
+        if delivery_line(run):
+            lines.append(delivery_line(run))
         lines.append("")
     head, rows = _scaling_rows(report)
     if len(report.get("runs", [])) > 1:
@@ -248,6 +263,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
         lines.extend(_markdown_table(_HEAD, _night_rows(main)))
         lines.append("")
+        if delivery_line(main):
+            lines.extend([delivery_line(main), ""])
     if len(runs) > 1:
         head, rows = _scaling_rows(report)
         lines.append(
