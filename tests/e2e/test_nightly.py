@@ -90,9 +90,15 @@ def _check_links(
         compliance["link_counts"]["retention_days"] == settings.link_service.counts_retention_days
     )
     # The delivery file's link is the segment's stable /p/ link (about 45 characters).
+    territorial = 0
     for row in rows:
-        segment, link = row.split(",")[3:5]
+        segment, link, territory, territory_link = row.split(",")[3:7]
         assert link == f"{base}/p/{tokens[segment]}"
+        # Issue 19: people in a territorial pack's territory get its stable link as well.
+        assert territory_link == (f"{base}/p/{tokens[territory]}" if territory else "")
+        territorial += bool(territory)
+    packs = [s["id"] for s in manifest["segments"] if s["id"].startswith("t-")]
+    assert territorial > 0 or not packs, packs
     with live_service(
         settings, client, port=int(base.rsplit(":", 1)[1]), db_url=night_env["links_db"]
     ):
@@ -171,7 +177,7 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
     delivery = json.loads(_read(client, private, f"delivery/{EDITION}/current.json"))
     assert delivery["run"] == pointer["run"]
     header, *rows = _read(client, private, delivery["delivery"]).decode().splitlines()
-    assert header == "supporter_id,channel,address,segment,link" and rows
+    assert header == "supporter_id,channel,address,segment,link,territory,territory_link" and rows
     assert {row.split(",")[3] for row in rows} <= set(segment_ids)
     _check_links(night_env, pointer, manifest, base, rows)
     # Issue 20: the heaviest three-theme activist page, beacons and all, within 150 KB

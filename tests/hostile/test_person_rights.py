@@ -73,6 +73,8 @@ def test_erase_on_s3_leaves_no_trace(
             "address": contacts["email"],
             "segment": "s1",
             "link": "https://example.org/s1",
+            "territory": "",
+            "territory_link": "",
         }
     )[list(DELIVERY_COLUMNS)]
     delivery = delivery[delivery["address"] != ""]

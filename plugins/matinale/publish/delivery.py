@@ -1,5 +1,6 @@
 """The private delivery file: one row per consenting supporter and channel with the link
-to their segment's page, written as CSV with Arrow kernels to the private bucket."""
+to their segment's page and, for those who live in a territorial pack's territory, that
+pack's link too; written as CSV with Arrow kernels to the private bucket."""
 
 from __future__ import annotations
 
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["DELIVERY", "DELIVERY_COLUMNS", "delivery_key", "delivery_rows", "write_delivery"]
 
 DELIVERY = "delivery"
-DELIVERY_COLUMNS = ("supporter_id", "channel", "address", "segment", "link")
+DELIVERY_COLUMNS = (
+    "supporter_id",
+    "channel",
+    "address",
+    "segment",
+    "link",
+    "territory",
+    "territory_link",
+)
+#: Territorial packs (hand-written or automatic) are the segments with this prefix.
+TERRITORY_PREFIX = "t-"
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 #: First characters that make a spreadsheet read a cell as a formula (CSV injection).
@@ -39,17 +50,31 @@ def delivery_rows(
     contacts: pd.DataFrame, assignments: pd.DataFrame, links: Mapping[str, str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per consenting supporter and channel (SMS, e-mail): channel, address, segment,
-    link to that segment's page. Counts per channel and segment, and of what was left out."""
+    link to that segment's page and, for a supporter in a territorial pack with a page, that
+    pack (``territory``) and its link (``territory_link``; both empty otherwise). The
+    consent rules are the row's: no row, no territorial link either. Counts per channel and
+    segment, and of what was left out."""
     import pandas as pd
 
     segment_column = "segment_id" if "segment_id" in assignments else "segment"
-    main = assignments[["supporter_id", segment_column]].rename(columns={segment_column: "segment"})
-    # One main segment per person: territorial packs (t-…) overlap and are not the main page.
-    main = main.assign(_territorial=main["segment"].astype(str).str.startswith("t-")).sort_values(
-        ["supporter_id", "_territorial"], kind="stable"
+    every = assignments[["supporter_id", segment_column]].rename(
+        columns={segment_column: "segment"}
     )
-    main = main.drop_duplicates("supporter_id")[["supporter_id", "segment"]]
-    people = contacts.merge(main, on="supporter_id", how="inner")
+    every = every.assign(
+        segment=every["segment"].astype(str), supporter_id=every["supporter_id"].astype(str)
+    )
+    territorial = every["segment"].str.startswith(TERRITORY_PREFIX)
+    # One main segment per person: territorial packs overlap and are not the main page
+    # (unless a person has nothing else).
+    main = (
+        every.assign(_territorial=territorial)
+        .sort_values(["supporter_id", "_territorial"], kind="stable")
+        .drop_duplicates("supporter_id")[["supporter_id", "segment"]]
+    )
+    people = contacts.assign(supporter_id=contacts["supporter_id"].astype(str)).merge(
+        main, on="supporter_id", how="inner"
+    )
+    people = people.merge(_territory_of(every[territorial], links), on="supporter_id", how="left")
     frames = []
     skipped = {"no_page": 0, "invalid_address": 0}
     for channel, address_column, consent_column in (
@@ -77,18 +102,20 @@ def delivery_rows(
                     "channel": channel,
                     "address": address,
                     "segment": consenting["segment"].astype(str),
+                    "territory": consenting["territory"].fillna("").astype(str),
                 }
             )[valid.to_numpy()]
         )
     rows = (
         pd.concat(frames, ignore_index=True)
         if frames
-        else pd.DataFrame(columns=list(DELIVERY_COLUMNS[:-1]))
+        else pd.DataFrame(columns=[c for c in DELIVERY_COLUMNS if not c.endswith("link")])
     )
     has_page = rows["segment"].isin(list(links))
     skipped["no_page"] = int((~has_page).sum())
     rows = rows[has_page].copy()
     rows["link"] = rows["segment"].map(links)
+    rows["territory_link"] = rows["territory"].map(links).fillna("")
     rows = rows.sort_values(["segment", "channel", "supporter_id"], kind="stable").reset_index(
         drop=True
     )
@@ -100,9 +127,30 @@ def delivery_rows(
         "by_segment": {
             str(k): int(v) for k, v in rows["segment"].value_counts().sort_index().items()
         },
+        "by_territory": {
+            str(k): int(v)
+            for k, v in rows.loc[rows["territory"] != "", "territory"]
+            .value_counts()
+            .sort_index()
+            .items()
+        },
         "left_out": skipped,
     }
     return rows[list(DELIVERY_COLUMNS)], counts
+
+
+def _territory_of(territorial: pd.DataFrame, links: Mapping[str, str]) -> pd.DataFrame:
+    """``supporter_id`` → ``territory``: the territorial pack with a page a supporter belongs
+    to; the most local one (fewest members) when packs overlap (Paris and its 20th), then
+    the first by id."""
+    with_page = territorial[territorial["segment"].isin(list(links))]
+    size = with_page["segment"].map(with_page["segment"].value_counts())
+    chosen = (
+        with_page.assign(_size=size)
+        .sort_values(["supporter_id", "_size", "segment"], kind="stable")
+        .drop_duplicates("supporter_id")
+    )
+    return chosen[["supporter_id", "segment"]].rename(columns={"segment": "territory"})
 
 
 @cache

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from matinale.checks import ChecksFailed, PiiScanner, limits_from
 from matinale.dev.seaweed import S3Credentials, SeaweedS3
 from matinale.publish import (
+    DELIVERY_COLUMNS,
     LATEST,
     Presigner,
     PublishConfig,
@@ -565,7 +566,7 @@ def test_delivery_csv_neutralises_formulas_cell_by_cell() -> None:
                     st.integers(-99, 10**12),
                     st.none(),
                 )
-                for _ in range(5)
+                for _ in DELIVERY_COLUMNS
             ]
         ),
         max_size=12,

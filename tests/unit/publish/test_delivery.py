@@ -1,0 +1,83 @@
+"""The delivery file's rows: one per consenting supporter and channel, their segment's link
+and, for those living in a territorial pack's territory, that pack's link (issue 19)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from matinale.publish.delivery import DELIVERY_COLUMNS, _delivery_csv, delivery_rows
+
+LINKS = {
+    "65plus-p01": "https://l.example/p/aaaa",
+    "18-24-p02": "https://l.example/p/bbbb",
+    "t-75056": "https://l.example/p/paris",
+    "t-75120": "https://l.example/p/p20",
+}
+
+
+def _contacts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "supporter_id": ["a", "b", "c", "d", "e"],
+            "email": ["a@x.fr", "b@x.fr", "c@x.fr", "", "e@x.fr"],
+            "consent_email": [True, True, True, True, False],
+            "phone": ["0612345678", "", "", "0698765432", "0611111111"],
+            "consent_sms": [True, False, False, True, False],
+        }
+    )
+
+
+def _assignments() -> pd.DataFrame:
+    rows = [
+        ("a", "65plus-p01"),
+        ("a", "t-75056"),  # Paris as a whole…
+        ("a", "t-75120"),  # …and its 20th: the more local pack wins
+        ("b", "18-24-p02"),
+        ("b", "t-75056"),
+        ("c", "18-24-p02"),  # in no territorial pack
+        ("d", "65plus-p01"),
+        ("d", "t-69123"),  # a pack with no page tonight: no territorial link
+        ("e", "65plus-p01"),
+        ("e", "t-75056"),  # no consent at all: no row, so no territorial link either
+    ]
+    return pd.DataFrame(rows, columns=["supporter_id", "segment_id"])
+
+
+def test_territorial_link_goes_to_the_people_of_the_pack_under_their_consent() -> None:
+    # Paris has more members than its 20th (a, b, e against a).
+    rows, counts = delivery_rows(_contacts(), _assignments(), LINKS)
+    assert list(rows.columns) == list(DELIVERY_COLUMNS)
+    got = {
+        (r.supporter_id, r.channel): (r.segment, r.link, r.territory, r.territory_link)
+        for r in rows.itertuples()
+    }
+    assert got == {
+        ("a", "email"): ("65plus-p01", LINKS["65plus-p01"], "t-75120", LINKS["t-75120"]),
+        ("a", "sms"): ("65plus-p01", LINKS["65plus-p01"], "t-75120", LINKS["t-75120"]),
+        ("b", "email"): ("18-24-p02", LINKS["18-24-p02"], "t-75056", LINKS["t-75056"]),
+        ("c", "email"): ("18-24-p02", LINKS["18-24-p02"], "", ""),
+        ("d", "sms"): ("65plus-p01", LINKS["65plus-p01"], "", ""),
+    }
+    assert counts["by_territory"] == {"t-75056": 1, "t-75120": 2}
+    # The main segment is never a territorial pack when the person has another.
+    assert not rows["segment"].str.startswith("t-").any()
+
+
+def test_someone_only_in_a_territorial_pack_keeps_it_as_their_page() -> None:
+    assignments = pd.DataFrame({"supporter_id": ["a"], "segment_id": ["t-75120"]})
+    rows, _ = delivery_rows(_contacts().iloc[:1], assignments, LINKS)
+    assert set(rows["segment"]) == {"t-75120"} and set(rows["territory"]) == {"t-75120"}
+
+
+def test_the_file_has_the_two_territory_columns_even_when_nobody_lives_in_one() -> None:
+    assignments = _assignments()
+    assignments = assignments[~assignments["segment_id"].str.startswith("t-")]
+    rows, counts = delivery_rows(_contacts(), assignments, LINKS)
+    header, *lines = list(csv.reader(io.StringIO(_delivery_csv(rows).decode())))
+    assert header == list(DELIVERY_COLUMNS)
+    assert header[-2:] == ["territory", "territory_link"]
+    assert lines and all(line[-2:] == ["", ""] for line in lines)
+    assert counts["by_territory"] == {}
