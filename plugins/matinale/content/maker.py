@@ -23,8 +23,18 @@ from matinale.content.errors import (
     VariantError,
 )
 from matinale.content.links import _link_problem, _site, tracked_link
+from matinale.content.quality import check_post
 from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_template, _render
-from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
+from matinale.content.rules import (
+    Piece,
+    _Angle,
+    _Choice,
+    _choose_angle,
+    _rotate_hashtags,
+    _signature,
+    eligible_angles,
+    jaccard,
+)
 from matinale.content.typography import URL_PATTERN
 from matinale.schemas.fields import SLUG
 from matinale.segment import Segment
@@ -71,19 +81,21 @@ class _SegmentMaker:
             )
         rules = writer.rules
         self.angle = rules.angles[_choose_angle(segment, rules)]
-        self.territory = segment.place
+        # Territorial packs count as one band: pieces tagged `territory` are theirs.
+        self.band = "territory" if segment.kind == "territory" else segment.band
+        self.territory, self.in_territory = (
+            segment.territory.forms() if segment.territory else (segment.place, "")
+        )
+        if segment.kind != "territory":
+            self.territory = self.in_territory = ""
         interests = list(segment.top_interests)
         self.interest = (
             rules.interests.get(interests[0], interests[0].replace("-", " ")) if interests else ""
         )
-        framing = writer.brief.framing
+        lines = writer.brief.lines
         self.staff_line = next(
-            (
-                framing[k]
-                for k in (self.segment_id, segment.band, self.angle.id)
-                if k and k in framing
-            ),
-            "",
+            (lines[k] for k in (self.segment_id, segment.band, self.angle.id) if k and k in lines),
+            None,
         )
         self.segment_ns = _namespace(
             id=self.segment_id,
@@ -93,15 +105,14 @@ class _SegmentMaker:
             territory=self.territory,
             interest=self.interest,
         )
-        context = {
+        self.opener_context = {
             "territory": self.territory,
+            "in_territory": self.in_territory,
             "territory_level": segment.territory.level if segment.territory else "",
             "interest": self.interest,
             "segment": self.segment_ns,
         }
-        self.openers = tuple(
-            " ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers
-        )
+        self._openers: dict[str, str] = {}
         self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
 
     # -- ordering and choices
@@ -121,41 +132,93 @@ class _SegmentMaker:
 
         return [theme for _, theme in sorted(enumerate(self.w.brief.themes), key=rank)]
 
+    def opener_text(self, piece: Piece) -> str:
+        """An opener of framing.yaml rendered for this segment (place, interest), once."""
+        text = self._openers.get(piece.id)
+        if text is None:
+            rendered = _render(_opener_template(piece.text), self.opener_context)
+            text = self._openers[piece.id] = " ".join(rendered.split())
+        return text
+
+    def address(self, channel: str) -> str:
+        """The form of address of this channel's posts: the brief's; vous in direct messages."""
+        return "vous" if self.w.registry[channel].direct else self.w.brief.address
+
+    def angles(self, theme: Theme, address: str, rng: random.Random) -> list[_Angle]:
+        """The angles of this theme's variants: the segment's own first, then the others
+        eligible for its band and the theme, in the seed's order."""
+        rules = self.w.rules
+        eligible = [
+            rules.angles[name]
+            for name in eligible_angles(rules, theme.id, self.band, address)
+            if name != self.angle.id
+        ]
+        rng.shuffle(eligible)
+        if self.angle.eligible(theme.id, self.band, address):
+            eligible.insert(0, self.angle)
+        if not eligible:
+            raise ContentError(
+                f"segment {self.segment_id}, theme {theme.id}: no angle of content_templates/framing.yaml "
+                f"has an opener and a call to action for band {self.band} and address {address}; "
+                "add untagged pieces or tag some for this band and theme"
+            )
+        return eligible
+
     def choices(self, theme: Theme, channel: str) -> Iterator[_Choice]:
-        """Candidate ingredient sets, most different first, in an order fixed by the seed."""
+        """Candidate ingredient sets, most different first, in an order fixed by the seed.
+
+        Only pieces that fit the theme, the segment's band and the channel's form of address
+        are combined; variant k takes the k-th eligible angle (the segment's own first)."""
         # A str seed is hashed with SHA-512, not hash(): the same order in every process and
         # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
         rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
-        openers = list(self.openers)
-        rng.shuffle(openers)
-        if self.staff_line:
-            # The staff's line of the day leads variant 1; the reviewed openers follow.
-            openers.insert(0, self.staff_line)
-        ctas = list(theme.calls_to_action)
-        rng.shuffle(ctas)
-        intros = list(self.angle.cta_intros)
-        rng.shuffle(intros)
-        sets = list(self.angle.hashtag_sets) or [()]
-        rng.shuffle(sets)
-        dims = (len(openers), len(ctas), len(intros), len(sets))
+        address = self.address(channel)
+        lists: list[tuple[str, list[list[Piece]]]] = []
+        for angle in self.angles(theme, address, rng):
+            dims = []
+            for pieces in (angle.openers, angle.ctas, angle.cta_intros, angle.hashtag_sets):
+                fitting = [p for p in pieces if p.fits(theme.id, self.band, address)]
+                rng.shuffle(fitting)
+                dims.append(fitting or [Piece(f"{angle.id}-none", "")])
+            lists.append((angle.id, dims))
 
-        def choice(k: int, combo: tuple[int, ...]) -> _Choice:
-            o, c, i, h = combo
-            return _Choice(
-                openers[o], ctas[c], intros[i], _rotate_hashtags(theme.hashtags, sets[h], k)
-            )
+        def choice(k: int, angle: str, o: Piece, c: Piece, i: Piece, h: Piece) -> _Choice:
+            tags = _rotate_hashtags(theme.hashtags, h.tags, k)
+            return _Choice(self.opener_text(o), c.text, i.text, tags, angle, o.id)
 
-        # The diagonal first: variant k takes the k-th of every list, so consecutive
-        # variants differ in every ingredient while the lists last.
-        diagonal = [tuple(k % n for n in dims) for k in range(max(dims))]
-        for k, combo in enumerate(diagonal):
-            yield choice(k, combo)
-        # Only when the diagonal ran short (too similar): other combinations, a bounded few.
-        seen = set(diagonal)
-        rest = [combo for combo in product(*(range(n) for n in dims)) if combo not in seen]
+        line = self.staff_line
+        if line is not None and line.theme in ("", theme.id):
+            if line.theme or theme.id == self.theme_order()[0].id:
+                # The staff's line of the day opens variant 1 of its theme, in its angle.
+                angle_id = line.angle or self.angle.id
+                dims = next((d for a, d in lists if a == angle_id), lists[0][1])
+                yield _Choice(
+                    line.text,
+                    dims[1][0].text,
+                    dims[2][0].text,
+                    _rotate_hashtags(theme.hashtags, dims[3][0].tags, 0),
+                    angle_id,
+                    "line-of-day",
+                )
+        rounds = max(len(d) for _, dims in lists for d in dims)
+        k = 0
+        for r in range(rounds):
+            for angle_id, (openers, ctas, intros, sets) in lists:
+                yield choice(
+                    k,
+                    angle_id,
+                    openers[r % len(openers)],
+                    ctas[r % len(ctas)],
+                    intros[(r + k) % len(intros)],
+                    sets[r % len(sets)],
+                )
+                k += 1
+        # Only when those ran short (too similar): other combinations, a bounded few.
+        rest = [(angle_id, combo) for angle_id, dims in lists for combo in product(*dims)]
         rng.shuffle(rest)
-        for k, combo in enumerate(rest[: 2 * self.w.variants], start=len(diagonal)):
-            yield choice(k, combo)
+        for angle_id, (o, c, i, h) in rest[: 2 * self.w.variants]:
+            yield choice(k, angle_id, o, c, i, h)
+            k += 1
 
     # -- one post
 
@@ -181,14 +244,39 @@ class _SegmentMaker:
             "facts": list(
                 base["facts"]
             ),  # a list of this post's own: a template may not change another's
+            "theme": self._theme_ns(theme, base["theme"].local),
+            "argument": self._argument(theme, variant),
+            "address": self.address(channel),
             "opener": choice.opener,
             "cta": choice.cta,
             "cta_intro": choice.cta_intro,
+            "call": choice.call,
+            # The link in words (Instagram): a short link without its scheme; a long one as is.
+            "link_words": base["link"].removeprefix("https://")
+            if "?" not in base["link"]
+            else base["link"],
             "hashtag_list": list(choice.hashtags),
             "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
             "_track": track,
         }
         return context, links
+
+    def _theme_ns(self, theme: Theme, local: bool) -> Any:
+        """The theme as templates read it: the band's own key message and claim."""
+        texts = theme.texts(self.band)
+        return _namespace(
+            id=theme.id,
+            title=theme.title,
+            key_message=texts.key_message,
+            claim=texts.claim,
+            subject=theme.subject or theme.title,
+            sms_line=theme.sms_line or theme.title,
+            local=local,
+        )
+
+    def _argument(self, theme: Theme, variant: int) -> str:
+        arguments = theme.texts(self.band).arguments
+        return arguments[(variant - 1) % len(arguments)] if arguments else ""
 
     def _variant_base(
         self, theme: Theme, channel: str, variant: int
@@ -216,7 +304,9 @@ class _SegmentMaker:
 
         link = track(theme.link)
         facts = tuple(
-            _namespace(text=f.text, source=track(f.source), site=_site(f.source))
+            _namespace(
+                text=f.text, source=track(f.source), site=_site(f.source), citation=f.citation
+            )
             for f in theme.facts
         )
         local = bool(self.segment.theme) and self.segment.theme == theme.id
@@ -320,6 +410,12 @@ class _SegmentMaker:
                 }
                 entry["link"] = context["link"]
                 entry["shortened"] = list(steps)
+                entry["angle"] = choice.angle or self.angle.id
+                entry["opener"] = choice.opener_id
+                entry["address"] = context["address"]
+                if channel == "sms":
+                    style = self.w.registry[channel].style
+                    entry["message"] = typography.fix(context["theme"].sms_line, style)
                 return entry, links
         raise FitError(
             f"segment {self.segment_id}, channel {channel}, theme {theme.id}: does not fit ({problem}) even after "
@@ -354,6 +450,12 @@ class _SegmentMaker:
                 raise LinkError(f"{self._where(post)}: {name}: {problem}")
             if self.w.registry[channel].direct and name != "subject":
                 self._check_mentions(post, name, fixed.bare, fixed.links, html=name == "html")
+        check_post(
+            self._where(post),
+            post,
+            legal=self.w.legal_lines,
+            proper_nouns=self.w.proper_nouns,
+        )
 
     def _check_mentions(
         self, post: Mapping[str, Any], part: str, bare: str, links: list[str], *, html: bool

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from matinale.settings import Campaign, Settings
 
 
+_LEGAL_KEYS = (
+    "why_you_receive",
+    "how_to_object",
+    "sms_stop",
+    "controller",
+    "dpo_email",
+    "sender_name",
+)
+
+
 class PostWriter:
     """Writes the posts of many segments for one brief: templates and rules loaded once.
 
@@ -70,6 +80,20 @@ class PostWriter:
         self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
+        # Legal mentions as posts print them: exempt from the rules of matinale.content.quality.
+        self.legal_lines = tuple(
+            sorted(
+                {
+                    typography.fix(str(self.campaign[key]), style)
+                    for key in _LEGAL_KEYS
+                    if self.campaign.get(key)
+                    for style in ("social", "sms")
+                },
+                key=len,
+                reverse=True,
+            )
+        )
+        self.proper_nouns = tuple(self.campaign.get("proper_nouns") or ())
         self._check_campaign()
         self.templates: dict[str, tuple[Any, ...]] = {
             channel: tuple(
