@@ -43,6 +43,11 @@ if TYPE_CHECKING:
     from matinale.content.posts import PostWriter
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending like a sentence (a title used as an SMS line)."""
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 _HASHTAG_IN_TEXT = re.compile(r"(?<![&\w])#\w+")
 
 
@@ -155,6 +160,8 @@ class _SegmentMaker:
         ]
         rng.shuffle(eligible)
         if self.angle.eligible(theme.id, self.band, address):
+            if self.segment.kind == "territory":
+                return [self.angle]  # a pack's posts are all about its place
             eligible.insert(0, self.angle)
         if not eligible:
             raise ContentError(
@@ -270,7 +277,7 @@ class _SegmentMaker:
             key_message=texts.key_message,
             claim=texts.claim,
             subject=theme.subject or theme.title,
-            sms_line=theme.sms_line or theme.title,
+            sms_line=theme.sms_line or _sentence(theme.title),
             local=local,
         )
 
