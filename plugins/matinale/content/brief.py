@@ -109,7 +109,7 @@ class Theme:
         """The key message, claim and arguments ``band`` hears (the theme's own by default)."""
         own = self.bands.get(band or "") or BandTexts()
         return BandTexts(
-            key_message=own.key_message or self.key_message,
+            key_message=own.key_message or own.claim or self.key_message,
             claim=own.claim or self.claim or own.key_message or self.key_message,
             arguments=own.arguments,
         )

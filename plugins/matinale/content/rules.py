@@ -229,7 +229,7 @@ def _piece(doc: Any, angle: str, kind: str, index: int, raw: PieceFile | Hashtag
     found = address_of(text)
     if len(found) > 1:
         raise doc.refuse("uses both tu and vous", "keep one form of address", path=where)
-    address = raw.address or (next(iter(found)) if found else None)
+    address: str | None = raw.address or (min(found) if found else None)
     if found and address not in found:
         raise doc.refuse(
             f"is declared '{raw.address}' but says '{next(iter(found))}'",
