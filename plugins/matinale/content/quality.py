@@ -28,6 +28,7 @@ __all__ = [
     "RULES",
     "QualityError",
     "address_of",
+    "check_bundle_similarity",
     "check_post",
     "cross_similarity",
     "measure",
@@ -76,7 +77,10 @@ INFINITIVES = frozenset(
 )
 
 _TU = re.compile(r"\b(?:tu|toi|ton|ta|tes|te|t[’'](?=\w))\b|\bt[’']", re.IGNORECASE)
-_VOUS = re.compile(r"\b(?:vous|votre|vos)\b", re.IGNORECASE)
+_VOUS = re.compile(
+    r"\b(?:vous|votre|vos)\b|(?:^|[:,.!?👉]\s*)(?!(?:chez|assez|nez)\b)(?:[A-ZÀ-Ý]?[a-zà-ÿ]+ez)\b",
+    re.IGNORECASE | re.M,
+)
 _COLON_WORD = re.compile(r":\s+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n")
 _AFTER_STOP = re.compile(r"[.!?][ \u00a0\u202f]+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)")
@@ -332,3 +336,26 @@ def measure(
         "similarity": cross_similarity(documents, legal=legal),
         "sms_with_message": f"{with_message}/{len(sms)}",
     }
+
+
+def check_bundle_similarity(files: Mapping[str, bytes], report: Any) -> None:
+    """The checks stage's part: a finding when more than :data:`MAX_CLOSE_SHARE` of the
+    bundle's social posts are CLOSE to a post of another age band (``report``: a CheckReport)."""
+    import json
+
+    from matinale.checks.report import Finding
+
+    documents = [json.loads(data) for path, data in files.items() if path.endswith("/posts.json")]
+    result = cross_similarity(documents)
+    if result["share_other_band"] > MAX_CLOSE_SHARE:
+        report.add(
+            Finding(
+                "quality",
+                "posts.json",
+                "similarity",
+                "; ".join(result["examples"][:3]),
+                f"{result['share_other_band']:.0%} of social posts read like another age band's "
+                f"(Jaccard > {CLOSE}; at most {MAX_CLOSE_SHARE:.0%}): give each band its own "
+                "claim and arguments in the brief and its own pieces in framing.yaml",
+            )
+        )
