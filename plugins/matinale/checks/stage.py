@@ -14,7 +14,6 @@ from matinale.checks.report import CheckReport, Sha256s
 from matinale.checks.schema import _check_manifest
 from matinale.checks.sizes import DEFAULT_LIMITS, _check_sizes
 from matinale.checks.texts import _Parsed, _texts
-from matinale.content.quality import check_bundle_similarity
 
 __all__ = ["CHECKS", "CHECKS_VERSION", "check_bundle", "checks_fingerprint"]
 
@@ -111,7 +110,6 @@ def check_bundle(
         templates_dir=templates_dir,
     )
     _check_pii(texts, parsed, scanner, report)
-    check_bundle_similarity(files, report)  # issue 23: each age band hears its own posts
     if passed is not None:
         for check in ("links", "pii"):
             report.count(check, "files_unchanged_since_checks", len(unchanged))

@@ -23,7 +23,9 @@ from matinale.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "content_templates" / "sample_brief.yaml"
 BANDS = ("18-24", "25-34", "35-49", "50-64", "65plus")
-HINTS = dict(zip(BANDS, ("mobiliser", "quotidien", "familles", "travail", "devoir-civique")))
+HINTS = dict(
+    zip(BANDS, ("mobiliser", "quotidien", "familles", "travail", "devoir-civique"), strict=True)
+)
 LINK = "https://ensemble-demain.example.org/x"
 
 
@@ -238,6 +240,7 @@ def test_each_post_names_angle_opener_and_address_and_sms_carry_a_message(
     result = writer.segment(_segment("65plus"))
     for post in result.posts:
         assert post["angle"] in rules.angles and post["opener"] and post["address"] == "vous"
+        assert {p.rule for p in post_problems(post, legal=writer.legal_lines)} <= {"utm_content"}
         if post["channel"] == "sms":
             assert post["message"] in post["text"] and post["parts"] <= 2
             assert post["shortened"] == [], post  # the angle's call to action fits
@@ -266,7 +269,7 @@ def test_posts_of_different_bands_differ(settings: Settings) -> None:
 def test_the_checks_stage_fails_when_bands_read_alike() -> None:
     from matinale.checks.report import CheckReport
 
-    post = {"channel": "x", "theme": "t", "variant": 1, "text": "Le même texte pour tous."}
+    post = {"channel": "x", "theme": "t", "variant": 1, "text": "Le même texte.", "opener": "o1"}
     files = {
         f"bundle/{band}-p01/posts.json": (
             f'{{"segment": "{band}-p01", "posts": [{_json(post)}]}}'.encode()
