@@ -33,6 +33,10 @@ class CampaignSection(Section):
     candidate: Required
     slug: Required
     website: Required
+    proper_nouns: list[str] = Field(
+        default=[],
+        description="words that keep their capital after a colon in posts (names, places)",
+    )
 
 
 class SenderSection(Section):

@@ -84,6 +84,7 @@ class Campaign:
     sms_stop: str
     controller: str
     dpo_email: str
+    proper_nouns: tuple[str, ...] = ()  # keep their capital after a colon (issue 23)
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,8 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         home=home,
         campaign_file=campaign_file,
         campaign=Campaign(
-            **file.campaign.model_dump(),
+            **file.campaign.model_dump(exclude={"proper_nouns"}),
+            proper_nouns=tuple(file.campaign.proper_nouns),
             sender_name=file.sender.name,
             sender_email=file.sender.email,
             sms_sender_id=file.sender.sms_sender_id,

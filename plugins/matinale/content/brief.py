@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -30,6 +30,7 @@ from matinale.schemas.fields import (
     Hashtag,
     Section,
     Slug,
+    Text,
     alternatives_schema,
     clean_text,
     one_or_more,
@@ -38,15 +39,53 @@ from matinale.schemas.fields import (
 )
 from matinale.yamlfile import Fix, load_yaml
 
-__all__ = ["Brief", "BriefFile", "Fact", "Theme", "load_brief"]
+__all__ = ["BandTexts", "Brief", "BriefFile", "Fact", "LineOfDay", "Theme", "load_brief"]
+
+_MONTHS = "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.".split()
 
 
 @dataclass(frozen=True)
 class Fact:
-    """A figure the posts may quote, with where it comes from."""
+    """A figure the posts may quote, with where it comes from and the date it holds for."""
 
     text: str
     source: str  # a link on a domain campaign.yaml allows
+    as_of: date | None = None
+    publisher: str = ""  # how the source is named in text (default: its site, e.g. Insee)
+
+    @property
+    def citation(self) -> str:
+        """The source as text, e.g. "(Insee, nov. 2026)": no link, so no preview of that site."""
+        from matinale.content.links import _site
+
+        name = self.publisher or _publisher(_site(self.source))
+        when = f", {_MONTHS[self.as_of.month - 1]} {self.as_of.year}" if self.as_of else ""
+        return f"({name}{when})"
+
+
+def _publisher(site: str) -> str:
+    """insee.fr → Insee, service-public.fr → Service-public.fr: a site named in words."""
+    first = site.split(".", 1)[0]
+    return first.capitalize() if first.isalpha() and len(first) > 3 else site.capitalize()
+
+
+@dataclass(frozen=True)
+class BandTexts:
+    """What one age band hears about a theme: its own key message, claim and arguments."""
+
+    key_message: str = ""
+    claim: str = ""
+    arguments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineOfDay:
+    """The staff's line of the day for a band: it opens variant 1 of ``theme`` (any theme
+    when empty: the segment's leading one), with ``angle`` (the segment's when empty)."""
+
+    text: str
+    theme: str = ""
+    angle: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +100,19 @@ class Theme:
     facts: tuple[Fact, ...] = ()
     hashtags: tuple[str, ...] = ()
     calls_to_action: tuple[str, ...] = ()
+    claim: str = ""  # a complete sentence, used where the title meets body text
+    subject: str = ""  # the e-mail subject (default: the title)
+    sms_line: str = ""  # what an SMS says (≤ 70 characters; default: the title)
+    bands: dict[str, BandTexts] = field(default_factory=dict)
+
+    def texts(self, band: str | None) -> BandTexts:
+        """The key message, claim and arguments ``band`` hears (the theme's own by default)."""
+        own = self.bands.get(band or "") or BandTexts()
+        return BandTexts(
+            key_message=own.key_message or own.claim or self.key_message,
+            claim=own.claim or self.claim or own.key_message or self.key_message,
+            arguments=own.arguments,
+        )
 
     def __post_init__(self) -> None:
         if not self.calls_to_action:
@@ -73,7 +125,9 @@ class Brief:
 
     edition: date
     themes: tuple[Theme, ...]
-    framing: dict[str, str] = field(default_factory=dict)
+    framing: dict[str, str] = field(default_factory=dict)  # the lines' text, by key
+    lines: dict[str, LineOfDay] = field(default_factory=dict)
+    address: str = "vous"  # the brief's form of address: tu or vous
 
     def card_texts(self) -> dict[str, list[tuple[str, str]]]:
         """The brief's texts that cards draw, by card field, each with where it is written
@@ -128,6 +182,34 @@ def _link(value: Any, info: ValidationInfo) -> str:
     return url
 
 
+def _claim(value: Any) -> str:
+    from matinale.content.quality import starts_with_infinitive
+
+    text = _brief_text(250)(value)
+    word = starts_with_infinitive(text)
+    if word:
+        raise Fix(
+            f"starts with the infinitive '{word}': a claim is a complete sentence",
+            f"give it a subject, e.g. 'Nous allons {word.lower()} …' or 'Camille Durand veut …'",
+        )
+    if not text.endswith((".", "!", "?", "…")):
+        raise Fix("is not a sentence: it must end with a full stop", "end it with '.'")
+    return text
+
+
+def _subject(value: Any) -> str:
+    text = _title(value)
+    if text.endswith("."):
+        raise Fix("ends with a full stop; a subject does not", "remove the final '.'")
+    if text.count(":") > 1:
+        raise Fix("holds two colons", "keep at most one")
+    return text
+
+
+Claim = Annotated[str, PlainValidator(_claim), WithJsonSchema(text_schema(250))]
+Subject = Annotated[str, PlainValidator(_subject), WithJsonSchema(text_schema(80))]
+SmsLine = Annotated[str, PlainValidator(_brief_text(70)), WithJsonSchema(text_schema(70))]
+ArgumentText = Annotated[str, PlainValidator(_brief_text(200)), WithJsonSchema(text_schema(200))]
 Title = Annotated[str, PlainValidator(_title), WithJsonSchema(text_schema(80))]
 KeyMessage = Annotated[str, PlainValidator(_brief_text(250)), WithJsonSchema(text_schema(250))]
 FactText = Annotated[str, PlainValidator(_brief_text(280)), WithJsonSchema(text_schema(280))]
@@ -161,10 +243,28 @@ Calls = Annotated[
 
 
 class FactFile(Section):
-    """A fact of a theme and its https source."""
+    """A fact of a theme, its https source and the date it holds for."""
 
     text: FactText
     source: Link
+    as_of: Day | None = None
+    publisher: Text | None = None
+
+
+class BandFile(Section):
+    """What one age band hears about a theme, in its own words."""
+
+    key_message: KeyMessage | None = None
+    claim: Claim | None = None
+    arguments: list[ArgumentText] = []
+
+
+class LineFile(Section):
+    """The staff's line of the day for a band, for one theme, in one angle."""
+
+    theme: Slug
+    angle: Slug | None = None
+    text: FramingLine
 
 
 class ThemeFile(Section):
@@ -177,14 +277,19 @@ class ThemeFile(Section):
     link: Link
     hashtags: list[Hashtag] = []
     call_to_action: Calls
+    claim: Claim | None = None
+    subject: Subject | None = None
+    sms_line: SmsLine | None = None
+    bands: dict[FramingKey, BandFile] = {}
 
 
 class BriefFile(Section):
     """``briefs/<edition>.yaml``: the edition's date, its themes and the framing lines."""
 
     edition: Day
+    address: Literal["tu", "vous"] = "vous"
     themes: list[ThemeFile]
-    framing: dict[FramingKey, FramingLine] = {}
+    framing: dict[FramingKey, LineFile | FramingLine] = {}
 
     @field_validator("themes")
     @classmethod
@@ -196,13 +301,24 @@ class BriefFile(Section):
 
 def _theme(raw: ThemeFile) -> Theme:
     calls = tuple(dict.fromkeys(raw.call_to_action))
+    bands = {
+        band: BandTexts(body.key_message or "", body.claim or "", tuple(body.arguments))
+        for band, body in raw.bands.items()
+    }
     return Theme(
+        claim=raw.claim or "",
+        subject=raw.subject or "",
+        sms_line=raw.sms_line or "",
+        bands=bands,
         id=raw.id,
         title=raw.title,
         key_message=raw.key_message,
         link=raw.link,
         call_to_action=calls[0],
-        facts=tuple(Fact(text=f.text, source=f.source) for f in raw.facts),
+        facts=tuple(
+            Fact(text=f.text, source=f.source, as_of=f.as_of, publisher=f.publisher or "")
+            for f in raw.facts
+        ),
         hashtags=tuple(dict.fromkeys(raw.hashtags, None)),
         calls_to_action=calls,
     )
@@ -231,8 +347,25 @@ def load_brief(
             path=("edition",),
         )
     doc.unique_ids(raw.themes, what="theme", section="themes")
+    cited: dict[str, str] = {}
+    for i, theme in enumerate(raw.themes):
+        for j, fact in enumerate(theme.facts):
+            if cited.setdefault(fact.source, fact.text) != fact.text:
+                raise doc.refuse(
+                    f"{fact.source} is already the source of another fact",
+                    "cite, for each fact, the page that states it",
+                    path=("themes", i, "facts", j, "source"),
+                )
+    lines = {
+        key: LineOfDay(line)
+        if isinstance(line, str)
+        else LineOfDay(line.text, line.theme, line.angle or "")
+        for key, line in raw.framing.items()
+    }
     return Brief(
         edition=raw.edition,
         themes=tuple(_theme(theme) for theme in raw.themes),
-        framing=dict(raw.framing),
+        framing={key: line.text for key, line in lines.items()},
+        lines=lines,
+        address=raw.address,
     )

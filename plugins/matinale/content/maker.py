@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import html as _html
-import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import combinations, product
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from matinale.content import typography
 from matinale.content.brief import Theme
 from matinale.content.channels import _HREF, _html_text, _loose
+from matinale.content.choices import _Choosing
 from matinale.content.errors import (
     ContentError,
     FitError,
@@ -23,14 +23,25 @@ from matinale.content.errors import (
     VariantError,
 )
 from matinale.content.links import _link_problem, _site, opaque_content, tracked_link
-from matinale.content.render import _STEP_VARIABLES, _namespace, _opener_template, _render
-from matinale.content.rules import _Choice, _choose_angle, _rotate_hashtags, _signature, jaccard
+from matinale.content.quality import check_post
+from matinale.content.render import _STEP_VARIABLES, _namespace, _render
+from matinale.content.rules import (
+    _Choice,
+    _choose_angle,
+    _signature,
+    jaccard,
+)
 from matinale.content.typography import URL_PATTERN
 from matinale.schemas.fields import SLUG
 from matinale.segment import Segment
 
 if TYPE_CHECKING:
     from matinale.content.posts import PostWriter
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending like a sentence (a title used as an SMS line)."""
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
 _HASHTAG_IN_TEXT = re.compile(r"(?<![&\w])#\w+")
@@ -58,7 +69,7 @@ class SegmentPosts:
         }
 
 
-class _SegmentMaker:
+class _SegmentMaker(_Choosing):
     """Renders and checks the posts of one segment; one instance per segment."""
 
     def __init__(self, writer: PostWriter, segment: Segment) -> None:
@@ -71,19 +82,21 @@ class _SegmentMaker:
             )
         rules = writer.rules
         self.angle = rules.angles[_choose_angle(segment, rules)]
-        self.territory = segment.place
+        # Territorial packs count as one band: pieces tagged `territory` are theirs.
+        self.band = "territory" if segment.kind == "territory" else segment.band
+        self.territory, self.in_territory = (
+            segment.territory.forms() if segment.territory else (segment.place, "")
+        )
+        if segment.kind != "territory":
+            self.territory = self.in_territory = ""
         interests = list(segment.top_interests)
         self.interest = (
             rules.interests.get(interests[0], interests[0].replace("-", " ")) if interests else ""
         )
-        framing = writer.brief.framing
+        lines = writer.brief.lines
         self.staff_line = next(
-            (
-                framing[k]
-                for k in (self.segment_id, segment.band, self.angle.id)
-                if k and k in framing
-            ),
-            "",
+            (lines[k] for k in (self.segment_id, segment.band, self.angle.id) if k and k in lines),
+            None,
         )
         self.segment_ns = _namespace(
             id=self.segment_id,
@@ -93,69 +106,15 @@ class _SegmentMaker:
             territory=self.territory,
             interest=self.interest,
         )
-        context = {
+        self.opener_context = {
             "territory": self.territory,
+            "in_territory": self.in_territory,
             "territory_level": segment.territory.level if segment.territory else "",
             "interest": self.interest,
             "segment": self.segment_ns,
         }
-        self.openers = tuple(
-            " ".join(_render(_opener_template(o), context).split()) for o in self.angle.openers
-        )
+        self._openers: dict[str, str] = {}
         self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
-
-    # -- ordering and choices
-
-    def theme_order(self) -> list[Theme]:
-        """The local theme first for a territorial pack, else the segment's interests first."""
-        hint = self.segment.theme
-        interests = self.segment.top_interests
-
-        def rank(item: tuple[int, Theme]) -> tuple[int, int]:
-            index, theme = item
-            if hint and theme.id == hint:
-                return (0, index)
-            if theme.id in interests:
-                return (1, interests.index(theme.id))
-            return (2, index)
-
-        return [theme for _, theme in sorted(enumerate(self.w.brief.themes), key=rank)]
-
-    def choices(self, theme: Theme, channel: str) -> Iterator[_Choice]:
-        """Candidate ingredient sets, most different first, in an order fixed by the seed."""
-        # A str seed is hashed with SHA-512, not hash(): the same order in every process and
-        # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
-        rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
-        openers = list(self.openers)
-        rng.shuffle(openers)
-        if self.staff_line:
-            # The staff's line of the day leads variant 1; the reviewed openers follow.
-            openers.insert(0, self.staff_line)
-        ctas = list(theme.calls_to_action)
-        rng.shuffle(ctas)
-        intros = list(self.angle.cta_intros)
-        rng.shuffle(intros)
-        sets = list(self.angle.hashtag_sets) or [()]
-        rng.shuffle(sets)
-        dims = (len(openers), len(ctas), len(intros), len(sets))
-
-        def choice(k: int, combo: tuple[int, ...]) -> _Choice:
-            o, c, i, h = combo
-            return _Choice(
-                openers[o], ctas[c], intros[i], _rotate_hashtags(theme.hashtags, sets[h], k)
-            )
-
-        # The diagonal first: variant k takes the k-th of every list, so consecutive
-        # variants differ in every ingredient while the lists last.
-        diagonal = [tuple(k % n for n in dims) for k in range(max(dims))]
-        for k, combo in enumerate(diagonal):
-            yield choice(k, combo)
-        # Only when the diagonal ran short (too similar): other combinations, a bounded few.
-        seen = set(diagonal)
-        rest = [combo for combo in product(*(range(n) for n in dims)) if combo not in seen]
-        rng.shuffle(rest)
-        for k, combo in enumerate(rest[: 2 * self.w.variants], start=len(diagonal)):
-            yield choice(k, combo)
 
     # -- one post
 
@@ -165,6 +124,11 @@ class _SegmentMaker:
         """The template context of one post before shortening, and the links it may print."""
         base, tracked = self._variant_base(theme, channel, variant)
         links = set(tracked)
+        angle = choice.angle or self.angle.id
+        link, destination = base["link"], base["destination"]
+        if angle != self.angle.id:  # this variant makes another angle: its own short link
+            link, destination = self._campaign_link(theme, channel, variant, angle)
+            links.add(link)
         # Any other link a template prints (``| track``): tracked, long, opaque content.
         content = opaque_content(self.segment_id, theme.id, channel, str(variant))
 
@@ -185,14 +149,39 @@ class _SegmentMaker:
             "facts": list(
                 base["facts"]
             ),  # a list of this post's own: a template may not change another's
+            "theme": self._theme_ns(theme, base["theme"].local),
+            "argument": self._argument(theme, variant),
+            "address": self.address(channel),
             "opener": choice.opener,
             "cta": choice.cta,
             "cta_intro": choice.cta_intro,
+            "call": choice.call,
+            # The link in words (Instagram): a short link without its scheme; a long one as is.
+            "link": link,
+            "destination": destination,
+            "link_words": link.removeprefix("https://") if "?" not in link else link,
             "hashtag_list": list(choice.hashtags),
             "hashtags": " ".join(f"#{h}" for h in choice.hashtags),
             "_track": track,
         }
         return context, links
+
+    def _theme_ns(self, theme: Theme, local: bool) -> Any:
+        """The theme as templates read it: the band's own key message and claim."""
+        texts = theme.texts(self.band)
+        return _namespace(
+            id=theme.id,
+            title=theme.title,
+            key_message=texts.key_message,
+            claim=texts.claim,
+            subject=theme.subject or theme.title,
+            sms_line=theme.sms_line or _sentence(theme.title),
+            local=local,
+        )
+
+    def _argument(self, theme: Theme, variant: int) -> str:
+        arguments = theme.texts(self.band).arguments
+        return arguments[(variant - 1) % len(arguments)] if arguments else ""
 
     def _variant_base(
         self, theme: Theme, channel: str, variant: int
@@ -206,25 +195,13 @@ class _SegmentMaker:
         cached = self._bases.get(key)
         if cached is not None:
             return cached
-        # The campaign's link: the run's short link when it has a link service (posts.json
-        # keeps the long destination, with UTM), else the destination itself. Sources are
-        # printed untracked.
-        short = self.w.short
-        code = short.post(self.segment_id, theme.id, channel, self.angle.id) if short else None
-        destination = tracked_link(
-            theme.link,
-            channel=channel,
-            edition=self.w.edition,
-            content=code or opaque_content(self.segment_id, theme.id, channel, str(variant)),
-            allowed_domains=self.w.allowed,
-            own=self.w.own,
-        )
-        link = short.url(code) if short and code else destination
-        links: set[str] = {link}
+        link, destination = self._campaign_link(theme, channel, variant, self.angle.id)
+        links: set[str] = {link, *(f.source for f in theme.facts)}
+        # Sources are printed untracked (and cited as text where the channel says so).
         facts = tuple(
-            _namespace(text=f.text, source=f.source, site=_site(f.source)) for f in theme.facts
+            _namespace(text=f.text, source=f.source, site=_site(f.source), citation=f.citation)
+            for f in theme.facts
         )
-        links.update(f.source for f in theme.facts)
         local = bool(self.segment.theme) and self.segment.theme == theme.id
         base = {
             "campaign": self.w.campaign_ns,
@@ -244,6 +221,24 @@ class _SegmentMaker:
         }
         cached = self._bases[key] = (base, frozenset(links))
         return cached
+
+    def _campaign_link(
+        self, theme: Theme, channel: str, variant: int, angle: str
+    ) -> tuple[str, str]:
+        """The campaign's link as printed and its destination: the run's short link when it
+        has a link service (posts.json keeps the long destination, with UTM on the campaign's
+        own domain and the code as an opaque utm_content), else the destination itself."""
+        short = self.w.short
+        code = short.post(self.segment_id, theme.id, channel, angle) if short else None
+        destination = tracked_link(
+            theme.link,
+            channel=channel,
+            edition=self.w.edition,
+            content=code or opaque_content(self.segment_id, theme.id, channel, str(variant)),
+            allowed_domains=self.w.allowed,
+            own=self.w.own,
+        )
+        return (short.url(code) if short and code else destination), destination
 
     @staticmethod
     def _shorten(context: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
@@ -327,8 +322,13 @@ class _SegmentMaker:
                 }
                 entry["link"] = context["link"]
                 entry["destination"] = context["destination"]
-                entry["angle"] = context["angle"]
                 entry["shortened"] = list(steps)
+                entry["angle"] = choice.angle or self.angle.id
+                entry["opener"] = choice.opener_id
+                entry["address"] = context["address"]
+                if channel == "sms":
+                    style = self.w.registry[channel].style
+                    entry["message"] = typography.fix(context["theme"].sms_line, style)
                 return entry, links
         raise FitError(
             f"segment {self.segment_id}, channel {channel}, theme {theme.id}: does not fit ({problem}) even after "
@@ -363,6 +363,12 @@ class _SegmentMaker:
                 raise LinkError(f"{self._where(post)}: {name}: {problem}")
             if self.w.registry[channel].direct and name != "subject":
                 self._check_mentions(post, name, fixed.bare, fixed.links, html=name == "html")
+        check_post(
+            self._where(post),
+            post,
+            legal=self.w.legal_lines,
+            proper_nouns=self.w.proper_nouns,
+        )
 
     def _check_mentions(
         self, post: Mapping[str, Any], part: str, bare: str, links: list[str], *, html: bool

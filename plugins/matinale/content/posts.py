@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from matinale.settings import Campaign, Settings
 
 
+_LEGAL_KEYS = (
+    "why_you_receive",
+    "how_to_object",
+    "sms_stop",
+    "controller",
+    "dpo_email",
+    "sender_name",
+)
+
+
 class PostWriter:
     """Writes the posts of many segments for one brief: templates and rules loaded once.
 
@@ -72,6 +82,20 @@ class PostWriter:
         self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
+        # Legal mentions as posts print them: exempt from the rules of matinale.content.quality.
+        self.legal_lines = tuple(
+            sorted(
+                {
+                    typography.fix(str(self.campaign[key]), style)
+                    for key in _LEGAL_KEYS
+                    if self.campaign.get(key)
+                    for style in ("social", "sms")
+                },
+                key=len,
+                reverse=True,
+            )
+        )
+        self.proper_nouns = tuple(self.campaign.get("proper_nouns") or ())
         # UTM parameters on the campaign's own domain only; short links when the run has them
         # (set by the content stage: matinale.night.run.short_links).
         self.own = own_domain(str(self.campaign.get("website") or "")) or None

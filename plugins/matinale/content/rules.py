@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PlainValidator, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema, field_validator
 
 from matinale.content.channels import _ChannelRule, _load_channels
 from matinale.content.errors import RulesError
@@ -21,7 +21,6 @@ from matinale.schemas.fields import (
     Hashtag,
     Section,
     Text,
-    alternatives_schema,
     clean_text,
     one_or_more,
     slug_rule,
@@ -32,12 +31,40 @@ from matinale.yamlfile import Fix, load_yaml
 
 
 @dataclass(frozen=True)
+class Piece:
+    """An ingredient of a post (opener, call-to-action intro, call to action, hashtag set)
+    and what it fits: its form of address and, when tagged, its themes and age bands."""
+
+    id: str
+    text: str
+    address: str | None = None  # "tu", "vous", or None: no form of address in it
+    themes: tuple[str, ...] = ()  # no tag: every theme
+    bands: tuple[str, ...] = ()  # no tag: every band (and territorial packs)
+    tags: tuple[str, ...] = ()  # a hashtag set's hashtags
+
+    def fits(self, theme: str, band: str | None, address: str | None) -> bool:
+        """True when this piece may be used for ``theme``, ``band`` and ``address``."""
+        return (
+            (not self.themes or theme in self.themes)
+            and (not self.bands or (band is not None and band in self.bands))
+            and (address is None or self.address in (None, address))
+        )
+
+
+@dataclass(frozen=True)
 class _Angle:
     id: str
     label: str
-    openers: tuple[str, ...]
-    cta_intros: tuple[str, ...]
-    hashtag_sets: tuple[tuple[str, ...], ...]
+    openers: tuple[Piece, ...]
+    cta_intros: tuple[Piece, ...]
+    hashtag_sets: tuple[Piece, ...]
+    ctas: tuple[Piece, ...] = ()
+
+    def eligible(self, theme: str, band: str | None, address: str | None) -> bool:
+        """An opener and a call to action of this angle fit ``theme`` and ``band``."""
+        return any(o.fits(theme, band, address) for o in self.openers) and any(
+            c.fits(theme, band, address) for c in self.ctas
+        )
 
 
 @dataclass(frozen=True)
@@ -71,29 +98,15 @@ def _opener(value: Any) -> str:
     return text
 
 
-def _hashtag_sets(value: Any) -> Any:
-    if not isinstance(value, list) or not all(isinstance(s, list) for s in value):
-        raise Fix(
-            "must be a list of hashtag sets",
-            "write e.g. [[Voter], [JeVote, Citoyens]]",
-        )
-    return value
-
-
 def _values(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
 Opener = Annotated[str, PlainValidator(_opener), WithJsonSchema(text_schema())]
-Texts = Annotated[
-    list[Text],
-    BeforeValidator(one_or_more),
-    WithJsonSchema(alternatives_schema(text_schema())),
-]
-Openers = Annotated[
-    list[Opener],
-    BeforeValidator(one_or_more),
-    WithJsonSchema(alternatives_schema(text_schema())),
+PieceId = Annotated[
+    str | None,
+    PlainValidator(lambda v: None if v is None else slug_rule("a slug, e.g. mob-o1")(v)),
+    WithJsonSchema({"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"}),
 ]
 Values = Annotated[
     list[str],
@@ -107,13 +120,64 @@ AngleName = Annotated[
 ]
 
 
+Address = Literal["tu", "vous"]
+Tags = Annotated[
+    list[str],
+    BeforeValidator(_values),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
+class PieceFile(Section):
+    """An ingredient with what it fits: its id, its form of address, its themes and bands."""
+
+    id: PieceId
+    text: Opener
+    address: Address | None = Field(
+        default=None, description="tu or vous; none only for a text without either"
+    )
+    themes: Tags = Field(default=[], description="the brief's theme ids it fits (none: all)")
+    bands: Tags = Field(default=[], description="the age band ids it fits (none: all)")
+
+
+class HashtagSetFile(Section):
+    """A hashtag set with what it fits."""
+
+    id: PieceId
+    tags: list[Hashtag]
+    address: Address | None = None
+    themes: Tags = []
+    bands: Tags = []
+
+
+def _pieces(value: Any) -> Any:
+    """Plain strings (an older framing.yaml) are pieces without tags."""
+    items = one_or_more(value)
+    return [{"id": None, "text": item} if isinstance(item, str) else item for item in items]
+
+
+def _hashtag_pieces(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(s, list) for s in value):
+        return [{"id": None, "tags": tags} for tags in value]
+    if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
+        raise Fix(
+            "must be a list of hashtag sets",
+            "write e.g. [{id: vote, tags: [Voter, JeVote]}]",
+        )
+    return value
+
+
+Pieces = Annotated[list[PieceFile], BeforeValidator(_pieces)]
+
+
 class AngleFile(Section):
     """An angle: the ingredients its variants take turns with."""
 
     label: Text
-    openers: Openers
-    cta_intros: Texts
-    hashtags: Annotated[list[list[Hashtag]], BeforeValidator(_hashtag_sets)] = [[]]
+    openers: Pieces
+    cta_intros: Pieces
+    ctas: Pieces = []
+    hashtags: Annotated[list[HashtagSetFile], BeforeValidator(_hashtag_pieces)] = []
 
 
 class WhenFile(Section):
@@ -153,19 +217,69 @@ class FramingFile(Section):
         return angles
 
 
+_KINDS = {"openers": "o", "cta_intros": "i", "ctas": "c", "hashtags": "h"}
+
+
+def _piece(doc: Any, angle: str, kind: str, index: int, raw: PieceFile | HashtagSetFile) -> Piece:
+    """A piece of framing.yaml, its id given when missing, its address checked against its text."""
+    from matinale.content.quality import address_of
+
+    where = ("angles", angle, kind, index)
+    text = raw.text if isinstance(raw, PieceFile) else ""
+    found = address_of(text)
+    if len(found) > 1:
+        raise doc.refuse("uses both tu and vous", "keep one form of address", path=where)
+    address: str | None = raw.address or (min(found) if found else None)
+    if found and address not in found:
+        raise doc.refuse(
+            f"is declared '{raw.address}' but says '{next(iter(found))}'",
+            "fix its address or its words",
+            path=(*where, "address"),
+        )
+    if kind == "cta_intros" and text.rstrip().endswith(":"):
+        raise doc.refuse(
+            "ends with a colon; introduce the call to action with a phrase",
+            'write e.g. "Pour agir," (the call to action follows in lower case)',
+            path=where,
+        )
+    return Piece(
+        id=raw.id or f"{angle}-{_KINDS[kind]}{index + 1}",
+        text=text,
+        address=address,
+        themes=tuple(raw.themes),
+        bands=tuple(raw.bands),
+        tags=tuple(raw.tags) if isinstance(raw, HashtagSetFile) else (),
+    )
+
+
 def _load_framing(path: Path) -> tuple[tuple[_Rule, ...], dict[str, _Angle], dict[str, str]]:
     doc = load_yaml(path, error=RulesError)
     raw = doc.validate(FramingFile)
-    angles = {
-        name: _Angle(
+    angles = {}
+    ids: dict[str, str] = {}
+    for name, body in raw.angles.items():
+        kinds: dict[str, tuple[Piece, ...]] = {}
+        for kind in _KINDS:
+            items: list[Any] = getattr(body, kind) or []
+            kinds[kind] = tuple(_piece(doc, name, kind, i, item) for i, item in enumerate(items))
+            for index, piece in enumerate(kinds[kind]):
+                if (
+                    ids.setdefault(piece.id, name) != name
+                    or [p.id for p in kinds[kind]].count(piece.id) > 1
+                ):
+                    raise doc.refuse(
+                        f"id {piece.id!r} is used twice",
+                        "give each piece its own id",
+                        path=("angles", name, kind, index, "id"),
+                    )
+        angles[name] = _Angle(
             name,
             body.label,
-            tuple(body.openers),
-            tuple(body.cta_intros),
-            tuple(tuple(tags) for tags in body.hashtags or [[]]),
+            kinds["openers"],
+            kinds["cta_intros"],
+            kinds["hashtags"] or (Piece(f"{name}-h0", ""),),
+            kinds["ctas"],
         )
-        for name, body in raw.angles.items()
-    }
     rules = []
     for index, rule in enumerate(raw.rules):
         if rule.angle not in angles:
@@ -223,6 +337,36 @@ class _Choice:
     cta: str
     cta_intro: str
     hashtags: tuple[str, ...]
+    angle: str = ""
+    opener_id: str = ""
+
+    @property
+    def call(self) -> str:
+        """The call to action as a sentence: "Pour agir, signez la pétition."."""
+        return call_sentence(self.cta_intro, self.cta)
+
+
+def call_sentence(intro: str, cta: str) -> str:
+    """``intro`` and ``cta`` as one sentence: a phrase ending in a comma is followed by the
+    call to action in lower case; an emoji or nothing, by the call to action as written."""
+    cta = cta.strip().rstrip(".!:; ")
+    intro = intro.strip()
+    if not cta:
+        return intro
+    if intro.endswith(","):
+        first = cta.split(" ", 1)[0]
+        if not (len(first) > 1 and first[1:2].isupper()):  # "STOP", "UE": kept as written
+            cta = cta[:1].lower() + cta[1:]
+        return f"{intro} {cta}."
+    cta = cta[:1].upper() + cta[1:]
+    return f"{intro} {cta}." if intro else f"{cta}."
+
+
+def eligible_angles(
+    rules: ContentRules, theme: str, band: str | None, address: str | None
+) -> list[str]:
+    """The angles with an opener and a call to action that fit ``theme``, ``band`` and ``address``."""
+    return [name for name, angle in rules.angles.items() if angle.eligible(theme, band, address)]
 
 
 def _rotate_hashtags(

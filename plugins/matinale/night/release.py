@@ -34,6 +34,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         write_manifest,
     )
     from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
+    from matinale.content.quality import check_bundle_similarity
     from matinale.publish.links import service_owns
 
     files = read_bundle_files(store, ctx.bundle)
@@ -51,6 +52,7 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         sha256=sha256,
         templates_dir=settings.templates_dir,
     )
+    check_bundle_similarity(files, report)  # issue 23: each age band hears its own posts
     log.info("Checks: %s", json.dumps(report.summary()))
     try:
         report.raise_for_findings()

@@ -26,7 +26,7 @@ from pydantic import (
 
 from matinale.geo import PLM_CITIES, arrondissements, commune_types, communes_by_insee, departements
 from matinale.privacy import ADULT_AGE
-from matinale.schemas.fields import SLUG, Required, Section, slug_rule
+from matinale.schemas.fields import SLUG, Required, Section, Text, slug_rule
 from matinale.segment.errors import SegmentDefinitionError
 from matinale.segment.features import ALLOWED_FEATURES, DEFAULT_INTERESTS, check_criterion
 from matinale.territories.config import AutoFile, ScoreFile
@@ -87,6 +87,8 @@ class TerritoryPack:
     name: str
     theme: str | None
     communes: tuple[str, ...]  # INSEE codes covered (empty for a département)
+    the: str = ""  # the name with its article ("le Finistère")
+    at: str = ""  # with its preposition ("dans le Finistère", "à Lille")
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,13 @@ class PackFile(Section):
         | None
     ) = None
     name: str | None = None
+    the: Text | None = Field(
+        default=None, description='the name with its article, e.g. "le Finistère", "Lille"'
+    )
+    at: Text | None = Field(
+        default=None,
+        description='the name with its preposition, e.g. "dans le Finistère", "à Lille"',
+    )
 
 
 class TerritoriesFile(Section):
@@ -456,6 +465,8 @@ def load_territories(path: Path) -> list[TerritoryPack]:
                 name=item.name or name,
                 theme=item.theme or None,
                 communes=covered,
+                the=item.the or "",
+                at=item.at or "",
             )
         )
     return packs

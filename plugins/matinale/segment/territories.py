@@ -63,7 +63,7 @@ def _territorial_packs(
                 label=f"{pack.name} · {theme}" if theme else pack.name,
                 size=round_size(size),
                 top_interests=tuple(descriptor["top_interests"]),
-                territory=Territory(level=pack.level, code=pack.code, name=pack.name),
+                territory=Territory(pack.level, pack.code, pack.name, pack.the, pack.at),
                 theme=pack.theme,
             )
         )

@@ -23,6 +23,8 @@ class Territory:
     level: str  # departement, commune or arrondissement
     code: str
     name: str
+    the: str = ""  # with its article: "le Finistère", "Lille" (territories.yaml)
+    at: str = ""  # with its preposition: "dans le Finistère", "à Lille"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Territory:
@@ -31,10 +33,26 @@ class Territory:
             code=str(data.get("code") or ""),
             # Older segments.json files named the place ``label``.
             name=str(data.get("name") or data.get("label") or ""),
+            the=str(data.get("the") or ""),
+            at=str(data.get("at") or ""),
         )
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        # The name forms only when territories.yaml gives them: older files stay the same.
+        return {
+            key: value
+            for key, value in asdict(self).items()
+            if value or key in ("level", "code", "name")
+        }
+
+    def forms(self) -> tuple[str, str]:
+        """The name with its article and with its preposition ("le Finistère", "dans le
+        Finistère"); without them in territories.yaml, a commune's name and "à <name>"."""
+        if self.the and self.at:
+            return self.the, self.at
+        if self.level == "departement":
+            return self.the or f"le département {self.name}", self.at or "dans notre département"
+        return self.the or self.name, self.at or f"à {self.name}"
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ class Segment:
         """The segments.json entry (keys in the order the file has always had; lists, not tuples)."""
         return {
             **asdict(self),
+            "territory": self.territory.to_json() if self.territory else None,
             "top_interests": list(self.top_interests),
             "merged_bands": list(self.merged_bands),
         }

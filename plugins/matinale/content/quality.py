@@ -1,0 +1,366 @@
+"""How a post reads to a political-communication editor: the rules of issue 23, checked.
+
+Each rule has a name (``address``, ``colon_capital``…) and finds the words that break it.
+:func:`post_problems` lists one post's problems; :func:`check_post` raises a
+:class:`QualityError` naming segment, channel, variant and the words (the content stage
+and ``matinale check`` run it on every post); :func:`cross_similarity` measures how close
+each social post is to the closest post of another age band (the checks stage fails over
+:data:`MAX_CLOSE_SHARE`); :func:`measure` gives the README's figures for a whole edition.
+Legal mentions (campaign.yaml's ``legal``) are left out of every rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from matinale.content.errors import ContentError
+from matinale.content.typography import URL_PATTERN
+
+__all__ = [
+    "CLOSE",
+    "INFINITIVES",
+    "LINK_RULES",
+    "MAX_CLOSE_SHARE",
+    "RULES",
+    "QualityError",
+    "address_of",
+    "check_bundle_similarity",
+    "check_post",
+    "cross_similarity",
+    "measure",
+    "post_problems",
+    "starts_with_infinitive",
+]
+
+#: Two posts closer than this (Jaccard of 5-character shingles) read as the same post.
+CLOSE = 0.7
+#: The night fails when more social posts than this are CLOSE to another band's.
+MAX_CLOSE_SHARE = 0.05
+
+#: The rules every post is checked by in the night, in the order they are reported.
+RULES = (
+    "address",
+    "colon_capital",
+    "two_colons",
+    "fragment",
+    "link_in_bio",
+    "facebook_link",
+    "subject",
+    "sms_message",
+    "print_mention",
+)
+#: Measured, and part of the night's check once every public link is the link service's
+#: short link (content/links.py) and every template prints its link on its own line (the
+#: shipped ones do; tests/unit/content/test_content_quality.py holds them to it).
+LINK_RULES = ("link_line", "utm_foreign", "utm_content")
+
+# A shipped list of French infinitives: a claim (or a sentence after a title) that starts
+# with one of these is a fragment ("Un médecin pour chacun. Ouvrir 500 maisons…").
+INFINITIVES = frozenset(
+    """
+    accompagner accueillir agir aider aimer ajouter aller améliorer apprendre arrêter
+    assurer augmenter baisser bâtir bloquer changer choisir combattre commencer comprendre
+    construire créer défendre demander développer devenir diminuer donner doubler écouter
+    élargir embaucher encadrer engager entendre équiper faire financer former fournir
+    garantir gagner geler généraliser imposer inscrire installer instaurer interdire
+    investir lancer libérer limiter lutter maintenir mettre moderniser mobiliser obtenir
+    offrir ouvrir partager payer permettre plafonner porter pouvoir prendre préparer
+    préserver privilégier produire promouvoir protéger rassembler réduire refuser
+    relancer remettre rembourser rendre renforcer rénover réparer répondre rétablir
+    réussir revaloriser revenir sauver simplifier soutenir supprimer tenir transformer
+    transmettre travailler trouver valoriser venir vivre voter
+    """.split()
+)
+
+_TU = re.compile(r"\b(?:tu|toi|ton|ta|tes|te|t[’'](?=\w))\b|\bt[’']", re.IGNORECASE)
+_VOUS = re.compile(
+    r"\b(?:vous|votre|vos)\b|(?:^|[:,.!?👉]\s*)(?!(?:chez|assez|nez)\b)(?:[A-ZÀ-Ý]?[a-zà-ÿ]+ez)\b",
+    re.IGNORECASE | re.M,
+)
+_COLON_WORD = re.compile(r":\s+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n")
+_AFTER_STOP = re.compile(r"[.!?][ \u00a0\u202f]+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)")
+_PRINT_ONLY = "ne pas jeter sur la voie publique"
+_OPAQUE = re.compile(r"^[a-z0-9]{6,12}$")
+_HASHTAG_LINE = re.compile(r"^(?:#\w+\s*)+$")
+
+
+class QualityError(ContentError):
+    """A post breaks a rule of how posts are written (quality.RULES): nothing was published."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule a post breaks, and the words that break it."""
+
+    rule: str
+    words: str
+
+
+def address_of(text: str) -> frozenset[str]:
+    """The forms of address ``text`` uses: ``{"tu"}``, ``{"vous"}``, both or none."""
+    found = set()
+    if _TU.search(text):
+        found.add("tu")
+    if _VOUS.search(text):
+        found.add("vous")
+    return frozenset(found)
+
+
+def starts_with_infinitive(text: str) -> str:
+    """The first word of ``text`` when it is a French infinitive of the shipped list, else ''."""
+    word = re.split(r"[\s,’']", text.strip(), maxsplit=1)[0] if text.strip() else ""
+    return word if word.lower() in INFINITIVES else ""
+
+
+def _without(text: str, mentions: Iterable[str]) -> str:
+    for mention in mentions:
+        if mention:
+            text = text.replace(mention, " ")
+    return text
+
+
+def _text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
+    """The rules that read any text: address, colons, fragments, print-only mentions."""
+    problems: list[Problem] = []
+    bare = URL_PATTERN.sub(" ", text)
+    forms = address_of(bare)
+    if len(forms) > 1:
+        words = sorted({m.group(0) for m in (*_TU.finditer(bare), *_VOUS.finditer(bare))})
+        problems.append(Problem("address", " / ".join(words)))
+    for match in _COLON_WORD.finditer(bare):
+        word = match.group(1)
+        if word not in proper_nouns and not (len(word) > 1 and word.isupper()):
+            problems.append(Problem("colon_capital", f": {word}"))
+    for sentence in _SENTENCE_END.split(bare):
+        if sentence.count(":") > 1:
+            problems.append(Problem("two_colons", sentence.strip()[:80]))
+    for match in _AFTER_STOP.finditer(bare):
+        if match.group(1).lower() in INFINITIVES:
+            problems.append(Problem("fragment", match.group(0).strip()[:60]))
+    if _PRINT_ONLY in bare.lower():
+        problems.append(Problem("print_mention", "Ne pas jeter sur la voie publique"))
+    return problems
+
+
+def _link_problems(text: str, campaign_hosts: frozenset[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for url in URL_PATTERN.findall(text):
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if not any(key.startswith("utm_") for key in query):
+            continue
+        host = (parts.hostname or "").lower()
+        if host not in campaign_hosts:
+            problems.append(Problem("utm_foreign", host))
+        content = (query.get("utm_content") or [""])[0]
+        if content and not _OPAQUE.match(content):
+            problems.append(Problem("utm_content", f"utm_content={content}"))
+    return problems
+
+
+def _line_of_link(text: str) -> list[Problem]:
+    problems = []
+    for line in text.splitlines():
+        for url in URL_PATTERN.findall(line):
+            rest = line.replace(url, "").strip(" 👉→🔗")
+            if rest:
+                problems.append(Problem("link_line", line.strip()[:80]))
+    return problems
+
+
+def post_problems(
+    post: Mapping[str, Any],
+    *,
+    legal: Sequence[str] = (),
+    proper_nouns: Iterable[str] = (),
+    campaign_hosts: Iterable[str] = (),
+) -> list[Problem]:
+    """Every rule of :data:`RULES` and :data:`LINK_RULES` that ``post`` (a posts.json entry) breaks.
+
+    ``legal`` are the legal mentions as the post prints them (left out of every rule);
+    ``campaign_hosts`` the campaign's own hosts (tracking parameters allowed there).
+    """
+    nouns = frozenset(proper_nouns)
+    channel = str(post.get("channel", ""))
+    text = _without(str(post.get("text", "")), legal)
+    if channel == "email":
+        text = text.split("\n--\n", 1)[0]  # the footer holds the legal mentions
+    problems = _text_problems(text, nouns)
+    problems += _line_of_link(text)
+    if "lien en bio" in text.lower():
+        problems.append(Problem("link_in_bio", "lien en bio"))
+    if channel == "facebook":
+        urls = URL_PATTERN.findall(text)
+        tail = [line for line in text.strip().splitlines() if line.strip()]
+        while tail and _HASHTAG_LINE.match(tail[-1].strip()):
+            tail.pop()
+        last = tail[-1] if tail else ""
+        if len(urls) != 1 or urls[0] not in last:
+            problems.append(
+                Problem("facebook_link", f"{len(urls)} link(s): {' '.join(urls)[:120]}")
+            )
+    subject = str(post.get("subject", ""))
+    if subject and (subject.rstrip().endswith(".") or subject.count(":") > 1):
+        problems.append(Problem("subject", subject))
+    if subject:
+        problems += [p for p in _text_problems(subject, nouns) if p.rule != "two_colons"]
+    if channel == "sms":
+        message = str(post.get("message") or "")
+        if not message or message not in text:
+            problems.append(Problem("sms_message", text.split("\n", 1)[0][:80]))
+    problems += _link_problems(str(post.get("text", "")), frozenset(campaign_hosts))
+    return problems
+
+
+def check_post(where: str, post: Mapping[str, Any], **options: Any) -> None:
+    """Raise :class:`QualityError` for the first rule of :data:`RULES` that ``post`` breaks."""
+    for problem in post_problems(post, **options):
+        if problem.rule in RULES:
+            raise QualityError(
+                f"{where}: breaks the rule '{problem.rule}' with «\u202f{problem.words}\u202f»; "
+                "fix the pieces in content_templates/framing.yaml, the template or the brief"
+            )
+
+
+# ---------------------------------------------------------------- similarity across segments
+
+
+def _band_key(document: Mapping[str, Any]) -> str:
+    """The age band a segment speaks to; territorial packs count as one band."""
+    segment = str(document.get("segment", ""))
+    if segment.startswith("t-") or document.get("kind") == "territory":
+        return "territory"
+    return segment.rsplit("-", 1)[0]
+
+
+def _signature(text: str, legal: Sequence[str], size: int) -> frozenset[str]:
+    from matinale.content.rules import shingles
+
+    return shingles(URL_PATTERN.sub(" ", _without(text, legal)), size)
+
+
+def cross_similarity(
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    channels: Iterable[str] = ("x", "facebook", "instagram", "whatsapp"),
+    legal: Sequence[str] = (),
+    size: int = 5,
+    close: float = CLOSE,
+) -> dict[str, Any]:
+    """How many social posts are ``close`` to a post of another age band, or of another
+    profile of the same band, on the same channel and theme (links and legal lines removed).
+
+    ``documents`` are posts.json documents. Returns the shares and the worst examples.
+    """
+    from matinale.content.rules import jaccard
+
+    wanted = set(channels)
+    groups: dict[tuple[str, str], list[tuple[str, str, frozenset[str], dict[str, Any]]]] = {}
+    for document in documents:
+        band = _band_key(document)
+        for post in document.get("posts", []):
+            if post.get("channel") in wanted:
+                signature = _signature(str(post.get("text", "")), legal, size)
+                item = (band, str(document.get("segment")), signature, post)
+                groups.setdefault((post["channel"], post["theme"]), []).append(item)
+    total = other_band = same_band = 0
+    worst: list[tuple[float, str]] = []
+    for items in groups.values():
+        for band, segment, signature, post in items:
+            total += 1
+            best_other = best_same = 0.0
+            for band2, segment2, signature2, _ in items:
+                if segment2 == segment:
+                    continue
+                value = jaccard(signature, signature2)
+                if band2 != band:
+                    if value > best_other:
+                        best_other = value
+                        nearest = segment2
+                elif value > best_same:
+                    best_same = value
+            if best_other > close:
+                other_band += 1
+                worst.append(
+                    (
+                        best_other,
+                        f"segment {segment}, channel {post['channel']}, theme {post['theme']}, "
+                        f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})",
+                    )
+                )
+            same_band += best_same > close
+    worst.sort(reverse=True)
+    return {
+        "posts": total,
+        "close_other_band": other_band,
+        "close_same_band": same_band,
+        "share_other_band": round(other_band / total, 4) if total else 0.0,
+        "share_same_band": round(same_band / total, 4) if total else 0.0,
+        "examples": [text for _, text in worst[:10]],
+    }
+
+
+def measure(
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    legal: Sequence[str] = (),
+    proper_nouns: Iterable[str] = (),
+    campaign_hosts: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The README's figures for an edition: share of posts breaking each rule, similarity
+    across bands and profiles, SMS that carry a message."""
+    posts = [post for document in documents for post in document.get("posts", [])]
+    broken: dict[str, int] = dict.fromkeys((*RULES, *LINK_RULES), 0)
+    for post in posts:
+        for rule in {
+            p.rule
+            for p in post_problems(
+                post, legal=legal, proper_nouns=proper_nouns, campaign_hosts=campaign_hosts
+            )
+        }:
+            broken[rule] += 1
+    sms = [post for post in posts if post.get("channel") == "sms"]
+    with_message = sum(
+        1 for post in sms if post.get("message") and post["message"] in post.get("text", "")
+    )
+    return {
+        "posts": len(posts),
+        "rules": {
+            rule: round(count / len(posts), 4) if posts else 0.0 for rule, count in broken.items()
+        },
+        "similarity": cross_similarity(documents, legal=legal),
+        "sms_with_message": f"{with_message}/{len(sms)}",
+    }
+
+
+def check_bundle_similarity(files: Mapping[str, bytes], report: Any) -> None:
+    """The checks stage's part: a finding when more than :data:`MAX_CLOSE_SHARE` of the
+    bundle's social posts are CLOSE to a post of another age band (``report``: a CheckReport)."""
+    import json
+
+    from matinale.checks.report import Finding
+
+    documents = [json.loads(data) for path, data in files.items() if path.endswith("/posts.json")]
+    # Posts written before pieces were tagged (no "opener" recorded) are not compared.
+    documents = [
+        {**document, "posts": [p for p in document.get("posts", []) if "opener" in p]}
+        for document in documents
+    ]
+    result = cross_similarity(documents)
+    if result["share_other_band"] > MAX_CLOSE_SHARE:
+        report.add(
+            Finding(
+                "quality",
+                "posts.json",
+                "similarity",
+                "; ".join(result["examples"][:3]),
+                f"{result['share_other_band']:.0%} of social posts read like another age band's "
+                f"(Jaccard > {CLOSE}; at most {MAX_CLOSE_SHARE:.0%}): give each band its own "
+                "claim and arguments in the brief and its own pieces in framing.yaml",
+            )
+        )
