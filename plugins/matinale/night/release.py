@@ -112,13 +112,18 @@ def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) 
     from matinale.checks import ChecksFailed
     from matinale.publish import publish_bundle
 
-    audience = None
+    audience: Any = None
     contacts, assignments = (
         f"{ctx.prefix}/private/contacts.parquet",
         f"{ctx.prefix}/private/assignments.parquet",
     )
+    memberships = f"{ctx.prefix}/private/territories.parquet"
     if store.exists(contacts) and store.exists(assignments):
-        audience = (store.get_frame(contacts), store.get_frame(assignments))
+        audience = (
+            store.get_frame(contacts),
+            store.get_frame(assignments),
+            store.get_frame(memberships) if store.exists(memberships) else None,
+        )
     else:
         log.warning("No contacts/assignments in the work store: no delivery file for this run")
     try:

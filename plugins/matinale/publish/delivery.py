@@ -47,13 +47,18 @@ def _csv_cell(value: str) -> str:
 
 
 def delivery_rows(
-    contacts: pd.DataFrame, assignments: pd.DataFrame, links: Mapping[str, str]
+    contacts: pd.DataFrame,
+    assignments: pd.DataFrame,
+    links: Mapping[str, str],
+    memberships: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per consenting supporter and channel (SMS, e-mail): channel, address, segment,
     link to that segment's page and, for a supporter in a territorial pack with a page, that
     pack (``territory``) and its link (``territory_link``; both empty otherwise). The
-    consent rules are the row's: no row, no territorial link either. Counts per channel and
-    segment, and of what was left out."""
+    consent rules are the row's: no row, no territorial link either. ``memberships`` is the
+    segment stage's ``private/territories.parquet`` (``supporter_id``, ``pack_id``); rows of
+    ``assignments`` naming a territorial pack count as memberships too. Counts per channel
+    and segment, and of what was left out."""
     import pandas as pd
 
     segment_column = "segment_id" if "segment_id" in assignments else "segment"
@@ -64,6 +69,20 @@ def delivery_rows(
         segment=every["segment"].astype(str), supporter_id=every["supporter_id"].astype(str)
     )
     territorial = every["segment"].str.startswith(TERRITORY_PREFIX)
+    packs = every[territorial]
+    if memberships is not None and len(memberships):
+        packs = pd.concat(
+            [
+                packs,
+                pd.DataFrame(
+                    {
+                        "supporter_id": memberships["supporter_id"].astype(str),
+                        "segment": memberships["pack_id"].astype(str),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        ).drop_duplicates()
     # One main segment per person: territorial packs overlap and are not the main page
     # (unless a person has nothing else).
     main = (
@@ -74,7 +93,7 @@ def delivery_rows(
     people = contacts.assign(supporter_id=contacts["supporter_id"].astype(str)).merge(
         main, on="supporter_id", how="inner"
     )
-    people = people.merge(_territory_of(every[territorial], links), on="supporter_id", how="left")
+    people = people.merge(_territory_of(packs, links), on="supporter_id", how="left")
     frames = []
     skipped = {"no_page": 0, "invalid_address": 0}
     for channel, address_column, consent_column in (

@@ -134,12 +134,15 @@ def publish_bundle(
     run: str,
     config: PublishConfig,
     scanner: PiiScanner,
-    audience: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    audience: tuple[pd.DataFrame, pd.DataFrame]
+    | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]
+    | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Publish the bundle built under ``prefix`` in the work store as ``editions/<date>/<run>/``.
 
-    ``audience`` is ``(contacts, assignments)`` from the private store, for the delivery file.
+    ``audience`` is ``(contacts, assignments[, memberships])`` from the private store, for
+    the delivery file (memberships: who lives in which territorial pack's territory).
     ``progress(step, done, total)`` is called after each upload and each verification.
 
     What is checked again, and why that is enough:
@@ -249,7 +252,8 @@ def publish_bundle(
             s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
             for s in manifest["segments"]
         }
-        rows, delivery_counts = delivery_rows(audience[0], audience[1], links)
+        memberships = audience[2] if len(audience) > 2 else None
+        rows, delivery_counts = delivery_rows(audience[0], audience[1], links, memberships)
 
     report: CheckReport = check_bundle(
         files,

@@ -81,3 +81,15 @@ def test_the_file_has_the_two_territory_columns_even_when_nobody_lives_in_one() 
     assert header[-2:] == ["territory", "territory_link"]
     assert lines and all(line[-2:] == ["", ""] for line in lines)
     assert counts["by_territory"] == {}
+
+
+def test_memberships_from_the_segment_stage_are_read_like_territorial_assignments() -> None:
+    """The night keeps territorial packs apart (private/territories.parquet: supporter_id,
+    pack_id); the delivery file reads them the same way."""
+    assignments = _assignments()
+    territorial = assignments["segment_id"].str.startswith("t-")
+    memberships = assignments[territorial].rename(columns={"segment_id": "pack_id"})
+    apart, counts_apart = delivery_rows(_contacts(), assignments[~territorial], LINKS, memberships)
+    together, counts_together = delivery_rows(_contacts(), assignments, LINKS)
+    pd.testing.assert_frame_equal(apart, together)
+    assert counts_apart == counts_together
