@@ -51,8 +51,13 @@ _ID_CANDIDATES = (
 # Joins the texts of a batch. No pattern here matches it or takes it for a space, and it is
 # a starter for NFKD (no reordering across it), so each text is treated as if alone.
 _SEP = "\x00"
+# Stands for the end of a sentence or line between name words: a full name never spans one
+# ("… à Paris.\nCamille Durand" names no "Paris Camille"). A comma does not break: lists
+# write "Durand, Camille".
+_BREAK = "\x02"
+_BREAKS = re.compile(r"[.!?;:…](?=[\s\x00]|$)|[\n\r\v\f•«»()\[\]“”\"|]")
 _WORD_BYTES = bytes(
-    c if c == 0 or chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256)
+    c if c in (0, 2) or chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256)
 )
 _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 
@@ -331,8 +336,14 @@ class PiiScanner:
         results: dict[str, list[tuple[str, str]]] = {text: [] for text in texts}
         # Inlined images are not words.
         clean = [_DATA_URI.sub(" ", text) if "data:" in text else text for text in texts]
-        # A separator inside a text would split it: any other character no pattern uses will do.
-        clean = [text.replace(_SEP, "\x01") if _SEP in text else text for text in clean]
+        # A separator (or break) inside a text would split it: any other character no pattern
+        # uses will do.
+        clean = [
+            text.replace(_SEP, "\x01").replace(_BREAK, "\x01")
+            if _SEP in text or _BREAK in text
+            else text
+            for text in clean
+        ]
         joined = _SEP.join(clean)
         starts = list(itertools.accumulate((len(text) + 1 for text in clean[:-1]), initial=0))
 
@@ -371,15 +382,17 @@ class PiiScanner:
 
         if len(self._names):
             # normalise_name over the whole batch: the words, with _SEP between texts.
-            folded = _COMBINING.sub("", unicodedata.normalize("NFKD", joined)).casefold()
-            # What _NOT_ALNUM does, keeping _SEP as a word of its own: any non-ASCII character
-            # becomes "?", then everything but [0-9a-z] and _SEP a space.
+            broken = _BREAKS.sub(f" {_BREAK} ", joined)
+            folded = _COMBINING.sub("", unicodedata.normalize("NFKD", broken)).casefold()
+            # What _NOT_ALNUM does, keeping _SEP and _BREAK as words of their own: any
+            # non-ASCII character becomes "?", then everything but [0-9a-z], _SEP and _BREAK
+            # a space.
             ascii_only = folded.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
             words = ascii_only.replace(_SEP, f" {_SEP} ").split()
             # Cannot happen (nothing normalises to _SEP); never guess.
             if words.count(_SEP) != len(texts) - 1:
                 words = [w for text in clean for w in (*normalise_name(text).split(), _SEP)][:-1]
-            vocabulary = sorted(set(words) - {_SEP})
+            vocabulary = sorted(set(words) - {_SEP, _BREAK})
             known = set(_select(vocabulary, self._words, self._key))
             grams = self._name_grams(texts, words, known)
             for gram in _select(list(grams), self._names, self._key):
