@@ -51,12 +51,28 @@ class LegalSection(Section):
     """Mandatory mentions carried by direct messages and printed on every card."""
 
     mention: Required
+    print_mention: str = Field(
+        default="",
+        description="Printed on paper only (card layouts with print: true), e.g. "
+        "'Ne pas jeter sur la voie publique.'; never on a screen",
+    )
     why_you_receive: Required
     how_to_object: Required
     unsubscribe_url: Required
     sms_stop: Required
     controller: str = ""
     dpo_email: str = ""
+
+    @field_validator("mention")
+    @classmethod
+    def _no_print_only_words(cls, value: str) -> str:
+        if "voie publique" in value.casefold():
+            raise Fix(
+                "says 'ne pas jeter sur la voie publique', which is for paper: e-mails, SMS "
+                "and digital cards carry legal.mention",
+                "move that sentence to legal.print_mention (print formats only)",
+            )
+        return value
 
 
 class ClocksSection(Section):

@@ -85,6 +85,7 @@ class Campaign:
     controller: str
     dpo_email: str
     proper_nouns: tuple[str, ...] = ()  # keep their capital after a colon (issue 23)
+    print_mention: str = ""  # legal.print_mention: on print card formats only
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,8 @@ class _SegmentMaker(_Choosing):
             post,
             legal=self.w.legal_lines,
             proper_nouns=self.w.proper_nouns,
+            # UTM parameters go on the campaign's own site only (none set: anywhere).
+            campaign_hosts=(self.w.own,) if self.w.own else None,
         )
 
     def _check_mentions(

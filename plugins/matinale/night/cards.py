@@ -68,6 +68,8 @@ def _card_fields(
         "cta": theme.call_to_action,
         "link": link,
         "footer": settings.campaign.legal_mention,
+        # Paper only: print formats add it to their footer (visuals.kit.Layout.print).
+        "print_mention": settings.campaign.print_mention,
     }
 
 

@@ -171,11 +171,17 @@ def _text_patch(
     return patch, block.offset
 
 
+#: Not a layer's field: what a print format's footer adds (campaign.yaml legal.print_mention).
+PRINT_MENTION = "print_mention"
+
+
 def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Image:
     image = kit.base(layout.name).copy()
     for index, layer in enumerate(layout.layers):
         if layer.type == "text":
             text = fields.get(layer.field, "")
+            if layer.field == "footer" and layout.print and fields.get(PRINT_MENTION):
+                text = f"{text} {fields[PRINT_MENTION]}".strip()
             if not text.strip():
                 if layer.field == "footer":
                     raise CardError(

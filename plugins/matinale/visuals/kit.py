@@ -103,6 +103,7 @@ class Layout:
     size: tuple[int, int]
     display_width: int
     layers: tuple[Layer, ...]
+    print: bool = False  # paper: the footer adds the print-only mention
 
     @property
     def scale(self) -> float:
@@ -291,6 +292,11 @@ class LayoutFile(Section):
 
     size: tuple[PositiveInt, PositiveInt] = Field(description="[width, height] in pixels")
     display_width: PositiveInt = 360
+    print: bool = Field(
+        default=False,
+        description="A format for paper (flyer, poster): its footer adds campaign.yaml's "
+        "legal.print_mention ('Ne pas jeter sur la voie publique'), which screens never show",
+    )
     layers: list[LayerFile]
 
 
@@ -375,7 +381,13 @@ def _load_layout(templates_dir: Path, name: str, brand: BrandKit) -> Layout:
             "",
             path=("layers",),
         )
-    return Layout(name=name, size=size, display_width=raw.display_width, layers=tuple(layers))
+    return Layout(
+        name=name,
+        size=size,
+        display_width=raw.display_width,
+        layers=tuple(layers),
+        print=raw.print,
+    )
 
 
 def _kit_digest(templates_dir: Path) -> str:

@@ -42,12 +42,13 @@ TEMPLATE = """\
 {#- Telegram: pasted by activists into their channels and groups. -#}
 **{{ theme.title }}**
 
-{{ opener }} {{ theme.key_message }}
+{{ opener }} {{ theme.claim }}
 {% for fact in facts %}
-• {{ fact.text }} (source : {{ fact.site }})
+• {{ fact.text }} {{ fact.citation }}
 {% endfor %}
 
-{{ cta_intro }} {{ cta }} : {{ link }}
+{{ call }}
+{{ link }}
 """
 PEOPLE = pd.DataFrame(
     {

@@ -181,3 +181,21 @@ def test_empty_sections_take_the_defaults(tmp_path: Path, monkeypatch: pytest.Mo
     assert settings.clocks.nightly_start.strftime("%H:%M") == "01:00"
     assert settings.channels == ("x", "facebook", "instagram", "whatsapp", "sms", "email")
     assert settings.retention.private_outputs_days == 30
+
+
+def test_the_print_only_mention_is_kept_off_screens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """legal.mention goes on e-mails, SMS and digital cards: the paper-only sentence is
+    refused there with the fix, and read from legal.print_mention."""
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    assert load_settings().campaign.print_mention == "Ne pas jeter sur la voie publique."
+    text = (ROOT / "campaign.yaml").read_text(encoding="utf-8")
+    old = 'mention: "Ensemble Demain – campagne de Camille Durand."'
+    assert old in text
+    path = tmp_path / "campaign.yaml"
+    path.write_text(
+        text.replace(old, old[:-2] + ' Ne pas jeter sur la voie publique."'), encoding="utf-8"
+    )
+    with pytest.raises(SettingsError, match=r"legal\.mention.*voie publique.*print_mention"):
+        load_settings(path)

@@ -37,7 +37,12 @@ def settings() -> Settings:
 
 
 def _rules(post: dict) -> set[str]:
-    return {p.rule for p in post_problems(post, proper_nouns=["Camille", "Durand"])}
+    return {
+        p.rule
+        for p in post_problems(
+            post, proper_nouns=["Camille", "Durand"], campaign_hosts=["ensemble-demain.example.org"]
+        )
+    }
 
 
 # ------------------------------------------------------------ the quoted bad examples

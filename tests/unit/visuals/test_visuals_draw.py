@@ -61,6 +61,19 @@ def test_legal_mention_is_required() -> None:
         render_card({**FIELDS, "footer": " "}, templates_dir=TEMPLATES)
 
 
+def test_the_print_mention_is_on_print_formats_only(tmp_path: Path) -> None:
+    """'Ne pas jeter sur la voie publique' is for paper: the shipped formats are digital and
+    never show it; a layout with print: true adds it to its footer."""
+    fields = {**FIELDS, "print_mention": "Ne pas jeter sur la voie publique."}
+    assert not any(layout.print for layout in load_kit(TEMPLATES).layouts.values())
+    assert render_card(fields, templates_dir=TEMPLATES) == render_card(
+        FIELDS, templates_dir=TEMPLATES
+    )
+    paper = kit_copy(tmp_path, layouts={"square": lambda raw: {**raw, "print": True}})
+    assert load_kit(paper).layouts["square"].print
+    assert render_card(fields, templates_dir=paper) != render_card(FIELDS, templates_dir=paper)
+
+
 def test_same_inputs_give_identical_bytes() -> None:
     jobs = [
         CardJob(

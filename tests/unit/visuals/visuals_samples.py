@@ -29,7 +29,7 @@ FIELDS = {
     "body": "Ouvrir 500 maisons de santé là où l'on attend des mois pour un rendez-vous ! Où ? Près de chez vous.",
     "cta": "Venez à la réunion publique de votre ville",
     "link": LINK,
-    "footer": "Ensemble Demain – campagne de Camille Durand. Ne pas jeter sur la voie publique.",
+    "footer": "Ensemble Demain – campagne de Camille Durand.",
 }
 SIZES = {"square": (1080, 1080), "landscape": (1200, 675), "story": (1080, 1920)}
 
