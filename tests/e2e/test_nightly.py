@@ -112,8 +112,14 @@ def _check_links(
         image = httpx.get(card + card_link, follow_redirects=True)
         assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
         posts = json.loads(_read(client, bucket, f"{pointer['prefix']}{segment}/posts.json"))
-        for post in [p for p in posts["posts"] if p["channel"] != "instagram"][:12]:
-            assert post["link"].startswith(f"{base}/s/") and len(post["link"]) <= 60
+        # Every post's link is a short link of at most 60 characters, Instagram's too (it
+        # prints it in words); its destination keeps the tracking, with an opaque code.
+        for post in posts["posts"]:
+            assert post["link"].startswith(f"{base}/s/") and len(post["link"]) <= 60, post
+            code = post["link"].rsplit("/", 1)[1]
+            assert post["destination"].endswith(f"utm_content={code}") or (
+                "utm_" not in post["destination"]
+            ), post
             assert post["link"] in (post.get("html") or post["text"])
             code = post["link"].rsplit("/", 1)[1]
             assert table["links"][code]["destination"] == post["destination"]

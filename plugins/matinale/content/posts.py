@@ -34,6 +34,23 @@ _LEGAL_KEYS = (
 )
 
 
+def legal_lines(campaign: Mapping[str, Any]) -> tuple[str, ...]:
+    """The legal mentions as posts print them (longest first): exempt from the rules of
+    :mod:`matinale.content.quality`."""
+    return tuple(
+        sorted(
+            {
+                typography.fix(str(campaign[key]), style)
+                for key in _LEGAL_KEYS
+                if campaign.get(key)
+                for style in ("social", "sms")
+            },
+            key=len,
+            reverse=True,
+        )
+    )
+
+
 class PostWriter:
     """Writes the posts of many segments for one brief: templates and rules loaded once.
 
@@ -82,19 +99,7 @@ class PostWriter:
         self.campaign = dict(campaign) if isinstance(campaign, Mapping) else asdict(campaign)
         self.campaign_ns = _namespace(**self.campaign)
         self.unsubscribe = str(self.campaign.get("unsubscribe_url") or "")
-        # Legal mentions as posts print them: exempt from the rules of matinale.content.quality.
-        self.legal_lines = tuple(
-            sorted(
-                {
-                    typography.fix(str(self.campaign[key]), style)
-                    for key in _LEGAL_KEYS
-                    if self.campaign.get(key)
-                    for style in ("social", "sms")
-                },
-                key=len,
-                reverse=True,
-            )
-        )
+        self.legal_lines = legal_lines(self.campaign)
         self.proper_nouns = tuple(self.campaign.get("proper_nouns") or ())
         # UTM parameters on the campaign's own domain only; short links when the run has them
         # (set by the content stage: matinale.night.run.short_links).

@@ -7,6 +7,7 @@ segment-level facts are here, never a person: sizes are rounded to 10.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -14,6 +15,21 @@ from typing import Any, Literal
 __all__ = ["Segment", "SegmentKind", "Territory"]
 
 SegmentKind = Literal["main", "territory"]
+
+
+# INSEE names arrondissements "Paris 20e Arrondissement", "Lyon 1er Arrondissement".
+_ARRONDISSEMENT = re.compile(
+    r"^(?P<city>Paris|Lyon|Marseille) (?P<number>\d+(?:er|e)) Arrondissement$", re.IGNORECASE
+)
+
+
+def _at(name: str) -> str:
+    """ "à" before a commune's name, contracted with its article: "au Havre", "aux Lilas"."""
+    if name.startswith("Le "):
+        return f"au {name[3:]}"
+    if name.startswith("Les "):
+        return f"aux {name[4:]}"
+    return f"à {name}"
 
 
 @dataclass(frozen=True)
@@ -47,12 +63,20 @@ class Territory:
 
     def forms(self) -> tuple[str, str]:
         """The name with its article and with its preposition ("le Finistère", "dans le
-        Finistère"); without them in territories.yaml, a commune's name and "à <name>"."""
+        Finistère"). Without them in territories.yaml: an arrondissement is "le 20e
+        arrondissement de Paris" / "dans le …", a commune its name with "à" contracted as
+        French does ("au Havre", "aux Lilas", "à La Rochelle", "à Lille"), a département
+        "dans notre département"."""
         if self.the and self.at:
             return self.the, self.at
         if self.level == "departement":
             return self.the or f"le département {self.name}", self.at or "dans notre département"
-        return self.the or self.name, self.at or f"à {self.name}"
+        district = _ARRONDISSEMENT.match(self.name) if self.level == "arrondissement" else None
+        if district:
+            city, number = district.group("city"), district.group("number")
+            the = f"le {number} arrondissement de {city}"
+            return self.the or the, self.at or f"dans {the}"
+        return self.the or self.name, self.at or _at(self.name)
 
 
 @dataclass(frozen=True)

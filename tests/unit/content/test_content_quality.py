@@ -208,6 +208,18 @@ def test_territory_names_carry_their_article_and_preposition() -> None:
     forms = Territory("departement", "29", "Finistère", "le Finistère", "dans le Finistère")
     assert forms.forms() == ("le Finistère", "dans le Finistère")
     assert Territory("commune", "59350", "Lille").forms() == ("Lille", "à Lille")
+    # Without forms in territories.yaml (automatic packs have none): French contractions,
+    # and arrondissements as people say them.
+    assert Territory("commune", "76351", "Le Havre").forms() == ("Le Havre", "au Havre")
+    assert Territory("commune", "93045", "Les Lilas").forms()[1] == "aux Lilas"
+    assert Territory("commune", "17300", "La Rochelle").forms()[1] == "à La Rochelle"
+    assert Territory("arrondissement", "75120", "Paris 20e Arrondissement").forms() == (
+        "le 20e arrondissement de Paris",
+        "dans le 20e arrondissement de Paris",
+    )
+    assert Territory("arrondissement", "69381", "Lyon 1er Arrondissement").forms()[1] == (
+        "dans le 1er arrondissement de Lyon"
+    )
     assert Territory("commune", "59350", "Lille").to_json() == {
         "level": "commune",
         "code": "59350",

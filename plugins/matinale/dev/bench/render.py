@@ -36,7 +36,9 @@ def _made(run: dict[str, Any]) -> str:
 
 def delivery_line(run: dict[str, Any]) -> str:
     """The delivery file publish wrote in this night: rows and bytes (issue #17 asks its size)."""
-    publish = next((s for s in run.get("stages", []) if s.get("stage") == "publish"), {})
+    publish: dict[str, Any] = next(
+        (s for s in run.get("stages", []) if s.get("stage") == "publish"), {}
+    )
     delivery = (publish.get("summary") or {}).get("delivery") or {}
     if not delivery.get("bytes"):
         return ""
