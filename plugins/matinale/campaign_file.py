@@ -225,6 +225,14 @@ class ContentSection(Section):
         json_schema_extra=_channel_enum,
     )
     variants: int = Field(default=3, ge=1)
+    max_close_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="The night fails when more social posts than this share read like "
+        "another age band's (Jaccard of 5-character shingles over 0.7): give each band its "
+        "own claim and arguments in the brief",
+    )
 
 
 class StorageSection(Section):

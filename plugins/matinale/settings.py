@@ -173,6 +173,7 @@ class Settings:
     min_segment_size: int
     channels: tuple[str, ...]
     variants: int
+    max_close_share: float  # content.max_close_share: posts too like another band's
     bundle_bucket: str
     private_bucket: str
     var_dir: Path
@@ -261,6 +262,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
         min_segment_size=file.privacy.min_segment_size,
         channels=tuple(file.content.channels) or _channel_ids(home),
         variants=file.content.variants,
+        max_close_share=file.content.max_close_share,
         bundle_bucket=os.environ.get("MATINALE_BUNDLE_BUCKET") or file.storage.bundle_bucket,
         private_bucket=os.environ.get("MATINALE_PRIVATE_BUCKET") or file.storage.private_bucket,
         var_dir=var_dir,

@@ -352,9 +352,13 @@ def measure(
     }
 
 
-def check_bundle_similarity(files: Mapping[str, bytes], report: Any) -> None:
-    """The checks stage's part: a finding when more than :data:`MAX_CLOSE_SHARE` of the
-    bundle's social posts are CLOSE to a post of another age band (``report``: a CheckReport)."""
+def check_bundle_similarity(
+    files: Mapping[str, bytes], report: Any, *, max_share: float = MAX_CLOSE_SHARE
+) -> dict[str, Any]:
+    """The checks stage's part: a finding when more than ``max_share`` (campaign.yaml
+    ``content.max_close_share``, default :data:`MAX_CLOSE_SHARE`) of the bundle's social
+    posts are CLOSE to a post of another age band (``report``: a CheckReport). Returns the
+    figures."""
     import json
 
     from matinale.checks.report import Finding
@@ -366,7 +370,7 @@ def check_bundle_similarity(files: Mapping[str, bytes], report: Any) -> None:
         for document in documents
     ]
     result = cross_similarity(documents)
-    if result["share_other_band"] > MAX_CLOSE_SHARE:
+    if result["share_other_band"] > max_share:
         report.add(
             Finding(
                 "quality",
@@ -374,7 +378,9 @@ def check_bundle_similarity(files: Mapping[str, bytes], report: Any) -> None:
                 "similarity",
                 "; ".join(result["examples"][:3]),
                 f"{result['share_other_band']:.0%} of social posts read like another age band's "
-                f"(Jaccard > {CLOSE}; at most {MAX_CLOSE_SHARE:.0%}): give each band its own "
-                "claim and arguments in the brief and its own pieces in framing.yaml",
+                f"(Jaccard > {CLOSE}; at most {max_share:.0%}, content.max_close_share): give "
+                "each band its own claim and arguments in the brief and its own pieces in "
+                "framing.yaml",
             )
         )
+    return result

@@ -52,8 +52,14 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         sha256=sha256,
         templates_dir=settings.templates_dir,
     )
-    check_bundle_similarity(files, report)  # issue 23: each age band hears its own posts
-    log.info("Checks: %s", json.dumps(report.summary()))
+    # Issue 23: each age band hears its own posts.
+    similar = check_bundle_similarity(files, report, max_share=settings.max_close_share)
+    log.info(
+        "Checks: %s; social posts closer than 0.7 to another band's: %.1f %% (at most %.0f %%)",
+        json.dumps(report.summary()),
+        100 * similar["share_other_band"],
+        100 * settings.max_close_share,
+    )
     try:
         report.raise_for_findings()
     except ChecksFailed as exc:

@@ -90,6 +90,16 @@ def test_bench_home_gives_200_segments_and_5_themes_without_touching_the_project
     assert [t.id for t in brief.themes] == list(home.themes)
     assert len(set(home.themes)) == 5
     assert set(brief.framing) <= {b.id for b in bands}
+    # Finer bands hear their parent band's texts; the similarity check does not stop the night.
+    sample = load_brief(ROOT / "content_templates" / "sample_brief.yaml")
+    first = sample.themes[0]  # its texts are per real band: 18-24 … 65plus
+    assert set(brief.themes[0].bands) == {b.id for b in bands}  # every finer band has some
+    real = load_age_bands(ROOT / "segments" / "age_bands.yaml")
+    for band in bands:
+        parent = next(r.id for r in real if r.min <= band.min <= r.max)
+        assert brief.themes[0].bands[band.id] == first.bands[parent], band.id
+    campaign = yaml.safe_load((home.path / "campaign.yaml").read_text(encoding="utf-8"))
+    assert campaign["content"]["max_close_share"] == 1.0
     assert (inbox / "supporters" / "campaign.yaml").resolve() == (ROOT / "campaign.yaml").resolve()
 
 

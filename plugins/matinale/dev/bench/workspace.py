@@ -238,6 +238,16 @@ def bench_brief(
             f"the bench brief can have at most {len(found) + len(extras)} themes, {themes} asked"
         )
     brief["themes"] = chosen
+    for theme in chosen:  # a finer band hears what its parent band hears
+        texts = theme.get("bands")
+        if isinstance(texts, dict) and texts:
+            own: dict[str, Any] = {}
+            for band in bands:
+                for key in (str(band["id"]), str(band.get("parent", ""))):
+                    if key in texts:
+                        own[str(band["id"])] = copy.deepcopy(texts[key])  # no YAML alias
+                        break
+            theme["bands"] = own
     framing = dict(brief.get("framing") or {})
     if framing:
         lines = {}
@@ -255,7 +265,14 @@ def make_home(project: Path, target: Path, *, segments: int, themes: int) -> Ben
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    shutil.copy2(project / "campaign.yaml", target / "campaign.yaml")
+    campaign = _load_yaml(project / "campaign.yaml")
+    if not isinstance(campaign, dict):
+        raise BenchWorkspaceError(f"{project / 'campaign.yaml'}: must be a mapping")
+    # The bench's finer bands share their parent's texts (and the extra themes have none per
+    # band), so most of their posts read alike: the similarity check still runs and is
+    # timed, but does not stop the bench night (a campaign's night keeps the 5 % limit).
+    campaign.setdefault("content", {})["max_close_share"] = 1.0
+    _dump_yaml(target / "campaign.yaml", campaign)
     for folder in ("segments", "content_templates"):
         shutil.copytree(project / folder, target / folder, symlinks=False)
 
