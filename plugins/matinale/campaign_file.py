@@ -233,7 +233,7 @@ class LearnSection(Section):
         description="Cells with fewer exposures teach nothing (default: privacy.min_segment_size)",
     )
     pooling: float = Field(
-        default=200.0,
+        default=100.0,
         ge=0,
         description="At most this many pseudo-exposures lent by an age band to a thin segment",
     )

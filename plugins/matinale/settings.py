@@ -169,7 +169,7 @@ class Learning:
     editions: int = 14
     exploration_floor: float = 0.05
     min_exposures: int = 50
-    pooling: float = 200.0
+    pooling: float = 100.0
 
 
 @dataclass(frozen=True)

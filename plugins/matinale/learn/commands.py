@@ -65,7 +65,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"  tester puis choisir ({etc['test_nights']} nuit(s))  {_percent(etc['share_of_oracle'])}"
     )
-    print(f"  Thompson (ce que la nuit apprend) {_percent(policies['thompson']['share_of_oracle'])}")
+    print(
+        f"  Thompson (ce que la nuit apprend) {_percent(policies['thompson']['share_of_oracle'])}"
+    )
     print(f"Heure d’envoi juste : {_percent(report['best_hour_accuracy'])} des segments")
     return 0
 

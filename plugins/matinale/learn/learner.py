@@ -3,7 +3,7 @@
 The document (``version`` 1)::
 
     {"version": 1, "edition": "YYYY-MM-DD", "editions_read": ["YYYY-MM-DD", …], "seed": 42,
-     "floor": 0.05, "k_min": 50, "pooling": 200.0,
+     "floor": 0.05, "k_min": 50, "pooling": 100.0,
      "segments": {"<segment>": {
          "themes": {"<theme>": {
              "weights": {"<angle>": w, …},          # sum 1; each ≥ floor / number of angles
@@ -83,7 +83,9 @@ class _Tallies:
     previews: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     channel_shown: Counter[tuple[str, str]] = field(default_factory=Counter)
     channel_shared: Counter[tuple[str, str]] = field(default_factory=Counter)
-    hours: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 24))
+    hours: defaultdict[str, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0] * 24)
+    )
     silent_days: set[str] = field(default_factory=set)
     editions: set[str] = field(default_factory=set)
 
@@ -254,8 +256,6 @@ def learn(
         "k_min": k_min,
         "pooling": pooling,
         "segments": out,
-        "bands": {
-            b: {"hours": list(tallies.hours.get(b, [0] * 24))} for b in sorted(bands_seen)
-        },
+        "bands": {b: {"hours": list(tallies.hours.get(b, [0] * 24))} for b in sorted(bands_seen)},
         "skipped": {"under_floor": under_floor, "silence_days": len(tallies.silent_days)},
     }

@@ -14,7 +14,8 @@ k-anonymity floor ``k_min``: a cell under it teaches nothing):
    tried;
 2. *band*: the band cell (the segment cells of the band summed first, then the floor
    applied) added to the prior; the result is then scaled down, keeping its mean, to at most
-   ``pooling`` pseudo-exposures (:data:`POOLING`): what the band lends to one segment;
+   ``pooling`` pseudo-exposures (:data:`POOLING`): what the band lends to one segment
+   (``pooling`` 0: nothing, each segment learns alone);
 3. *segment*: the segment's own cell, when it passes the floor, added to that.
 
 A thin segment thus reads like its band; once its own exposures pass ``pooling`` by far,
@@ -41,7 +42,7 @@ __all__ = [
 
 PRIOR_STRENGTH = 10.0
 """Pseudo-exposures of the theme-wide prior."""
-POOLING = 200.0
+POOLING = 100.0
 """At most this many pseudo-exposures lent by a band to one of its segments."""
 DRAWS = 1000
 """Thompson draws per angle: the weight of an angle is the share of draws it wins."""

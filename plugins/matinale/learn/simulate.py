@@ -195,7 +195,7 @@ def simulate(
     editions: int = 14,
     floor: float = 0.05,
     k_min: int = 50,
-    pooling: float = 200.0,
+    pooling: float = 100.0,
     home: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -235,7 +235,9 @@ def simulate(
             totals["uniform"] += float((shown * rates).sum())
             for n in tests:
                 if n in winners:
-                    totals[f"etc{n}"] += float((exposures * rates[np.arange(len(rates)), winners[n]]).sum())
+                    totals[f"etc{n}"] += float(
+                        (exposures * rates[np.arange(len(rates)), winners[n]]).sum()
+                    )
                 else:
                     totals[f"etc{n}"] += float((shown * rates).sum())
             if night < len(tests):

@@ -149,7 +149,14 @@ def test_previews_never_enter_the_posterior() -> None:
     rows += _cell("devoir-civique", 200, 10)
     previews = [
         CountRow(
-            "2027-01-04T09:00+01:00", "2027-01-04", SEGMENT, THEME, "whatsapp", "familles", "preview", 5000
+            "2027-01-04T09:00+01:00",
+            "2027-01-04",
+            SEGMENT,
+            THEME,
+            "whatsapp",
+            "familles",
+            "preview",
+            5000,
         )
     ]
     plain, with_previews = _learn(rows, seed=9), _learn(rows + previews, seed=9)
@@ -172,12 +179,26 @@ def test_send_hour_and_channels_follow_the_band() -> None:
     for channel, shared in (("whatsapp", 5), ("facebook", 40), ("x", 15)):
         rows.append(
             CountRow(
-                "2027-01-04T08:00+01:00", "2027-01-04", SEGMENT, THEME, channel, "familles", "variant_shown", 400
+                "2027-01-04T08:00+01:00",
+                "2027-01-04",
+                SEGMENT,
+                THEME,
+                channel,
+                "familles",
+                "variant_shown",
+                400,
             )
         )
         rows.append(
             CountRow(
-                "2027-01-04T08:00+01:00", "2027-01-04", SEGMENT, THEME, channel, "familles", "share", shared
+                "2027-01-04T08:00+01:00",
+                "2027-01-04",
+                SEGMENT,
+                THEME,
+                channel,
+                "familles",
+                "share",
+                shared,
             )
         )
     document = _learn(rows, seed=1)
