@@ -12,6 +12,7 @@ from matinale.learn.learner import CountRow, band_of, learn
 from matinale.learn.model import Posterior, Tally, pooled, thompson_weights
 from matinale.learn.read import (
     eligible_from_rules,
+    learn_from_database,
     links_engine,
     read_counts,
     recent_editions,
@@ -25,6 +26,7 @@ __all__ = [
     "band_of",
     "eligible_from_rules",
     "learn",
+    "learn_from_database",
     "links_engine",
     "pooled",
     "read_counts",

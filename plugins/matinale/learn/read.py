@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "eligible_from_rules",
+    "learn_from_database",
     "links_engine",
     "read_counts",
     "recent_editions",
@@ -103,3 +104,42 @@ def eligible_from_rules(
         return cache[(band, theme)]
 
     return eligible
+
+
+def learn_from_database(
+    settings: Settings,
+    *,
+    segments: Mapping[str, str],
+    themes: Sequence[str],
+    eligible: Callable[[str, str], Sequence[str]],
+    edition: str,
+    seed: int,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
+    """``learned.json`` of ``edition`` from the counts database, with the campaign's
+    ``learn:`` settings and electoral silence (the night's ``learn`` task calls this)."""
+    from matinale.learn.learner import learn
+
+    own = engine is None
+    engine = engine or links_engine(settings.var_dir)
+    silent = silence_days(settings)
+    learning = settings.learning
+    try:
+        editions = recent_editions(engine, edition, learning.editions, silent=silent)
+        rows = read_counts(engine, editions)
+    finally:
+        if own:
+            engine.dispose()
+    return learn(
+        rows,
+        segments=segments,
+        themes=themes,
+        eligible=eligible,
+        edition=edition,
+        editions=editions,
+        floor=learning.exploration_floor,
+        k_min=learning.min_exposures,
+        silent=silent,
+        seed=seed,
+        pooling=learning.pooling,
+    )

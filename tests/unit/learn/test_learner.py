@@ -229,3 +229,63 @@ def test_counts_written_by_the_service_writer_read_back(tmp_path: Path) -> None:
     assert document["editions_read"] == editions
     assert _theme(document)["posterior"]["familles"]["exposures"] == 600
     engine.dispose()
+
+
+def test_the_night_learns_from_its_database_with_the_campaign_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protects the night's entry point: the counts database named by the environment, the
+    campaign's ``learn:`` settings, its electoral silence (the eve of 2027-04-11 and the day
+    itself teach nothing) and framing.yaml's eligible angles."""
+    from matinale.content.rules import load_rules
+    from matinale.learn import eligible_from_rules, learn_from_database, silence_days
+    from matinale.settings import load_settings
+
+    root = Path(__file__).resolve().parents[3]
+    monkeypatch.setenv("MATINALE_HOME", str(root))
+    monkeypatch.setenv("MATINALE_LINKS_DB_URL", f"sqlite:///{tmp_path / 'links.db'}")
+    campaign = tmp_path / "campaign.yaml"
+    campaign.write_text(
+        (root / "campaign.yaml").read_text(encoding="utf-8")
+        + "\nelections:\n  days:\n    - {date: 2027-04-11, name: Premier tour, round: 1}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(campaign)
+    silent = silence_days(settings)
+    assert [silent(date(2027, 4, d)) for d in (9, 10, 11, 12)] == [False, True, True, False]
+    engine = make_engine(f"sqlite:///{tmp_path / 'links.db'}")
+    migrate(engine)
+    rows = _cell("familles", 400, 40, day="2027-04-09") + _cell(
+        "quotidien", 400, 4, day="2027-04-09"
+    )
+    eve = CountRow(
+        "2027-04-10T09:00+02:00",
+        "2027-04-09",
+        SEGMENT,
+        THEME,
+        "whatsapp",
+        "quotidien",
+        "share",
+        300,
+    )
+    for row in [*rows, eve]:
+        moment = datetime.fromisoformat(row.hour).astimezone(UTC)
+        writer = Counts(engine, clock=lambda moment=moment: moment)
+        writer.add(row.edition, row.segment, row.event, (row.theme, row.channel, row.angle), row.n)
+        writer.flush()
+    segments = {SEGMENT: "65plus"}
+    eligible = eligible_from_rules(load_rules(root / "content_templates"), segments)
+    assert "familles" in eligible(SEGMENT, THEME) and "quotidien" in eligible(SEGMENT, THEME)
+    document = learn_from_database(
+        settings, segments=segments, themes=[THEME], eligible=eligible, edition="2027-04-12", seed=1
+    )
+    assert document["editions_read"] == ["2027-04-09"]
+    assert document["skipped"]["silence_days"] == 1
+    assert (document["floor"], document["k_min"]) == (
+        settings.learning.exploration_floor,
+        settings.learning.min_exposures,
+    )
+    entry = _theme(document)
+    assert entry["leading"] == "familles"
+    assert entry["posterior"]["quotidien"]["shares"] == 4  # the eve's 300 shares left out
+    engine.dispose()
