@@ -10,6 +10,7 @@ calls it after the link service (not in ``--smoke``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def run(
     return report
 
 
-def bench_learn(home: Path, *, out: Any = print) -> dict[str, Any]:
+def bench_learn(home: Path, *, out: Callable[[str], None] = print) -> dict[str, Any]:
     """:func:`run` for the harness, saying what it does first."""
     out("What the night learns: matinale simulate --nights 30 --segments 200 --seed 42")
     return run(home=home)
