@@ -218,6 +218,27 @@ class PrivacySection(Section):
     min_segment_size: int = Field(default=50, ge=0)
 
 
+class LearnSection(Section):
+    """What the night learns from the link counts (see matinale.learn)."""
+
+    editions: int = Field(
+        default=14, ge=1, le=400, description="How many recent editions' counts are read"
+    )
+    exploration_floor: float = Field(
+        default=0.05, ge=0, lt=1, description="Share of each segment's variants spread evenly"
+    )
+    min_exposures: int | None = Field(
+        default=None,
+        ge=1,
+        description="Cells with fewer exposures teach nothing (default: privacy.min_segment_size)",
+    )
+    pooling: float = Field(
+        default=100.0,
+        ge=0,
+        description="At most this many pseudo-exposures lent by an age band to a thin segment",
+    )
+
+
 class ContentSection(Section):
     channels: list[str] = Field(
         default_factory=list,
@@ -253,6 +274,7 @@ class CampaignFile(Section):
     retention: RetentionSection = RetentionSection()
     links: LinksSection = LinksSection()
     privacy: PrivacySection = PrivacySection()
+    learn: LearnSection = LearnSection()
     content: ContentSection = ContentSection()
     storage: StorageSection = StorageSection()
     limits: dict[str, int] | None = Field(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matinale import retention_cli
+from matinale.learn import commands as learn_commands
 from matinale.links import commands as links_commands
 from matinale.person import commands as person_commands
 from matinale.territories import commands as territories_commands
@@ -473,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     retention_cli.add_commands(commands)
     links_commands.add_commands(commands)  # links serve|rotate|stats, withdraw
     territories_commands.add_commands(commands)  # territories --top N [--json]
+    learn_commands.add_commands(commands)  # simulate --nights N --segments N [--seed] [--json]
     return parser
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "CampaignFile",
     "Clocks",
     "Election",
+    "Learning",
     "LinkService",
     "Retention",
     "Settings",
@@ -160,6 +161,18 @@ class LinkService:
 
 
 @dataclass(frozen=True)
+class Learning:
+    """What the night learns from the link counts (campaign.yaml ``learn:``; see
+    :mod:`matinale.learn`): editions read, exploration floor, k-anonymity floor of a cell,
+    pseudo-exposures a band lends to a thin segment."""
+
+    editions: int = 14
+    exploration_floor: float = 0.05
+    min_exposures: int = 50
+    pooling: float = 100.0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     campaign_file: Path
@@ -186,6 +199,7 @@ class Settings:
     retention: Retention = field(default_factory=lambda: Retention(30, None, 30, False))
     public_s3_url: str | None = None
     link_service: LinkService = field(default_factory=LinkService)
+    learning: Learning = field(default_factory=Learning)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -285,6 +299,12 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
             state_prefix=file.links.state_prefix,
             counts_retention_days=file.links.counts_retention_days,
             page_link_minutes=file.links.page_link_minutes,
+        ),
+        learning=Learning(
+            editions=file.learn.editions,
+            exploration_floor=file.learn.exploration_floor,
+            min_exposures=file.learn.min_exposures or file.privacy.min_segment_size or 1,
+            pooling=file.learn.pooling,
         ),
         raw=raw,
     )

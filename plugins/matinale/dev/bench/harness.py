@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench import report as reporting
+from matinale.dev.bench.learn import bench_learn
 from matinale.dev.bench.links import bench_links
 from matinale.dev.bench.probe import ChildResult, run_child
 from matinale.dev.bench.records import (
@@ -423,6 +424,11 @@ def run_bench(
             bench.failures.append(f"links: {type(exc).__name__}: {exc}")
     finally:
         server.stop(grace=1)  # throwaway data: weed's graceful stop would take ~15 s
+    try:  # what the night learns: the simulator (bench/learn.py, ~40 s); not in --smoke
+        if options.mode != "smoke":
+            report["learn"] = bench_learn(project, out=out)
+    except Exception as exc:  # noqa: BLE001 - the night's figures are still worth writing
+        bench.failures.append(f"learn: {type(exc).__name__}: {exc}")
     report["inputs"] = bench.inputs
     report["imports"] = (report.get("airflow") or {}).get("imports") or {
         "seconds": None,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from matinale.dev.bench.labels import _mib, _ratio, _rows, _seconds, throughput_label
+from matinale.dev.bench.learn import learn_lines
 from matinale.dev.bench.links import links_lines
 from matinale.dev.bench.report import GROWTH_EXPONENT_LIMIT, TARGET_ROWS, _run_at
 
@@ -221,6 +222,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append("")
     lines.extend(_airflow_lines(report))
     lines.extend(["", *links_lines(report.get("links"))])
+    lines.extend(["", *learn_lines(report.get("learn"))])
     imports = (report.get("imports") or {}).get("seconds")
     if imports is not None:
         lines.append(
@@ -277,6 +279,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     lines.extend(_airflow_lines(report))
     lines.extend(["", *links_lines(report.get("links"))])
+    lines.extend(["", *learn_lines(report.get("learn"))])
     lines.append("")
     lines.append("**Targets** (issue #11):")
     lines.append("")
