@@ -258,6 +258,53 @@ def _signature(text: str, legal: Sequence[str], size: int) -> frozenset[str]:
     return shingles(URL_PATTERN.sub(" ", _without(text, legal)), size)
 
 
+def _nearest(
+    items: Sequence[tuple[str, str, frozenset[str], Mapping[str, Any]]],
+) -> tuple[list[float], list[float], list[str]]:
+    """For each post of one channel and theme: the highest Jaccard to a post of another
+    band, to a post of another profile of the same band, and the segment of the former.
+
+    Every pair at once: intersections are one sparse product of the posts × shingles
+    matrix, so 600 posts (200 segments × 3 variants) cost milliseconds, not the 180,000
+    Python set intersections of a loop (60 s a night at 200 segments). Equal to
+    :func:`matinale.content.rules.jaccard` pair by pair (same integers, same division).
+    """
+    import numpy as np
+    from scipy import sparse
+
+    vocabulary: dict[str, int] = {}
+    rows: list[int] = []
+    columns: list[int] = []
+    for row, (_, _, signature, _) in enumerate(items):
+        for shingle in signature:
+            columns.append(vocabulary.setdefault(shingle, len(vocabulary)))
+            rows.append(row)
+    count = len(items)
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int64), (rows, columns)),
+        shape=(count, max(1, len(vocabulary))),
+    )
+    common = (matrix @ matrix.T).toarray()
+    sizes = np.diff(matrix.indptr)
+    union = sizes[:, None] + sizes[None, :] - common
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.where(union > 0, common / np.maximum(union, 1), 1.0)
+    segments = np.array([item[1] for item in items])
+    bands = np.array([item[0] for item in items])
+    same_segment = segments[:, None] == segments[None, :]
+    same_band = bands[:, None] == bands[None, :]
+    other = np.where(~same_band, similarity, 0.0)
+    sister = np.where(same_band & ~same_segment, similarity, 0.0)
+    best_other = other.max(axis=1) if count else np.zeros(0)
+    nearest = other.argmax(axis=1) if count else np.zeros(0, dtype=int)
+    best_same = sister.max(axis=1) if count else np.zeros(0)
+    return (
+        best_other.tolist(),
+        best_same.tolist(),
+        [str(segments[j]) for j in nearest.tolist()],
+    )
+
+
 def cross_similarity(
     documents: Sequence[Mapping[str, Any]],
     *,
@@ -271,8 +318,6 @@ def cross_similarity(
 
     ``documents`` are posts.json documents. Returns the shares and the worst examples.
     """
-    from matinale.content.rules import jaccard
-
     wanted = set(channels)
     groups: dict[tuple[str, str], list[tuple[str, str, frozenset[str], dict[str, Any]]]] = {}
     for document in documents:
@@ -285,19 +330,11 @@ def cross_similarity(
     total = other_band = same_band = 0
     worst: list[tuple[float, str]] = []
     for items in groups.values():
-        for band, segment, signature, post in items:
+        others, sames, nearests = _nearest(items)
+        for (_, segment, _unused, post), best_other, best_same, nearest in zip(
+            items, others, sames, nearests, strict=True
+        ):
             total += 1
-            best_other = best_same = 0.0
-            for band2, segment2, signature2, _ in items:
-                if segment2 == segment:
-                    continue
-                value = jaccard(signature, signature2)
-                if band2 != band:
-                    if value > best_other:
-                        best_other = value
-                        nearest = segment2
-                elif value > best_same:
-                    best_same = value
             if best_other > close:
                 other_band += 1
                 worst.append(

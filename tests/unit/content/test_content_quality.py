@@ -7,6 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from matinale.content import BriefError, PostWriter, RulesError, load_brief, load_rules
 from matinale.content.quality import (
@@ -307,3 +310,52 @@ def _json(value: dict) -> str:
     import json
 
     return json.dumps(value)
+
+
+def _loop_nearest(items: list) -> tuple[list[float], list[float], list[str]]:
+    """The pair-by-pair loop the sparse product replaced (the reference)."""
+    from matinale.content.rules import jaccard
+
+    others, sames, nearests = [], [], []
+    for band, segment, signature, _ in items:
+        best_other = best_same = 0.0
+        nearest = ""
+        for band2, segment2, signature2, _ in items:
+            if segment2 == segment:
+                continue
+            value = jaccard(signature, signature2)
+            if band2 != band:
+                if value > best_other:
+                    best_other, nearest = value, segment2
+            elif value > best_same:
+                best_same = value
+        others.append(best_other)
+        sames.append(best_same)
+        nearests.append(nearest)
+    return others, sames, nearests
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["18-24", "65plus", "territory"]),
+            st.sampled_from(["p01", "p02", "p03"]),
+            st.frozensets(st.sampled_from([f"s{i}" for i in range(12)]), max_size=8),
+        ),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_the_sparse_similarity_equals_the_pair_by_pair_loop(drawn: list) -> None:
+    """Same maxima (exactly: same integers, same division) and the same nearest segment
+    wherever a post is close to another band's."""
+    from matinale.content.quality import _nearest
+
+    items = [(band, f"{band}-{profile}", signature, {}) for band, profile, signature in drawn]
+    others, sames, nearests = _nearest(items)
+    expected_others, expected_sames, expected_nearests = _loop_nearest(items)
+    assert others == expected_others and sames == expected_sames
+    for value, got, expected in zip(others, nearests, expected_nearests, strict=True):
+        if value > 0:
+            assert got == expected
