@@ -187,3 +187,25 @@ def build(
         inputs={"campaign.yaml": "0" * 64, "code_version": "test"},
         compliance=COMPLIANCE,
     )
+
+
+def render_sample_pages(
+    store: Store, prefix: str, *, beacon_origin: str | None
+) -> dict[str, bytes]:
+    """The activist pages of the bundle :func:`build` wrote under ``prefix``, rendered as
+    publish renders them (relative links, the sample campaign, a fixed publication time)."""
+    from datetime import UTC, datetime
+
+    from matinale.bundle import read_bundle_files, render_pages
+    from matinale.bundle.page import relative_linker
+
+    s = settings()
+    return render_pages(
+        read_bundle_files(store, prefix),
+        store.get_json(f"{prefix}/manifest.json"),
+        campaign=s.campaign,
+        zone=s.clocks.campaign_tz,
+        published_at=datetime(2026, 11, 24, 4, 12, tzinfo=UTC),
+        linker=relative_linker,
+        beacon_origin=beacon_origin,
+    )

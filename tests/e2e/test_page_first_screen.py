@@ -16,17 +16,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bundle_samples import SEGMENTS, build, settings
+from bundle_samples import SEGMENTS, build, render_sample_pages
 from chromium import PHONE, launch_phone
 from links_live import link_settings, live_service
 
-from matinale.bundle import read_bundle_files, render_pages
-from matinale.bundle.page import relative_linker
 from matinale.links import LinkState
 from matinale.links.counts import Counts, make_engine
 from matinale.store import LocalStore
@@ -43,16 +41,7 @@ def sample_pages(folder: Path, beacon_origin: str | None) -> dict[str, Any]:
     for segment in SEGMENTS:
         key = f"b/{segment['id']}/posts.json"
         store.put_bytes(key, json.dumps({**store.get_json(key), "angle": ANGLE}).encode())
-    s = settings()
-    pages = render_pages(
-        read_bundle_files(store, "b"),
-        store.get_json("b/manifest.json"),
-        campaign=s.campaign,
-        zone=s.clocks.campaign_tz,
-        published_at=datetime(2026, 11, 24, 4, 12, tzinfo=UTC),
-        linker=relative_linker,
-        beacon_origin=beacon_origin,
-    )
+    pages = render_sample_pages(store, "b", beacon_origin=beacon_origin)
     site = folder / "site"
     for path, data in pages.items():
         (site / path).parent.mkdir(parents=True, exist_ok=True)

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from bundle_samples import SEGMENTS, build, settings
+from bundle_samples import SEGMENTS, build, render_sample_pages
 
-from matinale.bundle import BundleError, read_bundle_files, render_pages
-from matinale.bundle.page import PAGE_FONT, relative_linker, typographic
+from matinale.bundle import BundleError
+from matinale.bundle.page import PAGE_FONT, typographic
 from matinale.store import LocalStore
 
 SEGMENT = SEGMENTS[0]["id"]
@@ -47,16 +46,7 @@ def _render(tmp_path: Path, origin: str | None, angle: str | None = "mobiliser")
     key = f"b/{SEGMENT}/posts.json"
     if angle is not None:
         store.put_json(key, {**store.get_json(key), "angle": angle})
-    s = settings()
-    pages = render_pages(
-        read_bundle_files(store, "b"),
-        store.get_json("b/manifest.json"),
-        campaign=s.campaign,
-        zone=s.clocks.campaign_tz,
-        published_at=datetime(2026, 11, 24, 4, 12, tzinfo=UTC),
-        linker=relative_linker,
-        beacon_origin=origin,
-    )
+    pages = render_sample_pages(store, "b", beacon_origin=origin)
     return {path: data.decode() for path, data in pages.items()}
 
 
