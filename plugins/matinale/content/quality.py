@@ -246,10 +246,11 @@ def check_post(where: str, post: Mapping[str, Any], **options: Any) -> None:
 
 def _band_key(document: Mapping[str, Any]) -> str:
     """The age band a segment speaks to; territorial packs count as one band."""
-    segment = str(document.get("segment", ""))
-    if segment.startswith("t-") or document.get("kind") == "territory":
+    from matinale.segment import band_of
+
+    if document.get("kind") == "territory":
         return "territory"
-    return segment.rsplit("-", 1)[0]
+    return band_of(str(document.get("segment", "")))
 
 
 def _signature(text: str, legal: Sequence[str], size: int) -> frozenset[str]:

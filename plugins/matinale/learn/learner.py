@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from matinale.learn.model import POOLING, Posterior, Tally, pooled, theme_prior, thompson_weights
+from matinale.segment.types import band_of
 
 __all__ = ["CountRow", "band_of", "learn"]
 
@@ -63,15 +64,6 @@ class CountRow(NamedTuple):
     angle: str
     event: str
     n: int
-
-
-def band_of(segment: str) -> str:
-    """The age band of a segment id (``65plus-p03`` → ``65plus``); ``t-<code>`` packs count as
-    one pseudo-band, ``territory``."""
-    if segment.startswith("t-"):
-        return "territory"
-    band, _, profile = segment.rpartition("-p")
-    return band if band and profile.isdigit() else segment
 
 
 @dataclass

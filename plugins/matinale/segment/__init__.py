@@ -53,7 +53,7 @@ from matinale.segment.errors import (
     SegmentationError,
     SegmentDefinitionError,
 )
-from matinale.segment.types import Segment, SegmentKind, Territory
+from matinale.segment.types import Segment, SegmentKind, Territory, band_of
 
 if TYPE_CHECKING:
     from matinale.segment.adults import ages_on
@@ -143,6 +143,7 @@ __all__ = [
     "SegmentationError",
     "SegmentationResult",
     "Territory",
+    "band_of",
     "TerritoryPack",
     "ages_on",
     "assignment_drift",

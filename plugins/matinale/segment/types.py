@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["Segment", "SegmentKind", "Territory"]
+__all__ = ["Segment", "SegmentKind", "Territory", "band_of"]
 
 SegmentKind = Literal["main", "territory"]
 
@@ -30,6 +30,15 @@ def _at(name: str) -> str:
     if name.startswith("Les "):
         return f"aux {name[4:]}"
     return f"à {name}"
+
+
+def band_of(segment: str) -> str:
+    """The age band of a segment id (``65plus-p03`` → ``65plus``); ``t-<code>`` packs count as
+    one pseudo-band, ``territory``; any other id is its own band."""
+    if segment.startswith("t-"):
+        return "territory"
+    band, _, profile = segment.rpartition("-p")
+    return band if band and profile.isdigit() else segment
 
 
 @dataclass(frozen=True)
