@@ -9,6 +9,8 @@ morning bundle activists open on their phones. It starts at `clocks.nightly_star
    cut-off (01:30 Paris), then fails with a clear message: no brief, no publication;
 2. **prepare** — the newest supporter export and the brief, checksums recorded;
 3. **ingest** → **privacy** → **segment** — validated rows, adults only, segments;
+   **learn** — from the link counts of recent mornings (connection `matinale_links_db`),
+   each segment's angle weights, channel order and send hour (`learned.json`);
 4. **content** / **visuals** — mapped over a few batches of segments per core, so a failed
    batch retries alone; **contact_sheet** — every card of the night on one image for staff;
 5. **bundle** → **checks** — pages, manifest, pre-publish checks;
@@ -55,6 +57,7 @@ from matinale.night import (
     CONTENT,
     GATE,
     INGEST,
+    LEARN,
     PLAN,
     PREPARE,
     PRIVACY,
@@ -81,6 +84,7 @@ TIMEOUTS: dict[str, timedelta] = {
     INGEST: 20 * MINUTE,
     PRIVACY: 10 * MINUTE,
     SEGMENT: 15 * MINUTE,
+    LEARN: 10 * MINUTE,
     PLAN: 10 * MINUTE,
     CONTENT: 20 * MINUTE,
     VISUALS: 30 * MINUTE,
@@ -144,7 +148,7 @@ def matinale_nightly():
 
     brief = BriefSensor(task_id=WAIT_FOR_BRIEF, execution_timeout=TIMEOUTS[WAIT_FOR_BRIEF])
     prepared = stage[PREPARE]()
-    steps = [stage[INGEST](), stage[PRIVACY](), stage[SEGMENT]()]
+    steps = [stage[INGEST](), stage[PRIVACY](), stage[SEGMENT](), stage[LEARN]()]
     batches = plan()
     posts = stage[CONTENT].expand(batch=batches)
     cards = stage[VISUALS].expand(batch=batches)
@@ -166,7 +170,7 @@ def matinale_nightly():
         # Staff hear that the edition is out (counts, overview link); a skipped publish is silent.
         on_success_callback=MatinaleNotifier(event="edition_ready"),
     )()
-    brief >> prepared >> steps[0] >> steps[1] >> steps[2] >> batches
+    brief >> prepared >> steps[0] >> steps[1] >> steps[2] >> steps[3] >> batches
     cards >> sheet
     [posts, cards, sheet] >> built >> checked >> allowed >> approval >> done
     # The status record runs after everything, whatever happened, and never changes the

@@ -239,6 +239,21 @@ class LearnSection(Section):
     )
 
 
+class DeliverySection(Section):
+    """Direct messages (SMS, e-mail) the campaign sends from the delivery file."""
+
+    send_time: str = Field(
+        default="07:30",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Paris time (HH:MM) of send_at when the night has learnt no better hour",
+    )
+    max_messages_per_week: int = Field(
+        default=3,
+        ge=0,
+        description="At most this many direct messages per person in any 7 days (rolling)",
+    )
+
+
 class ContentSection(Section):
     channels: list[str] = Field(
         default_factory=list,
@@ -275,6 +290,7 @@ class CampaignFile(Section):
     links: LinksSection = LinksSection()
     privacy: PrivacySection = PrivacySection()
     learn: LearnSection = LearnSection()
+    delivery: DeliverySection = DeliverySection()
     content: ContentSection = ContentSection()
     storage: StorageSection = StorageSection()
     limits: dict[str, int] | None = Field(

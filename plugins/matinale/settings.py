@@ -49,6 +49,7 @@ __all__ = [
     "Campaign",
     "CampaignFile",
     "Clocks",
+    "Delivery",
     "Election",
     "Learning",
     "LinkService",
@@ -173,6 +174,15 @@ class Learning:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Direct messages (campaign.yaml ``delivery:``): the send time when the night has learnt
+    none (Paris ``HH:MM``) and the most messages a person gets in any 7 days."""
+
+    send_time: str = "07:30"
+    max_messages_per_week: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     campaign_file: Path
@@ -200,6 +210,7 @@ class Settings:
     public_s3_url: str | None = None
     link_service: LinkService = field(default_factory=LinkService)
     learning: Learning = field(default_factory=Learning)
+    delivery: Delivery = field(default_factory=Delivery)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -306,6 +317,7 @@ def _settings(file: CampaignFile, raw: dict[str, Any], home: Path, campaign_file
             min_exposures=file.learn.min_exposures or file.privacy.min_segment_size or 1,
             pooling=file.learn.pooling,
         ),
+        delivery=Delivery(**file.delivery.model_dump()),
         raw=raw,
     )
 

@@ -66,6 +66,7 @@ _STAGES = {
     "ingest": "lecture du fichier des soutiens",
     "privacy": "consentements et exclusions",
     "segment": "segmentation",
+    "learn": "ce qui a marché les jours précédents",
     "plan": "répartition en lots",
     "content": "rédaction des posts",
     "visuals": "création des visuels",

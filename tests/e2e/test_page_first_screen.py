@@ -26,10 +26,12 @@ from chromium import PHONE, launch_phone
 from links_live import link_settings, live_service
 
 from matinale.links import LinkState
+from matinale.links.codes import CODE_ALPHABET
 from matinale.links.counts import Counts, make_engine
 from matinale.store import LocalStore
 
 ANGLE = "mobiliser"
+VARIANT_ANGLES = (ANGLE, "devoir-civique", "proximite")
 SEGMENT = SEGMENTS[0]["id"]
 
 
@@ -40,7 +42,10 @@ def sample_pages(folder: Path, beacon_origin: str | None) -> dict[str, Any]:
     build(store, "b")
     for segment in SEGMENTS:
         key = f"b/{segment['id']}/posts.json"
-        store.put_bytes(key, json.dumps({**store.get_json(key), "angle": ANGLE}).encode())
+        data = store.get_json(key)
+        for post in data["posts"]:  # each version its own angle, as the content stage writes
+            post["angle"] = VARIANT_ANGLES[(post["variant"] - 1) % len(VARIANT_ANGLES)]
+        store.put_bytes(key, json.dumps({**data, "angle": ANGLE}).encode())
     pages = render_sample_pages(store, "b", beacon_origin=beacon_origin)
     site = folder / "site"
     for path, data in pages.items():
@@ -157,6 +162,7 @@ def test_first_screen_share_with_the_image_and_the_service_down(tmp_path: Path) 
 
         # Protects item 4: the shared file is the inline card preview, named after the post.
         text = first.locator(".variante:not([hidden]) .texte").text_content()
+        shown_angle = first.locator(".variante:not([hidden])").get_attribute("data-angle")
         first.get_by_role("button", name="Partager").click()
         page.wait_for_function("window.__partages.length === 1")
         shared = page.evaluate("window.__partages[0]")
@@ -172,11 +178,16 @@ def test_first_screen_share_with_the_image_and_the_service_down(tmp_path: Path) 
         page.wait_for_timeout(300)  # let the beacons leave
         beacons = page.evaluate("window.__balises")
 
-    # Beacons (issue 17 item 7): shown, shared, copied, each naming the page's cell.
+    # Beacons (issue 17 item 7): shown, shared, copied, each naming the cell of the version
+    # on screen: its own angle (issue 18: the night learns per angle), as posts.json has it.
     assert {(b["url"], b["type"]) for b in beacons} == {(f"{beacon}/e", "text/plain")}
     sent = [json.loads(b["body"]) for b in beacons]
+    whatsapp = [
+        p for p in sample["posts"] if p["theme"] == "pouvoir-achat" and p["channel"] == "whatsapp"
+    ]
+    assert shown_angle and shown_angle in {p["angle"] for p in whatsapp}
     cell = {"edition": "2026-11-24", "segment": SEGMENT, "theme": "pouvoir-achat"}
-    cell |= {"channel": "whatsapp", "angle": "mobiliser"}
+    cell |= {"channel": "whatsapp", "angle": shown_angle}
     assert {**cell, "event": "variant_shown"} in sent
     assert {**cell, "event": "share"} in sent and {**cell, "event": "copy"} in sent
     assert len(sent) == len({json.dumps(b, sort_keys=True) for b in sent})  # each once
@@ -191,6 +202,48 @@ def test_first_screen_share_with_the_image_and_the_service_down(tmp_path: Path) 
         )
     ]
     assert problems == []
+
+
+# The phone's dice, fixed: every draw of the page reads 0.5.
+HALF_RANDOM = "Math.random = () => 0.5;"
+
+
+def test_the_phone_starts_on_a_version_drawn_by_the_learned_weights(tmp_path: Path) -> None:
+    """Issue 18 item 3: the first version shown is drawn by the weights the night learnt
+    (posts.json ``weight``), and "Autre version" goes from the likeliest to the least."""
+    store = LocalStore(tmp_path / "work")
+    build(store, "b", variants=3)
+    key = f"b/{SEGMENT}/posts.json"
+    data = store.get_json(key)
+    by_number = {1: 0.1, 2: 0.3, 3: 0.6}  # the draw at 0.5 lands on version 3; even chances, 2
+    for post in data["posts"]:
+        post["angle"] = f"angle-{post['variant']}"  # one angle each: weights stay as written
+        post["weight"] = by_number[post["variant"]]
+    store.put_bytes(key, json.dumps(data).encode())
+    site = tmp_path / "site"
+    for path, page_bytes in render_sample_pages(store, "b", beacon_origin=None).items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_bytes(page_bytes)
+    with served(site) as base, phone(tmp_path / "profile") as browser:
+        page = browser["page"]
+        page.add_init_script(HALF_RANDOM)
+        assert page.goto(f"{base}/{SEGMENT}/index.html", wait_until="load").status == 200
+        first = page.locator("article.post").first
+        weights = [float(v.get_attribute("data-poids")) for v in first.locator(".variante").all()]
+        assert weights == [0.1, 0.3, 0.6]
+        # Even chances would start on version 2 (0.5 × 3); the weights start on version 3.
+        assert first.get_attribute("data-choix") == "2"
+        assert first.locator(".variante:not([hidden]) .version").text_content() == (
+            "Version 3 sur 3"
+        )
+        # "Autre version" goes from the likeliest to the least: 3 → 2 → 1 → 3 (in numbers'
+        # order it would go 3 → 1 → 2).
+        order = []
+        for _ in range(3):
+            first.get_by_role("button", name="Autre version").click()
+            order.append(first.get_attribute("data-choix"))
+        assert order == ["1", "0", "2"]
+        assert browser["problems"] == []
 
 
 EDITION = date(2026, 11, 24)
@@ -214,21 +267,23 @@ def test_one_copier_tap_is_one_counted_copy(
     port = _closed_port()
     sample = sample_pages(tmp_path, f"http://127.0.0.1:{port}")
     # The run's cells, as publish registers them from posts.json (one short link per cell).
-    cells = sorted({(p["theme"], p["channel"]) for p in sample["posts"]})
+    cells = sorted({(p["theme"], p["channel"], p["angle"]) for p in sample["posts"]})
     state = LinkState(client, bucket)
     state.reserve_stem(EDITION, "run1", stem="abc")
     state.register_run(
         EDITION,
         "run1",
         {
-            f"abcdefg{'23456789abcdefghjkmnpq'[i]}": {
+            "abcdef"
+            + CODE_ALPHABET[i // len(CODE_ALPHABET)]
+            + CODE_ALPHABET[i % len(CODE_ALPHABET)]: {
                 "segment": SEGMENT,
                 "theme": theme,
                 "channel": channel,
-                "angle": ANGLE,
+                "angle": angle,
                 "destination": "https://ensemble-demain.example.org/agir",
             }
-            for i, (theme, channel) in enumerate(cells)
+            for i, (theme, channel, angle) in enumerate(cells)
         },
     )
     db_url = f"sqlite:///{tmp_path / 'links.db'}"

@@ -183,6 +183,7 @@ def run_stage(
         "only": only_segments(params) or None,
         "skip_visuals": bool(params.get("skip_visuals")),
         "client": client,
+        "links_db": links_db_url() if "links_db" in stage.takes else None,
     }
     if ctx is not None:
         inputs["ctx"] = _ctx(ctx)
@@ -193,6 +194,27 @@ def run_stage(
     if stage.name == night.PUBLISH and "outlet_events" in context:
         _announce(context, ctx or {}, summary, settings)
     return summary
+
+
+def links_db_url() -> str | None:
+    """The SQLAlchemy URL of the Airflow connection ``matinale_links_db`` when it is defined
+    in Airflow (the UI, a secrets backend); None when the environment defines it
+    (``AIRFLOW_CONN_MATINALE_LINKS_DB``, ``MATINALE_LINKS_DB_URL``: read as is by
+    :func:`matinale.links.counts.database_url`) or nothing does (SQLite under ``var/``)."""
+    from matinale.links.counts import CONN_ID
+
+    if os.environ.get("MATINALE_LINKS_DB_URL") or os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}"):
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        uri = BaseHook.get_connection(CONN_ID).get_uri()
+    except AirflowNotFoundException:
+        return None
+    return (
+        "postgresql://" + uri.removeprefix("postgres://") if uri.startswith("postgres://") else uri
+    )
 
 
 def _announce(

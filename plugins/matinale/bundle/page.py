@@ -15,6 +15,7 @@ import hashlib
 import json
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -118,6 +119,25 @@ def _channel_order(social: Sequence[Channel], learned: Sequence[str] = ()) -> li
     preference = [*learned, FIRST_CHANNEL]
     rank = {channel_id: i for i, channel_id in enumerate(dict.fromkeys(preference))}
     return sorted(social, key=lambda c: rank.get(c.id, len(rank)))
+
+
+def starting_weights(variants: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """How likely a phone starts on each variant (page.js draws by them; "Autre version"
+    follows them): its angle's learned weight (posts.json ``weight``) shared among the
+    variants that make that angle, summing to 1; all None (even chances) when some variant
+    has no weight (no learned.json) or they sum to nothing."""
+    raw = [v.get("weight") for v in variants]
+    numbers = [float(w) for w in raw if isinstance(w, int | float) and w >= 0]
+    if not raw or len(numbers) != len(raw):
+        return [None] * len(variants)
+    per_angle = Counter(str(v.get("angle") or "") for v in variants)
+    shared = [
+        w / per_angle[str(v.get("angle") or "")] for v, w in zip(variants, numbers, strict=True)
+    ]
+    total = sum(shared)
+    if total <= 0:
+        return [None] * len(variants)
+    return [f"{w / total:.4f}" for w in shared]
 
 
 def render_page(template: str, **context: Any) -> bytes:
@@ -226,8 +246,12 @@ def _segment_page_model(
                             "text": str(p.get("text", "")),
                             "link": str(p.get("link", "")),
                             "number": p.get("variant", i + 1),
+                            "angle": str(p.get("angle") or ""),
+                            "weight": weight,
                         }
-                        for i, p in enumerate(variants)
+                        for i, (p, weight) in enumerate(
+                            zip(variants, starting_weights(variants), strict=True)
+                        )
                     ],
                 }
             )

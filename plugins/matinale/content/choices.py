@@ -64,9 +64,12 @@ class _Choosing:
         """The form of address of this channel's posts: the brief's; vous in direct messages."""
         return "vous" if self.w.registry[channel].direct else self.w.brief.address
 
-    def angles(self, theme: Theme, address: str, rng: random.Random) -> list[_Angle]:
+    def angles(
+        self, theme: Theme, address: str, rng: random.Random, lead: str | None = None
+    ) -> list[_Angle]:
         """The angles of this theme's variants: the segment's own first, then the others
-        eligible for its band and the theme, in the seed's order."""
+        eligible for its band and the theme, in the seed's order. ``lead`` (the learned
+        leading angle of a direct message) goes first when it is eligible."""
         rules = self.w.rules
         eligible = [
             rules.angles[name]
@@ -78,6 +81,10 @@ class _Choosing:
             if self.segment.kind == "territory":
                 return [self.angle]  # a pack's posts are all about its place
             eligible.insert(0, self.angle)
+        led = next((a for a in eligible if a.id == lead), None)
+        if led is not None:
+            eligible.remove(led)
+            eligible.insert(0, led)
         if not eligible:
             raise ContentError(
                 f"segment {self.segment_id}, theme {theme.id}: no angle of content_templates/framing.yaml "
@@ -95,8 +102,10 @@ class _Choosing:
         # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
         rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
         address = self.address(channel)
+        # A direct message is sent once: it leads with what the night learnt works best.
+        lead = self.w.lead(self.segment_id, theme.id) if self.w.registry[channel].direct else None
         lists: list[tuple[str, list[list[Piece]]]] = []
-        for angle in self.angles(theme, address, rng):
+        for angle in self.angles(theme, address, rng, lead):
             dims = []
             for pieces in (angle.openers, angle.ctas, angle.cta_intros, angle.hashtag_sets):
                 fitting = [p for p in pieces if p.fits(theme.id, self.band, address)]
@@ -111,8 +120,9 @@ class _Choosing:
         line = self.staff_line
         if line is not None and line.theme in ("", theme.id):
             if line.theme or theme.id == self.theme_order()[0].id:
-                # The staff's line of the day opens variant 1 of its theme, in its angle.
-                angle_id = line.angle or self.angle.id
+                # The staff's line of the day opens variant 1 of its theme, in its angle
+                # (none named: the learned lead of a direct message, else the segment's).
+                angle_id = line.angle or lead or self.angle.id
                 dims = next((d for a, d in lists if a == angle_id), lists[0][1])
                 yield _Choice(
                     line.text,

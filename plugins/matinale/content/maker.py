@@ -5,7 +5,7 @@ from __future__ import annotations
 import html as _html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
@@ -57,9 +57,11 @@ class SegmentPosts:
     themes: list[str]
     posts: list[dict[str, Any]]
     similarity: list[dict[str, Any]]
+    #: The segment's channels, most shared first, when the night learnt it (the page's order).
+    channel_order: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "segment": self.segment,
             "edition": self.edition.isoformat(),
             "angle": self.angle,
@@ -67,6 +69,9 @@ class SegmentPosts:
             "posts": self.posts,
             "similarity": self.similarity,
         }
+        if self.channel_order:
+            data["channel_order"] = self.channel_order
+        return data
 
 
 class _SegmentMaker(_Choosing):
@@ -452,8 +457,13 @@ class _SegmentMaker(_Choosing):
         similarity: list[dict[str, Any]] = []
         themes = self.theme_order()
         for theme in themes:
+            learned = self.w.learned_theme(self.segment_id, theme.id)
             for channel in self.w.channels:
                 accepted, summary = self.theme_channel(theme, channel)
+                if learned:  # each variant's starting weight on the page: its angle's
+                    weights = learned["weights"]
+                    for post in accepted:
+                        post["weight"] = round(float(weights.get(post["angle"], 0.0)), 6)
                 posts.extend(accepted)
                 similarity.append(summary)
         return SegmentPosts(
@@ -463,4 +473,5 @@ class _SegmentMaker(_Choosing):
             [t.id for t in themes],
             posts,
             similarity,
+            self.w.channel_order(self.segment_id),
         )

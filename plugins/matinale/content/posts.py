@@ -80,6 +80,7 @@ class PostWriter:
         variants: int = 3,
         allowed_domains: Sequence[str] | None = None,
         short: ShortLinks | None = None,
+        learned: Mapping[str, Any] | None = None,
     ) -> None:
         self.registry: dict[str, Channel] = load_channels(Path(templates_dir)).channels
         unknown = sorted(set(channels) - set(self.registry))
@@ -105,6 +106,9 @@ class PostWriter:
         # (set by the content stage: matinale.night.run.short_links).
         self.own = own_domain(str(self.campaign.get("website") or "")) or None
         self.short: ShortLinks | None = short
+        # What the night learnt (learned.json's "segments"; set by the content stage):
+        # direct messages lead with the leading angle, variants carry their angle's weight.
+        self.learned: dict[str, Any] = dict(learned or {})
         self._check_campaign()
         self.templates: dict[str, tuple[Any, ...]] = {
             channel: tuple(
@@ -145,7 +149,25 @@ class PostWriter:
             # The run's short links: a worker without them would print long links (the
             # bench's 200-segment night printed 42 % of its posts so).
             "short": self.short,
+            "learned": self.learned,
         }
+
+    def learned_theme(self, segment: str, theme: str) -> Mapping[str, Any] | None:
+        """learned.json's entry of a segment and theme, or None when the night has none."""
+        entry = self.learned.get(segment)
+        return entry.get("themes", {}).get(theme) if entry else None
+
+    def lead(self, segment: str, theme: str) -> str | None:
+        """The angle direct messages lead with: the learned leading angle once counts back
+        it (some angle's posterior is not the prior alone), else None (the rules' angle)."""
+        found = self.learned_theme(segment, theme)
+        if not found or all(p.get("source") == "prior" for p in found["posterior"].values()):
+            return None
+        return str(found["leading"])
+
+    def channel_order(self, segment: str) -> list[str]:
+        """The segment's channels, most shared first (learned.json), or [] when not known."""
+        return list((self.learned.get(segment) or {}).get("channels", ()))
 
     def _check_campaign(self) -> None:
         direct = [channel for channel in self.channels if self.registry[channel].direct]
@@ -180,6 +202,7 @@ class WriterOptions(TypedDict):
     templates_dir: Path
     variants: NotRequired[int]
     allowed_domains: NotRequired[Sequence[str] | None]
+    learned: NotRequired[Mapping[str, Any] | None]
 
 
 def render_segment_posts(

@@ -9,6 +9,7 @@ locally): :func:`links_engine`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -23,6 +24,8 @@ from matinale.links.counts import COUNTS, database_url, make_engine
 if TYPE_CHECKING:
     from matinale.content.rules import ContentRules
     from matinale.settings import Settings
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "eligible_from_rules",
@@ -125,8 +128,15 @@ def learn_from_database(
     silent = silence_days(settings)
     learning = settings.learning
     try:
-        editions = recent_editions(engine, edition, learning.editions, silent=silent)
-        rows = read_counts(engine, editions)
+        if sa.inspect(engine).has_table(COUNTS.name):
+            editions = recent_editions(engine, edition, learning.editions, silent=silent)
+            rows = read_counts(engine, editions)
+        else:  # the link service has never run here (make run, a first night): nothing yet
+            log.warning(
+                "No %s table in the counts database: nothing to learn from, weights stay even",
+                COUNTS.name,
+            )
+            editions, rows = [], []
     finally:
         if own:
             engine.dispose()

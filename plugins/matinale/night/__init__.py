@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from matinale.night.cards import run_contact_sheet, run_visuals
+from matinale.night.learning import run_learn
+from matinale.night.posts import plan_batches, run_content
 from matinale.night.release import publish_config, run_checks, run_publish
 from matinale.night.run import (
     NightError,
@@ -38,7 +37,6 @@ from matinale.night.run import (
     pii_scanner,
     reserve_short_links,
     segments_of,
-    short_links,
 )
 from matinale.settings import Settings
 from matinale.store import Store
@@ -51,6 +49,7 @@ __all__ = [
     "CONTENT",
     "GATE",
     "INGEST",
+    "LEARN",
     "PLAN",
     "PREPARE",
     "PRIVACY",
@@ -73,6 +72,7 @@ __all__ = [
     "run_contact_sheet",
     "run_content",
     "run_ingest",
+    "run_learn",
     "run_prepare",
     "run_privacy",
     "run_publish",
@@ -285,93 +285,6 @@ def run_segment(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     return summary
 
 
-def plan_batches(
-    store: Store,
-    ctx: RunContext,
-    *,
-    per_core: int = 2,
-    cores: int = 2,
-    only: list[str] | None = None,
-) -> list[list[str]]:
-    """Split the segments into a few batches per core for dynamic task mapping."""
-    ids = [s.id for s in segments_of(store, ctx) if not only or s.id in only]
-    if not ids:
-        return []
-    count = min(len(ids), max(1, per_core * cores))
-    size = math.ceil(len(ids) / count)
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
-def run_content(
-    settings: Settings, store: Store, ctx: RunContext, batch: list[str]
-) -> dict[str, Any]:
-    """Posts of each segment of ``batch``: ``<segment>/posts.json`` and ``posts.md`` in the bundle."""
-    from matinale.bundle import french_date
-    from matinale.content import PostWriter, load_brief, write_segments
-
-    brief = load_brief(Path(ctx.brief_file), ctx.edition, allowed_domains=settings.allowed_domains)
-    writer = PostWriter.from_settings(brief, settings)
-    writer.short = short_links(
-        store,
-        ctx,
-        [t.id for t in brief.themes],
-        sorted(writer.registry),
-        list(writer.rules.angles),  # numbered in sorted order by short_links
-    )
-    by_id = {s.id: s for s in segments_of(store, ctx)}
-    missing = [s for s in batch if s not in by_id]
-    if missing:
-        raise NightError(
-            f"segments {missing} are not in segments.json of this run; rerun the segment stage"
-        )
-    posts = shortened = rejected = fewer = 0
-    similarities: list[float] = []
-    # Segments render in this process and a pool of others (one per core; MATINALE_CONTENT_WORKERS);
-    # a thread stores the files meanwhile, so rendering never waits for the disk or S3.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-content-store") as storing:
-        stored: deque[Future[None]] = deque()
-        for files in write_segments(
-            writer, [by_id[s] for s in batch], date_text=french_date(brief.edition)
-        ):
-            stored.append(
-                storing.submit(
-                    store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.json", files.posts_json
-                )
-            )
-            stored.append(
-                storing.submit(
-                    store.put_bytes, f"{ctx.bundle}/{files.segment}/posts.md", files.posts_md
-                )
-            )
-            while stored and stored[0].done():
-                stored.popleft().result()  # a failed write fails the task now
-            posts += files.posts
-            shortened += files.shortened
-            for variants, rejected_here, most in files.similarity:
-                rejected += rejected_here
-                fewer += variants < settings.variants
-                similarities.append(most)
-        for future in stored:
-            future.result()
-    summary = {
-        "segments": len(batch),
-        "posts": posts,
-        "shortened": shortened,
-        "variants_rejected_as_similar": rejected,
-        "fewer_variants_than_asked": fewer,
-        "max_similarity": max(similarities, default=0.0),
-    }
-    log.info("Content: %s", json.dumps(summary))
-    if fewer:
-        log.warning(
-            "Content: %d theme × channel pairs got fewer than %d variants (too similar to publish apart); "
-            "posts.md shows which; add openers or call-to-action intros in content_templates/framing.yaml",
-            fewer,
-            settings.variants,
-        )
-    return summary
-
-
 def run_bundle(
     settings: Settings, store: Store, ctx: RunContext, only: list[str] | None = None
 ) -> dict[str, Any]:
@@ -413,6 +326,7 @@ PREPARE = "prepare"
 INGEST = "ingest"
 PRIVACY = "privacy"
 SEGMENT = "segment"
+LEARN = "learn"
 PLAN = "plan"
 CONTENT = "content"
 VISUALS = "visuals"
@@ -432,7 +346,9 @@ class Stage:
     ``takes`` names the function's arguments after ``settings`` and ``store``, passed by
     name: ``ctx`` (the run's ``RunContext``), ``edition`` and ``run`` (who a new run is),
     ``batch`` (the segments of one mapped task), ``only`` (the Param ``segments``),
-    ``skip_visuals`` (the Param) and ``client`` (an S3 client, to publish).
+    ``skip_visuals`` (the Param), ``client`` (an S3 client, to publish) and ``links_db``
+    (the SQLAlchemy URL of the Airflow connection ``matinale_links_db``, or None: the
+    environment's, else SQLite under ``var/``).
     """
 
     name: str
@@ -452,6 +368,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(INGEST, run_ingest, retry=False),
     Stage(PRIVACY, run_privacy),
     Stage(SEGMENT, run_segment),
+    Stage(LEARN, run_learn, takes=("ctx", "links_db")),
     Stage(CONTENT, run_content, takes=("ctx", "batch")),
     Stage(VISUALS, run_visuals, takes=("ctx", "batch", "skip_visuals")),
     Stage(CONTACT_SHEET, run_contact_sheet),
@@ -468,6 +385,7 @@ TASKS: tuple[str, ...] = (
     INGEST,
     PRIVACY,
     SEGMENT,
+    LEARN,
     PLAN,
     CONTENT,
     VISUALS,

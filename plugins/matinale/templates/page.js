@@ -19,7 +19,8 @@
       segment: corps.getAttribute("data-segment"),
       theme: post.getAttribute("data-theme"),
       channel: post.getAttribute("data-canal"),
-      angle: corps.getAttribute("data-angle"),
+      // The angle of the version on screen (the night learns per angle), else the page's.
+      angle: visible(post).getAttribute("data-angle") || corps.getAttribute("data-angle"),
       event: evenement
     });
     try { navigator.sendBeacon(balise, new Blob([corpsBalise], { type: "text/plain" })); } catch (e) { baliser = false; }
@@ -128,17 +129,52 @@
     });
   }
 
+  // Each version's chance (data-poids: what the night learnt its angle gets shared, summing
+  // to 1); even chances when the page has none.
+  function poids(post) {
+    var toutes = variantes(post);
+    var valeurs = [];
+    for (var i = 0; i < toutes.length; i++) {
+      var p = parseFloat(toutes[i].getAttribute("data-poids"));
+      if (!(p >= 0)) { valeurs = null; break; }
+      valeurs.push(p);
+    }
+    if (!valeurs) {
+      valeurs = [];
+      for (var j = 0; j < toutes.length; j++) { valeurs.push(1); }
+    }
+    return valeurs;
+  }
+
+  // Activists should not all post the same words: each phone draws its first version, the
+  // versions that get shared more often drawn more often.
+  function tirer(valeurs) {
+    var total = 0;
+    for (var i = 0; i < valeurs.length; i++) { total += valeurs[i]; }
+    if (!(total > 0)) { return Math.floor(Math.random() * valeurs.length); }
+    var seuil = Math.random() * total;
+    for (var k = 0; k < valeurs.length; k++) {
+      seuil -= valeurs[k];
+      if (seuil < 0) { return k; }
+    }
+    return valeurs.length - 1;
+  }
+
+  // "Autre version" goes through the versions from the most to the least likely, then again.
   function autre(post) {
-    var total = variantes(post).length;
-    var suivant = (Number(post.getAttribute("data-choix") || "0") + 1) % total;
+    var valeurs = poids(post);
+    var ordre = [];
+    for (var i = 0; i < valeurs.length; i++) { ordre.push(i); }
+    ordre.sort(function (a, b) { return valeurs[b] - valeurs[a] || a - b; });
+    var place = ordre.indexOf(Number(post.getAttribute("data-choix") || "0"));
+    var suivant = ordre[(place + 1) % ordre.length];
     choisir(post, suivant);
-    dire("Version " + (suivant + 1) + " sur " + total + ".");
+    dire("Version " + (suivant + 1) + " sur " + ordre.length + ".");
   }
 
   var posts = doc.querySelectorAll(".post");
   for (var i = 0; i < posts.length; i++) {
-    // Activists should not all post the same words: each phone starts on a random version.
-    choisir(posts[i], Math.floor(Math.random() * variantes(posts[i]).length));
+    choisir(posts[i], tirer(poids(posts[i])));
   }
 
   // A post counts as shown once it is on screen (folded posts: once their fold is opened).

@@ -90,6 +90,7 @@ def test_stages_in_night_order_each_a_plain_function_of_the_night() -> None:
         "ingest",
         "privacy",
         "segment",
+        "learn",
         "content",
         "visuals",
         "contact_sheet",

@@ -68,6 +68,7 @@ _MEASURE: dict[str, tuple[str, str, bool]] = {
     "ingest": ("rows", "pandas pyarrow.csv pyarrow.parquet matinale.ingest matinale.privacy", False),
     "privacy": ("rows", "pandas pyarrow.parquet matinale.privacy", False),
     "segment": ("rows", "pandas pyarrow.parquet sklearn.cluster matinale.geo matinale.segment", False),
+    "learn": ("segments", "sqlalchemy matinale.learn matinale.content", False),
     "content": ("posts", "jinja2 matinale.content matinale.bundle", False),
     "visuals": ("cards", "PIL.Image matinale.content matinale.visuals", False),
     "contact_sheet": ("cards", "PIL.Image matinale.bundle matinale.visuals", False),

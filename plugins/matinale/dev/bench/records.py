@@ -104,6 +104,8 @@ def _stage_input(record: dict[str, Any], rows: int, sizes: dict[str, Any]) -> fl
         return float(rows)
     if unit == "posts":
         return float(summary.get("posts") or sizes.get("posts") or 0) or None
+    if unit == "segments":
+        return float(summary.get("segments") or 0) or None
     if unit == "cards":
         if record["stage"] == "visuals":
             return float(summary.get("cards") or sizes.get("cards") or 0) or None
