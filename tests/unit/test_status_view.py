@@ -363,3 +363,33 @@ def test_view_shows_yesterdays_link_counts_per_segment(
     monkeypatch.setenv("MATINALE_LINKS_DB_URL", "postgresql+psycopg2://u:p@127.0.0.1:9/x")
     page = view["staff"].get("/")
     assert page.status_code == 200 and "Base des comptes de liens injoignable" in page.text
+
+
+def test_view_shows_what_works_of_the_published_run(view, tmp_path: Path) -> None:
+    """Issue 18 item 5: "Ce qui marche" in the Matinale view: the published run's first
+    sentences, its chart (served from the run's bundle) and a link to the detail."""
+    from matinale.learn.report import CHART, TABLE
+    from matinale.settings import load_settings
+    from matinale.store import LocalStore
+
+    store = LocalStore(load_settings().work_dir)
+    bundle = "runs/2026-11-24/20261124T000012Z-aaaa/bundle"
+    sentence = "65 ans et + · santé, Santé : le devoir civique ×1,8 face à l’argument suivant"
+    store.put_json(
+        f"{bundle}/{TABLE}",
+        {"rows": [{"sentence": sentence}], "editions_read": ["2026-11-22", "2026-11-23"]},
+    )
+    out = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (140, 70), "white").save(out, "PNG")
+    store.put_bytes(f"{bundle}/{CHART}", out.getvalue())
+    page = view["staff"].get("/").text
+    section = page[page.index('data-what-works="2026-11-24"') :]
+    assert sentence in section and "Appris des partages de 2 éditions" in section
+    chart = "preview/2026-11-24/20261124T000012Z-aaaa/what-works.png"
+    assert f'src="{chart}"' in section
+    served = view["staff"].get("/" + chart)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+    # A run without a learn stage (2026-11-23 here): no section.
+    assert 'data-what-works="2026-11-23"' not in page

@@ -17,7 +17,7 @@ reachable: every path is a checked key under ``editions/`` or ``runs/<date>/<run
 # runtime, and Request/Response are imported inside create_app to keep the module light.
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -100,6 +100,8 @@ def editions_payload(
             # Every run row says why: the record's reason, else its state.
             run["why"] = run.get("reason") or run["state_label"]
         edition["thumbnails"] = [f"thumbs/{key}" for key in edition["cards"]]
+        if shown:
+            edition["what_works"] = what_works_of(settings, client, edition["edition"], shown)
     now = now or datetime.now(UTC)
     upcoming = next_nights(now, 1, settings.clocks)[0]
     return {
@@ -196,6 +198,33 @@ def read_snapshot(settings: Settings, client: Any, dag_id: str = DAG_ID) -> Snap
         deadline=publish_deadline_for(run_after, conf, settings.clocks),
         record=record if isinstance(record, dict) else None,
     )
+
+
+def what_works_of(
+    settings: Settings, client: Any, edition: str, run: Mapping[str, Any], top: int = 3
+) -> dict[str, Any] | None:
+    """ "Ce qui marche" of a run for the view (matinale.learn.report): its first sentences,
+    its chart and the overview's section, or None (no learn stage, or the run purged)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from matinale import night
+    from matinale.learn.report import CHART, TABLE
+    from matinale.store import StoreError
+
+    base = f"preview/{edition}/{run.get('run')}"
+    try:
+        store = night.make_store(settings, client if settings.work_store == "s3" else None)
+        key = f"runs/{edition}/{run.get('run')}/bundle"
+        document = store.get_json(f"{key}/{TABLE}")
+        chart = store.exists(f"{key}/{CHART}")
+    except (StoreError, OSError, ValueError, BotoCoreError, ClientError):
+        return None  # a purged run, an older one, an unreachable store: the view shows the rest
+    return {
+        "sentences": [row["sentence"] for row in document.get("rows", [])[:top]],
+        "editions": len(document.get("editions_read", [])),
+        "chart": f"{base}/{CHART}" if chart else None,
+        "section": f"{base}/index.html#titre-ce-qui-marche",
+    }
 
 
 def _link_counts(settings: Settings, now: datetime) -> dict[str, Any]:

@@ -328,6 +328,7 @@ def render_pages(
                 "href": linker("")(f"{segment_id}/index.html"),
             }
         )
+    from matinale.learn.report import overview_model as what_works_model
     from matinale.territories.page import overview_model
 
     top = linker("")
@@ -338,6 +339,7 @@ def render_pages(
         manifest_href=top(MANIFEST),
         run=manifest["run"],
         territories=overview_model(files),
+        what_works=what_works_model(files),
         **common,
     )
     return pages

@@ -73,6 +73,7 @@ def run_learn(
         engine.dispose()
     learned["send_time_default"] = settings.delivery.send_time
     store.put_json(f"{ctx.prefix}/{LEARNED}", learned)
+    _what_works(store, ctx, learned, {t.id: t.title for t in brief.themes}, rules)
     summary = _summary(learned)
     log.info(
         "Learn: %d edition(s) of counts read (%s); %d segment × theme cells with counts, "
@@ -84,6 +85,25 @@ def run_learn(
         summary["under_floor"],
     )
     return summary
+
+
+def _what_works(
+    store: Store, ctx: RunContext, learned: dict[str, Any], themes: dict[str, str], rules: Any
+) -> None:
+    """ "Ce qui marche" for staff, into the bundle: the table and, once something was
+    measured, its chart (:mod:`matinale.learn.report`, :mod:`matinale.learn.charts`)."""
+    from matinale.learn.charts import draw_what_works
+    from matinale.learn.report import CHART, TABLE, what_works
+
+    document = what_works(
+        learned,
+        segments={s["id"]: s for s in store.get_json(f"{ctx.prefix}/segments.json")["segments"]},
+        themes=themes,
+        angle_labels={name: angle.label for name, angle in rules.angles.items()},
+    )
+    store.put_json(f"{ctx.bundle}/{TABLE}", document)
+    if document["rows"] or document["bands"]:
+        store.put_bytes(f"{ctx.bundle}/{CHART}", draw_what_works(document))
 
 
 def _summary(learned: dict[str, Any]) -> dict[str, Any]:
