@@ -5,12 +5,11 @@ Two passes, the same steps as ``delivery.delivery_rows`` (same bytes for the sam
 1. ``spill_delivery``: the contacts are read in row batches; each batch is joined with the
    supporters' pages (``delivery.supporter_pages``, built once from the assignments: two
    columns) and turned into delivery rows (``delivery.batch_rows``: consent, addresses,
-   hooks, counts), sorted and written to a private temporary folder, one Arrow record batch
-   per segment. The counts are known at the end of this pass (compliance.json needs them
-   before the bundle is uploaded).
+   hooks, counts), laid out as CSV lines (with their links) and written with their sort keys
+   to a private temporary folder, one Arrow record batch per segment. The counts are known
+   at the end of this pass (compliance.json needs them before the bundle is uploaded).
 2. ``DeliveryFile.upload``: segment after segment (in the file's order), that segment's
-   rows of every batch are read back, sorted (channel, supporter), given their links, laid
-   out as CSV lines and sent to S3 in parts (a multipart upload once the file is bigger than
+   lines of every batch are read back, sorted (channel, supporter) and sent to S3 in parts (a multipart upload once the file is bigger than
    one part; a single ``put_object`` otherwise).
 
 Peak memory: the supporters' pages (two short strings per supporter), one batch, one
@@ -137,21 +136,27 @@ class DeliveryFile:
         self._where: dict[str, list[tuple[int, int]]] = {}
         self._spills: list[Path] = []
 
-    def _spill(self, rows: pd.DataFrame, first: int) -> None:
-        """Write one batch's rows (``first``: the number of rows before it, which orders
-        equal keys as the in-memory sort does), one record batch per segment."""
+    def _spill(self, rows: pd.DataFrame, first: int, links: Mapping[str, str]) -> None:
+        """Write one batch's rows as CSV lines with their sort keys (``first``: the number of
+        rows before it, which orders equal keys as the in-memory sort does), one record
+        batch per segment."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if not len(rows):
             return
-        columns = {name: pa.array(rows[name], from_pandas=True) for name in rows.columns}
-        columns = {  # one schema for every spill file, whatever pandas held the text in
-            name: column.cast(pa.large_string()) if pa.types.is_string(column.type) else column
-            for name, column in columns.items()
-        }
-        table = pa.table({**columns, "order": np.arange(first, first + len(rows))})
+        text = pa.large_string()  # one schema for every spill file
+        table = pa.table(
+            {
+                **{
+                    name: pa.array(rows[name], from_pandas=True).cast(text)
+                    for name in ("segment", "channel", "supporter_id")
+                },
+                "order": np.arange(first, first + len(rows)),
+                "line": csv_lines(with_links(rows, links)).cast(text),
+            }
+        )
         keys = [("segment", "ascending"), ("channel", "ascending"), ("supporter_id", "ascending")]
         table = table.take(pc.sort_indices(table, sort_keys=[*keys, ("order", "ascending")]))
         (batch,) = table.combine_chunks().to_batches()  # one record batch per segment below
@@ -169,7 +174,7 @@ class DeliveryFile:
                 start = end
         self._spills.append(path)
 
-    def _segments(self, links: Mapping[str, str]) -> Iterator[bytes]:
+    def _segments(self) -> Iterator[bytes]:
         """The file's bytes, segment by segment in its order."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -186,18 +191,15 @@ class DeliveryFile:
                 table = table.take(
                     pc.sort_indices(table, sort_keys=[*keys, ("order", "ascending")])
                 )
-                rows = table.drop_columns(["order"]).to_pandas()
-                yield csv_body(csv_lines(with_links(rows, links)))
+                yield csv_body(table.column("line").combine_chunks())
         finally:
             for file in files:
                 file.close()
 
-    def upload(
-        self, client: S3Client, bucket: str, edition: date, run: str, links: Mapping[str, str]
-    ) -> int:
+    def upload(self, client: S3Client, bucket: str, edition: date, run: str) -> int:
         """Write the file and its counts under the run's key in ``bucket``; its size."""
         key = delivery_key(edition, run)
-        size = _stream(client, bucket, key, self._segments(links))
+        size = _stream(client, bucket, key, self._segments())
         _put_json(
             client,
             bucket,
@@ -211,18 +213,18 @@ class DeliveryFile:
 
 
 def spill_delivery(
-    audience: Audience, pages: Iterable[str], *, hooks: Sequence[RowHook] = ()
+    audience: Audience, links: Mapping[str, str], *, hooks: Sequence[RowHook] = ()
 ) -> DeliveryFile:
-    """First pass (see the module's docstring): ``pages``, the segments with a page tonight
-    (their links are only needed by ``DeliveryFile.upload``)."""
-    who = supporter_pages(audience.assignments(), audience.memberships(), pages)
+    """First pass (see the module's docstring): ``links``, each segment with a page tonight
+    → its link."""
+    who = supporter_pages(audience.assignments(), audience.memberships(), links)
     counter = DeliveryCounts()
     delivery = DeliveryFile(tempfile.TemporaryDirectory(prefix="matinale-delivery-"), {})
     written = 0
     try:
         for contacts in audience.contacts():
             rows = batch_rows(contacts, who, counter, hooks)
-            delivery._spill(rows, written)
+            delivery._spill(rows, written, links)
             written += len(rows)
     except BaseException:
         delivery.close()

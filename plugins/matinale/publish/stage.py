@@ -315,7 +315,7 @@ def publish_bundle(
         uploads.verify([*entries, manifest_item], progress)
         if delivery is not None and config.private_bucket:
             doing = "writing the delivery file to"
-            delivery_bytes = delivery.upload(client, config.private_bucket, edition, run, links)
+            delivery_bytes = delivery.upload(client, config.private_bucket, edition, run)
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
         raise PublishError(

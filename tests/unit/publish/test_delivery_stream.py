@@ -127,7 +127,7 @@ class _Bucket:
 def _streamed(audience: Audience, links: dict[str, str], bucket: _Bucket) -> tuple[bytes, dict]:
     delivery = spill_delivery(audience, links)
     try:
-        size = delivery.upload(bucket, "private", ON, "run1", links)  # type: ignore[arg-type]
+        size = delivery.upload(bucket, "private", ON, "run1")  # type: ignore[arg-type]
     finally:
         delivery.close()
     body = bucket.objects[delivery_key(ON, "run1")]
@@ -198,7 +198,7 @@ def test_a_row_hook_adds_a_column_or_drops_rows_and_counts_them() -> None:
         hooks=[budget],
     )
     try:
-        delivery.upload(_Bucket(), "private", ON, "run1", links)  # type: ignore[arg-type]
+        delivery.upload(_Bucket(), "private", ON, "run1")  # type: ignore[arg-type]
     finally:
         delivery.close()
     _, counts = delivery_rows(contacts, assignments, links, memberships)
