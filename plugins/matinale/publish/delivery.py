@@ -167,10 +167,10 @@ def batch_rows(
     assigned = found >= 0
     matched = pages.by_id.iloc[found[assigned]]
     people = contacts[assigned].reset_index(drop=True)
-    people = people.assign(
-        supporter_id=ids[assigned].to_numpy(),
-        segment=matched["segment"].to_numpy(),
-        territory=matched["territory"].to_numpy(),
+    people = people.assign(  # positional: the arrays as they are, no conversion
+        supporter_id=ids[assigned].array,
+        segment=matched["segment"].array,
+        territory=matched["territory"].array,
     )
     frames = []
     skipped = counter.left_out

@@ -157,21 +157,20 @@ class DeliveryFile:
                 "line": csv_lines(with_links(rows, links)).cast(text),
             }
         )
-        keys = [("segment", "ascending"), ("channel", "ascending"), ("supporter_id", "ascending")]
-        table = table.take(pc.sort_indices(table, sort_keys=[*keys, ("order", "ascending")]))
-        (batch,) = table.combine_chunks().to_batches()  # one record batch per segment below
-        segments = batch.column("segment")
-        starts = pc.run_end_encode(segments)
-        ends = starts.run_ends.to_pylist()
+        # Grouped by segment (a stable sort of the segments' codes); each segment's rows are
+        # sorted by channel and supporter when the file is merged.
+        encoded = pc.dictionary_encode(table.column("segment")).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        (batch,) = table.take(np.argsort(codes, kind="stable")).combine_chunks().to_batches()
+        sizes = np.bincount(codes, minlength=len(encoded.dictionary))
+        starts = np.cumsum(sizes) - sizes
         path = Path(self._folder.name) / f"{len(self._spills):05d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            start = 0
-            for index, (segment, end) in enumerate(
-                zip(starts.values.to_pylist(), ends, strict=True)
+            for index, (segment, code) in enumerate(
+                sorted((name, code) for code, name in enumerate(encoded.dictionary.to_pylist()))
             ):
-                writer.write_batch(batch.slice(start, end - start))
+                writer.write_batch(batch.slice(int(starts[code]), int(sizes[code])))
                 self._where.setdefault(segment, []).append((len(self._spills), index))
-                start = end
         self._spills.append(path)
 
     def _segments(self) -> Iterator[bytes]:
