@@ -125,10 +125,11 @@ def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) 
     )
     memberships = f"{ctx.prefix}/private/territories.parquet"
     if store.exists(contacts) and store.exists(assignments):
-        audience = (
-            store.get_frame(contacts),
-            store.get_frame(assignments),
-            store.get_frame(memberships) if store.exists(memberships) else None,
+        from matinale.publish.delivery_stream import Audience
+
+        # Read in batches as the delivery file is written: memory flat in the supporters.
+        audience = Audience.from_store(
+            store, contacts, assignments, memberships if store.exists(memberships) else None
         )
     else:
         log.warning("No contacts/assignments in the work store: no delivery file for this run")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -18,8 +20,24 @@ from matinale.s3types import S3Client
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
-__all__ = ["DELIVERY", "DELIVERY_COLUMNS", "delivery_key", "delivery_rows", "write_delivery"]
+__all__ = [
+    "DELIVERY",
+    "DELIVERY_COLUMNS",
+    "DeliveryCounts",
+    "RowHook",
+    "SupporterPages",
+    "batch_rows",
+    "csv_body",
+    "csv_header",
+    "csv_lines",
+    "delivery_key",
+    "delivery_rows",
+    "supporter_pages",
+    "with_links",
+    "write_delivery",
+]
 
 DELIVERY = "delivery"
 DELIVERY_COLUMNS = (
@@ -46,11 +64,21 @@ def _csv_cell(value: str) -> str:
     return value
 
 
+#: A step on each batch of delivery rows (columns ``supporter_id``, ``channel``, ``address``,
+#: ``segment``, ``territory``; only people with a page): it may add a column (named in
+#: ``DELIVERY_COLUMNS``) or drop rows, counting what it drops in ``left_out`` (its second
+#: argument, the file's counts of what was left out). Row-local: the file is built batch by
+#: batch, so a hook sees a batch, never the whole file.
+RowHook = Callable[["pd.DataFrame", dict[str, int]], "pd.DataFrame"]
+
+
 def delivery_rows(
     contacts: pd.DataFrame,
     assignments: pd.DataFrame,
     links: Mapping[str, str],
     memberships: pd.DataFrame | None = None,
+    *,
+    hooks: Sequence[RowHook] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per consenting supporter and channel (SMS, e-mail): channel, address, segment,
     link to that segment's page and, for a supporter in a territorial pack with a page, that
@@ -58,7 +86,32 @@ def delivery_rows(
     consent rules are the row's: no row, no territorial link either. ``memberships`` is the
     segment stage's ``private/territories.parquet`` (``supporter_id``, ``pack_id``); rows of
     ``assignments`` naming a territorial pack count as memberships too. Counts per channel
-    and segment, and of what was left out."""
+    and segment, and of what was left out.
+
+    In memory, for tests and small runs; the night writes the same file as a stream
+    (``delivery_stream``) with the same steps batch by batch."""
+    counter = DeliveryCounts()
+    rows = batch_rows(contacts, supporter_pages(assignments, memberships, links), counter, hooks)
+    rows = rows.sort_values(["segment", "channel", "supporter_id"], kind="stable").reset_index(
+        drop=True
+    )
+    return with_links(rows, links), counter.as_dict()
+
+
+@dataclass(frozen=True)
+class SupporterPages:
+    """Each assigned supporter's main segment and territory (``""`` when none) in ``by_id``,
+    indexed by ``supporter_id`` (unique: its hash table is built once and looked up for every
+    batch of contacts); ``pages``: the segments with a page tonight."""
+
+    by_id: pd.DataFrame
+    pages: list[str]
+
+
+def supporter_pages(
+    assignments: pd.DataFrame, memberships: pd.DataFrame | None, pages: Iterable[str]
+) -> SupporterPages:
+    """Who gets which page: see ``SupporterPages``; ``pages``, the segments with one."""
     import pandas as pd
 
     segment_column = "segment_id" if "segment_id" in assignments else "segment"
@@ -85,17 +138,42 @@ def delivery_rows(
         ).drop_duplicates()
     # One main segment per person: territorial packs overlap and are not the main page
     # (unless a person has nothing else).
-    main = (
-        every.assign(_territorial=territorial)
-        .sort_values(["supporter_id", "_territorial"], kind="stable")
-        .drop_duplicates("supporter_id")[["supporter_id", "segment"]]
+    if territorial.any() or every["supporter_id"].duplicated().any():
+        main = (
+            every.assign(_territorial=territorial)
+            .sort_values(["supporter_id", "_territorial"], kind="stable")
+            .drop_duplicates("supporter_id")[["supporter_id", "segment"]]
+        )
+    else:  # one plain segment each (the usual night): nothing to choose
+        main = every
+    with_page = list(pages)
+    main = main.merge(_territory_of(packs, with_page), on="supporter_id", how="left")
+    by_id = main.assign(territory=main["territory"].fillna("").astype(str))
+    return SupporterPages(by_id.set_index("supporter_id"), with_page)
+
+
+def batch_rows(
+    contacts: pd.DataFrame,
+    pages: SupporterPages,
+    counter: DeliveryCounts,
+    hooks: Sequence[RowHook] = (),
+) -> pd.DataFrame:
+    """The delivery rows of a batch of contacts (in the contacts' order, e-mail rows first),
+    without their links: only people with a page, each hook applied; counted."""
+    import pandas as pd
+
+    ids = contacts["supporter_id"].astype(str)
+    found = pages.by_id.index.get_indexer(ids)
+    assigned = found >= 0
+    matched = pages.by_id.iloc[found[assigned]]
+    people = contacts[assigned].reset_index(drop=True)
+    people = people.assign(  # positional: the arrays as they are, no conversion
+        supporter_id=ids[assigned].array,
+        segment=matched["segment"].array,
+        territory=matched["territory"].array,
     )
-    people = contacts.assign(supporter_id=contacts["supporter_id"].astype(str)).merge(
-        main, on="supporter_id", how="inner"
-    )
-    people = people.merge(_territory_of(packs, links), on="supporter_id", how="left")
     frames = []
-    skipped = {"no_page": 0, "invalid_address": 0}
+    skipped = counter.left_out
     for channel, address_column, consent_column in (
         ("email", "email", "consent_email"),
         ("sms", "phone", "consent_sms"),
@@ -121,7 +199,7 @@ def delivery_rows(
                     "channel": channel,
                     "address": address,
                     "segment": consenting["segment"].astype(str),
-                    "territory": consenting["territory"].fillna("").astype(str),
+                    "territory": consenting["territory"].astype(str),
                 }
             )[valid.to_numpy()]
         )
@@ -130,39 +208,59 @@ def delivery_rows(
         if frames
         else pd.DataFrame(columns=[c for c in DELIVERY_COLUMNS if not c.endswith("link")])
     )
-    has_page = rows["segment"].isin(list(links))
-    skipped["no_page"] = int((~has_page).sum())
-    rows = rows[has_page].copy()
-    rows["link"] = rows["segment"].map(links)
-    rows["territory_link"] = rows["territory"].map(links).fillna("")
-    rows = rows.sort_values(["segment", "channel", "supporter_id"], kind="stable").reset_index(
-        drop=True
+    has_page = rows["segment"].isin(pages.pages)
+    skipped["no_page"] += int((~has_page).sum())
+    rows = rows[has_page].reset_index(drop=True)
+    for hook in hooks:
+        rows = hook(rows, skipped)
+    counter.add(rows)
+    return rows
+
+
+def with_links(rows: pd.DataFrame, links: Mapping[str, str]) -> pd.DataFrame:
+    """``rows`` with their ``link`` and ``territory_link``, in the file's column order."""
+    rows = rows.assign(
+        link=rows["segment"].map(links), territory_link=rows["territory"].map(links).fillna("")
     )
-    counts = {
-        "rows": len(rows),
-        "by_channel": {
-            str(k): int(v) for k, v in rows["channel"].value_counts().sort_index().items()
-        },
-        "by_segment": {
-            str(k): int(v) for k, v in rows["segment"].value_counts().sort_index().items()
-        },
-        "by_territory": {
-            str(k): int(v)
-            for k, v in rows.loc[rows["territory"] != "", "territory"]
-            .value_counts()
-            .sort_index()
-            .items()
-        },
-        "left_out": skipped,
-    }
-    return rows[list(DELIVERY_COLUMNS)], counts
+    return rows[list(DELIVERY_COLUMNS)]
 
 
-def _territory_of(territorial: pd.DataFrame, links: Mapping[str, str]) -> pd.DataFrame:
+class DeliveryCounts:
+    """The delivery file's counts (rows per channel, segment and territory; what was left
+    out), added up batch by batch."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.by_channel: Counter[str] = Counter()
+        self.by_segment: Counter[str] = Counter()
+        self.by_territory: Counter[str] = Counter()
+        self.left_out = {"no_page": 0, "invalid_address": 0}
+
+    def add(self, rows: pd.DataFrame) -> None:
+        self.rows += len(rows)
+        for counter, column in (
+            (self.by_channel, "channel"),
+            (self.by_segment, "segment"),
+            (self.by_territory, "territory"),
+        ):
+            counter.update({str(k): int(v) for k, v in rows[column].value_counts().items()})
+        self.by_territory.pop("", None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "by_channel": dict(sorted(self.by_channel.items())),
+            "by_segment": dict(sorted(self.by_segment.items())),
+            "by_territory": dict(sorted(self.by_territory.items())),
+            "left_out": dict(self.left_out),
+        }
+
+
+def _territory_of(territorial: pd.DataFrame, pages: list[str]) -> pd.DataFrame:
     """``supporter_id`` → ``territory``: the territorial pack with a page a supporter belongs
     to; the most local one (fewest members) when packs overlap (Paris and its 20th), then
     the first by id."""
-    with_page = territorial[territorial["segment"].isin(list(links))]
+    with_page = territorial[territorial["segment"].isin(pages)]
     size = with_page["segment"].map(with_page["segment"].value_counts())
     chosen = (
         with_page.assign(_size=size)
@@ -187,7 +285,22 @@ def _quoted_characters() -> str:
 
 def _delivery_csv(rows: pd.DataFrame) -> bytes:
     """The delivery file: ``_csv_cell`` on every cell, in CSV exactly as Python's ``csv``
-    module writes it (minimal quoting, ``\\n`` line ends).
+    module writes it (minimal quoting, ``\\n`` line ends)."""
+    if not len(rows):
+        return csv_header()
+    return csv_header() + csv_body(csv_lines(rows))
+
+
+def csv_header() -> bytes:
+    """The delivery file's first line."""
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(DELIVERY_COLUMNS)
+    return header.getvalue().encode("utf-8")
+
+
+def csv_lines(rows: pd.DataFrame) -> pa.Array:
+    """Each row of ``rows`` (``DELIVERY_COLUMNS``) as its CSV line, ``\\n`` included
+    (``_csv_cell`` on every cell, quoted as Python's ``csv`` module quotes it).
 
     Columnar with Arrow, over each column's distinct values, rather than row by row through
     Python's csv writer (several times slower at a million rows; the bench has the figures).
@@ -229,19 +342,22 @@ def _delivery_csv(rows: pd.DataFrame) -> bytes:
                 pa.array(codes)
             )
         )
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(DELIVERY_COLUMNS)
-    if not len(rows):
-        return header.getvalue().encode("utf-8")
     lines = pc.binary_join_element_wise(*cells, pa.scalar(",", text))
     # Each line + "\n".
-    lines = pc.binary_join_element_wise(lines, pa.scalar("", text), pa.scalar("\n", text))
+    return pc.binary_join_element_wise(lines, pa.scalar("", text), pa.scalar("\n", text))
+
+
+def csv_body(lines: pa.Array) -> bytes:
+    """The bytes of ``csv_lines`` (or a ``take`` of them), one after the other."""
+    import pyarrow as pa
+
+    if not len(lines):
+        return b""
     # No line is null and each ends with \n: the array's data buffer, between its first and
     # last offsets, is the file's body.
     _, offsets, data = lines.buffers()
     bounds = pa.Array.from_buffers(pa.int64(), len(lines) + 1, [None, offsets], offset=lines.offset)
-    body = data[bounds[0].as_py() : bounds[-1].as_py()].to_pybytes()
-    return header.getvalue().encode("utf-8") + body
+    return data[bounds[0].as_py() : bounds[-1].as_py()].to_pybytes()
 
 
 def delivery_key(edition: date, run: str) -> str:

@@ -37,7 +37,8 @@ from matinale.checks import (
     checks_fingerprint,
 )
 from matinale.links.codes import OVERVIEW
-from matinale.publish.delivery import DELIVERY, delivery_key, delivery_rows, write_delivery
+from matinale.publish.delivery import DELIVERY, delivery_key
+from matinale.publish.delivery_stream import Audience, DeliveryFile, spill_delivery
 from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
@@ -134,15 +135,17 @@ def publish_bundle(
     run: str,
     config: PublishConfig,
     scanner: PiiScanner,
-    audience: tuple[pd.DataFrame, pd.DataFrame]
+    audience: Audience
+    | tuple[pd.DataFrame, pd.DataFrame]
     | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]
     | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Publish the bundle built under ``prefix`` in the work store as ``editions/<date>/<run>/``.
 
-    ``audience`` is ``(contacts, assignments[, memberships])`` from the private store, for
-    the delivery file (memberships: who lives in which territorial pack's territory).
+    ``audience`` is the private inputs of the delivery file (``delivery_stream.Audience``,
+    read in batches, or frames ``(contacts, assignments[, memberships])``; memberships: who
+    lives in which territorial pack's territory).
     ``progress(step, done, total)`` is called after each upload and each verification.
 
     What is checked again, and why that is enough:
@@ -245,16 +248,10 @@ def publish_bundle(
         )
     )
 
-    rows = None
-    delivery_counts: dict[str, Any] | None = None
-    if audience is not None and config.private_bucket:
-        links = {
-            s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
-            for s in manifest["segments"]
-        }
-        memberships = audience[2] if len(audience) > 2 else None
-        rows, delivery_counts = delivery_rows(audience[0], audience[1], links, memberships)
-
+    links = {
+        s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
+        for s in manifest["segments"]
+    }
     report: CheckReport = check_bundle(
         files,
         rebuild_manifest(manifest, files, digest_of=sha256),
@@ -267,6 +264,14 @@ def publish_bundle(
         templates_dir=config.templates_dir,
     )
     report.raise_for_findings()
+
+    delivery: DeliveryFile | None = None
+    if audience is not None and config.private_bucket:
+        if isinstance(audience, tuple):
+            audience = Audience.from_frames(*audience)
+        # Spilled to a private temporary folder (removed below, or when collected).
+        delivery = spill_delivery(audience, links)
+    delivery_counts = delivery.counts if delivery is not None else None
 
     compliance = json.loads(files[COMPLIANCE])
     compliance["checks"] = {"stage": "publish", **report.summary()}
@@ -308,11 +313,9 @@ def publish_bundle(
         uploads.upload(entries, manifest_item, bodies, progress)
         doing = "reading back from"
         uploads.verify([*entries, manifest_item], progress)
-        if rows is not None and config.private_bucket:
+        if delivery is not None and config.private_bucket:
             doing = "writing the delivery file to"
-            delivery_bytes = write_delivery(
-                client, config.private_bucket, edition, run, rows, delivery_counts
-            )
+            delivery_bytes = delivery.upload(client, config.private_bucket, edition, run)
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
         raise PublishError(
@@ -321,6 +324,9 @@ def publish_bundle(
         ) from exc
     except PublishError as exc:
         raise PublishError(f"{exc}{_discard(client, config, edition, run)}") from exc
+    finally:
+        if delivery is not None:
+            delivery.close()
     try:
         promoted = promote(
             client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket

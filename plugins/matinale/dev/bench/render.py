@@ -14,7 +14,13 @@ from typing import Any
 from matinale.dev.bench.labels import _mib, _ratio, _rows, _seconds, throughput_label
 from matinale.dev.bench.learn import learn_lines
 from matinale.dev.bench.links import links_lines
-from matinale.dev.bench.report import GROWTH_EXPONENT_LIMIT, TARGET_ROWS, _run_at
+from matinale.dev.bench.report import (
+    GROWTH_EXPONENT_LIMIT,
+    MEMORY_GROWTH_LIMIT,
+    MEMORY_MIB_PER_MILLION_LIMIT,
+    TARGET_ROWS,
+    _run_at,
+)
 
 __all__ = ["README_BEGIN", "README_END", "render_markdown", "render_text", "update_readme"]
 
@@ -23,6 +29,11 @@ README_END = "<!-- bench:end -->"
 
 
 _HEAD = ("stage", "size", "seconds", "cpu s", "throughput", "peak MiB", "floor s", "ratio")
+
+_MEMORY_RULE = (
+    f"or its peak memory per unit of input ×{MEMORY_GROWTH_LIMIT} from one size to the next "
+    f"or more than {MEMORY_MIB_PER_MILLION_LIMIT:,.0f} MiB per million rows"
+)
 
 
 def _made(run: dict[str, Any]) -> str:
@@ -117,6 +128,7 @@ def _scaling_rows(report: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[s
         *(f"s @{_rows(n)}" for n in sizes),
         *(f"MiB @{_rows(n)}" for n in sizes),
         "growth",
+        "memory growth",
         "flag",
     )
     rows = []
@@ -127,13 +139,27 @@ def _scaling_rows(report: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[s
             + (f" (^{s['exponent']:.2f})" if s.get("exponent") is not None else "")
             for s in stage["steps"]
         )
+        memory = ", ".join(
+            f"×{s['memory_ratio']:.2f} ({s['mib_per_million_rows']:+,.0f} MiB/M)"
+            for s in stage["steps"]
+            if s.get("memory_ratio") is not None
+        )
+        flags = [
+            what
+            for what, flagged in (
+                ("time", stage["flagged"]),
+                ("memory", stage.get("memory_flagged", False)),
+            )
+            if flagged
+        ]
         rows.append(
             (
                 stage["stage"],
                 *(_seconds(by_rows[n]["seconds"]) if n in by_rows else "—" for n in sizes),
                 *(_mib(by_rows[n].get("peak_mib")) if n in by_rows else "—" for n in sizes),
                 growth or "—",
-                "FASTER THAN INPUT" if stage["flagged"] else "",
+                memory or "—",
+                f"FASTER THAN INPUT ({', '.join(flags)})" if flags else "",
             )
         )
     return head, rows
@@ -216,7 +242,7 @@ def render_text(report: dict[str, Any]) -> str:
     head, rows = _scaling_rows(report)
     if len(report.get("runs", [])) > 1:
         lines.append(
-            f"Scaling (flagged when time grows faster than input^{GROWTH_EXPONENT_LIMIT}):"
+            f"Scaling (flagged when time grows faster than input^{GROWTH_EXPONENT_LIMIT}, {_MEMORY_RULE}):"
         )
         lines.extend(_aligned(head, rows))
         lines.append("")
@@ -272,7 +298,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if len(runs) > 1:
         head, rows = _scaling_rows(report)
         lines.append(
-            f"**Scaling** (a stage is flagged when its time grows faster than input^{GROWTH_EXPONENT_LIMIT}):"
+            f"**Scaling** (a stage is flagged when its time grows faster than input^{GROWTH_EXPONENT_LIMIT}, {_MEMORY_RULE}):"
         )
         lines.append("")
         lines.extend(_markdown_table(head, rows))

@@ -39,6 +39,12 @@ _MIN_GROWTH_SECONDS = 0.5
 _SAME_INPUT = 1.2  # input ratios below this count as "the same input"
 _SAME_INPUT_TIME_RATIO = 1.25
 _SAME_INPUT_MIN_SECONDS = 1.0
+#: Peak memory per unit of input may grow by a quarter from one size to the next (a stage
+#: whose memory grows faster than its input is flagged, with the figure)…
+MEMORY_GROWTH_LIMIT = 1.25
+#: …and never by more than 1 GiB per million supporters (issue 21 item 2).
+MEMORY_MIB_PER_MILLION_LIMIT = 1024.0
+_MIN_MEMORY_GAIN_MIB = 64.0  # below this, a peak's growth is noise
 
 
 # -- scaling ----------------------------------------------------------------------------
@@ -82,6 +88,34 @@ def scaling_step(input0: float, input1: float, seconds0: float, seconds1: float)
     return step
 
 
+def memory_step(
+    rows0: int, rows1: int, input_ratio: float, mib0: float | None, mib1: float | None
+) -> dict[str, Any]:
+    """How a stage's peak memory grew from one size to the next: its ratio, per unit of input
+    (``memory_per_input``: the ratio divided by the input's) and in MiB per million
+    supporters; flagged when it grew faster than the input (per-input ratio over
+    ``MEMORY_GROWTH_LIMIT``) or by more than ``MEMORY_MIB_PER_MILLION_LIMIT``, and by at least
+    64 MiB either way."""
+    if not mib0 or not mib1 or rows1 <= rows0:
+        return {"memory_ratio": None, "memory_flag": False}
+    ratio = mib1 / mib0
+    per_input = ratio / input_ratio if input_ratio > 0 and math.isfinite(input_ratio) else ratio
+    per_million = (mib1 - mib0) / ((rows1 - rows0) / 1_000_000)
+    faster = per_input > MEMORY_GROWTH_LIMIT or per_million > MEMORY_MIB_PER_MILLION_LIMIT
+    step: dict[str, Any] = {
+        "memory_ratio": round(ratio, 3),
+        "memory_per_input": round(per_input, 3),
+        "mib_per_million_rows": round(per_million, 1),
+        "memory_flag": faster and mib1 - mib0 >= _MIN_MEMORY_GAIN_MIB,
+    }
+    if step["memory_flag"]:
+        step["memory_note"] = (
+            f"peak memory ×{ratio:.2f} for input ×{input_ratio:.1f} "
+            f"(×{per_input:.2f} per input, {per_million:+,.0f} MiB per million rows)"
+        )
+    return step
+
+
 def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per stage: seconds and peak memory at each size, each step's growth, and the flags."""
     ordered = sorted((r for r in runs), key=lambda r: r["rows"])
@@ -122,8 +156,21 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 before["seconds"],
                 after["seconds"],
             )
+            memory = memory_step(
+                before["rows"],
+                after["rows"],
+                step["input_ratio"],
+                before.get("peak_mib"),
+                after.get("peak_mib"),
+            )
             steps.append(
-                {"from_rows": before["rows"], "to_rows": after["rows"], "input": key, **step}
+                {
+                    "from_rows": before["rows"],
+                    "to_rows": after["rows"],
+                    "input": key,
+                    **step,
+                    **memory,
+                }
             )
         stages.append(
             {
@@ -131,9 +178,15 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "points": points,
                 "steps": steps,
                 "flagged": any(s["flag"] for s in steps),
+                "memory_flagged": any(s.get("memory_flag") for s in steps),
             }
         )
-    return {"exponent_limit": GROWTH_EXPONENT_LIMIT, "stages": stages}
+    return {
+        "exponent_limit": GROWTH_EXPONENT_LIMIT,
+        "memory_limit": MEMORY_GROWTH_LIMIT,
+        "memory_mib_per_million_limit": MEMORY_MIB_PER_MILLION_LIMIT,
+        "stages": stages,
+    }
 
 
 # -- targets ----------------------------------------------------------------------------
