@@ -202,7 +202,9 @@ def _table(results: Sequence[Measure], shipped: Encoder) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m matinale.dev.card_quality", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m matinale.dev.card_quality", description=__doc__
+    )
     parser.add_argument("--themes", type=int, default=2, help="themes drawn (default 2)")
     parser.add_argument("--lines", type=int, default=2, help="framing lines per theme (default 2)")
     parser.add_argument(

@@ -103,7 +103,9 @@ def render_cards(
 
     for name in formats:
         kit.base(name)  # drawn once here, handed to every worker with the kit
-    with process_pool(count, _pool_context(), initializer=_init_worker, initargs=(kit, sink)) as pool:
+    with process_pool(
+        count, _pool_context(), initializer=_init_worker, initargs=(kit, sink)
+    ) as pool:
         size = max(1, min(8, math.ceil(len(jobs) / (count * 8))))
         chunks = iter([jobs[start : start + size] for start in range(0, len(jobs), size)])
         # A bounded window of chunks in flight: results wait in memory only while the

@@ -344,6 +344,4 @@ def _init_worker(kit: CardKit, sink: CardSink | None = None) -> None:
 
 def _render_chunk(jobs: Sequence[CardJob], formats: tuple[str, ...]) -> list[RenderedCard]:
     assert _WORKER_KIT is not None, "worker used before _init_worker"
-    return [
-        card for job in jobs for card in _render_job(_WORKER_KIT, job, formats, _WORKER_SINK)
-    ]
+    return [card for job in jobs for card in _render_job(_WORKER_KIT, job, formats, _WORKER_SINK)]
