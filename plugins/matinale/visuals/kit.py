@@ -212,10 +212,12 @@ class CardsFile(Section):
     encoding: Annotated[Literal["jpeg", "webp", "png"], BeforeValidator(_encoding)] = "jpeg"
     quality: Annotated[int, AfterValidator(_quality)] = 90
     subsampling: Literal["4:2:0", "4:4:4"] = Field(
-        "4:2:0", description="JPEG chroma subsampling (4:4:4 keeps full colour resolution)"
+        default="4:2:0", description="JPEG chroma subsampling (4:4:4 keeps full colour resolution)"
     )
-    progressive: bool = Field(False, description="JPEG progressive scan (smaller files)")
-    optimize: bool = Field(False, description="JPEG optimised Huffman tables (smaller files)")
+    progressive: bool = Field(default=False, description="JPEG progressive scan (smaller files)")
+    optimize: bool = Field(
+        default=False, description="JPEG optimised Huffman tables (smaller files)"
+    )
 
 
 class BrandFile(Section):
