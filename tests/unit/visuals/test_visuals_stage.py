@@ -84,6 +84,8 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
             assert card["destination"].endswith(
                 f"utm_medium=card&utm_campaign={EDITION}&utm_content={code}"
             )
+            # Every format's QR code still reads at the shipped encoder settings (issue 21).
+            assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]], card["file"]
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]
                 preview = open_image(
