@@ -92,8 +92,10 @@ def run_visuals(
         log.info("Param skip_visuals: no card drawn for %d segment(s)", len(batch))
         return {"segments": len(batch), "cards": 0, "skipped": True}
     from matinale.content import load_brief
+    from matinale.store import LocalStore
     from matinale.visuals import (
         CardJob,
+        CardSink,
         alt_text,
         card_filename,
         contact_strip,
@@ -131,10 +133,14 @@ def run_visuals(
     entries: dict[str, list[dict[str, Any]]] = {segment_id: [] for segment_id in batch}
     thumbnails: dict[str, list[Any]] = {segment_id: [] for segment_id in batch}
     started = time.perf_counter()
-    # Files are written as cards arrive: the parent's uploads overlap the workers' drawing.
-    for card in render_cards(jobs, templates_dir=settings.templates_dir):
+    # A local work store: each worker writes the files of the cards it draws. Elsewhere (S3,
+    # whose client does not cross processes) files are written as cards arrive, the parent's
+    # uploads overlapping the workers' drawing.
+    sink = CardSink(store, ctx.bundle) if isinstance(store, LocalStore) else None
+    for card in render_cards(jobs, templates_dir=settings.templates_dir, sink=sink):
         name = card_filename(card.theme, card.format, kit)
-        store.put_bytes(f"{ctx.bundle}/{card.segment}/{name}", card.data)
+        if not card.written:
+            store.put_bytes(f"{ctx.bundle}/{card.segment}/{name}", card.data)
         if card.preview is not None:  # the theme's inline preview on the page (bundle uses it)
             store.put_bytes(
                 f"{ctx.bundle}/{card.segment}/previews/{name.rsplit('/', 1)[-1]}", card.preview

@@ -20,7 +20,7 @@ contrast ratio against what lies under it (4.5:1, or 3:1 for large text), and ev
 gets a French alt text (:func:`alt_text`).
 
 Modules: :mod:`.kit` (brand kit and layouts, loaded and checked), :mod:`.contrast` (WCAG
-checks), :mod:`.text` (fonts, wrapping, fitting), :mod:`.qr` (QR codes), :mod:`.draw` (one
+checks), :mod:`.encode` (the output encoder's settings), :mod:`.text` (fonts, wrapping, fitting), :mod:`.qr` (QR codes), :mod:`.draw` (one
 card, static layers, encoding; the pool's worker side), :mod:`.cards` (the pool and the
 stage's entry points), :mod:`.alt` (alt texts), :mod:`.sheet` (contact sheet),
 :mod:`.errors`.
@@ -36,10 +36,12 @@ from matinale.visuals.draw import (
     PREVIEW_MAX_BYTES,
     PREVIEW_MAX_SIDE,
     CardJob,
+    CardSink,
     RenderedCard,
     preview_format,
     preview_jpeg,
 )
+from matinale.visuals.encode import Encoder, encode_image
 from matinale.visuals.errors import BrandError, CardError, TextFitError
 from matinale.visuals.kit import ENCODINGS, FIELDS, BrandKit, CardKit, Layer, Layout, load_kit
 from matinale.visuals.qr import qr_modules
@@ -57,6 +59,8 @@ __all__ = [
     "CardError",
     "CardJob",
     "CardKit",
+    "CardSink",
+    "Encoder",
     "Layer",
     "Layout",
     "RenderedCard",
@@ -66,6 +70,7 @@ __all__ = [
     "contact_sheets",
     "contact_strip",
     "contrast_ratio",
+    "encode_image",
     "load_kit",
     "preview_format",
     "preview_jpeg",

@@ -19,15 +19,17 @@ from matinale.pool import pool_context, process_pool
 from matinale.pool import worker_count as _pool_size
 from matinale.visuals.draw import (
     CardJob,
+    CardSink,
     RenderedCard,
     _draw,
     _encode,
     _init_worker,
     _render_chunk,
     _render_job,
+    card_filename,
 )
 from matinale.visuals.errors import CardError
-from matinale.visuals.kit import CardKit, load_kit
+from matinale.visuals.kit import load_kit
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -71,12 +73,15 @@ def render_cards(
     templates_dir: Path,
     workers: int | None = None,
     formats: Sequence[str] | None = None,
+    sink: CardSink | None = None,
 ) -> Iterator[RenderedCard]:
     """Render every job's cards, in job order, on a process pool sized to the cores.
 
     ``formats`` defaults to the brand kit's. The kit is loaded and checked here first, so a
     bad brand kit fails once, clearly, before any process starts. Output does not depend on
-    the number of workers.
+    the number of workers. With a ``sink`` (a store every worker can write to), each card's
+    file and preview are written by the process that drew it, and the cards yielded carry
+    no bytes (``written``).
     """
     kit = load_kit(templates_dir)
     formats = tuple(formats or kit.formats)
@@ -93,12 +98,14 @@ def render_cards(
     count = worker_count(len(jobs) * len(formats), workers)
     if count <= 1:
         for job in jobs:
-            yield from _render_job(kit, job, formats)
+            yield from _render_job(kit, job, formats, sink)
         return
 
     for name in formats:
         kit.base(name)  # drawn once here, handed to every worker with the kit
-    with process_pool(count, _pool_context(), initializer=_init_worker, initargs=(kit,)) as pool:
+    with process_pool(
+        count, _pool_context(), initializer=_init_worker, initargs=(kit, sink)
+    ) as pool:
         size = max(1, min(8, math.ceil(len(jobs) / (count * 8))))
         chunks = iter([jobs[start : start + size] for start in range(0, len(jobs), size)])
         # A bounded window of chunks in flight: results wait in memory only while the
@@ -112,8 +119,3 @@ def render_cards(
             if following is not None:
                 pending.append(pool.submit(_render_chunk, following, formats))
             yield from cards
-
-
-def card_filename(theme: str, format: str, kit: CardKit) -> str:
-    """``cards/<theme>-<format>.<ext>`` inside the segment's folder."""
-    return f"cards/{theme}-{format}.{kit.extension}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from matinale.visuals.encode import encode_image
 from matinale.visuals.errors import BrandError, CardError, TextFitError
 from matinale.visuals.qr import _qr_image
 from matinale.visuals.text import _fit, _font_bytes, _normalise
@@ -24,6 +25,7 @@ from matinale.visuals.text import _fit, _font_bytes, _normalise
 if TYPE_CHECKING:
     from PIL import Image
 
+    from matinale.store import Store
     from matinale.visuals.kit import CardKit, Layer, Layout
 
 __all__ = [
@@ -31,7 +33,9 @@ __all__ = [
     "PREVIEW_MAX_BYTES",
     "PREVIEW_MAX_SIDE",
     "CardJob",
+    "CardSink",
     "RenderedCard",
+    "card_filename",
     "preview_format",
     "preview_jpeg",
 ]
@@ -121,9 +125,30 @@ class CardJob:
 
 
 @dataclass(frozen=True)
+class CardSink:
+    """Where the process that draws a card writes its files itself (no bytes sent back).
+
+    ``store`` must survive pickling (a :class:`matinale.store.LocalStore` does; an S3 store's
+    client does not, so the caller uploads what it gets back). Files go to
+    ``<prefix>/<segment>/cards/<theme>-<format>.<ext>`` and the preview to
+    ``<prefix>/<segment>/previews/<theme>-<format>.jpg``.
+    """
+
+    store: Store
+    prefix: str
+
+    def card_key(self, card: RenderedCard | CardJob, name: str) -> str:
+        return f"{self.prefix}/{card.segment}/{name}"
+
+
+@dataclass(frozen=True)
 class RenderedCard:
     """An encoded card, a small thumbnail (raw RGB) for the contact sheet, and, for the
-    theme's preview format (:func:`preview_format`), the page's inline preview (JPEG)."""
+    theme's preview format (:func:`preview_format`), the page's inline preview (JPEG).
+
+    ``written``: the worker wrote ``data`` and ``preview`` through a :class:`CardSink`
+    and sent back neither (``data`` is empty; ``size`` is its length).
+    """
 
     segment: str
     theme: str
@@ -135,6 +160,8 @@ class RenderedCard:
     thumbnail_size: tuple[int, int]
     preview: bytes | None = None
     preview_size: tuple[int, int] | None = None
+    size: int = 0
+    written: bool = False
 
 
 _PATCHES: OrderedDict[tuple[str, str, int, str], tuple[Image.Image, tuple[int, int]]] = (
@@ -199,23 +226,8 @@ def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Imag
 
 
 def _encode(image: Image.Image, kit: CardKit) -> bytes:
-    out = io.BytesIO()
-    encoding, quality = kit.brand.encoding, kit.brand.quality
-    if encoding == "jpeg":
-        # Fixed settings and no EXIF/ICC: the bytes depend on the pixels only.
-        image.save(
-            out,
-            format="JPEG",
-            quality=quality,
-            subsampling="4:2:0",
-            optimize=False,
-            progressive=False,
-        )
-    elif encoding == "webp":
-        image.save(out, format="WEBP", quality=quality, method=0, exact=True)
-    else:
-        image.save(out, format="PNG", compress_level=6)
-    return out.getvalue()
+    # The brand kit's settings (brand.yaml cards:), applied in one place.
+    return encode_image(image, kit.brand.encoder)
 
 
 def _thumbnail(image: Image.Image) -> Image.Image:
@@ -264,7 +276,14 @@ def preview_jpeg(
     )
 
 
-def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[RenderedCard]:
+def card_filename(theme: str, format: str, kit: CardKit) -> str:
+    """``cards/<theme>-<format>.<ext>`` inside the segment's folder."""
+    return f"cards/{theme}-{format}.{kit.extension}"
+
+
+def _render_job(
+    kit: CardKit, job: CardJob, formats: tuple[str, ...], sink: CardSink | None = None
+) -> list[RenderedCard]:
     cards = []
     shown = preview_format(formats)
     for name in formats:
@@ -278,18 +297,30 @@ def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[Re
         thumb = _thumbnail(image)
         # Made here, from the drawn pixels: decoding the JPEG again later costs more than the card.
         preview, preview_size = preview_jpeg(image) if name == shown else (None, None)
+        data = _encode(image, kit)
+        size = len(data)
+        if sink is not None:
+            # Written here, by the process that drew it: the bytes never cross the pool's pipe.
+            filename = card_filename(job.theme, name, kit)
+            sink.store.put_bytes(sink.card_key(job, filename), data)
+            if preview is not None:
+                preview_name = f"previews/{filename.rsplit('/', 1)[-1]}"
+                sink.store.put_bytes(sink.card_key(job, preview_name), preview)
+            data, preview = b"", None
         cards.append(
             RenderedCard(
                 segment=job.segment,
                 theme=job.theme,
                 format=name,
-                data=_encode(image, kit),
+                data=data,
                 width=image.width,
                 height=image.height,
                 thumbnail=thumb.tobytes(),
                 thumbnail_size=thumb.size,
                 preview=preview,
                 preview_size=preview_size,
+                size=size,
+                written=sink is not None,
             )
         )
     return cards
@@ -298,16 +329,19 @@ def _render_job(kit: CardKit, job: CardJob, formats: tuple[str, ...]) -> list[Re
 # --------------------------------------------------------------------------- the worker side of the pool
 
 _WORKER_KIT: CardKit | None = None
+_WORKER_SINK: CardSink | None = None
 
 
-def _init_worker(kit: CardKit) -> None:
-    """Adopt the parent's checked kit: fonts are read once here, static layers come drawn."""
-    global _WORKER_KIT
+def _init_worker(kit: CardKit, sink: CardSink | None = None) -> None:
+    """Adopt the parent's checked kit: fonts are read once here, static layers come drawn;
+    with a ``sink``, the worker writes its cards' files itself."""
+    global _WORKER_KIT, _WORKER_SINK
     _WORKER_KIT = kit
+    _WORKER_SINK = sink
     for spec in kit.brand.fonts.values():
         _font_bytes(spec.path)
 
 
 def _render_chunk(jobs: Sequence[CardJob], formats: tuple[str, ...]) -> list[RenderedCard]:
     assert _WORKER_KIT is not None, "worker used before _init_worker"
-    return [card for job in jobs for card in _render_job(_WORKER_KIT, job, formats)]
+    return [card for job in jobs for card in _render_job(_WORKER_KIT, job, formats, _WORKER_SINK)]

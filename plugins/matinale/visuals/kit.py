@@ -40,6 +40,7 @@ from matinale.schemas.fields import Required, Section
 # modules see the kit's types only under TYPE_CHECKING, so there is no import cycle.
 from matinale.visuals.contrast import _check_contrast
 from matinale.visuals.draw import _draw_static
+from matinale.visuals.encode import Encoder
 from matinale.visuals.errors import BrandError
 from matinale.yamlfile import Fix, load_yaml
 
@@ -93,6 +94,8 @@ class BrandKit:
     formats: tuple[str, ...]
     encoding: str
     quality: int
+    #: The encoder's settings (``quality`` included): see :mod:`matinale.visuals.encode`.
+    encoder: Encoder = Encoder()
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,13 @@ class CardsFile(Section):
     formats: list[str] = ["square", "landscape", "story"]
     encoding: Annotated[Literal["jpeg", "webp", "png"], BeforeValidator(_encoding)] = "jpeg"
     quality: Annotated[int, AfterValidator(_quality)] = 90
+    subsampling: Literal["4:2:0", "4:4:4"] = Field(
+        default="4:2:0", description="JPEG chroma subsampling (4:4:4 keeps full colour resolution)"
+    )
+    progressive: bool = Field(default=False, description="JPEG progressive scan (smaller files)")
+    optimize: bool = Field(
+        default=False, description="JPEG optimised Huffman tables (smaller files)"
+    )
 
 
 class BrandFile(Section):
@@ -328,6 +338,13 @@ def _load_brand(templates_dir: Path) -> BrandKit:
         formats=tuple(raw.cards.formats),
         encoding=raw.cards.encoding,
         quality=raw.cards.quality,
+        encoder=Encoder(
+            encoding=raw.cards.encoding,
+            quality=raw.cards.quality,
+            subsampling=raw.cards.subsampling,
+            progressive=raw.cards.progressive,
+            optimize=raw.cards.optimize,
+        ),
     )
 
 

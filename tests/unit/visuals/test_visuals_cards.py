@@ -94,3 +94,36 @@ def test_duplicate_jobs_are_refused() -> None:
     job = CardJob(segment="18-24-p01", theme="sante", fields=FIELDS)
     with pytest.raises(CardError, match="share a segment and theme"):
         list(render_cards([job, job], templates_dir=TEMPLATES, workers=1))
+
+
+def test_workers_write_their_cards_themselves_through_a_sink(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protects issue 21 item 4: with a local work store, each worker writes the files of
+    the cards it draws (the same bytes one process would make) and sends none back."""
+    from matinale.store import LocalStore
+    from matinale.visuals import CardSink
+
+    monkeypatch.setattr("matinale.visuals.cards._MIN_CARDS_PER_WORKER", 1)
+    jobs = [
+        CardJob(segment=f"t-{code}", theme="sante", fields={**FIELDS, "link": f"{LINK}-{code}"})
+        for code in ("75056", "29019", "59350")
+    ]
+    formats = ("square", "landscape")
+    store = LocalStore(tmp_path)
+    sink = CardSink(store, "run/bundle")
+    written = list(
+        render_cards(jobs, templates_dir=TEMPLATES, workers=2, formats=formats, sink=sink)
+    )
+    alone = list(render_cards(jobs, templates_dir=TEMPLATES, workers=1, formats=formats))
+    assert [(c.segment, c.format) for c in written] == [(c.segment, c.format) for c in alone]
+    for card, reference in zip(written, alone, strict=True):
+        assert card.written and card.data == b"" and card.preview is None
+        key = f"run/bundle/{card.segment}/cards/sante-{card.format}.jpg"
+        assert store.get_bytes(key) == reference.data and card.size == len(reference.data)
+        assert card.thumbnail == reference.thumbnail  # the contact sheet still gets its pixels
+        preview = f"run/bundle/{card.segment}/previews/sante-{card.format}.jpg"
+        if card.format == "square":
+            assert store.get_bytes(preview) == reference.preview
+        else:
+            assert not store.exists(preview)

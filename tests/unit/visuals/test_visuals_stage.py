@@ -84,6 +84,8 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
             assert card["destination"].endswith(
                 f"utm_medium=card&utm_campaign={EDITION}&utm_content={code}"
             )
+            # Every format's QR code still reads at the shipped encoder settings (issue 21).
+            assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]], card["file"]
             if card["format"] == "square":
                 assert [r.text for r in zxingcpp.read_barcodes(image)] == [card["link"]]
                 preview = open_image(
@@ -117,3 +119,66 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
     # The bundle holds the cards, alt texts and contact sheet; thumbnails stay in the work store.
     assert not [k for k in store.list(ctx.bundle) if k.endswith(".png")]
     json.dumps(summary)  # a small XCom
+
+
+class _MemoryStore:
+    """A work store whose handle cannot cross processes, like an S3 store's client."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("this store cannot be pickled (like a boto3 client)")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.files[key] = data
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.files[key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.files
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.files if k.startswith(prefix.rstrip("/") + "/"))
+
+    def put_json(self, key: str, value: object) -> None:
+        self.put_bytes(key, json.dumps(value).encode())
+
+    def get_json(self, key: str) -> object:
+        return json.loads(self.files[key])
+
+
+def test_a_store_workers_cannot_open_gets_the_cards_from_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protects S3 work stores (issue 21 item 4): workers write files only to a local work
+    store; with any other store the parent writes each card and preview it gets back."""
+    from matinale import night
+    from matinale.settings import load_settings
+
+    monkeypatch.setenv("MATINALE_HOME", str(ROOT))
+    monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
+    monkeypatch.setattr("matinale.visuals.cards._MIN_CARDS_PER_WORKER", 1)
+    monkeypatch.setenv("MATINALE_VISUALS_WORKERS", "2")
+    settings = load_settings()
+    brief = tmp_path / f"{EDITION}.yaml"
+    raw = yaml.safe_load((TEMPLATES / "sample_brief.yaml").read_text(encoding="utf-8"))
+    raw["edition"] = EDITION
+    raw["themes"] = raw["themes"][:1]
+    brief.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    store = _MemoryStore()
+    ctx = night.RunContext(
+        edition=EDITION, run="20261124T000000Z-mem", supporters_file="-", brief_file=str(brief)
+    )
+    segment = {"id": "65plus-p03", "kind": "main", "band": "65plus", "label": "65+", "size": 9}
+    store.put_json(f"{ctx.prefix}/segments.json", {"segments": [segment], "report": {}})
+
+    assert night.run_visuals(settings, store, ctx, ["65plus-p03"]) == {"segments": 1, "cards": 3}
+    cards = store.get_json(f"{ctx.bundle}/65plus-p03/cards.json")["cards"]  # type: ignore[index]
+    theme = raw["themes"][0]["id"]
+    for card in cards:
+        image = open_image(store.get_bytes(f"{ctx.bundle}/65plus-p03/{card['file']}"))
+        assert image.size == SIZES[card["format"]]
+    preview = open_image(store.get_bytes(f"{ctx.bundle}/65plus-p03/previews/{theme}-square.jpg"))
+    assert preview.size == (360, 360)

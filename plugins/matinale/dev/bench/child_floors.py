@@ -72,6 +72,42 @@ def _card_sizes(store: Any, keys: list[str]) -> dict[tuple[int, int, str], int]:
     return sizes
 
 
+#: Cards of each size decoded for the visuals floor (spread over the night's cards).
+_CARD_SAMPLES = 6
+
+
+def _card_samples(store: Any, keys: list[str]) -> tuple[dict[Any, list[bytes]], dict[Any, int]]:
+    """A few of the night's card files per size (spread over the night), and cards per size."""
+    from PIL import Image
+
+    by_size: dict[tuple[int, int], list[str]] = {}
+    for key in keys:
+        with Image.open(io.BytesIO(store.get_bytes(key))) as image:
+            by_size.setdefault(image.size, []).append(key)
+    samples = {
+        size: [store.get_bytes(k) for k in found[:: max(1, len(found) // _CARD_SAMPLES)]][
+            :_CARD_SAMPLES
+        ]
+        for size, found in by_size.items()
+    }
+    return samples, {size: len(found) for size, found in by_size.items()}
+
+
+def _card_bytes(store: Any, keys: list[str], bundle_keys: list[str]) -> dict[str, Any]:
+    """Mean bytes per card of each format and per pack (the cards' names end ``-<format>``)."""
+    formats: dict[str, list[int]] = {}
+    for key in keys:
+        name = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        formats.setdefault(name.rsplit("-", 1)[-1], []).append(len(store.get_bytes(key)))
+    packs = [len(store.get_bytes(k)) for k in bundle_keys if k.endswith("/pack.zip")]
+    return {
+        "card_bytes": {name: round(sum(v) / len(v)) for name, v in sorted(formats.items())},
+        "card_bytes_mean": round(sum(map(sum, formats.values())) / max(1, len(keys))),
+        "pack_bytes": round(sum(packs) / len(packs)) if packs else 0,
+        "packs": len(packs),
+    }
+
+
 def _card_quality(templates_dir: Path) -> int:
     from matinale.yamlfile import load_yaml
 
@@ -162,10 +198,15 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
     measure("content", lambda: floors.jinja_renders(renders or posts))
     quality = _card_quality(settings.templates_dir)
     workers = floors.cpu_count()
-    measure(
-        "visuals",
-        lambda: floors.blank_encodes(_card_sizes(store, cards), quality=quality, workers=workers),
-    )
+
+    def visuals() -> dict[str, Any]:
+        from matinale.visuals import load_kit
+
+        samples, counts = _card_samples(store, cards)
+        encoder = load_kit(settings.templates_dir).brand.encoder  # the night's settings
+        return floors.card_encodes(samples, counts, encoder=encoder, workers=workers)
+
+    measure("visuals", visuals)
     measure(
         "contact_sheet",
         lambda: floors.blank_encodes(_card_sizes(store, sheets), quality=quality, workers=1),
@@ -196,6 +237,7 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
         "bundle_bytes": bundle_bytes,
         "bundle_files": len(bundle_keys),
         "cards": len(cards),
+        **_card_bytes(store, cards, bundle_keys),
         "contact_sheets": len(sheets),
         "posts": posts,
     }

@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "S3_FLOOR_THREADS",
     "blank_encodes",
+    "card_encodes",
     "cpu_count",
     "csv_read",
     "file_hashes",
@@ -229,6 +230,86 @@ def blank_encodes(
         "what": f"Pillow encodes of blank cards ({kinds}) on {workers} processes",
         "cards": done,
         "workers": workers,
+    }
+
+
+_SAMPLES: dict[tuple[int, int], list[Any]] = {}
+
+
+def _decode_samples(samples: dict[tuple[int, int], list[bytes]]) -> None:
+    """Worker initializer: decode the night's sample cards to pixels, once per process."""
+    from PIL import Image
+
+    for size, files in samples.items():
+        images = []
+        for data in files:
+            with Image.open(io.BytesIO(data)) as image:
+                images.append(image.convert("RGB"))
+        _SAMPLES[size] = images
+
+
+def _encode_real(job: tuple[tuple[int, int], int, Any]) -> tuple[int, float]:
+    """Worker: encode ``count`` cards of one size, cycling through its decoded samples;
+    gives the count and the CPU seconds it took (comparable on a busy machine)."""
+    from matinale.visuals.encode import encode_image
+
+    size, count, encoder = job
+    images = _SAMPLES[size]
+    started = time.process_time()
+    for index in range(count):
+        encode_image(images[index % len(images)], encoder)
+    return count, time.process_time() - started
+
+
+def card_encodes(
+    samples: dict[tuple[int, int], list[bytes]],
+    counts: dict[tuple[int, int], int],
+    *,
+    encoder: Any,
+    workers: int,
+) -> dict[str, Any]:
+    """Encode as many cards of each size as the stage made, from the night's own cards.
+
+    ``samples`` are a few of the night's card files per size, decoded to pixels once per
+    worker before the clock runs; each size's ``counts`` cards are then encoded from those
+    pixels with the night's ``encoder`` (a :class:`matinale.visuals.Encoder`) on ``workers``
+    processes. Real cards, not blank ones: a blank image compresses to nothing.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    total = sum(counts.values())
+    if total == 0:
+        return {"seconds": 0.0, "what": "no card to encode", "cards": 0}
+    workers = max(1, min(workers, total))
+    jobs = []
+    for size, count in sorted(counts.items()):
+        share = math.ceil(count / workers)
+        for start in range(0, count, share):
+            jobs.append((size, min(share, count - start), encoder))
+    warm = [(size, 1, encoder) for size in sorted(counts)] * workers
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_decode_samples, initargs=(samples,)
+    ) as pool:
+        # Start every worker, decode its samples and encode once before the clock runs.
+        list(pool.map(_encode_real, warm))
+        started = time.perf_counter()
+        results = list(pool.map(_encode_real, jobs))
+        seconds = time.perf_counter() - started
+    done = sum(count for count, _ in results)
+    kinds = ", ".join(f"{count:,} {w}×{h}" for (w, h), count in sorted(counts.items()))
+    sampled = sum(len(files) for files in samples.values())
+    return {
+        "seconds": seconds,
+        "what": (
+            f"Pillow encodes ({encoder.describe()}) of the night's cards ({kinds}, from "
+            f"{sampled} decoded samples) on {workers} processes, "
+            f"{sum(cpu for _, cpu in results):.1f} cpu s"
+        ),
+        "cards": done,
+        "workers": workers,
+        "cpu_seconds": sum(cpu for _, cpu in results),
     }
 
 

@@ -61,6 +61,20 @@ def delivery_line(run: dict[str, Any]) -> str:
     )
 
 
+def bytes_line(run: dict[str, Any]) -> str:
+    """What the night's bundle weighs: bytes per card (per layout) and per pack (issue #21)."""
+    sizes = run.get("sizes") or {}
+    per_format = sizes.get("card_bytes") or {}
+    if not per_format:
+        return ""
+    formats = ", ".join(f"{name} {size / 1000:,.1f} KB" for name, size in per_format.items())
+    return (
+        f"Bundle {sizes.get('bundle_bytes', 0) / 1e6:,.1f} MB in {sizes.get('bundle_files', 0):,} files; "
+        f"a card {sizes.get('card_bytes_mean', 0) / 1000:,.1f} KB ({formats}); "
+        f"a pack {sizes.get('pack_bytes', 0) / 1e6:,.2f} MB ({sizes.get('packs', 0):,} packs)."
+    )
+
+
 def _night_rows(run: dict[str, Any]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for stage in run["stages"]:
@@ -238,6 +252,8 @@ def render_text(report: dict[str, Any]) -> str:
         lines.extend(_aligned(_HEAD, _night_rows(run)))
         if delivery_line(run):
             lines.append(delivery_line(run))
+        if bytes_line(run):
+            lines.append(bytes_line(run))
         lines.append("")
     head, rows = _scaling_rows(report)
     if len(report.get("runs", [])) > 1:
@@ -295,6 +311,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
         if delivery_line(main):
             lines.extend([delivery_line(main), ""])
+        if bytes_line(main):
+            lines.extend([bytes_line(main), ""])
     if len(runs) > 1:
         head, rows = _scaling_rows(report)
         lines.append(
