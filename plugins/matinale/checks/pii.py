@@ -1,8 +1,9 @@
 """The PII check: personal data in the bundle's text, found without a copy of it.
 
 The scanner is built from the private supporter data but keeps only keyed 64-bit hashes
-of the normalised ids, full names and name words (the key is random per scanner and never
-stored). E-mail addresses and French phone numbers are found by pattern; ids and full
+of the normalised ids, full names and name words (the key is random per night, drawn when
+the reference is built, and stored only with the hashes in the run's private reference
+file: see ``matinale.checks.reference``). E-mail addresses and French phone numbers are found by pattern; ids and full
 names (n-grams of name words) by hashing candidates and looking them up.
 """
 
@@ -188,7 +189,9 @@ class PiiScanner:
         """Build from supporter frames (any of ``supporter_id``, ``first_name``, ``last_name``)."""
         import pandas as pd
 
-        key = secrets.token_hex(8)  # 16 characters: SipHash's key, never stored
+        key = secrets.token_hex(
+            8
+        )  # 16 characters: SipHash's key (kept only in the private reference file)
         ids: list[np.ndarray] = []
         names: list[np.ndarray] = []
         name_words: list[np.ndarray] = []
