@@ -4,7 +4,8 @@
 ``make_store`` is the work store every stage reads and writes under ``runs/<edition>/<run>/``;
 ``input_checksums`` is the identity card ``prepare`` records (every input's SHA-256 and the
 code's version). The readers at the end give later stages what earlier ones left in the run
-(its segments, the counts for compliance.json, the private files the PII scanner hashes).
+(its segments, the counts for compliance.json, the PII reference privacy hashed once
+for checks and publish).
 Nothing here imports Airflow.
 """
 
