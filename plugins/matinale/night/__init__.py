@@ -179,7 +179,7 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     # The night's PII reference, hashed once from the frames in hand (checks and publish load it).
     from matinale.night.run import write_pii_reference
 
-    write_pii_reference(store, ctx, (valid, split.contacts))
+    write_pii_reference(store, ctx, valid, split.contacts)
     compliance = {
         "minors_excluded": split.minors,
         "adults": len(split.features),

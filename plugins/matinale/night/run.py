@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -211,17 +211,22 @@ def compliance_summary(store: Store, ctx: RunContext) -> dict[str, Any]:
     return counts
 
 
-def write_pii_reference(store: Store, ctx: RunContext, frames: Iterable[pd.DataFrame]) -> None:
-    """Hash the supporters of ``frames`` once for the night and keep the reference in the run.
+def write_pii_reference(
+    store: Store, ctx: RunContext, valid: pd.DataFrame, contacts: pd.DataFrame
+) -> None:
+    """Hash the supporters once for the night and keep the reference in the run.
 
-    ``frames`` are those of ``_PII_SOURCES`` (privacy holds both); only the id and name
-    columns are read. Writing again (a retried stage) replaces the whole file: a new key
-    with its own hashes.
+    ``valid`` and ``contacts`` are the frames of ``_PII_SOURCES`` as privacy holds them;
+    only the id and name columns are read. The contacts are rows of ``valid`` (privacy's
+    split), so they add no id or name: only their count to the people the reference was
+    made from, as building from both files counts them. Writing again (a retried stage)
+    replaces the whole file: a new key with its own hashes.
     """
     from matinale.checks import PiiScanner, dump_reference
 
-    columns = ("supporter_id", "first_name", "last_name")
-    scanner = PiiScanner.from_frames(frame[[c for c in columns if c in frame]] for frame in frames)
+    columns = [c for c in ("supporter_id", "first_name", "last_name") if c in valid]
+    scanner = PiiScanner.from_frames([valid[columns]])
+    scanner.stats["people"] += len(contacts)
     store.put_bytes(f"{ctx.prefix}/{PII_REFERENCE}", dump_reference(scanner))
 
 

@@ -65,7 +65,7 @@ def test_a_loaded_reference_finds_exactly_what_the_built_scanner_finds() -> None
 
 def test_the_reference_file_holds_no_plain_personal_value(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
-    write_pii_reference(store, CTX, (PEOPLE, CONTACTS))
+    write_pii_reference(store, CTX, PEOPLE, CONTACTS)
     data = store.get_bytes(f"{CTX.prefix}/{PII_REFERENCE}")
     assert data.startswith(MAGIC)
     folded = data.lower()
@@ -100,7 +100,7 @@ def test_the_reference_file_holds_no_plain_personal_value(tmp_path: Path) -> Non
 
 def test_checks_and_publish_load_the_reference_not_the_supporter_files(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
-    write_pii_reference(store, CTX, (PEOPLE, CONTACTS))
+    write_pii_reference(store, CTX, PEOPLE, CONTACTS)
     # No supporter file left: only the reference can answer.
     scanner = pii_scanner(settings(), store, CTX)
     assert any(kind == "supporter full name" for _, kind, _ in _findings(scanner))
@@ -138,7 +138,7 @@ def test_privacy_writes_the_reference_the_sources_would_give(tmp_path: Path) -> 
     store.put_frame(f"{CTX.prefix}/private/valid.parquet", PEOPLE)
     store.put_frame(f"{CTX.prefix}/private/contacts.parquet", CONTACTS)
     from_files = pii_scanner(settings(), store, CTX)  # no reference yet: built from the files
-    write_pii_reference(store, CTX, (PEOPLE, CONTACTS))
+    write_pii_reference(store, CTX, PEOPLE, CONTACTS)
     written = load_reference(store.get_bytes(f"{CTX.prefix}/{PII_REFERENCE}"), ALLOW)
     assert (written.stats, written.name_words) == (from_files.stats, from_files.name_words)
     assert _findings(written) == _findings(PiiScanner.from_frames([PEOPLE, CONTACTS], ALLOW))
