@@ -230,13 +230,25 @@ def write_pii_reference(
     store.put_bytes(f"{ctx.prefix}/{PII_REFERENCE}", dump_reference(scanner))
 
 
-def pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> PiiScanner:
+def pii_scanner(
+    settings: Settings,
+    store: Store,
+    ctx: RunContext,
+    *,
+    build_from: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> PiiScanner:
     """The PII scanner of this run: the reference privacy wrote (keyed hashes), loaded with
     the campaign's allowlist; rebuilt from the private supporter files (and written for the
-    next stage) when that file is missing or unusable (another version, cut short)."""
+    next stage) when that file is missing or unusable (another version, cut short).
+
+    ``build_from`` (privacy: its valid rows and contacts) builds the reference from those
+    frames and writes it first (``write_pii_reference``), once a night.
+    """
     from matinale.checks import PiiReferenceError, PiiScanner, dump_reference, load_reference
 
     reference = f"{ctx.prefix}/{PII_REFERENCE}"
+    if build_from is not None:
+        write_pii_reference(store, ctx, *build_from)
     if store.exists(reference):
         try:
             return load_reference(store.get_bytes(reference), settings.pii_allowlist)
