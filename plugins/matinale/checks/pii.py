@@ -1,8 +1,9 @@
 """The PII check: personal data in the bundle's text, found without a copy of it.
 
 The scanner is built from the private supporter data but keeps only keyed 64-bit hashes
-of the normalised ids, full names and name words (the key is random per scanner and never
-stored). E-mail addresses and French phone numbers are found by pattern; ids and full
+of the normalised ids, full names and name words (the key is random per night, drawn when
+the reference is built, and stored only with the hashes in the run's private reference
+file: see ``matinale.checks.reference``). E-mail addresses and French phone numbers are found by pattern; ids and full
 names (n-grams of name words) by hashing candidates and looking them up.
 """
 
@@ -41,13 +42,17 @@ _PHONE = re.compile(
     r"(?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])"
 )
 _ID_TOKENS = (re.compile(r"[0-9A-Za-z]+"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z]"))
-# The same tokens, only those of _MIN_ID_LENGTH characters or more: a token is a maximal
-# run (first pattern) or the longest run ending in a letter or digit (second), so the
-# shorter ones are skipped, not cut, and no new token appears.
-_ID_CANDIDATES = (
-    re.compile(r"[0-9A-Za-z]{6,}"),
-    re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]"),
-)
+# The id candidates, found in one pass: the longest runs of letters, digits and "_.-" that
+# start and end on a letter or digit, six characters or more. Each maximal run of letters
+# and digits of six or more (the first token kind) lies whole inside one of these, so it is
+# found afterwards in the (few, distinct) candidates instead of by a second pass over the
+# text (see _id_candidates).
+_ID_CANDIDATE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]")
+_ID_RUN = re.compile(r"[0-9A-Za-z]{6,}")
+# Texts are examined in batches of about this many characters: enough for each distinct
+# candidate to be hashed once in most nights, few enough that the batch's copies (folded,
+# split into words) stay small next to the bundle.
+_BATCH_CHARS = 4_000_000
 # Joins the texts of a batch. No pattern here matches it or takes it for a space, and it is
 # a starter for NFKD (no reordering across it), so each text is treated as if alone.
 _SEP = "\x00"
@@ -115,6 +120,32 @@ def _select(values: list[str], sorted_hashes: np.ndarray, key: str) -> list[str]
         return []
     hit = _contains(sorted_hashes, _hash(values, key))
     return [values[index] for index in np.flatnonzero(hit)]
+
+
+def _id_candidates(text: str) -> set[str]:
+    """Every id-like token of ``text`` of _MIN_ID_LENGTH or more, both kinds of _ID_TOKENS.
+
+    One pass of _ID_CANDIDATE over the text; the maximal runs of letters and digits (the
+    first kind) are then taken from the distinct candidates, inside which each lies whole.
+    """
+    found = set(_ID_CANDIDATE.findall(text))
+    for candidate in [c for c in found if not c.isalnum()]:
+        found.update(_ID_RUN.findall(candidate))
+    return found
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """``texts`` in consecutive batches of about _BATCH_CHARS characters (at least one text)."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and size + len(text) > _BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text) + 1
+    if batch:
+        yield batch
 
 
 def _normalised_column(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -188,7 +219,9 @@ class PiiScanner:
         """Build from supporter frames (any of ``supporter_id``, ``first_name``, ``last_name``)."""
         import pandas as pd
 
-        key = secrets.token_hex(8)  # 16 characters: SipHash's key, never stored
+        key = secrets.token_hex(
+            8
+        )  # 16 characters: SipHash's key (kept only in the private reference file)
         ids: list[np.ndarray] = []
         names: list[np.ndarray] = []
         name_words: list[np.ndarray] = []
@@ -257,11 +290,7 @@ class PiiScanner:
         pages and packs and across segments, so each is examined once.
         """
         items = list(items)
-        fresh = [
-            text for text in dict.fromkeys(text for _, text in items) if text not in self._memo
-        ]
-        if fresh:
-            self._memo.update(self._examine(fresh))
+        self.remember(text for _, text in items)
         for where, text in items:
             for kind, masked in self._memo[text]:
                 yield where, kind, masked
@@ -269,20 +298,21 @@ class PiiScanner:
     def remember(self, texts: Iterable[str]) -> None:
         """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
         fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
-        if fresh:
-            self._memo.update(self._examine(fresh))
+        for batch in _batches(fresh):
+            self._memo.update(self._examine(batch))
 
     def _name_grams(
         self, texts: list[str], words: list[str], known: set[str]
-    ) -> dict[str, list[str]]:
-        """Every 2..k-gram inside a run of known name words → the texts holding it.
+    ) -> dict[str, dict[str, None]]:
+        """Each text holding a run of known name words → every 2..k-gram inside its runs,
+        in the text's own order (so a text's findings never depend on its batch).
 
         ``words`` are the words of all ``texts`` in order, with ``_SEP`` between two texts
         (never a known word, so no run spans two texts).
         """
         import numpy as np
 
-        grams: dict[str, list[str]] = {}
+        grams: dict[str, dict[str, None]] = {}
         if len(known) == 0 or not words:
             return grams
         flags = np.fromiter(map(known.__contains__, words), dtype=bool, count=len(words))
@@ -310,21 +340,18 @@ class PiiScanner:
                 found.update(
                     dict.fromkeys(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
                 )
-            for gram in found:
-                if gram not in self.allowed_names:
-                    holders = grams.setdefault(gram, [])
-                    if not holders or holders[-1] is not text:
-                        holders.append(text)
+            held = grams.setdefault(text, {})
+            held.update((gram, None) for gram in found if gram not in self.allowed_names)
         return grams
 
     def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
         """What personal data each text holds, for a batch of distinct texts.
 
         The batch is joined into one string (``_SEP`` between texts, so that no match can
-        span two texts) and the phone, id and name patterns run once over it; a phone belongs
-        to the text its offset falls in. E-mail addresses are looked for only in texts with
-        an ``@``. Candidate ids and names are gathered over the whole batch, so each distinct
-        one is hashed and looked up once, in one vectorised call per kind.
+        span two texts) and each pattern runs once over it (e-mail, phone, one pattern for
+        both kinds of id token, the name words); a match belongs to the text its offset
+        falls in. Candidate ids and names are gathered over the whole batch, so each
+        distinct one is hashed and looked up once, in one vectorised call per kind.
 
         A full name is first + last, each made of name words, so a name n-gram can only lie
         inside a run of consecutive words that are each a word of some supporter's first or
@@ -350,20 +377,20 @@ class PiiScanner:
         def owner(offset: int) -> list[tuple[str, str]]:
             return results[texts[bisect.bisect_right(starts, offset) - 1]]
 
-        for text, cleaned in zip(texts, clean, strict=True):
-            if "@" in cleaned:  # most texts have none: skip the pattern there
-                for match in _EMAIL.finditer(cleaned):
-                    value = match.group(0)
-                    if value.casefold() not in self.allowed_emails:
-                        results[text].append(("e-mail address", mask_email(value)))
+        # No e-mail address holds _SEP, and _SEP stands where a text starts or ends for both
+        # of _EMAIL's boundaries: one pass over the batch finds each text's addresses.
+        if "@" in joined:
+            for match in _EMAIL.finditer(joined):
+                value = match.group(0)
+                if value.casefold() not in self.allowed_emails:
+                    owner(match.start()).append(("e-mail address", mask_email(value)))
         for match in _PHONE.finditer(joined):
             value = match.group(0)
             if normalise_phone(value) not in self.allowed_phones:
                 owner(match.start()).append(("phone number", mask_value(re.sub(r"\D", "", value))))
 
         if len(self._ids):
-            raw = set(_ID_CANDIDATES[0].findall(joined))
-            raw.update(_ID_CANDIDATES[1].findall(joined))
+            raw = _id_candidates(joined)
             tokens = sorted({token.strip("._-").casefold() for token in raw} - {""})
             hits = _select([t for t in tokens if len(t) >= _MIN_ID_LENGTH], self._ids, self._key)
             if hits:  # rare: find which texts hold them (ids are ASCII: casefold keeps them whole)
@@ -395,9 +422,13 @@ class PiiScanner:
             vocabulary = sorted(set(words) - {_SEP, _BREAK})
             known = set(_select(vocabulary, self._words, self._key))
             grams = self._name_grams(texts, words, known)
-            for gram in _select(list(grams), self._names, self._key):
-                for text in grams[gram]:
-                    results[text].append(("supporter full name", _mask_name(gram)))
+            distinct = list(dict.fromkeys(gram for held in grams.values() for gram in held))
+            named = set(_select(distinct, self._names, self._key))
+            if named:
+                for text, held in grams.items():
+                    results[text].extend(
+                        ("supporter full name", _mask_name(gram)) for gram in held if gram in named
+                    )
         return results
 
 

@@ -176,6 +176,7 @@ def run_privacy(settings: Settings, store: Store, ctx: RunContext) -> dict[str, 
     split = split_for_segmentation(valid)
     store.put_frame(f"{ctx.prefix}/private/features.parquet", split.features, plain=_UNIQUE_COLUMNS)
     store.put_frame(f"{ctx.prefix}/private/contacts.parquet", split.contacts, plain=_UNIQUE_COLUMNS)
+    pii_scanner(settings, store, ctx, build_from=(valid, split.contacts))  # hashed once a night
     compliance = {
         "minors_excluded": split.minors,
         "adults": len(split.features),

@@ -4,13 +4,15 @@
 ``make_store`` is the work store every stage reads and writes under ``runs/<edition>/<run>/``;
 ``input_checksums`` is the identity card ``prepare`` records (every input's SHA-256 and the
 code's version). The readers at the end give later stages what earlier ones left in the run
-(its segments, the counts for compliance.json, the private files the PII scanner hashes).
+(its segments, the counts for compliance.json, the PII reference privacy hashed once
+for checks and publish).
 Nothing here imports Airflow.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 from collections.abc import Sequence
@@ -26,6 +28,8 @@ from matinale.settings import Settings
 from matinale.store import LocalStore, S3Store, Store
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from matinale.checks import PiiScanner
     from matinale.links.short import ShortLinks
 
@@ -42,11 +46,15 @@ __all__ = [
     "input_checksums",
     "make_store",
     "newest_supporter_file",
+    "PII_REFERENCE",
     "pii_scanner",
     "reserve_short_links",
     "segments_of",
     "short_links",
+    "write_pii_reference",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class NightError(MatinaleError, RuntimeError):
@@ -172,6 +180,9 @@ def segments_of(store: Store, ctx: RunContext) -> list[Segment]:
 
 #: Private supporter data the PII scanner is built from (hashed, never copied).
 _PII_SOURCES = ("private/valid.parquet", "private/contacts.parquet")
+#: The night's PII reference (keyed hashes only, see ``matinale.checks.reference``): written
+#: by privacy from the frames it holds, loaded by checks and publish.
+PII_REFERENCE = "private/pii-reference.bin"
 
 
 def _counts_only(value: Any) -> Any:
@@ -200,16 +211,57 @@ def compliance_summary(store: Store, ctx: RunContext) -> dict[str, Any]:
     return counts
 
 
-def pii_scanner(settings: Settings, store: Store, ctx: RunContext) -> PiiScanner:
-    """The PII scanner built from this run's private supporter files (hashed, never copied)."""
-    from matinale.checks import PiiScanner
+def write_pii_reference(
+    store: Store, ctx: RunContext, valid: pd.DataFrame, contacts: pd.DataFrame
+) -> None:
+    """Hash the supporters once for the night and keep the reference in the run.
 
+    ``valid`` and ``contacts`` are the frames of ``_PII_SOURCES`` as privacy holds them;
+    only the id and name columns are read. The contacts are rows of ``valid`` (privacy's
+    split), so they add no id or name: only their count to the people the reference was
+    made from, as building from both files counts them. Writing again (a retried stage)
+    replaces the whole file: a new key with its own hashes.
+    """
+    from matinale.checks import PiiScanner, dump_reference
+
+    columns = [c for c in ("supporter_id", "first_name", "last_name") if c in valid]
+    scanner = PiiScanner.from_frames([valid[columns]])
+    scanner.stats["people"] += len(contacts)
+    store.put_bytes(f"{ctx.prefix}/{PII_REFERENCE}", dump_reference(scanner))
+
+
+def pii_scanner(
+    settings: Settings,
+    store: Store,
+    ctx: RunContext,
+    *,
+    build_from: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> PiiScanner:
+    """The PII scanner of this run: the reference privacy wrote (keyed hashes), loaded with
+    the campaign's allowlist; rebuilt from the private supporter files (and written for the
+    next stage) when that file is missing or unusable (another version, cut short).
+
+    ``build_from`` (privacy: its valid rows and contacts) builds the reference from those
+    frames and writes it first (``write_pii_reference``), once a night.
+    """
+    from matinale.checks import PiiReferenceError, PiiScanner, dump_reference, load_reference
+
+    reference = f"{ctx.prefix}/{PII_REFERENCE}"
+    if build_from is not None:
+        write_pii_reference(store, ctx, *build_from)
+    if store.exists(reference):
+        try:
+            return load_reference(store.get_bytes(reference), settings.pii_allowlist)
+        except PiiReferenceError as exc:
+            log.warning("%s: %s; rebuilding it from the private supporter files", reference, exc)
     keys = [f"{ctx.prefix}/{name}" for name in _PII_SOURCES]
     if not any(store.exists(key) for key in keys):
         raise NightError(
             f"cannot scan for personal data: none of {', '.join(keys)} is in the work store; rerun ingest and privacy"
         )
-    return PiiScanner.from_store(store, keys, settings.pii_allowlist)
+    scanner = PiiScanner.from_store(store, keys, settings.pii_allowlist)
+    store.put_bytes(reference, dump_reference(scanner))
+    return scanner
 
 
 def reserve_short_links(settings: Settings, store: Store, ctx: RunContext, client: S3Client) -> str:

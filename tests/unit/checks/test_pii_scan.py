@@ -285,3 +285,62 @@ def test_a_full_name_never_spans_the_end_of_a_sentence_or_a_line() -> None:
     }
     found = {where for where, _, _ in scanner.scan(texts.items())}
     assert found == {"plain", "list", "url"}
+
+
+# What the scan used before it found both kinds of id token in one pass (issue 21 item 3):
+# two patterns over the whole text.
+_TWO_PASS_ID_PATTERNS = (
+    re.compile(r"[0-9A-Za-z]{6,}"),
+    re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ09_.-@ +\x00\x01é", max_size=60))
+def test_one_pass_id_candidates_equal_the_two_pass_scan(text: str) -> None:
+    """Protects the one-pass id scan: the same candidate tokens as the two patterns it replaced."""
+    from matinale.checks.pii import _id_candidates
+
+    two_pass = set(_TWO_PASS_ID_PATTERNS[0].findall(text))
+    two_pass.update(_TWO_PASS_ID_PATTERNS[1].findall(text))
+    assert _id_candidates(text) == two_pass
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_findings_do_not_depend_on_how_texts_are_batched(data: st.DataObject) -> None:
+    """Protects the bounded batches: each text's findings, order included, are those it has
+    when scanned alone, whatever texts share its batch and however small batches are."""
+    import matinale.checks.pii as pii
+
+    people = data.draw(_people(), label="people")
+    texts = data.draw(st.lists(_text(people), min_size=1, max_size=8, unique=True), label="texts")
+    alone = {text: list(PiiScanner.from_frames([people]).scan([("f", text)])) for text in texts}
+    for size in (1, 40, 10_000_000):
+        previous, pii._BATCH_CHARS = pii._BATCH_CHARS, size
+        try:
+            scanner = PiiScanner.from_frames([people])
+            scanner.remember(texts)
+            for text in texts:
+                assert list(scanner.scan([("f", text)])) == alone[text], (size, text)
+        finally:
+            pii._BATCH_CHARS = previous
+
+
+def test_a_text_lists_its_names_in_its_own_order_whatever_came_before() -> None:
+    """Protects batch independence on the case that broke it: an earlier text of the batch
+    named the second name first."""
+    people = pd.DataFrame(
+        {
+            "supporter_id": ["S00012345", "S00067890"],
+            "first_name": ["Anne", "Jean"],
+            "last_name": ["Dupont", "Le Gall"],
+        }
+    )
+    scanner = PiiScanner.from_frames([people])
+    both = "Merci à Anne Dupont. Et à Jean Le Gall."
+    scanner.remember(["Jean Le Gall est là.", both])
+    assert [masked for _, _, masked in scanner.scan([("f", both)])] == [
+        _mask_name("anne dupont"),
+        _mask_name("jean le gall"),
+    ]
