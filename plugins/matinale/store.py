@@ -248,6 +248,9 @@ class LocalStore(_Helpers):
         count = len(self.list(prefix))
         if base.is_dir():
             shutil.rmtree(base)
+        elif base.is_file():  # a key is its own prefix, as in S3
+            base.unlink()
+            count = 1
         return count
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -136,6 +136,44 @@ def _check_links(
             assert stranger.status_code == 404
 
 
+def _mornings_before(db_url: str) -> None:
+    """Counts of the four editions before EDITION, written by the link service's writer."""
+    from matinale.links.counts import Counts, make_engine, migrate
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    cell = ("sante", "whatsapp")
+    for day in ("2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"):
+        moment = datetime.fromisoformat(f"{day}T18:10+01:00").astimezone(UTC)
+        writer = Counts(engine, clock=lambda moment=moment: moment)
+        # A segment of the band that is not tonight's: it teaches its band (pooling).
+        for angle, shares in (("familles", 300), ("devoir-civique", 5)):
+            writer.add(day, "65plus-p99", "variant_shown", (*cell, angle), 1000)
+            writer.add(day, "65plus-p99", "share", (*cell, angle), shares)
+        writer.add(day, "65plus-p99", "open", ("", "", ""), 500)
+        writer.flush()
+    engine.dispose()
+
+
+def _check_learned(client, bucket: str, pointer: dict, manifest: dict, rows: list[str]) -> None:
+    """The counts changed tonight's page weights and the delivery file's send_at."""
+    seniors = [s["id"] for s in manifest["segments"] if s["id"].startswith("65plus-")]
+    assert seniors, [s["id"] for s in manifest["segments"]]
+    posts = json.loads(_read(client, bucket, f"{pointer['prefix']}{seniors[0]}/posts.json"))
+    sante = [p for p in posts["posts"] if p["theme"] == "sante" and p["channel"] == "whatsapp"]
+    weights = {p["angle"]: p["weight"] for p in sante}
+    assert "familles" in weights and weights["familles"] == max(weights.values()), weights
+    assert len(set(weights.values())) > 1, weights  # no longer even
+    page = _read(client, bucket, f"{pointer['prefix']}{seniors[0]}/index.html").decode()
+    assert 'data-poids="' in page
+    send_at = {}
+    for row in rows:
+        cells = row.split(",")
+        send_at.setdefault(cells[3].split("-p")[0], set()).add(cells[7])
+    assert send_at["65plus"] == {"2026-11-24T18:00+01:00"}, send_at
+    assert all(v == {"2026-11-24T07:30+01:00"} for k, v in send_at.items() if k != "65plus")
+
+
 def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeypatch) -> None:
     from matinale.settings import cached_settings, load_settings
 
@@ -145,6 +183,14 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
     monkeypatch.setenv("MATINALE_LINKS_PUBLIC_URL", base)
     cached_settings.cache_clear()
     night_env["settings"] = load_settings()
+
+    # Issue 18 item 7: the mornings before, as the link service counted them in SQLite: the
+    # 65+ band shares "familles" on santé far more than "devoir-civique" and opens at 18:00.
+    _mornings_before(night_env["links_db"])
+    # Published at 06:00 Paris on the edition's morning, whatever today's date.
+    from matinale.publish import stage as publish_stage
+
+    monkeypatch.setattr(publish_stage, "_now", lambda: datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
 
     first = nightly_dag.test(run_conf={"edition_date": EDITION.isoformat()})
     assert first.state == "success"
@@ -183,8 +229,12 @@ def test_nightly_dag_publishes_a_verified_bundle(night_env, nightly_dag, monkeyp
     delivery = json.loads(_read(client, private, f"delivery/{EDITION}/current.json"))
     assert delivery["run"] == pointer["run"]
     header, *rows = _read(client, private, delivery["delivery"]).decode().splitlines()
-    assert header == "supporter_id,channel,address,segment,link,territory,territory_link" and rows
+    assert (
+        header == ("supporter_id,channel,address,segment,link,territory,territory_link,send_at")
+        and rows
+    )
     assert {row.split(",")[3] for row in rows} <= set(segment_ids)
+    _check_learned(client, bucket, pointer, manifest, rows)
     _check_links(night_env, pointer, manifest, base, rows)
     # Issue 20: the heaviest three-theme activist page, beacons and all, within 150 KB
     pages = [e["bytes"] for e in manifest["files"] if e["kind"] == "page"]

@@ -107,9 +107,13 @@ def test_find_lists_every_place_with_fields_and_dates(settings: Settings) -> Non
 def test_erase_removes_every_trace_and_the_next_night_suppresses(settings: Settings) -> None:
     store = LocalStore(settings.work_dir)
     export = _export(settings)
-    _night(settings, store, export, "r1")
+    first = _night(settings, store, export, "r1")
+    reference = f"{first.prefix}/private/pii-reference.bin"
+    assert store.exists(reference)  # privacy wrote the night's PII reference
     query = PersonQuery.of(email=None, phone="+33 6 12 34 56 78", supporter_id=None)
     record = erase_person(settings, query, store=store, client=None, today=TODAY)
+    # It held her keyed hashes (and its key): dropped, rebuilt from the rewritten files.
+    assert not store.exists(reference) and record["rows_removed"]["pii_references"] == 1
 
     assert export.read_bytes() == KEPT.encode("cp1252")  # the rest byte for byte
     again = find_person(settings, query, store=store, client=None)

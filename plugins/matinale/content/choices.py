@@ -102,8 +102,9 @@ class _Choosing:
         # every run, whatever PYTHONHASHSEED; another edition or segment gets another order.
         rng = random.Random(f"{self.segment_id}|{self.w.edition.isoformat()}|{theme.id}|{channel}")
         address = self.address(channel)
-        # A direct message is sent once: it leads with what the night learnt works best.
-        lead = self.w.lead(self.segment_id, theme.id) if self.w.registry[channel].direct else None
+        # What the night learnt works best leads: a direct message is sent once, and a page
+        # can only start on an angle one of its variants makes.
+        lead = self.w.lead(self.segment_id, theme.id)
         lists: list[tuple[str, list[list[Piece]]]] = []
         for angle in self.angles(theme, address, rng, lead):
             dims = []

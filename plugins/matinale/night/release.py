@@ -1,7 +1,7 @@
 """The night's last stages: the pre-publish checks on the built bundle, then publishing it.
 
 ``run_checks`` and ``run_publish`` are stages of ``matinale.night.STAGES`` (re-exported
-there). Both scan for personal data with the scanner built from the run's private files;
+there). Both scan for personal data with the PII reference privacy wrote (keyed hashes);
 publishing checks again on the exact bytes it uploads. Nothing here imports Airflow.
 """
 
@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from matinale.night.learning import learned_of
 from matinale.night.run import NightError, RunContext, pii_scanner
 from matinale.settings import Settings
 from matinale.store import Store
@@ -88,6 +89,8 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
     from matinale.checks import limits_from
     from matinale.publish import PublishConfig
     from matinale.publish.links import LinkService
+    from matinale.publish.sending import DeliveryPlan
+    from matinale.schedule import freeze_windows
 
     service = settings.link_service
 
@@ -110,7 +113,22 @@ def publish_config(settings: Settings, actor: str = "matinale") -> Any:
         )
         if service.public_base_url
         else None,
+        # Without the run's learned.json (run_publish adds it), every segment at send_time.
+        delivery_plan=DeliveryPlan(
+            send_time=settings.delivery.send_time,
+            max_messages_per_week=settings.delivery.max_messages_per_week,
+            windows=tuple(freeze_windows(settings)),
+        ),
     )
+
+
+def _with_learned(config: Any, learned: dict[str, Any] | None) -> Any:
+    """The config with the run's learned.json in its delivery plan (its send hours)."""
+    from dataclasses import replace
+
+    if config.delivery_plan is None or learned is None:
+        return config
+    return replace(config, delivery_plan=replace(config.delivery_plan, learned=learned))
 
 
 def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) -> dict[str, Any]:
@@ -140,7 +158,7 @@ def run_publish(settings: Settings, store: Store, ctx: RunContext, client: Any) 
             ctx.bundle,
             edition=ctx.edition,
             run=ctx.run,
-            config=publish_config(settings),
+            config=_with_learned(publish_config(settings), learned_of(store, ctx)),
             scanner=pii_scanner(settings, store, ctx),
             audience=audience,
         )

@@ -114,6 +114,14 @@ def erase_person(
             removed["delivery"] += count
         else:
             removed["work_store"] += count
+    # A run's PII reference (keyed hashes of its people, and its key) is rebuilt from the
+    # rewritten private files when missing: drop every one, so none keeps the person.
+    from matinale.night.run import PII_REFERENCE
+
+    references = [k for k in store.list("runs") if k.endswith(f"/{PII_REFERENCE}")]
+    for reference in references:
+        store.delete_prefix(reference)
+    removed["pii_references"] = len(references)
     subject = _request_hash(key, query)
     record = {
         "request": "erasure",

@@ -48,6 +48,7 @@ DELIVERY_COLUMNS = (
     "link",
     "territory",
     "territory_link",
+    "send_at",  # when to send (issue 18): Paris time with its offset, matinale.publish.sending
 )
 #: Territorial packs (hand-written or automatic) are the segments with this prefix.
 TERRITORY_PREFIX = "t-"
@@ -222,6 +223,8 @@ def with_links(rows: pd.DataFrame, links: Mapping[str, str]) -> pd.DataFrame:
     rows = rows.assign(
         link=rows["segment"].map(links), territory_link=rows["territory"].map(links).fillna("")
     )
+    if "send_at" not in rows:  # no delivery plan (a publish outside the night): no time said
+        rows = rows.assign(send_at="")
     return rows[list(DELIVERY_COLUMNS)]
 
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from matinale.publish.delivery import RowHook
 from matinale.s3types import S3Client
 
 if TYPE_CHECKING:
@@ -30,12 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUDGET_DAYS",
+    "DeliveryPlan",
     "CHANNEL_PREFERENCE",
     "messages_sent",
     "send_time",
     "send_times",
     "within_budget",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The rolling window of the message budget, tonight included.
 BUDGET_DAYS = 7
@@ -44,8 +50,13 @@ CHANNEL_PREFERENCE = ("email", "sms")
 
 
 class _Window(Protocol):
-    starts: datetime
-    ends: datetime
+    """A silence window (``matinale.schedule.Freeze``): from ``starts`` until ``ends``."""
+
+    @property
+    def starts(self) -> datetime: ...
+
+    @property
+    def ends(self) -> datetime: ...
 
 
 def _hhmm(text: str) -> time:
@@ -158,3 +169,62 @@ def within_budget(
     keep = (prior + place) < limit
     held = rows.loc[~keep, "supporter_id"]
     return rows[keep.to_numpy()], {"rows": int(len(held)), "people": int(held.nunique())}
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """What publish needs to time and cap tonight's direct messages: the run's learned.json
+    (None: every segment at ``send_time``), the silence windows and the budget."""
+
+    learned: Mapping[str, Any] | None = None
+    send_time: str = "07:30"
+    max_messages_per_week: int = 3
+    windows: Sequence[_Window] = ()
+
+    def hooks(
+        self,
+        client: S3Client,
+        private_bucket: str,
+        *,
+        edition: date,
+        segments: Iterable[str],
+        zone: ZoneInfo,
+        published_at: datetime,
+    ) -> list[RowHook]:
+        """The delivery file's row hooks: ``send_at`` per row (rows inside a silence held
+        back, counted ``silence``), then the message budget (``over_budget`` rows,
+        ``over_budget_people``)."""
+        times = send_times(
+            segments,
+            self.learned,
+            day=edition,
+            default=self.send_time,
+            zone=zone,
+            published_at=published_at,
+            windows=self.windows,
+        )
+        sent, found = messages_sent(client, private_bucket, edition)
+        log.info(
+            "Delivery: send_at from %s; budget %d messages in 7 days, history of %d edition(s) "
+            "(%s), %d people with messages in it",
+            "learned.json" if self.learned else "the default time",
+            self.max_messages_per_week,
+            len(found),
+            ", ".join(found) or "none",
+            len(sent),
+        )
+        limit = self.max_messages_per_week
+
+        def timed(rows: pd.DataFrame, left_out: dict[str, int]) -> pd.DataFrame:
+            rows = rows.assign(send_at=rows["segment"].map(times))
+            held = rows["send_at"].isna()
+            left_out["silence"] = left_out.get("silence", 0) + int(held.sum())
+            return rows[~held.to_numpy()].reset_index(drop=True)
+
+        def budget(rows: pd.DataFrame, left_out: dict[str, int]) -> pd.DataFrame:
+            kept, held = within_budget(rows, sent, limit)
+            left_out["over_budget"] = left_out.get("over_budget", 0) + held["rows"]
+            left_out["over_budget_people"] = left_out.get("over_budget_people", 0) + held["people"]
+            return kept.reset_index(drop=True)
+
+        return [timed, budget]

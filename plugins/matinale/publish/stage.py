@@ -51,6 +51,7 @@ from matinale.publish.s3 import (
     list_keys,
     read_pointer,
 )
+from matinale.publish.sending import DeliveryPlan
 from matinale.publish.upload import RunUpload
 from matinale.s3types import S3Client
 from matinale.store import Store
@@ -63,6 +64,11 @@ if TYPE_CHECKING:
 __all__ = ["PublishConfig", "publish_bundle"]
 
 log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    """The publication's instant (a test freezes it here)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class PublishConfig:
     templates_dir: Path | None = None
     #: The link service (links.public_base_url): stable /p/ links instead of presigned ones.
     links: LinkService | None = None
+    #: send_at and the message budget of the delivery file (issue 18); None: neither.
+    delivery_plan: DeliveryPlan | None = None
 
 
 def _passed_before(
@@ -229,7 +237,7 @@ def publish_bundle(
         )
     passed = _passed_before(files, manifest, config, scanner)
 
-    published_at = datetime.now(UTC)
+    published_at = _now()
     presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
     segment_ids = [str(s["id"]) for s in manifest["segments"]]
     service = (
@@ -270,7 +278,20 @@ def publish_bundle(
         if isinstance(audience, tuple):
             audience = Audience.from_frames(*audience)
         # Spilled to a private temporary folder (removed below, or when collected).
-        delivery = spill_delivery(audience, links)
+        plan = config.delivery_plan
+        hooks = (
+            plan.hooks(
+                client,
+                config.private_bucket,
+                edition=edition,
+                segments=list(links),
+                zone=config.zone,
+                published_at=published_at,
+            )
+            if plan is not None
+            else []
+        )
+        delivery = spill_delivery(audience, links, hooks=hooks)
     delivery_counts = delivery.counts if delivery is not None else None
 
     compliance = json.loads(files[COMPLIANCE])

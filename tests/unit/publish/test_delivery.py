@@ -78,8 +78,8 @@ def test_the_file_has_the_two_territory_columns_even_when_nobody_lives_in_one() 
     rows, counts = delivery_rows(_contacts(), assignments, LINKS)
     header, *lines = list(csv.reader(io.StringIO(_delivery_csv(rows).decode())))
     assert header == list(DELIVERY_COLUMNS)
-    assert header[-2:] == ["territory", "territory_link"]
-    assert lines and all(line[-2:] == ["", ""] for line in lines)
+    assert header[5:] == ["territory", "territory_link", "send_at"]
+    assert lines and all(line[5:] == ["", "", ""] for line in lines)
     assert counts["by_territory"] == {}
 
 

@@ -127,3 +127,43 @@ def test_messages_sent_reads_the_promoted_delivery_files_of_the_six_days_before(
     sent, found = messages_sent(client, bucket, date(2026, 11, 24))
     assert found == ["2026-11-18", "2026-11-20", "2026-11-21"]
     assert sent == {"A": 3, "B": 2, "0042": 1}
+
+
+@pytest.mark.s3
+def test_the_plan_times_each_row_and_keeps_the_budget(
+    s3_server: Any, s3_buckets: dict[str, str]
+) -> None:
+    from matinale.publish.sending import DeliveryPlan
+
+    client = s3_server.client()
+    bucket = s3_buckets["private"]
+    key = "delivery/2026-11-23/r1/delivery.csv"
+    client.put_object(Bucket=bucket, Key=key, Body=b"supporter_id,channel\nA,sms\nA,email\nA,sms\n")
+    pointer = {"edition": "2026-11-23", "run": "r1", "delivery": key}
+    client.put_object(
+        Bucket=bucket, Key="delivery/2026-11-23/current.json", Body=json.dumps(pointer).encode()
+    )
+    plan = DeliveryPlan(learned={"segments": {"65plus-p01": {"send_hour": "18:00"}}})
+    hooks = plan.hooks(
+        client,
+        bucket,
+        edition=date(2026, 11, 24),
+        segments=["65plus-p01", "18-24-p01"],
+        zone=PARIS,
+        published_at=EARLY,
+    )
+    rows = pd.DataFrame(
+        {
+            "supporter_id": ["A", "B", "B"],
+            "channel": ["email", "email", "sms"],
+            "segment": ["65plus-p01", "18-24-p01", "18-24-p01"],
+        }
+    )
+    left_out: dict[str, int] = {}
+    for hook in hooks:
+        rows = hook(rows, left_out)
+    assert rows.values.tolist() == [
+        ["B", "email", "18-24-p01", "2026-11-24T07:30+01:00"],
+        ["B", "sms", "18-24-p01", "2026-11-24T07:30+01:00"],
+    ]
+    assert left_out == {"silence": 0, "over_budget": 1, "over_budget_people": 1}
