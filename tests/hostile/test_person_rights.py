@@ -75,6 +75,7 @@ def test_erase_on_s3_leaves_no_trace(
             "link": "https://example.org/s1",
             "territory": "",
             "territory_link": "",
+            "send_at": "2026-11-24T07:30+01:00",
         }
     )[list(DELIVERY_COLUMNS)]
     delivery = delivery[delivery["address"] != ""]

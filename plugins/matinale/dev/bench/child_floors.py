@@ -195,6 +195,14 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
         )
 
     measure("segment", kmeans)
+
+    def learn() -> dict[str, Any]:
+        learned = store.get_json(f"{ctx.prefix}/learned.json")
+        themes = [t for entry in learned["segments"].values() for t in entry["themes"].values()]
+        widest = max((len(t["weights"]) for t in themes), default=1)
+        return floors.beta_draws(max(1, len(themes)), widest)
+
+    measure("learn", learn)
     measure("content", lambda: floors.jinja_renders(renders or posts))
     quality = _card_quality(settings.templates_dir)
     workers = floors.cpu_count()
