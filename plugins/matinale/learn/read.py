@@ -152,4 +152,5 @@ def learn_from_database(
         silent=silent,
         seed=seed,
         pooling=learning.pooling,
+        default_send_hour=settings.delivery.send_time,
     )

@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from matinale.night.run import RunContext, segments_of
+from matinale.night.run import RunContext
+from matinale.segment import Segment
 from matinale.settings import Settings
 from matinale.store import Store
 
@@ -46,7 +47,8 @@ def run_learn(
     from matinale.learn import learn_from_database
     from matinale.links.counts import database_url, make_engine
 
-    segments = segments_of(store, ctx)
+    raw = store.get_json(f"{ctx.prefix}/segments.json")["segments"]
+    segments = [Segment.from_json(s) for s in raw]
     bands = {s.id: ("territory" if s.kind == "territory" else s.band or "") for s in segments}
     brief = load_brief(Path(ctx.brief_file), ctx.edition)
     rules = load_rules(settings.templates_dir)
@@ -71,9 +73,8 @@ def run_learn(
         )
     finally:
         engine.dispose()
-    learned["send_time_default"] = settings.delivery.send_time
     store.put_json(f"{ctx.prefix}/{LEARNED}", learned)
-    _what_works(store, ctx, learned, {t.id: t.title for t in brief.themes}, rules)
+    _what_works(store, ctx, learned, raw, {t.id: t.title for t in brief.themes}, rules)
     summary = _summary(learned)
     log.info(
         "Learn: %d edition(s) of counts read (%s); %d segment × theme cells with counts, "
@@ -88,7 +89,12 @@ def run_learn(
 
 
 def _what_works(
-    store: Store, ctx: RunContext, learned: dict[str, Any], themes: dict[str, str], rules: Any
+    store: Store,
+    ctx: RunContext,
+    learned: dict[str, Any],
+    segments: list[dict[str, Any]],
+    themes: dict[str, str],
+    rules: Any,
 ) -> None:
     """ "Ce qui marche" for staff, into the bundle: the table and, once something was
     measured, its chart (:mod:`matinale.learn.report`, :mod:`matinale.learn.charts`)."""
@@ -97,7 +103,7 @@ def _what_works(
 
     document = what_works(
         learned,
-        segments={s["id"]: s for s in store.get_json(f"{ctx.prefix}/segments.json")["segments"]},
+        segments={s["id"]: s for s in segments},
         themes=themes,
         angle_labels={name: angle.label for name, angle in rules.angles.items()},
     )

@@ -5,6 +5,7 @@ order; with no counts nothing changes but the uniform weights."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from matinale.learn.learner import CountRow
 from matinale.links.counts import Counts, make_engine, migrate
 from matinale.night import RunContext, run_content, run_learn
-from matinale.settings import Settings, load_settings
+from matinale.settings import Delivery, Settings, load_settings
 from matinale.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,6 +85,14 @@ def test_without_counts_the_rules_angle_leads_and_weights_are_even(
     assert sante["leading"] == "devoir-civique"  # the segment's own angle (framing.yaml rules)
     assert list(sante["weights"].values()) == pytest.approx([0.25] * 4)
     assert learned["segments"]["65plus-p01"]["send_hour"] == "07:30"
+    # The campaign's own default send time, not the learner's.
+    later = replace(settings, delivery=Delivery(send_time="08:15"))
+    run_learn(later, store, ctx, f"sqlite:///{tmp_path / 'empty.db'}")
+    assert (
+        store.get_json(f"{ctx.prefix}/learned.json")["segments"]["65plus-p01"]["send_hour"]
+        == "08:15"
+    )
+    run_learn(settings, store, ctx, f"sqlite:///{tmp_path / 'empty.db'}")
     run_content(settings, store, ctx, ["65plus-p01"])
     posts = store.get_json(f"{ctx.bundle}/65plus-p01/posts.json")
     assert "channel_order" not in posts
