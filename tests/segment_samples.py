@@ -13,6 +13,17 @@ import pandas as pd
 
 EDITION = date(2026, 11, 24)
 NEXT = date(2026, 11, 25)
+#: A segment as segments.json holds it: 65+, devoir civique, health first (content tests).
+SENIORS: dict[str, Any] = {
+    "id": "65plus-p01",
+    "band": "65plus",
+    "band_label": "65 ans et +",
+    "framing": "devoir-civique",
+    "profile": "p01",
+    "label": "65 ans et + · santé",
+    "size": 120,
+    "top_interests": ["sante", "ecole"],
+}
 
 
 def people(ages: list[int], *, insee: str = "29019", start: int = 0) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from segment_samples import SENIORS
 
 from matinale.content import (
     BriefError,
@@ -39,16 +40,6 @@ from matinale.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 EDITION = date(2026, 11, 24)
-SENIORS = {
-    "id": "65plus-p01",
-    "band": "65plus",
-    "band_label": "65 ans et +",
-    "framing": "devoir-civique",
-    "profile": "p01",
-    "label": "65 ans et + · santé",
-    "size": 120,
-    "top_interests": ["sante", "ecole"],
-}
 YOUNG = {
     **SENIORS,
     "id": "18-24-p02",

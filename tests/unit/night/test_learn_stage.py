@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from segment_samples import SENIORS
 
 from matinale.learn.learner import CountRow
 from matinale.links.counts import Counts, make_engine, migrate
@@ -19,16 +20,6 @@ from matinale.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[3]
 EDITION = date(2026, 11, 24)
-SENIORS = {
-    "id": "65plus-p01",
-    "band": "65plus",
-    "band_label": "65 ans et +",
-    "framing": "devoir-civique",
-    "profile": "p01",
-    "label": "65 ans et + · santé",
-    "size": 120,
-    "top_interests": ["sante", "ecole"],
-}
 
 
 @pytest.fixture(scope="module")
