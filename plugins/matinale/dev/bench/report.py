@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from matinale.dev.bench.labels import size_label, throughput_label
+from matinale.dev.bench.targets import issue21_targets
 
 __all__ = [
     "FLOOR_RATIO_TARGET",
@@ -216,7 +217,8 @@ def _not_measured(what: str, rows: int) -> str:
 
 
 def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, each met, missed (with which stage and why) or not measured."""
+    """The issues' targets (11's, then 21's), each met, missed (with which stage and why) or not
+    measured."""
     targets: list[dict[str, Any]] = []
     run = _run_at(report, TARGET_ROWS)
     ok_stages = [s for s in run["stages"] if s.get("ok")] if run else []
@@ -340,7 +342,7 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             else _failure(large),
         )
     targets.append(completes)
-    return targets
+    return targets + issue21_targets(report)
 
 
 # -- checking a report -------------------------------------------------------------------
