@@ -313,7 +313,7 @@ def _json(value: dict) -> str:
 
 
 def _loop_nearest(items: list) -> tuple[list[float], list[float], list[str]]:
-    """The pair-by-pair loop the sparse product replaced (the reference)."""
+    """The pair-by-pair loop the matrix product replaced (the reference)."""
     from matinale.content.rules import jaccard
 
     others, sames, nearests = [], [], []
@@ -347,15 +347,21 @@ def _loop_nearest(items: list) -> tuple[list[float], list[float], list[str]]:
         max_size=14,
     )
 )
-def test_the_sparse_similarity_equals_the_pair_by_pair_loop(drawn: list) -> None:
+def test_the_matrix_similarity_equals_the_pair_by_pair_loop(drawn: list) -> None:
     """Same maxima (exactly: same integers, same division) and the same nearest segment
-    wherever a post is close to another band's."""
-    from matinale.content.quality import _nearest
+    wherever a post is close to another band's, by the dense product and the sparse one."""
+    from matinale.content import quality
 
     items = [(band, f"{band}-{profile}", signature, {}) for band, profile, signature in drawn]
-    others, sames, nearests = _nearest(items)
     expected_others, expected_sames, expected_nearests = _loop_nearest(items)
-    assert others == expected_others and sames == expected_sames
-    for value, got, expected in zip(others, nearests, expected_nearests, strict=True):
-        if value > 0:
-            assert got == expected
+    dense_cells = quality._DENSE_CELLS
+    for cells in (dense_cells, 0):  # 0: every group takes the sparse product
+        quality._DENSE_CELLS = cells
+        try:
+            others, sames, nearests = quality._nearest(items)
+        finally:
+            quality._DENSE_CELLS = dense_cells
+        assert others == expected_others and sames == expected_sames
+        for value, got, expected in zip(others, nearests, expected_nearests, strict=True):
+            if value > 0:
+                assert got == expected
