@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from matinale.dev.bench import report as reporting
-from matinale.dev.bench.targets import issue21_targets
+from matinale.dev.bench.targets import ISSUE21_TARGET_IDS, issue21_targets
 
 
 def _stage(
@@ -156,4 +156,4 @@ def test_the_report_lists_issue_21_after_issue_11() -> None:
     ids = [t["id"] for t in reporting.evaluate_targets(report)]
 
     assert ids[:5] == ["direct_night", "airflow_run", "floor_ratio", "memory", "large_night"]
-    assert ids[5:] == [t["id"] for t in issue21_targets(report)]
+    assert ids[5:] == [t["id"] for t in issue21_targets(report)] == list(ISSUE21_TARGET_IDS)

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from matinale.dev.bench.labels import size_label, throughput_label
-from matinale.dev.bench.targets import issue21_targets
+from matinale.dev.bench.targets import ISSUE21_TARGET_IDS, issue21_targets
 
 __all__ = [
     "FLOOR_RATIO_TARGET",
@@ -393,7 +393,14 @@ def check_report(report: dict[str, Any]) -> list[str]:
     targets = report.get("targets")
     if need("targets", targets, list) and isinstance(targets, list):
         ids = [t.get("id") for t in targets]
-        expected = ["direct_night", "airflow_run", "floor_ratio", "memory", "large_night"]
+        expected = [
+            "direct_night",
+            "airflow_run",
+            "floor_ratio",
+            "memory",
+            "large_night",
+            *ISSUE21_TARGET_IDS,
+        ]
         if ids != expected:
             problems.append(f"targets: expected ids {expected}, got {ids}")
         for target in targets:
