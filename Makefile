@@ -15,11 +15,12 @@ up: install
 	@.venv/bin/matinale up
 
 ## the whole test suite: lint, the no-server tests again under faked clocks (DST nights, New Year's
-## Eve, an election, Montréal's zone), then unit, DAG, end-to-end, browser and stack tests
+## Eve, an election, Montréal's zone), then unit, DAG, end-to-end, browser and stack tests (the
+## stack test, mostly waiting for its clocks, in the background beside the others)
 test: install system-deps
 	@$(MAKE) --no-print-directory lint
 	@scripts/test-any-date.sh
-	@.venv/bin/python -m pytest --durations=12
+	@scripts/test-suite.sh --durations=12
 
 ## the tests that start no server (no S3, browser, stack or e2e): the edit loop, in under two minutes
 test-fast: install
