@@ -325,7 +325,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.extend(["", *links_lines(report.get("links"))])
     lines.extend(["", *learn_lines(report.get("learn"))])
     lines.append("")
-    lines.append("**Targets** (issue #11):")
+    lines.append("**Targets** (issue #11, then issue #21):")
     lines.append("")
     lines.extend(f"- {line}" for line in _target_lines(report))
     return "\n".join(lines) + "\n"
