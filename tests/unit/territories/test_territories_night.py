@@ -67,6 +67,47 @@ def test_the_map_is_deterministic_and_legible() -> None:
     assert b"Matplotlib" not in first  # no software version in the metadata
 
 
+def test_a_map_of_every_commune_fits_the_overview_with_its_colours() -> None:
+    # Protects the overview's size: at 10M supporters every commune holds some, the map
+    # (inlined in the overview) was 836 KB as matplotlib's RGBA and the overview went over
+    # limits.overview (1 MB), so the 10M night failed its checks. Every commune of the
+    # reference table on the map: a palette PNG well under 400 KB, pixel for pixel close to
+    # the RGBA render (octree, no dithering: flat colours stay flat).
+    from matinale.geo import communes_by_insee
+
+    rows = np.repeat(np.arange(len(communes_by_insee()), dtype=np.int32), 3)
+    ranking = rank_territories(rows)
+    shown = ranking.published(1)
+    assert len(shown) > 30_000
+    png = draw_map(ranking.frame, shown, title="Territoires prioritaires")
+    assert len(png) < 400_000, len(png)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "P" and image.size == (1200, 1008)
+
+
+def test_the_palette_keeps_each_pixel_close_and_is_deterministic() -> None:
+    # Protects the map's legibility after the palette: no pixel moves by more than 32 of
+    # 255 on any channel from the RGBA render, transparent pixels become white (not black).
+    from matinale.territories.chart import palette_png
+
+    rng = np.random.default_rng(5)
+    source = np.full((120, 160, 4), 255, dtype=np.uint8)
+    for colour in ((214, 39, 40), (255, 127, 14), (44, 160, 44), (31, 119, 180), (120, 120, 120)):
+        y, x = rng.integers(0, 110), rng.integers(0, 150)
+        source[y : y + 10, x : x + 10, :3] = colour
+    source[:5, :5, 3] = 0  # a transparent corner
+    buffer = io.BytesIO()
+    Image.fromarray(source, "RGBA").save(buffer, format="PNG")
+    first = palette_png(buffer.getvalue())
+    assert first == palette_png(buffer.getvalue())
+    with Image.open(io.BytesIO(first)) as image:
+        assert image.mode == "P"
+        out = np.asarray(image.convert("RGB"), dtype=np.int16)
+    expected = source[:, :, :3].astype(np.int16)
+    expected[:5, :5] = 255
+    assert np.abs(out - expected).max() <= 32
+
+
 def test_run_segment_writes_the_territories_into_the_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
