@@ -66,6 +66,12 @@ def _unmeasured(target: dict[str, Any], why: str) -> dict[str, Any]:
     return target
 
 
+def _at_most(target: dict[str, Any], value: float, why: str, *, places: int = 3) -> dict[str, Any]:
+    """A measured target: met when ``value`` is at most its limit."""
+    target.update(value=round(value, places), met=value <= target["limit"], why=why)
+    return target
+
+
 def _stage_ratio(report: dict[str, Any], name: str, limit: float) -> dict[str, Any]:
     target = _target(
         f"{name}_ratio", f"{name} at {TARGET_ROWS:,} rows ≤ {limit:g}× its floor", limit, "×"
@@ -75,12 +81,11 @@ def _stage_ratio(report: dict[str, Any], name: str, limit: float) -> dict[str, A
         return _unmeasured(target, f"no {name} stage with a floor at {TARGET_ROWS:,} rows")
     floor = stage.get("floor") or {}
     value = float(stage["ratio"])
-    target.update(
-        value=round(value, 3),
-        met=value <= limit,
-        why=f"{stage['seconds']:.1f} s vs its floor ({floor.get('what', '')}) {floor.get('seconds', 0):.2f} s: {value:.2f}×",
+    return _at_most(
+        target,
+        value,
+        f"{stage['seconds']:.1f} s vs its floor ({floor.get('what', '')}) {floor.get('seconds', 0):.2f} s: {value:.2f}×",
     )
-    return target
 
 
 def _airflow_ratio(report: dict[str, Any]) -> dict[str, Any]:
@@ -99,13 +104,11 @@ def _airflow_ratio(report: dict[str, Any]) -> dict[str, Any]:
     direct = airflow.get("direct_seconds")
     if airflow.get("rows") != TARGET_ROWS or not direct:
         return _unmeasured(target, f"no Airflow run and direct night at {TARGET_ROWS:,} rows")
-    value = float(airflow["seconds"]) / float(direct)
-    target.update(
-        value=round(value, 3),
-        met=value <= AIRFLOW_RATIO_TARGET,
-        why=f"Airflow {airflow['seconds']:.1f} s vs direct {direct:.1f} s (imports excluded from both)",
+    return _at_most(
+        target,
+        float(airflow["seconds"]) / float(direct),
+        f"Airflow {airflow['seconds']:.1f} s vs direct {direct:.1f} s (imports excluded from both)",
     )
-    return target
 
 
 def _publish_memory(report: dict[str, Any]) -> dict[str, Any]:
@@ -119,12 +122,7 @@ def _publish_memory(report: dict[str, Any]) -> dict[str, Any]:
     if publish is None or not publish.get("peak_mib"):
         return _unmeasured(target, f"no publish stage at {LARGE_ROWS:,} rows")
     gib = float(publish["peak_mib"]) / 1024
-    target.update(
-        value=round(gib, 3),
-        met=gib <= PUBLISH_GIB_TARGET,
-        why=f"{gib:.2f} GiB (its process and the workers it started)",
-    )
-    return target
+    return _at_most(target, gib, f"{gib:.2f} GiB (its process and the workers it started)")
 
 
 def _memory_growth(report: dict[str, Any]) -> dict[str, Any]:
@@ -174,12 +172,10 @@ def _bundle_bytes(report: dict[str, Any]) -> dict[str, Any]:
         return _unmeasured(target, f"no bundle at {TARGET_ROWS:,} rows")
     mb = float(sizes["bundle_bytes"]) / 1e6
     shape = f"{sizes.get('segments')} segments, {sizes.get('cards')} cards"
-    target.update(
-        value=round(mb, 1),
-        met=mb <= BUNDLE_MB_TARGET,
-        why=f"{mb:,.0f} MB ({shape}; a card {float(sizes.get('card_bytes_mean') or 0) / 1e3:.1f} KB on average)",
+    card_kb = float(sizes.get("card_bytes_mean") or 0) / 1e3
+    return _at_most(
+        target, mb, f"{mb:,.0f} MB ({shape}; a card {card_kb:.1f} KB on average)", places=1
     )
-    return target
 
 
 def _huge_night(report: dict[str, Any]) -> dict[str, Any]:
@@ -207,12 +203,8 @@ def _bench_duration(report: dict[str, Any]) -> dict[str, Any]:
     if report.get("mode") != "full" or sizes != FULL_SIZES or not report.get("airflow"):
         return _unmeasured(target, "this was not a whole make bench")
     minutes = float(report.get("duration_seconds") or 0) / 60
-    target.update(
-        value=round(minutes, 1),
-        met=minutes <= BENCH_MINUTES_TARGET,
-        why=f"{minutes:.1f} min, inputs {'generated' if _generated(report) else 'from the cache'}",
-    )
-    return target
+    inputs = "generated" if _generated(report) else "from the cache"
+    return _at_most(target, minutes, f"{minutes:.1f} min, inputs {inputs}", places=1)
 
 
 def _generated(report: dict[str, Any]) -> bool:
