@@ -12,10 +12,11 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from matinale.errors import MatinaleError
 from matinale.s3types import S3Client
@@ -118,6 +119,7 @@ class Store(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
+    def open_file(self, key: str) -> Any: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> int: ...
@@ -135,6 +137,12 @@ class _Helpers:
 
     def get_bytes(self, key: str) -> bytes:  # pragma: no cover - protocol
         raise NotImplementedError
+
+    @contextmanager
+    def open_file(self, key: str) -> Iterator[IO[bytes]]:
+        """A seekable binary file with the bytes of ``key``, for readers that take only what
+        they need (Parquet row batches) instead of the whole object in memory."""
+        yield io.BytesIO(self.get_bytes(key))
 
     def put_json(self, key: str, value: Any) -> None:
         self.put_bytes(key, dumps(value).encode())
@@ -230,6 +238,16 @@ class LocalStore(_Helpers):
         except FileNotFoundError as exc:
             raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
 
+    @contextmanager
+    def open_file(self, key: str) -> Iterator[IO[bytes]]:
+        """The file itself, read from disk as the reader asks."""
+        try:
+            handle = self.path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+        with handle:
+            yield handle
+
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
@@ -278,6 +296,30 @@ class S3Store(_Helpers):
         except self.client.exceptions.NoSuchKey as exc:
             raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
         return response["Body"].read()
+
+    @contextmanager
+    def open_file(self, key: str) -> Iterator[IO[bytes]]:
+        """The object downloaded into a temporary file (in memory up to 8 MiB, then on disk,
+        private to this process and removed on close)."""
+        import tempfile
+
+        from botocore.exceptions import ClientError
+
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            try:
+                self.client.download_fileobj(self.bucket, self._key(key), spool)
+            except ClientError as exc:  # a HEAD first: 404, not NoSuchKey
+                if exc.response.get("Error", {}).get("Code") not in {
+                    "404",
+                    "NoSuchKey",
+                    "NotFound",
+                }:
+                    raise
+                raise StoreError(
+                    f"{self!r} has no {key!r}: did the stage that writes it run?"
+                ) from exc
+            spool.seek(0)
+            yield spool
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -21,6 +21,13 @@ def _exercise(store) -> None:
     assert store.list("runs/a") == ["runs/a/b.txt", "runs/a/c.json", "runs/a/d.parquet"]
     with pytest.raises(StoreError):
         store.get_bytes("runs/a/missing")
+    # A seekable file with the same bytes, for readers that take only what they need.
+    with store.open_file("runs/a/d.parquet") as handle:
+        assert handle.read() == store.get_bytes("runs/a/d.parquet")
+        handle.seek(0)
+        assert pd.read_parquet(handle)["code"].tolist() == ["01001", "2A004"]
+    with pytest.raises(StoreError), store.open_file("runs/a/missing"):
+        pass
     assert store.delete_prefix("runs/a") == 3
     assert store.list("runs/a") == []
 

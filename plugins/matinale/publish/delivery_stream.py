@@ -99,18 +99,27 @@ class Audience:
         """The segment stage's Parquet files in the work store; the contacts read in batches
         of ``batch_rows`` rows (only the columns the file needs)."""
         return cls(
-            lambda: _parquet_batches(store.get_bytes(contacts), CONTACT_COLUMNS, batch_rows),
+            lambda: _stored_batches(store, contacts, CONTACT_COLUMNS, batch_rows),
             lambda: store.get_frame(assignments, columns=["supporter_id", "segment_id", "segment"]),
             lambda: store.get_frame(memberships) if memberships else None,
         )
 
 
-def _parquet_batches(data: bytes, columns: Sequence[str], rows: int) -> Iterator[pd.DataFrame]:
-    """The frames ``Store.get_frame`` would give, ``rows`` at a time."""
+def _stored_batches(
+    store: Store, key: str, columns: Sequence[str], rows: int
+) -> Iterator[pd.DataFrame]:
+    """The contacts file read batch by batch from the store's file: the whole file (every
+    column, names included) is never in memory, only the columns read, a batch at a time."""
+    with store.open_file(key) as handle:
+        yield from _parquet_batches(handle, columns, rows)
+
+
+def _parquet_batches(source: Any, columns: Sequence[str], rows: int) -> Iterator[pd.DataFrame]:
+    """The frames ``Store.get_frame`` would give, ``rows`` at a time, from a binary Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(pa.BufferReader(data))
+    parquet = pq.ParquetFile(source)
     present = [name for name in columns if name in parquet.schema_arrow.names]
     for batch in parquet.iter_batches(batch_size=rows, columns=present):
         yield pa.Table.from_batches([batch]).to_pandas()

@@ -157,9 +157,18 @@ def test_streamed_file_is_todays_bytes_with_batches_that_split_segments(monkeypa
 def test_streamed_file_read_from_the_work_store_in_parquet_batches(tmp_path) -> None:
     """Protects the night's path: the Parquet files the segment stage writes, read 250 rows
     at a time with only the columns the file needs, give today's bytes; a small file is
-    one put_object."""
+    one put_object. The contacts file is read from the store's file, never as one bytes
+    object (publish's memory would grow with it)."""
     contacts, assignments, memberships, links = _sample()
-    store = LocalStore(tmp_path)
+
+    class _Recording(LocalStore):
+        whole: list[str] = []
+
+        def get_bytes(self, key: str) -> bytes:
+            self.whole.append(key)
+            return super().get_bytes(key)
+
+    store = _Recording(tmp_path)
     store.put_frame("private/contacts.parquet", contacts.astype({"email": "str", "phone": "str"}))
     store.put_frame("private/assignments.parquet", assignments.astype({"segment_id": "category"}))
     store.put_frame("private/territories.parquet", memberships)
@@ -177,9 +186,11 @@ def test_streamed_file_read_from_the_work_store_in_parquet_batches(tmp_path) -> 
         batch_rows=250,
     )
     bucket = _Bucket()
+    store.whole.clear()
     body, _ = _streamed(audience, links, bucket)
     assert body == _delivery_csv(expected_rows)
     assert bucket.calls == ["put_object", "put_object"]  # the file, then its counts
+    assert "private/contacts.parquet" not in store.whole
 
 
 def test_a_row_hook_adds_a_column_or_drops_rows_and_counts_them() -> None:
