@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -24,7 +24,7 @@ from matinale.s3types import S3Client
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LocalStore", "S3Store", "Store", "StoreError", "check_key", "dumps"]
+__all__ = ["LocalStore", "S3Store", "Store", "StoreError", "check_key", "dumps", "is_not_found"]
 
 _KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
 
@@ -119,7 +119,7 @@ class Store(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
-    def open_file(self, key: str) -> Any: ...
+    def open_file(self, key: str) -> AbstractContextManager[IO[bytes]]: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> int: ...
@@ -137,12 +137,6 @@ class _Helpers:
 
     def get_bytes(self, key: str) -> bytes:  # pragma: no cover - protocol
         raise NotImplementedError
-
-    @contextmanager
-    def open_file(self, key: str) -> Iterator[IO[bytes]]:
-        """A seekable binary file with the bytes of ``key``, for readers that take only what
-        they need (Parquet row batches) instead of the whole object in memory."""
-        yield io.BytesIO(self.get_bytes(key))
 
     def put_json(self, key: str, value: Any) -> None:
         self.put_bytes(key, dumps(value).encode())
@@ -185,6 +179,17 @@ class _Helpers:
             source.seek(0)
             columns = [name for name in dict.fromkeys(columns) if name in present]
         return pd.read_parquet(source, columns=columns)
+
+
+def _missing(store: object, key: str) -> StoreError:
+    return StoreError(f"{store!r} has no {key!r}: did the stage that writes it run?")
+
+
+def is_not_found(exc: Exception) -> bool:
+    """Whether botocore's ``ClientError`` says the object is not there (a GET's NoSuchKey, a
+    HEAD's bare 404)."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in {"404", "NoSuchKey", "NotFound"}
 
 
 def _is_private(key: str) -> bool:
@@ -236,7 +241,7 @@ class LocalStore(_Helpers):
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError as exc:
-            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+            raise _missing(self, key) from exc
 
     @contextmanager
     def open_file(self, key: str) -> Iterator[IO[bytes]]:
@@ -244,7 +249,7 @@ class LocalStore(_Helpers):
         try:
             handle = self.path(key).open("rb")
         except FileNotFoundError as exc:
-            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+            raise _missing(self, key) from exc
         with handle:
             yield handle
 
@@ -294,7 +299,7 @@ class S3Store(_Helpers):
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except self.client.exceptions.NoSuchKey as exc:
-            raise StoreError(f"{self!r} has no {key!r}: did the stage that writes it run?") from exc
+            raise _missing(self, key) from exc
         return response["Body"].read()
 
     @contextmanager
@@ -309,15 +314,9 @@ class S3Store(_Helpers):
             try:
                 self.client.download_fileobj(self.bucket, self._key(key), spool)
             except ClientError as exc:  # a HEAD first: 404, not NoSuchKey
-                if exc.response.get("Error", {}).get("Code") not in {
-                    "404",
-                    "NoSuchKey",
-                    "NotFound",
-                }:
+                if not is_not_found(exc):
                     raise
-                raise StoreError(
-                    f"{self!r} has no {key!r}: did the stage that writes it run?"
-                ) from exc
+                raise _missing(self, key) from exc
             spool.seek(0)
             yield spool
 
@@ -327,7 +326,7 @@ class S3Store(_Helpers):
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if is_not_found(exc):
                 return False
             raise
         return True

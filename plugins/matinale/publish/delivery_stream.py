@@ -108,21 +108,17 @@ class Audience:
 def _stored_batches(
     store: Store, key: str, columns: Sequence[str], rows: int
 ) -> Iterator[pd.DataFrame]:
-    """The contacts file read batch by batch from the store's file: the whole file (every
-    column, names included) is never in memory, only the columns read, a batch at a time."""
-    with store.open_file(key) as handle:
-        yield from _parquet_batches(handle, columns, rows)
-
-
-def _parquet_batches(source: Any, columns: Sequence[str], rows: int) -> Iterator[pd.DataFrame]:
-    """The frames ``Store.get_frame`` would give, ``rows`` at a time, from a binary Parquet file."""
+    """The frames ``Store.get_frame`` would give, ``rows`` at a time, read from the store's
+    file: the whole file (every column, names included) is never in memory, only the
+    columns read, a batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(source)
-    present = [name for name in columns if name in parquet.schema_arrow.names]
-    for batch in parquet.iter_batches(batch_size=rows, columns=present):
-        yield pa.Table.from_batches([batch]).to_pandas()
+    with store.open_file(key) as handle:
+        parquet = pq.ParquetFile(handle)
+        present = [name for name in columns if name in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=rows, columns=present):
+            yield pa.Table.from_batches([batch]).to_pandas()
 
 
 class _Multipart(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 from matinale.errors import MatinaleError
 from matinale.s3types import S3Client
+from matinale.store import is_not_found
 
 __all__ = [
     "PublishError",
@@ -175,7 +176,7 @@ def _exists(client: S3Client, bucket: str, key: str) -> bool:
     try:
         client.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        if is_not_found(exc):
             return False
         raise
     return True
