@@ -10,7 +10,13 @@ import math
 from typing import Any
 
 from matinale.dev.bench.labels import size_label, throughput_label
-from matinale.dev.bench.targets import ISSUE21_TARGET_IDS, issue21_targets
+from matinale.dev.bench.targets import (
+    ISSUE21_TARGET_IDS,
+    LARGE_ROWS,
+    TARGET_ROWS,
+    issue21_targets,
+)
+from matinale.dev.bench.targets import run_at as _run_at
 
 __all__ = [
     "FLOOR_RATIO_TARGET",
@@ -28,8 +34,6 @@ __all__ = [
 ]
 
 SCHEMA = "matinale.bench/1"
-TARGET_ROWS = 1_000_000
-LARGE_ROWS = 3_000_000
 TARGET_SECONDS = 35.0
 FLOOR_RATIO_TARGET = 1.5
 MEMORY_TARGET_GIB = 4.0
@@ -191,10 +195,6 @@ def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- targets ----------------------------------------------------------------------------
-
-
-def _run_at(report: dict[str, Any], rows: int) -> dict[str, Any] | None:
-    return next((r for r in report.get("runs", []) if r["rows"] == rows), None)
 
 
 def _failure(run: dict[str, Any]) -> str:

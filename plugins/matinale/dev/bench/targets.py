@@ -17,11 +17,15 @@ __all__ = [
     "CHECKS_RATIO_TARGET",
     "HUGE_ROWS",
     "ISSUE21_TARGET_IDS",
+    "LARGE_ROWS",
+    "TARGET_ROWS",
     "PUBLISH_GIB_TARGET",
     "VISUALS_RATIO_TARGET",
     "issue21_targets",
+    "run_at",
 ]
 
+#: The sizes the targets speak of (issue 11's and issue 21's): the target night and the large one.
 TARGET_ROWS = 1_000_000
 LARGE_ROWS = 3_000_000
 HUGE_ROWS = 10_000_000
@@ -46,7 +50,8 @@ ISSUE21_TARGET_IDS = (
 FULL_SIZES = (100_000, 1_000_000, 3_000_000)
 
 
-def _run_at(report: dict[str, Any], rows: int) -> dict[str, Any] | None:
+def run_at(report: dict[str, Any], rows: int) -> dict[str, Any] | None:
+    """The report's night of ``rows`` supporters, if it ran one."""
     return next((r for r in report.get("runs", []) if r["rows"] == rows), None)
 
 
@@ -76,7 +81,7 @@ def _stage_ratio(report: dict[str, Any], name: str, limit: float) -> dict[str, A
     target = _target(
         f"{name}_ratio", f"{name} at {TARGET_ROWS:,} rows ≤ {limit:g}× its floor", limit, "×"
     )
-    stage = _stage(_run_at(report, TARGET_ROWS), name)
+    stage = _stage(run_at(report, TARGET_ROWS), name)
     if stage is None or stage.get("ratio") is None:
         return _unmeasured(target, f"no {name} stage with a floor at {TARGET_ROWS:,} rows")
     floor = stage.get("floor") or {}
@@ -118,7 +123,7 @@ def _publish_memory(report: dict[str, Any]) -> dict[str, Any]:
         PUBLISH_GIB_TARGET,
         "GiB",
     )
-    publish = _stage(_run_at(report, LARGE_ROWS), "publish")
+    publish = _stage(run_at(report, LARGE_ROWS), "publish")
     if publish is None or not publish.get("peak_mib"):
         return _unmeasured(target, f"no publish stage at {LARGE_ROWS:,} rows")
     gib = float(publish["peak_mib"]) / 1024
@@ -166,7 +171,7 @@ def _bundle_bytes(report: dict[str, Any]) -> dict[str, Any]:
         BUNDLE_MB_TARGET,
         "MB",
     )
-    run = _run_at(report, TARGET_ROWS)
+    run = run_at(report, TARGET_ROWS)
     sizes = (run or {}).get("sizes") or {}
     if not sizes.get("bundle_bytes"):
         return _unmeasured(target, f"no bundle at {TARGET_ROWS:,} rows")
@@ -180,7 +185,7 @@ def _bundle_bytes(report: dict[str, Any]) -> dict[str, Any]:
 
 def _huge_night(report: dict[str, Any]) -> dict[str, Any]:
     target = _target("huge_night", f"{HUGE_ROWS:,} supporters complete every stage", None, None)
-    huge = _run_at(report, HUGE_ROWS)
+    huge = run_at(report, HUGE_ROWS)
     if huge is None:
         return _unmeasured(target, f"this run has no {HUGE_ROWS:,}-row night (make bench-10m)")
     if huge["ok"]:
