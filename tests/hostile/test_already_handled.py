@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from bundle_samples import SEGMENTS, build
+from segment_samples import SENIORS
 
 from matinale.bundle import BundleError, make_pack
 from matinale.cli import main
@@ -234,18 +235,7 @@ def test_html_js_and_jinja_in_the_brief_stay_text(
     caplog.set_level(logging.DEBUG)
     start = time.perf_counter()
     brief = load_brief(path, ON, allowed_domains=settings.allowed_domains)
-    segment = Segment.from_json(
-        {
-            "id": "65plus-p01",
-            "band": "65plus",
-            "band_label": "65 ans et +",
-            "framing": "devoir-civique",
-            "profile": "p01",
-            "label": "65 ans et + · santé",
-            "size": 120,
-            "top_interests": ["sante"],
-        }
-    )
+    segment = Segment.from_json({**SENIORS, "top_interests": ["sante"]})
     posts = render_segment_posts(
         segment,
         brief,

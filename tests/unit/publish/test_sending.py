@@ -101,6 +101,26 @@ def test_the_budget_drops_exactly_the_messages_over_it() -> None:
     assert len(nobody) == 0 and all_held == {"rows": 6, "people": 4}
 
 
+def _deliver(
+    client: Any,
+    bucket: str,
+    day: str,
+    run: str,
+    rows: list[tuple[str, str]],
+    *,
+    promoted: bool = True,
+) -> None:
+    """A previous edition's delivery file (supporter_id, channel), promoted unless told not."""
+    key = f"delivery/{day}/{run}/delivery.csv"
+    body = "supporter_id,channel\n" + "".join(f"{who},{channel}\n" for who, channel in rows)
+    client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    if promoted:
+        pointer = {"edition": day, "run": run, "delivery": key}
+        client.put_object(
+            Bucket=bucket, Key=f"delivery/{day}/current.json", Body=json.dumps(pointer).encode()
+        )
+
+
 @pytest.mark.s3
 def test_messages_sent_reads_the_promoted_delivery_files_of_the_six_days_before(
     s3_server: Any, s3_buckets: dict[str, str]
@@ -109,14 +129,7 @@ def test_messages_sent_reads_the_promoted_delivery_files_of_the_six_days_before(
     bucket = s3_buckets["private"]
 
     def delivered(day: str, run: str, people: list[str], promoted: bool = True) -> None:
-        key = f"delivery/{day}/{run}/delivery.csv"
-        body = "supporter_id,channel\n" + "".join(f"{p},sms\n" for p in people)
-        client.put_object(Bucket=bucket, Key=key, Body=body.encode())
-        if promoted:
-            pointer = {"edition": day, "run": run, "delivery": key}
-            client.put_object(
-                Bucket=bucket, Key=f"delivery/{day}/current.json", Body=json.dumps(pointer).encode()
-            )
+        _deliver(client, bucket, day, run, [(p, "sms") for p in people], promoted=promoted)
 
     delivered("2026-11-17", "r0", ["A"] * 5)  # 7 days before: outside the window
     delivered("2026-11-18", "r1", ["A", "B"])
@@ -137,12 +150,7 @@ def test_the_plan_times_each_row_and_keeps_the_budget(
 
     client = s3_server.client()
     bucket = s3_buckets["private"]
-    key = "delivery/2026-11-23/r1/delivery.csv"
-    client.put_object(Bucket=bucket, Key=key, Body=b"supporter_id,channel\nA,sms\nA,email\nA,sms\n")
-    pointer = {"edition": "2026-11-23", "run": "r1", "delivery": key}
-    client.put_object(
-        Bucket=bucket, Key="delivery/2026-11-23/current.json", Body=json.dumps(pointer).encode()
-    )
+    _deliver(client, bucket, "2026-11-23", "r1", [("A", "sms"), ("A", "email"), ("A", "sms")])
     plan = DeliveryPlan(learned={"segments": {"65plus-p01": {"send_hour": "18:00"}}})
     hooks = plan.hooks(
         client,

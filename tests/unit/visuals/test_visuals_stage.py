@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +19,17 @@ from visuals_samples import (
 )
 
 
+def _brief(folder: Path, *, themes: int) -> tuple[Path, dict[str, Any]]:
+    """The sample brief for EDITION with its first ``themes`` themes, written in ``folder``
+    (its path and its content)."""
+    brief = folder / f"{EDITION}.yaml"
+    raw = yaml.safe_load((TEMPLATES / "sample_brief.yaml").read_text(encoding="utf-8"))
+    raw["edition"] = EDITION
+    raw["themes"] = raw["themes"][:themes]
+    brief.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return brief, raw
+
+
 def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -28,11 +40,7 @@ def test_run_visuals_writes_cards_and_alt_texts_into_the_bundle(
     monkeypatch.setenv("MATINALE_HOME", str(ROOT))
     monkeypatch.setenv("MATINALE_VAR", str(tmp_path / "var"))
     settings = load_settings()
-    brief = tmp_path / f"{EDITION}.yaml"
-    raw = yaml.safe_load((TEMPLATES / "sample_brief.yaml").read_text(encoding="utf-8"))
-    raw["edition"] = EDITION
-    raw["themes"] = raw["themes"][:2]
-    brief.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    brief, raw = _brief(tmp_path, themes=2)
     store = LocalStore(tmp_path / "work")
     ctx = night.RunContext(
         edition=EDITION, run="20261124T000000Z-test", supporters_file="-", brief_file=str(brief)
@@ -162,11 +170,7 @@ def test_a_store_workers_cannot_open_gets_the_cards_from_the_parent(
     monkeypatch.setattr("matinale.visuals.cards._MIN_CARDS_PER_WORKER", 1)
     monkeypatch.setenv("MATINALE_VISUALS_WORKERS", "2")
     settings = load_settings()
-    brief = tmp_path / f"{EDITION}.yaml"
-    raw = yaml.safe_load((TEMPLATES / "sample_brief.yaml").read_text(encoding="utf-8"))
-    raw["edition"] = EDITION
-    raw["themes"] = raw["themes"][:1]
-    brief.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    brief, raw = _brief(tmp_path, themes=1)
     store = _MemoryStore()
     ctx = night.RunContext(
         edition=EDITION, run="20261124T000000Z-mem", supporters_file="-", brief_file=str(brief)
