@@ -167,9 +167,11 @@ def build(
     *,
     segments: list[dict[str, Any]] | None = None,
     write: bool = True,
+    packs: str = "stored",
     **inputs: Any,
 ) -> dict[str, Any]:
-    """Write inputs (unless ``write`` is false) and build the bundle with the real build_bundle."""
+    """Write inputs (unless ``write`` is false) and build the bundle with the real build_bundle
+    (``packs``: stored, or served by a link service)."""
     from matinale.bundle import build_bundle
     from matinale.segment import Segment
 
@@ -186,6 +188,7 @@ def build(
         campaign=settings().campaign,
         inputs={"campaign.yaml": "0" * 64, "code_version": "test"},
         compliance=COMPLIANCE,
+        packs=packs,
     )
 
 

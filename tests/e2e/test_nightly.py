@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -111,6 +113,20 @@ def _check_links(
         card_link = page.text.split(card, 1)[1].split('"', 1)[0]
         image = httpx.get(card + card_link, follow_redirects=True)
         assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+        # Issue 21 item 5: the cards are stored once; the service builds the pack from them.
+        pack_link = f"{base}/p/{tokens[segment]}/pack.zip"
+        assert f'href="{pack_link}"' in page.text
+        assert manifest["packs"] == "served"
+        assert not [f for f in manifest["files"] if f["path"].endswith("pack.zip")]
+        pack = httpx.get(pack_link)
+        assert pack.status_code == 200, pack.text[:300]
+        archive = zipfile.ZipFile(io.BytesIO(pack.content))
+        assert {f"{segment}/posts.json", f"{segment}/textes-alternatifs.txt"} <= set(
+            archive.namelist()
+        )
+        assert any("/cards/" in name for name in archive.namelist())
+        for name in archive.namelist():
+            assert archive.read(name) == _read(client, bucket, pointer["prefix"] + name), name
         posts = json.loads(_read(client, bucket, f"{pointer['prefix']}{segment}/posts.json"))
         # Every post's link is a short link of at most 60 characters, Instagram's too (it
         # prints it in words); its destination keeps the tracking, with an opaque code.

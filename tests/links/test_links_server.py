@@ -22,6 +22,7 @@ import httpx
 import pytest
 from links_live import free_port, link_settings, live_service
 
+from matinale.bundle import make_pack, manifest_entry
 from matinale.links import LinkState
 from matinale.links.counts import Counts, make_engine
 from matinale.publish.pointers import promote, rollback
@@ -48,6 +49,28 @@ def publish_fake_run(client: Any, bucket: str, run: str, *, edition: date = EDIT
     data = json.dumps(manifest).encode()
     client.put_object(Bucket=bucket, Key=f"{prefix}/manifest.json", Body=data)
     promote(client, bucket, edition, run)
+
+
+def publish_served_run(
+    client: Any, bucket: str, run: str, members: dict[str, bytes], *, listed: dict[str, bytes]
+) -> None:
+    """A run whose s01 pack is served (manifest ``packs: served``): ``members`` are the
+    objects written, ``listed`` the bytes the manifest lists for them; then promote it."""
+    prefix = f"editions/{EDITION}/{run}"
+    files = {"s01/index.html": b"<p>page</p>", **members}
+    for path, data in files.items():
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{path}", Body=data)
+    entries = [
+        manifest_entry(path, {**files, **listed}.get(path, data))
+        for path, data in sorted(files.items())
+    ]
+    manifest = {
+        "packs": "served",
+        "segments": [{"id": "s01", "page": "s01/index.html"}],
+        "files": entries,
+    }
+    client.put_object(Bucket=bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest))
+    promote(client, bucket, EDITION, run)
 
 
 @dataclass
@@ -127,6 +150,40 @@ def test_p_follows_promotion_rollback_and_withdrawal(link_env: LinkEnv, live: st
     until(lambda: httpx.get(f"{live}/p/{token}").status_code == 410, 8)
     assert "Édition retirée" in httpx.get(f"{live}/p/{token}").text
     print(f"promotion seen after {promoted:.1f} s, rollback after {rolled:.1f} s")
+
+
+def test_a_served_pack_is_built_from_the_runs_checked_files(link_env: LinkEnv, live: str) -> None:
+    """Issue 21 item 5: the bundle stores each card once; /p/<token>/pack.zip gets the
+    stored pack's bytes, built by the service; a member that is not the bytes the manifest
+    lists gives the French "indisponible" page, never a pack."""
+    members = {
+        "s01/posts.json": b'{"posts": []}',
+        "s01/posts.md": "# Édition".encode(),
+        "s01/cards.json": b'{"cards": []}',
+        "s01/textes-alternatifs.txt": b"Textes alternatifs",
+        "s01/cards/sante-square.jpg": b"\xff\xd8" + os.urandom(300_000),
+    }
+    publish_served_run(link_env.client, link_env.bucket, "run1", members, listed={})
+    token = link_env.token
+    until(lambda: bool(location(live, token)), 5)
+    answer = httpx.get(f"{live}/p/{token}/pack.zip")
+    assert answer.status_code == 200, answer.text[:200]
+    assert answer.content == make_pack(members)  # the stored pack's bytes
+    assert answer.headers["content-type"] == "application/zip"
+    assert 'filename="s01-2026-11-24.zip"' in answer.headers["content-disposition"]
+    head = httpx.head(f"{live}/p/{token}/pack.zip")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(answer.content)
+    assert httpx.get(f"{live}/p/{token}/pack.zip").content == answer.content
+    # Another segment's pack, or one the manifest does not serve, is not there.
+    other = link_env.state.active(link_env.state.tokens())["s02"]
+    assert httpx.get(f"{live}/p/{other}/pack.zip").status_code == 404
+    # A member changed after the checks: no pack.
+    changed = {**members, "s01/posts.json": b'{"posts": ["changed"]}'}
+    publish_served_run(link_env.client, link_env.bucket, "run2", changed, listed=members)
+    until(lambda: "/run2/" in location(live, token), 5)
+    refused = httpx.get(f"{live}/p/{token}/pack.zip")
+    assert refused.status_code == 503 and "indisponible" in refused.text
 
 
 def _raw(base: str, target: str) -> tuple[int, str]:

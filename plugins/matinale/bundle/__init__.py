@@ -6,7 +6,8 @@ a separate step (``matinale.publish``). No supporter-level data is ever part of 
 One concern a module:
 
 - :mod:`.common`: file names, French dates, slugs, file kinds and manifest entries;
-- :mod:`.packs`: card previews and the byte-reproducible pack of each segment;
+- :mod:`.packs`: card previews and the byte-reproducible pack of each segment (stored, or
+  served by the link service from the bundle's files);
 - :mod:`.page`: the activist pages and the overview (channels as channels.yaml says);
 - :mod:`.manifest`: the manifest, built, written, read back, rebuilt and validated;
 - :mod:`.build`: one run's bundle, built from what content and visuals left.
@@ -36,14 +37,24 @@ from matinale.bundle.manifest import (
     validate_compliance,
     write_manifest,
 )
-from matinale.bundle.packs import make_pack, make_preview
+from matinale.bundle.packs import (
+    ALT_TEXTS,
+    PACK,
+    PACK_MODES,
+    make_pack,
+    make_preview,
+    pack_members,
+)
 from matinale.bundle.page import relative_linker, render_page, render_pages
 from matinale.visuals import PREVIEW_MAX_BYTES
 
 __all__ = [
+    "ALT_TEXTS",
     "COMPLIANCE",
     "FORMAT_LABELS",
     "MANIFEST",
+    "PACK",
+    "PACK_MODES",
     "PARIS",
     "PREVIEW_MAX_BYTES",
     "BundleError",
@@ -58,6 +69,7 @@ __all__ = [
     "make_pack",
     "make_preview",
     "manifest_entry",
+    "pack_members",
     "read_bundle_files",
     "rebuild_manifest",
     "relative_linker",

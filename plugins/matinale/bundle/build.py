@@ -27,12 +27,16 @@ from matinale.bundle.manifest import (
     write_manifest,
 )
 from matinale.bundle.packs import (
+    ALT_TEXTS,
+    PACK,
+    PACK_MODES,
     _alt_texts,
     _image_size,
     _posts_markdown,
     _shown_cards,
     make_pack,
     make_preview,
+    pack_members,
 )
 from matinale.bundle.page import relative_linker, render_pages
 from matinale.checks import safe_member_name
@@ -70,6 +74,54 @@ def _read_segment(
     return posts, cards
 
 
+def _segment_files(
+    store: Store,
+    prefix: str,
+    segment: Segment,
+    themes: list[dict[str, Any]],
+    edition: date,
+    labels: Mapping[str, str],
+    *,
+    packs: str,
+) -> dict[str, tuple[int, int]]:
+    """One segment's posts.md (when content wrote none), alt texts, previews and, when the
+    packs are stored, its pack; the sizes of its cards and previews, by bundle path."""
+    base = f"{prefix}/{segment.id}"
+    posts, cards = _read_segment(store, prefix, segment.id)
+    if not store.exists(f"{base}/posts.md"):
+        store.put_bytes(
+            f"{base}/posts.md",
+            _posts_markdown(segment, posts, themes, edition, labels).encode("utf-8"),
+        )
+    store.put_bytes(f"{base}/{ALT_TEXTS}", _alt_texts(cards).encode("utf-8"))
+    sizes: dict[str, tuple[int, int]] = {}
+    for card in cards:
+        width, height = card.get("width"), card.get("height")
+        sizes[f"{segment.id}/{card['file']}"] = (
+            (width, height)
+            if isinstance(width, int) and isinstance(height, int)
+            else _image_size(store.get_bytes(f"{base}/{card['file']}"))
+        )
+    for card in _shown_cards(cards):
+        name = card["file"].rsplit("/", 1)[-1]
+        key = f"{base}/previews/{name}"
+        if store.exists(key):  # drawn with the card by the visuals stage
+            small = _image_size(store.get_bytes(key))
+        else:
+            preview, small, _ = make_preview(store.get_bytes(f"{base}/{card['file']}"))
+            store.put_bytes(key, preview)
+        sizes[f"{segment.id}/previews/{name}"] = small
+    if packs == "stored":
+        names = [f"{segment.id}/{card['file']}" for card in cards]
+        names += [f"{segment.id}/{n}" for n in ("posts.json", "posts.md", "cards.json", ALT_TEXTS)]
+        members = pack_members(names, segment.id)
+        store.put_bytes(
+            f"{base}/{PACK}",
+            make_pack({name: store.get_bytes(f"{prefix}/{name}") for name in members}),
+        )
+    return sizes
+
+
 def build_bundle(
     store: Store,
     prefix: str,
@@ -84,14 +136,19 @@ def build_bundle(
     zone: ZoneInfo = PARIS,
     generated_at: datetime | None = None,
     templates_dir: Path | None = None,
+    packs: str = "stored",
 ) -> dict[str, Any]:
     """Write previews, packs, pages, compliance.json and the manifest under ``prefix``.
 
     ``prefix`` is the run's ``bundle/`` folder, where content and visuals left posts.json,
     cards.json and cards/ per segment. Every segment must have them: a partial edition must
     not replace a whole one. Channels are named, ordered and shared as ``templates_dir``'s
-    channels.yaml says (default: the project's content_templates/).
+    channels.yaml says (default: the project's content_templates/). ``packs`` is ``stored``
+    (each segment's pack.zip is a bundle file) or ``served`` (a link service builds it on
+    request from the bundle's files: the cards are stored once; the manifest says which).
     """
+    if packs not in PACK_MODES:
+        raise BundleError(f"packs = {packs!r}: use one of {', '.join(PACK_MODES)}")
     labels = {channel.id: channel.label for channel in channels(templates_dir)}
     generated_at = generated_at or datetime.now(UTC)
     themes = [{"id": t.id, "title": t.title, "key_message": t.key_message} for t in brief.themes]
@@ -117,41 +174,8 @@ def build_bundle(
 
     image_sizes: dict[str, tuple[int, int]] = {}
     for segment in wanted:
-        base = f"{prefix}/{segment.id}"
-        posts, cards = _read_segment(store, prefix, segment.id)
-        members = {
-            "posts.json": store.get_bytes(f"{base}/posts.json"),
-            "cards.json": store.get_bytes(f"{base}/cards.json"),
-        }
-        if not store.exists(f"{base}/posts.md"):
-            store.put_bytes(
-                f"{base}/posts.md",
-                _posts_markdown(segment, posts, themes, edition, labels).encode("utf-8"),
-            )
-        members["posts.md"] = store.get_bytes(f"{base}/posts.md")
-        for card in cards:
-            data = store.get_bytes(f"{base}/{card['file']}")
-            members[card["file"]] = data
-            width, height = card.get("width"), card.get("height")
-            full = (
-                (width, height)
-                if isinstance(width, int) and isinstance(height, int)
-                else _image_size(data)
-            )
-            image_sizes[f"{segment.id}/{card['file']}"] = full
-        for card in _shown_cards(cards):
-            name = card["file"].rsplit("/", 1)[-1]
-            key = f"{base}/previews/{name}"
-            if store.exists(key):  # drawn with the card by the visuals stage
-                small = _image_size(store.get_bytes(key))
-            else:
-                preview, small, _ = make_preview(members[card["file"]])
-                store.put_bytes(key, preview)
-            image_sizes[f"{segment.id}/previews/{name}"] = small
-        members["textes-alternatifs.txt"] = _alt_texts(cards).encode("utf-8")
-        store.put_bytes(
-            f"{base}/pack.zip",
-            make_pack({f"{segment.id}/{name}": data for name, data in members.items()}),
+        image_sizes.update(
+            _segment_files(store, prefix, segment, themes, edition, labels, packs=packs)
         )
 
     store.put_bytes(
@@ -185,6 +209,7 @@ def build_bundle(
             for s in wanted
         ],
         "inputs": {**inputs, **_template_checksums()},
+        "packs": packs,
     }
     files = read_bundle_files(store, prefix)
     pages = render_pages(

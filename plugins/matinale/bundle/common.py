@@ -94,6 +94,7 @@ def kind_of(path: str) -> str:
         "posts.json": "posts",
         "posts.md": "posts",
         "cards.json": "cards",
+        "textes-alternatifs.txt": "cards",
         "pack.zip": "pack",
         "compliance.json": "compliance",
     }.get(parts[-1], "other")

@@ -16,7 +16,7 @@ def _card_details(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     """Theme, format and alt text of every full-size card, from its segment's cards.json."""
     details: dict[str, dict[str, str]] = {}
     for path, data in files.items():
-        if kind_of(path) != "cards":
+        if kind_of(path) != "cards" or not path.endswith("/cards.json"):
             continue
         segment = path.split("/", 1)[0]
         for card in json.loads(data).get("cards", []):

@@ -1,17 +1,26 @@
-"""Previews and packs: reduced JPEGs of the cards, the byte-reproducible zip and what it holds."""
+"""Previews and packs: reduced JPEGs of the cards, the byte-reproducible zip and what it holds.
+
+A segment's pack (``<segment>/pack.zip``: its posts, alt texts and full-size cards) is either
+a file of the bundle (``stored``) or, with a link service, built on request from the bundle's
+own files (``served``, :mod:`matinale.links.packs`): the same bytes either way
+(:func:`make_pack` of :func:`pack_members`), but the cards are stored once.
+"""
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from matinale.bundle.common import BundleError, french_date
-from matinale.checks import safe_member_name
+from matinale.bundle.common import BundleError, french_date, kind_of
+from matinale.checks import PACK, PACK_MODES, PACKED_KINDS, safe_member_name
 from matinale.segment import Segment
 from matinale.visuals import PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, preview_format
+
+#: The plain-text alt texts a pack holds (a bundle file too).
+ALT_TEXTS = "textes-alternatifs.txt"
 
 # A fixed timestamp for pack members: the same inputs give the same bytes, whenever built.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -53,6 +62,22 @@ def _shown_cards(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for card in cards:
         by_theme.setdefault(str(card.get("theme")), {})[str(card.get("format", ""))] = card
     return [formats[preview_format(list(formats)) or ""] for formats in by_theme.values()]
+
+
+def pack_members(paths: Iterable[str], segment: str) -> list[str]:
+    """The bundle files ``segment``'s pack holds, sorted: their paths are their zip names."""
+    folder = f"{segment}/"
+    return sorted(p for p in paths if p.startswith(folder) and kind_of(p) in PACKED_KINDS)
+
+
+__all__ = [
+    "ALT_TEXTS",
+    "PACK",
+    "PACK_MODES",
+    "make_pack",
+    "make_preview",
+    "pack_members",
+]
 
 
 def make_pack(members: Mapping[str, bytes]) -> bytes:

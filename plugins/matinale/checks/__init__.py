@@ -16,7 +16,8 @@ Four checks, each counted in ``compliance.json`` and each finding named precisel
   content_templates/channels.yaml: pages only), or the
   bundle's own presigned link; relative links stay inside the run and point at a file of
   the bundle.
-- **sizes** (``sizes``): every file is under its kind's limit (``limits`` in campaign.yaml).
+- **sizes** (``sizes``): every file is under its kind's limit (``limits`` in campaign.yaml),
+  a served pack (built by the link service, ``served_packs``) by its members' bytes.
 - **manifest** (``schema``): every file is listed with the right size and sha256, nothing is
   missing or extra, and the manifest and compliance files match their JSON Schemas.
 
@@ -34,7 +35,14 @@ from matinale.checks.reference import (
 )
 from matinale.checks.report import CheckReport, ChecksFailed, Finding, Sha256s
 from matinale.checks.schema import check_manifest, load_schema, schema_problems
-from matinale.checks.sizes import DEFAULT_LIMITS, limits_from
+from matinale.checks.sizes import (
+    DEFAULT_LIMITS,
+    PACK,
+    PACK_MODES,
+    PACKED_KINDS,
+    limits_from,
+    served_packs,
+)
 from matinale.checks.stage import CHECKS, CHECKS_VERSION, check_bundle, checks_fingerprint
 from matinale.checks.texts import safe_member_name
 
@@ -42,6 +50,9 @@ __all__ = [
     "CHECKS",
     "CHECKS_VERSION",
     "DEFAULT_LIMITS",
+    "PACK",
+    "PACKED_KINDS",
+    "PACK_MODES",
     "PII_REFERENCE_VERSION",
     "CheckReport",
     "ChecksFailed",
@@ -60,4 +71,5 @@ __all__ = [
     "normalise_phone",
     "safe_member_name",
     "schema_problems",
+    "served_packs",
 ]

@@ -7,7 +7,7 @@ Share endpoints (pages only) are those of the channel registry, content_template
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -91,7 +91,7 @@ def _absolute_link_problem(
     return problem
 
 
-def _relative_link_problem(base: str, value: str, files: Mapping[str, bytes]) -> str | None:
+def _relative_link_problem(base: str, value: str, files: Container[str]) -> str | None:
     target = value.split("#", 1)[0].split("?", 1)[0]
     if not target:
         return None  # in-page anchor
@@ -131,7 +131,7 @@ def _absolute_urls(string: str) -> list[str]:
 def _check_links(
     texts: list[tuple[str, str, bytes]],
     parsed: _Parsed,
-    files: Mapping[str, bytes],
+    files: Container[str],
     kinds: Mapping[str, str],
     report: CheckReport,
     *,
@@ -183,7 +183,7 @@ def _check_links(
 
 
 def _check_html_links(
-    label: str, member: str, data: bytes, files: Mapping[str, bytes], report: CheckReport
+    label: str, member: str, data: bytes, files: Container[str], report: CheckReport
 ) -> None:
     parser = _LinkParser()
     parser.feed(data.decode("utf-8", errors="replace"))

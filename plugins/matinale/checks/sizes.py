@@ -7,7 +7,15 @@ from typing import Any
 
 from matinale.checks.report import CheckReport, Finding
 
-__all__ = ["DEFAULT_LIMITS", "limits_from"]
+__all__ = ["DEFAULT_LIMITS", "PACK", "PACKED_KINDS", "PACK_MODES", "limits_from", "served_packs"]
+
+#: A segment's pack, in its folder (``<segment>/pack.zip``).
+PACK = "pack.zip"
+#: ``stored``: each pack is a bundle file; ``served``: the link service builds it on request
+#: from the bundle's own files (the manifest's ``packs``; absent: stored).
+PACK_MODES = ("stored", "served")
+#: What a pack holds, by file kind: posts.json/posts.md, cards.json and the alt texts, cards.
+PACKED_KINDS = frozenset({"posts", "cards", "card"})
 
 #: Bytes per file kind (see ``bundle.kind_of``). Override any of them in campaign.yaml under
 #: ``limits:`` (e.g. ``page: 1500000``). A page over 1 MB is slow on patchy 4G.
@@ -22,6 +30,19 @@ DEFAULT_LIMITS: dict[str, int] = {
     "compliance": 1_000_000,
     "other": 10_000_000,
 }
+
+
+def served_packs(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A ``served`` manifest's packs: ``<segment>/pack.zip`` → its members' paths, sorted
+    (their names in the zip); none when the packs are stored, each then a listed file."""
+    if manifest.get("packs") != "served":
+        return {}
+    members: dict[str, list[str]] = {str(s.get("id")): [] for s in manifest.get("segments", [])}
+    for entry in manifest.get("files", []):
+        segment = entry.get("segment")
+        if segment in members and entry.get("kind") in PACKED_KINDS:
+            members[segment].append(str(entry["path"]))
+    return {f"{segment}/{PACK}": sorted(paths) for segment, paths in members.items()}
 
 
 def limits_from(raw: Mapping[str, Any] | None) -> dict[str, int]:
@@ -46,8 +67,23 @@ def _check_sizes(
     kinds: Mapping[str, str],
     limits: Mapping[str, int],
     report: CheckReport,
+    packs: Mapping[str, list[str]] | None = None,
 ) -> None:
+    """Every file under its kind's limit, and each served pack (``packs``: path → members)
+    under the pack limit by the bytes of its members (a stored zip adds under 200 a member)."""
     report.counts.setdefault("sizes", {"findings": 0})
+    for path, members in sorted((packs or {}).items()):
+        size = sum(len(files[m]) for m in members if m in files)
+        if size > limits["pack"]:
+            report.add(
+                Finding(
+                    "sizes",
+                    path,
+                    "bytes (its members, served)",
+                    f"{size:,} > {limits['pack']:,}",
+                    "pack is over its size limit: make the cards lighter or raise limits.pack in campaign.yaml",
+                )
+            )
     for path, data in sorted(files.items()):
         kind = kinds.get(path, "other")
         limit = limits.get(kind, limits["other"])

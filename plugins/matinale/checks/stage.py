@@ -12,7 +12,7 @@ from matinale.checks.links import _check_links
 from matinale.checks.pii import PiiScanner, _check_pii
 from matinale.checks.report import CheckReport, Sha256s
 from matinale.checks.schema import _check_manifest
-from matinale.checks.sizes import DEFAULT_LIMITS, _check_sizes
+from matinale.checks.sizes import DEFAULT_LIMITS, _check_sizes, served_packs
 from matinale.checks.texts import _Parsed, _texts
 
 __all__ = ["CHECKS", "CHECKS_VERSION", "check_bundle", "checks_fingerprint"]
@@ -91,7 +91,8 @@ def check_bundle(
     }
     domains = tuple(d.lower() for d in allowed_domains)
     digests = _check_manifest(files, manifest, report, sha256 or Sha256s())
-    _check_sizes(files, kinds, limits or DEFAULT_LIMITS, report)
+    packs = served_packs(manifest)
+    _check_sizes(files, kinds, limits or DEFAULT_LIMITS, report, packs)
     unchanged = frozenset(
         path
         for path, digest in (passed or {}).items()
@@ -102,7 +103,8 @@ def check_bundle(
     _check_links(
         texts,
         parsed,
-        files,
+        # A served pack is a link target too: the link service builds it from these files.
+        files.keys() | packs.keys() if packs else files,
         kinds,
         report,
         domains=domains,

@@ -30,7 +30,9 @@ beyond edition retention, so a QR code printed last week still resolves::
   own cell is always allowed.
 * The overview's token is the line whose segment is ``_overview``; ``/p/<token>/<path>``
   serves a file of the token's segment folder (or, for the overview, beside it) that the
-  promoted run's manifest lists.
+  promoted run's manifest lists; ``/p/<token>/pack.zip`` of a run whose packs are served
+  (manifest ``packs: served``) is built by the service from the run's files
+  (:class:`~matinale.links.packs.Packs`: members checked by SHA-256, a cache bounded in bytes).
 * ``/p/`` follows the bundle bucket's pointers (:mod:`matinale.publish.pointers`):
   ``latest.json`` names the newest edition's promoted run (``edition``, ``run``,
   ``prefix``), whose ``manifest.json`` lists ``segments: [{"id", "page"}]``; the page key
@@ -43,7 +45,7 @@ Writers: :class:`LinkState` — ``register_run(edition, run, links, cells=…)``
 
 Modules: ``codes`` (identifiers and their checks), ``short`` (a run's codes), ``state``
 (the S3 layout), ``resolve``
-(the service's in-memory snapshot and presigned URLs), ``counts`` (the counts and their
+(the service's in-memory snapshot and presigned URLs), ``packs`` (served packs), ``counts`` (the counts and their
 database; Alembic migrations in ``migrations/``), ``beacons`` (which beacons count),
 ``guard`` (rate limit, preview bots, headers), ``pages`` (French pages), ``app``
 (:func:`create_app`), ``serve`` (uvicorn), ``commands`` (the CLI).

@@ -1,5 +1,5 @@
-"""The link service's ASGI app: ``/p/<token>``, ``/p/<token>/<file>``, ``/s/<code>``,
-``POST /e``, ``/healthz``.
+"""The link service's ASGI app: ``/p/<token>``, ``/p/<token>/<file>`` (a served pack is
+built here, :mod:`.packs`), ``/s/<code>``, ``POST /e``, ``/healthz``.
 
 :func:`create_app` wires the pieces: the in-memory snapshot of the link state
 (:mod:`.resolve`), the counts (:mod:`.counts`), the beacon bounds (:mod:`.beacons`), the
@@ -31,6 +31,7 @@ from matinale.links.beacons import MAX_BODY, Plausibility, parse_beacon
 from matinale.links.codes import OVERVIEW
 from matinale.links.counts import Counts, CountsError, make_engine, migrate
 from matinale.links.guard import ASGIApp, RateLimiter, SecurityHeaders, is_preview_bot
+from matinale.links.packs import PackError, Packs
 from matinale.links.pages import STYLE_HASH, page
 from matinale.links.resolve import Outcome, Resolver
 from matinale.links.state import LinkState
@@ -94,6 +95,7 @@ def create_app(
         public_url=settings.public_s3_url,
         url_seconds=tune.url_seconds,
     )
+    packs = Packs(client, settings.bundle_bucket)
     engine = make_engine(db_url)
     counts = Counts(engine)
     plausible = Plausibility()
@@ -147,6 +149,7 @@ def create_app(
     )
     app.state.counts = counts
     app.state.resolver = resolver
+    app.state.packs = packs
 
     def limited(request: Request) -> bool:
         address = request.client.host if request.client else ""
@@ -176,7 +179,27 @@ def create_app(
         if limited(request):
             return _html("too_many", head)
         outcome = resolver.page_file(token, path)
+        if outcome.kind == "pack":
+            return await _pack(outcome, head)
         return _redirect(outcome.url) if outcome.kind == "redirect" else _html(outcome.kind, head)
+
+    async def _pack(outcome: Outcome, head: bool) -> Response:
+        """A served pack, built from the run's files (or from the cache) in a worker thread."""
+        try:
+            data = await asyncio.to_thread(packs.get, outcome.prefix, outcome.members)
+        except PackError as exc:
+            log.error("link service: the pack of %s cannot be built: %s", outcome.segment, exc)
+            return _html("unavailable", head)
+        name = f"{outcome.segment}-{outcome.edition}.zip"
+        return Response(
+            b"" if head else data,
+            media_type="application/zip",
+            headers={
+                "content-length": str(len(data)),
+                "content-disposition": f'attachment; filename="{name}"',
+                "cache-control": "private, max-age=300",
+            },
+        )
 
     @app.post("/e")
     async def beacon(request: Request) -> Response:

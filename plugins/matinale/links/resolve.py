@@ -1,5 +1,6 @@
 """What the service knows, kept in memory and refreshed from S3 in the background: the
-promoted run (``latest.json``, re-read every ``pointer_seconds``), its manifest's page keys,
+promoted run (``latest.json``, re-read every ``pointer_seconds``), its manifest's page keys
+and served packs,
 the tokens, the link tables and the withdrawal markers (every ``state_seconds``), and the
 presigned URLs (cached per run and file for ``url_seconds``).
 
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from matinale.bundle import MANIFEST
+from matinale.checks import served_packs
 from matinale.links.codes import is_code, is_token
 from matinale.links.state import OVERVIEW, TABLES, Cell, LinkState, Table, TableLink, Token
 from matinale.publish.pointers import LATEST
@@ -34,11 +36,14 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What a /p/ or /s/ request gets: a redirect (``url``) or one of the French pages."""
 
-    kind: str  # "redirect", "unknown", "replaced", "not_published", "withdrawn"
+    kind: str  # "redirect", "pack", "unknown", "replaced", "not_published", "withdrawn"
     url: str = ""
     edition: str = ""
     segment: str = ""
     cell: tuple[str, str, str] = ("", "", "")
+    #: kind "pack": the run's prefix and the pack's members (path, sha256), to build it.
+    prefix: str = ""
+    members: tuple[tuple[str, str], ...] = ()
 
 
 UNKNOWN = Outcome("unknown")
@@ -73,6 +78,8 @@ class Resolver:
         self._manifests: dict[str, dict[str, str]] = {}
         self._files: dict[str, frozenset[str]] = {}  # run prefix → its manifest's file paths
         self.files: frozenset[str] = frozenset()  # the promoted run's
+        self._packs: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
+        self.packs: dict[str, tuple[tuple[str, str], ...]] = {}  # served pack → members
         self._presigners: dict[str, Presigner] = {}
         self._urls: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()  # refreshes run in worker threads, one at a time
@@ -98,9 +105,17 @@ class Resolver:
                     self._files[prefix] = frozenset(
                         str(f["path"]) for f in manifest.get("files", []) if "path" in f
                     )
+                    sha256 = {
+                        str(f.get("path")): str(f.get("sha256")) for f in manifest.get("files", [])
+                    }
+                    self._packs[prefix] = {
+                        pack: tuple((path, sha256[path]) for path in members)
+                        for pack, members in served_packs(manifest).items()
+                    }
                 pages = self._manifests[prefix]
             self.latest, self.pages = latest, pages
             self.files = self._files.get(prefix, frozenset()) if latest is not None else frozenset()
+            self.packs = self._packs.get(prefix, {}) if latest is not None else {}
 
     def refresh_state(self) -> None:
         """Re-read the tokens, the withdrawal markers and the link tables not seen before
@@ -158,9 +173,15 @@ class Resolver:
                 or file.startswith("/")
                 or ".." in file.split("/")
                 or (not folder and "/" in file)
-                or path not in self.files
+                or (path not in self.files and path not in self.packs)
             ):
                 return UNKNOWN
+            members = self.packs.get(path)
+            if members is not None:  # built by the service from the run's files
+                prefix = str(latest["prefix"]).rstrip("/")
+                return Outcome(
+                    "pack", edition=edition, segment=entry.segment, prefix=prefix, members=members
+                )
         url = self._url(str(latest["prefix"]).rstrip("/"), path)
         return Outcome("redirect", url, edition, entry.segment)
 

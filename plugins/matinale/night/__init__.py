@@ -309,6 +309,8 @@ def run_bundle(
         compliance=compliance_summary(store, ctx),
         zone=settings.clocks.campaign_tz,
         templates_dir=settings.templates_dir,
+        # With a link service, it builds each pack on request: the cards are stored once.
+        packs="served" if settings.link_service.public_base_url else "stored",
     )
     log.info(
         "Bundle: %d files, %.1f MB, heaviest page %.0f KB",

@@ -235,6 +235,12 @@ def publish_bundle(
             "the bundle in the work store does not match its manifest (checksum or file list); rebuild it:\n  "
             + "\n  ".join(str(f) for f in before.findings[:10])
         )
+    if manifest.get("packs") == "served" and config.links is None:
+        raise PublishError(
+            "this bundle's packs are built on request by the link service, and no link service "
+            "is configured (links.public_base_url): the pages' download button would lead "
+            "nowhere. Configure the link service, or rebuild the bundle without it"
+        )
     passed = _passed_before(files, manifest, config, scanner)
 
     published_at = _now()

@@ -31,7 +31,7 @@ from matinale.bundle import (
     read_bundle_files,
     render_pages,
 )
-from matinale.checks import load_schema
+from matinale.checks import load_schema, served_packs
 from matinale.content import share_endpoints
 from matinale.store import LocalStore
 
@@ -138,6 +138,36 @@ def test_packs_are_byte_reproducible(bundle, tmp_path: Path) -> None:
         "Visuel « Un médecin pour chacun »"
         in archive.read("65plus-p01/textes-alternatifs.txt").decode()
     )
+
+
+def test_served_packs_store_each_card_once_and_give_the_stored_bytes(
+    bundle, tmp_path: Path
+) -> None:
+    """Issue 21 item 5: with a link service the bundle has no pack.zip (its cards are stored
+    once); the manifest names each pack's members, and the pack made from them is the
+    stored pack of the same inputs, byte for byte."""
+    stored, _ = bundle
+    served = LocalStore(tmp_path)
+    build(served, "b", packs="served")
+    manifest = _manifest(served)
+    jsonschema.Draft202012Validator(load_schema("manifest")).validate(manifest)
+    assert manifest["packs"] == "served" and _manifest(stored)["packs"] == "stored"
+    paths = {e["path"] for e in manifest["files"]}
+    assert not [p for p in paths if p.endswith("pack.zip")]
+    packs = served_packs(manifest)
+    assert sorted(packs) == sorted(f"{s['id']}/pack.zip" for s in SEGMENTS)
+    for segment in SEGMENTS:
+        members = packs[f"{segment['id']}/pack.zip"]
+        assert f"{segment['id']}/textes-alternatifs.txt" in paths
+        built = make_pack({m: served.get_bytes(f"b/{m}") for m in members})
+        assert built == stored.get_bytes(f"b/{segment['id']}/pack.zip")
+    stored_bytes = sum(e["bytes"] for e in _manifest(stored)["files"])
+    cards = sum(e["bytes"] for e in manifest["files"] if e["kind"] == "card")
+    assert sum(e["bytes"] for e in manifest["files"]) < stored_bytes - cards
+    # The page still offers the pack, at the same relative link the link service answers.
+    assert 'href="pack.zip"' in served.get_bytes("b/65plus-p01/index.html").decode()
+    with pytest.raises(BundleError, match="packs = 'both'"):
+        build(LocalStore(tmp_path / "other"), "b", packs="both")
 
 
 def test_pack_refuses_unsafe_names() -> None:

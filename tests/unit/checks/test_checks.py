@@ -238,6 +238,30 @@ def test_size_limits(built, scanner: PiiScanner) -> None:
         limits_from({"limits": {"pages": 1}})
 
 
+def test_served_packs_are_link_targets_and_sized_by_their_members(
+    tmp_path: Path, scanner: PiiScanner
+) -> None:
+    """A served bundle has no pack.zip: its pages' pack links pass only because the
+    manifest says the link service builds the packs, and a pack is sized by its members."""
+    store = LocalStore(tmp_path)
+    build(store, "b", packs="served")
+    files, manifest = read_bundle_files(store, "b"), json.loads(store.get_bytes("b/manifest.json"))
+    assert not _check(files, manifest, scanner).findings
+    stored = {k: v for k, v in manifest.items() if k != "packs"}  # read as stored packs
+    dead = sorted((f.file, f.value) for f in _check(files, stored, scanner).findings)
+    assert dead == sorted((f"{s['id']}/index.html", "pack.zip") for s in manifest["segments"])
+    members = sum(
+        len(files[p]) for p in files if p.startswith("65plus-p01/") and "/previews/" not in p
+    ) - len(files["65plus-p01/index.html"])
+    limits = limits_from({"limits": {"pack": members - 1}})
+    over = [f for f in _check(files, manifest, scanner, limits=limits).findings]
+    assert [(f.check, f.file, f.value) for f in over] == [
+        ("sizes", "65plus-p01/pack.zip", f"{members:,} > {members - 1:,}")
+    ]
+    limits = limits_from({"limits": {"pack": members}})
+    assert not _check(files, manifest, scanner, limits=limits).findings
+
+
 def test_manifest_mismatches(built, scanner: PiiScanner) -> None:
     files, manifest = built
     tampered = _with(files, "65plus-p01/posts.md", b"changed")
@@ -373,7 +397,7 @@ def test_copies_in_packs_report_the_source_findings(tmp_path: Path, scanner: Pii
     copy = [field for file, field in where if file == "65plus-p01/pack.zip!65plus-p01/posts.json"]
     assert source and copy == source  # the copy in the pack: the same findings, its own name
     assert report.summary()["checks"]["pii"]["files_scanned"] == len(
-        [f for f in files if f.endswith((".json", ".md", ".html"))]
+        [f for f in files if f.endswith((".json", ".md", ".html", ".txt"))]
     ) + 4 * len(manifest["segments"])
 
 

@@ -293,6 +293,17 @@ def test_tampered_work_store_is_not_published(
     assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
 
 
+def test_served_packs_need_the_link_service(s3_server, s3_buckets, tmp_path: Path, scanner) -> None:
+    """A bundle built for a link service (packs built on request) is not published without
+    one: its pages' download buttons would lead nowhere. Nothing is uploaded."""
+    client = s3_server.client()
+    served = LocalStore(tmp_path)
+    build(served, "b", segments=SEGMENTS[:1], packs="served")
+    with pytest.raises(PublishError, match="no link service is configured"):
+        _publish(client, served, s3_buckets, "20261124T000000Z-ffff", scanner)
+    assert _keys(client, s3_buckets["bundle"]) == []
+
+
 def test_wrong_credentials_or_missing_bucket_give_one_clear_error(
     s3_server, s3_buckets, store, scanner
 ) -> None:

@@ -7,11 +7,14 @@ below on this machine, measured on the data the size's stages wrote.
 from __future__ import annotations
 
 import io
+import json
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from matinale.bundle import make_pack
+from matinale.checks import served_packs
 from matinale.dev.bench.child import _ERROR_CHARS, _guarded, _warm, s3_client_from_env
 
 __all__ = ["floors_main"]
@@ -94,17 +97,24 @@ def _card_samples(store: Any, keys: list[str]) -> tuple[dict[Any, list[bytes]], 
 
 
 def _card_bytes(store: Any, keys: list[str], bundle_keys: list[str]) -> dict[str, Any]:
-    """Mean bytes per card of each format and per pack (the cards' names end ``-<format>``)."""
+    """Mean bytes per card of each format and per pack, stored or served (the cards' names
+    end ``-<format>``): a served pack is built as the link service builds it."""
     formats: dict[str, list[int]] = {}
     for key in keys:
         name = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         formats.setdefault(name.rsplit("-", 1)[-1], []).append(len(store.get_bytes(key)))
     packs = [len(store.get_bytes(k)) for k in bundle_keys if k.endswith("/pack.zip")]
+    manifest = next((k for k in bundle_keys if k.endswith("/manifest.json")), None)
+    served = served_packs(json.loads(store.get_bytes(manifest))) if manifest else {}
+    root = manifest.rsplit("/", 1)[0] if manifest else ""
+    for members in served.values():  # built by the link service: the bytes it answers
+        packs.append(len(make_pack({m: store.get_bytes(f"{root}/{m}") for m in members})))
     return {
         "card_bytes": {name: round(sum(v) / len(v)) for name, v in sorted(formats.items())},
         "card_bytes_mean": round(sum(map(sum, formats.values())) / max(1, len(keys))),
         "pack_bytes": round(sum(packs) / len(packs)) if packs else 0,
         "packs": len(packs),
+        "packs_served": len(served),
     }
 
 

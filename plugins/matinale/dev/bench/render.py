@@ -71,7 +71,9 @@ def bytes_line(run: dict[str, Any]) -> str:
     return (
         f"Bundle {sizes.get('bundle_bytes', 0) / 1e6:,.1f} MB in {sizes.get('bundle_files', 0):,} files; "
         f"a card {sizes.get('card_bytes_mean', 0) / 1000:,.1f} KB ({formats}); "
-        f"a pack {sizes.get('pack_bytes', 0) / 1e6:,.2f} MB ({sizes.get('packs', 0):,} packs)."
+        f"a pack {sizes.get('pack_bytes', 0) / 1e6:,.2f} MB ({sizes.get('packs', 0):,} packs"
+        + (", built on request by the link service" if sizes.get("packs_served") else ", stored")
+        + ")."
     )
 
 
