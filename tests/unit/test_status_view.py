@@ -292,6 +292,36 @@ def test_view_serves_only_bundle_files(view) -> None:
     assert preview.status_code == 200 and "preview" in preview.text
 
 
+def test_the_preview_builds_a_served_pack_from_the_work_store(view, tmp_path: Path) -> None:
+    """Staff preview an unpublished run whose packs the link service will build: the page's
+    "Tout télécharger" gets the same pack here, built from the run's checked files."""
+    import zipfile
+
+    from bundle_samples import build
+
+    from matinale.bundle import make_pack
+    from matinale.checks import served_packs
+    from matinale.settings import load_settings
+    from matinale.store import LocalStore
+
+    store = LocalStore(load_settings().work_dir)
+    root = "runs/2026-11-24/20261124T031500Z-dddd/bundle"
+    build(store, root, packs="served")
+    manifest = json.loads(store.get_bytes(f"{root}/manifest.json"))
+    members = served_packs(manifest)["65plus-p01/pack.zip"]
+    url = "/preview/2026-11-24/20261124T031500Z-dddd/65plus-p01/pack.zip"
+    pack = view["staff"].get(url)
+    assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
+    assert pack.content == make_pack({m: store.get_bytes(f"{root}/{m}") for m in members})
+    assert (
+        "65plus-p01/textes-alternatifs.txt" in zipfile.ZipFile(io.BytesIO(pack.content)).namelist()
+    )
+    assert view["staff"].get(url.replace("65plus-p01", "nope-p09")).status_code == 404
+    store.put_bytes(f"{root}/65plus-p01/posts.md", b"changed after the checks")
+    changed = view["staff"].get(url)
+    assert changed.status_code == 409 and "65plus-p01/posts.md: not the bytes" in changed.text
+
+
 def test_view_reports_unreachable_s3(editions, monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from fastapi.testclient import TestClient

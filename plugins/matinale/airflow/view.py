@@ -16,6 +16,7 @@ reachable: every path is a checked key under ``editions/`` or ``runs/<date>/<run
 # No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations at
 # runtime, and Request/Response are imported inside create_app to keep the module light.
 import html
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -422,21 +423,38 @@ def create_app(
     @app.get("/preview/{edition}/{run}/{path:path}", dependencies=reader)
     def preview(edition: str, run: str, path: str) -> Response:
         from matinale import night
-        from matinale.bundle import content_type
+        from matinale.bundle import BundleError, content_type
         from matinale.status import StatusError, check_edition, check_run
 
         try:
             key = f"runs/{check_edition(edition).isoformat()}/{check_run(run)}/bundle/{check_key(path or 'index.html')}"
             settings = _settings()
             store = night.make_store(settings, _client() if settings.work_store == "s3" else None)
-            data = store.get_bytes(key)
+            data = _preview_file(store, key)
         except (StatusError, StoreError):
             raise HTTPException(
                 status_code=404, detail="no such preview (the run may have been purged)"
             ) from None
+        except BundleError as exc:  # a served pack's file changed since the bundle was built
+            raise HTTPException(status_code=409, detail=f"pack: {exc}") from None
         return Response(data, media_type=content_type(key), headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _preview_file(store: Any, key: str) -> bytes:
+    """A file of an unpublished run's bundle; a served pack (``packs: served``: the link
+    service builds it once published) is built here the same way, from the work store."""
+    from matinale.bundle import MANIFEST, pack_of
+
+    if not key.endswith("/pack.zip") or store.exists(key):
+        return bytes(store.get_bytes(key))
+    root, _, path = key.partition("/bundle/")
+    manifest = json.loads(store.get_bytes(f"{root}/bundle/{MANIFEST}"))
+    pack = pack_of(manifest, path, lambda member: store.get_bytes(f"{root}/bundle/{member}"))
+    if pack is None:
+        return bytes(store.get_bytes(key))  # not a served pack: the store's own answer
+    return pack
 
 
 class ViewApp:

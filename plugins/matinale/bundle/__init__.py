@@ -41,9 +41,11 @@ from matinale.bundle.packs import (
     ALT_TEXTS,
     PACK,
     PACK_MODES,
+    build_pack,
     make_pack,
     make_preview,
     pack_members,
+    pack_of,
 )
 from matinale.bundle.page import relative_linker, render_page, render_pages
 from matinale.visuals import PREVIEW_MAX_BYTES
@@ -60,6 +62,7 @@ __all__ = [
     "BundleError",
     "Linker",
     "build_bundle",
+    "build_pack",
     "build_manifest",
     "check_slug",
     "content_type",
@@ -70,6 +73,7 @@ __all__ = [
     "make_preview",
     "manifest_entry",
     "pack_members",
+    "pack_of",
     "read_bundle_files",
     "rebuild_manifest",
     "relative_linker",

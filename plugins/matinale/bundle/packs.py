@@ -8,14 +8,15 @@ own files (``served``, :mod:`matinale.links.packs`): the same bytes either way
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from matinale.bundle.common import BundleError, french_date, kind_of
-from matinale.checks import PACK, PACK_MODES, PACKED_KINDS, safe_member_name
+from matinale.checks import PACK, PACK_MODES, PACKED_KINDS, safe_member_name, served_packs
 from matinale.segment import Segment
 from matinale.visuals import PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, preview_format
 
@@ -74,10 +75,34 @@ __all__ = [
     "ALT_TEXTS",
     "PACK",
     "PACK_MODES",
+    "build_pack",
     "make_pack",
     "make_preview",
     "pack_members",
+    "pack_of",
 ]
+
+
+def build_pack(members: Iterable[tuple[str, str]], read: Callable[[str], bytes]) -> bytes:
+    """A served pack: :func:`make_pack` of ``members`` (path, SHA-256 the manifest lists),
+    each read with ``read(path)`` and refused (:class:`BundleError`) unless it is those bytes.
+    """
+    data: dict[str, bytes] = {}
+    for path, sha256 in members:
+        data[path] = read(path)
+        if hashlib.sha256(data[path]).hexdigest() != sha256:
+            raise BundleError(f"{path}: not the bytes the manifest lists; rebuild or republish")
+    return make_pack(data)
+
+
+def pack_of(manifest: Mapping[str, Any], path: str, read: Callable[[str], bytes]) -> bytes | None:
+    """The served pack at ``path`` (``<segment>/pack.zip``) of a run whose manifest says
+    ``packs: served``, built from ``read``; None when ``path`` is no served pack."""
+    members = served_packs(manifest).get(path)
+    if members is None:
+        return None
+    sha256 = {str(f.get("path")): str(f.get("sha256")) for f in manifest.get("files", [])}
+    return build_pack(((m, sha256.get(m, "")) for m in members), read)
 
 
 def make_pack(members: Mapping[str, bytes]) -> bytes:

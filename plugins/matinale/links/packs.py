@@ -13,11 +13,10 @@ so a cached pack stays right for as long as its run is the one served.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 
-from matinale.bundle import make_pack
+from matinale.bundle import BundleError, build_pack
 from matinale.errors import MatinaleError
 from matinale.s3types import S3Client
 
@@ -51,7 +50,10 @@ class Packs:
             if data is not None:
                 self._cache.move_to_end(key)
                 return data
-        data = make_pack({path: self._member(prefix, path, sha256) for path, sha256 in members})
+        try:
+            data = build_pack(members, lambda path: self._member(prefix, path))
+        except BundleError as exc:
+            raise PackError(str(exc)) from None
         with self._lock:
             self.built += 1
             if len(data) <= self.cache_bytes // 4 and key not in self._cache:
@@ -62,7 +64,7 @@ class Packs:
                     self._cached -= len(dropped)
         return data
 
-    def _member(self, prefix: str, path: str, sha256: str) -> bytes:
+    def _member(self, prefix: str, path: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -71,6 +73,4 @@ class Packs:
             ].read()
         except (BotoCoreError, ClientError) as exc:
             raise PackError(f"{path}: not readable ({type(exc).__name__})") from None
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise PackError(f"{path}: not the bytes its manifest lists")
         return data
