@@ -30,11 +30,16 @@ def plan_batches(
     store: Store,
     ctx: RunContext,
     *,
-    per_core: int = 2,
+    per_core: int = 1,
     cores: int = 2,
     only: list[str] | None = None,
 ) -> list[list[str]]:
-    """Split the segments into a few batches per core for dynamic task mapping."""
+    """Split the segments into ``per_core`` batches per core for dynamic task mapping.
+
+    One per core: each batch's task already spreads its segments over a process pool of
+    every core it may use, so more batches add task starts, pools and oversubscription
+    (content and visuals map over the same batches at once), not parallelism.
+    """
     ids = [s.id for s in segments_of(store, ctx) if not only or s.id in only]
     if not ids:
         return []
