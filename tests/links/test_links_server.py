@@ -358,8 +358,11 @@ def test_the_link_bench_runs_end_to_end(s3_server: Any, tmp_path: Path) -> None:
 
     lines: list[str] = []
     report = bench_links(s3_server, tmp_path, seconds=0.5, connections=4, out=lines.append)
-    for route in ("s", "p", "floor"):
+    for route in ("s", "p", "floor", "pack"):
         assert report[route]["rps"] > 0, report
+    # The served pack answered 200 with the 15 cards' bytes (about 1.75 MB), never an error page.
+    assert set(report["pack"]["status"]) == {"200"} and report["pack"]["bytes"] > 1_700_000
     term = report["sigterm"]
     assert 0 < term["answered"] <= term["written"] <= term["answered"] + 4, term
     assert "/p/<token>" in "\n".join(links_lines(report))
+    assert "Served packs (`/p/<token>/pack.zip`" in "\n".join(links_lines(report))

@@ -470,8 +470,19 @@ def test_link_service_rows_in_the_bench_tables() -> None:
         "ratio_p": 2.4,
         "sigterm": {"answered": 100, "written": 100},
         "met": False,
+        "pack": {
+            **row(400, 25.0),
+            "bytes": 1_760_000,
+            "cold_ms": 41.0,
+            "mb_per_s": 704.0,
+            "connections": 8,
+        },
     }
     text = "\n".join(links_lines(links))
+    assert (
+        "a 1.76 MB pack of 15 cards): the first built from S3 in 41 ms, then 400 a second from "
+        "the cache (704.0 MB/s, p50 3.1 ms, p99 25.0 ms, 8 connections)" in text
+    )
     assert "| `/s/<code>` | 5,000 | 3.1 ms | 12.0 ms | 1.2× |" in text
     assert "| `/p/<token>` (presign cached 60 s) | 2,500 | 3.1 ms | 30.5 ms | 2.4× |" in text
     assert "| floor: bare Starlette `/s/` | 6,000 |" in text

@@ -1,7 +1,8 @@
 """The link service's benchmark (``make bench``): redirects per second and p50/p99 latency of
 ``/s/`` and ``/p/`` (with its presign) on one uvicorn worker pinned to one core, loaded from
 the other core by a keep-alive load generator of our own, then counts written versus redirects
-answered after a SIGTERM in the middle of a load; and the floor: a bare Starlette redirect
+answered after a SIGTERM in the middle of a load, a served pack (built once, then cached);
+and the floor: a bare Starlette redirect
 with an in-memory count on the same setup, so the service's cost reads as a ratio.
 
 Everything listens on 127.0.0.1. The generator (:func:`load`) is asyncio over raw sockets:
@@ -165,13 +166,19 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> No
 
 def _publish(client: Any) -> str:
     """A promoted run with one segment page, a token and a short link; returns the token."""
+    from matinale.bundle import manifest_entry
     from matinale.links import LinkState
     from matinale.publish.pointers import promote
 
     prefix = f"editions/{EDITION}/bench"
-    body = b"<p>bench</p>"
-    client.put_object(Bucket=_BUCKET, Key=f"{prefix}/s01/index.html", Body=body)
-    manifest = {"segments": [{"id": "s01", "page": "s01/index.html"}], "files": []}
+    files = {"s01/index.html": b"<p>bench</p>", **_pack_members()}
+    for path, data in files.items():
+        client.put_object(Bucket=_BUCKET, Key=f"{prefix}/{path}", Body=data)
+    manifest = {
+        "packs": "served",
+        "segments": [{"id": "s01", "page": "s01/index.html"}],
+        "files": [manifest_entry(path, data) for path, data in sorted(files.items())],
+    }
     client.put_object(Bucket=_BUCKET, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest))
     promote(client, _BUCKET, EDITION, "bench")
     state = LinkState(client, _BUCKET)
@@ -179,6 +186,25 @@ def _publish(client: Any) -> str:
     cell = {"segment": "s01", "theme": "logement", "channel": "x", "angle": "mobiliser"}
     state.register_run(EDITION, "bench", {CODE: {**cell, "destination": _DESTINATION}})
     return state.ensure_tokens(["s01"])["s01"]
+
+
+def _pack_members() -> dict[str, bytes]:
+    """A segment's pack as the 1M night makes it: 5 themes × 3 formats of cards of the night's
+    mean sizes (incompressible bytes), its posts and alt texts."""
+    import random
+
+    rng = random.Random(42)
+    sizes = {"landscape": 89_800, "square": 114_800, "story": 145_700}
+    members = {
+        f"s01/cards/theme{t}-{name}.jpg": b"\xff\xd8" + rng.randbytes(size)
+        for t in range(5)
+        for name, size in sizes.items()
+    }
+    members["s01/posts.json"] = json.dumps({"posts": ["Un texte de post."] * 90}).encode()
+    members["s01/posts.md"] = b"# Posts\n" * 400
+    members["s01/cards.json"] = json.dumps({"cards": []}).encode()
+    members["s01/textes-alternatifs.txt"] = b"Visuel.\n" * 15
+    return members
 
 
 def _stored(db: Path) -> int:
@@ -204,6 +230,8 @@ def bench_links(
     out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure the service against ``server`` (a running SeaweedS3); returns the report part."""
+    import httpx
+
     server.ensure_buckets(_BUCKET)
     token = _publish(server.client())
     folder = workspace / "links"
@@ -239,6 +267,22 @@ def bench_links(
             out(
                 f"  links {path[:3]}: {result['rps']:,} redirects/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"
             )
+        # A served pack (issue 21 item 5): the first one built from S3, then from the cache.
+        started = time.perf_counter()
+        first = httpx.get(f"{base}/p/{token}/pack.zip", timeout=60)
+        cold = time.perf_counter() - started
+        first.raise_for_status()
+        result = _load_pinned(f"{base}/p/{token}/pack.zip", seconds / 2, 8, env)
+        report["pack"] = {
+            **result,
+            "bytes": len(first.content),
+            "cold_ms": round(cold * 1000, 1),
+            "mb_per_s": round(result["rps"] * len(first.content) / 1e6, 1),
+        }
+        out(
+            f"  links pack.zip ({len(first.content) / 1e6:.2f} MB): first {cold * 1000:.0f} ms, then "
+            f"{result['rps']:,}/s ({report['pack']['mb_per_s']:,} MB/s), p99 {result['p99_ms']} ms"
+        )
         # SIGTERM in the middle of a load: every answered redirect must be in the database.
         term = subprocess.Popen(
             [
@@ -329,6 +373,15 @@ def links_lines(links: dict[str, Any] | None) -> list[str]:
     lines.append(
         f"| floor: bare Starlette `/s/` | {floor['rps']:,} | {floor['p50_ms']} ms | {floor['p99_ms']} ms | 1× |"
     )
+    pack = links.get("pack")
+    if pack:
+        lines += [
+            "",
+            f"Served packs (`/p/<token>/pack.zip`, a {pack['bytes'] / 1e6:.2f} MB pack of 15 cards): "
+            f"the first built from S3 in {pack['cold_ms']:,.0f} ms, then {pack['rps']:,} a second "
+            f"from the cache ({pack['mb_per_s']:,} MB/s, p50 {pack['p50_ms']} ms, p99 "
+            f"{pack['p99_ms']} ms, {pack['connections']} connections).",
+        ]
     lines += [
         "",
         f"Counts after a SIGTERM during a load: {term['written']:,} written for {term['answered']:,} "
