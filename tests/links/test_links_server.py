@@ -170,7 +170,7 @@ def test_a_served_pack_is_built_from_the_runs_checked_files(link_env: LinkEnv, l
     assert answer.status_code == 200, answer.text[:200]
     assert answer.content == make_pack(members)  # the stored pack's bytes
     assert answer.headers["content-type"] == "application/zip"
-    assert 'filename="s01-2026-11-24.zip"' in answer.headers["content-disposition"]
+    assert 'filename="s01.zip"' in answer.headers["content-disposition"]
     head = httpx.head(f"{live}/p/{token}/pack.zip")
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["content-length"]) == len(answer.content)

@@ -190,7 +190,7 @@ def create_app(
         except PackError as exc:
             log.error("link service: the pack of %s cannot be built: %s", outcome.segment, exc)
             return _html("unavailable", head)
-        name = f"{outcome.segment}-{outcome.edition}.zip"
+        name = f"{outcome.segment}.zip"  # as the page's download attribute names it
         return Response(
             b"" if head else data,
             media_type="application/zip",
