@@ -22,9 +22,10 @@ import httpx
 import pytest
 from links_live import free_port, link_settings, live_service
 
-from matinale.bundle import make_pack, manifest_entry
+from matinale.bundle import make_pack, manifest_entry, served_pack_members
 from matinale.links import LinkState
 from matinale.links.counts import Counts, make_engine
+from matinale.links.packs import PackError, Packs
 from matinale.publish.pointers import promote, rollback
 from matinale.settings import Settings
 
@@ -184,6 +185,33 @@ def test_a_served_pack_is_built_from_the_runs_checked_files(link_env: LinkEnv, l
     until(lambda: "/run2/" in location(live, token), 5)
     refused = httpx.get(f"{live}/p/{token}/pack.zip")
     assert refused.status_code == 503 and "indisponible" in refused.text
+
+
+def test_a_served_pack_is_read_from_s3_once_then_from_its_cache(link_env: LinkEnv) -> None:
+    """The 7 a.m. rush reads S3 once per pack; a pack too big for a quarter of the cache is
+    built every time instead of pushing the others out; a missing member gives no pack."""
+    members = {
+        "s01/posts.json": b'{"posts": []}',
+        "s01/cards/sante-square.jpg": b"\xff\xd8" + os.urandom(50_000),
+    }
+    publish_served_run(link_env.client, link_env.bucket, "run1", members, listed={})
+    manifest = json.loads(
+        link_env.client.get_object(
+            Bucket=link_env.bucket, Key=f"editions/{EDITION}/run1/manifest.json"
+        )["Body"].read()
+    )
+    served = served_pack_members(manifest)["s01/pack.zip"]
+    prefix = f"editions/{EDITION}/run1"
+    packs = Packs(link_env.client, link_env.bucket)
+    first = packs.get(prefix, served)
+    assert first == packs.get(prefix, served) == make_pack(members) and packs.built == 1
+    small = Packs(link_env.client, link_env.bucket, cache_bytes=len(first) * 2)
+    small.get(prefix, served), small.get(prefix, served)
+    assert small.built == 2
+    link_env.client.delete_object(Bucket=link_env.bucket, Key=f"{prefix}/s01/posts.json")
+    with pytest.raises(PackError, match="s01/posts.json: not readable"):
+        Packs(link_env.client, link_env.bucket).get(prefix, served)
+    assert packs.get(prefix, served) == first  # a promoted run's objects never change
 
 
 def _raw(base: str, target: str) -> tuple[int, str]:

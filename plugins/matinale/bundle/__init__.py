@@ -46,6 +46,7 @@ from matinale.bundle.packs import (
     make_preview,
     pack_members,
     pack_of,
+    served_pack_members,
 )
 from matinale.bundle.page import relative_linker, render_page, render_pages
 from matinale.visuals import PREVIEW_MAX_BYTES
@@ -79,6 +80,7 @@ __all__ = [
     "relative_linker",
     "render_page",
     "render_pages",
+    "served_pack_members",
     "validate_compliance",
     "write_manifest",
 ]

@@ -80,6 +80,7 @@ __all__ = [
     "make_preview",
     "pack_members",
     "pack_of",
+    "served_pack_members",
 ]
 
 
@@ -95,14 +96,21 @@ def build_pack(members: Iterable[tuple[str, str]], read: Callable[[str], bytes])
     return make_pack(data)
 
 
+def served_pack_members(manifest: Mapping[str, Any]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """A ``served`` manifest's packs: ``<segment>/pack.zip`` → its members as (path, SHA-256
+    the manifest lists), what :func:`build_pack` needs; none when the packs are stored."""
+    sha256 = {str(f.get("path")): str(f.get("sha256")) for f in manifest.get("files", [])}
+    return {
+        pack: tuple((path, sha256[path]) for path in members)
+        for pack, members in served_packs(manifest).items()
+    }
+
+
 def pack_of(manifest: Mapping[str, Any], path: str, read: Callable[[str], bytes]) -> bytes | None:
     """The served pack at ``path`` (``<segment>/pack.zip``) of a run whose manifest says
     ``packs: served``, built from ``read``; None when ``path`` is no served pack."""
-    members = served_packs(manifest).get(path)
-    if members is None:
-        return None
-    sha256 = {str(f.get("path")): str(f.get("sha256")) for f in manifest.get("files", [])}
-    return build_pack(((m, sha256.get(m, "")) for m in members), read)
+    members = served_pack_members(manifest).get(path)
+    return None if members is None else build_pack(members, read)
 
 
 def make_pack(members: Mapping[str, bytes]) -> bytes:

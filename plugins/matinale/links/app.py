@@ -149,7 +149,6 @@ def create_app(
     )
     app.state.counts = counts
     app.state.resolver = resolver
-    app.state.packs = packs
 
     def limited(request: Request) -> bool:
         address = request.client.host if request.client else ""

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from matinale.bundle import MANIFEST
-from matinale.checks import served_packs
+from matinale.bundle import MANIFEST, served_pack_members
 from matinale.links.codes import is_code, is_token
 from matinale.links.state import OVERVIEW, TABLES, Cell, LinkState, Table, TableLink, Token
 from matinale.publish.pointers import LATEST
@@ -105,13 +104,7 @@ class Resolver:
                     self._files[prefix] = frozenset(
                         str(f["path"]) for f in manifest.get("files", []) if "path" in f
                     )
-                    sha256 = {
-                        str(f.get("path")): str(f.get("sha256")) for f in manifest.get("files", [])
-                    }
-                    self._packs[prefix] = {
-                        pack: tuple((path, sha256[path]) for path in members)
-                        for pack, members in served_packs(manifest).items()
-                    }
+                    self._packs[prefix] = served_pack_members(manifest)
                 pages = self._manifests[prefix]
             self.latest, self.pages = latest, pages
             self.files = self._files.get(prefix, frozenset()) if latest is not None else frozenset()

@@ -136,6 +136,23 @@ def test_call_stage_passes_the_inputs_a_stage_takes_by_name() -> None:
         night.call_stage(stage, "S", "T", ctx="C")
 
 
+def test_content_and_visuals_get_one_batch_per_core(tmp_path: Path) -> None:
+    """Each batch's task renders on a pool of every core: one batch per core, every segment
+    once and in order; a Param's segments only; fewer segments than cores, one each."""
+    from segment_samples import SENIORS
+
+    store = LocalStore(tmp_path / "work")
+    ctx = night.RunContext(
+        edition=EDITION, run=RUN, supporters_file="unused.csv", brief_file="unused.yaml"
+    )
+    ids = [f"65plus-p{n:02d}" for n in range(1, 8)]
+    store.put_json(f"{ctx.prefix}/segments.json", {"segments": [{**SENIORS, "id": i} for i in ids]})
+    assert night.plan_batches(store, ctx, cores=2) == [ids[:4], ids[4:]]
+    assert night.plan_batches(store, ctx, cores=4) == [ids[:2], ids[2:4], ids[4:6], ids[6:]]
+    assert night.plan_batches(store, ctx, cores=16) == [[i] for i in ids]
+    assert night.plan_batches(store, ctx, cores=2, only=ids[:3]) == [ids[:2], ids[2:3]]
+
+
 def test_skip_visuals_writes_an_empty_card_list_per_segment(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "work")
     ctx = night.RunContext(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matinale.bundle import make_pack
+from matinale.bundle import pack_of
 from matinale.checks import served_packs
 from matinale.dev.bench.child import _ERROR_CHARS, _guarded, _warm, s3_client_from_env
 
@@ -104,11 +104,13 @@ def _card_bytes(store: Any, keys: list[str], bundle_keys: list[str]) -> dict[str
         name = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         formats.setdefault(name.rsplit("-", 1)[-1], []).append(len(store.get_bytes(key)))
     packs = [len(store.get_bytes(k)) for k in bundle_keys if k.endswith("/pack.zip")]
-    manifest = next((k for k in bundle_keys if k.endswith("/manifest.json")), None)
-    served = served_packs(json.loads(store.get_bytes(manifest))) if manifest else {}
-    root = manifest.rsplit("/", 1)[0] if manifest else ""
-    for members in served.values():  # built by the link service: the bytes it answers
-        packs.append(len(make_pack({m: store.get_bytes(f"{root}/{m}") for m in members})))
+    listed = next((k for k in bundle_keys if k.endswith("/manifest.json")), None)
+    manifest = json.loads(store.get_bytes(listed)) if listed else {}
+    root = listed.rsplit("/", 1)[0] if listed else ""
+    served = served_packs(manifest)
+    for path in served:  # built as the link service builds it: the bytes it answers
+        pack = pack_of(manifest, path, lambda member: store.get_bytes(f"{root}/{member}"))
+        packs.append(len(pack or b""))
     return {
         "card_bytes": {name: round(sum(v) / len(v)) for name, v in sorted(formats.items())},
         "card_bytes_mean": round(sum(map(sum, formats.values())) / max(1, len(keys))),
