@@ -51,10 +51,47 @@ database; Alembic migrations in ``migrations/``), ``beacons`` (which beacons cou
 (:func:`create_app`), ``serve`` (uvicorn), ``commands`` (the CLI).
 """
 
-from matinale.links.app import Tuning, create_app
-from matinale.links.codes import LinkStateError, new_code, new_token
-from matinale.links.counts import Counts, CountsError, database_url, make_engine, migrate
-from matinale.links.state import Cell, LinkState, Table, TableLink, Token
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matinale.links.app import Tuning, create_app
+    from matinale.links.codes import LinkStateError, new_code, new_token
+    from matinale.links.counts import Counts, CountsError, database_url, make_engine, migrate
+    from matinale.links.state import Cell, LinkState, Table, TableLink, Token
+
+# Imported when first asked for: publish and the night's content tasks import
+# ``matinale.links.codes`` and ``matinale.links.short``, and importing the package must not
+# load the service's web stack (FastAPI, Starlette, SQLAlchemy) into every task process.
+_WHERE = {
+    "Tuning": "app",
+    "create_app": "app",
+    "LinkStateError": "codes",
+    "new_code": "codes",
+    "new_token": "codes",
+    "Counts": "counts",
+    "CountsError": "counts",
+    "database_url": "counts",
+    "make_engine": "counts",
+    "migrate": "counts",
+    "Cell": "state",
+    "LinkState": "state",
+    "Table": "state",
+    "TableLink": "state",
+    "Token": "state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Cell",
