@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Iterable, Mapping
-from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from matinale.checks.pagelinks import page_links
 from matinale.checks.report import CheckReport, Finding
 from matinale.checks.texts import _Parsed
 from matinale.content.channels import share_endpoints
@@ -19,24 +19,6 @@ from matinale.content.channels import share_endpoints
 __all__: list[str] = []
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-
-
-class _LinkParser(HTMLParser):
-    """Collects the URL-valued attributes of an HTML page with their line numbers."""
-
-    ATTRIBUTES = frozenset(
-        {"href", "src", "action", "formaction", "poster", "data", "srcset", "cite", "data-image"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[tuple[int, str, str, str]] = []  # line, tag, attribute, value
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        line = self.getpos()[0]
-        for name, value in attrs:
-            if name in self.ATTRIBUTES and value is not None:
-                self.links.append((line, tag, name, value.strip()))
 
 
 def _host_allowed(host: str, domains: Iterable[str]) -> bool:
@@ -185,9 +167,7 @@ def _check_links(
 def _check_html_links(
     label: str, member: str, data: bytes, files: Container[str], report: CheckReport
 ) -> None:
-    parser = _LinkParser()
-    parser.feed(data.decode("utf-8", errors="replace"))
-    for line, tag, attribute, value in parser.links:
+    for line, tag, attribute, value in page_links(data.decode("utf-8", errors="replace")):
         where = f"line {line} <{tag} {attribute}>"
         scheme = urlsplit(value).scheme.lower()
         if scheme == "data":
