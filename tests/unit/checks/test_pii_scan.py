@@ -306,6 +306,57 @@ def test_one_pass_id_candidates_equal_the_two_pass_scan(text: str) -> None:
     assert _id_candidates(text) == two_pass
 
 
+# The phone pattern as first written (issue 21: rewritten to start on a character class).
+_PHONE_AS_WRITTEN = re.compile(
+    r"(?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])"
+)
+_PHONE_PART = st.sampled_from(["", "a", "+", "0", "1", " ", "\x00", "é"])
+_PHONE_LIKE = st.tuples(
+    _PHONE_PART,
+    st.sampled_from(["0", "+33", "0033", "+33 ", "0033.", "00", "+", "33"]),
+    st.sampled_from(["6", "1", "0", "9"]),
+    st.lists(st.sampled_from(["12", " 34", ".56", "-78", "90"]), min_size=4, max_size=4)
+    | st.lists(st.sampled_from(["12", " 34", "9", " ", "-"]), min_size=3, max_size=5),
+    _PHONE_PART,
+).map(lambda parts: parts[0] + parts[1] + parts[2] + "".join(parts[3]) + parts[4])
+_PHONEISH = (
+    st.text(alphabet="0123+ .-a\x00", max_size=40)
+    | st.lists(_PHONE_LIKE, min_size=1, max_size=3).map("".join)
+    | st.lists(_PHONE_LIKE, min_size=1, max_size=3).map(" ".join)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PHONEISH)
+def test_the_phone_pattern_finds_what_it_was_written_to_find(text: str) -> None:
+    """Protects the faster phone pattern: the same matches, at the same places."""
+    assert [m.span() for m in _PHONE.finditer(text)] == [
+        m.span() for m in _PHONE_AS_WRITTEN.finditer(text)
+    ]
+
+
+_EMAILISH = st.text(alphabet="ab1.-_%+@ \x00é", max_size=50) | st.lists(
+    st.sampled_from(["jean", ".", "dupont", "@", "example", ".fr", ".c", "-", "+", " ", "@x"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_EMAILISH)
+def test_addresses_found_around_each_at_sign_are_the_pattern_s(text: str) -> None:
+    """Protects the "@"-anchored search: exactly ``_EMAIL.finditer``'s matches."""
+    from matinale.checks.pii import _emails
+
+    assert [m.span() for m in _emails(text)] == [m.span() for m in _EMAIL.finditer(text)]
+
+
+def test_addresses_next_to_each_other() -> None:
+    from matinale.checks.pii import _emails
+
+    for text in ("a@b.fr.c@d.fr", "x a@b.fr,c@d.fr", "@@a@b.fr", "a@b.fr@c.fr x@y.fr"):
+        assert [m.group(0) for m in _emails(text)] == _EMAIL.findall(text), text
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_findings_do_not_depend_on_how_texts_are_batched(data: st.DataObject) -> None:
