@@ -17,6 +17,18 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from matinale.checks.pii_text import (
+    _BREAK,
+    _BREAKS_SCAN,
+    _DATA_URI,
+    _ID_TOKENS,
+    _PHONE,
+    _SEP,
+    _WORD_BYTES,
+    _emails,
+    _id_candidates,
+    _positions,
+)
 from matinale.checks.report import CheckReport, Finding
 from matinale.checks.texts import _Parsed
 from matinale.privacy import mask_email, mask_value
@@ -33,45 +45,11 @@ _MIN_ID_LENGTH = 6
 _MAX_NAME_WORDS = 6
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-)
-# The characters of an address's local part: an address starts where they do.
-_LOCAL_PART = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-# French numbers, national or international form, with or without separators. Bounded by
-# non-alphanumerics so that hex signatures and long digit runs never look like phones.
-# Written as (?<![0-9A-Za-z+])(?:\+33[\s.-]?|0033[\s.-]?|0)[1-9](?:[\s.-]?[0-9]{2}){4}…, the
-# same matches in the same order, but starting on a character class ([+0]) so that the
-# engine skips ahead to the next "+" or "0" instead of trying the lookbehind everywhere
-# (4.6x faster over a night's texts; tests/unit/checks/test_pii_scan.py compares them).
-_PHONE = re.compile(
-    r"[+0](?<![0-9A-Za-z+][+0])(?:(?<=\+)33[\s.-]?|(?<=0)033[\s.-]?|(?<=0))"
-    r"[1-9](?:[\s.-]?[0-9]{2}){4}(?![0-9A-Za-z])"
-)
-_ID_TOKENS = (re.compile(r"[0-9A-Za-z]+"), re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z]"))
-# The id candidates, found in one pass: the longest runs of letters, digits and "_.-" that
-# start and end on a letter or digit, six characters or more. Each maximal run of letters
-# and digits of six or more (the first token kind) lies whole inside one of these, so it is
-# found afterwards in the (few, distinct) candidates instead of by a second pass over the
-# text (see _id_candidates).
-_ID_CANDIDATE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{4,}[0-9A-Za-z]")
-_ID_RUN = re.compile(r"[0-9A-Za-z]{6,}")
+
 # Texts are examined in batches of about this many characters: enough for each distinct
 # candidate to be hashed once in most nights, few enough that the batch's copies (folded,
 # split into words) stay small next to the bundle.
 _BATCH_CHARS = 4_000_000
-# Joins the texts of a batch. No pattern here matches it or takes it for a space, and it is
-# a starter for NFKD (no reordering across it), so each text is treated as if alone.
-_SEP = "\x00"
-# Stands for the end of a sentence or line between name words: a full name never spans one
-# ("… à Paris.\nCamille Durand" names no "Paris Camille"). A comma does not break: lists
-# write "Durand, Camille".
-_BREAK = "\x02"
-_BREAKS = re.compile(r"[.!?;:…](?=[\s\x00]|$)|[\n\r\v\f•«»()\[\]“”\"|]")
-_WORD_BYTES = bytes(
-    c if c in (0, 2) or chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256)
-)
-_DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 
 
 def normalise_name(text: str) -> str:
@@ -127,39 +105,6 @@ def _select(values: list[str], sorted_hashes: np.ndarray, key: str) -> list[str]
         return []
     hit = _contains(sorted_hashes, _hash(values, key))
     return [values[index] for index in np.flatnonzero(hit)]
-
-
-def _emails(text: str) -> Iterator[re.Match[str]]:
-    """What ``_EMAIL.finditer(text)`` finds, looked for only around each "@".
-
-    Every address holds one "@" and starts where the run of local-part characters before
-    it starts (the lookbehind allows no other start). So for each "@" there is one place to
-    try, skipped when a previous address already covers it, as ``finditer`` would.
-    """
-    end = position = 0
-    while (at := text.find("@", position)) >= 0:
-        position = at + 1
-        start = at
-        while start > 0 and text[start - 1] in _LOCAL_PART:
-            start -= 1
-        if start == at or start < end:
-            continue
-        match = _EMAIL.match(text, start)
-        if match is not None:
-            end = match.end()
-            yield match
-
-
-def _id_candidates(text: str) -> set[str]:
-    """Every id-like token of ``text`` of _MIN_ID_LENGTH or more, both kinds of _ID_TOKENS.
-
-    One pass of _ID_CANDIDATE over the text; the maximal runs of letters and digits (the
-    first kind) are then taken from the distinct candidates, inside which each lies whole.
-    """
-    found = set(_ID_CANDIDATE.findall(text))
-    for candidate in [c for c in found if not c.isalnum()]:
-        found.update(_ID_RUN.findall(candidate))
-    return found
 
 
 def _batches(texts: list[str]) -> Iterator[list[str]]:
@@ -347,9 +292,7 @@ class PiiScanner:
         pairs = np.flatnonzero(flags[:-1] & flags[1:])
         if len(pairs) == 0:
             return grams
-        separators = np.flatnonzero(
-            np.fromiter(map(_SEP.__eq__, words), dtype=bool, count=len(words))
-        )
+        separators = _positions(words, _SEP)
         position = np.flatnonzero(flags)
         breaks = np.flatnonzero(np.diff(position) != 1) + 1
         run_starts = np.concatenate(([0], breaks))
@@ -362,7 +305,7 @@ class PiiScanner:
             strict=True,
         ):
             run = words[first : last + 1]  # a maximal run of name words
-            text = texts[int(np.searchsorted(separators, first))]
+            text = texts[bisect.bisect_left(separators, first)]
             found: dict[str, None] = {}
             for n in range(2, min(longest, len(run)) + 1):
                 found.update(
@@ -437,7 +380,7 @@ class PiiScanner:
 
         if len(self._names):
             # normalise_name over the whole batch: the words, with _SEP between texts.
-            broken = _BREAKS.sub(f" {_BREAK} ", joined)
+            broken = _BREAKS_SCAN.sub(f" {_BREAK} ", joined)
             folded = _COMBINING.sub("", unicodedata.normalize("NFKD", broken)).casefold()
             # What _NOT_ALNUM does, keeping _SEP and _BREAK as words of their own: any
             # non-ASCII character becomes "?", then everything but [0-9a-z], _SEP and _BREAK

@@ -19,16 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matinale.checks import PiiScanner, normalise_name, normalise_phone
-from matinale.checks.pii import (
-    _BREAKS,
-    _DATA_URI,
-    _EMAIL,
-    _ID_TOKENS,
-    _MAX_NAME_WORDS,
-    _MIN_ID_LENGTH,
-    _PHONE,
-    _mask_name,
-)
+from matinale.checks.pii import _MAX_NAME_WORDS, _MIN_ID_LENGTH, _mask_name
+from matinale.checks.pii_text import _BREAKS, _DATA_URI, _EMAIL, _ID_TOKENS, _PHONE
 from matinale.privacy import mask_email, mask_value
 
 
@@ -299,7 +291,7 @@ _TWO_PASS_ID_PATTERNS = (
 @given(st.text(alphabet="aZ09_.-@ +\x00\x01é", max_size=60))
 def test_one_pass_id_candidates_equal_the_two_pass_scan(text: str) -> None:
     """Protects the one-pass id scan: the same candidate tokens as the two patterns it replaced."""
-    from matinale.checks.pii import _id_candidates
+    from matinale.checks.pii_text import _id_candidates
 
     two_pass = set(_TWO_PASS_ID_PATTERNS[0].findall(text))
     two_pass.update(_TWO_PASS_ID_PATTERNS[1].findall(text))
@@ -345,13 +337,34 @@ _EMAILISH = st.text(alphabet="ab1.-_%+@ \x00é", max_size=50) | st.lists(
 @given(_EMAILISH)
 def test_addresses_found_around_each_at_sign_are_the_pattern_s(text: str) -> None:
     """Protects the "@"-anchored search: exactly ``_EMAIL.finditer``'s matches."""
-    from matinale.checks.pii import _emails
+    from matinale.checks.pii_text import _emails
 
     assert [m.span() for m in _emails(text)] == [m.span() for m in _EMAIL.finditer(text)]
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='.!?;:… \n\r\x00•«»()[]“”"|a\x0b\xa0', max_size=40))
+def test_the_scan_s_sentence_breaks_are_the_written_ones(text: str) -> None:
+    """Protects the faster break pattern: the same matches as _BREAKS."""
+    from matinale.checks.pii_text import _BREAKS_SCAN
+
+    assert [m.span() for m in _BREAKS_SCAN.finditer(text)] == [
+        m.span() for m in _BREAKS.finditer(text)
+    ]
+
+
+def test_positions_of_a_word() -> None:
+    from matinale.checks.pii_text import _positions
+
+    words = ["\x00", "a", "\x00", "b", "c", "\x00"]
+    assert _positions(words, "\x00") == [0, 2, 5]
+    assert _positions(words, "c") == [4]
+    assert _positions(words, "z") == []
+    assert _positions([], "a") == []
+
+
 def test_addresses_next_to_each_other() -> None:
-    from matinale.checks.pii import _emails
+    from matinale.checks.pii_text import _emails
 
     for text in ("a@b.fr.c@d.fr", "x a@b.fr,c@d.fr", "@@a@b.fr", "a@b.fr@c.fr x@y.fr"):
         assert [m.group(0) for m in _emails(text)] == _EMAIL.findall(text), text
