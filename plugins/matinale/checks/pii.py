@@ -154,6 +154,7 @@ class PiiScanner:
         self.allowed_names: frozenset[str] = frozenset()
         self._allow(allowlist)
         self._memo: dict[str, list[tuple[str, str]]] = {}
+        self._holding: set[str] = set()  # the examined texts that hold personal data
         self.stats = dict(stats or {})
 
     @property
@@ -264,15 +265,28 @@ class PiiScanner:
         """
         items = list(items)
         self.remember(text for _, text in items)
-        for where, text in items:
-            for kind, masked in self._memo[text]:
-                yield where, kind, masked
+        yield from self.remembered(items)
 
     def remember(self, texts: Iterable[str]) -> None:
         """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
         fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
         for batch in _batches(fresh):
-            self._memo.update(self._examine(batch))
+            found = self._examine(batch)
+            self._memo.update(found)
+            self._holding.update(text for text, data in found.items() if data)
+
+    def remembered(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """What ``scan`` yields, for texts already examined (``remember``): the findings of
+        the texts found holding personal data, without examining or copying anything again.
+        A text never examined raises ``KeyError``."""
+        holding, memo = self._holding, self._memo
+        found: list[tuple[str, str, str]] = []
+        for where, text in items:
+            if text in holding:
+                found.extend((where, kind, masked) for kind, masked in memo[text])
+            elif text not in memo:
+                raise KeyError("a text was never examined: call remember() first")
+        return found
 
     def _name_grams(
         self, texts: list[str], words: list[str], known: set[str]
@@ -430,6 +444,6 @@ def _check_pii(
         key = (label.endswith(".json"), data)
         found = seen.get(key)
         if found is None:  # a copy (same bytes, read the same way) has the same findings
-            found = seen[key] = list(scanner.scan(items))
+            found = seen[key] = scanner.remembered(items)
         for where, kind, masked in found:
             report.add(_pii_finding(label, where, kind, masked))

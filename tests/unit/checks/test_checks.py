@@ -96,6 +96,27 @@ def test_scanner_holds_no_copy_and_reports_masked_values(scanner: PiiScanner) ->
     assert scanner.stats == {"people": 4, "supporter_ids": 3, "full_names": 8}
 
 
+def test_remembered_answers_what_scan_answers() -> None:
+    scanner = PiiScanner.from_frames([PEOPLE], ALLOW)
+    items = [
+        ("a", "Merci à HELENE DUPONT"),
+        ("b", "Rien à signaler"),
+        ("c", "Écrivez à jean.martin@example.fr"),
+        ("d", "Merci à HELENE DUPONT"),
+    ]
+    expected = list(PiiScanner.from_frames([PEOPLE], ALLOW).scan(items))
+    assert {where for where, _, _ in expected} == {"a", "c", "d"}
+    scanner.remember(text for _, text in items)
+    assert scanner.remembered(items) == expected
+    assert scanner.remembered(items[1:2]) == []
+    with pytest.raises(KeyError, match="never examined"):
+        scanner.remembered([("e", "un texte jamais lu")])
+    clean = PiiScanner.from_frames([PEOPLE], ALLOW)
+    clean.remember(["Rien à signaler"])
+    with pytest.raises(KeyError, match="never examined"):
+        clean.remembered([("e", "un texte jamais lu")])
+
+
 def test_normalisation() -> None:
     assert normalise_name("  Hélène  D'Aubigné-Œuvre ") == "helene d aubigne uvre"
     assert (
