@@ -136,7 +136,8 @@ def _check_links(
             count, found = seen[key]
         else:
             count, found = 0, []
-            for where, string in parsed(label, data):
+            items = parsed(label, data)
+            for index, string in enumerate(items.texts):
                 urls = urls_in.get(string)
                 if urls is None:
                     urls = urls_in[string] = _absolute_urls(string)
@@ -153,7 +154,7 @@ def _check_links(
                             shares=shares,
                         )
                     if problem:
-                        found.append((where, _shown(url), problem))
+                        found.append((items.where(index), _shown(url), problem))
             if not html:
                 seen[key] = (count, found)
         if count:

@@ -265,7 +265,8 @@ class PiiScanner:
         """
         items = list(items)
         self.remember(text for _, text in items)
-        yield from self.remembered(items)
+        for index, kind, masked in self.remembered([text for _, text in items]):
+            yield items[index][0], kind, masked
 
     def remember(self, texts: Iterable[str]) -> None:
         """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
@@ -275,15 +276,15 @@ class PiiScanner:
             self._memo.update(found)
             self._holding.update(text for text, data in found.items() if data)
 
-    def remembered(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
-        """What ``scan`` yields, for texts already examined (``remember``): the findings of
-        the texts found holding personal data, without examining or copying anything again.
-        A text never examined raises ``KeyError``."""
+    def remembered(self, texts: Iterable[str]) -> list[tuple[int, str, str]]:
+        """``(index, kind, masked value)`` for every personal datum in ``texts``, all
+        examined already (``remember``): only the texts found holding personal data are
+        looked up, nothing is examined again. A text never examined raises ``KeyError``."""
         holding, memo = self._holding, self._memo
-        found: list[tuple[str, str, str]] = []
-        for where, text in items:
+        found: list[tuple[int, str, str]] = []
+        for index, text in enumerate(texts):
             if text in holding:
-                found.extend((where, kind, masked) for kind, masked in memo[text])
+                found.extend((index, kind, masked) for kind, masked in memo[text])
             elif text not in memo:
                 raise KeyError("a text was never examined: call remember() first")
         return found
@@ -435,7 +436,7 @@ def _check_pii(
     for name, stat in scanner.stats.items():
         report.counts["pii"][f"reference_{name}"] = stat
     # Every distinct string of the bundle in one batch: each candidate is hashed once.
-    scanner.remember(text for label, _, data in texts for _, text in parsed(label, data))
+    scanner.remember(text for label, _, data in texts for text in parsed(label, data).texts)
     seen: dict[tuple[bool, bytes], list[tuple[str, str, str]]] = {}
     for label, _, data in texts:
         items = parsed(label, data)
@@ -444,6 +445,9 @@ def _check_pii(
         key = (label.endswith(".json"), data)
         found = seen.get(key)
         if found is None:  # a copy (same bytes, read the same way) has the same findings
-            found = seen[key] = scanner.remembered(items)
+            found = seen[key] = [
+                (items.where(index), kind, masked)
+                for index, kind, masked in scanner.remembered(items.texts)
+            ]
         for where, kind, masked in found:
             report.add(_pii_finding(label, where, kind, masked))

@@ -106,15 +106,18 @@ def test_remembered_answers_what_scan_answers() -> None:
     ]
     expected = list(PiiScanner.from_frames([PEOPLE], ALLOW).scan(items))
     assert {where for where, _, _ in expected} == {"a", "c", "d"}
-    scanner.remember(text for _, text in items)
-    assert scanner.remembered(items) == expected
-    assert scanner.remembered(items[1:2]) == []
+    texts = [text for _, text in items]
+    scanner.remember(texts)
+    assert [(items[i][0], kind, masked) for i, kind, masked in scanner.remembered(texts)] == (
+        expected
+    )
+    assert scanner.remembered(texts[1:2]) == []
     with pytest.raises(KeyError, match="never examined"):
-        scanner.remembered([("e", "un texte jamais lu")])
+        scanner.remembered(["un texte jamais lu"])
     clean = PiiScanner.from_frames([PEOPLE], ALLOW)
     clean.remember(["Rien à signaler"])
     with pytest.raises(KeyError, match="never examined"):
-        clean.remembered([("e", "un texte jamais lu")])
+        clean.remembered(["un texte jamais lu"])
 
 
 def test_normalisation() -> None:

@@ -1,0 +1,38 @@
+"""The strings the text checks read: the same strings and fields, named only when asked."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matinale.checks.texts import _json_strings, _strings, _text_items
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_a_json_file_s_strings_and_fields_are_the_walk_s(value: object) -> None:
+    """Protects the path-free walk: same strings, same order, and the same field names."""
+    walked = _json_strings(value)
+    assert _strings(value) == [text for _, text in walked]
+    items = _text_items("posts.json", json.dumps(value).encode())
+    assert items.pairs() == walked
+    assert len(items) == len(walked)
+
+
+def test_lines_are_numbered_from_one_and_bad_json_is_read_as_lines() -> None:
+    items = _text_items("posts.md", b"un\r\ndeux\n\ntrois")
+    assert items.texts == ["un", "deux", "", "trois"]
+    assert items.where(3) == "line 4"
+    broken = _text_items("posts.json", b'{"a": "b"')
+    assert broken.pairs() == [("line 1", '{"a": "b"')]
+    assert _text_items("x.json", b'"seul"').pairs() == [("(value)", "seul")]
