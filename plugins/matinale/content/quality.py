@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from matinale.content.errors import ContentError
 from matinale.content.typography import URL_PATTERN
+
+if TYPE_CHECKING:
+    from matinale.content.rules import ShingledTexts
 
 __all__ = [
     "CLOSE",
@@ -253,82 +256,111 @@ def _band_key(document: Mapping[str, Any]) -> str:
     return band_of(str(document.get("segment", "")))
 
 
-def _signature(text: str, legal: Sequence[str], size: int) -> frozenset[str]:
-    from matinale.content.rules import shingles
-
-    return shingles(URL_PATTERN.sub(" ", _without(text, legal)), size)
-
-
-#: Above this many cells (posts × distinct shingles of one channel and theme), the overlap
-#: counts come from a sparse product instead of a dense one (64M float32 cells = 256 MiB).
+#: Above this many cells (texts or lines × distinct shingles of one channel and theme), the
+#: overlap counts come from a sparse product instead of a dense one (64M cells = 256 MiB).
 _DENSE_CELLS = 64_000_000
 
 
-def _overlaps(signatures: Sequence[frozenset[str]]) -> Any:
-    """The shingles each pair of posts shares: an integer matrix, ``count × count``.
+def _overlaps(shingled: ShingledTexts, texts: Any) -> Any:
+    """The shingles each pair of ``texts`` (ids in ``shingled``) shares, as float64
+    integers (``count × count``, symmetric), each text's own count on the diagonal.
 
-    One 0/1 posts × shingles matrix multiplied by its transpose. Dense float32 through BLAS
-    while it is small (a channel and theme of 200 segments: 600 posts × 1,300–3,700
-    shingles, a few milliseconds; the sparse product of the same matrix does tens of
-    millions of scalar products, as shared framing pieces make whole columns full): exact,
-    since sums of ones stay integers below 2**24 in float32 (float64 above). The column of
-    each shingle comes from a dict lookup mapped in C over the chained signatures.
+    A channel and theme's texts are built of few lines (a key message, a fact, an opener
+    come back): shingles found in the same lines are one column, weighted by their number
+    (200–1,000 columns instead of 1,000–3,700). A 0/1 texts × columns matrix (its lines'
+    columns ORed as bits) times its weighted transpose, through BLAS: exact, as every
+    partial sum is an integer below 2**24 in float32 (float64 above). Beyond
+    :data:`_DENSE_CELLS`, the sparse product of the texts × shingles matrix.
     """
-    import itertools
-
     import numpy as np
-    from scipy import sparse
 
-    vocabulary = dict(zip(frozenset().union(*signatures), itertools.count(), strict=False))
-    # A frozenset iterates in the same order each time: chained, its shingles follow ``pointers``.
-    columns = np.fromiter(
-        map(vocabulary.__getitem__, itertools.chain.from_iterable(signatures)),
-        dtype=np.intp,
-        count=sum(map(len, signatures)),
-    )
-    pointers = np.zeros(len(signatures) + 1, dtype=np.intp)
-    np.cumsum([len(signature) for signature in signatures], out=pointers[1:])
-    width = max(1, len(vocabulary))
+    lines, per_text = shingled.lines_of(texts)
+    used, lines = np.unique(lines, return_inverse=True)
+    columns, per_line = shingled.shingles_of(used)
+    vocabulary, columns = np.unique(columns, return_inverse=True)
+    count, height, width = len(texts), len(used), len(vocabulary)
     dtype = np.float32 if width < 2**24 else np.float64
-    matrix = sparse.csr_matrix(
-        (np.ones(columns.size, dtype=dtype), columns, pointers), shape=(len(signatures), width)
+    if not width:  # no text has a line
+        return np.zeros((count, count))
+    if max(count, height) * width > _DENSE_CELLS:
+        from scipy import sparse
+
+        def matrix(lengths: Any, indices: Any, shape: tuple[int, int]) -> Any:
+            pointers = np.concatenate(([0], np.cumsum(lengths)))
+            return sparse.csr_matrix((np.ones(indices.size, dtype), indices, pointers), shape)
+
+        present = matrix(per_text, lines, (count, height)) @ matrix(
+            per_line, columns, (height, width)
+        )
+        present.data[:] = 1  # a shingle of several of a text's lines counts once
+        return (present @ present.T).toarray().astype(np.float64)
+    found = np.zeros((width, height), dtype=bool)  # shingle × line
+    found[columns, np.repeat(np.arange(height), per_line)] = True
+    packed = np.packbits(found, axis=1)  # a shingle's lines, as bytes: one sort finds them
+    _, first, weights = np.unique(
+        packed.view(np.dtype((np.void, packed.shape[1]))).ravel(),
+        return_index=True,
+        return_counts=True,
     )
-    if len(signatures) * width <= _DENSE_CELLS:
-        dense = matrix.toarray()
-        return np.rint(dense @ dense.T).astype(np.int64)
-    return np.rint((matrix @ matrix.T).toarray()).astype(np.int64)
+    by_line = np.packbits(found[first].T, axis=1)
+    present = np.zeros((count, by_line.shape[1]), dtype=np.uint8)
+    filled = per_text > 0  # a text without a line has no shingle
+    starts = (np.cumsum(per_text) - per_text)[filled]
+    if starts.size:
+        present[filled] = np.bitwise_or.reduceat(by_line[lines], starts, axis=0)
+    dense = np.unpackbits(present, axis=1, count=first.size).astype(dtype)
+    return ((dense * weights.astype(dtype)) @ dense.T).astype(np.float64)
 
 
 def _nearest(
-    items: Sequence[tuple[str, str, frozenset[str], Mapping[str, Any]]],
+    items: Sequence[tuple[str, str, int, Mapping[str, Any]]], shingled: ShingledTexts
 ) -> tuple[list[float], list[float], list[str]]:
-    """For each post of one channel and theme: the highest Jaccard to a post of another
-    band, to a post of another profile of the same band, and the segment of the former.
+    """For each post of one channel and theme (band, segment, text id in ``shingled``,
+    post): the highest Jaccard to a post of another band, to a post of another profile of
+    the same band, and the segment of the former (the first in ``items`` order).
 
-    Every pair at once from one matrix product (:func:`_overlaps`), instead of the 180,000
-    Python set intersections of a loop (60 s a night at 200 segments). Equal to
-    :func:`matinale.content.rules.jaccard` pair by pair (same integers, same division).
+    Every pair of distinct texts at once (:func:`_overlaps`), instead of the 180,000 Python
+    set intersections of a loop (60 s a night at 200 segments); then the maxima over each
+    run of posts of one segment. Equal to :func:`matinale.content.rules.jaccard` pair by
+    pair (same integers, same division).
     """
     import numpy as np
 
     count = len(items)
     if not count:
         return [], [], []
-    signatures = [item[2] for item in items]
-    common = _overlaps(signatures)
-    sizes = np.fromiter(map(len, signatures), dtype=np.int64, count=count)
-    union = sizes[:, None] + sizes[None, :] - common
-    with np.errstate(invalid="ignore", divide="ignore"):
-        similarity = np.where(union > 0, common / np.maximum(union, 1), 1.0)
-    _, segments = np.unique([item[1] for item in items], return_inverse=True)
-    _, bands = np.unique([item[0] for item in items], return_inverse=True)
-    same_band = bands[:, None] == bands[None, :]
-    other = np.where(same_band, 0.0, similarity)
-    sister = np.where(same_band & (segments[:, None] != segments[None, :]), similarity, 0.0)
-    nearest = other.argmax(axis=1)
+    texts, inverse = np.unique([item[2] for item in items], return_inverse=True)
+    common = _overlaps(shingled, texts)
+    sizes = common.diagonal().copy()
+    similarity = np.add.outer(sizes, sizes) - common  # the union, then the Jaccard
+    with np.errstate(invalid="ignore"):
+        np.divide(common, similarity, out=similarity)
+    empty = sizes == 0
+    similarity[np.ix_(empty, empty)] = 1.0  # two texts without a shingle: the same
+
+    def codes(values: Iterable[str]) -> Any:
+        ids: dict[str, int] = {}
+        return np.fromiter((ids.setdefault(value, len(ids)) for value in values), np.intp, count)
+
+    bands, segments = codes(item[0] for item in items), codes(item[1] for item in items)
+    keys = bands * count + segments
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    # Each run's maxima (similarity is symmetric: over rows), as a run × post matrix. Runs
+    # of about one length (a segment's posts): rows padded with their run's last, at once.
+    lengths = np.diff(starts, append=count)
+    if lengths.max() * starts.size <= 2 * count:
+        padded = starts[:, None] + np.minimum(np.arange(lengths.max()), lengths[:, None] - 1)
+        best = similarity[inverse[padded]].max(axis=1)[:, inverse]
+    else:
+        best = np.maximum.reduceat(similarity[inverse], starts, axis=0)[:, inverse]
+    other_band = bands[starts][:, None] != bands
+    sister = ~other_band & (segments[starts][:, None] != segments)
+    others = np.where(other_band, best, 0.0).max(axis=0)
+    first = (other_band & (best == others)).argmax(axis=0)
+    nearest = np.where(others > 0, starts[first], 0)  # none: the first post, as argmax did
     return (
-        other.max(axis=1).tolist(),
-        sister.max(axis=1).tolist(),
+        others.tolist(),
+        np.where(sister, best, 0.0).max(axis=0).tolist(),
         [items[j][1] for j in nearest.tolist()],
     )
 
@@ -346,23 +378,32 @@ def cross_similarity(
 
     ``documents`` are posts.json documents. Returns the shares and the worst examples.
     """
+    from threadpoolctl import threadpool_limits
+
+    from matinale.content.rules import shingled_texts
+
     wanted = set(channels)
-    groups: dict[tuple[str, str], list[tuple[str, str, frozenset[str], dict[str, Any]]]] = {}
+    texts: dict[str, int] = {}  # each distinct text (links and legal lines removed), once
+    groups: dict[tuple[str, str], list[tuple[str, str, int, dict[str, Any]]]] = {}
     for document in documents:
-        band = _band_key(document)
+        band, segment = _band_key(document), str(document.get("segment"))
         for post in document.get("posts", []):
             if post.get("channel") in wanted:
-                signature = _signature(str(post.get("text", "")), legal, size)
-                item = (band, str(document.get("segment")), signature, post)
+                bare = URL_PATTERN.sub(" ", _without(str(post.get("text", "")), legal))
+                item = (band, segment, texts.setdefault(bare, len(texts)), post)
                 groups.setdefault((post["channel"], post["theme"]), []).append(item)
+    shingled = shingled_texts(list(texts), size)
+    # One BLAS thread: on 2 cores shared with other work, two were up to 2-3× slower here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        measured = [(items, *_nearest(items, shingled)) for items in groups.values()]
     total = other_band = same_band = 0
     worst: list[tuple[float, str]] = []
-    for items in groups.values():
-        others, sames, nearests = _nearest(items)
-        for (_, segment, _unused, post), best_other, best_same, nearest in zip(
-            items, others, sames, nearests, strict=True
+    for items, others, sames, nearests in measured:
+        total += len(items)
+        same_band += sum(best_same > close for best_same in sames)
+        for (_, segment, _text, post), best_other, nearest in zip(
+            items, others, nearests, strict=True
         ):
-            total += 1
             if best_other > close:
                 other_band += 1
                 worst.append(
@@ -372,7 +413,6 @@ def cross_similarity(
                         f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})",
                     )
                 )
-            same_band += best_same > close
     worst.sort(reverse=True)
     return {
         "posts": total,

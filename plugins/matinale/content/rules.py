@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema, field_validator
 
@@ -391,6 +391,61 @@ def shingles(text: str, size: int = 5) -> frozenset[str]:
     """
     lines = [_line_shingles(line, size) for line in text.split("\n") if line.strip()]
     return frozenset().union(*lines) if lines else frozenset()
+
+
+class ShingledTexts(NamedTuple):
+    """Texts cut as :func:`shingles` cuts them, in integers (two CSR layouts): text ``t``'s
+    lines are ``lines[text_ptr[t]:text_ptr[t + 1]]``, line ``l``'s shingle ids
+    ``shingles[line_ptr[l]:line_ptr[l + 1]]``; a text's shingles are its lines' union."""
+
+    text_ptr: Any
+    lines: Any
+    line_ptr: Any
+    shingles: Any
+
+    def lines_of(self, texts: Any) -> tuple[Any, Any]:
+        """The line ids of ``texts`` (ids, an array), chained, and how many each text has."""
+        return _rows(self.text_ptr, self.lines, texts)
+
+    def shingles_of(self, lines: Any) -> tuple[Any, Any]:
+        """The shingle ids of ``lines`` (ids, an array), chained, and how many each has."""
+        return _rows(self.line_ptr, self.shingles, lines)
+
+
+def _rows(pointers: Any, values: Any, rows: Any) -> tuple[Any, Any]:
+    """The values of CSR rows ``rows``, chained, and each row's length."""
+    import numpy as np
+
+    starts = pointers[rows]
+    lengths = pointers[rows + 1] - starts
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if lengths.size else 0
+    return values[np.arange(total) + np.repeat(starts - ends + lengths, lengths)], lengths
+
+
+def shingled_texts(texts: Sequence[str], size: int = 5) -> ShingledTexts:
+    """:func:`shingles` of many texts as numpy arrays, each distinct line cut once (a
+    night's 12,000 social posts come to about 2,000 lines)."""
+    import itertools
+
+    import numpy as np
+
+    ids: dict[str, int] = {}
+    per_text = [
+        [ids.setdefault(line, len(ids)) for line in text.split("\n") if line.strip()]
+        for text in texts
+    ]
+    sets = [_line_shingles(line, size) for line in ids]
+    vocabulary = dict(zip(dict.fromkeys(itertools.chain(*sets)), itertools.count(), strict=False))
+
+    def layout(rows: list[Any], values: Any) -> tuple[Any, Any]:
+        pointers = np.zeros(len(rows) + 1, dtype=np.intp)
+        np.cumsum([len(row) for row in rows], out=pointers[1:])
+        return pointers, np.fromiter(values, dtype=np.intp, count=int(pointers[-1]))
+
+    text_ptr, lines = layout(per_text, itertools.chain(*per_text))
+    line_ptr, columns = layout(sets, map(vocabulary.__getitem__, itertools.chain(*sets)))
+    return ShingledTexts(text_ptr, lines, line_ptr, columns)
 
 
 @lru_cache(maxsize=16384)

@@ -335,33 +335,162 @@ def _loop_nearest(items: list) -> tuple[list[float], list[float], list[str]]:
     return others, sames, nearests
 
 
+def _loop_groups(documents: list, legal: tuple[str, ...]) -> dict:
+    """Each channel and theme's (band, segment, frozenset of shingles, post): the reference."""
+    from matinale.content import quality
+    from matinale.content.rules import shingles
+    from matinale.content.typography import URL_PATTERN
+
+    groups: dict = {}
+    for document in documents:
+        for post in document["posts"]:
+            if post["channel"] in ("x", "facebook", "instagram", "whatsapp"):
+                text = post["text"]
+                for mention in legal:
+                    text = text.replace(mention, " ")
+                signature = shingles(URL_PATTERN.sub(" ", text))
+                item = (quality._band_key(document), document["segment"], signature, post)
+                groups.setdefault((post["channel"], post["theme"]), []).append(item)
+    return groups
+
+
+def _loop_similarity(documents: list, legal: tuple[str, ...], close: float) -> dict:
+    """cross_similarity from the loop over pairs of frozensets (the reference)."""
+    total = other_band = same_band = 0
+    worst = []
+    for items in _loop_groups(documents, legal).values():
+        for (_, segment, _, post), best_other, best_same, nearest in zip(
+            items, *_loop_nearest(items), strict=True
+        ):
+            total += 1
+            if best_other > close:
+                other_band += 1
+                worst.append(
+                    (
+                        best_other,
+                        f"segment {segment}, channel {post['channel']}, theme {post['theme']}, "
+                        f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})",
+                    )
+                )
+            same_band += best_same > close
+    worst.sort(reverse=True)
+    return {
+        "posts": total,
+        "close_other_band": other_band,
+        "close_same_band": same_band,
+        "share_other_band": round(other_band / total, 4) if total else 0.0,
+        "share_same_band": round(same_band / total, 4) if total else 0.0,
+        "examples": [text for _, text in worst[:10]],
+    }
+
+
+# Lines that come back from post to post, links, a legal mention, blank and short lines,
+# the same words in other case and spacing: shingles shared by several lines and texts.
+LINES = (
+    "Le climat, c’est maintenant : rénovons un million de logements.",
+    "LE CLIMAT,  c’est maintenant : rénovons un million de logements.",
+    "Un médecin pour chacun, partout en France.",
+    "Un médecin pour chacun https://ensemble-demain.example.org/s/ab12cd",
+    "https://ensemble-demain.example.org/x?utm_source=matinale",
+    "Mentions légales : Ensemble demain",
+    "#Climat #EnsembleDemain",
+    "Votre voix compte.",
+    "vote",
+    "   ",
+    "",
+)
+SEGMENTS = ("18-24-p01", "18-24-p02", "65plus-p01", "65plus-p02", "t-29", "t-75")
+
+
+def _documents(drawn: list, lines: tuple[str, ...] = LINES) -> list:
+    """posts.json documents from (segment, [(channel, theme, indices in lines)]) draws."""
+    return [
+        {
+            "segment": segment,
+            **({"kind": "territory"} if segment.startswith("t-") else {}),
+            "posts": [
+                {
+                    "channel": channel,
+                    "theme": theme,
+                    "variant": variant,
+                    "text": "\n".join(lines[i] for i in indices),
+                }
+                for variant, (channel, theme, indices) in enumerate(posts, 1)
+            ],
+        }
+        for segment, posts in drawn
+    ]
+
+
 @hypothesis_settings(max_examples=150, deadline=None)
 @given(
-    st.lists(
+    st.lists(  # segments may come back: their posts are not one run
         st.tuples(
-            st.sampled_from(["18-24", "65plus", "territory"]),
-            st.sampled_from(["p01", "p02", "p03"]),
-            st.frozensets(st.sampled_from([f"s{i}" for i in range(12)]), max_size=8),
+            st.sampled_from(SEGMENTS),
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["x", "instagram", "sms"]),
+                    st.sampled_from(["sante", "ecole"]),
+                    st.lists(st.integers(0, len(LINES) - 1), max_size=5),
+                ),
+                max_size=5,
+            ),
         ),
         min_size=1,
-        max_size=14,
-    )
+        max_size=8,
+    ),
+    st.sampled_from([(), ("Mentions légales : Ensemble demain",)]),
 )
-def test_the_matrix_similarity_equals_the_pair_by_pair_loop(drawn: list) -> None:
-    """Same maxima (exactly: same integers, same division) and the same nearest segment
-    wherever a post is close to another band's, by the dense product and the sparse one."""
+def test_the_matrix_similarity_equals_the_pair_by_pair_loop(drawn: list, legal: tuple) -> None:
+    """Same maxima (exactly: same integers, same division), the same nearest segment
+    wherever a post is close to another band's, the same figures and examples, by the
+    dense product of line patterns and by the sparse one."""
     from matinale.content import quality
+    from matinale.content.rules import shingled_texts
+    from matinale.content.typography import URL_PATTERN
 
-    items = [(band, f"{band}-{profile}", signature, {}) for band, profile, signature in drawn]
-    expected_others, expected_sames, expected_nearests = _loop_nearest(items)
+    documents = _documents(drawn)
     dense_cells = quality._DENSE_CELLS
     for cells in (dense_cells, 0):  # 0: every group takes the sparse product
         quality._DENSE_CELLS = cells
         try:
-            others, sames, nearests = quality._nearest(items)
+            for close in (0.0, 0.3, 0.7):
+                expected = _loop_similarity(documents, legal, close)
+                assert cross_similarity(documents, legal=legal, close=close) == expected
+            for items in _loop_groups(documents, legal).values():
+                texts = [
+                    URL_PATTERN.sub(" ", quality._without(p["text"], legal)) for *_, p in items
+                ]
+                shingled = shingled_texts(texts)
+                ids = [(band, segment, t, p) for t, (band, segment, _, p) in enumerate(items)]
+                others, sames, nearests = quality._nearest(ids, shingled)
+                expected_others, expected_sames, expected_nearests = _loop_nearest(items)
+                assert others == expected_others and sames == expected_sames
+                for value, got, expected in zip(others, nearests, expected_nearests, strict=True):
+                    if value > 0:
+                        assert got == expected
         finally:
             quality._DENSE_CELLS = dense_cells
-        assert others == expected_others and sames == expected_sames
-        for value, got, expected in zip(others, nearests, expected_nearests, strict=True):
-            if value > 0:
-                assert got == expected
+
+
+def test_the_similarity_of_a_generated_edition_equals_the_loop() -> None:
+    """A bigger edition (40 segments, posts assembled from shared pieces as the writer
+    does; 12–98 % of them close at these thresholds): the same figures and examples as the
+    pair-by-pair loop."""
+    import random
+
+    generator = random.Random(23)
+    words = " ".join(LINES[:4]).split()
+    pieces = tuple(" ".join(generator.sample(words, 4)) for _ in range(60))
+    posts = [(channel, theme) for channel in ("x", "instagram") for theme in ("sante", "ecole")]
+    drawn = [
+        (
+            f"{band}-p{profile:02d}",
+            [(*post, generator.sample(range(60), generator.randint(1, 4))) for post in posts * 3],
+        )
+        for band in BANDS[:4]
+        for profile in range(1, 11)
+    ]
+    documents = _documents(drawn, pieces)
+    for close in (0.3, 0.5, 0.7):
+        assert cross_similarity(documents, close=close) == _loop_similarity(documents, (), close)
