@@ -44,7 +44,7 @@ from matinale.checks.sizes import (
     served_packs,
 )
 from matinale.checks.stage import CHECKS, CHECKS_VERSION, check_bundle, checks_fingerprint
-from matinale.checks.texts import safe_member_name
+from matinale.checks.texts import ParsedTexts, safe_member_name
 
 __all__ = [
     "CHECKS",
@@ -54,6 +54,7 @@ __all__ = [
     "PACKED_KINDS",
     "PACK_MODES",
     "PII_REFERENCE_VERSION",
+    "ParsedTexts",
     "CheckReport",
     "ChecksFailed",
     "Finding",

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from matinale.checks.pagelinks import page_links
 from matinale.checks.report import CheckReport, Finding
-from matinale.checks.texts import _Parsed
+from matinale.checks.texts import ParsedTexts
 from matinale.content.channels import share_endpoints
 
 __all__: list[str] = []
@@ -112,7 +112,7 @@ def _absolute_urls(string: str) -> list[str]:
 
 def _check_links(
     texts: list[tuple[str, str, bytes]],
-    parsed: _Parsed,
+    parsed: ParsedTexts,
     files: Container[str],
     kinds: Mapping[str, str],
     report: CheckReport,
@@ -122,12 +122,26 @@ def _check_links(
     templates_dir: Path | None = None,
 ) -> None:
     report.counts.setdefault("links", {"findings": 0})
-    urls_in: dict[str, list[str]] = {}  # distinct string -> its absolute links
     problems: dict[tuple[str, bool], str | None] = {}  # (link, on a page) -> problem
     origins: dict[str, str | None] = {}  # scheme://host -> problem
+    # Per distinct string, on a page or not: how many absolute links it holds, and the
+    # wrong ones ((shown, problem) pairs) for the few strings that hold any. A file's count
+    # is then a sum mapped in C over its strings, and only a file holding a wrong string
+    # is walked string by string (a night: 700,000 strings, 80,000 distinct, no finding).
+    counts: dict[bool, dict[str, int]] = {False: {}, True: {}}
+    wrong: dict[bool, dict[str, list[tuple[str, str]]]] = {False: {}, True: {}}
     seen: dict[tuple[bool, bool, bytes], tuple[int, list[tuple[str, str, str]]]] = {}
     pages = any(kinds.get(label) in {"page", "overview"} for label, _, _ in texts)
     shares = share_endpoints(templates_dir) if pages else ()
+
+    def judge(url: str, page: bool) -> str | None:
+        problem = problems.get((url, page), "")
+        if problem == "":
+            problem = problems[(url, page)] = _absolute_link_problem(
+                url, page=page, domains=domains, own=own, origins=origins, shares=shares
+            )
+        return problem
+
     for label, member, data in texts:
         page = kinds.get(label) in {"page", "overview"}
         html = member.endswith(".html")
@@ -135,26 +149,24 @@ def _check_links(
         if not html and key in seen:  # a copy: same bytes, read the same way, same answers
             count, found = seen[key]
         else:
-            count, found = 0, []
             items = parsed(label, data)
-            for index, string in enumerate(items.texts):
-                urls = urls_in.get(string)
-                if urls is None:
-                    urls = urls_in[string] = _absolute_urls(string)
-                for url in urls:
-                    count += 1
-                    problem = problems.get((url, page), "")
-                    if problem == "":
-                        problem = problems[(url, page)] = _absolute_link_problem(
-                            url,
-                            page=page,
-                            domains=domains,
-                            own=own,
-                            origins=origins,
-                            shares=shares,
-                        )
-                    if problem:
-                        found.append((items.where(index), _shown(url), problem))
+            counted, bad = counts[page], wrong[page]
+            for string in dict.fromkeys(items.texts).keys() - counted.keys():
+                urls = _absolute_urls(string)
+                counted[string] = len(urls)
+                judged = [(_shown(url), problem) for url in urls if (problem := judge(url, page))]
+                if judged:
+                    bad[string] = judged
+            count = sum(map(counted.__getitem__, items.texts))
+            found = (
+                []
+                if not bad or bad.keys().isdisjoint(items.texts)
+                else [
+                    (items.where(index), shown, problem)
+                    for index, string in enumerate(items.texts)
+                    for shown, problem in bad.get(string, ())
+                ]
+            )
             if not html:
                 seen[key] = (count, found)
         if count:

@@ -30,7 +30,7 @@ from matinale.checks.pii_text import (
     _positions,
 )
 from matinale.checks.report import CheckReport, Finding
-from matinale.checks.texts import _Parsed
+from matinale.checks.texts import ParsedTexts
 from matinale.privacy import mask_email, mask_value
 
 if TYPE_CHECKING:
@@ -281,13 +281,17 @@ class PiiScanner:
         examined already (``remember``): only the texts found holding personal data are
         looked up, nothing is examined again. A text never examined raises ``KeyError``."""
         holding, memo = self._holding, self._memo
-        found: list[tuple[int, str, str]] = []
-        for index, text in enumerate(texts):
-            if text in holding:
-                found.extend((index, kind, masked) for kind, masked in memo[text])
-            elif text not in memo:
-                raise KeyError("a text was never examined: call remember() first")
-        return found
+        texts = texts if isinstance(texts, list) else list(texts)
+        if not all(map(memo.__contains__, texts)):  # in C: a clean bundle's files cost little
+            raise KeyError("a text was never examined: call remember() first")
+        if holding.isdisjoint(texts):
+            return []
+        return [
+            (index, kind, masked)
+            for index, text in enumerate(texts)
+            if text in holding
+            for kind, masked in memo[text]
+        ]
 
     def _name_grams(
         self, texts: list[str], words: list[str], known: set[str]
@@ -430,7 +434,10 @@ def _pii_finding(label: str, where: str, kind: str, masked: str) -> Finding:
 
 
 def _check_pii(
-    texts: list[tuple[str, str, bytes]], parsed: _Parsed, scanner: PiiScanner, report: CheckReport
+    texts: list[tuple[str, str, bytes]],
+    parsed: ParsedTexts,
+    scanner: PiiScanner,
+    report: CheckReport,
 ) -> None:
     report.counts.setdefault("pii", {"findings": 0})
     for name, stat in scanner.stats.items():

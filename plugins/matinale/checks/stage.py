@@ -13,7 +13,7 @@ from matinale.checks.pii import PiiScanner, _check_pii
 from matinale.checks.report import CheckReport, Sha256s
 from matinale.checks.schema import _check_manifest
 from matinale.checks.sizes import DEFAULT_LIMITS, _check_sizes, served_packs
-from matinale.checks.texts import _Parsed, _texts
+from matinale.checks.texts import ParsedTexts, _texts
 
 __all__ = ["CHECKS", "CHECKS_VERSION", "check_bundle", "checks_fingerprint"]
 
@@ -72,6 +72,7 @@ def check_bundle(
     passed: Mapping[str, str] | None = None,
     sha256: Sha256s | None = None,
     templates_dir: Path | None = None,
+    parsed: ParsedTexts | None = None,
 ) -> CheckReport:
     """Run every check over the bundle's files (paths relative to the run, manifest excluded).
 
@@ -81,6 +82,7 @@ def check_bundle(
     sha256 (computed here, by the manifest check) is not scanned again; the manifest and
     size checks always cover every file. ``sha256`` hashes each file once for this check and
     what the caller does next with the same objects (rebuilding the manifest).
+    ``parsed`` keeps each text file's strings (and JSON) for a caller that reads them next.
     Returns the report; call ``raise_for_findings()`` to block publishing on any finding.
     """
     report = CheckReport()
@@ -99,7 +101,7 @@ def check_bundle(
         if path in files and digests.get(path) == digest
     )
     texts = list(_texts(files, report, skip=unchanged))
-    parsed = _Parsed()
+    parsed = parsed if parsed is not None else ParsedTexts()
     _check_links(
         texts,
         parsed,

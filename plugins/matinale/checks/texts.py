@@ -16,7 +16,7 @@ from typing import Any
 
 from matinale.checks.report import CheckReport, Finding
 
-__all__ = ["safe_member_name"]
+__all__ = ["ParsedTexts", "safe_member_name"]
 
 _TEXT_SUFFIXES = (".html", ".json", ".md", ".txt", ".csv")
 
@@ -161,7 +161,7 @@ def _texts(
                     yield f"{path}!{info.filename}", info.filename, archive.read(info)
 
 
-class _Parsed:
+class ParsedTexts:
     """The strings (``_Items``) of each distinct text, parsed once for every check.
 
     A pack repeats its segment's posts.json, cards.json and posts.md byte for byte: the
@@ -171,6 +171,11 @@ class _Parsed:
 
     def __init__(self) -> None:
         self._items: dict[tuple[bool, bytes], _Items] = {}
+
+    def document(self, label: str, data: bytes) -> Any:
+        """The parsed JSON of a file (parsed once, shared with the text checks)."""
+        document = self(label, data)._document
+        return json.loads(data) if document is _LINES else document
 
     def __call__(self, label: str, data: bytes) -> _Items:
         key = (label.endswith(".json"), data)

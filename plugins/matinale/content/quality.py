@@ -12,7 +12,7 @@ Legal mentions (campaign.yaml's ``legal``) are left out of every rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -458,17 +458,23 @@ def measure(
 
 
 def check_bundle_similarity(
-    files: Mapping[str, bytes], report: Any, *, max_share: float = MAX_CLOSE_SHARE
+    files: Mapping[str, bytes],
+    report: Any,
+    *,
+    max_share: float = MAX_CLOSE_SHARE,
+    load: Callable[[str, bytes], Any] | None = None,
 ) -> dict[str, Any]:
     """The checks stage's part: a finding when more than ``max_share`` (campaign.yaml
     ``content.max_close_share``, default :data:`MAX_CLOSE_SHARE`) of the bundle's social
-    posts are CLOSE to a post of another age band (``report``: a CheckReport). Returns the
-    figures."""
+    posts are CLOSE to a post of another age band (``report``: a CheckReport). ``load``
+    parses a posts.json (path, bytes; default ``json.loads``): the checks stage passes the
+    documents its text checks parsed already. Returns the figures."""
     import json
 
     from matinale.checks.report import Finding
 
-    documents = [json.loads(data) for path, data in files.items() if path.endswith("/posts.json")]
+    read = load or (lambda _path, data: json.loads(data))
+    documents = [read(path, data) for path, data in files.items() if path.endswith("/posts.json")]
     # Posts written before pieces were tagged (no "opener" recorded) are not compared.
     documents = [
         {**document, "posts": [p for p in document.get("posts", []) if "opener" in p]}

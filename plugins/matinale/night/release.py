@@ -34,7 +34,14 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         validate_compliance,
         write_manifest,
     )
-    from matinale.checks import ChecksFailed, Sha256s, check_bundle, checks_fingerprint, limits_from
+    from matinale.checks import (
+        ChecksFailed,
+        ParsedTexts,
+        Sha256s,
+        check_bundle,
+        checks_fingerprint,
+        limits_from,
+    )
     from matinale.content.quality import check_bundle_similarity
     from matinale.publish.links import service_owns
 
@@ -52,9 +59,12 @@ def run_checks(settings: Settings, store: Store, ctx: RunContext) -> dict[str, A
         own_link=service_owns(settings.link_service.public_base_url),
         sha256=sha256,
         templates_dir=settings.templates_dir,
+        parsed=(parsed := ParsedTexts()),
     )
     # Issue 23: each age band hears its own posts.
-    similar = check_bundle_similarity(files, report, max_share=settings.max_close_share)
+    similar = check_bundle_similarity(
+        files, report, max_share=settings.max_close_share, load=parsed.document
+    )
     log.info(
         "Checks: %s; social posts closer than 0.7 to another band's: %.1f %% (at most %.0f %%)",
         json.dumps(report.summary()),

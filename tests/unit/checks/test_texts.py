@@ -36,3 +36,18 @@ def test_lines_are_numbered_from_one_and_bad_json_is_read_as_lines() -> None:
     broken = _text_items("posts.json", b'{"a": "b"')
     assert broken.pairs() == [("line 1", '{"a": "b"')]
     assert _text_items("x.json", b'"seul"').pairs() == [("(value)", "seul")]
+
+
+def test_parsed_texts_share_a_json_file_s_document() -> None:
+    import pytest
+
+    from matinale.checks import ParsedTexts
+
+    parsed = ParsedTexts()
+    data = b'{"posts": [{"text": "Bonjour"}]}'
+    document = parsed.document("s01/posts.json", data)
+    assert document == {"posts": [{"text": "Bonjour"}]}
+    assert parsed.document("s02/posts.json", data) is document  # parsed once, same bytes
+    assert parsed("s01/posts.json", data).texts == ["Bonjour"]
+    with pytest.raises(json.JSONDecodeError):
+        parsed.document("s03/posts.json", b'{"posts": [')
