@@ -151,7 +151,7 @@ def _check_links(
         else:
             items = parsed(label, data)
             counted, bad = counts[page], wrong[page]
-            for string in dict.fromkeys(items.texts).keys() - counted.keys():
+            for string in [s for s in dict.fromkeys(items.texts) if s not in counted]:
                 urls = _absolute_urls(string)
                 counted[string] = len(urls)
                 judged = [(_shown(url), problem) for url in urls if (problem := judge(url, page))]
