@@ -93,3 +93,14 @@ def test_dumps_fails_where_json_dumps_fails(value: object) -> None:
         json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
     with pytest.raises(TypeError):
         dumps(value)
+
+
+def test_local_listing_is_every_finished_file_under_the_prefix_sorted(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    for key in ("runs/a/z.txt", "runs/a/b/c/d.json", "runs/a/b/a.txt", "runs/ab/x.txt"):
+        store.put_bytes(key, b"x")
+    (tmp_path / "runs/a/b/half.json.partial").write_bytes(b"x")  # a write in progress
+    (tmp_path / "runs/a/empty").mkdir()
+    assert store.list("runs/a") == ["runs/a/b/a.txt", "runs/a/b/c/d.json", "runs/a/z.txt"]
+    assert store.list("runs/a/b/c") == ["runs/a/b/c/d.json"]
+    assert store.list("runs/none") == []
