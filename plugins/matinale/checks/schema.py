@@ -29,6 +29,29 @@ def _validator(schema_name: str) -> Any:
     return jsonschema.Draft202012Validator(load_schema(schema_name))
 
 
+@cache
+def _valid(schema_name: str) -> Callable[[Any], bool]:
+    """jsonschema-rs's verdict on the same schema, 150x faster than jsonschema's on a
+    night's manifest: it only ever says that a document is valid. Any problem is worded by
+    jsonschema, so messages stay those of :func:`_validator`. Formats are not validated,
+    as by :func:`_validator`. Where the two could differ (regular-expression dialects),
+    jsonschema-rs is the stricter: the manifest and compliance patterns are plain ASCII
+    classes, and ``tests/unit/checks/test_manifest_schema.py`` pins that it never accepts
+    what jsonschema rejects."""
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(  # type: ignore[no-any-return]
+        load_schema(schema_name), validate_formats=False
+    ).is_valid
+
+
+def _surely_valid(document: Any, schema_name: str) -> bool:
+    try:
+        return _valid(schema_name)(document)
+    except (ValueError, TypeError, OverflowError):  # a value JSON has no word for
+        return False
+
+
 _Problems = tuple[tuple[tuple[str | int, ...], str], ...]  # (path, message) pairs
 _OBJECT_KEYWORDS = frozenset(
     {"type", "additionalProperties", "required", "properties", "description", "title"}
@@ -128,7 +151,11 @@ def schema_problems(document: Any, schema_name: str) -> list[tuple[str, str]]:
     ``items``, so the document's problems are those of the document without its files plus
     those of each entry, prefixed with ``files/<index>``; entries are validated by
     ``_ItemValidator``, which remembers what it judged (same answers, far fewer calls).
+    A document jsonschema-rs finds valid has no problem (``_valid``): a night's manifest
+    takes 4 ms instead of 0.2-0.7 s.
     """
+    if _surely_valid(document, schema_name):
+        return []
     items = (
         _item_validator(schema_name, "files")
         if isinstance(document, dict) and isinstance(document.get("files"), list)
