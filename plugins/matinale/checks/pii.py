@@ -14,7 +14,7 @@ import itertools
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from matinale.checks.pii_text import (
@@ -153,7 +153,8 @@ class PiiScanner:
         self.allowed_phones: frozenset[str] = frozenset()
         self.allowed_names: frozenset[str] = frozenset()
         self._allow(allowlist)
-        self._memo: dict[str, list[tuple[str, str]]] = {}
+        # Every text examined → what it holds (an empty tuple for most).
+        self._memo: dict[str, Sequence[tuple[str, str]]] = {}
         self._holding: set[str] = set()  # the examined texts that hold personal data
         self.stats = dict(stats or {})
 
@@ -273,8 +274,9 @@ class PiiScanner:
         fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
         for batch in _batches(fresh):
             found = self._examine(batch)
+            self._memo.update(dict.fromkeys(batch, ()))
             self._memo.update(found)
-            self._holding.update(text for text, data in found.items() if data)
+            self._holding.update(found)
 
     def remembered(self, texts: Iterable[str]) -> list[tuple[int, str, str]]:
         """``(index, kind, masked value)`` for every personal datum in ``texts``, all
@@ -294,13 +296,13 @@ class PiiScanner:
         ]
 
     def _name_grams(
-        self, texts: list[str], words: list[str], known: set[str]
+        self, texts: list[str], words: list[str], separators: list[int], known: set[str]
     ) -> dict[str, dict[str, None]]:
         """Each text holding a run of known name words → every 2..k-gram inside its runs,
         in the text's own order (so a text's findings never depend on its batch).
 
         ``words`` are the words of all ``texts`` in order, with ``_SEP`` between two texts
-        (never a known word, so no run spans two texts).
+        (never a known word, so no run spans two texts) at ``separators``.
         """
         import numpy as np
 
@@ -311,7 +313,6 @@ class PiiScanner:
         pairs = np.flatnonzero(flags[:-1] & flags[1:])
         if len(pairs) == 0:
             return grams
-        separators = _positions(words, _SEP)
         position = np.flatnonzero(flags)
         breaks = np.flatnonzero(np.diff(position) != 1) + 1
         run_starts = np.concatenate(([0], breaks))
@@ -335,7 +336,8 @@ class PiiScanner:
         return grams
 
     def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
-        """What personal data each text holds, for a batch of distinct texts.
+        """What personal data each text holds, for a batch of distinct texts (only the
+        texts holding some are listed).
 
         The batch is joined into one string (``_SEP`` between texts, so that no match can
         span two texts) and each pattern runs once over it (e-mail, phone, one pattern for
@@ -350,7 +352,7 @@ class PiiScanner:
         would find (a gram with any other word cannot be a full name), for a small part of
         the work. The known words stay local to this call; the scanner keeps only hashes.
         """
-        results: dict[str, list[tuple[str, str]]] = {text: [] for text in texts}
+        results: dict[str, list[tuple[str, str]]] = {}
         # Inlined images are not words.
         clean = [_DATA_URI.sub(" ", text) if "data:" in text else text for text in texts]
         # A separator (or break) inside a text would split it: any other character no pattern
@@ -365,7 +367,7 @@ class PiiScanner:
         starts = list(itertools.accumulate((len(text) + 1 for text in clean[:-1]), initial=0))
 
         def owner(offset: int) -> list[tuple[str, str]]:
-            return results[texts[bisect.bisect_right(starts, offset) - 1]]
+            return results.setdefault(texts[bisect.bisect_right(starts, offset) - 1], [])
 
         # No e-mail address holds _SEP, and _SEP stands where a text starts or ends for both
         # of _EMAIL's boundaries: one pass over the batch finds each text's addresses.
@@ -393,9 +395,9 @@ class PiiScanner:
                             for pattern in _ID_TOKENS
                             for m in pattern.finditer(cleaned)
                         }
-                        results[text].extend(
-                            ("supporter id", mask_value(hit)) for hit in present if hit in seen
-                        )
+                        ids = [("supporter id", mask_value(hit)) for hit in present if hit in seen]
+                        if ids:
+                            results.setdefault(text, []).extend(ids)
 
         if len(self._names):
             # normalise_name over the whole batch: the words, with _SEP between texts.
@@ -407,18 +409,22 @@ class PiiScanner:
             ascii_only = folded.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
             words = ascii_only.replace(_SEP, f" {_SEP} ").split()
             # Cannot happen (nothing normalises to _SEP); never guess.
-            if words.count(_SEP) != len(texts) - 1:
+            separators = _positions(words, _SEP)
+            if len(separators) != len(texts) - 1:
                 words = [w for text in clean for w in (*normalise_name(text).split(), _SEP)][:-1]
+                separators = _positions(words, _SEP)
             vocabulary = sorted(set(words) - {_SEP, _BREAK})
             known = set(_select(vocabulary, self._words, self._key))
-            grams = self._name_grams(texts, words, known)
+            grams = self._name_grams(texts, words, separators, known)
             distinct = list(dict.fromkeys(gram for held in grams.values() for gram in held))
             named = set(_select(distinct, self._names, self._key))
             if named:
                 for text, held in grams.items():
-                    results[text].extend(
+                    names = [
                         ("supporter full name", _mask_name(gram)) for gram in held if gram in named
-                    )
+                    ]
+                    if names:
+                        results.setdefault(text, []).extend(names)
         return results
 
 
