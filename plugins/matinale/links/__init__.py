@@ -53,8 +53,9 @@ database; Alembic migrations in ``migrations/``), ``beacons`` (which beacons cou
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from matinale.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from matinale.links.app import Tuning, create_app
@@ -84,13 +85,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for name, module in _WHERE.items()}
+)
 
 
 __all__ = [

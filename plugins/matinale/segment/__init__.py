@@ -44,9 +44,9 @@ processes, cards, bundle) must not pay for scikit-learn and pandas (1.5 s per pr
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from matinale.lazy import lazy_exports
 from matinale.segment.errors import (
     ForbiddenCriterionError,
     NotEnoughSupportersError,
@@ -115,13 +115,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
