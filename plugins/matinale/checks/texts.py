@@ -1,7 +1,8 @@
 """Walking a bundle's files: the text files (zip members included) and their strings.
 
-Every check that reads text (PII, links) gets ``(field, text)`` pairs from here: JSON
-paths for JSON files, line numbers otherwise, each distinct text parsed once.
+Every check that reads text (PII, links) gets a file's strings from here (``_Items``), and
+each string's field when it reports one: a JSON path for JSON files, a line number
+otherwise. Each distinct text is parsed once (``ParsedTexts``).
 """
 
 from __future__ import annotations
@@ -86,10 +87,6 @@ class _Items:
         if self._paths is None:
             self._paths = [where for where, _ in _json_strings(self._document)]
         return self._paths[index]
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """``(field, text)`` for every string (names every field: for reports and tests)."""
-        return [(self.where(index), text) for index, text in enumerate(self.texts)]
 
 
 def _text_items(path: str, data: bytes) -> _Items:

@@ -396,6 +396,14 @@ def cross_similarity(
     # One BLAS thread: on 2 cores shared with other work, two were up to 2-3× slower here.
     with threadpool_limits(limits=1, user_api="blas"):
         measured = [(items, *_nearest(items, shingled)) for items in groups.values()]
+    return _tally(measured, close)
+
+
+def _tally(
+    measured: Iterable[tuple[Sequence[Any], Sequence[float], Sequence[float], Sequence[str]]],
+    close: float,
+) -> dict[str, Any]:
+    """:func:`cross_similarity`'s figures: each group's posts and :func:`_nearest`'s answers."""
     total = other_band = same_band = 0
     worst: list[tuple[float, str]] = []
     for items, others, sames, nearests in measured:
@@ -406,13 +414,9 @@ def cross_similarity(
         ):
             if best_other > close:
                 other_band += 1
-                worst.append(
-                    (
-                        best_other,
-                        f"segment {segment}, channel {post['channel']}, theme {post['theme']}, "
-                        f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})",
-                    )
-                )
+                where = f"segment {segment}, channel {post['channel']}, theme {post['theme']}"
+                example = f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})"
+                worst.append((best_other, f"{where}, {example}"))
     worst.sort(reverse=True)
     return {
         "posts": total,
@@ -474,11 +478,10 @@ def check_bundle_similarity(
     from matinale.checks.report import Finding
 
     read = load or (lambda _path, data: json.loads(data))
-    documents = [read(path, data) for path, data in files.items() if path.endswith("/posts.json")]
     # Posts written before pieces were tagged (no "opener" recorded) are not compared.
     documents = [
         {**document, "posts": [p for p in document.get("posts", []) if "opener" in p]}
-        for document in documents
+        for document in (read(p, data) for p, data in files.items() if p.endswith("/posts.json"))
     ]
     result = cross_similarity(documents)
     if result["share_other_band"] > max_share:

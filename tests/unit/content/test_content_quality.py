@@ -355,33 +355,12 @@ def _loop_groups(documents: list, legal: tuple[str, ...]) -> dict:
 
 
 def _loop_similarity(documents: list, legal: tuple[str, ...], close: float) -> dict:
-    """cross_similarity from the loop over pairs of frozensets (the reference)."""
-    total = other_band = same_band = 0
-    worst = []
-    for items in _loop_groups(documents, legal).values():
-        for (_, segment, _, post), best_other, best_same, nearest in zip(
-            items, *_loop_nearest(items), strict=True
-        ):
-            total += 1
-            if best_other > close:
-                other_band += 1
-                worst.append(
-                    (
-                        best_other,
-                        f"segment {segment}, channel {post['channel']}, theme {post['theme']}, "
-                        f"variant {post['variant']} ≈ {nearest} ({best_other:.2f})",
-                    )
-                )
-            same_band += best_same > close
-    worst.sort(reverse=True)
-    return {
-        "posts": total,
-        "close_other_band": other_band,
-        "close_same_band": same_band,
-        "share_other_band": round(other_band / total, 4) if total else 0.0,
-        "share_same_band": round(same_band / total, 4) if total else 0.0,
-        "examples": [text for _, text in worst[:10]],
-    }
+    """cross_similarity from the loop over pairs of frozensets (the reference), tallied as
+    cross_similarity tallies."""
+    from matinale.content import quality
+
+    measured = [(items, *_loop_nearest(items)) for items in _loop_groups(documents, legal).values()]
+    return quality._tally(measured, close)
 
 
 # Lines that come back from post to post, links, a legal mention, blank and short lines,
