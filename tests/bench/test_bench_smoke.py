@@ -77,6 +77,19 @@ def test_every_stage_is_measured_against_its_floor(smoke: dict) -> None:
     assert run["direct_seconds"] > 0 and run["ratio_to_floors"] > 0
 
 
+def test_publish_floor_sends_every_byte_publish_sends(smoke: dict) -> None:
+    # Publish writes the bundle and the private delivery file: a floor that left the
+    # delivery file out would flatter nothing but would blame publish for work it must do.
+    [run] = smoke["report"]["runs"]
+    publish = next(s for s in run["stages"] if s["stage"] == "publish")
+    floor, delivery = publish["floor"], publish["summary"]["delivery"]
+
+    assert floor["files"] == run["sizes"]["bundle_files"]
+    assert delivery["rows"] > 0 and floor["delivery_bytes"] == delivery["bytes"]
+    assert floor["seconds"] == pytest.approx(floor["bundle_seconds"] + floor["delivery_seconds"])
+    assert f"{delivery['rows']:,} rows" in floor["what"]
+
+
 def test_the_airflow_run_is_reported_beside_the_direct_one(smoke: dict) -> None:
     airflow = smoke["report"]["airflow"]
 
