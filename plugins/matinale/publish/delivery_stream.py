@@ -43,9 +43,11 @@ from matinale.s3types import S3Client, S3Response
 from matinale.store import Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import pandas as pd
 
-__all__ = ["Audience", "DeliveryFile", "spill_delivery"]
+__all__ = ["Audience", "DeliveryFile", "settled", "spill_delivery", "spill_in_background"]
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,36 @@ def spill_delivery(
         raise
     delivery.counts = counter.as_dict()
     return delivery
+
+
+def spill_in_background(
+    audience: Audience | tuple[Any, ...],
+    links: Mapping[str, str],
+    *,
+    hooks: Sequence[RowHook] = (),
+) -> Future[DeliveryFile]:
+    """``spill_delivery`` on a thread of its own, while the caller goes on (publish uploads
+    the bundle meanwhile: Arrow and pandas release the GIL for most of the spill, and the
+    upload mostly waits on the network). ``audience`` may be frames (``Audience.from_frames``).
+    Collect the file with ``future.result()``, or ``settled`` when giving up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if isinstance(audience, tuple):
+        audience = Audience.from_frames(*audience)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-delivery")
+    try:
+        return pool.submit(spill_delivery, audience, links, hooks=hooks)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
+
+def settled(spilling: Future[DeliveryFile]) -> DeliveryFile | None:
+    """The spilled file once its thread is done (to be closed), or None if the spill
+    failed: the failure that stopped the caller is the one to report."""
+    try:
+        return spilling.result()
+    except BaseException:
+        return None
 
 
 def _stream(client: S3Client, bucket: str, key: str, chunks: Iterable[bytes]) -> int:

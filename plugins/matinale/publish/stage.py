@@ -38,7 +38,7 @@ from matinale.checks import (
 )
 from matinale.links.codes import OVERVIEW
 from matinale.publish.delivery import DELIVERY, delivery_key
-from matinale.publish.delivery_stream import Audience, DeliveryFile, spill_delivery
+from matinale.publish.delivery_stream import Audience, DeliveryFile, settled, spill_in_background
 from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
@@ -57,6 +57,8 @@ from matinale.s3types import S3Client
 from matinale.store import Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import pandas as pd
 
     from matinale.settings import Campaign
@@ -266,9 +268,10 @@ def publish_bundle(
         s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
         for s in manifest["segments"]
     }
+    checked = rebuild_manifest(manifest, files, digest_of=sha256)
     report: CheckReport = check_bundle(
         files,
-        rebuild_manifest(manifest, files, digest_of=sha256),
+        checked,
         scanner=scanner,
         allowed_domains=config.allowed_domains,
         limits=config.limits,
@@ -279,11 +282,11 @@ def publish_bundle(
     )
     report.raise_for_findings()
 
-    delivery: DeliveryFile | None = None
+    # The delivery file is spilled on a thread while the bundle uploads: only compliance.json
+    # needs its counts, and compliance.json goes up after the other files, just before the
+    # manifest. Every other file's bytes are final here (checked above).
+    spilling: Future[DeliveryFile] | None = None
     if audience is not None and config.private_bucket:
-        if isinstance(audience, tuple):
-            audience = Audience.from_frames(*audience)
-        # Spilled to a private temporary folder (removed below, or when collected).
         plan = config.delivery_plan
         hooks = (
             plan.hooks(
@@ -297,36 +300,10 @@ def publish_bundle(
             if plan is not None
             else []
         )
-        delivery = spill_delivery(audience, links, hooks=hooks)
-    delivery_counts = delivery.counts if delivery is not None else None
-
-    compliance = json.loads(files[COMPLIANCE])
-    compliance["checks"] = {"stage": "publish", **report.summary()}
-    compliance["delivery"] = delivery_counts
-    if config.links is not None:
-        compliance["link_counts"] = config.links.compliance()
-    validate_compliance(compliance)
-    files[COMPLIANCE] = write_manifest(compliance)
-    final = rebuild_manifest(
-        manifest,
-        files,
-        digest_of=sha256,
-        published_at=published_at.isoformat(timespec="seconds"),
-        link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
-    )
-    last = check_manifest(files, final, sha256=sha256)
-    last.raise_for_findings()
-    manifest_bytes = write_manifest(final)
-    entries = final["files"]
-    manifest_item = {
-        "path": MANIFEST,
-        "bytes": len(manifest_bytes),
-        "sha256": sha256(manifest_bytes),
-        "content_type": content_type(MANIFEST),
-    }
-    bodies = {**files, MANIFEST: manifest_bytes}
-
+        spilling = spill_in_background(audience, links, hooks=hooks)
+    delivery: DeliveryFile | None = None
     uploads = RunUpload(client, bucket, target)
+    early = [entry for entry in checked["files"] if entry["path"] != COMPLIANCE]
     delivery_bytes = 0
     doing = "registering the link table in"
     try:
@@ -337,7 +314,23 @@ def publish_bundle(
                 edition, run, table, cells=cells, allowed_domains=config.allowed_domains
             )
         doing = "uploading to"
-        uploads.upload(entries, manifest_item, bodies, progress)
+        uploads.upload(early, files, progress)
+        doing = "writing the delivery file's counts in"
+        delivery = spilling.result() if spilling is not None else None
+        final, manifest_bytes = _final_manifest(
+            files, manifest, config, report, delivery, published_at, sha256, early
+        )
+        entries = final["files"]
+        manifest_item = {
+            "path": MANIFEST,
+            "bytes": len(manifest_bytes),
+            "sha256": sha256(manifest_bytes),
+            "content_type": content_type(MANIFEST),
+        }
+        doing = "uploading to"
+        (compliance_entry,) = (e for e in entries if e["path"] == COMPLIANCE)
+        uploads.upload([compliance_entry], files, None)
+        uploads.upload([manifest_item], {MANIFEST: manifest_bytes}, None)  # last
         doing = "reading back from"
         uploads.verify([*entries, manifest_item], progress)
         if delivery is not None and config.private_bucket:
@@ -351,9 +344,16 @@ def publish_bundle(
         ) from exc
     except PublishError as exc:
         raise PublishError(f"{exc}{_discard(client, config, edition, run)}") from exc
+    except BaseException:
+        # The delivery file or the final manifest failed after uploads began.
+        log.error("Run %s was not promoted%s", run, _discard(client, config, edition, run))
+        raise
     finally:
+        if delivery is None and spilling is not None:
+            delivery = settled(spilling)
         if delivery is not None:
             delivery.close()
+    delivery_counts = delivery.counts if delivery is not None else None
     try:
         promoted = promote(
             client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket
@@ -388,6 +388,46 @@ def publish_bundle(
         "latest_moved": promoted["latest_moved"],
         **_links(client, bucket, target, config, final, service),
     }
+
+
+def _final_manifest(
+    files: dict[str, bytes],
+    manifest: Mapping[str, Any],
+    config: PublishConfig,
+    report: CheckReport,
+    delivery: DeliveryFile | None,
+    published_at: datetime,
+    sha256: Sha256s,
+    uploaded: list[dict[str, Any]],
+) -> tuple[dict[str, Any], bytes]:
+    """compliance.json with the checks, the delivery counts and the link counts (written
+    into ``files``); the final manifest, checked against every file, and its bytes.
+
+    ``uploaded`` went up before the delivery counts were known: each must be listed in the
+    final manifest exactly as it was uploaded."""
+    compliance = json.loads(files[COMPLIANCE])
+    compliance["checks"] = {"stage": "publish", **report.summary()}
+    compliance["delivery"] = delivery.counts if delivery is not None else None
+    if config.links is not None:
+        compliance["link_counts"] = config.links.compliance()
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    final = rebuild_manifest(
+        manifest,
+        files,
+        digest_of=sha256,
+        published_at=published_at.isoformat(timespec="seconds"),
+        link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
+    )
+    check_manifest(files, final, sha256=sha256).raise_for_findings()
+    listed = {entry["path"]: entry for entry in final["files"]}
+    moved = [entry["path"] for entry in uploaded if listed.get(entry["path"]) != entry]
+    if moved:
+        raise PublishError(
+            f"{len(moved)} file(s) changed while the bundle uploaded ({', '.join(moved[:5])}); "
+            "nothing promoted, rerun"
+        )
+    return final, write_manifest(final)
 
 
 def _discard(client: S3Client, config: PublishConfig, edition: date, run: str) -> str:

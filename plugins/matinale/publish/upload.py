@@ -55,13 +55,12 @@ class RunUpload:
     def upload(
         self,
         entries: list[dict[str, Any]],
-        manifest_item: dict[str, Any],
         bodies: Mapping[str, bytes],
         progress: Callable[[str, int, int], None] | None,
     ) -> None:
-        """Upload every entry in parallel, then the manifest."""
+        """Upload the entries in parallel. The manifest goes up alone and last: a run
+        without its manifest is never served."""
         _parallel(entries, lambda entry: self._put(entry, bodies), progress, "upload")
-        self._put(manifest_item, bodies)  # last: a run without its manifest is never served
 
     def _put(self, entry: dict[str, Any], bodies: Mapping[str, bytes]) -> None:
         # The server checks the body against the manifest's SHA-256 and refuses it otherwise

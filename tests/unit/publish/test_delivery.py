@@ -93,3 +93,67 @@ def test_memberships_from_the_segment_stage_are_read_like_territorial_assignment
     together, counts_together = delivery_rows(_contacts(), assignments, LINKS)
     pd.testing.assert_frame_equal(apart, together)
     assert counts_apart == counts_together
+
+
+def test_the_address_pattern_spells_out_pythons_whitespace() -> None:
+    # _EMAIL writes \s out so that pandas runs it in Arrow (RE2); it must mean what \s means.
+    import re
+    import sys
+
+    from matinale.publish.delivery import _SPACE
+
+    spelled = re.compile(f"[{_SPACE}]")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert bool(re.match(r"\s", char)) == bool(spelled.match(char)), hex(code)
+
+
+def test_addresses_are_judged_in_arrow_as_python_judges_them() -> None:
+    import random
+    import re
+
+    from matinale.publish.delivery import _EMAIL
+
+    reference = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
+    pieces = [
+        "a",
+        "Zé",
+        "0",
+        ".",
+        "@",
+        ",",
+        ";",
+        " ",
+        "\t",
+        "\x0b",
+        "\x1d",
+        "\xa0",
+        "\u2003",
+        "\u3000",
+        "\x85",
+        "fr",
+        "com",
+        "-",
+        "_",
+        "+",
+        "é",
+        "€",
+        "\U0001f600",
+        "\n",
+    ]
+    rng = random.Random(7)
+
+    def part() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+    values = [
+        f"{part()}@{part()}.{rng.choice(['fr', 'org', 'f', 'c0m', part()])}" for _ in range(20_000)
+    ]
+    values += ["camille@exemple.fr", "c amille@exemple.fr", "a@b\u2003.fr"]
+    no_newline = [v for v in values if "\n" not in v]  # the addresses are stripped first
+    series = pd.Series(no_newline, dtype="str")
+
+    assert not series.array._needs_python_regex(_EMAIL.pattern)  # the fast path is taken
+    found = series.str.match(_EMAIL.pattern).tolist()
+    assert found == [bool(reference.match(v)) for v in no_newline]
+    assert sum(found) > 100 and not all(found)
