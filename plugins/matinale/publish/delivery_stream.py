@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["Audience", "DeliveryFile", "settled", "spill_delivery", "spill_in_background"]
+__all__ = ["Audience", "DeliveryFile", "deliver_in_background", "spill_delivery"]
 
 log = logging.getLogger(__name__)
 
@@ -239,34 +239,38 @@ def spill_delivery(
     return delivery
 
 
-def spill_in_background(
+def deliver_in_background(
     audience: Audience | tuple[Any, ...],
     links: Mapping[str, str],
+    target: tuple[S3Client, str, date, str],
     *,
     hooks: Sequence[RowHook] = (),
-) -> Future[DeliveryFile]:
-    """``spill_delivery`` on a thread of its own, while the caller goes on (publish uploads
-    the bundle meanwhile: Arrow and pandas release the GIL for most of the spill, and the
-    upload mostly waits on the network). ``audience`` may be frames (``Audience.from_frames``).
-    Collect the file with ``future.result()``, or ``settled`` when giving up."""
+) -> Future[tuple[dict[str, Any], int]]:
+    """The whole delivery file on a thread of its own, while the caller goes on (publish
+    uploads the bundle meanwhile: Arrow and pandas release the GIL for most of the work,
+    and the uploads mostly wait on the network): ``spill_delivery``, then
+    ``DeliveryFile.upload`` to ``target`` (client, bucket, edition, run), then the spill
+    folder removed whatever happens. The future gives the counts and the file's size.
+
+    ``audience`` may be frames (``Audience.from_frames``). The caller must let the future
+    finish before removing a failed run's objects, or the thread could write after them.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    if isinstance(audience, tuple):
-        audience = Audience.from_frames(*audience)
+    people = Audience.from_frames(*audience) if isinstance(audience, tuple) else audience
+
+    def deliver() -> tuple[dict[str, Any], int]:
+        delivery = spill_delivery(people, links, hooks=hooks)
+        try:
+            return delivery.counts, delivery.upload(*target)
+        finally:
+            delivery.close()
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matinale-delivery")
     try:
-        return pool.submit(spill_delivery, audience, links, hooks=hooks)
+        return pool.submit(deliver)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
-
-
-def settled(spilling: Future[DeliveryFile]) -> DeliveryFile | None:
-    """The spilled file once its thread is done (to be closed), or None if the spill
-    failed: the failure that stopped the caller is the one to report."""
-    try:
-        return spilling.result()
-    except BaseException:
-        return None
 
 
 def _stream(client: S3Client, bucket: str, key: str, chunks: Iterable[bytes]) -> int:

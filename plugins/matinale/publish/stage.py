@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ from matinale.checks import (
 )
 from matinale.links.codes import OVERVIEW
 from matinale.publish.delivery import DELIVERY, delivery_key
-from matinale.publish.delivery_stream import Audience, DeliveryFile, settled, spill_in_background
+from matinale.publish.delivery_stream import Audience, deliver_in_background
 from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
@@ -282,10 +283,10 @@ def publish_bundle(
     )
     report.raise_for_findings()
 
-    # The delivery file is spilled on a thread while the bundle uploads: only compliance.json
+    # The delivery file is written on a thread while the bundle uploads: only compliance.json
     # needs its counts, and compliance.json goes up after the other files, just before the
     # manifest. Every other file's bytes are final here (checked above).
-    spilling: Future[DeliveryFile] | None = None
+    delivering: Future[tuple[dict[str, Any], int]] | None = None
     if audience is not None and config.private_bucket:
         plan = config.delivery_plan
         hooks = (
@@ -300,42 +301,46 @@ def publish_bundle(
             if plan is not None
             else []
         )
-        spilling = spill_in_background(audience, links, hooks=hooks)
-    delivery: DeliveryFile | None = None
+        delivering = deliver_in_background(
+            audience, links, (client, config.private_bucket, edition, run), hooks=hooks
+        )
+    delivery_counts: dict[str, Any] | None = None
+    delivery_bytes = 0
     uploads = RunUpload(client, bucket, target)
     early = [entry for entry in checked["files"] if entry["path"] != COMPLIANCE]
-    delivery_bytes = 0
     doing = "registering the link table in"
     try:
-        if config.links is not None:
-            # Before anything is uploaded: a short link works the moment anyone can see it.
-            table, cells = run_table(files, segment_ids, config.links.base)
-            config.links.state(client).register_run(
-                edition, run, table, cells=cells, allowed_domains=config.allowed_domains
+        try:
+            if config.links is not None:
+                # Before anything is uploaded: a short link works the moment anyone can see it.
+                table, cells = run_table(files, segment_ids, config.links.base)
+                config.links.state(client).register_run(
+                    edition, run, table, cells=cells, allowed_domains=config.allowed_domains
+                )
+            doing = "uploading to"
+            uploads.upload(early, files, progress)
+            if delivering is not None:
+                doing = "writing the delivery file to"
+                delivery_counts, delivery_bytes = delivering.result()
+            final, manifest_bytes = _final_manifest(
+                files, manifest, config, report, delivery_counts, published_at, sha256, early
             )
-        doing = "uploading to"
-        uploads.upload(early, files, progress)
-        doing = "writing the delivery file's counts in"
-        delivery = spilling.result() if spilling is not None else None
-        final, manifest_bytes = _final_manifest(
-            files, manifest, config, report, delivery, published_at, sha256, early
-        )
-        entries = final["files"]
-        manifest_item = {
-            "path": MANIFEST,
-            "bytes": len(manifest_bytes),
-            "sha256": sha256(manifest_bytes),
-            "content_type": content_type(MANIFEST),
-        }
-        doing = "uploading to"
-        (compliance_entry,) = (e for e in entries if e["path"] == COMPLIANCE)
-        uploads.upload([compliance_entry], files, None)
-        uploads.upload([manifest_item], {MANIFEST: manifest_bytes}, None)  # last
-        doing = "reading back from"
-        uploads.verify([*entries, manifest_item], progress)
-        if delivery is not None and config.private_bucket:
-            doing = "writing the delivery file to"
-            delivery_bytes = delivery.upload(client, config.private_bucket, edition, run)
+            entries = final["files"]
+            manifest_item = {
+                "path": MANIFEST,
+                "bytes": len(manifest_bytes),
+                "sha256": sha256(manifest_bytes),
+                "content_type": content_type(MANIFEST),
+            }
+            doing = "uploading to"
+            (compliance_entry,) = (e for e in entries if e["path"] == COMPLIANCE)
+            uploads.upload([compliance_entry], files, None)
+            uploads.upload([manifest_item], {MANIFEST: manifest_bytes}, None)  # last
+            doing = "reading back from"
+            uploads.verify([*entries, manifest_item], progress)
+        finally:
+            if delivering is not None:  # done before a failed run's objects are removed
+                wait([delivering])
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
         raise PublishError(
@@ -348,12 +353,6 @@ def publish_bundle(
         # The delivery file or the final manifest failed after uploads began.
         log.error("Run %s was not promoted%s", run, _discard(client, config, edition, run))
         raise
-    finally:
-        if delivery is None and spilling is not None:
-            delivery = settled(spilling)
-        if delivery is not None:
-            delivery.close()
-    delivery_counts = delivery.counts if delivery is not None else None
     try:
         promoted = promote(
             client, bucket, edition, run, actor=config.actor, private_bucket=config.private_bucket
@@ -395,7 +394,7 @@ def _final_manifest(
     manifest: Mapping[str, Any],
     config: PublishConfig,
     report: CheckReport,
-    delivery: DeliveryFile | None,
+    delivery_counts: dict[str, Any] | None,
     published_at: datetime,
     sha256: Sha256s,
     uploaded: list[dict[str, Any]],
@@ -407,7 +406,7 @@ def _final_manifest(
     final manifest exactly as it was uploaded."""
     compliance = json.loads(files[COMPLIANCE])
     compliance["checks"] = {"stage": "publish", **report.summary()}
-    compliance["delivery"] = delivery.counts if delivery is not None else None
+    compliance["delivery"] = delivery_counts
     if config.links is not None:
         compliance["link_counts"] = config.links.compliance()
     validate_compliance(compliance)
