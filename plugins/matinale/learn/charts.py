@@ -13,13 +13,9 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-from scipy.stats import beta  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import beta
 
 __all__ = ["draw_what_works", "pooled_by_band"]
 
@@ -55,62 +51,60 @@ def draw_what_works(document: Mapping[str, Any]) -> bytes:
         band: _COLOURS[i % len(_COLOURS)]
         for i, band in enumerate(sorted({*document["bands"], *bands}))
     }
-    figure, (left, right) = plt.subplots(
-        1, 2, figsize=(14, 7), dpi=100, gridspec_kw={"width_ratios": [3, 2]}
-    )
-    try:
-        ticks: list[str] = []
-        y = 0.0
-        for band, cells in bands.items():
-            colour = colour_of[band]
-            for label, shares, exposures in cells:
-                rate = shares / exposures
-                low, high = beta.ppf([0.05, 0.95], 1 + shares, 1 + exposures - shares)
-                left.barh(y, 100 * rate, color=colour, height=0.7)
-                left.errorbar(
-                    100 * rate,
-                    y,
-                    xerr=[[100 * (rate - low)], [100 * (high - rate)]],
-                    fmt="none",
-                    ecolor="#222222",
-                    capsize=3,
-                )
-                ticks.append(f"{labels.get(band, band)} · {label}")
-                y += 1
-            y += 0.6
-        if ticks:
-            left.set_yticks(_positions(bands), ticks, fontsize=11)
-            left.invert_yaxis()
-        else:
-            left.text(0.5, 0.5, "Pas encore assez de partages mesurés", ha="center", va="center")
-            left.set_yticks([])
-        left.set_xlabel("Partages pour 100 affichages (intervalle à 90 %)", fontsize=12)
-        left.set_title("Quel argument est partagé, par tranche d’âge", fontsize=14, loc="left")
-        left.spines[["top", "right"]].set_visible(False)
-
-        hours = np.arange(24)
-        for band, data in document["bands"].items():
-            counts = np.asarray(data["hours"], dtype=float)
-            right.plot(
-                hours,
-                100 * counts / counts.sum(),
-                color=colour_of[band],
-                linewidth=2,
-                label=data["label"],
+    # A bare Figure, not pyplot: no global figure registry, no GUI backend (matplotlib's
+    # advice for servers); savefig renders with Agg.
+    figure = Figure(figsize=(14, 7), dpi=100)
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    ticks: list[str] = []
+    y = 0.0
+    for band, cells in bands.items():
+        colour = colour_of[band]
+        for label, shares, exposures in cells:
+            rate = shares / exposures
+            low, high = beta.ppf([0.05, 0.95], 1 + shares, 1 + exposures - shares)
+            left.barh(y, 100 * rate, color=colour, height=0.7)
+            left.errorbar(
+                100 * rate,
+                y,
+                xerr=[[100 * (rate - low)], [100 * (high - rate)]],
+                fmt="none",
+                ecolor="#222222",
+                capsize=3,
             )
-        right.set_xticks(range(0, 24, 3), [f"{h} h" for h in range(0, 24, 3)], fontsize=11)
-        right.set_xlabel("Heure de Paris", fontsize=12)
-        right.set_ylabel("Part des ouvertures du jour (%)", fontsize=12)
-        right.set_title("Quand chaque tranche ouvre ses messages", fontsize=14, loc="left")
-        right.spines[["top", "right"]].set_visible(False)
-        if document["bands"]:
-            right.legend(fontsize=10, frameon=False)
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-        return out.getvalue()
-    finally:
-        plt.close(figure)
+            ticks.append(f"{labels.get(band, band)} · {label}")
+            y += 1
+        y += 0.6
+    if ticks:
+        left.set_yticks(_positions(bands), ticks, fontsize=11)
+        left.invert_yaxis()
+    else:
+        left.text(0.5, 0.5, "Pas encore assez de partages mesurés", ha="center", va="center")
+        left.set_yticks([])
+    left.set_xlabel("Partages pour 100 affichages (intervalle à 90 %)", fontsize=12)
+    left.set_title("Quel argument est partagé, par tranche d’âge", fontsize=14, loc="left")
+    left.spines[["top", "right"]].set_visible(False)
+
+    hours = np.arange(24)
+    for band, data in document["bands"].items():
+        counts = np.asarray(data["hours"], dtype=float)
+        right.plot(
+            hours,
+            100 * counts / counts.sum(),
+            color=colour_of[band],
+            linewidth=2,
+            label=data["label"],
+        )
+    right.set_xticks(range(0, 24, 3), [f"{h} h" for h in range(0, 24, 3)], fontsize=11)
+    right.set_xlabel("Heure de Paris", fontsize=12)
+    right.set_ylabel("Part des ouvertures du jour (%)", fontsize=12)
+    right.set_title("Quand chaque tranche ouvre ses messages", fontsize=14, loc="left")
+    right.spines[["top", "right"]].set_visible(False)
+    if document["bands"]:
+        right.legend(fontsize=10, frameon=False)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
 
 
 def _positions(bands: Mapping[str, list[Any]]) -> list[float]:

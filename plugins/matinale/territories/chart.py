@@ -14,15 +14,13 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-
-from matinale.territories.elections import ATTRIBUTION  # noqa: E402
+from matinale.territories.elections import ATTRIBUTION
 
 __all__ = ["PRIORITY_CLASSES", "draw_map", "palette_png"]
 
@@ -101,8 +99,10 @@ def draw_map(
     missing = int((ranked["lat"].isna() | ranked["lng"].isna()).sum())
     shown = ranked.dropna(subset=["lat", "lng"])
     shown.attrs["count"] = len(ranked)
-    with plt.rc_context({"font.family": "DejaVu Sans", "svg.hashsalt": "matinale"}):
-        figure = plt.figure(figsize=(10, 8.4), dpi=120)
+    # A bare Figure, not pyplot: no global figure registry, no GUI backend (matplotlib's
+    # advice for servers); savefig renders with Agg.
+    with matplotlib.rc_context({"font.family": "DejaVu Sans", "svg.hashsalt": "matinale"}):
+        figure = Figure(figsize=(10, 8.4), dpi=120)
         main = figure.add_axes((0.22, 0.1, 0.76, 0.82))
         _dots(main, places, shown, 1.0, top)
         _frame(main, *_METRO, "")
@@ -112,7 +112,7 @@ def draw_map(
             _frame(ax, lng, lat, name)
         figure.suptitle(title, fontsize=16, x=0.6, y=0.975)
         handles = [
-            plt.Line2D([], [], marker="o", linestyle="", color=colour, markersize=9, label=label)
+            Line2D([], [], marker="o", linestyle="", color=colour, markersize=9, label=label)
             for label, _, colour in PRIORITY_CLASSES
         ]
         # Lower left is the Bay of Biscay: lower right would hide Corsica.
@@ -125,7 +125,6 @@ def draw_map(
         figure.text(0.5, 0.03, caption, ha="center", fontsize=10, color="#444444", wrap=True)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
-        plt.close(figure)
     return palette_png(buffer.getvalue())
 
 

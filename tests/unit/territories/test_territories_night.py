@@ -137,3 +137,19 @@ def test_run_segment_writes_the_territories_into_the_bundle(
         summary["territories"]["auto_packs"]
         and "Le Havre" in summary["territories"]["territories_text"]
     )
+
+
+def test_the_nights_charts_draw_without_pyplot() -> None:
+    # A bare Figure: no global figure registry shared by threads, no GUI backend to pick,
+    # and a lighter import in every task that draws.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matinale.territories.chart, matinale.learn.charts; "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False"
