@@ -39,7 +39,7 @@ from matinale.bundle.packs import (
     pack_members,
 )
 from matinale.bundle.page import relative_linker, render_pages
-from matinale.checks import safe_member_name
+from matinale.checks import Sha256s, safe_member_name
 from matinale.content.channels import channels
 from matinale.segment import Segment
 from matinale.store import Store
@@ -212,9 +212,10 @@ def build_bundle(
         "packs": packs,
     }
     files = read_bundle_files(store, prefix)
+    sha256 = Sha256s()  # each file hashed once for both manifests
     pages = render_pages(
         files,
-        build_manifest(files, meta, image_sizes),
+        build_manifest(files, meta, image_sizes, digest_of=sha256),
         campaign=campaign,
         zone=zone,
         published_at=generated_at,
@@ -224,7 +225,7 @@ def build_bundle(
     for path, data in pages.items():
         store.put_bytes(f"{prefix}/{path}", data)
     files.update(pages)
-    manifest = build_manifest(files, meta, image_sizes)
+    manifest = build_manifest(files, meta, image_sizes, digest_of=sha256)
     _validate(manifest, "manifest")
     store.put_bytes(f"{prefix}/{MANIFEST}", write_manifest(manifest))
     page_bytes = [len(pages[f"{s.id}/index.html"]) for s in wanted]
