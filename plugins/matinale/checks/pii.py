@@ -92,9 +92,16 @@ def _contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _unique(parts: list[np.ndarray]) -> np.ndarray:
+    """The distinct hashes, sorted: what ``np.unique`` gives, by a sort and a comparison of
+    neighbours (NumPy 2.4's hash-based ``np.unique`` takes 1.4 s on 2 M hashes, this 0.03 s)."""
     import numpy as np
 
-    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+    if not parts:
+        return np.empty(0, np.uint64)
+    ordered = np.sort(np.concatenate(parts))
+    first = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
 
 
 def _select(values: list[str], sorted_hashes: np.ndarray, key: str) -> list[str]:
