@@ -102,9 +102,29 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{host[:1]}***.{tld}"
 
 
+_ASCII_DIGITS = "0123456789"
+_ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: Hides digits and letters (before the last two digits) or letters only (from them on).
+_HIDE_ALL = str.maketrans(dict.fromkeys(_ASCII_DIGITS + _ASCII_LETTERS, "*"))
+_HIDE_LETTERS = str.maketrans(dict.fromkeys(_ASCII_LETTERS, "*"))
+_DROP_DIGITS = str.maketrans(dict.fromkeys(_ASCII_DIGITS))
+
+
 def mask_phone(value: str) -> str:
-    """Every digit but the last two hidden: ``06 12 34 56 78`` → ``** ** ** ** 78``."""
+    """Every digit but the last two hidden: ``06 12 34 56 78`` → ``** ** ** ** 78``.
+
+    Letters are hidden too; other characters keep the number's shape. ASCII text (nearly
+    every number) is masked by two translations around the second-to-last digit, other
+    text character by character (``str.isdigit`` and ``str.isalpha`` are Unicode-wide)."""
     text = value.strip()
+    if text.isascii():
+        if len(text) - len(text.translate(_DROP_DIGITS)) < 4:
+            return mask_value(text)
+        cut, kept = len(text), 0
+        while kept < 2:  # from the end to the second-to-last digit (numbers end in digits)
+            cut -= 1
+            kept += text[cut] in _ASCII_DIGITS
+        return text[:cut].translate(_HIDE_ALL) + text[cut:].translate(_HIDE_LETTERS)
     digits = sum(ch.isdigit() for ch in text)
     if digits < 4:
         return mask_value(text)
