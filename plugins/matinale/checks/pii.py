@@ -277,13 +277,36 @@ class PiiScanner:
             yield items[index][0], kind, masked
 
     def remember(self, texts: Iterable[str]) -> None:
-        """Examine every text not seen yet, in one batch (then ``scan`` answers from memory)."""
+        """Examine every text not seen yet, in batches (then ``scan`` answers from memory).
+
+        A text of several lines is examined line by line: lines repeat far more than texts
+        (a night's posts.json: 16 M characters of distinct texts, 4.8 M of distinct lines).
+        No address, id or name spans a line (names stop at a line's end; the other patterns
+        hold no line break) and every boundary treats a line's ends as a text's. Only a phone
+        number can span lines (a break between its pairs): those texts get one more phone pass,
+        whole. A text with a line holding anything (rare) is examined whole again, so its
+        findings and their order are exactly the whole text's.
+        """
         fresh = [text for text in dict.fromkeys(texts) if text not in self._memo]
-        for batch in _batches(fresh):
-            found = self._examine(batch)
-            self._memo.update(dict.fromkeys(batch, ()))
-            self._memo.update(found)
-            self._holding.update(found)
+        several = [text for text in fresh if "\n" in text]
+        lines = dict.fromkeys(
+            line for text in fresh for line in (text.split("\n") if "\n" in text else (text,))
+        )
+        holding, memo = self._holding, self._memo
+        for batch in _batches([line for line in lines if line not in memo]):
+            examined = self._examine(batch)
+            memo.update(dict.fromkeys(batch, ()))
+            memo.update(examined)
+            holding.update(examined)
+        phones: dict[str, list[tuple[str, str]]] = {}
+        for batch in _batches(several):
+            phones.update(self._examine(batch, only_phones=True))
+        again = [t for t in several if holding and not holding.isdisjoint(t.split("\n"))]
+        for batch in _batches(again):
+            phones.update(self._examine(batch))  # whole again: every kind, in its order
+        memo.update(dict.fromkeys(several, ()))
+        memo.update(phones)
+        holding.update(phones)
 
     def remembered(self, texts: Iterable[str]) -> list[tuple[int, str, str]]:
         """``(index, kind, masked value)`` for every personal datum in ``texts``, all
@@ -342,7 +365,9 @@ class PiiScanner:
             held.update((gram, None) for gram in found if gram not in self.allowed_names)
         return grams
 
-    def _examine(self, texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+    def _examine(
+        self, texts: list[str], *, only_phones: bool = False
+    ) -> dict[str, list[tuple[str, str]]]:
         """What personal data each text holds, for a batch of distinct texts (only the
         texts holding some are listed).
 
@@ -378,7 +403,7 @@ class PiiScanner:
 
         # No e-mail address holds _SEP, and _SEP stands where a text starts or ends for both
         # of _EMAIL's boundaries: one pass over the batch finds each text's addresses.
-        if "@" in joined:
+        if "@" in joined and not only_phones:
             for match in _emails(joined):
                 value = match.group(0)
                 if value.casefold() not in self.allowed_emails:
@@ -387,6 +412,8 @@ class PiiScanner:
             value = match.group(0)
             if normalise_phone(value) not in self.allowed_phones:
                 owner(match.start()).append(("phone number", mask_value(re.sub(r"\D", "", value))))
+        if only_phones:  # ``remember``: the texts of several lines
+            return results
 
         if len(self._ids):
             raw = _id_candidates(joined)

@@ -408,3 +408,26 @@ def test_a_text_lists_its_names_in_its_own_order_whatever_came_before() -> None:
         _mask_name("anne dupont"),
         _mask_name("jean le gall"),
     ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_texts_of_several_lines_give_what_the_whole_text_gives(data: st.DataObject) -> None:
+    """Protects the line-by-line examination (``remember``): each text's findings, order
+    included, are those of ``_examine`` on the whole text, phones across lines included."""
+    people = data.draw(_people(), label="people")
+    lines = data.draw(st.lists(_text(people), min_size=1, max_size=6), label="lines")
+    # Lines shared between texts, and numbers cut across a line break.
+    texts = [
+        "\n".join(lines),
+        "\n".join(reversed(lines)),
+        "appelez le 06 39\n98 12 34 ou\n+33 6 39 98\n12 34",
+        *lines,
+    ]
+    scanner = PiiScanner.from_frames([people])
+    found = [list(scanner.scan([("f", text)])) for text in texts]
+    reference = PiiScanner.from_frames([people])
+    for text, got in zip(texts, found, strict=True):
+        whole = reference._examine([text]).get(text, [])
+        assert got == [("f", kind, masked) for kind, masked in whole], text
+    assert [kind for _, kind, _ in found[2]] == ["phone number", "phone number"]
