@@ -97,7 +97,14 @@ class RunContext:
 
 
 def make_store(settings: Settings, client: S3Client | None = None) -> Store:
-    """The configured work store: a local folder, or the private bucket's ``work/`` prefix."""
+    """The configured work store: a local folder, or the private bucket's ``work/`` prefix.
+
+    Every stage's process makes one, before it reads or writes a frame: Arrow's allocator
+    is chosen here (``matinale.arrowpool``).
+    """
+    from matinale.arrowpool import use_night_pool
+
+    use_night_pool()
     if settings.work_store == "s3":
         if client is None:
             raise NightError(

@@ -10,9 +10,12 @@ import io
 import json
 import re
 import socket
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,6 +42,8 @@ from matinale.publish import (
     read_pointer,
     rollback,
 )
+from matinale.publish.delivery_stream import Audience
+from matinale.publish.pointers import edition_prefix
 from matinale.store import LocalStore
 
 CONTACTS = pd.DataFrame(
@@ -755,3 +760,69 @@ def test_an_object_lost_after_its_upload_stops_the_promotion(
     assert read_pointer(client, s3_buckets["bundle"], LATEST) is None
     # Checksums confirmed: nothing read back.
     assert not [key for key in client.read if "/20261124T000000Z-lost/" in key]
+
+
+# The delivery file is written on a thread while the bundle uploads: what that overlap must
+# not break.
+EDITION_RUN = "20261124T050000Z-fail"
+
+
+def _delivery_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("matinale-delivery-*")}
+
+
+def test_a_spill_that_fails_after_uploads_began_promotes_nothing_and_leaves_nothing(
+    s3_server, s3_buckets, store, scanner
+) -> None:
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    _publish(client, store, s3_buckets, "20261124T040000Z-good", scanner)
+    uploading = threading.Event()
+
+    def contacts() -> Iterator[pd.DataFrame]:
+        yield CONTACTS.iloc[:3]
+        # Fail only once the bundle is going up: the overlap's own failure case.
+        assert uploading.wait(timeout=60)
+        raise OSError("contacts.parquet: Input/output error")
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step == "upload" and done == 3:
+            uploading.set()
+
+    before = _delivery_folders()
+    with pytest.raises(OSError, match="Input/output error"):
+        publish_bundle(
+            client,
+            store,
+            "b",
+            edition=EDITION,
+            run=EDITION_RUN,
+            config=_config(s3_buckets),
+            scanner=scanner,
+            audience=Audience(contacts, lambda: ASSIGNMENTS, lambda: None),
+            progress=progress,
+        )
+
+    assert uploading.is_set()  # it did fail mid-upload
+    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T040000Z-good"
+    assert _keys(client, bucket, f"{edition_prefix(EDITION, EDITION_RUN)}/") == []
+    assert [k for k in _keys(client, s3_buckets["private"]) if EDITION_RUN in k] == []
+    assert _delivery_folders() <= before  # the spilled rows are removed too
+
+
+def test_the_counts_in_compliance_are_those_of_the_file_spilled_meanwhile(
+    s3_server, s3_buckets, store, scanner
+) -> None:
+    import json
+
+    client = s3_server.client()
+    result = _publish(client, store, s3_buckets, "20261124T060000Z-ok", scanner)
+    compliance = json.loads(
+        client.get_object(Bucket=s3_buckets["bundle"], Key=f"{result['prefix']}compliance.json")[
+            "Body"
+        ].read()
+    )
+    body = client.get_object(Bucket=s3_buckets["private"], Key=result["delivery"]["key"])["Body"]
+    rows = body.read().decode().splitlines()[1:]
+
+    assert compliance["delivery"]["rows"] == len(rows) == result["delivery"]["rows"] > 0
+    assert compliance["checks"]["stage"] == "publish"
