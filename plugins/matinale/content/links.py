@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from functools import cache, lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from matinale.content.errors import LinkError
 from matinale.schemas.fields import SLUG
@@ -115,6 +115,35 @@ def tracked_link(
         f"{base}{separator}utm_source=matinale&utm_medium={channel}"
         f"&utm_campaign={edition.isoformat()}&utm_content={content}{fragment}"
     )
+
+
+def _own_host(host: str, campaign_hosts: frozenset[str] | None) -> bool:
+    """Whether ``host`` is one of the campaign's own (or a subdomain); None: not checked."""
+    if campaign_hosts is None:
+        return True
+    host = host.removeprefix("www.")
+    return any(host == own or host.endswith(f".{own}") for own in campaign_hosts)
+
+
+# A night checks each post's destination and the links of its text: a destination comes
+# back for every variant of its angle, a source for every post of its theme.
+@lru_cache(maxsize=1 << 14)
+def _utm_problems(url: str, campaign_hosts: frozenset[str] | None) -> tuple[tuple[str, str], ...]:
+    """The rules of quality.LINK_RULES about tracking that ``url`` breaks, as (rule, words)."""
+    if "utm_" not in url and "%" not in url:
+        return ()  # no query key can start with utm_ (a key is only decoded from %XX)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if not any(key.startswith("utm_") for key in query):
+        return ()
+    problems = []
+    host = (parts.hostname or "").lower()
+    if not _own_host(host, campaign_hosts):
+        problems.append(("utm_foreign", host))
+    content = (query.get("utm_content") or [""])[0]
+    if content and not _OPAQUE.match(content):
+        problems.append(("utm_content", f"utm_content={content}"))
+    return tuple(problems)
 
 
 @lru_cache(maxsize=1024)

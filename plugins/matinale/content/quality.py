@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 from matinale.content.errors import ContentError
+from matinale.content.links import _utm_problems
 from matinale.content.typography import URL_PATTERN
 
 if TYPE_CHECKING:
@@ -90,7 +91,6 @@ _COLON_WORD = re.compile(r":\s+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n")
 _AFTER_STOP = re.compile(r"[.!?][ \u00a0\u202f]+([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ][\w’'-]*)")
 _PRINT_ONLY = "ne pas jeter sur la voie publique"
-_OPAQUE = re.compile(r"^[a-z0-9]{6,12}$")
 _HASHTAG_LINE = re.compile(r"^(?:#\w+\s*)+$")
 
 
@@ -131,8 +131,13 @@ def _without(text: str, mentions: Iterable[str]) -> str:
 
 def _text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
     """The rules that read any text: address, colons, fragments, print-only mentions."""
+    return list(_bare_problems(URL_PATTERN.sub(" ", text), proper_nouns))
+
+
+# Posts without their links come back from segment to segment: each is read once.
+@lru_cache(maxsize=1 << 14)
+def _bare_problems(bare: str, proper_nouns: frozenset[str]) -> tuple[Problem, ...]:
     problems: list[Problem] = []
-    bare = URL_PATTERN.sub(" ", text)
     forms = address_of(bare)
     if len(forms) > 1:
         words = sorted({m.group(0) for m in (*_TU.finditer(bare), *_VOUS.finditer(bare))})
@@ -149,31 +154,15 @@ def _text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
             problems.append(Problem("fragment", match.group(0).strip()[:60]))
     if _PRINT_ONLY in bare.lower():
         problems.append(Problem("print_mention", "Ne pas jeter sur la voie publique"))
-    return problems
-
-
-def _own_host(host: str, campaign_hosts: frozenset[str] | None) -> bool:
-    """Whether ``host`` is one of the campaign's own (or a subdomain); None: not checked."""
-    if campaign_hosts is None:
-        return True
-    host = host.removeprefix("www.")
-    return any(host == own or host.endswith(f".{own}") for own in campaign_hosts)
+    return tuple(problems)
 
 
 def _link_problems(text: str, campaign_hosts: frozenset[str] | None) -> list[Problem]:
-    problems: list[Problem] = []
-    for url in URL_PATTERN.findall(text):
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        if not any(key.startswith("utm_") for key in query):
-            continue
-        host = (parts.hostname or "").lower()
-        if not _own_host(host, campaign_hosts):
-            problems.append(Problem("utm_foreign", host))
-        content = (query.get("utm_content") or [""])[0]
-        if content and not _OPAQUE.match(content):
-            problems.append(Problem("utm_content", f"utm_content={content}"))
-    return problems
+    return [
+        Problem(rule, words)
+        for url in URL_PATTERN.findall(text)
+        for rule, words in _utm_problems(url, campaign_hosts)
+    ]
 
 
 def _line_of_link(text: str) -> list[Problem]:

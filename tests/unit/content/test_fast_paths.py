@@ -1,0 +1,118 @@
+"""The content stage's fast paths (memos, shortcuts) give what the plain forms they replace
+give: each plain form is kept here as the reference, and compared on varied inputs."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matinale.content import quality
+from matinale.content.quality import Problem, post_problems
+from matinale.content.typography import URL_PATTERN
+
+_OPAQUE = quality.re.compile(r"^[a-z0-9]{6,12}$")
+
+
+def _reference_link_problems(text: str, campaign_hosts: frozenset[str] | None) -> list[Problem]:
+    """quality._link_problems as it was: every URL split and its query parsed."""
+    problems: list[Problem] = []
+    for url in URL_PATTERN.findall(text):
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if not any(key.startswith("utm_") for key in query):
+            continue
+        host = (parts.hostname or "").lower()
+        own = campaign_hosts is None or any(
+            host.removeprefix("www.") == h or host.removeprefix("www.").endswith(f".{h}")
+            for h in campaign_hosts
+        )
+        if not own:
+            problems.append(Problem("utm_foreign", host))
+        content = (query.get("utm_content") or [""])[0]
+        if content and not _OPAQUE.match(content):
+            problems.append(Problem("utm_content", f"utm_content={content}"))
+    return problems
+
+
+def _reference_text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
+    """quality._text_problems as it was, without its memo."""
+    return list(quality._bare_problems.__wrapped__(URL_PATTERN.sub(" ", text), proper_nouns))
+
+
+_HOSTS = ["ensemble-demain.example.org", "www.ensemble-demain.example.org", "insee.fr", "a.b"]
+_QUERY_PIECES = [
+    "utm_source=matinale",
+    "utm_content=abcdef1234",
+    "utm_content=65plus-p01",
+    "utm_content=",
+    "%75tm_content=Bad-Code",
+    "utm%5Fmedium=x",
+    "UTM_source=x",
+    "u+tm_=1",
+    "a=1",
+    "b=%41",
+    "utm_",
+    "x=utm_source",
+    "&",
+    "=",
+]
+
+
+@st.composite
+def _urls(draw: st.DrawFn) -> str:
+    host = draw(st.sampled_from(_HOSTS))
+    path = draw(st.sampled_from(["", "/", "/s/abc12345", "/sante", "/a%20b"]))
+    pieces = draw(st.lists(st.sampled_from(_QUERY_PIECES), max_size=4))
+    query = ("?" + "&".join(pieces)) if pieces else ""
+    fragment = draw(st.sampled_from(["", "#top", "#utm_x"]))
+    return f"https://{host}{path}{query}{fragment}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(_urls(), st.text(max_size=12)), max_size=5),
+    st.sampled_from([None, frozenset(), frozenset({"ensemble-demain.example.org"})]),
+)
+def test_link_problems_equal_the_parse_of_every_url(pieces: list[str], hosts: object) -> None:
+    text = " ".join(pieces)
+    assert quality._link_problems(text, hosts) == _reference_link_problems(text, hosts)  # type: ignore[arg-type]
+    assert quality._link_problems(text, hosts) == _reference_link_problems(text, hosts)  # type: ignore[arg-type]
+
+
+_WORDS = [
+    "Vous",
+    "tu",
+    "votre",
+    "t’as",
+    "Signez",
+    "chez",
+    ":",
+    " : ",
+    "Santé",
+    "UE",
+    ". Ouvrir",
+    "! Agir",
+    "\n",
+    "ne pas jeter sur la voie publique",
+    "https://ensemble-demain.example.org/x?utm_content=a",
+    "écoles",
+    " ",
+    ".",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=6)), max_size=14),
+    st.sampled_from([frozenset(), frozenset({"Santé"})]),
+)
+def test_text_problems_equal_the_plain_reading(pieces: list[str], nouns: frozenset[str]) -> None:
+    text = " ".join(pieces)
+    for _ in range(2):  # the memo's first answer and its second
+        found = quality._text_problems(text, nouns)
+        assert found == _reference_text_problems(text, nouns)
+        found.append(Problem("x", "y"))  # the caller's list is its own
+    post = {"channel": "x", "text": text, "destination": text}
+    assert post_problems(post, proper_nouns=nouns) == post_problems(post, proper_nouns=nouns)
