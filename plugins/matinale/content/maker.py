@@ -120,6 +120,11 @@ class _SegmentMaker(_Choosing):
         }
         self._openers: dict[str, str] = {}
         self._bases: dict[tuple[str, str, int], tuple[dict[str, Any], frozenset[str]]] = {}
+        # The segment's campaign links, theme namespaces and facts: every variant of a
+        # theme and channel (and every channel of a theme) asks for the same ones.
+        self._links: dict[tuple[str, str, str, str, int | None], tuple[str, str]] = {}
+        self._themes: dict[tuple[str, bool], Any] = {}
+        self._facts: dict[str, tuple[Any, ...]] = {}
 
     # -- one post
 
@@ -134,10 +139,13 @@ class _SegmentMaker(_Choosing):
         if angle != self.angle.id:  # this variant makes another angle: its own short link
             link, destination = self._campaign_link(theme, channel, variant, angle)
             links.add(link)
-        # Any other link a template prints (``| track``): tracked, long, opaque content.
-        content = opaque_content(self.segment_id, theme.id, channel, str(variant))
+        # Any other link a template prints (``| track``): tracked, long, opaque content
+        # (its hash made when a template first asks: most print no other link).
+        content = ""
 
         def track(url: str) -> str:
+            nonlocal content
+            content = content or opaque_content(self.segment_id, theme.id, channel, str(variant))
             tracked = tracked_link(
                 url,
                 channel=channel,
@@ -173,8 +181,11 @@ class _SegmentMaker(_Choosing):
 
     def _theme_ns(self, theme: Theme, local: bool) -> Any:
         """The theme as templates read it: the band's own key message and claim."""
+        cached = self._themes.get((theme.id, local))
+        if cached is not None:
+            return cached
         texts = theme.texts(self.band)
-        return _namespace(
+        cached = self._themes[theme.id, local] = _namespace(
             id=theme.id,
             title=theme.title,
             key_message=texts.key_message,
@@ -183,6 +194,7 @@ class _SegmentMaker(_Choosing):
             sms_line=theme.sms_line or _sentence(theme.title),
             local=local,
         )
+        return cached
 
     def _argument(self, theme: Theme, variant: int) -> str:
         arguments = theme.texts(self.band).arguments
@@ -203,10 +215,12 @@ class _SegmentMaker(_Choosing):
         link, destination = self._campaign_link(theme, channel, variant, self.angle.id)
         links: set[str] = {link, *(f.source for f in theme.facts)}
         # Sources are printed untracked (and cited as text where the channel says so).
-        facts = tuple(
-            _namespace(text=f.text, source=f.source, site=_site(f.source), citation=f.citation)
-            for f in theme.facts
-        )
+        facts = self._facts.get(theme.id)
+        if facts is None:
+            facts = self._facts[theme.id] = tuple(
+                _namespace(text=f.text, source=f.source, site=_site(f.source), citation=f.citation)
+                for f in theme.facts
+            )
         local = bool(self.segment.theme) and self.segment.theme == theme.id
         base = {
             "campaign": self.w.campaign_ns,
@@ -232,8 +246,14 @@ class _SegmentMaker(_Choosing):
     ) -> tuple[str, str]:
         """The campaign's link as printed and its destination: the run's short link when it
         has a link service (posts.json keeps the long destination, with UTM on the campaign's
-        own domain and the code as an opaque utm_content), else the destination itself."""
+        own domain and the code as an opaque utm_content), else the destination itself.
+
+        A short link names no variant: the variants of one angle share it, made once."""
         short = self.w.short
+        key = (theme.id, theme.link, channel, angle, None if short else variant)
+        cached = self._links.get(key)
+        if cached is not None:
+            return cached
         code = short.post(self.segment_id, theme.id, channel, angle) if short else None
         destination = tracked_link(
             theme.link,
@@ -243,7 +263,9 @@ class _SegmentMaker(_Choosing):
             allowed_domains=self.w.allowed,
             own=self.w.own,
         )
-        return (short.url(code) if short and code else destination), destination
+        printed = short.url(code) if short and code else destination
+        self._links[key] = (printed, destination)
+        return printed, destination
 
     @staticmethod
     def _shorten(context: dict[str, Any], steps: Sequence[str]) -> dict[str, Any]:
