@@ -388,8 +388,10 @@ def _issues_sms(text: str) -> list[TypographyIssue]:
     return sorted(found, key=lambda issue: issue.position)
 
 
-def _issues_html(markup: str) -> list[TypographyIssue]:
-    found: list[TypographyIssue] = []
+def _text_nodes(markup: str) -> list[tuple[int, str]]:
+    """The text nodes of ``markup`` that typography reads (not in style or script), each
+    with its offset: what :func:`_issues_html` checks and :func:`_html_clean` too."""
+    nodes: list[tuple[int, str]] = []
     offset = 0
     raw_text = False
     for index, piece in enumerate(_TAG.split(markup)):
@@ -399,14 +401,28 @@ def _issues_html(markup: str) -> list[TypographyIssue]:
             elif piece.lower().startswith(("</style", "</script")):
                 raw_text = False
         elif not raw_text and piece.strip():
-            lead = len(piece) - len(piece.lstrip())
-            # Positions inside a text node count unescaped characters: close enough to
-            # find the spot, and the excerpt shows it.
-            for issue in _issues_social(_html.unescape(piece.strip())):
-                found.append(
-                    TypographyIssue(offset + lead + issue.position, issue.rule, issue.excerpt)
-                )
+            nodes.append((offset, piece))
         offset += len(piece)
+    return nodes
+
+
+def _html_clean(markup: str) -> bool:
+    """``not _issues_html(markup)``, without making the issues: each text node stops at
+    the first rule it breaks (the rules' triggers of :func:`_social_clean`)."""
+    return all(
+        _social_clean(_mask_same_length(_html.unescape(piece.strip())))
+        for _, piece in _text_nodes(markup)
+    )
+
+
+def _issues_html(markup: str) -> list[TypographyIssue]:
+    found: list[TypographyIssue] = []
+    for offset, piece in _text_nodes(markup):
+        lead = len(piece) - len(piece.lstrip())
+        # Positions inside a text node count unescaped characters: close enough to
+        # find the spot, and the excerpt shows it.
+        for issue in _issues_social(_html.unescape(piece.strip())):
+            found.append(TypographyIssue(offset + lead + issue.position, issue.rule, issue.excerpt))
     return found
 
 
@@ -439,7 +455,7 @@ def _masked_is_clean(masked: str, style: Style) -> bool:
         return _social_clean(masked)
     if style == "sms":
         return set(masked) <= _GSM7_OR_PLACEHOLDER and not _DOUBLE_SPACE.search(masked)
-    return not _ISSUES[style](masked)
+    return _html_clean(masked)
 
 
 def check(text: str, style: Style) -> list[TypographyIssue]:

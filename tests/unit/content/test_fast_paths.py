@@ -116,3 +116,51 @@ def test_text_problems_equal_the_plain_reading(pieces: list[str], nouns: frozens
         found.append(Problem("x", "y"))  # the caller's list is its own
     post = {"channel": "x", "text": text, "destination": text}
     assert post_problems(post, proper_nouns=nouns) == post_problems(post, proper_nouns=nouns)
+
+
+_HTML_PIECES = [
+    "<p>",
+    "</p>",
+    "<a href='https://x.org/?a=1&amp;b=2'>",
+    "</a>",
+    "<style>",
+    "p{a:b}",
+    "</style>",
+    "<script>",
+    "x = 'a';",
+    "</SCRIPT>",
+    "<!-- a : b -->",
+    "&#39;",
+    "&amp;",
+    "&quot;",
+    "«",
+    "»",
+    "\u202f",
+    "\u00a0",
+    " ",
+    "  ",
+    "...",
+    "…",
+    "'",
+    "’",
+    '"',
+    ":",
+    " :",
+    "\u202f:",
+    "?!",
+    "Vous",
+    "07:30",
+    "#Santé",
+    "a@b.fr",
+    "\ue000",
+    "\n",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_HTML_PIECES), st.text(max_size=4)), max_size=16))
+def test_html_clean_is_no_html_issue(pieces: list[str]) -> None:
+    from matinale.content import typography
+
+    markup = "".join(pieces)
+    assert typography._html_clean(markup) == (not typography._issues_html(markup))
