@@ -409,10 +409,13 @@ def _text_nodes(markup: str) -> list[tuple[int, str]]:
 def _html_clean(markup: str) -> bool:
     """``not _issues_html(markup)``, without making the issues: each text node stops at
     the first rule it breaks (the rules' triggers of :func:`_social_clean`)."""
-    return all(
-        _social_clean(_mask_same_length(_html.unescape(piece.strip())))
-        for _, piece in _text_nodes(markup)
-    )
+    return all(_node_clean(piece) for _, piece in _text_nodes(markup))
+
+
+@lru_cache(maxsize=_TEXTS)
+def _node_clean(piece: str) -> bool:
+    # A node (a footer's line, a paragraph) comes back in many e-mails: checked once.
+    return _social_clean(_mask_same_length(_html.unescape(piece.strip())))
 
 
 def _issues_html(markup: str) -> list[TypographyIssue]:

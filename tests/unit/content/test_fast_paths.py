@@ -164,3 +164,16 @@ def test_html_clean_is_no_html_issue(pieces: list[str]) -> None:
 
     markup = "".join(pieces)
     assert typography._html_clean(markup) == (not typography._issues_html(markup))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HTML_PIECES), max_size=16))
+def test_html_node_memo_gives_the_check_of_the_node(pieces: list[str]) -> None:
+    from matinale.content import typography
+
+    node = "".join(pieces)
+    expected = typography._social_clean(
+        typography._mask_same_length(typography._html.unescape(node.strip()))
+    )
+    assert typography._node_clean(node) == expected
+    assert typography._node_clean(node) == expected
