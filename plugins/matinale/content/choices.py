@@ -71,11 +71,11 @@ class _Choosing:
         eligible for its band and the theme, in the seed's order. ``lead`` (the learned
         leading angle of a direct message) goes first when it is eligible."""
         rules = self.w.rules
-        eligible = [
-            rules.angles[name]
-            for name in eligible_angles(rules, theme.id, self.band, address)
-            if name != self.angle.id
-        ]
+        key = ("angles", theme.id, self.band, address)
+        names = self.w.memo.get(key)
+        if names is None:
+            names = self.w.memo[key] = tuple(eligible_angles(rules, theme.id, self.band, address))
+        eligible = [rules.angles[name] for name in names if name != self.angle.id]
         rng.shuffle(eligible)
         if self.angle.eligible(theme.id, self.band, address):
             if self.segment.kind == "territory":
@@ -93,6 +93,18 @@ class _Choosing:
             )
         return eligible
 
+    def _fitting(self, angle: _Angle, theme: Theme, address: str) -> tuple[tuple[Piece, ...], ...]:
+        """The angle's openers, calls to action, their intros and hashtag sets that fit the
+        theme, this band and ``address``, in framing.yaml's order (once a night)."""
+        key = ("pieces", angle.id, theme.id, self.band, address)
+        found = self.w.memo.get(key)
+        if found is None:
+            found = self.w.memo[key] = tuple(
+                tuple(p for p in pieces if p.fits(theme.id, self.band, address))
+                for pieces in (angle.openers, angle.ctas, angle.cta_intros, angle.hashtag_sets)
+            )
+        return found
+
     def choices(self, theme: Theme, channel: str) -> Iterator[_Choice]:
         """Candidate ingredient sets, most different first, in an order fixed by the seed.
 
@@ -108,8 +120,7 @@ class _Choosing:
         lists: list[tuple[str, list[list[Piece]]]] = []
         for angle in self.angles(theme, address, rng, lead):
             dims = []
-            for pieces in (angle.openers, angle.ctas, angle.cta_intros, angle.hashtag_sets):
-                fitting = [p for p in pieces if p.fits(theme.id, self.band, address)]
+            for fitting in map(list, self._fitting(angle, theme, address)):
                 rng.shuffle(fitting)
                 dims.append(fitting or [Piece(f"{angle.id}-none", "")])
             lists.append((angle.id, dims))

@@ -109,6 +109,9 @@ class PostWriter:
         # What the night learnt (learned.json's "segments"; set by the content stage):
         # direct messages lead with the leading angle, variants carry their angle's weight.
         self.learned: dict[str, Any] = dict(learned or {})
+        # What segments of one band share, made once for the night (the angles and pieces
+        # that fit a theme, band and address: matinale.content.choices).
+        self.memo: dict[tuple[Any, ...], Any] = {}
         self._check_campaign()
         self.templates: dict[str, tuple[Any, ...]] = {
             channel: tuple(
