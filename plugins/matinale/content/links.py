@@ -133,7 +133,14 @@ def _utm_problems(url: str, campaign_hosts: frozenset[str] | None) -> tuple[tupl
     if "utm_" not in url and "%" not in url:
         return ()  # no query key can start with utm_ (a key is only decoded from %XX)
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
+    query: dict[str, list[str]] = {}
+    if "%" in parts.query or "+" in parts.query:
+        query = parse_qs(parts.query)
+    else:  # nothing to decode: parse_qs's pairs (empty values dropped), by str methods
+        for pair in parts.query.split("&"):
+            key, equal, value = pair.partition("=")
+            if equal and value:
+                query.setdefault(key, []).append(value)
     if not any(key.startswith("utm_") for key in query):
         return ()
     problems = []

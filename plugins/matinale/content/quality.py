@@ -168,6 +168,8 @@ def _link_problems(text: str, campaign_hosts: frozenset[str] | None) -> list[Pro
 def _line_of_link(text: str) -> list[Problem]:
     problems = []
     for line in text.splitlines():
+        if "http" not in line and "www." not in line:
+            continue  # no link can start in this line: every URL begins so
         for url in URL_PATTERN.findall(line):
             rest = line.replace(url, "").strip(" 👉→🔗")
             if rest:

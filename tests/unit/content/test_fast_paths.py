@@ -51,6 +51,11 @@ _QUERY_PIECES = [
     "utm%5Fmedium=x",
     "UTM_source=x",
     "u+tm_=1",
+    "utm_content=ab+cd",
+    "utm_content=abc%64efgh",
+    "utm_content=abcdefgh=",
+    "utm_content==x",
+    "utm_medium",
     "a=1",
     "b=%41",
     "utm_",
@@ -63,7 +68,7 @@ _QUERY_PIECES = [
 @st.composite
 def _urls(draw: st.DrawFn) -> str:
     host = draw(st.sampled_from(_HOSTS))
-    path = draw(st.sampled_from(["", "/", "/s/abc12345", "/sante", "/a%20b"]))
+    path = draw(st.sampled_from(["", "/", "/s/abc12345", "/sante", "/a%20b", "/http"]))
     pieces = draw(st.lists(st.sampled_from(_QUERY_PIECES), max_size=4))
     query = ("?" + "&".join(pieces)) if pieces else ""
     fragment = draw(st.sampled_from(["", "#top", "#utm_x"]))
@@ -177,3 +182,38 @@ def test_html_node_memo_gives_the_check_of_the_node(pieces: list[str]) -> None:
     )
     assert typography._node_clean(node) == expected
     assert typography._node_clean(node) == expected
+
+
+def _reference_line_of_link(text: str) -> list[Problem]:
+    """quality._line_of_link as it was: every line searched for links."""
+    problems = []
+    for line in text.splitlines():
+        for url in URL_PATTERN.findall(line):
+            if line.replace(url, "").strip(" 👉→🔗"):
+                problems.append(Problem("link_line", line.strip()[:80]))
+    return problems
+
+
+_LINE_PIECES = [
+    "https://a.org/x",
+    "http://b.fr",
+    "www.c.fr/y",
+    "HTTPS://d.fr",
+    "http",
+    "www.",
+    "👉",
+    "→ ",
+    " ",
+    "\n",
+    "\r\n",
+    "\u2028",
+    "Signez",
+    "«https://e.fr»",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LINE_PIECES), st.text(max_size=4)), max_size=12))
+def test_line_of_link_equals_the_search_of_every_line(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert quality._line_of_link(text) == _reference_line_of_link(text)
