@@ -138,17 +138,18 @@ def _text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
 @lru_cache(maxsize=1 << 14)
 def _bare_problems(bare: str, proper_nouns: frozenset[str]) -> tuple[Problem, ...]:
     problems: list[Problem] = []
-    forms = address_of(bare)
-    if len(forms) > 1:
+    # Both forms of address (address_of's two searches, the second only after the first).
+    if _TU.search(bare) and _VOUS.search(bare):
         words = sorted({m.group(0) for m in (*_TU.finditer(bare), *_VOUS.finditer(bare))})
         problems.append(Problem("address", " / ".join(words)))
     for match in _COLON_WORD.finditer(bare):
         word = match.group(1)
         if word not in proper_nouns and not (len(word) > 1 and word.isupper()):
             problems.append(Problem("colon_capital", f": {word}"))
-    for sentence in _SENTENCE_END.split(bare):
-        if sentence.count(":") > 1:
-            problems.append(Problem("two_colons", sentence.strip()[:80]))
+    if bare.count(":") > 1:  # else no sentence has two
+        for sentence in _SENTENCE_END.split(bare):
+            if sentence.count(":") > 1:
+                problems.append(Problem("two_colons", sentence.strip()[:80]))
     for match in _AFTER_STOP.finditer(bare):
         if match.group(1).lower() in INFINITIVES:
             problems.append(Problem("fragment", match.group(0).strip()[:60]))

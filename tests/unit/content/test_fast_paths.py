@@ -37,8 +37,28 @@ def _reference_link_problems(text: str, campaign_hosts: frozenset[str] | None) -
 
 
 def _reference_text_problems(text: str, proper_nouns: frozenset[str]) -> list[Problem]:
-    """quality._text_problems as it was, without its memo."""
-    return list(quality._bare_problems.__wrapped__(URL_PATTERN.sub(" ", text), proper_nouns))
+    """quality._text_problems as it was: no memo, no shortcut."""
+    problems: list[Problem] = []
+    bare = URL_PATTERN.sub(" ", text)
+    forms = quality.address_of(bare)
+    if len(forms) > 1:
+        words = sorted(
+            {m.group(0) for m in (*quality._TU.finditer(bare), *quality._VOUS.finditer(bare))}
+        )
+        problems.append(Problem("address", " / ".join(words)))
+    for match in quality._COLON_WORD.finditer(bare):
+        word = match.group(1)
+        if word not in proper_nouns and not (len(word) > 1 and word.isupper()):
+            problems.append(Problem("colon_capital", f": {word}"))
+    for sentence in quality._SENTENCE_END.split(bare):
+        if sentence.count(":") > 1:
+            problems.append(Problem("two_colons", sentence.strip()[:80]))
+    for match in quality._AFTER_STOP.finditer(bare):
+        if match.group(1).lower() in quality.INFINITIVES:
+            problems.append(Problem("fragment", match.group(0).strip()[:60]))
+    if quality._PRINT_ONLY in bare.lower():
+        problems.append(Problem("print_mention", "Ne pas jeter sur la voie publique"))
+    return problems
 
 
 _HOSTS = ["ensemble-demain.example.org", "www.ensemble-demain.example.org", "insee.fr", "a.b"]
@@ -89,6 +109,12 @@ def test_link_problems_equal_the_parse_of_every_url(pieces: list[str], hosts: ob
 _WORDS = [
     "Vous",
     "tu",
+    "ton",
+    "Partagez",
+    ": Santé :",
+    "a:b",
+    "…",
+    "?",
     "votre",
     "t’as",
     "Signez",
