@@ -346,6 +346,7 @@ class _Choice:
         return call_sentence(self.cta_intro, self.cta)
 
 
+@lru_cache(maxsize=4096)  # a night's intros × calls to action
 def call_sentence(intro: str, cta: str) -> str:
     """``intro`` and ``cta`` as one sentence: a phrase ending in a comma is followed by the
     call to action in lower case; an emoji or nothing, by the call to action as written."""
@@ -373,6 +374,11 @@ def _rotate_hashtags(
     theme_tags: Sequence[str], extra: Sequence[str], shift: int
 ) -> tuple[str, ...]:
     """The theme's hashtags in a rotated order, then the angle's set; duplicates dropped."""
+    return _rotated(tuple(theme_tags), tuple(extra), shift)
+
+
+@lru_cache(maxsize=4096)  # a night's themes × hashtag sets × shifts: a few hundred
+def _rotated(theme_tags: tuple[str, ...], extra: tuple[str, ...], shift: int) -> tuple[str, ...]:
     tags = list(theme_tags)
     if tags:
         shift %= len(tags)
