@@ -125,8 +125,12 @@ def mask_phone(value: str) -> str:
             cut -= 1
             kept += text[cut] in _ASCII_DIGITS
         return text[:cut].translate(_HIDE_ALL) + text[cut:].translate(_HIDE_LETTERS)
-    digits = sum(ch.isdigit() for ch in text)
-    if digits < 4:
+    return _mask_phone_by_character(text)
+
+
+def _mask_phone_by_character(text: str) -> str:
+    """``mask_phone`` of stripped text, one character at a time (any script's digits)."""
+    if sum(ch.isdigit() for ch in text) < 4:
         return mask_value(text)
     kept, out = 0, []
     for ch in reversed(text):
