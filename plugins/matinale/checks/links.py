@@ -151,7 +151,8 @@ def _check_links(
         else:
             items = parsed(label, data)
             counted, bad = counts[page], wrong[page]
-            for string in [s for s in dict.fromkeys(items.texts) if s not in counted]:
+            # Most of a file's strings were judged in files before: filter, then dedupe.
+            for string in dict.fromkeys([s for s in items.texts if s not in counted]):
                 urls = _absolute_urls(string)
                 counted[string] = len(urls)
                 judged = [(_shown(url), problem) for url in urls if (problem := judge(url, page))]

@@ -826,3 +826,43 @@ def test_the_counts_in_compliance_are_those_of_the_file_spilled_meanwhile(
 
     assert compliance["delivery"]["rows"] == len(rows) == result["delivery"]["rows"] > 0
     assert compliance["checks"]["stage"] == "publish"
+
+
+def test_files_passed_go_up_early_and_are_removed_when_a_page_fails_its_checks(
+    s3_server, s3_buckets, tmp_path: Path, monkeypatch
+) -> None:
+    # The files the checks stage passed start uploading while the pages are rendered and
+    # checked again; a page that fails then must leave nothing of the run behind.
+    import matinale.publish.stage as stage
+    from matinale.publish.upload import RunUpload
+
+    client, bucket = s3_server.client(), s3_buckets["bundle"]
+    store, ctx, scanner = _checked_run(tmp_path)
+    _publish(client, store, s3_buckets, "20261124T000000Z-good", scanner, prefix=ctx.bundle)
+    started = threading.Event()
+    put = RunUpload._put
+    sent: list[str] = []
+
+    def counting(self, entry, bodies) -> None:
+        put(self, entry, bodies)
+        sent.append(entry["path"])
+        if len(sent) >= 3:
+            started.set()
+
+    render = stage.render_pages
+
+    def leaky(*args, **kwargs) -> dict[str, bytes]:
+        assert started.wait(timeout=60)  # early uploads are running before the pages exist
+        pages = render(*args, **kwargs)
+        first = sorted(pages)[0]
+        pages[first] = pages[first].replace(b"</body>", b"<p>06 39 98 00 03</p></body>")
+        return pages
+
+    monkeypatch.setattr(RunUpload, "_put", counting)
+    monkeypatch.setattr(stage, "render_pages", leaky)
+    with pytest.raises(ChecksFailed, match="phone number"):
+        _publish(client, store, s3_buckets, "20261124T010000Z-leak", scanner, prefix=ctx.bundle)
+
+    assert sent and not [p for p in sent if p.endswith("index.html")]
+    assert _keys(client, bucket, f"editions/{EDITION}/20261124T010000Z-leak/") == []
+    assert read_pointer(client, bucket, LATEST)["run"] == "20261124T000000Z-good"
