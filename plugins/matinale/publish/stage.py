@@ -175,7 +175,10 @@ def publish_bundle(
       The fingerprint guards against mistakes and stale files, not against someone who can
       rewrite the work store at will (they could rewrite the bundle stage's output too).
     - The manifest check (sizes, SHA-256, file list, schemas) always covers every file, and
-      the final manifest and compliance.json are validated before anything is uploaded.
+      the final manifest and compliance.json are validated before they are uploaded.
+    - Only bytes a check passed are uploaded: the files the fingerprint covers go up while
+      the pages are rendered and checked again; the pages once they passed; compliance.json
+      and the manifest last. A failure before the pointers move removes the run's objects.
     - Each upload carries the manifest's SHA-256 (``x-amz-checksum-sha256``): the server
       refuses a body that does not match and echoes the checksum it verified. The manifest is
       uploaded last; then one listing of the run checks every object's presence, size and
