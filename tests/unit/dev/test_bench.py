@@ -499,3 +499,11 @@ def test_the_delivery_file_size_is_reported_with_its_night() -> None:
     assert line in render.render_text(report) and line in render.render_markdown(report)
     del publish["summary"]
     assert "Delivery file" not in render.render_text(_report([run]))
+
+
+def test_the_airflow_run_warms_every_import_a_direct_stage_warms() -> None:
+    # "Imports excluded from both": a module warmed for a direct stage but paid inside
+    # dag.test() would be counted as Airflow's overhead.
+    from matinale.dev.bench.child import _IMPORTED, STAGES
+
+    assert {name for stage in STAGES for name in stage.warm} <= set(_IMPORTED)
