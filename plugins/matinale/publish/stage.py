@@ -25,6 +25,8 @@ from matinale.bundle import (
     read_bundle_files,
     rebuild_manifest,
     render_pages,
+    validate_compliance,
+    write_manifest,
 )
 from matinale.checks import (
     DEFAULT_LIMITS,
@@ -38,7 +40,6 @@ from matinale.checks import (
 from matinale.links.codes import OVERVIEW
 from matinale.publish.delivery import DELIVERY, delivery_key
 from matinale.publish.delivery_stream import Audience, deliver_in_background
-from matinale.publish.final import final_manifest
 from matinale.publish.links import LinkService, ServiceLinks, run_table
 from matinale.publish.moves import PointerMoveError
 from matinale.publish.pointers import _was_promoted, current_key, edition_prefix, promote
@@ -175,10 +176,7 @@ def publish_bundle(
       The fingerprint guards against mistakes and stale files, not against someone who can
       rewrite the work store at will (they could rewrite the bundle stage's output too).
     - The manifest check (sizes, SHA-256, file list, schemas) always covers every file, and
-      the final manifest and compliance.json are validated before they are uploaded.
-    - Only bytes a check passed are uploaded: the files the fingerprint covers go up while
-      the pages are rendered and checked again; the pages once they passed; compliance.json
-      and the manifest last. A failure before the pointers move removes the run's objects.
+      the final manifest and compliance.json are validated before anything is uploaded.
     - Each upload carries the manifest's SHA-256 (``x-amz-checksum-sha256``): the server
       refuses a body that does not match and echoes the checksum it verified. The manifest is
       uploaded last; then one listing of the run checks every object's presence, size and
@@ -251,88 +249,80 @@ def publish_bundle(
     published_at = _now()
     presign = Presigner(client, bucket, target, config.expiry, public_url=config.public_url)
     segment_ids = [str(s["id"]) for s in manifest["segments"]]
-    uploads = RunUpload(client, bucket, target)
-    # The files the checks stage passed (the fingerprint above: these very bytes, these
-    # settings) start going up now, while the pages are rendered and checked again. If
-    # anything fails before the pointers move, they are removed (``_discard``); nothing a
-    # check has not passed is ever uploaded.
-    pending = uploads.start(
-        [
-            entry
-            for entry in manifest["files"]
-            if passed is not None
-            and entry["path"] in passed
-            and entry["kind"] not in _RENDERED_AGAIN
-        ],
-        dict(files),
+    service = (
+        ServiceLinks.ensure(config.links, client, segment_ids) if config.links is not None else None
     )
+    files.update(
+        render_pages(
+            files,
+            manifest,
+            campaign=config.campaign,
+            zone=config.zone,
+            published_at=published_at,
+            linker=service.linker if service is not None else lambda _dir: presign,
+            templates_dir=config.templates_dir,
+            beacon_origin=config.links.base if config.links is not None else None,
+        )
+    )
+
+    links = {
+        s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
+        for s in manifest["segments"]
+    }
+    checked = rebuild_manifest(manifest, files, digest_of=sha256)
+    report: CheckReport = check_bundle(
+        files,
+        checked,
+        scanner=scanner,
+        allowed_domains=config.allowed_domains,
+        limits=config.limits,
+        own_link=service.owns if service is not None else presign.owns,
+        passed=passed,
+        sha256=sha256,
+        templates_dir=config.templates_dir,
+    )
+    report.raise_for_findings()
+
+    # The delivery file is written on a thread while the bundle uploads: only compliance.json
+    # needs its counts, and compliance.json goes up after the other files, just before the
+    # manifest. Every other file's bytes are final here (checked above).
     delivering: Future[tuple[dict[str, Any], int]] | None = None
+    if audience is not None and config.private_bucket:
+        plan = config.delivery_plan
+        hooks = (
+            plan.hooks(
+                client,
+                config.private_bucket,
+                edition=edition,
+                segments=list(links),
+                zone=config.zone,
+                published_at=published_at,
+            )
+            if plan is not None
+            else []
+        )
+        delivering = deliver_in_background(
+            audience, links, (client, config.private_bucket, edition, run), hooks=hooks
+        )
     delivery_counts: dict[str, Any] | None = None
     delivery_bytes = 0
-    doing = "uploading to"
+    uploads = RunUpload(client, bucket, target)
+    early = [entry for entry in checked["files"] if entry["path"] != COMPLIANCE]
+    doing = "registering the link table in"
     try:
         try:
-            service = (
-                ServiceLinks.ensure(config.links, client, segment_ids)
-                if config.links is not None
-                else None
-            )
-            files.update(
-                render_pages(
-                    files,
-                    manifest,
-                    campaign=config.campaign,
-                    zone=config.zone,
-                    published_at=published_at,
-                    linker=service.linker if service is not None else lambda _dir: presign,
-                    templates_dir=config.templates_dir,
-                    beacon_origin=config.links.base if config.links is not None else None,
-                )
-            )
-            links = {
-                s["id"]: service.page(s["id"]) if service is not None else presign(s["page"])
-                for s in manifest["segments"]
-            }
-            checked = rebuild_manifest(manifest, files, digest_of=sha256)
-            report: CheckReport = check_bundle(
-                files,
-                checked,
-                scanner=scanner,
-                allowed_domains=config.allowed_domains,
-                limits=config.limits,
-                own_link=service.owns if service is not None else presign.owns,
-                passed=passed,
-                sha256=sha256,
-                templates_dir=config.templates_dir,
-            )
-            report.raise_for_findings()
-            # The delivery file is written on a thread while the bundle uploads: only
-            # compliance.json needs its counts, and it goes up after the other files, just
-            # before the manifest. Every other file's bytes are final here (checked above).
-            if audience is not None and config.private_bucket:
-                delivering = deliver_in_background(
-                    audience,
-                    links,
-                    (client, config.private_bucket, edition, run),
-                    hooks=_delivery_hooks(client, config, edition, list(links), published_at),
-                )
             if config.links is not None:
-                # Before the run can be promoted: a short link works once anyone sees it.
-                doing = "registering the link table in"
+                # Before anything is uploaded: a short link works the moment anyone can see it.
                 table, cells = run_table(files, segment_ids, config.links.base)
                 config.links.state(client).register_run(
                     edition, run, table, cells=cells, allowed_domains=config.allowed_domains
                 )
             doing = "uploading to"
-            pending.add(
-                [e for e in checked["files"] if e["path"] != COMPLIANCE and not pending.has(e)],
-                files,
-            )
-            early = pending.finish(progress)
+            uploads.upload(early, files, progress)
             if delivering is not None:
                 doing = "writing the delivery file to"
                 delivery_counts, delivery_bytes = delivering.result()
-            final, manifest_bytes = final_manifest(
+            final, manifest_bytes = _final_manifest(
                 files, manifest, config, report, delivery_counts, published_at, sha256, early
             )
             entries = final["files"]
@@ -349,9 +339,7 @@ def publish_bundle(
             doing = "reading back from"
             uploads.verify([*entries, manifest_item], progress)
         finally:
-            # Both done before a failed run's objects are removed, or they could write after.
-            pending.abandon()
-            if delivering is not None:
+            if delivering is not None:  # done before a failed run's objects are removed
                 wait([delivering])
     except (BotoCoreError, ClientError) as exc:
         failure = _s3_failure(client, bucket, doing, exc)
@@ -362,7 +350,7 @@ def publish_bundle(
     except PublishError as exc:
         raise PublishError(f"{exc}{_discard(client, config, edition, run)}") from exc
     except BaseException:
-        # A check, the delivery file or the final manifest failed after uploads began.
+        # The delivery file or the final manifest failed after uploads began.
         log.error("Run %s was not promoted%s", run, _discard(client, config, edition, run))
         raise
     try:
@@ -401,31 +389,44 @@ def publish_bundle(
     }
 
 
-#: Files publish writes again (their links and publication time): never uploaded early.
-_RENDERED_AGAIN = frozenset({"page", "overview"})
-
-
-def _delivery_hooks(
-    client: S3Client,
+def _final_manifest(
+    files: dict[str, bytes],
+    manifest: Mapping[str, Any],
     config: PublishConfig,
-    edition: date,
-    segments: list[str],
+    report: CheckReport,
+    delivery_counts: dict[str, Any] | None,
     published_at: datetime,
-) -> list[Any]:
-    """The delivery plan's steps on the delivery rows (send_at, the message budget)."""
-    plan = config.delivery_plan
-    if plan is None or not config.private_bucket:
-        return []
-    return list(
-        plan.hooks(
-            client,
-            config.private_bucket,
-            edition=edition,
-            segments=segments,
-            zone=config.zone,
-            published_at=published_at,
-        )
+    sha256: Sha256s,
+    uploaded: list[dict[str, Any]],
+) -> tuple[dict[str, Any], bytes]:
+    """compliance.json with the checks, the delivery counts and the link counts (written
+    into ``files``); the final manifest, checked against every file, and its bytes.
+
+    ``uploaded`` went up before the delivery counts were known: each must be listed in the
+    final manifest exactly as it was uploaded."""
+    compliance = json.loads(files[COMPLIANCE])
+    compliance["checks"] = {"stage": "publish", **report.summary()}
+    compliance["delivery"] = delivery_counts
+    if config.links is not None:
+        compliance["link_counts"] = config.links.compliance()
+    validate_compliance(compliance)
+    files[COMPLIANCE] = write_manifest(compliance)
+    final = rebuild_manifest(
+        manifest,
+        files,
+        digest_of=sha256,
+        published_at=published_at.isoformat(timespec="seconds"),
+        link_expiry_hours=max(1, int(config.expiry.total_seconds() // 3600)),
     )
+    check_manifest(files, final, sha256=sha256).raise_for_findings()
+    listed = {entry["path"]: entry for entry in final["files"]}
+    moved = [entry["path"] for entry in uploaded if listed.get(entry["path"]) != entry]
+    if moved:
+        raise PublishError(
+            f"{len(moved)} file(s) changed while the bundle uploaded ({', '.join(moved[:5])}); "
+            "nothing promoted, rerun"
+        )
+    return final, write_manifest(final)
 
 
 def _discard(client: S3Client, config: PublishConfig, edition: date, run: str) -> str:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from matinale.publish.s3 import PublishError
 from matinale.s3types import S3Client
 
-__all__ = ["PendingUploads", "RunUpload"]
+__all__ = ["RunUpload"]
 
 _RUN_CACHE = "private, max-age=86400"  # a run's objects never change once promoted
 _WORKERS = 8
@@ -61,13 +61,6 @@ class RunUpload:
         """Upload the entries in parallel. The manifest goes up alone and last: a run
         without its manifest is never served."""
         _parallel(entries, lambda entry: self._put(entry, bodies), progress, "upload")
-
-    def start(self, entries: list[dict[str, Any]], bodies: Mapping[str, bytes]) -> PendingUploads:
-        """Begin uploading ``entries`` in the background (``bodies`` must not change
-        meanwhile); more can be added, then ``finish`` waits for them all."""
-        pending = PendingUploads(self)
-        pending.add(entries, bodies)
-        return pending
 
     def _put(self, entry: dict[str, Any], bodies: Mapping[str, bytes]) -> None:
         # The server checks the body against the manifest's SHA-256 and refuses it otherwise
@@ -133,42 +126,3 @@ class RunUpload:
             raise PublishError(
                 f"s3://{bucket}/{target}/{entry['path']}: read back {len(body)} bytes that do not match the manifest ({entry['bytes']} bytes); nothing promoted, rerun"
             )
-
-
-class PendingUploads:
-    """Uploads of one run running on ``_WORKERS`` threads while the caller goes on.
-
-    ``finish`` waits for every one (the first failure is raised) and gives the entries
-    uploaded; ``abandon`` (always call it: it is a no-op once finished) cancels those not
-    started and waits for the others, so that nothing is written after a failed run's
-    objects are removed.
-    """
-
-    def __init__(self, upload: RunUpload) -> None:
-        self._upload = upload
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="matinale-upload")
-        self._futures: dict[str, Future[None]] = {}
-        self._entries: list[dict[str, Any]] = []
-
-    def add(self, entries: list[dict[str, Any]], bodies: Mapping[str, bytes]) -> None:
-        for entry in entries:
-            self._entries.append(entry)
-            self._futures[entry["path"]] = self._pool.submit(self._upload._put, entry, bodies)
-
-    def has(self, entry: Mapping[str, Any]) -> bool:
-        """Whether an entry of this path is uploading or uploaded."""
-        return entry["path"] in self._futures
-
-    def finish(self, progress: Callable[[str, int, int], None] | None) -> list[dict[str, Any]]:
-        futures = list(self._futures.values())
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                future.result()
-                if progress:
-                    progress("upload", done, len(futures))
-        finally:
-            self.abandon()
-        return list(self._entries)
-
-    def abandon(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
