@@ -7,10 +7,15 @@ Two passes, the same steps as ``delivery.delivery_rows`` (same bytes for the sam
    columns) and turned into delivery rows (``delivery.batch_rows``: consent, addresses,
    hooks, counts), laid out as CSV lines (with their links) and written with their sort keys
    to a private temporary folder, one Arrow record batch per segment. The counts are known
-   at the end of this pass (compliance.json needs them before the bundle is uploaded).
+   at the end of this pass (compliance.json, uploaded after the rest of the bundle, holds
+   them).
 2. ``DeliveryFile.upload``: segment after segment (in the file's order), that segment's
-   lines of every batch are read back, sorted (channel, supporter) and sent to S3 in parts (a multipart upload once the file is bigger than
-   one part; a single ``put_object`` otherwise).
+   lines of every batch are read back, sorted (channel, supporter) and sent to S3 in parts
+   (a multipart upload once the file is bigger than one part; a single ``put_object``
+   otherwise).
+
+Publish runs both on a thread of their own while the bundle uploads
+(``deliver_in_background``).
 
 Peak memory: the supporters' pages (two short strings per supporter), one batch, one
 segment and one part, whatever the number of supporters. The temporary folder is made
