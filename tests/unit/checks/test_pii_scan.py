@@ -410,7 +410,7 @@ def test_a_text_lists_its_names_in_its_own_order_whatever_came_before() -> None:
     ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_texts_of_several_lines_give_what_the_whole_text_gives(data: st.DataObject) -> None:
     """Protects the line-by-line examination (``remember``): each text's findings, order
