@@ -254,7 +254,6 @@ def _floors(spec: dict[str, Any]) -> dict[str, Any]:
             spec["floor_bucket"],
             f"floor-{spec['rows']}/delivery.csv",
             csv_bytes,
-            part_bytes=PART_BYTES,
         )
         return {
             **bundle,

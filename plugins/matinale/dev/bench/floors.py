@@ -423,18 +423,17 @@ def s3_uploads(
     }
 
 
-def delivery_write_upload(
-    client: Any, bucket: str, key: str, csv_bytes: bytes, *, part_bytes: int
-) -> dict[str, Any]:
+def delivery_write_upload(client: Any, bucket: str, key: str, csv_bytes: bytes) -> dict[str, Any]:
     """The delivery file's share of publish: Arrow writes its rows as CSV (the table already
-    in memory, parsed from the file publish wrote) and the bytes go up as one multipart
-    upload in ``part_bytes`` parts (one ``put_object`` when they fit in one), as publish
-    sends them. The joins that make the rows are left out: a floor, not a second publish."""
+    in memory, parsed from the file publish wrote) and the bytes go up in parts by publish's
+    own ``delivery_stream._stream``. The joins that make the rows are left out: a floor, not a second publish."""
     import csv
     import io
 
     import pyarrow as pa
     import pyarrow.csv as pa_csv
+
+    from matinale.publish.delivery_stream import _stream
 
     header = next(csv.reader(io.StringIO(csv_bytes[: csv_bytes.find(b"\n")].decode("utf-8-sig"))))
     options = pa_csv.ConvertOptions(column_types={name: pa.string() for name in header})
@@ -443,24 +442,7 @@ def delivery_write_upload(
     def run() -> None:
         sink = io.BytesIO()
         pa_csv.write_csv(table, sink)
-        body = sink.getbuffer()
-        if len(body) <= part_bytes:
-            client.put_object(Bucket=bucket, Key=key, Body=bytes(body))
-            return
-        upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-        parts = []
-        for number, start in enumerate(range(0, len(body), part_bytes), start=1):
-            answer = client.upload_part(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload,
-                PartNumber=number,
-                Body=bytes(body[start : start + part_bytes]),
-            )
-            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        client.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
-        )
+        _stream(client, bucket, key, [sink.getvalue()])  # publish's own part-by-part upload
 
     seconds = _best(run)
     return {
