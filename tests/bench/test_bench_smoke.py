@@ -101,6 +101,9 @@ def test_the_airflow_run_is_reported_beside_the_direct_one(smoke: dict) -> None:
         sum(seconds for stage, seconds in direct.items() if stage in airflow["by_task"]), abs=0.01
     )
     assert airflow["overhead_seconds"] is not None
+    # The Execution API was running before the clock, and dag.test()'s tasks talked to it.
+    assert airflow["api_ready"] is True and airflow["api_shared"] is True
+    assert airflow["api_start_seconds"] > 0
     targets = {t["id"]: t for t in smoke["report"]["targets"]}
     assert targets["airflow_run"]["met"] is True
     assert targets["direct_night"]["met"] is None  # 1M rows are not part of the smoke run

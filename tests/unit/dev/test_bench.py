@@ -507,3 +507,24 @@ def test_the_airflow_run_warms_every_import_a_direct_stage_warms() -> None:
     from matinale.dev.bench.child import _IMPORTED, STAGES
 
     assert {name for stage in STAGES for name in stage.warm} <= set(_IMPORTED)
+
+
+def test_the_execution_api_started_before_the_clock_is_reported_apart() -> None:
+    runs = [_run(1_000_000, 0.2)]
+    airflow = {
+        "ok": True,
+        "rows": 1_000_000,
+        "seconds": 30.0,
+        "direct_seconds": runs[0]["direct_seconds"],
+        "overhead_seconds": 30.0 - runs[0]["direct_seconds"],
+        "api_start_seconds": 4.2,
+        "api_shared": True,
+    }
+    shared = render.render_text(_report(runs, airflow))
+    assert (
+        "Execution API started before the clock, as an api-server is up before a night: 4.2 s\n"
+        in shared
+    )
+    # A started API the tasks did not use would hide its seconds from both sides: said so.
+    alone = render.render_text(_report(runs, {**airflow, "api_shared": False}))
+    assert "4.2 s (NOT the one the tasks used: counted nowhere)" in alone

@@ -292,6 +292,11 @@ class _Bench:
                 "ok": child.ok,
                 "seconds": round(float(payload["seconds"]), 3) if "seconds" in payload else None,
                 "parse_seconds": round(float(payload.get("parse_seconds", 0.0)), 3),
+                # The Execution API dag.test() talks to, started before the clock (an
+                # api-server is up before a night); api_shared: the tasks did talk to it.
+                "api_start_seconds": round(float(payload.get("api_start_seconds", 0.0)), 3),
+                "api_shared": payload.get("api_shared"),
+                "api_ready": payload.get("api_ready"),
                 "cpu_seconds": round(child.cpu_seconds(), 3),
                 "peak_mib": round(
                     max(float(payload.get("rss_peak_mib", 0.0)), child.tree_peak_mib), 1

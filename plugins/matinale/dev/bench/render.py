@@ -197,6 +197,15 @@ def _airflow_lines(report: dict[str, Any]) -> list[str]:
         f"Airflow run, dag.test() at {airflow['rows']:,} rows: {airflow['seconds']:.1f} s ({compared}; imports excluded from both), "
         f"peak {airflow.get('peak_mib') or 0:,.0f} MiB (dag.test runs every task in one process)."
     ]
+    if airflow.get("api_start_seconds"):
+        lines.append(
+            f"  Execution API started before the clock, as an api-server is up before a night: {airflow['api_start_seconds']:.1f} s"
+            + (
+                ""
+                if airflow.get("api_shared")
+                else " (NOT the one the tasks used: counted nowhere)"
+            )
+        )
     by_task = airflow.get("by_task") or {}
     direct = airflow.get("direct_by_stage") or {}
     if by_task:
