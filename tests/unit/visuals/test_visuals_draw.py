@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from visuals_samples import (
@@ -24,7 +25,7 @@ from matinale.visuals import (
     render_card,
     render_cards,
 )
-from matinale.visuals.draw import _PATCHES
+from matinale.visuals.draw import _CANVASES, _PATCHES, _drawn, _paste_layers
 
 
 @pytest.mark.parametrize("name", ["square", "landscape", "story"])
@@ -90,3 +91,41 @@ def test_same_inputs_give_identical_bytes() -> None:
     second = [card.data for card in render_cards(jobs, templates_dir=TEMPLATES, workers=1)]
     assert first == second
     assert len(set(first)) == len(first)  # and different inputs give different cards
+
+
+def _fresh(kit: Any, name: str, fields: dict[str, str]) -> bytes:
+    # The reference: every card on a copy of its layout's base, as before the shared canvas.
+    image = kit.base(name).copy()
+    _paste_layers(kit, kit.layouts[name], fields, image, [])
+    return image.tobytes()
+
+
+def test_cards_drawn_on_the_shared_canvas_are_pixel_for_pixel_fresh_copies() -> None:
+    kit = load_kit(TEMPLATES)
+    # Long texts, then short ones and a card without a link: the boxes a card pasted must be
+    # put back, or its text and QR code would show through the next card's.
+    cards = [
+        FIELDS,
+        {**FIELDS, "headline": "Un médecin", "body": "Près de chez vous.", "tagline": ""},
+        {**FIELDS, "link": "", "cta": "Votez"},
+        {**FIELDS, "link": f"{LINK}-autre", "headline": "La santé d'abord, partout"},
+    ]
+    for name in kit.formats:
+        for fields in cards:
+            with _drawn(kit, kit.layouts[name], fields) as image:
+                assert image.tobytes() == _fresh(kit, name, fields)
+        assert _CANVASES[(kit.digest, name)][0].tobytes() == kit.base(name).tobytes()
+
+
+def test_a_card_that_fails_midway_leaves_the_canvas_clean() -> None:
+    kit = load_kit(TEMPLATES)
+    layout = kit.layouts["square"]
+    # Texts are pasted layer by layer; the empty legal mention fails after some are on.
+    with (
+        pytest.raises(CardError, match="legal mention"),
+        _drawn(kit, layout, {**FIELDS, "footer": " "}),
+    ):
+        pass
+    assert _CANVASES[(kit.digest, "square")][0].tobytes() == kit.base("square").tobytes()
+    with _drawn(kit, layout, FIELDS) as image:
+        assert image.tobytes() == _fresh(kit, "square", FIELDS)
