@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -207,6 +208,7 @@ PRINT_MENTION = "print_mention"
 #: Per process, per kit and layout: the card being drawn, and the boxes pasted on it since
 #: it last held the base's pixels alone.
 _CANVASES: dict[tuple[str, str], tuple[Image.Image, list[tuple[int, int, int, int]]]] = {}
+_CANVAS_LOCK = threading.Lock()  # one card at a time on the canvases; never waited for
 
 
 @contextmanager
@@ -220,16 +222,26 @@ def _drawn(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Iterator[
     """
     key = (kit.digest, layout.name)
     base = kit.base(layout.name)
-    if key not in _CANVASES:
-        _CANVASES[key] = (base.copy(), [])
-    canvas, pasted = _CANVASES[key]
+    if not _CANVAS_LOCK.acquire(blocking=False):
+        # A card is being drawn on the canvases already (another thread, or a caller drawing
+        # inside a block): this one gets an image of its own.
+        image = base.copy()
+        _paste_layers(kit, layout, fields, image, [])
+        yield image
+        return
     try:
-        _paste_layers(kit, layout, fields, canvas, pasted)
-        yield canvas
+        if key not in _CANVASES:
+            _CANVASES[key] = (base.copy(), [])
+        canvas, pasted = _CANVASES[key]
+        try:
+            _paste_layers(kit, layout, fields, canvas, pasted)
+            yield canvas
+        finally:
+            for box in pasted:
+                canvas.paste(base.crop(box), box[:2])
+            pasted.clear()
     finally:
-        for box in pasted:
-            canvas.paste(base.crop(box), box[:2])
-        pasted.clear()
+        _CANVAS_LOCK.release()
 
 
 def _draw(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Image.Image:

@@ -129,3 +129,14 @@ def test_a_card_that_fails_midway_leaves_the_canvas_clean() -> None:
     assert _CANVASES[(kit.digest, "square")][0].tobytes() == kit.base("square").tobytes()
     with _drawn(kit, layout, FIELDS) as image:
         assert image.tobytes() == _fresh(kit, "square", FIELDS)
+
+
+def test_a_card_drawn_while_another_is_on_the_canvas_gets_an_image_of_its_own() -> None:
+    kit = load_kit(TEMPLATES)
+    layout = kit.layouts["square"]
+    other = {**FIELDS, "headline": "La santé d'abord, partout", "link": f"{LINK}-autre"}
+    with _drawn(kit, layout, FIELDS) as outer:
+        with _drawn(kit, layout, other) as inner:
+            assert inner is not outer and inner.tobytes() == _fresh(kit, "square", other)
+        assert outer.tobytes() == _fresh(kit, "square", FIELDS)
+    assert _CANVASES[(kit.digest, "square")][0].tobytes() == kit.base("square").tobytes()
