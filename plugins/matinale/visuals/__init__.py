@@ -5,8 +5,9 @@ order) and the brand kit is data (``content_templates/brand.yaml``: colours, fon
 under ``content_templates/fonts/`` with their licence, logo, output encoding). This package
 turns both into a checked :class:`CardKit` once, then renders cards fast:
 
-- static layers (background, bands, logo) are pre-rendered once per layout and brand and
-  copied for every card;
+- static layers (background, bands, logo) are pre-rendered once per layout and brand; each
+  card is drawn on its layout's one canvas per process, whose pasted boxes get the static
+  pixels back after the card;
 - fonts are read once per process; a text block (wrapped and fitted) is rendered once per
   process and reused as a mask, because headlines and messages repeat across segments;
 - cards are rendered on all the task's cores by a process pool (``render_cards``).
