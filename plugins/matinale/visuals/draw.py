@@ -205,10 +205,26 @@ def _text_patch(
 PRINT_MENTION = "print_mention"
 
 
-#: Per process, per kit and layout: the card being drawn, and the boxes pasted on it since
-#: it last held the base's pixels alone.
-_CANVASES: dict[tuple[str, str], tuple[Image.Image, list[tuple[int, int, int, int]]]] = {}
+#: Per process, per base image (by identity, the base held so its id stays its own): the
+#: base, the card being drawn on a copy of it, and the boxes pasted since the copy last held
+#: the base's pixels alone. Not by kit digest: two kits of the same brand.yaml and layouts
+#: may hold different logo files. Bounded like the text patches.
+_CANVASES: OrderedDict[int, tuple[Image.Image, Image.Image, list[tuple[int, int, int, int]]]] = (
+    OrderedDict()
+)
+_CANVASES_MAX = 12  # a kit has a few layouts; a process rarely holds more than one kit
 _CANVAS_LOCK = threading.Lock()  # one card at a time on the canvases; never waited for
+
+
+def _canvas(base: Image.Image) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """The canvas of ``base`` and its pasted boxes (made on first use, least recent dropped)."""
+    entry = _CANVASES.get(id(base))  # an entry holds its base: its id is no other's
+    if entry is None:
+        entry = _CANVASES[id(base)] = (base, base.copy(), [])
+        if len(_CANVASES) > _CANVASES_MAX:
+            _CANVASES.popitem(last=False)
+    _CANVASES.move_to_end(id(base))
+    return entry[1], entry[2]
 
 
 @contextmanager
@@ -220,7 +236,6 @@ def _drawn(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Iterator[
     the base's pixels are put back in the boxes pasted, whatever happened. Exact: a patch
     covers its box and the rest of the canvas is the base's, so the pixels are a copy's.
     """
-    key = (kit.digest, layout.name)
     base = kit.base(layout.name)
     if not _CANVAS_LOCK.acquire(blocking=False):
         # A card is being drawn on the canvases already (another thread, or a caller drawing
@@ -230,9 +245,7 @@ def _drawn(kit: CardKit, layout: Layout, fields: Mapping[str, str]) -> Iterator[
         yield image
         return
     try:
-        if key not in _CANVASES:
-            _CANVASES[key] = (base.copy(), [])
-        canvas, pasted = _CANVASES[key]
+        canvas, pasted = _canvas(base)
         try:
             _paste_layers(kit, layout, fields, canvas, pasted)
             yield canvas

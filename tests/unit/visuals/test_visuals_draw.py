@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import ImageOps
 from visuals_samples import (
     FIELDS,
     LINK,
@@ -25,7 +26,8 @@ from matinale.visuals import (
     render_card,
     render_cards,
 )
-from matinale.visuals.draw import _CANVASES, _PATCHES, _drawn, _paste_layers
+from matinale.visuals.draw import _PATCHES, _canvas, _drawn, _paste_layers
+from matinale.visuals.kit import CardKit
 
 
 @pytest.mark.parametrize("name", ["square", "landscape", "story"])
@@ -114,7 +116,7 @@ def test_cards_drawn_on_the_shared_canvas_are_pixel_for_pixel_fresh_copies() -> 
         for fields in cards:
             with _drawn(kit, kit.layouts[name], fields) as image:
                 assert image.tobytes() == _fresh(kit, name, fields)
-        assert _CANVASES[(kit.digest, name)][0].tobytes() == kit.base(name).tobytes()
+        assert _canvas(kit.base(name))[0].tobytes() == kit.base(name).tobytes()
 
 
 def test_a_card_that_fails_midway_leaves_the_canvas_clean() -> None:
@@ -126,7 +128,7 @@ def test_a_card_that_fails_midway_leaves_the_canvas_clean() -> None:
         _drawn(kit, layout, {**FIELDS, "footer": " "}),
     ):
         pass
-    assert _CANVASES[(kit.digest, "square")][0].tobytes() == kit.base("square").tobytes()
+    assert _canvas(kit.base("square"))[0].tobytes() == kit.base("square").tobytes()
     with _drawn(kit, layout, FIELDS) as image:
         assert image.tobytes() == _fresh(kit, "square", FIELDS)
 
@@ -139,4 +141,17 @@ def test_a_card_drawn_while_another_is_on_the_canvas_gets_an_image_of_its_own() 
         with _drawn(kit, layout, other) as inner:
             assert inner is not outer and inner.tobytes() == _fresh(kit, "square", other)
         assert outer.tobytes() == _fresh(kit, "square", FIELDS)
-    assert _CANVASES[(kit.digest, "square")][0].tobytes() == kit.base("square").tobytes()
+    assert _canvas(kit.base("square"))[0].tobytes() == kit.base("square").tobytes()
+
+
+def test_kits_of_the_same_files_but_other_bases_draw_on_their_own_canvases() -> None:
+    # The digest covers brand.yaml and the layouts, not the logo file: two kits may share it
+    # and still differ in their static pixels.
+    kit = load_kit(TEMPLATES)
+    other = CardKit(
+        templates_dir=kit.templates_dir, brand=kit.brand, layouts=kit.layouts, digest=kit.digest
+    )
+    other._bases["square"] = ImageOps.invert(kit.base("square"))
+    for drawing in (kit, other, kit):
+        with _drawn(drawing, drawing.layouts["square"], FIELDS) as image:
+            assert image.tobytes() == _fresh(drawing, "square", FIELDS)
