@@ -426,7 +426,8 @@ def s3_uploads(
 def delivery_write_upload(client: Any, bucket: str, key: str, csv_bytes: bytes) -> dict[str, Any]:
     """The delivery file's share of publish: Arrow writes its rows as CSV (the table already
     in memory, parsed from the file publish wrote) and the bytes go up in parts by publish's
-    own ``delivery_stream._stream``. The joins that make the rows are left out: a floor, not a second publish."""
+    own ``delivery_stream._stream``. The joins that make the rows are left out: a floor, not
+    a second publish."""
     import csv
     import io
 
